@@ -1,0 +1,56 @@
+# redisha — see README.md. `make run` and `make test` install what they need.
+GO      ?= go
+SHELL   := bash
+PKGS    := ./...
+LAMBDA_LDFLAGS := -s -w
+
+.PHONY: all run test test-go test-synth lint deps deps-redis deps-node build synth bench clean help
+
+all: build
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+deps: deps-redis ## install what the tests and the local run need
+
+deps-redis: ## install redis-server when missing (Debian/Ubuntu)
+	@bash scripts/deps.sh redis
+
+deps-node: ## install the pinned CDK CLI from package-lock.json
+	@bash scripts/deps.sh node
+
+run: deps-redis ## run the health checker locally as Lambda would, against a throwaway redis-server
+	@mkdir -p build/local
+	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o build/local/bootstrap ./lambda
+	$(GO) build -o build/local/redisha-local ./cmd/redisha-local
+	build/local/redisha-local --bootstrap build/local/bootstrap $(RUN_FLAGS)
+
+test: deps lint test-go test-synth ## everything CI runs
+
+test-go:
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+
+lint: ## gofmt, go vet, go mod tidy leaves no diff
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@$(GO) mod tidy -diff >/dev/null || { echo "go mod tidy would change go.mod/go.sum: run it and commit the result"; $(GO) mod tidy -diff; exit 1; }
+
+build: ## build/lambda/bootstrap (linux/arm64, static, stripped) and build/lambda.zip
+	@mkdir -p build/lambda
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath \
+	  -ldflags='$(LAMBDA_LDFLAGS)' -o build/lambda/bootstrap ./lambda
+	@rm -f build/lambda.zip && cd build/lambda && zip -q -X ../lambda.zip bootstrap
+	@ls -l build/lambda/bootstrap build/lambda.zip
+
+synth: build deps-node ## synthesize the CDK app offline into cdk.out (primary, secondary, DNS templates)
+	@bash scripts/synth.sh $(SYNTH_FLAGS)
+
+test-synth: synth ## check the synthesized templates (regions, seed parameters, no secret, no cdk-nag error)
+	$(GO) run ./infra/synthcheck -dir cdk.out
+
+bench: deps-redis ## run the benchmarks (figures are recorded in README.md)
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 20m $(PKGS)
+
+clean:
+	rm -rf build cdk.out
