@@ -1,0 +1,77 @@
+package redisconn
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "addr is empty"},
+		{Config{Addr: "redis.internal"}, `addr "redis.internal" is not host:port`},
+		{Config{Addr: ":6379"}, `addr ":6379" is not host:port`},
+		{Config{Addr: "h:x"}, "has no valid port"},
+		{Config{Addr: "h:1", DB: -1}, "db -1 is negative"},
+		{Config{Addr: "h:1", TLSServerName: "x"}, "tls server name is set but TLS is off"},
+		{Config{Addr: "h:1", TLSCAFile: "x"}, "tls CA file is set but TLS is off"},
+		{Config{Addr: "h:1", DialTimeout: -time.Second}, "must not be negative"},
+	}
+	for _, tc := range cases {
+		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+	if err := (Config{Addr: "[::1]:6379"}).Validate(); err != nil {
+		t.Errorf("IPv6 loopback: %v", err)
+	}
+}
+
+func TestRedactedNeverShowsPassword(t *testing.T) {
+	s := Config{Addr: "redis.internal:6379", TLS: true, Username: "checker", Password: "s3cret-token", DB: 2}.Redacted()
+	if strings.Contains(s, "s3cret") || !strings.Contains(s, "rediss://redis.internal:6379") || !strings.Contains(s, "user=checker") || !strings.Contains(s, "db=2") {
+		t.Fatalf("%q", s)
+	}
+}
+
+// The options a checker depends on: no retries, one dial, deadlines from the
+// context, no maintenance notifications, TLS verification on.
+func TestOptionsForChecking(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Config{Addr: "h:1", TLS: true, TLSCAFile: ca}).Options(); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+		t.Fatalf("bad CA file: %v", err)
+	}
+	o, err := Config{Addr: "redis.internal:6379", TLS: true, TLSServerName: "master.x.cache.amazonaws.com"}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.MaxRetries != -1 || o.DialerRetries != 1 || !o.ContextTimeoutEnabled || o.PoolSize != 1 {
+		t.Errorf("retries %d, dial retries %d, context timeouts %v, pool %d", o.MaxRetries, o.DialerRetries, o.ContextTimeoutEnabled, o.PoolSize)
+	}
+	if o.DialTimeout != DefaultTimeout || o.ReadTimeout != DefaultTimeout || o.WriteTimeout != DefaultTimeout {
+		t.Errorf("timeouts %s %s %s", o.DialTimeout, o.ReadTimeout, o.WriteTimeout)
+	}
+	if o.MaintNotificationsConfig == nil || o.MaintNotificationsConfig.Mode != maintnotifications.ModeDisabled {
+		t.Errorf("maintenance notifications not disabled: %+v", o.MaintNotificationsConfig)
+	}
+	if o.TLSConfig == nil || o.TLSConfig.InsecureSkipVerify || o.TLSConfig.ServerName != "master.x.cache.amazonaws.com" {
+		t.Errorf("tls %+v", o.TLSConfig)
+	}
+	if o.Dialer == nil {
+		t.Error("no context-aware dialer")
+	}
+	o, _ = Config{Addr: "redis.internal:6379", TLS: true}.Options()
+	if o.TLSConfig.ServerName != "redis.internal" {
+		t.Errorf("default server name %q, want the host of addr", o.TLSConfig.ServerName)
+	}
+}
