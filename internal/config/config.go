@@ -1,0 +1,217 @@
+// Package config reads the health-checker Lambda's settings from its
+// environment, applies the documented defaults and validates them before
+// anything runs, naming the variable and the fix in every error.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"redisha/internal/check"
+	"redisha/internal/metrics"
+	"redisha/internal/redisconn"
+)
+
+// MetricsMode says how results reach CloudWatch.
+type MetricsMode string
+
+// Metrics modes.
+const (
+	// MetricsAPI calls PutMetricData (needs a monitoring VPC endpoint or NAT).
+	MetricsAPI MetricsMode = "api"
+	// MetricsEMF prints Embedded Metric Format lines on stdout; CloudWatch
+	// Logs extracts the metrics. No API call, no endpoint.
+	MetricsEMF MetricsMode = "emf"
+)
+
+// Config is the whole configuration of the health checker.
+type Config struct {
+	// Redis is the endpoint to check. Redis.Password is filled at start from
+	// AuthSecretARN or PasswordFile, never from the environment itself.
+	Redis redisconn.Config
+	// AuthSecretARN is the Secrets Manager secret holding the AUTH token.
+	// env: REDIS_AUTH_SECRET_ARN. default: none
+	AuthSecretARN string
+	// PasswordFile holds the AUTH token, for local runs.
+	// env: REDIS_PASSWORD_FILE. default: none
+	PasswordFile string
+	// Check shapes each check (timeout, role, heartbeat, key prefix, TTL).
+	Check check.Options
+	// MetricsMode: api or emf. env: METRICS_MODE. default: api
+	MetricsMode MetricsMode
+	// Namespace of the metrics. env: METRIC_NAMESPACE. default: Custom/Redis
+	Namespace string
+	// Dimensions of every metric. env: METRIC_DIMENSIONS (Name=Value,...).
+	// default: none
+	Dimensions []metrics.Dimension
+	// HighResolution also publishes HealthCheckStatusHighRes at 1-second
+	// resolution. env: METRIC_HIGH_RESOLUTION. default: false
+	HighResolution bool
+}
+
+// Variable names, in the order the README documents them.
+const (
+	EnvAddr           = "REDIS_ADDR"
+	EnvTLS            = "REDIS_TLS"
+	EnvTLSServerName  = "REDIS_TLS_SERVER_NAME"
+	EnvTLSCAFile      = "REDIS_TLS_CA_FILE"
+	EnvUsername       = "REDIS_USERNAME"
+	EnvAuthSecretARN  = "REDIS_AUTH_SECRET_ARN"
+	EnvPasswordFile   = "REDIS_PASSWORD_FILE"
+	EnvDB             = "REDIS_DB"
+	EnvCheckTimeout   = "CHECK_TIMEOUT"
+	EnvExpectRole     = "EXPECT_ROLE"
+	EnvHeartbeat      = "HEARTBEAT"
+	EnvKeyPrefix      = "KEY_PREFIX"
+	EnvKeyTTL         = "KEY_TTL"
+	EnvMetricsMode    = "METRICS_MODE"
+	EnvNamespace      = "METRIC_NAMESPACE"
+	EnvDimensions     = "METRIC_DIMENSIONS"
+	EnvHighResolution = "METRIC_HIGH_RESOLUTION"
+	// EnvPassword is refused: a token in the environment ends up in
+	// templates and consoles. It is named here only to say so.
+	EnvPassword = "REDIS_PASSWORD"
+)
+
+// FromEnv reads and validates the configuration. getenv is os.Getenv in
+// production. All problems are reported together, one per line.
+func FromEnv(getenv func(string) string) (Config, error) {
+	var errs []error
+	bad := func(name, val, fix string) {
+		errs = append(errs, fmt.Errorf("%s=%q: %s", name, val, fix))
+	}
+	c := Config{
+		Redis: redisconn.Config{
+			Addr:          strings.TrimSpace(getenv(EnvAddr)),
+			TLS:           true,
+			TLSServerName: getenv(EnvTLSServerName),
+			TLSCAFile:     getenv(EnvTLSCAFile),
+			Username:      getenv(EnvUsername),
+		},
+		AuthSecretARN: strings.TrimSpace(getenv(EnvAuthSecretARN)),
+		PasswordFile:  getenv(EnvPasswordFile),
+		Check: check.Options{
+			Prefix:  check.DefaultPrefix,
+			KeyTTL:  check.DefaultKeyTTL,
+			Timeout: check.DefaultTimeout,
+		},
+		MetricsMode: MetricsAPI,
+		Namespace:   metrics.DefaultNamespace,
+	}
+
+	if c.Redis.Addr == "" {
+		errs = append(errs, fmt.Errorf("%s is not set: give the endpoint as host:port, e.g. redis.internal:6379", EnvAddr))
+	}
+	if v := getenv(EnvTLS); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(EnvTLS, v, "use true or false")
+		}
+		c.Redis.TLS = b
+	}
+	if v := getenv(EnvDB); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			bad(EnvDB, v, "use a database index of 0 or more")
+		}
+		c.Redis.DB = n
+	}
+	if v := getenv(EnvCheckTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad(EnvCheckTimeout, v, "use a positive Go duration such as 2s or 1500ms")
+		} else if d > 60*time.Second {
+			bad(EnvCheckTimeout, v, "use at most 60s (and stay well under the function timeout)")
+		}
+		c.Check.Timeout = d
+	}
+	c.Redis.DialTimeout, c.Redis.IOTimeout = c.Check.Timeout, c.Check.Timeout
+	if v := getenv(EnvExpectRole); v != "" {
+		r, err := check.ParseRole(v)
+		if err != nil {
+			bad(EnvExpectRole, v, "use primary or replica")
+		}
+		c.Check.ExpectRole = r
+	}
+	if v := getenv(EnvHeartbeat); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(EnvHeartbeat, v, "use true or false")
+		}
+		c.Check.Heartbeat = b
+	}
+	if v := getenv(EnvKeyPrefix); v != "" {
+		if strings.ContainsAny(v, " \t\r\n") {
+			bad(EnvKeyPrefix, v, "use a prefix without white space, e.g. healthcheck:")
+		}
+		c.Check.Prefix = v
+	}
+	if v := getenv(EnvKeyTTL); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			bad(EnvKeyTTL, v, "use a Go duration of at least 1s, e.g. 30s")
+		}
+		c.Check.KeyTTL = d
+	}
+	if v := getenv(EnvMetricsMode); v != "" {
+		switch m := MetricsMode(strings.ToLower(v)); m {
+		case MetricsAPI, MetricsEMF:
+			c.MetricsMode = m
+		default:
+			bad(EnvMetricsMode, v, "use api (PutMetricData) or emf (Embedded Metric Format on stdout)")
+		}
+	}
+	if v := getenv(EnvNamespace); v != "" {
+		c.Namespace = v
+	}
+	if v := getenv(EnvDimensions); v != "" {
+		d, err := metrics.ParseDimensions(v)
+		if err != nil {
+			bad(EnvDimensions, v, err.Error())
+		}
+		c.Dimensions = d
+	}
+	if v := getenv(EnvHighResolution); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(EnvHighResolution, v, "use true or false")
+		}
+		c.HighResolution = b
+	}
+	if err := (metrics.Options{Namespace: c.Namespace}).Validate(); err != nil {
+		bad(EnvNamespace, c.Namespace, err.Error())
+	}
+	if getenv(EnvPassword) != "" {
+		errs = append(errs, fmt.Errorf("%s is set: a token in the environment is plaintext in the template; "+
+			"store it in Secrets Manager and set %s, or use %s for local runs", EnvPassword, EnvAuthSecretARN, EnvPasswordFile))
+	}
+	if c.AuthSecretARN != "" && c.PasswordFile != "" {
+		errs = append(errs, fmt.Errorf("%s and %s are both set: keep one", EnvAuthSecretARN, EnvPasswordFile))
+	}
+	if c.AuthSecretARN != "" && !strings.HasPrefix(c.AuthSecretARN, "arn:") {
+		bad(EnvAuthSecretARN, c.AuthSecretARN, "give the secret's full ARN, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME")
+	}
+	if c.Redis.Addr != "" {
+		if err := c.Redis.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", envFor(err), err))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// envFor names the variable behind a redisconn validation error.
+func envFor(err error) string {
+	s := err.Error()
+	switch {
+	case strings.HasPrefix(s, "tls server name"):
+		return EnvTLSServerName
+	case strings.HasPrefix(s, "tls CA file"):
+		return EnvTLSCAFile
+	case strings.HasPrefix(s, "db"):
+		return EnvDB
+	}
+	return EnvAddr
+}

@@ -1,0 +1,117 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"redisha/internal/check"
+	"redisha/internal/metrics"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{EnvAddr: "redis.internal:6379"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Redis.TLS {
+		t.Error("TLS must default to on")
+	}
+	if c.Check.Timeout != 2*time.Second || c.Redis.DialTimeout != 2*time.Second || c.Redis.IOTimeout != 2*time.Second {
+		t.Errorf("timeouts: check %s dial %s io %s, want 2s", c.Check.Timeout, c.Redis.DialTimeout, c.Redis.IOTimeout)
+	}
+	if c.Check.Prefix != "healthcheck:" || c.Check.KeyTTL != check.DefaultKeyTTL || c.Check.Heartbeat {
+		t.Errorf("check options: %+v", c.Check)
+	}
+	if c.MetricsMode != MetricsAPI || c.Namespace != "Custom/Redis" || c.HighResolution || len(c.Dimensions) != 0 {
+		t.Errorf("metrics: %s %s %v %v", c.MetricsMode, c.Namespace, c.HighResolution, c.Dimensions)
+	}
+}
+
+func TestAllSet(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{
+		EnvAddr: "redis.internal:6380", EnvTLS: "true", EnvTLSServerName: "master.x.use1.cache.amazonaws.com",
+		EnvUsername: "checker", EnvAuthSecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-auth",
+		EnvDB: "3", EnvCheckTimeout: "1500ms", EnvExpectRole: "replica", EnvHeartbeat: "true",
+		EnvKeyPrefix: "hc:", EnvKeyTTL: "45s", EnvMetricsMode: "emf", EnvNamespace: "Team/Redis",
+		EnvDimensions: "ReplicationGroup=redis-primary,Region=us-east-1", EnvHighResolution: "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []metrics.Dimension{{Name: "ReplicationGroup", Value: "redis-primary"}, {Name: "Region", Value: "us-east-1"}}
+	if len(c.Dimensions) != 2 || c.Dimensions[0] != want[0] || c.Dimensions[1] != want[1] {
+		t.Errorf("dimensions %v, want %v", c.Dimensions, want)
+	}
+	if c.Redis.DB != 3 || c.Redis.Username != "checker" || c.Redis.TLSServerName == "" ||
+		c.Check.Timeout != 1500*time.Millisecond || c.Check.ExpectRole != check.Replica || !c.Check.Heartbeat ||
+		c.Check.Prefix != "hc:" || c.Check.KeyTTL != 45*time.Second || c.MetricsMode != MetricsEMF ||
+		c.Namespace != "Team/Redis" || !c.HighResolution {
+		t.Errorf("config: %+v", c)
+	}
+}
+
+// Each bad value gives an error that names the variable and the fix.
+func TestBadInput(t *testing.T) {
+	base := map[string]string{EnvAddr: "redis.internal:6379"}
+	cases := []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"no addr", map[string]string{EnvAddr: ""}, "REDIS_ADDR is not set: give the endpoint as host:port"},
+		{"addr without port", map[string]string{EnvAddr: "redis.internal"}, `REDIS_ADDR: addr "redis.internal" is not host:port`},
+		{"addr bad port", map[string]string{EnvAddr: "redis.internal:99999"}, "has no valid port: use a port from 1 to 65535"},
+		{"tls not bool", map[string]string{EnvTLS: "yes please"}, `REDIS_TLS="yes please": use true or false`},
+		{"server name without tls", map[string]string{EnvTLS: "false", EnvTLSServerName: "x"}, "REDIS_TLS_SERVER_NAME: tls server name is set but TLS is off"},
+		{"negative db", map[string]string{EnvDB: "-1"}, `REDIS_DB="-1": use a database index of 0 or more`},
+		{"timeout not duration", map[string]string{EnvCheckTimeout: "2"}, `CHECK_TIMEOUT="2": use a positive Go duration such as 2s`},
+		{"timeout too long", map[string]string{EnvCheckTimeout: "5m"}, `CHECK_TIMEOUT="5m": use at most 60s`},
+		{"role", map[string]string{EnvExpectRole: "master"}, `EXPECT_ROLE="master": use primary or replica`},
+		{"heartbeat", map[string]string{EnvHeartbeat: "on"}, `HEARTBEAT="on": use true or false`},
+		{"prefix space", map[string]string{EnvKeyPrefix: "health check:"}, `KEY_PREFIX="health check:": use a prefix without white space`},
+		{"key ttl short", map[string]string{EnvKeyTTL: "10ms"}, `KEY_TTL="10ms": use a Go duration of at least 1s`},
+		{"metrics mode", map[string]string{EnvMetricsMode: "statsd"}, `METRICS_MODE="statsd": use api (PutMetricData) or emf`},
+		{"dimensions", map[string]string{EnvDimensions: "NoEquals"}, `METRIC_DIMENSIONS="NoEquals"`},
+		{"namespace", map[string]string{EnvNamespace: "AWS/ElastiCache"}, `METRIC_NAMESPACE="AWS/ElastiCache"`},
+		{"high res", map[string]string{EnvHighResolution: "maybe"}, `METRIC_HIGH_RESOLUTION="maybe": use true or false`},
+		{"plaintext password", map[string]string{"REDIS_PASSWORD": "hunter2hunter2hunter2"}, "REDIS_PASSWORD is set: a token in the environment is plaintext"},
+		{"secret not arn", map[string]string{EnvAuthSecretARN: "redis-auth"}, `REDIS_AUTH_SECRET_ARN="redis-auth": give the secret's full ARN`},
+		{"both secrets", map[string]string{EnvAuthSecretARN: "arn:aws:secretsmanager:us-east-1:1:secret:x", EnvPasswordFile: "/tmp/pw"}, "REDIS_AUTH_SECRET_ARN and REDIS_PASSWORD_FILE are both set"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := map[string]string{}
+			for k, v := range base {
+				kv[k] = v
+			}
+			for k, v := range tc.set {
+				kv[k] = v
+			}
+			_, err := FromEnv(env(kv))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+// Several problems are reported together, so one deploy fixes them all.
+func TestErrorsJoined(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{EnvTLS: "x", EnvDB: "y"}))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, name := range []string{EnvAddr, EnvTLS, EnvDB} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}

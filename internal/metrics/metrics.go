@@ -1,0 +1,59 @@
+// Package metrics publishes health-check results to CloudWatch, either with
+// the PutMetricData API (NewCloudWatch) or as Embedded Metric Format lines on
+// stdout (NewEMF, for VPCs with neither a monitoring endpoint nor NAT: Lambda
+// ships stdout to CloudWatch Logs, which extracts the metrics).
+//
+// Both publishers send the same metrics for a Sample: HealthCheckStatus (1
+// or 0, unit None), HealthCheckLatency (Milliseconds), ReplicationLagSeconds
+// (Seconds) when the sample carries a lag, and HealthCheckStatusHighRes
+// (StorageResolution 1) when high resolution is on.
+package metrics
+
+import (
+	"context"
+	"time"
+)
+
+// Metric names. HealthCheckStatus is the name the CloudWatch alarm and the
+// Route 53 health check read.
+const (
+	// HealthCheckStatus is 1 when the check was healthy, else 0 (unit None,
+	// standard resolution: Route 53 rejects alarms on high-resolution data).
+	HealthCheckStatus = "HealthCheckStatus"
+	// HealthCheckStatusHighRes is HealthCheckStatus stored at 1-second
+	// resolution, published only when high resolution is on, for a fast
+	// paging alarm that is not the Route 53 one.
+	HealthCheckStatusHighRes = "HealthCheckStatusHighRes"
+	// HealthCheckLatency is the check's wall time in milliseconds.
+	HealthCheckLatency = "HealthCheckLatency"
+	// ReplicationLagSeconds is the heartbeat age a replica check read.
+	ReplicationLagSeconds = "ReplicationLagSeconds"
+)
+
+// DefaultNamespace is the CloudWatch namespace when none is configured.
+const DefaultNamespace = "Custom/Redis"
+
+// Dimension is one CloudWatch dimension.
+type Dimension struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Sample is what one check publishes.
+type Sample struct {
+	// Time is when the check ran; it becomes every metric's timestamp.
+	// default: the time of Publish
+	Time time.Time
+	// Healthy becomes HealthCheckStatus 1 or 0.
+	Healthy bool
+	// Latency becomes HealthCheckLatency in milliseconds.
+	Latency time.Duration
+	// ReplicationLag becomes ReplicationLagSeconds when not nil.
+	ReplicationLag *time.Duration
+}
+
+// Publisher sends one sample. An error means the metric did not arrive; the
+// caller logs it and fails the invocation so alarms see missing data.
+type Publisher interface {
+	Publish(ctx context.Context, s Sample) error
+}
