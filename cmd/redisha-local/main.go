@@ -1,0 +1,179 @@
+// Command redisha-local is `make run`: it runs the health-checker Lambda
+// binary locally the way AWS runs it, on a compressed schedule, against a
+// throwaway redis-server (and a replica of it, as the secondary region's
+// checker sees it), with a local CloudWatch endpoint that decodes and prints
+// every metric the function publishes. Ctrl-C stops everything it started.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"redisha/internal/cwlocal"
+	"redisha/internal/lambdarun"
+	"redisha/internal/redisserver"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		bootstrap = flag.String("bootstrap", "build/local/bootstrap", "Lambda binary built for this machine (make run builds it)")
+		minute    = flag.Duration("minute", 10*time.Second, "what one EventBridge minute lasts here; the Step Functions loop invokes again after half of it")
+		rounds    = flag.Int("rounds", 0, "stop after this many schedule rounds (0: until Ctrl-C)")
+		outage    = flag.Int("outage-round", 3, "pause the primary (SIGSTOP) during this round to show a failing check (0: never)")
+		verbose   = flag.Bool("v", false, "also print the functions' own log lines")
+	)
+	flag.Parse()
+	if *minute < 2*time.Second {
+		fmt.Fprintln(os.Stderr, "redisha-local: --minute must be at least 2s")
+		return 2
+	}
+	if _, err := os.Stat(*bootstrap); err != nil {
+		fmt.Fprintf(os.Stderr, "redisha-local: %v: build it with `go build -tags lambda.norpc -o %s ./lambda` (make run does)\n", err, *bootstrap)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := demo(ctx, *bootstrap, *minute, *rounds, *outage, *verbose); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "redisha-local:", err)
+		return 1
+	}
+	fmt.Println("stopped: redis-servers, functions and the local CloudWatch endpoint are gone")
+	return 0
+}
+
+// function is one checker: its Runtime API and its process.
+type function struct {
+	name string
+	api  *lambdarun.Server
+	proc *lambdarun.Process
+}
+
+func demo(ctx context.Context, bootstrap string, minute time.Duration, rounds, outage int, verbose bool) error {
+	primary, err := redisserver.Start(redisserver.Options{})
+	if err != nil {
+		return err
+	}
+	defer primary.Stop()
+	replica, err := redisserver.Start(redisserver.Options{Config: []string{"replicaof 127.0.0.1 " + strconv.Itoa(primary.Port)}})
+	if err != nil {
+		return err
+	}
+	defer replica.Stop()
+	fmt.Printf("redis-server primary %s (pid %d), replica %s (pid %d)\n", primary.Addr, primary.PID(), replica.Addr, replica.PID())
+
+	cw := cwlocal.New()
+	defer cw.Close()
+	cw.Print(os.Stdout)
+	fmt.Printf("local CloudWatch endpoint %s (AWS_ENDPOINT_URL_CLOUDWATCH)\n", cw.URL())
+
+	var logs io.Writer = io.Discard
+	if verbose {
+		logs = os.Stderr
+	}
+	common := []string{
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + cw.URL(),
+		"REDIS_TLS=false", "HEARTBEAT=true", "CHECK_TIMEOUT=1s",
+	}
+	fns := []*function{}
+	for _, f := range []struct{ name, addr, role, dims string }{
+		{"primary", primary.Addr, "primary", "Region=local-1,Role=primary"},
+		{"replica", replica.Addr, "replica", "Region=local-2,Role=replica"},
+	} {
+		api, err := lambdarun.NewServer()
+		if err != nil {
+			return err
+		}
+		defer api.Close()
+		env := append(append([]string{}, common...), "REDIS_ADDR="+f.addr, "EXPECT_ROLE="+f.role, "METRIC_DIMENSIONS="+f.dims)
+		proc, err := api.StartProcess(bootstrap, env, logs)
+		if err != nil {
+			return err
+		}
+		defer proc.Stop()
+		fns = append(fns, &function{name: f.name, api: api, proc: proc})
+	}
+	fmt.Printf("checkers: every %s an EventBridge invocation, %s later the Step Functions one (30 s compressed); Ctrl-C stops\n\n", minute, minute/2)
+
+	events := []struct{ file, label string }{
+		{"events/eventbridge-scheduled.json", "schedule"},
+		{"events/stepfunctions-loop.json", "stepfunctions"},
+	}
+	for round := 1; rounds == 0 || round <= rounds; round++ {
+		paused := round == outage
+		if paused {
+			fmt.Println("-- pausing the primary (SIGSTOP) for this round: a stalled server must be reported unhealthy --")
+			_ = primary.Pause()
+		}
+		for i, ev := range events {
+			payload, err := os.ReadFile(ev.file)
+			if err != nil {
+				return err
+			}
+			for _, f := range fns {
+				res, err := f.api.Invoke(ctx, payload, 10*time.Second)
+				if err != nil {
+					return fmt.Errorf("%s: %w", f.name, err)
+				}
+				printResult(f.name, ev.label, res)
+			}
+			wait := minute / 2
+			if i == len(events)-1 {
+				wait = minute - minute/2
+			}
+			if paused && i == len(events)-1 {
+				_ = primary.Resume()
+				fmt.Println("-- primary resumed --")
+			}
+			select {
+			case <-ctx.Done():
+				if paused {
+					_ = primary.Resume()
+				}
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+	}
+	return nil
+}
+
+func printResult(name, trigger string, res lambdarun.Result) {
+	if res.Error != nil {
+		fmt.Printf("%-8s %-13s FUNCTION ERROR %s: %s\n", name, trigger, res.Error.Type, res.Error.Message)
+		return
+	}
+	var r struct {
+		Healthy   bool     `json:"healthy"`
+		LatencyMS float64  `json:"latency_ms"`
+		Step      string   `json:"failed_step"`
+		Reason    string   `json:"reason"`
+		Lag       *float64 `json:"heartbeat_age_seconds"`
+	}
+	_ = json.Unmarshal(res.Body, &r)
+	state := "healthy  "
+	if !r.Healthy {
+		state = "UNHEALTHY"
+	}
+	line := fmt.Sprintf("%-8s %-13s %s latency=%.2fms", name, trigger, state, r.LatencyMS)
+	if !r.Healthy {
+		line += fmt.Sprintf(" step=%s reason=%s", r.Step, r.Reason)
+	}
+	if r.Lag != nil {
+		line += fmt.Sprintf(" lag=%.3fs", *r.Lag)
+	}
+	fmt.Printf("%s  (invocation %s)\n  response: %s\n", line, res.Duration.Round(time.Millisecond), res.Body)
+}

@@ -1,0 +1,81 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/redis/go-redis/v9"
+
+	"redisha/internal/check"
+	"redisha/internal/config"
+	"redisha/internal/metrics"
+	"redisha/internal/redisconn"
+	"redisha/internal/secret"
+)
+
+// Build wires a Handler from the configuration, once per cold start: the
+// AWS configuration (only when metrics go through the API or the token is in
+// Secrets Manager; it honours AWS_ENDPOINT_URL and
+// AWS_ENDPOINT_URL_CLOUDWATCH), the token source, the Redis client factory
+// and the publisher. Nothing here touches the network: the first
+// invocation dials, within its own deadline. close releases the client.
+func Build(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) (h *Handler, close func() error, err error) {
+	loadAWS := sync.OnceValues(func() (aws.Config, error) {
+		ac, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return ac, fmt.Errorf("load AWS configuration: %w", err)
+		}
+		return ac, nil
+	})
+
+	var tokens *secret.Source
+	switch {
+	case cfg.AuthSecretARN != "":
+		ac, err := loadAWS()
+		if err != nil {
+			return nil, nil, err
+		}
+		tokens = secret.FromSecretsManager(secretsmanager.NewFromConfig(ac), cfg.AuthSecretARN, secret.DefaultMaxAge)
+	case cfg.PasswordFile != "":
+		tokens = secret.FromFile(cfg.PasswordFile)
+	}
+
+	rc := cfg.Redis
+	if tokens != nil {
+		user := rc.Username
+		rc.Credentials = func(ctx context.Context) (string, string, error) {
+			tok, err := tokens.Token(ctx)
+			return user, tok, err
+		}
+	}
+	if _, err := rc.Options(); err != nil { // fail at init, not per invocation
+		return nil, nil, err
+	}
+	checker := check.NewChecker(func() (*redis.Client, error) { return redisconn.New(rc) }, cfg.Check)
+
+	var pub metrics.Publisher
+	opts := metrics.CloudWatchOptions{Namespace: cfg.Namespace, Dimensions: cfg.Dimensions, HighResolution: cfg.HighResolution}
+	switch cfg.MetricsMode {
+	case config.MetricsEMF:
+		pub = metrics.NewEMF(stdout, opts)
+	default:
+		ac, err := loadAWS()
+		if err != nil {
+			return nil, nil, err
+		}
+		pub = metrics.NewCloudWatch(cloudwatch.NewFromConfig(ac), opts)
+	}
+
+	var t Tokens
+	if tokens != nil {
+		t = tokens
+	}
+	return New(checker, pub, t, log), checker.Close, nil
+}

@@ -1,0 +1,209 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"redisha/internal/check"
+	"redisha/internal/metrics"
+	"redisha/internal/redisconn"
+	"redisha/internal/redisserver"
+	"redisha/internal/redistest"
+)
+
+// recorder is a Publisher that keeps what it was given (the CloudWatch and
+// EMF publishers have their own tests against the real SDK and the spec).
+type recorder struct {
+	mu      sync.Mutex
+	samples []metrics.Sample
+	err     error
+}
+
+func (r *recorder) Publish(_ context.Context, s metrics.Sample) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.samples = append(r.samples, s)
+	return r.err
+}
+
+type tokens struct {
+	tok         string
+	err         error
+	invalidated int
+}
+
+func (t *tokens) Token(context.Context) (string, error) { return t.tok, t.err }
+func (t *tokens) Invalidate()                           { t.invalidated++ }
+
+func newHandler(t *testing.T, cfg redisconn.Config, o check.Options, p metrics.Publisher, tk Tokens) (*Handler, *bytes.Buffer) {
+	t.Helper()
+	k := check.NewChecker(func() (*redis.Client, error) { return redisconn.New(cfg) }, o)
+	t.Cleanup(func() { _ = k.Close() })
+	var logs bytes.Buffer
+	return New(k, p, tk, slog.New(slog.NewJSONHandler(&logs, nil))), &logs
+}
+
+func readEvent(t *testing.T, name string) json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile("../../events/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestHandleHealthyPublishesAndReturnsResult(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	rec := &recorder{}
+	h, _ := newHandler(t, redisconn.Config{Addr: srv.Addr}, check.Options{Timeout: 2 * time.Second}, rec, nil)
+	for _, ev := range []struct{ file, trigger string }{
+		{"eventbridge-scheduled.json", "schedule"},
+		{"stepfunctions-loop.json", "stepfunctions"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := h.Handle(ctx, readEvent(t, ev.file))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !resp.Healthy || !resp.Published || resp.Trigger != ev.trigger || resp.LatencyMS <= 0 {
+			t.Fatalf("%s: %+v", ev.file, resp)
+		}
+		b, _ := json.Marshal(resp)
+		for _, field := range []string{`"healthy":true`, `"latency_ms":`, `"role":"primary"`, `"trigger":"` + ev.trigger} {
+			if !bytes.Contains(b, []byte(field)) {
+				t.Errorf("response %s lacks %s", b, field)
+			}
+		}
+	}
+	if len(rec.samples) != 2 || !rec.samples[0].Healthy || rec.samples[0].Latency <= 0 {
+		t.Fatalf("samples %+v", rec.samples)
+	}
+	redistest.AssertNoKeys(t, redistest.Admin(t, srv.Addr, "", ""), check.DefaultPrefix)
+}
+
+// A stalled server is a failure at the deadline, and the 0 is still
+// published within the invocation's deadline.
+func TestHandleStalledServerPublishesZeroBeforeDeadline(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	rec := &recorder{}
+	// The check timeout (5 s) is longer than the invocation has left (2 s):
+	// the invocation's deadline wins, minus the time kept for publishing.
+	h, _ := newHandler(t, redisconn.Config{Addr: srv.Addr}, check.Options{Timeout: 5 * time.Second}, rec, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if resp, err := h.Handle(ctx, nil); err != nil || !resp.Healthy {
+		t.Fatalf("warm-up: %+v %v", resp, err)
+	}
+	cancel()
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Resume()
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := h.Handle(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the invocation outlived its deadline")
+	}
+	if resp.Healthy || resp.Reason != check.ReasonTimeout || !resp.Published {
+		t.Fatalf("stalled: %+v", resp)
+	}
+	if last := rec.samples[len(rec.samples)-1]; last.Healthy {
+		t.Fatalf("published healthy for a stalled server")
+	}
+}
+
+func TestHandleDownServerIsAResultNotAnError(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	srv.Kill()
+	rec := &recorder{}
+	h, logs := newHandler(t, redisconn.Config{Addr: srv.Addr}, check.Options{Timeout: time.Second}, rec, nil)
+	resp, err := h.Handle(context.Background(), nil)
+	if err != nil || resp.Healthy || resp.Reason != check.ReasonRefused || !resp.Published {
+		t.Fatalf("%+v %v", resp, err)
+	}
+	if !strings.Contains(logs.String(), `"reason":"refused"`) {
+		t.Errorf("log lacks the reason: %s", logs)
+	}
+}
+
+func TestHandlePublishFailureFailsInvocation(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	rec := &recorder{err: errors.New("put metric data: throttled")}
+	h, logs := newHandler(t, redisconn.Config{Addr: srv.Addr}, check.Options{Timeout: time.Second}, rec, nil)
+	resp, err := h.Handle(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "publish metrics: put metric data: throttled") {
+		t.Fatalf("error %v", err)
+	}
+	if resp.Published || !resp.Healthy {
+		t.Fatalf("%+v", resp)
+	}
+	if !strings.Contains(logs.String(), "publish metrics failed") {
+		t.Errorf("failure not logged: %s", logs)
+	}
+}
+
+func TestHandleTokenUnavailableIsAnError(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{Password: "right-password-123"})
+	rec := &recorder{}
+	tk := &tokens{err: errors.New("get secret arn:x: AccessDeniedException")}
+	h, _ := newHandler(t, redisconn.Config{Addr: srv.Addr}, check.Options{Timeout: time.Second}, rec, tk)
+	if _, err := h.Handle(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "auth token") {
+		t.Fatalf("error %v", err)
+	}
+	if len(rec.samples) != 0 {
+		t.Fatal("published a verdict on Redis without being able to check it")
+	}
+}
+
+func TestHandleAuthFailureInvalidatesToken(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{Password: "right-password-123"})
+	tk := &tokens{tok: "rotated-away-password"}
+	cfg := redisconn.Config{Addr: srv.Addr, Credentials: func(ctx context.Context) (string, string, error) {
+		tok, err := tk.Token(ctx)
+		return "", tok, err
+	}}
+	rec := &recorder{}
+	h, _ := newHandler(t, cfg, check.Options{Timeout: time.Second}, rec, tk)
+	resp, err := h.Handle(context.Background(), nil)
+	if err != nil || resp.Healthy || resp.Reason != check.ReasonAuth {
+		t.Fatalf("%+v %v", resp, err)
+	}
+	if tk.invalidated != 1 {
+		t.Fatalf("token invalidated %d times, want 1", tk.invalidated)
+	}
+	if strings.Contains(resp.Error, "rotated-away-password") {
+		t.Fatalf("error leaks the token: %s", resp.Error)
+	}
+	tk.tok = "right-password-123"
+	if resp, _ := h.Handle(context.Background(), nil); !resp.Healthy {
+		t.Fatalf("after rotation: %+v", resp)
+	}
+}
+
+func TestTrigger(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"source":"aws.events","detail-type":"Scheduled Event"}`: "schedule",
+		`{"source":"redisha.stepfunctions","iteration":1}`:        "stepfunctions",
+		`{}`: "direct",
+	} {
+		var e Event
+		_ = json.Unmarshal([]byte(in), &e)
+		if got := e.Trigger(); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}

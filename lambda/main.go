@@ -1,0 +1,39 @@
+// Command bootstrap is the health-checker Lambda (provided.al2023, arm64,
+// built with -tags lambda.norpc by `make build`). Each invocation checks
+// Redis once and publishes HealthCheckStatus and HealthCheckLatency; see
+// internal/handler.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"redisha/internal/config"
+	"redisha/internal/handler"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	slog.SetDefault(log)
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		// Exiting at init makes Lambda report Runtime.ExitError with this
+		// message in the log: the configuration is wrong, nothing can run.
+		log.Error("invalid configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	h, _, err := handler.Build(context.Background(), cfg, os.Stdout, log)
+	if err != nil {
+		log.Error("cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	log.Info("health checker ready", "endpoint", cfg.Redis.Redacted(), "role", cfg.Check.ExpectRole,
+		"metrics", cfg.MetricsMode, "namespace", cfg.Namespace)
+	// The client lives as long as the execution environment; Lambda ends the
+	// process, and the server drops the connection.
+	lambda.Start(h.Handle)
+}
