@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"redisha/internal/check"
+	"redisha/internal/redisserver"
+	"redisha/internal/redistest"
+)
+
+func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(args, Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }})
+	return code, out.String(), errb.String()
+}
+
+func TestCheckJSONCountAndExitCodes(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	code, out, errOut := run(t, nil, "check", "--addr", srv.Addr, "--count", "3", "--interval", "1ms", "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	n := 0
+	for sc.Scan() {
+		var r struct {
+			Healthy   bool    `json:"healthy"`
+			LatencyMS float64 `json:"latency_ms"`
+			Role      string  `json:"role"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		if !r.Healthy || r.LatencyMS <= 0 || r.Role != "primary" {
+			t.Fatalf("line %q", sc.Text())
+		}
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("%d JSON lines, want 3:\n%s", n, out)
+	}
+	redistest.AssertNoKeys(t, redistest.Admin(t, srv.Addr, "", ""), check.DefaultPrefix)
+
+	srv.Kill()
+	code, out, _ = run(t, nil, "check", "--addr", srv.Addr, "--timeout", "500ms")
+	if code != ExitUnhealthy || !strings.Contains(out, "UNHEALTHY") || !strings.Contains(out, "reason=refused") {
+		t.Fatalf("down server: exit %d, %s", code, out)
+	}
+}
+
+func TestCheckPasswordFileACLAndReplica(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{Config: []string{
+		"user default off", "user checker on >checker-secret-1 ~healthcheck:* +ping +set +get +del +select",
+	}})
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("checker-secret-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, nil, "check", "--addr", srv.Addr, "--user", "checker", "--password-file", pw)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, "checker-secret-1") {
+		t.Fatal("the password reached the output")
+	}
+	// The same through REDISHA_PASSWORD_FILE.
+	if code, out, _ := run(t, map[string]string{"REDISHA_PASSWORD_FILE": pw}, "check", "--addr", srv.Addr, "--user", "checker"); code != ExitOK {
+		t.Fatalf("env password file: exit %d %s", code, out)
+	}
+
+	primary := redistest.Start(t, redisserver.Options{})
+	replica := redistest.StartReplica(t, primary, "")
+	code, out, _ = run(t, nil, "check", "--addr", replica.Addr)
+	if code != ExitUnhealthy || !strings.Contains(out, "reason=readonly") {
+		t.Fatalf("primary check of a replica: exit %d %s", code, out)
+	}
+	code, out, _ = run(t, nil, "check", "--addr", replica.Addr, "--expect-role", "replica")
+	if code != ExitOK {
+		t.Fatalf("replica check of a replica: exit %d %s", code, out)
+	}
+}
+
+// Bad usage exits 2 with a message naming the flag, before anything runs.
+func TestCheckUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check"}, "--addr is required"},
+		{[]string{"check", "--addr", "localhost"}, `--addr "localhost" is not host:port`},
+		{[]string{"check", "--addr", "localhost:0"}, "has no valid port"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout must be positive"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--expect-role", "master"}, `--expect-role: role "master" is unknown: use primary or replica`},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--count", "-1"}, "--count must be 0 (forever) or more"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--tls-server-name", "x"}, "--tls-server-name is set but --tls is off"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--db", "-2"}, "--db -2 is negative"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--password-file", "/nonexistent/pw"}, "--password-file: open /nonexistent/pw"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--key-ttl", "10ms"}, "--key-ttl must be at least 1s"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "extra"}, `unexpected argument "extra"`},
+		{[]string{"check", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"nosuchcommand"}, `unknown command "nosuchcommand"`},
+	}
+	for _, tc := range cases {
+		code, _, errOut := run(t, nil, tc.args...)
+		if code != ExitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, _, errOut := run(t, nil, "--help")
+	if code != ExitOK || !strings.Contains(errOut, "check") || !strings.Contains(errOut, "probe") || !strings.Contains(errOut, "sweep") {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+	code, _, errOut = run(t, nil, "check", "--help")
+	if code != ExitOK {
+		t.Fatalf("check --help: exit %d", code)
+	}
+	for _, flag := range []string{"-addr", "-tls", "-tls-server-name", "-tls-ca-file", "-user", "-password-file", "-db",
+		"-timeout", "-count", "-interval", "-json", "-expect-role", "-heartbeat", "-prefix", "-key-ttl"} {
+		if !strings.Contains(errOut, flag) {
+			t.Errorf("check --help does not explain %s", flag)
+		}
+	}
+}
