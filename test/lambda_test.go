@@ -1,0 +1,279 @@
+// Package test holds end-to-end tests over real processes: the Lambda
+// binary under a local Runtime API, real redis-server processes and a local
+// CloudWatch endpoint that decodes what the SDK really sends.
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"redisha/internal/check"
+	"redisha/internal/cwlocal"
+	"redisha/internal/lambdarun"
+	"redisha/internal/redisserver"
+	"redisha/internal/redistest"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// bootstrap builds the Lambda binary once per test run, as `make build` does
+// but for this machine's architecture.
+func bootstrap(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "redisha-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", buildPath, "../lambda")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = err
+			buildPath = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build lambda: %v\n%s", buildErr, buildPath)
+	}
+	return buildPath
+}
+
+// syncBuffer collects a process's output safely.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// function is one running Lambda binary under a local Runtime API.
+type function struct {
+	api  *lambdarun.Server
+	proc *lambdarun.Process
+	out  *syncBuffer
+}
+
+func startFunction(t *testing.T, env ...string) *function {
+	t.Helper()
+	bin := bootstrap(t)
+	api, err := lambdarun.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	proc, err := api.StartProcess(bin, append([]string{
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_EC2_METADATA_DISABLED=true",
+	}, env...), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		proc.Stop()
+		_ = api.Close()
+		if t.Failed() {
+			t.Logf("function output:\n%s", out.String())
+		}
+	})
+	return &function{api: api, proc: proc, out: out}
+}
+
+func (f *function) invoke(t *testing.T, event string) lambdarun.Result {
+	t.Helper()
+	payload, err := os.ReadFile(filepath.Join("..", "events", event))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := f.api.Invoke(ctx, payload, 10*time.Second)
+	if err != nil {
+		t.Fatalf("invoke %s: %v", event, err)
+	}
+	return res
+}
+
+type response struct {
+	Healthy    bool     `json:"healthy"`
+	Role       string   `json:"role"`
+	LatencyMS  float64  `json:"latency_ms"`
+	FailedStep string   `json:"failed_step"`
+	Reason     string   `json:"reason"`
+	Trigger    string   `json:"trigger"`
+	Published  bool     `json:"published"`
+	LagSeconds *float64 `json:"heartbeat_age_seconds"`
+}
+
+func decode(t *testing.T, res lambdarun.Result) response {
+	t.Helper()
+	if res.Error != nil {
+		t.Fatalf("function error: %+v", res.Error)
+	}
+	var r response
+	if err := json.Unmarshal(res.Body, &r); err != nil {
+		t.Fatalf("response %s: %v", res.Body, err)
+	}
+	return r
+}
+
+// emfLines returns the Embedded Metric Format documents the function printed.
+func emfLines(out string) []map[string]any {
+	var docs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if !strings.Contains(sc.Text(), `"_aws"`) {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			docs = append(docs, m)
+		}
+	}
+	return docs
+}
+
+func TestLambdaEMFModeWithSampleEvents(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	f := startFunction(t, "REDIS_ADDR="+srv.Addr, "REDIS_TLS=false", "METRICS_MODE=emf", "HEARTBEAT=true")
+	for _, ev := range []struct{ file, trigger string }{
+		{"eventbridge-scheduled.json", "schedule"},
+		{"stepfunctions-loop.json", "stepfunctions"},
+	} {
+		r := decode(t, f.invoke(t, ev.file))
+		if !r.Healthy || !r.Published || r.Role != "primary" || r.Trigger != ev.trigger || r.LatencyMS <= 0 {
+			t.Fatalf("%s: %+v", ev.file, r)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var docs []map[string]any
+	for time.Now().Before(deadline) {
+		if docs = emfLines(f.out.String()); len(docs) >= 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(docs) != 2 {
+		t.Fatalf("%d EMF documents, want 2:\n%s", len(docs), f.out.String())
+	}
+	for _, d := range docs {
+		if d["HealthCheckStatus"] != float64(1) {
+			t.Errorf("EMF HealthCheckStatus %v, want 1: %v", d["HealthCheckStatus"], d)
+		}
+		if _, ok := d["HealthCheckLatency"].(float64); !ok {
+			t.Errorf("EMF lacks HealthCheckLatency: %v", d)
+		}
+	}
+	// The heartbeat stays (it is meant to); nothing else does.
+	admin := redistest.Admin(t, srv.Addr, "", "")
+	if keys := redistest.LeftoverKeys(context.Background(), t, admin, check.DefaultPrefix, check.DefaultPrefix+"heartbeat"); len(keys) > 0 {
+		t.Fatalf("keys left behind: %v", keys)
+	}
+	if ttl := admin.PTTL(context.Background(), check.DefaultPrefix+"heartbeat").Val(); ttl <= 0 {
+		t.Fatalf("heartbeat has no TTL (%s)", ttl)
+	}
+}
+
+func TestLambdaBadConfigurationFailsAtInit(t *testing.T) {
+	f := startFunction(t, "REDIS_TLS=maybe", "CHECK_TIMEOUT=2")
+	select {
+	case <-f.proc.Exited():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the function did not exit on a bad configuration")
+	}
+	out := f.out.String()
+	for _, want := range []string{"invalid configuration", "REDIS_ADDR is not set", `REDIS_TLS=\"maybe\": use true or false`, `CHECK_TIMEOUT=\"2\"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestLambdaAPIModePublishesToCloudWatch(t *testing.T) {
+	primary := redistest.Start(t, redisserver.Options{})
+	replica := redistest.StartReplica(t, primary, "")
+	cw := cwlocal.New()
+	defer cw.Close()
+	common := []string{"AWS_ENDPOINT_URL_CLOUDWATCH=" + cw.URL(), "REDIS_TLS=false", "HEARTBEAT=true"}
+	fp := startFunction(t, append(common, "REDIS_ADDR="+primary.Addr, "METRIC_DIMENSIONS=Role=primary", "METRIC_HIGH_RESOLUTION=true")...)
+	fr := startFunction(t, append(common, "REDIS_ADDR="+replica.Addr, "EXPECT_ROLE=replica", "METRIC_DIMENSIONS=Role=replica")...)
+
+	if r := decode(t, fp.invoke(t, "eventbridge-scheduled.json")); !r.Healthy || !r.Published || r.Trigger != "schedule" {
+		t.Fatalf("primary: %+v", r)
+	}
+	// The replica reads the heartbeat the primary wrote once it replicated.
+	var r response
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r = decode(t, fr.invoke(t, "stepfunctions-loop.json"))
+		if r.LagSeconds != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !r.Healthy || r.Role != "replica" || r.LagSeconds == nil || *r.LagSeconds < 0 || *r.LagSeconds > 10 {
+		t.Fatalf("replica: %+v", r)
+	}
+	data := cw.Received()
+	byName := map[string]cwlocal.Datum{}
+	for _, d := range data {
+		key := d.MetricName + "/" + d.Dimensions[0].Value
+		byName[key] = d
+		if d.Namespace != "Custom/Redis" {
+			t.Errorf("namespace %s", d.Namespace)
+		}
+	}
+	for key, want := range map[string]float64{"HealthCheckStatus/primary": 1, "HealthCheckStatusHighRes/primary": 1, "HealthCheckStatus/replica": 1} {
+		if d, ok := byName[key]; !ok || d.Value != want {
+			t.Errorf("%s: %+v (ok %v), want %g", key, d, ok, want)
+		}
+	}
+	if d, ok := byName["ReplicationLagSeconds/replica"]; !ok || d.Unit != "Seconds" {
+		t.Errorf("replication lag not published: %v", data)
+	}
+	if d := byName["HealthCheckLatency/primary"]; d.Unit != "Milliseconds" || d.Value <= 0 {
+		t.Errorf("latency: %+v", d)
+	}
+
+	// Redis down: a result, 0 published, no function error.
+	primary.Kill()
+	r = decode(t, fp.invoke(t, "eventbridge-scheduled.json"))
+	if r.Healthy || r.Reason != "refused" || !r.Published {
+		t.Fatalf("primary down: %+v", r)
+	}
+	last := cw.Received()
+	if d := last[len(last)-3]; d.MetricName != "HealthCheckStatus" || d.Value != 0 {
+		t.Fatalf("published %+v, want HealthCheckStatus 0", d)
+	}
+
+	// CloudWatch failing: the invocation fails (the function's Errors metric).
+	cw.FailNext(cwlocal.Unavailable, cwlocal.Unavailable, cwlocal.Unavailable, cwlocal.Unavailable)
+	res := fr.invoke(t, "stepfunctions-loop.json")
+	if res.Error == nil || !strings.Contains(res.Error.Message, "publish metrics") {
+		t.Fatalf("publish failure: %+v body %s", res.Error, res.Body)
+	}
+}

@@ -1,0 +1,267 @@
+package test
+
+import (
+	"bufio"
+	"context"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"redisha/internal/probe"
+	"redisha/internal/redisconn"
+	"redisha/internal/redisserver"
+	"redisha/internal/redistest"
+)
+
+// redisCLI is the redis-cli the runbook's script forks (package
+// redis-tools, installed with redis-server).
+const redisCLI = "/usr/bin/redis-cli"
+
+// fault sets up a server (and what stands in front of it) and returns the
+// address both tools probe and a function that injects one outage and
+// returns how long it lasted.
+type fault struct {
+	name  string
+	setup func(tb testing.TB) (addr string, inject func() time.Duration)
+}
+
+// plain is a fault on one plain server.
+func plain(inject func(tb testing.TB, s *redisserver.Server) time.Duration) func(testing.TB) (string, func() time.Duration) {
+	return func(tb testing.TB) (string, func() time.Duration) {
+		s := redistest.Start(tb, redisserver.Options{})
+		return s.Addr, func() time.Duration { return inject(tb, s) }
+	}
+}
+
+var faults = []fault{
+	{"kill-restart-800ms", plain(func(_ testing.TB, s *redisserver.Server) time.Duration {
+		start := time.Now()
+		s.Kill()
+		time.Sleep(800 * time.Millisecond)
+		_ = s.Restart()
+		return time.Since(start)
+	})},
+	{"sigstop-900ms", plain(func(_ testing.TB, s *redisserver.Server) time.Duration {
+		start := time.Now()
+		_ = s.Pause()
+		time.Sleep(900 * time.Millisecond)
+		_ = s.Resume()
+		return time.Since(start)
+	})},
+	{"client-pause-write-900ms", plain(func(tb testing.TB, s *redisserver.Server) time.Duration {
+		start := time.Now()
+		redistest.PauseWrites(tb, s.Addr, 900*time.Millisecond)
+		time.Sleep(900*time.Millisecond - time.Since(start))
+		return 900 * time.Millisecond
+	})},
+	{"debug-sleep-900ms", plain(func(tb testing.TB, s *redisserver.Server) time.Duration {
+		start := time.Now()
+		redistest.DebugSleep(tb, s.Addr, 900*time.Millisecond)
+		return time.Since(start)
+	})},
+	// A restart that loads 10,000 keys from disk at 100 µs a key: refused,
+	// then -LOADING for about a second.
+	{"restart-loading-1s", func(tb testing.TB) (string, func() time.Duration) {
+		s := redistest.StartLoading(tb, 10000, 100*time.Microsecond)
+		return s.Addr, func() time.Duration {
+			start := time.Now()
+			s.Kill()
+			_ = s.Restart() // returns once loaded
+			return time.Since(start)
+		}
+	}},
+	// A failover: the replica is promoted and the old primary demoted
+	// (READONLY), and 700 ms later the endpoint moves to the new primary.
+	{"failover-readonly-700ms", func(tb testing.TB) (string, func() time.Duration) {
+		primary := redistest.Start(tb, redisserver.Options{})
+		replica := redistest.StartReplica(tb, primary, "")
+		endpoint := redistest.NewProxy(tb, primary.Addr)
+		return endpoint.Addr, func() time.Duration {
+			start := time.Now()
+			redistest.Failover(tb, primary, replica, "")
+			time.Sleep(700 * time.Millisecond)
+			endpoint.Retarget(tb, replica.Addr)
+			return time.Since(start)
+		}
+	}},
+}
+
+// probeResult is what one tool measured in one run.
+type probeResult struct {
+	checks  int
+	elapsed time.Duration
+	longest time.Duration // the longest outage window it reported
+}
+
+// BenchmarkProbeVsSeedScript runs redisha probe and the runbook's bash
+// probe against the same local server and the same injected fault, and
+// reports each tool's checks per second and the error of its longest
+// window against the injected outage (ms; negative means it saw less).
+func BenchmarkProbeVsSeedScript(b *testing.B) {
+	if _, err := os.Stat(redisCLI); err != nil {
+		b.Fatalf("%s not found: install redis-tools (it comes with redis-server)", redisCLI)
+	}
+	for _, f := range faults {
+		for _, tool := range []string{"redisha", "seed-bash"} {
+			b.Run(f.name+"/"+tool, func(b *testing.B) {
+				var errSum, rateSum float64
+				n := 0
+				for b.Loop() {
+					addr, inject := f.setup(b)
+					var res probeResult
+					var injected time.Duration
+					if tool == "redisha" {
+						res, injected = runRedisha(b, addr, inject)
+					} else {
+						res, injected = runSeedScript(b, addr, inject)
+					}
+					errSum += float64((res.longest - injected).Milliseconds())
+					rateSum += float64(res.checks) / res.elapsed.Seconds()
+					n++
+				}
+				b.ReportMetric(errSum/float64(n), "window-error-ms")
+				b.ReportMetric(rateSum/float64(n), "checks/s")
+			})
+		}
+	}
+}
+
+func runRedisha(b *testing.B, addr string, inject func() time.Duration) (probeResult, time.Duration) {
+	p, err := probe.New(probe.Config{Conn: redisconn.Config{Addr: addr}, Timeout: 250 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan *probe.Summary, 1)
+	go func() { done <- p.Run(context.Background(), stop) }()
+	time.Sleep(time.Second)
+	injected := inject()
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	s := <-done
+	return probeResult{checks: s.Series[probe.Write].Checks, elapsed: time.Duration(s.ElapsedMS) * time.Millisecond,
+		longest: time.Duration(s.Series[probe.Write].LongestMS) * time.Millisecond}, injected
+}
+
+// seedScript starts the runbook's bash probe against addr for runFor
+// seconds, its logs in a temporary directory.
+func seedScript(tb testing.TB, addr string, runFor int) (cmd *exec.Cmd, okLog, errLog string) {
+	tb.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	okLog, errLog = filepath.Join(dir, "redis_success.log"), filepath.Join(dir, "redis_error.log")
+	cmd = exec.Command("bash", "../bench/seed_downtime_probe.sh", host, port, strconv.Itoa(runFor), okLog, errLog)
+	cmd.Env = append(os.Environ(), "REDIS_CLI="+redisCLI)
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	return cmd, okLog, errLog
+}
+
+func runSeedScript(b *testing.B, addr string, inject func() time.Duration) (probeResult, time.Duration) {
+	start := time.Now()
+	// Long enough to outlast the slowest fault (about 2.5 s from 1 s in)
+	// with a healthy tail: the script counts whole seconds from its start.
+	cmd, okLog, errLog := seedScript(b, addr, 6)
+	time.Sleep(time.Second)
+	injected := inject()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		b.Fatal("seed script did not finish")
+	}
+	elapsed := time.Since(start)
+	checks, longest := seedWindows(b, okLog, errLog)
+	return probeResult{checks: checks, elapsed: elapsed, longest: longest}, injected
+}
+
+// seedWindows reads the script's two logs as an operator would: a window
+// from the first FAILURE to the next SUCCESS, by check number.
+func seedWindows(b *testing.B, okLog, errLog string) (checks int, longest time.Duration) {
+	type line struct {
+		n  int
+		t  time.Time
+		ok bool
+	}
+	var lines []line
+	for _, p := range []string{okLog, errLog} {
+		fh, err := os.Open(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) < 4 || (f[2] != "SUCCESS" && f[2] != "FAILURE") {
+				continue
+			}
+			t, err := time.ParseInLocation("2006-01-02 15:04:05.000", f[0]+" "+f[1], time.Local)
+			n, err2 := strconv.Atoi(strings.TrimSuffix(f[3], ":"))
+			if err != nil || err2 != nil {
+				continue
+			}
+			lines = append(lines, line{n, t, f[2] == "SUCCESS"})
+		}
+		fh.Close()
+	}
+	byN := make(map[int]line, len(lines))
+	maxN := 0
+	for _, l := range lines {
+		byN[l.n] = l
+		maxN = max(maxN, l.n)
+	}
+	var open *time.Time
+	for n := 1; n <= maxN; n++ {
+		l, ok := byN[n]
+		if !ok {
+			continue
+		}
+		switch {
+		case !l.ok && open == nil:
+			t := l.t
+			open = &t
+		case l.ok && open != nil:
+			longest = time.Duration(math.Max(float64(longest), float64(l.t.Sub(*open))))
+			open = nil
+		}
+	}
+	return len(lines), longest
+}
+
+// TestSeedScriptMissesAStall documents why the runbook's probe cannot be
+// trusted for stalls: redis-cli has no timeout, so a stalled server is a
+// slow success and no failure is ever logged.
+func TestSeedScriptMissesAStall(t *testing.T) {
+	if _, err := os.Stat(redisCLI); err != nil {
+		t.Fatalf("%s not found: install redis-tools (it comes with redis-server)", redisCLI)
+	}
+	srv := redistest.Start(t, redisserver.Options{})
+	cmd, okLog, errLog := seedScript(t, srv.Addr, 3)
+	time.Sleep(800 * time.Millisecond)
+	_ = srv.Pause()
+	time.Sleep(900 * time.Millisecond)
+	_ = srv.Resume()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	errs, _ := os.ReadFile(errLog)
+	if strings.Contains(string(errs), "FAILURE") {
+		t.Fatalf("the seed script logged a failure for a stall:\n%s", errs)
+	}
+	oks, _ := os.ReadFile(okLog)
+	if !strings.Contains(string(oks), "SUCCESS") {
+		t.Fatalf("the seed script logged nothing:\n%s", oks)
+	}
+}

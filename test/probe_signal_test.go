@@ -1,0 +1,79 @@
+package test
+
+import (
+	"bufio"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"redisha/internal/check"
+	"redisha/internal/redisserver"
+	"redisha/internal/redistest"
+)
+
+func buildCLI(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "redisha")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/redisha").CombinedOutput(); err != nil {
+		t.Fatalf("build redisha: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// A probe interrupted by SIGINT or SIGTERM finishes its checks in flight,
+// deletes its probe key, prints the summary and leaves no key behind.
+func TestProbeInterruptedLeavesNoKeys(t *testing.T) {
+	bin := buildCLI(t)
+	srv := redistest.Start(t, redisserver.Options{})
+	admin := redistest.Admin(t, srv.Addr, "", "")
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			out := t.TempDir()
+			cmd := exec.Command(bin, "probe", "--addr", srv.Addr, "--duration", "0", "--out", out)
+			stdout, _ := cmd.StdoutPipe()
+			cmd.Stderr = cmd.Stdout
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			// Let it run flat out for a while, with keys being written.
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) {
+				if n := admin.DBSize(context.Background()).Val(); n > 0 {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(500 * time.Millisecond)
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			var text strings.Builder
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				text.WriteString(sc.Text() + "\n")
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("exit after %s: %v\n%s", sig, err, text.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("probe did not stop after %s", sig)
+			}
+			if !strings.Contains(text.String(), "windows none") {
+				t.Errorf("no summary after %s:\n%s", sig, text.String())
+			}
+			redistest.AssertNoKeys(t, admin, check.DefaultPrefix)
+			if n := admin.DBSize(context.Background()).Val(); n != 0 {
+				t.Errorf("%d keys left", n)
+			}
+		})
+	}
+}
