@@ -1,0 +1,157 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"redisha/internal/metrics"
+)
+
+// MonitoringProps shape one region's alarms and dashboard.
+type MonitoringProps struct {
+	Settings   Settings
+	Name       string            // primary or secondary
+	Dimensions map[string]string // the checker's metric dimensions
+	GroupID    string            // replication group id (member clusters are <id>-001, -002, …)
+	Route53    bool              // add the alarm the Route 53 health check reads
+}
+
+// monitoring is one region's alarms, topic and dashboard.
+type monitoring struct {
+	topic        awssns.Topic
+	route53Alarm awscloudwatch.Alarm
+	fastAlarm    awscloudwatch.Alarm
+	dashboard    awscloudwatch.Dashboard
+	alarms       []awscloudwatch.Alarm
+}
+
+func customMetric(name, stat string, period int, dims map[string]string) awscloudwatch.Metric {
+	d := map[string]*string{}
+	for k, v := range dims {
+		d[k] = jsii.String(v)
+	}
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(metrics.DefaultNamespace), MetricName: jsii.String(name), Statistic: jsii.String(stat),
+		Period: awscdk.Duration_Seconds(jsii.Number(float64(period))), DimensionsMap: &d,
+	})
+}
+
+func cacheMetric(name, stat, cluster string) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("AWS/ElastiCache"), MetricName: jsii.String(name), Statistic: jsii.String(stat),
+		Period:        awscdk.Duration_Minutes(jsii.Number(5)),
+		DimensionsMap: &map[string]*string{"CacheClusterId": jsii.String(cluster)},
+	})
+}
+
+func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
+	s := p.Settings
+	m := &monitoring{}
+	// Alarm notifications, encrypted with the AWS-managed SNS key, TLS only.
+	m.topic = awssns.NewTopic(scope, jsii.String("Alarms"), &awssns.TopicProps{
+		DisplayName: jsii.String("redisha " + p.Name + " alarms"),
+		MasterKey:   awskms.Alias_FromAliasName(scope, jsii.String("SnsKey"), jsii.String("alias/aws/sns")),
+		EnforceSSL:  jsii.Bool(true),
+	})
+	if s.AlarmEmail != "" {
+		m.topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(s.AlarmEmail), nil))
+	}
+	notify := awscloudwatchactions.NewSnsAction(m.topic)
+	add := func(a awscloudwatch.Alarm) awscloudwatch.Alarm {
+		a.AddAlarmAction(notify)
+		a.AddOkAction(notify)
+		m.alarms = append(m.alarms, a)
+		return a
+	}
+
+	if p.Route53 {
+		// The alarm the Route 53 health check reads, as the design has it:
+		// Minimum of HealthCheckStatus < 1 for 2 × 60 s, missing data breaching.
+		// Standard resolution only: Route 53 rejects high-resolution alarms.
+		m.route53Alarm = add(awscloudwatch.NewAlarm(scope, jsii.String("Route53Alarm"), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-unhealthy", p.Name)),
+			AlarmDescription:   jsii.String("Drives the Route 53 failover of " + s.RecordName + ": the health checker saw the primary unhealthy, or published nothing"),
+			Metric:             customMetric(metrics.HealthCheckStatus, "Minimum", s.AlarmPeriod, p.Dimensions),
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(float64(s.AlarmEvaluations)),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
+		}))
+	}
+	// The fast paging alarm, on the high-resolution copy of the status: it
+	// pages people, it does not move DNS.
+	m.fastAlarm = add(awscloudwatch.NewAlarm(scope, jsii.String("FastAlarm"), &awscloudwatch.AlarmProps{
+		AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-unhealthy-fast", p.Name)),
+		AlarmDescription:   jsii.String("Pages on the first failed 30-second check (high resolution); does not drive DNS"),
+		Metric:             customMetric(metrics.HealthCheckStatusHighRes, "Minimum", s.FastAlarmPeriod, p.Dimensions),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // the loop runs every 30 s: gaps are normal at 10–20 s periods
+	}))
+
+	primaryNode := p.GroupID + "-001"
+	threshold := func(id, metric, stat string, op awscloudwatch.ComparisonOperator, value float64, desc string) {
+		add(awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-%s", p.Name, id)),
+			AlarmDescription:   jsii.String(desc),
+			Metric:             cacheMetric(metric, stat, primaryNode),
+			Threshold:          jsii.Number(value),
+			EvaluationPeriods:  jsii.Number(2),
+			ComparisonOperator: op,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}))
+	}
+	gt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
+	threshold("EngineCPU", "EngineCPUUtilization", "Maximum", gt, 80, "Redis engine CPU above 80%")
+	threshold("Memory", "DatabaseMemoryUsagePercentage", "Maximum", gt, 80, "Memory use above 80% of maxmemory")
+	threshold("Connections", "CurrConnections", "Maximum", gt, float64(s.MaxConnections), "Connections above 80% of maxclients")
+	threshold("Evictions", "Evictions", "Sum", gt, 0, "Keys evicted for memory, sustained")
+	if !p.Route53 {
+		// The secondary's replication lag: ElastiCache's own metric and the
+		// heartbeat age the checker reads (what a client really sees).
+		threshold("ReplicationLag", "ReplicationLag", "Maximum", gt, float64(s.ReplicationLag), "Global Datastore replication lag above the threshold")
+		add(awscloudwatch.NewAlarm(scope, jsii.String("HeartbeatLag"), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-heartbeat-lag", p.Name)),
+			AlarmDescription:   jsii.String("Heartbeat written in the primary region is older than the threshold when read here"),
+			Metric:             customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.Dimensions),
+			Threshold:          jsii.Number(float64(s.ReplicationLag)),
+			EvaluationPeriods:  jsii.Number(2),
+			ComparisonOperator: gt,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}))
+	}
+
+	m.dashboard = awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName: jsii.String("redisha-" + p.Name),
+	})
+	m.dashboard.AddWidgets(
+		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String("Health check (1 healthy, 0 not)"), Width: jsii.Number(12),
+			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckStatus, "Minimum", 60, p.Dimensions)},
+		}),
+		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String("Check latency (ms) and replication lag (s)"), Width: jsii.Number(12),
+			Left:  &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, p.Dimensions)},
+			Right: &[]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.Dimensions), cacheMetric("ReplicationLag", "Maximum", primaryNode)},
+		}),
+		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String("Engine CPU and memory (%)"), Width: jsii.Number(12),
+			Left: &[]awscloudwatch.IMetric{cacheMetric("EngineCPUUtilization", "Maximum", primaryNode), cacheMetric("DatabaseMemoryUsagePercentage", "Maximum", primaryNode)},
+		}),
+		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String("Connections and evictions"), Width: jsii.Number(12),
+			Left:  &[]awscloudwatch.IMetric{cacheMetric("CurrConnections", "Maximum", primaryNode)},
+			Right: &[]awscloudwatch.IMetric{cacheMetric("Evictions", "Sum", primaryNode)},
+		}),
+	)
+	return m
+}

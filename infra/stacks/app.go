@@ -1,0 +1,175 @@
+// Package stacks is redisha's CDK app: the Global Datastore in two regions,
+// a health checker and its 30-second loop in each, alarms, dashboards, and
+// the Route 53 failover name that follows the primary's health.
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// PrimaryStackProps shape the primary region's stack.
+type PrimaryStackProps struct {
+	awscdk.StackProps
+	Settings Settings
+}
+
+// PrimaryStack is the primary region: network, primary replication group,
+// Global Datastore, AUTH token, checker (primary role, heartbeat writer),
+// alarms (including the one Route 53 follows) and dashboard.
+type PrimaryStack struct {
+	awscdk.Stack
+	Network    *network
+	Datastore  *primaryDatastore
+	Checker    *checker
+	Monitoring *monitoring
+}
+
+// NewPrimaryStack builds the primary region.
+func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps) *PrimaryStack {
+	stack := awscdk.NewStack(scope, &id, &p.StackProps)
+	s := p.Settings
+	n := newNetwork(stack, NetworkProps{VpcID: s.PrimaryVpcID, SubnetIDs: s.PrimarySubnetIDs, AZs: s.PrimaryAZs,
+		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == "api", Endpoints: s.VpcEndpoints})
+	ds := newPrimaryDatastore(stack, s, n)
+	dims := map[string]string{"ReplicationGroup": s.PrimaryRGID}
+	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Endpoint: endpoint(ds.group),
+		ServerName: ds.group.AttrPrimaryEndPointAddress(), Role: "primary", SecretARN: ds.secret.SecretArn(),
+		Dimensions: "ReplicationGroup=" + s.PrimaryRGID})
+	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", Dimensions: dims, GroupID: s.PrimaryRGID, Route53: true})
+	out(stack, "PrimaryEndpoint", endpoint(ds.group), "primary endpoint (host:port)")
+	out(stack, "GlobalDatastoreId", ds.global.AttrGlobalReplicationGroupId(), "Global Datastore id (prefix included)")
+	out(stack, "AuthTokenSecretArn", ds.secret.SecretArn(), "Secrets Manager secret holding the AUTH token")
+	out(stack, "Route53AlarmName", mon.route53Alarm.AlarmName(), "alarm the Route 53 health check follows")
+	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
+	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
+	out(stack, "AppClientSecurityGroupId", n.appSG.SecurityGroupId(), "attach to application clients: it may reach the cache's port")
+	out(stack, "DashboardUrl", dashboardURL(s.PrimaryRegion, "redisha-primary"), "CloudWatch dashboard")
+	suppress(stack)
+	return &PrimaryStack{Stack: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon}
+}
+
+// SecondaryStackProps shape the secondary region's stack.
+type SecondaryStackProps struct {
+	awscdk.StackProps
+	Settings Settings
+	// GlobalID is the Global Datastore's full id, from the primary stack.
+	GlobalID *string
+	// PrimarySecretARN is the AUTH token's secret in the primary region.
+	PrimarySecretARN *string
+}
+
+// SecondaryStack is the secondary region: network, the replication group
+// joined to the Global Datastore, checker (replica role, heartbeat lag),
+// alarms and dashboard.
+type SecondaryStack struct {
+	awscdk.Stack
+	Network    *network
+	Group      *string // host of the group's primary endpoint
+	Checker    *checker
+	Monitoring *monitoring
+}
+
+// NewSecondaryStack builds the secondary region.
+func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackProps) *SecondaryStack {
+	stack := awscdk.NewStack(scope, &id, &p.StackProps)
+	s := p.Settings
+	n := newNetwork(stack, NetworkProps{VpcID: s.SecondaryVpcID, SubnetIDs: s.SecondarySubnets, AZs: s.SecondaryAZs,
+		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == "api", Endpoints: s.VpcEndpoints})
+	rg := newSecondaryGroup(stack, s, n, p.GlobalID)
+	dims := map[string]string{"ReplicationGroup": s.SecondaryRGID}
+	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Endpoint: endpoint(rg),
+		ServerName: rg.AttrPrimaryEndPointAddress(), Role: "replica",
+		SecretARN:  replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion),
+		Dimensions: "ReplicationGroup=" + s.SecondaryRGID})
+	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", Dimensions: dims, GroupID: s.SecondaryRGID})
+	out(stack, "SecondaryEndpoint", endpoint(rg), "secondary endpoint (host:port; read-only until promoted)")
+	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
+	out(stack, "AppClientSecurityGroupId", n.appSG.SecurityGroupId(), "attach to application clients: it may reach the cache's port")
+	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
+	out(stack, "DashboardUrl", dashboardURL(s.SecondaryRegion, "redisha-secondary"), "CloudWatch dashboard")
+	suppress(stack)
+	return &SecondaryStack{Stack: stack, Network: n, Group: rg.AttrPrimaryEndPointAddress(), Checker: ck, Monitoring: mon}
+}
+
+// DNSStackProps shape the failover name's stack.
+type DNSStackProps struct {
+	awscdk.StackProps
+	DNSProps
+}
+
+// DNSStack is the private zone, health check and failover records.
+type DNSStack struct {
+	awscdk.Stack
+	DNS *dns
+}
+
+// NewDNSStack builds the failover name.
+func NewDNSStack(scope constructs.Construct, id string, p *DNSStackProps) *DNSStack {
+	stack := awscdk.NewStack(scope, &id, &p.StackProps)
+	d := newDNS(stack, p.DNSProps)
+	out(stack, "HostedZoneId", d.zone.Ref(), "private hosted zone")
+	out(stack, "HealthCheckId", d.healthCheck.Ref(), "Route 53 health check (follows the primary's alarm)")
+	out(stack, "RecordName", jsii.String(p.Settings.RecordName), "the name applications connect to")
+	return &DNSStack{Stack: stack, DNS: d}
+}
+
+// App is the three stacks.
+type App struct {
+	Primary   *PrimaryStack
+	Secondary *SecondaryStack
+	DNS       *DNSStack
+}
+
+// Build adds the stacks to app, wiring the cross-region values through code
+// (no hand-copied ids), and runs cdk-nag's AwsSolutions checks on them.
+func Build(app awscdk.App, s Settings) *App {
+	env := func(region string) *awscdk.Environment {
+		return &awscdk.Environment{Account: jsii.String(s.Account), Region: jsii.String(region)}
+	}
+	tags := &map[string]*string{"project": jsii.String("redisha")}
+	primary := NewPrimaryStack(app, "RedishaPrimary", &PrimaryStackProps{
+		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
+			Description: jsii.String("redisha: primary region of the Global Datastore, its checker and alarms")},
+		Settings: s,
+	})
+	secondary := NewSecondaryStack(app, "RedishaSecondary", &SecondaryStackProps{
+		StackProps: awscdk.StackProps{Env: env(s.SecondaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
+			Description: jsii.String("redisha: secondary region of the Global Datastore, its checker and alarms")},
+		Settings: s, GlobalID: primary.Datastore.global.AttrGlobalReplicationGroupId(),
+		PrimarySecretARN: primary.Datastore.secret.SecretArn(),
+	})
+	// The secondary joins a Global Datastore that must exist first.
+	secondary.AddStackDependency(primary.Stack, jsii.String("the Global Datastore must exist before a secondary joins it"))
+	dnsStack := NewDNSStack(app, "RedishaDns", &DNSStackProps{
+		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
+			Description: jsii.String("redisha: private zone, health check and failover records")},
+		DNSProps: DNSProps{Settings: s, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
+			PrimaryEndpoint: primary.Datastore.group.AttrPrimaryEndPointAddress(), SecondaryEndpoint: secondary.Group,
+			AlarmName: primary.Monitoring.route53Alarm.AlarmName()},
+	})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	return &App{Primary: primary, Secondary: secondary, DNS: dnsStack}
+}
+
+func out(stack awscdk.Stack, id string, value *string, desc string) {
+	awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
+}
+
+func dashboardURL(region, name string) *string {
+	return jsii.String(fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s", region, region, name))
+}
+
+// suppress records, with its reason, each stack-wide AwsSolutions finding
+// that is accepted on purpose. Findings about one resource are suppressed
+// on that resource (see newChecker).
+func suppress(stack awscdk.Stack) {
+	cdknag.NagSuppressions_AddStackSuppressions(stack, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-SMG4"), Reason: jsii.String("The ElastiCache AUTH token is rotated with ModifyReplicationGroup (AuthTokenUpdateStrategy ROTATE) in a coordinated change, not by a Secrets Manager rotation Lambda")},
+		{Id: jsii.String("AwsSolutions-AEC5"), Reason: jsii.String("The port is a setting (context \"port\"); the default 6379 is kept because clients and the design expect it; the cache is reachable only from the checker's security group and the configured CIDRs")},
+	}, jsii.Bool(true))
+}

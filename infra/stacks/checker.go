@@ -1,0 +1,142 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"redisha/internal/metrics"
+)
+
+// CheckerProps shape one region's health checker.
+type CheckerProps struct {
+	Settings   Settings
+	Network    *network
+	Endpoint   *string // host:port of the replication group to check
+	ServerName *string // name in the certificate (the endpoint's host)
+	Role       string  // primary or replica
+	SecretARN  *string // the AUTH token's secret in this region
+	Dimensions string  // METRIC_DIMENSIONS
+}
+
+// checker is the Lambda and its 30-second loop.
+type checker struct {
+	fn      awslambda.Function
+	machine awsstepfunctions.StateMachine
+	rule    awsevents.Rule
+}
+
+// newChecker builds the health-checker Lambda (arm64, provided.al2023, in
+// the VPC), its least-privilege role, and the schedule: an EventBridge rule
+// every minute starting an Express state machine that invokes, waits 30 s
+// and invokes again (the design's 30-second polling).
+func newChecker(scope constructs.Construct, p CheckerProps) *checker {
+	s := p.Settings
+	logs := awslogs.NewLogGroup(scope, jsii.String("CheckerLogs"), &awslogs.LogGroupProps{
+		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	// Only what the checker does: write its logs, read its one secret, put
+	// metrics in its namespace, and the ENI calls Lambda needs in a VPC.
+	role := awsiam.NewRole(scope, jsii.String("CheckerRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("redisha health checker"),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logs.LogGroupArn() + ":*"),
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+		Resources: &[]*string{p.SecretARN},
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("cloudwatch:PutMetricData"),
+		Resources:  jsii.Strings("*"), // PutMetricData has no resource type; the condition narrows it
+		Conditions: &map[string]interface{}{"StringEquals": map[string]string{"cloudwatch:namespace": metrics.DefaultNamespace}},
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"),
+		Resources: jsii.Strings("*"), // ENI actions take no resource-level permission at create time
+	}))
+
+	fn := awslambda.NewFunction(scope, jsii.String("Checker"), &awslambda.FunctionProps{
+		Description:    jsii.String("redisha health checker (" + p.Role + ")"),
+		Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:   awslambda.Architecture_ARM_64(),
+		Handler:        jsii.String("bootstrap"),
+		Code:           awslambda.Code_FromAsset(jsii.String(s.LambdaAsset), nil),
+		MemorySize:     jsii.Number(128),
+		Timeout:        awscdk.Duration_Seconds(jsii.Number(10)),
+		Role:           role,
+		LogGroup:       logs,
+		Vpc:            p.Network.vpc,
+		VpcSubnets:     &awsec2.SubnetSelection{Subnets: p.Network.vpc.SelectSubnets(nil).Subnets},
+		SecurityGroups: &[]awsec2.ISecurityGroup{p.Network.checkSG},
+		Environment: &map[string]*string{
+			"REDIS_ADDR":             p.Endpoint,
+			"REDIS_TLS":              jsii.String("true"),
+			"REDIS_TLS_SERVER_NAME":  p.ServerName,
+			"REDIS_AUTH_SECRET_ARN":  p.SecretARN,
+			"CHECK_TIMEOUT":          jsii.String(s.CheckTimeout),
+			"EXPECT_ROLE":            jsii.String(p.Role),
+			"HEARTBEAT":              jsii.String("true"),
+			"METRICS_MODE":           jsii.String(s.MetricsMode),
+			"METRIC_NAMESPACE":       jsii.String(metrics.DefaultNamespace),
+			"METRIC_DIMENSIONS":      jsii.String(p.Dimensions),
+			"METRIC_HIGH_RESOLUTION": jsii.String("true"),
+		},
+		ReservedConcurrentExecutions: jsii.Number(2),
+	})
+
+	// The loop: invoke, wait 30 s, invoke. Express: ~$1.4/month (AWS-NOTES §4).
+	invoke := func(id string, iteration int) awsstepfunctionstasks.LambdaInvoke {
+		return awsstepfunctionstasks.NewLambdaInvoke(scope, jsii.String(id), &awsstepfunctionstasks.LambdaInvokeProps{
+			LambdaFunction: fn,
+			Payload: awsstepfunctions.TaskInput_FromObject(&map[string]interface{}{
+				"source": "redisha.stepfunctions", "iteration": iteration,
+			}),
+			RetryOnServiceExceptions: jsii.Bool(false), // a retried check would hide a slow one
+		})
+	}
+	wait := awsstepfunctions.NewWait(scope, jsii.String("Wait30s"), &awsstepfunctions.WaitProps{
+		Time: awsstepfunctions.WaitTime_Duration(awscdk.Duration_Seconds(jsii.Number(30))),
+	})
+	sfLogs := awslogs.NewLogGroup(scope, jsii.String("LoopLogs"), &awslogs.LogGroupProps{
+		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	machine := awsstepfunctions.NewStateMachine(scope, jsii.String("Loop"), &awsstepfunctions.StateMachineProps{
+		StateMachineType: awsstepfunctions.StateMachineType_EXPRESS,
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(invoke("CheckNow", 1).Next(wait).Next(invoke("CheckAfter30s", 2))),
+		Timeout:          awscdk.Duration_Seconds(jsii.Number(55)),
+		TracingEnabled:   jsii.Bool(true),
+		Logs:             &awsstepfunctions.LogOptions{Destination: sfLogs, Level: awsstepfunctions.LogLevel_ALL},
+	})
+	// Every minute, EventBridge starts the loop.
+	rule := awsevents.NewRule(scope, jsii.String("EveryMinute"), &awsevents.RuleProps{
+		Description: jsii.String("redisha: start the 30-second health-check loop"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1))),
+		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(machine, nil)},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Wildcards only where IAM has no narrower resource: cloudwatch:PutMetricData (no resource type; " +
+			"the cloudwatch:namespace condition limits it to " + metrics.DefaultNamespace + "), the ENI actions Lambda needs in a VPC, " +
+			"and the log streams of the checker's own log group"),
+	}}, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(machine.Role(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Granted by the Step Functions constructs: lambda:InvokeFunction on the checker and its versions " +
+			"(<arn>:*), and the X-Ray and CloudWatch Logs delivery actions, which have no resource type"),
+	}}, jsii.Bool(true))
+	return &checker{fn: fn, machine: machine, rule: rule}
+}

@@ -1,0 +1,125 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticache"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// subnetGroup is the cache's subnet group over the network's subnets.
+func subnetGroup(scope constructs.Construct, n *network, name string) awselasticache.CfnSubnetGroup {
+	ids := make([]interface{}, len(*n.subnets))
+	for i, s := range *n.subnets {
+		ids[i] = s
+	}
+	return awselasticache.NewCfnSubnetGroup(scope, jsii.String("SubnetGroup"), &awselasticache.CfnSubnetGroupProps{
+		Description:          jsii.String("redisha " + name),
+		SubnetIds:            &ids,
+		CacheSubnetGroupName: jsii.String(name),
+	})
+}
+
+// primaryDatastore is the primary replication group, its AUTH token and the
+// Global Datastore created with it as the only member.
+type primaryDatastore struct {
+	group  awselasticache.CfnReplicationGroup
+	global awselasticache.CfnGlobalReplicationGroup
+	secret awssecretsmanager.Secret
+}
+
+func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *primaryDatastore {
+	// The AUTH token lives in Secrets Manager, replicated to the secondary
+	// region for its checker; templates carry only a dynamic reference.
+	secret := awssecretsmanager.NewSecret(scope, jsii.String("AuthToken"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("redisha: Redis AUTH token of the Global Datastore"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength: jsii.Number(64), ExcludePunctuation: jsii.Bool(true),
+		},
+		ReplicaRegions: &[]*awssecretsmanager.ReplicaRegion{{Region: jsii.String(s.SecondaryRegion)}},
+		RemovalPolicy:  awscdk.RemovalPolicy_RETAIN,
+	})
+	sg := subnetGroup(scope, n, s.PrimaryRGID+"-subnets")
+	// The primary replication group, as the design's step 1.
+	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Primary"), &awselasticache.CfnReplicationGroupProps{
+		ReplicationGroupId:          jsii.String(s.PrimaryRGID),
+		ReplicationGroupDescription: jsii.String("redisha primary (Global Datastore member)"),
+		Engine:                      jsii.String("redis"),
+		EngineVersion:               jsii.String(s.EngineVersion),
+		CacheNodeType:               jsii.String(s.NodeType),
+		NumCacheClusters:            jsii.Number(float64(1 + s.Replicas)),
+		AutomaticFailoverEnabled:    jsii.Bool(true),
+		MultiAzEnabled:              jsii.Bool(true),
+		AtRestEncryptionEnabled:     jsii.Bool(true),
+		TransitEncryptionEnabled:    jsii.Bool(true),
+		AuthToken:                   secret.SecretValue().UnsafeUnwrap(), // a {{resolve:secretsmanager:…}} reference, never the value
+		Port:                        jsii.Number(float64(s.Port)),
+		CacheSubnetGroupName:        sg.Ref(),
+		SecurityGroupIds:            jsii.Strings(*n.cacheSG.SecurityGroupId()),
+		SnapshotRetentionLimit:      jsii.Number(7),
+		AutoMinorVersionUpgrade:     jsii.Bool(true),
+	})
+	rg.AddResourceDependency(sg, jsii.String("the subnet group must exist first"))
+	// Data-bearing: a final snapshot is taken when the stack deletes it.
+	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
+	// The Global Datastore, created with the primary as its only member
+	// (CloudFormation rejects several members at creation).
+	global := awselasticache.NewCfnGlobalReplicationGroup(scope, jsii.String("Global"), &awselasticache.CfnGlobalReplicationGroupProps{
+		GlobalReplicationGroupIdSuffix:    jsii.String(s.GlobalIDSuffix),
+		GlobalReplicationGroupDescription: jsii.String("redisha Global Datastore"),
+		AutomaticFailoverEnabled:          jsii.Bool(true),
+		Members: &[]interface{}{&awselasticache.CfnGlobalReplicationGroup_GlobalReplicationGroupMemberProperty{
+			ReplicationGroupId:     rg.Ref(),
+			ReplicationGroupRegion: jsii.String(s.PrimaryRegion),
+			Role:                   jsii.String("PRIMARY"),
+		}},
+	})
+	global.AddResourceDependency(rg, jsii.String("the Global Datastore is created from the primary group"))
+	// The Global Datastore holds no data of its own (the members do, and
+	// the primary keeps a final snapshot): deleting the stack deletes it,
+	// which AWS allows only once the secondary has been disassociated.
+	global.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
+	return &primaryDatastore{group: rg, global: global, secret: secret}
+}
+
+// newSecondaryGroup joins the secondary region to the Global Datastore by
+// its full id. Engine, version, encryption, Multi-AZ and failover settings
+// are inherited from the Global Datastore and must not be set here.
+func newSecondaryGroup(scope constructs.Construct, s Settings, n *network, globalID *string) awselasticache.CfnReplicationGroup {
+	sg := subnetGroup(scope, n, s.SecondaryRGID+"-subnets")
+	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Secondary"), &awselasticache.CfnReplicationGroupProps{
+		ReplicationGroupId:          jsii.String(s.SecondaryRGID),
+		ReplicationGroupDescription: jsii.String("redisha secondary (Global Datastore member)"),
+		GlobalReplicationGroupId:    globalID,
+		CacheNodeType:               jsii.String(s.NodeType),
+		NumCacheClusters:            jsii.Number(float64(1 + s.Replicas)),
+		Port:                        jsii.Number(float64(s.Port)),
+		CacheSubnetGroupName:        sg.Ref(),
+		SecurityGroupIds:            jsii.Strings(*n.cacheSG.SecurityGroupId()),
+	})
+	rg.AddResourceDependency(sg, jsii.String("the subnet group must exist first"))
+	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
+	cdknag.NagSuppressions_AddResourceSuppressions(rg, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-AEC3"), Reason: jsii.String("A Global Datastore secondary inherits in-transit and at-rest encryption from the Global Datastore (both on); setting them here is rejected")},
+		{Id: jsii.String("AwsSolutions-AEC4"), Reason: jsii.String("A Global Datastore secondary inherits Multi-AZ and automatic failover from the Global Datastore (both on)")},
+		{Id: jsii.String("AwsSolutions-AEC6"), Reason: jsii.String("A Global Datastore secondary inherits the primary's AUTH token")},
+	}, jsii.Bool(false))
+	return rg
+}
+
+// endpoint is host:port of a replication group's primary endpoint.
+func endpoint(rg awselasticache.CfnReplicationGroup) *string {
+	return awscdk.Fn_Join(jsii.String(":"), jsii.Strings(*rg.AttrPrimaryEndPointAddress(), *rg.AttrPrimaryEndPointPort()))
+}
+
+// replicaSecretARN is the ARN of a secret's replica in region: the same
+// partition, account, name and suffix (arn:aws:secretsmanager:<region>:
+// <account>:secret:<name>-<suffix>), another region.
+func replicaSecretARN(primaryARN *string, region string) *string {
+	parts := *awscdk.Fn_Split(jsii.String(":"), primaryARN, jsii.Number(7))
+	return jsii.String(fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s", *parts[1], region, *parts[4], *parts[6]))
+}

@@ -1,0 +1,120 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// network is one region's VPC, its private subnets and the two security
+// groups: the cache's, reachable on the port only from the checker's (and
+// the application CIDRs given).
+type network struct {
+	vpc     awsec2.IVpc
+	subnets *[]*string
+	cacheSG awsec2.SecurityGroup
+	checkSG awsec2.SecurityGroup
+	appSG   awsec2.SecurityGroup // attach to application clients of the cache
+}
+
+// NetworkProps shape a region's network.
+type NetworkProps struct {
+	VpcID      string   // import this VPC; empty creates a minimal private one
+	SubnetIDs  []string // private subnets of VpcID
+	AZs        []string // zones of the new VPC
+	Port       int
+	AppCidrs   []string // extra sources allowed to reach the port
+	APIMetrics bool     // the checker calls PutMetricData (METRICS_MODE=api)
+	Endpoints  bool     // create the interface endpoints the checker needs
+}
+
+func newNetwork(scope constructs.Construct, p NetworkProps) *network {
+	n := &network{}
+	if p.VpcID != "" {
+		n.vpc = awsec2.Vpc_FromVpcAttributes(scope, jsii.String("Vpc"), &awsec2.VpcAttributes{
+			VpcId:             jsii.String(p.VpcID),
+			AvailabilityZones: jsii.Strings(p.AZs...),
+			PrivateSubnetIds:  jsii.Strings(p.SubnetIDs...),
+		})
+		n.subnets = jsii.Strings(p.SubnetIDs...)
+	} else {
+		// A minimal VPC: isolated subnets only (no NAT, no internet), flow
+		// logs on. The checker needs no internet: EMF metrics go through
+		// Lambda's own log delivery.
+		vpc := awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
+			AvailabilityZones: jsii.Strings(p.AZs...),
+			NatGateways:       jsii.Number(0),
+			SubnetConfiguration: &[]*awsec2.SubnetConfiguration{{
+				Name: jsii.String("cache"), SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, CidrMask: jsii.Number(24),
+			}},
+			RestrictDefaultSecurityGroup: jsii.Bool(false),
+			EnableDnsHostnames:           jsii.Bool(true),
+			EnableDnsSupport:             jsii.Bool(true),
+		})
+		logs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
+			Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+		vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
+			Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(logs, nil),
+		})
+		n.vpc = vpc
+		var ids []*string
+		for _, s := range *vpc.IsolatedSubnets() {
+			ids = append(ids, s.SubnetId())
+		}
+		n.subnets = &ids
+	}
+	n.checkSG = awsec2.NewSecurityGroup(scope, jsii.String("CheckerSG"), &awsec2.SecurityGroupProps{
+		Vpc: n.vpc, Description: jsii.String("redisha health checker"), AllowAllOutbound: jsii.Bool(false),
+	})
+	n.cacheSG = awsec2.NewSecurityGroup(scope, jsii.String("CacheSG"), &awsec2.SecurityGroupProps{
+		Vpc: n.vpc, Description: jsii.String("ElastiCache: the Redis port from the checker and app clients only"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	port := awsec2.Port_Tcp(jsii.Number(float64(p.Port)))
+	n.cacheSG.AddIngressRule(n.checkSG, port, jsii.String("health checker"), nil)
+	n.checkSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
+	// Applications reach the cache by wearing this group (EKS pods through
+	// security groups for pods, instances, functions), or from appClientCidrs.
+	n.appSG = awsec2.NewSecurityGroup(scope, jsii.String("AppClientSG"), &awsec2.SecurityGroupProps{
+		Vpc: n.vpc, Description: jsii.String("redisha: attach to application clients of the cache"), AllowAllOutbound: jsii.Bool(false),
+	})
+	n.cacheSG.AddIngressRule(n.appSG, port, jsii.String("application clients"), nil)
+	n.appSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
+	for _, c := range p.AppCidrs {
+		n.cacheSG.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(c)), port, jsii.String("application clients "+c), nil)
+	}
+	if !p.Endpoints {
+		// The VPC already reaches Secrets Manager (and CloudWatch) through
+		// its own endpoints or a NAT: HTTPS out is all the checker needs.
+		n.checkSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("AWS APIs through the VPC's endpoints or NAT"), nil)
+		return n
+	}
+	if p.APIMetrics {
+		// PutMetricData from a VPC without NAT needs this endpoint.
+		epSG := awsec2.NewSecurityGroup(scope, jsii.String("MonitoringEndpointSG"), &awsec2.SecurityGroupProps{
+			Vpc: n.vpc, Description: jsii.String("CloudWatch monitoring endpoint"), AllowAllOutbound: jsii.Bool(false),
+		})
+		epSG.AddIngressRule(n.checkSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("checker PutMetricData"), nil)
+		n.checkSG.AddEgressRule(epSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("to CloudWatch"), nil)
+		awsec2.NewInterfaceVpcEndpoint(scope, jsii.String("MonitoringEndpoint"), &awsec2.InterfaceVpcEndpointProps{
+			Vpc: n.vpc, Service: awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING(),
+			SecurityGroups: &[]awsec2.ISecurityGroup{epSG}, PrivateDnsEnabled: jsii.Bool(true), Open: jsii.Bool(false),
+			Subnets: &awsec2.SubnetSelection{Subnets: n.vpc.SelectSubnets(nil).Subnets},
+		})
+	}
+	// Secrets Manager from inside the VPC, for the AUTH token.
+	smSG := awsec2.NewSecurityGroup(scope, jsii.String("SecretsEndpointSG"), &awsec2.SecurityGroupProps{
+		Vpc: n.vpc, Description: jsii.String("Secrets Manager endpoint"), AllowAllOutbound: jsii.Bool(false),
+	})
+	smSG.AddIngressRule(n.checkSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("checker GetSecretValue"), nil)
+	n.checkSG.AddEgressRule(smSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("to Secrets Manager"), nil)
+	awsec2.NewInterfaceVpcEndpoint(scope, jsii.String("SecretsEndpoint"), &awsec2.InterfaceVpcEndpointProps{
+		Vpc: n.vpc, Service: awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(),
+		SecurityGroups: &[]awsec2.ISecurityGroup{smSG}, PrivateDnsEnabled: jsii.Bool(true), Open: jsii.Bool(false),
+		Subnets: &awsec2.SubnetSelection{Subnets: n.vpc.SelectSubnets(nil).Subnets},
+	})
+	return n
+}

@@ -1,0 +1,203 @@
+package stacks
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// resources returns the properties of every resource of one type.
+func resources(tp assertions.Template, typ string) []map[string]any {
+	var out []map[string]any
+	for _, r := range *tp.FindResources(jsii.String(typ), nil) {
+		p, _ := (*r)["Properties"].(map[string]any)
+		out = append(out, p)
+	}
+	return out
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// The cache's port is open to the checker's and the app clients' security
+// groups only (and to the application CIDRs when given); the checker reaches
+// nothing else but Secrets Manager's endpoint.
+func TestCacheReachableOnlyFromTheChecker(t *testing.T) {
+	_, tpl := synth(t)
+	for _, stack := range []string{"primary", "secondary"} {
+		var toCache []map[string]any
+		for _, in := range resources(tpl[stack], "AWS::EC2::SecurityGroupIngress") {
+			if in["FromPort"] == float64(6379) {
+				toCache = append(toCache, in)
+			}
+			if in["CidrIp"] != nil || in["CidrIpv6"] != nil {
+				t.Errorf("%s: ingress from an address range %v", stack, in)
+			}
+		}
+		sources := ""
+		for _, in := range toCache {
+			sources += jsonOf(in["SourceSecurityGroupId"])
+		}
+		if len(toCache) != 2 || !strings.Contains(sources, "CheckerSG") || !strings.Contains(sources, "AppClientSG") {
+			t.Errorf("%s: ingress to 6379 = %v, want two: from the checker's and the app clients' security groups", stack, toCache)
+		}
+		for _, sg := range resources(tpl[stack], "AWS::EC2::SecurityGroup") {
+			if sg["SecurityGroupIngress"] != nil {
+				t.Errorf("%s: inline ingress %v", stack, sg["SecurityGroupIngress"])
+			}
+		}
+		var egress []string
+		for _, out := range resources(tpl[stack], "AWS::EC2::SecurityGroupEgress") {
+			egress = append(egress, jsonOf(out["FromPort"])+"→"+jsonOf(out["DestinationSecurityGroupId"]))
+		}
+		if len(egress) != 3 || !strings.Contains(strings.Join(egress, " "), "6379→") || !strings.Contains(strings.Join(egress, " "), "443→") {
+			t.Errorf("%s: egress %v, want the checker's and app clients' to the cache's port and the checker's to Secrets Manager's endpoint only", stack, egress)
+		}
+		// EMF by default: no monitoring endpoint, the Secrets Manager one only.
+		endpoints := resources(tpl[stack], "AWS::EC2::VPCEndpoint")
+		if len(endpoints) != 1 || !strings.HasSuffix(jsonOf(endpoints[0]["ServiceName"]), `.secretsmanager"`) {
+			t.Errorf("%s: endpoints %v, want Secrets Manager's only", stack, endpoints)
+		}
+		// A minimal private VPC: no internet or NAT gateway.
+		countIs(t, tpl[stack], jsii.String("AWS::EC2::NatGateway"), jsii.Number(0))
+		countIs(t, tpl[stack], jsii.String("AWS::EC2::InternetGateway"), jsii.Number(0))
+	}
+}
+
+// The secondary region's checker reads the AUTH token's replica in its own
+// region, and only that secret.
+func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
+	_, tpl := synth(t)
+	var grants []string
+	for _, p := range resources(tpl["secondary"], "AWS::IAM::Policy") {
+		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			if st.(map[string]any)["Action"] == "secretsmanager:GetSecretValue" {
+				grants = append(grants, jsonOf(st.(map[string]any)["Resource"]))
+			}
+		}
+	}
+	if len(grants) != 1 || !strings.Contains(grants[0], ":secretsmanager:us-west-2:") {
+		t.Errorf("secondary GetSecretValue on %v, want the replica in us-west-2 only", grants)
+	}
+	for _, f := range resources(tpl["secondary"], "AWS::Lambda::Function") {
+		vars, _ := f["Environment"].(map[string]any)
+		if vars == nil {
+			continue
+		}
+		env := vars["Variables"].(map[string]any)
+		if env["EXPECT_ROLE"] == "replica" && jsonOf(env["REDIS_AUTH_SECRET_ARN"]) != grants[0] {
+			t.Errorf("REDIS_AUTH_SECRET_ARN %s is not the secret the role may read (%s)", jsonOf(env["REDIS_AUTH_SECRET_ARN"]), grants[0])
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	_, tpl := synth(t)
+	want := map[string][]string{
+		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "Route53AlarmName", "FastAlarmName", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
+		"secondary": {"SecondaryEndpoint", "FastAlarmName", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
+		"dns":       {"HostedZoneId", "HealthCheckId", "RecordName"},
+	}
+	for stack, names := range want {
+		outs := *tpl[stack].FindOutputs(jsii.String("*"), nil)
+		for _, n := range names {
+			if _, ok := outs[n]; !ok {
+				t.Errorf("%s: no output %s", stack, n)
+			}
+		}
+	}
+}
+
+// GIVEN existing VPCs, the CloudWatch API instead of EMF, an EKS VPC, an
+// application CIDR, an on-call address and two replicas.
+func TestImportedVpcsAPIMetricsAndExtras(t *testing.T) {
+	s := build(t, map[string]any{
+		"primaryVpcId": "vpc-0abc12345def67890", "primarySubnetIds": "subnet-0aaa1111bbb22222c,subnet-0ddd3333eee44444f",
+		"secondaryVpcId": "vpc-0fed98765cba43210", "secondarySubnetIds": []any{"subnet-0123456789abcdef0", "subnet-0fedcba987654321f"},
+		"metricsMode": "api", "extraVpcs": []any{map[string]any{"vpcId": "vpc-0e1234567", "region": "us-east-1"}},
+		"appClientCidrs": "10.20.0.0/16", "alarmEmail": "oncall@example.com", "replicas": float64(2),
+	})
+	noNagErrors(t, s)
+	for stack, subnets := range map[string][]any{
+		"primary":   {"subnet-0aaa1111bbb22222c", "subnet-0ddd3333eee44444f"},
+		"secondary": {"subnet-0123456789abcdef0", "subnet-0fedcba987654321f"},
+	} {
+		tp := s.tpl[stack]
+		// THEN no VPC is created, the given subnets are used…
+		countIs(t, tp, jsii.String("AWS::EC2::VPC"), jsii.Number(0))
+		has(t, tp, jsii.String("AWS::ElastiCache::SubnetGroup"), obj(map[string]any{"SubnetIds": subnets}))
+		has(t, tp, jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{"NumCacheClusters": 3}))
+		// …PutMetricData goes through a monitoring endpoint…
+		has(t, tp, jsii.String("AWS::Lambda::Function"), obj(map[string]any{
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]interface{}{"METRICS_MODE": "api"})},
+		}))
+		var services []string
+		for _, e := range resources(tp, "AWS::EC2::VPCEndpoint") {
+			services = append(services, jsonOf(e["ServiceName"]))
+		}
+		if len(services) != 2 || !strings.Contains(strings.Join(services, " "), `.monitoring"`) {
+			t.Errorf("%s: endpoints %v, want monitoring and secretsmanager", stack, services)
+		}
+		// …the application CIDR reaches the port, and alarms mail on-call.
+		has(t, tp, jsii.String("AWS::EC2::SecurityGroup"), obj(map[string]any{
+			"SecurityGroupIngress": []any{map[string]any{"CidrIp": "10.20.0.0/16", "FromPort": 6379, "ToPort": 6379, "IpProtocol": "tcp"}},
+		}))
+		has(t, tp, jsii.String("AWS::SNS::Subscription"), obj(map[string]any{"Protocol": "email", "Endpoint": "oncall@example.com"}))
+	}
+	// The zone is in both VPCs and the EKS one.
+	has(t, s.tpl["dns"], jsii.String("AWS::Route53::HostedZone"), obj(map[string]any{"VPCs": []any{
+		map[string]any{"VPCId": "vpc-0abc12345def67890", "VPCRegion": "us-east-1"},
+		map[string]any{"VPCId": "vpc-0fed98765cba43210", "VPCRegion": "us-west-2"},
+		map[string]any{"VPCId": "vpc-0e1234567", "VPCRegion": "us-east-1"},
+	}}))
+}
+
+// GIVEN VPCs that already reach AWS (their own endpoints or a NAT) and
+// other regions, THEN no endpoint is created and the checker may call
+// HTTPS out; everything follows the regions given.
+func TestWithoutEndpointsInOtherRegions(t *testing.T) {
+	s := build(t, map[string]any{"vpcEndpoints": "false", "secondaryRegion": "eu-west-1", "secondaryAzs": "eu-west-1a,eu-west-1b"})
+	noNagErrors(t, s)
+	for _, stack := range []string{"primary", "secondary"} {
+		countIs(t, s.tpl[stack], jsii.String("AWS::EC2::VPCEndpoint"), jsii.Number(0))
+		has(t, s.tpl[stack], jsii.String("AWS::EC2::SecurityGroup"), obj(map[string]any{
+			"GroupDescription":    "redisha health checker",
+			"SecurityGroupEgress": []any{map[string]any{"CidrIp": "0.0.0.0/0", "FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}},
+		}))
+	}
+	if r := *s.app.Secondary.Region(); r != "eu-west-1" {
+		t.Errorf("secondary stack in %s", r)
+	}
+	has(t, s.tpl["primary"], jsii.String("AWS::SecretsManager::Secret"), obj(map[string]any{
+		"ReplicaRegions": []any{map[string]any{"Region": "eu-west-1"}},
+	}))
+	has(t, s.tpl["dns"], jsii.String("AWS::Route53::HostedZone"), obj(map[string]any{"VPCs": []any{
+		map[string]any{"VPCId": assertions.Match_AnyValue(), "VPCRegion": "us-east-1"},
+		map[string]any{"VPCId": assertions.Match_AnyValue(), "VPCRegion": "eu-west-1"},
+	}}))
+}
+
+// The nag check is real: an unencrypted topic added to a stack is an error.
+func TestNagReportsAnUnsuppressedError(t *testing.T) {
+	s, err := Load(ctxOf(map[string]any{"account": "123456789012", "lambdaAsset": asset}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{
+		"availability-zones:account=123456789012:region=us-east-1": []string{"us-east-1a", "us-east-1b"},
+		"availability-zones:account=123456789012:region=us-west-2": []string{"us-west-2a", "us-west-2b"},
+	}})
+	b := Build(app, s)
+	awssns.NewTopic(b.DNS.Stack, jsii.String("Plain"), nil)
+	errs := assertions.Annotations_FromStack(b.DNS.Stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-SNS")))
+	if len(*errs) == 0 {
+		t.Error("cdk-nag did not report an unencrypted, non-TLS topic")
+	}
+}

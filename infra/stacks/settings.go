@@ -1,0 +1,301 @@
+package stacks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Settings are every knob of the app, read from CDK context (cdk.json or
+// `cdk deploy -c key=value`). Defaults follow the Global Datastore design.
+type Settings struct {
+	Account          string     // account of all stacks. context: account (default: CDK_DEFAULT_ACCOUNT)
+	PrimaryRegion    string     // context: primaryRegion (default us-east-1)
+	SecondaryRegion  string     // context: secondaryRegion (default us-west-2)
+	PrimaryAZs       []string   // context: primaryAzs (default <primaryRegion>a,b)
+	SecondaryAZs     []string   // context: secondaryAzs (default <secondaryRegion>a,b)
+	PrimaryVpcID     string     // context: primaryVpcId: import instead of creating a VPC
+	PrimarySubnetIDs []string   // context: primarySubnetIds (with primaryVpcId)
+	SecondaryVpcID   string     // context: secondaryVpcId
+	SecondarySubnets []string   // context: secondarySubnetIds
+	ExtraVpcs        []ExtraVpc // context: extraVpcs: more VPCs that resolve the zone, [{"vpcId":…,"region":…}] (default none)
+	AppClientCidrs   []string   // context: appClientCidrs: address ranges that may reach the port besides the app client security group (default none)
+	NodeType         string     // context: nodeType (default cache.r7g.large)
+	EngineVersion    string     // context: engineVersion (default 7.1)
+	Replicas         int        // context: replicas per region (default 1)
+	Port             int        // context: port (default 6379)
+	GlobalIDSuffix   string     // context: globalIdSuffix (default redisha)
+	PrimaryRGID      string     // context: primaryReplicationGroupId (default redis-primary)
+	SecondaryRGID    string     // context: secondaryReplicationGroupId (default redis-secondary)
+	ZoneName         string     // context: zoneName (default internal)
+	RecordName       string     // context: recordName (default redis.internal)
+	RecordTTL        int        // context: recordTtl seconds (default 10)
+	AlarmPeriod      int        // context: alarmPeriod seconds, ≥ 60 (Route 53 needs standard resolution) (default 60)
+	AlarmEvaluations int        // context: alarmEvaluationPeriods (default 2)
+	FastAlarmPeriod  int        // context: fastAlarmPeriod seconds: 10, 20 or 30 (default 30)
+	CheckTimeout     string     // context: checkTimeout, a Go duration (default 2s)
+	MetricsMode      string     // context: metricsMode: emf (default; no endpoint) or api (adds a monitoring VPC endpoint)
+	VpcEndpoints     bool       // context: vpcEndpoints: create the interface endpoints the checker needs (default true); false when the VPCs already have them or a NAT
+	AlarmEmail       string     // context: alarmEmail: subscribe this address to the SNS topic (default none)
+	MaxConnections   int        // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
+	ReplicationLag   int        // context: replicationLagSeconds threshold (default 5)
+	LambdaAsset      string     // context: lambdaAsset: directory holding bootstrap (default build/lambda)
+}
+
+// ExtraVpc is a VPC (e.g. EKS) that must resolve the private zone.
+type ExtraVpc struct {
+	VpcID  string `json:"vpcId"`
+	Region string `json:"region"`
+}
+
+// Context reads one context value; nil when unset.
+type Context func(key string) any
+
+var (
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+	vpcRE     = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+	subnetRE  = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+	rgIDRE    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,39}$`)
+	nodeRE    = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
+	dnsRE     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// Load reads and validates the settings. Every problem is reported, each
+// naming the context key and the fix.
+func Load(ctx Context, defaultAccount string) (Settings, error) {
+	var errs []error
+	bad := func(key string, v any, fix string) {
+		errs = append(errs, fmt.Errorf("context %q = %v: %s", key, v, fix))
+	}
+	str := func(key, def string) string {
+		switch v := ctx(key).(type) {
+		case nil:
+			return def
+		case string:
+			return strings.TrimSpace(v)
+		default:
+			bad(key, v, "give a string")
+			return def
+		}
+	}
+	num := func(key string, def int) int {
+		switch v := ctx(key).(type) {
+		case nil:
+			return def
+		case float64:
+			if v == float64(int(v)) {
+				return int(v)
+			}
+		case string: // -c key=value arrives as a string
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return n
+			}
+		}
+		bad(key, ctx(key), "give a whole number")
+		return def
+	}
+	boolean := func(key string, def bool) bool {
+		switch v := ctx(key).(type) {
+		case nil:
+			return def
+		case bool:
+			return v
+		case string: // -c key=false arrives as a string
+			if b, err := strconv.ParseBool(strings.TrimSpace(v)); err == nil {
+				return b
+			}
+		}
+		bad(key, ctx(key), "give true or false")
+		return def
+	}
+	list := func(key string, def []string) []string {
+		switch v := ctx(key).(type) {
+		case nil:
+			return def
+		case string: // -c key=a,b
+			if strings.TrimSpace(v) == "" {
+				return nil
+			}
+			var out []string
+			for _, p := range strings.Split(v, ",") {
+				out = append(out, strings.TrimSpace(p))
+			}
+			return out
+		case []any:
+			var out []string
+			for _, x := range v {
+				s, ok := x.(string)
+				if !ok {
+					bad(key, v, "give a list of strings")
+					return def
+				}
+				out = append(out, s)
+			}
+			return out
+		}
+		bad(key, ctx(key), "give a list of strings (JSON list, or a,b on the command line)")
+		return def
+	}
+
+	s := Settings{
+		Account:          str("account", defaultAccount),
+		PrimaryRegion:    str("primaryRegion", "us-east-1"),
+		SecondaryRegion:  str("secondaryRegion", "us-west-2"),
+		PrimaryVpcID:     str("primaryVpcId", ""),
+		SecondaryVpcID:   str("secondaryVpcId", ""),
+		NodeType:         str("nodeType", "cache.r7g.large"),
+		EngineVersion:    str("engineVersion", "7.1"),
+		Replicas:         num("replicas", 1),
+		Port:             num("port", 6379),
+		GlobalIDSuffix:   str("globalIdSuffix", "redisha"),
+		PrimaryRGID:      str("primaryReplicationGroupId", "redis-primary"),
+		SecondaryRGID:    str("secondaryReplicationGroupId", "redis-secondary"),
+		ZoneName:         str("zoneName", "internal"),
+		RecordName:       str("recordName", "redis.internal"),
+		RecordTTL:        num("recordTtl", 10),
+		AlarmPeriod:      num("alarmPeriod", 60),
+		AlarmEvaluations: num("alarmEvaluationPeriods", 2),
+		FastAlarmPeriod:  num("fastAlarmPeriod", 30),
+		CheckTimeout:     str("checkTimeout", "2s"),
+		MetricsMode:      str("metricsMode", "emf"),
+		VpcEndpoints:     boolean("vpcEndpoints", true),
+		AlarmEmail:       str("alarmEmail", ""),
+		MaxConnections:   num("maxConnections", 52000),
+		ReplicationLag:   num("replicationLagSeconds", 5),
+		LambdaAsset:      str("lambdaAsset", "build/lambda"),
+	}
+	s.PrimaryAZs = list("primaryAzs", []string{s.PrimaryRegion + "a", s.PrimaryRegion + "b"})
+	s.SecondaryAZs = list("secondaryAzs", []string{s.SecondaryRegion + "a", s.SecondaryRegion + "b"})
+	s.PrimarySubnetIDs = list("primarySubnetIds", nil)
+	s.SecondarySubnets = list("secondarySubnetIds", nil)
+	s.AppClientCidrs = list("appClientCidrs", nil)
+	if v := ctx("extraVpcs"); v != nil {
+		b, _ := json.Marshal(v)
+		if sv, ok := v.(string); ok {
+			b = []byte(sv)
+		}
+		if err := json.Unmarshal(b, &s.ExtraVpcs); err != nil {
+			bad("extraVpcs", v, `give a JSON list such as [{"vpcId":"vpc-0abc1234","region":"us-east-1"}]`)
+		}
+	}
+
+	if s.Account == "" {
+		errs = append(errs, errors.New(`context "account" is not set and CDK_DEFAULT_ACCOUNT is empty: run with AWS credentials, or pass -c account=123456789012`))
+	} else if !accountRE.MatchString(s.Account) {
+		bad("account", s.Account, "give the 12-digit AWS account id")
+	}
+	for key, r := range map[string]string{"primaryRegion": s.PrimaryRegion, "secondaryRegion": s.SecondaryRegion} {
+		if !regionRE.MatchString(r) {
+			bad(key, r, "give a region name such as us-east-1")
+		}
+	}
+	if s.PrimaryRegion == s.SecondaryRegion {
+		bad("secondaryRegion", s.SecondaryRegion, "must differ from primaryRegion: a Global Datastore spans two regions")
+	}
+	checkAZs := func(key string, azs []string, region string) {
+		if len(azs) < 2 {
+			bad(key, azs, "give at least two availability zones (Multi-AZ)")
+		}
+		for _, az := range azs {
+			if !strings.HasPrefix(az, region) || len(az) != len(region)+1 {
+				bad(key, azs, "give zones of "+region+", e.g. "+region+"a")
+				break
+			}
+		}
+	}
+	checkAZs("primaryAzs", s.PrimaryAZs, s.PrimaryRegion)
+	checkAZs("secondaryAzs", s.SecondaryAZs, s.SecondaryRegion)
+	checkVpc := func(vkey, skey, vpc string, subnets []string) {
+		if vpc == "" {
+			if len(subnets) > 0 {
+				bad(skey, subnets, "subnet ids need "+vkey+" too")
+			}
+			return
+		}
+		if !vpcRE.MatchString(vpc) {
+			bad(vkey, vpc, "give a VPC id such as vpc-0abc12345def67890")
+		}
+		if len(subnets) < 2 {
+			bad(skey, subnets, "give at least two private subnet ids in different zones of "+vkey)
+		}
+		for _, sn := range subnets {
+			if !subnetRE.MatchString(sn) {
+				bad(skey, subnets, "give subnet ids such as subnet-0abc12345def67890")
+				break
+			}
+		}
+	}
+	checkVpc("primaryVpcId", "primarySubnetIds", s.PrimaryVpcID, s.PrimarySubnetIDs)
+	checkVpc("secondaryVpcId", "secondarySubnetIds", s.SecondaryVpcID, s.SecondarySubnets)
+	for _, x := range s.ExtraVpcs {
+		if !vpcRE.MatchString(x.VpcID) || !regionRE.MatchString(x.Region) {
+			bad("extraVpcs", x, `each entry needs "vpcId" (vpc-…) and "region" (e.g. us-east-1)`)
+		}
+	}
+	for _, c := range s.AppClientCidrs {
+		if !regexp.MustCompile(`^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$`).MatchString(c) {
+			bad("appClientCidrs", s.AppClientCidrs, "give IPv4 CIDR blocks such as 10.20.0.0/16")
+			break
+		}
+	}
+	if !nodeRE.MatchString(s.NodeType) {
+		bad("nodeType", s.NodeType, "give an ElastiCache node type such as cache.r7g.large")
+	} else if strings.HasPrefix(s.NodeType, "cache.t") {
+		bad("nodeType", s.NodeType, "Global Datastore needs M5, M6g, M7g, R5, R6g, R6gd or R7g nodes or newer (no T-family)")
+	}
+	if v, err := strconv.ParseFloat(s.EngineVersion, 64); err != nil || v < 5.0 {
+		bad("engineVersion", s.EngineVersion, "give a Redis engine version of 5.0.6 or later, e.g. 7.1")
+	}
+	if s.Replicas < 1 || s.Replicas > 5 {
+		bad("replicas", s.Replicas, "use 1 to 5: automatic failover and Multi-AZ need at least one replica")
+	}
+	if s.Port < 1024 || s.Port > 65535 {
+		bad("port", s.Port, "use a port from 1024 to 65535")
+	}
+	if !rgIDRE.MatchString(s.GlobalIDSuffix) {
+		bad("globalIdSuffix", s.GlobalIDSuffix, "use letters, digits and hyphens, starting with a letter")
+	}
+	for key, id := range map[string]string{"primaryReplicationGroupId": s.PrimaryRGID, "secondaryReplicationGroupId": s.SecondaryRGID} {
+		if !rgIDRE.MatchString(id) || strings.HasSuffix(id, "-") || strings.Contains(id, "--") {
+			bad(key, id, "use 1–40 letters, digits and single hyphens, starting with a letter")
+		}
+	}
+	if !dnsRE.MatchString(s.ZoneName) {
+		bad("zoneName", s.ZoneName, "give a DNS name such as internal")
+	}
+	if !dnsRE.MatchString(s.RecordName) || !strings.HasSuffix(s.RecordName, "."+s.ZoneName) {
+		bad("recordName", s.RecordName, "give a name inside zoneName, e.g. redis."+s.ZoneName+" (a CNAME cannot sit at the zone apex)")
+	}
+	if s.RecordTTL < 1 || s.RecordTTL > 300 {
+		bad("recordTtl", s.RecordTTL, "use 1 to 300 seconds (the design uses 10)")
+	}
+	if s.AlarmPeriod < 60 || s.AlarmPeriod%60 != 0 {
+		bad("alarmPeriod", s.AlarmPeriod, "use a multiple of 60: Route 53 health checks accept only standard-resolution alarms")
+	}
+	if s.AlarmEvaluations < 1 || s.AlarmEvaluations > 10 {
+		bad("alarmEvaluationPeriods", s.AlarmEvaluations, "use 1 to 10 (the design uses 2)")
+	}
+	if s.FastAlarmPeriod != 10 && s.FastAlarmPeriod != 20 && s.FastAlarmPeriod != 30 {
+		bad("fastAlarmPeriod", s.FastAlarmPeriod, "use 10, 20 or 30 (a high-resolution period)")
+	}
+	if !regexp.MustCompile(`^\d+(ms|s)$`).MatchString(s.CheckTimeout) {
+		bad("checkTimeout", s.CheckTimeout, "give a Go duration such as 2s or 1500ms")
+	}
+	if s.MetricsMode != "emf" && s.MetricsMode != "api" {
+		bad("metricsMode", s.MetricsMode, "use emf (no endpoint needed) or api (adds a monitoring VPC endpoint)")
+	}
+	if s.AlarmEmail != "" && !strings.Contains(s.AlarmEmail, "@") {
+		bad("alarmEmail", s.AlarmEmail, "give an email address")
+	}
+	if s.MaxConnections < 1 {
+		bad("maxConnections", s.MaxConnections, "give a positive threshold")
+	}
+	if s.ReplicationLag < 1 {
+		bad("replicationLagSeconds", s.ReplicationLag, "give a positive number of seconds")
+	}
+	return s, errors.Join(errs...)
+}

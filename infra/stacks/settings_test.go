@@ -1,0 +1,139 @@
+package stacks
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// ctxOf serves context values from a map, as cdk.json or -c would.
+func ctxOf(m map[string]any) Context {
+	return func(k string) any { return m[k] }
+}
+
+func TestLoadDefaultsFollowTheDesign(t *testing.T) {
+	s, err := Load(ctxOf(nil), "123456789012")
+	if err != nil {
+		t.Fatalf("Load with no context: %v", err)
+	}
+	want := Settings{
+		Account: "123456789012", PrimaryRegion: "us-east-1", SecondaryRegion: "us-west-2",
+		PrimaryAZs: []string{"us-east-1a", "us-east-1b"}, SecondaryAZs: []string{"us-west-2a", "us-west-2b"},
+		NodeType: "cache.r7g.large", EngineVersion: "7.1", Replicas: 1, Port: 6379,
+		GlobalIDSuffix: "redisha", PrimaryRGID: "redis-primary", SecondaryRGID: "redis-secondary",
+		ZoneName: "internal", RecordName: "redis.internal", RecordTTL: 10,
+		AlarmPeriod: 60, AlarmEvaluations: 2, FastAlarmPeriod: 30, CheckTimeout: "2s", MetricsMode: "emf",
+		MaxConnections: 52000, ReplicationLag: 5, LambdaAsset: "build/lambda", VpcEndpoints: true,
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", s, want)
+	}
+}
+
+func TestLoadReadsContextForms(t *testing.T) {
+	// cdk.json gives JSON numbers and lists; -c key=value gives strings.
+	s, err := Load(ctxOf(map[string]any{
+		"account":          "210987654321",
+		"replicas":         "2",
+		"recordTtl":        float64(5),
+		"primaryAzs":       "us-east-1a, us-east-1c",
+		"secondaryAzs":     []any{"us-west-2b", "us-west-2c"},
+		"primaryVpcId":     "vpc-0abc12345def67890",
+		"primarySubnetIds": []any{"subnet-0aaa1111bbb22222c", "subnet-0ddd3333eee44444f"},
+		"extraVpcs":        `[{"vpcId":"vpc-0e1234567","region":"us-east-1"}]`,
+		"appClientCidrs":   "10.20.0.0/16",
+		"metricsMode":      "api",
+	}), "")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if s.Account != "210987654321" || s.Replicas != 2 || s.RecordTTL != 5 || s.MetricsMode != "api" {
+		t.Errorf("scalars: %+v", s)
+	}
+	if !reflect.DeepEqual(s.PrimaryAZs, []string{"us-east-1a", "us-east-1c"}) ||
+		!reflect.DeepEqual(s.SecondaryAZs, []string{"us-west-2b", "us-west-2c"}) {
+		t.Errorf("zones: %v %v", s.PrimaryAZs, s.SecondaryAZs)
+	}
+	if len(s.PrimarySubnetIDs) != 2 || s.PrimaryVpcID != "vpc-0abc12345def67890" {
+		t.Errorf("imported VPC: %q %v", s.PrimaryVpcID, s.PrimarySubnetIDs)
+	}
+	if !reflect.DeepEqual(s.ExtraVpcs, []ExtraVpc{{VpcID: "vpc-0e1234567", Region: "us-east-1"}}) {
+		t.Errorf("extraVpcs: %+v", s.ExtraVpcs)
+	}
+	if !reflect.DeepEqual(s.AppClientCidrs, []string{"10.20.0.0/16"}) {
+		t.Errorf("appClientCidrs: %v", s.AppClientCidrs)
+	}
+}
+
+// Each bad value is reported with its context key and what to do instead.
+func TestLoadRejectsBadContext(t *testing.T) {
+	cases := []struct {
+		name    string
+		ctx     map[string]any
+		account string
+		want    []string // substrings of the error
+	}{
+		{"no account", nil, "", []string{`"account" is not set`, "-c account=123456789012"}},
+		{"account shape", map[string]any{"account": "12345"}, "", []string{`"account" = 12345`, "12-digit"}},
+		{"region", map[string]any{"primaryRegion": "virginia"}, "1", []string{`"primaryRegion" = virginia`, "such as us-east-1"}},
+		{"same regions", map[string]any{"secondaryRegion": "us-east-1"}, "1", []string{`"secondaryRegion"`, "must differ from primaryRegion"}},
+		{"one zone", map[string]any{"primaryAzs": "us-east-1a"}, "1", []string{`"primaryAzs"`, "at least two availability zones"}},
+		{"foreign zone", map[string]any{"secondaryAzs": []any{"us-east-1a", "us-east-1b"}}, "1", []string{`"secondaryAzs"`, "zones of us-west-2"}},
+		{"vpc id", map[string]any{"primaryVpcId": "my-vpc", "primarySubnetIds": "subnet-0aaa1111,subnet-0bbb2222"}, "1", []string{`"primaryVpcId" = my-vpc`, "vpc-0abc12345def67890"}},
+		{"vpc without subnets", map[string]any{"secondaryVpcId": "vpc-0abc1234"}, "1", []string{`"secondarySubnetIds"`, "at least two private subnet ids"}},
+		{"subnets without vpc", map[string]any{"primarySubnetIds": "subnet-0aaa1111,subnet-0bbb2222"}, "1", []string{`"primarySubnetIds"`, "need primaryVpcId too"}},
+		{"subnet id", map[string]any{"primaryVpcId": "vpc-0abc1234", "primarySubnetIds": "subnet-0aaa1111,sn-2"}, "1", []string{`"primarySubnetIds"`, "subnet-0abc12345def67890"}},
+		{"extra vpcs json", map[string]any{"extraVpcs": "vpc-1"}, "1", []string{`"extraVpcs"`, `"vpcId":"vpc-0abc1234"`}},
+		{"extra vpcs entry", map[string]any{"extraVpcs": []any{map[string]any{"vpcId": "vpc-0abc1234"}}}, "1", []string{`"extraVpcs"`, `needs "vpcId"`}},
+		{"cidr", map[string]any{"appClientCidrs": "10.0.0.0"}, "1", []string{`"appClientCidrs"`, "10.20.0.0/16"}},
+		{"node type", map[string]any{"nodeType": "r7g.large"}, "1", []string{`"nodeType" = r7g.large`, "cache.r7g.large"}},
+		{"t nodes", map[string]any{"nodeType": "cache.t4g.medium"}, "1", []string{`"nodeType"`, "no T-family"}},
+		{"engine", map[string]any{"engineVersion": "4.0"}, "1", []string{`"engineVersion" = 4.0`, "5.0.6 or later"}},
+		{"replicas zero", map[string]any{"replicas": float64(0)}, "1", []string{`"replicas" = 0`, "at least one replica"}},
+		{"replicas text", map[string]any{"replicas": "one"}, "1", []string{`"replicas" = one`, "whole number"}},
+		{"replicas fraction", map[string]any{"replicas": 1.5}, "1", []string{`"replicas" = 1.5`, "whole number"}},
+		{"port", map[string]any{"port": float64(80)}, "1", []string{`"port" = 80`, "1024 to 65535"}},
+		{"suffix", map[string]any{"globalIdSuffix": "-x"}, "1", []string{`"globalIdSuffix"`, "starting with a letter"}},
+		{"group id", map[string]any{"primaryReplicationGroupId": "redis--primary"}, "1", []string{`"primaryReplicationGroupId"`, "single hyphens"}},
+		{"zone", map[string]any{"zoneName": "Internal_"}, "1", []string{`"zoneName"`, "DNS name"}},
+		{"record outside zone", map[string]any{"recordName": "redis.example.com"}, "1", []string{`"recordName"`, "inside zoneName"}},
+		{"record at apex", map[string]any{"recordName": "internal"}, "1", []string{`"recordName"`, "zone apex"}},
+		{"ttl", map[string]any{"recordTtl": float64(0)}, "1", []string{`"recordTtl" = 0`, "1 to 300"}},
+		{"high-resolution route 53 alarm", map[string]any{"alarmPeriod": float64(30)}, "1", []string{`"alarmPeriod" = 30`, "standard-resolution"}},
+		{"evaluations", map[string]any{"alarmEvaluationPeriods": float64(0)}, "1", []string{`"alarmEvaluationPeriods" = 0`, "1 to 10"}},
+		{"fast period", map[string]any{"fastAlarmPeriod": float64(60)}, "1", []string{`"fastAlarmPeriod" = 60`, "10, 20 or 30"}},
+		{"check timeout", map[string]any{"checkTimeout": "2"}, "1", []string{`"checkTimeout" = 2`, "Go duration"}},
+		{"metrics mode", map[string]any{"metricsMode": "statsd"}, "1", []string{`"metricsMode" = statsd`, "emf"}},
+		{"email", map[string]any{"alarmEmail": "ops"}, "1", []string{`"alarmEmail" = ops`, "email address"}},
+		{"connections", map[string]any{"maxConnections": float64(0)}, "1", []string{`"maxConnections"`, "positive"}},
+		{"lag", map[string]any{"replicationLagSeconds": float64(-1)}, "1", []string{`"replicationLagSeconds"`, "positive"}},
+		{"vpc endpoints", map[string]any{"vpcEndpoints": "maybe"}, "1", []string{`"vpcEndpoints" = maybe`, "true or false"}},
+		{"string expected", map[string]any{"nodeType": float64(3)}, "1", []string{`"nodeType" = 3`, "give a string"}},
+		{"list expected", map[string]any{"primaryAzs": float64(3)}, "1", []string{`"primaryAzs" = 3`, "list of strings"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			account := c.account
+			if account == "1" {
+				account = "123456789012"
+			}
+			_, err := Load(ctxOf(c.ctx), account)
+			if err == nil {
+				t.Fatalf("Load(%v) = nil error, want one naming %q", c.ctx, c.want)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// All problems are reported at once, not one per run.
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := Load(ctxOf(map[string]any{"recordTtl": float64(0), "port": float64(1)}), "123456789012")
+	if err == nil || !strings.Contains(err.Error(), "recordTtl") || !strings.Contains(err.Error(), "port") {
+		t.Fatalf("want both recordTtl and port in the error, got %v", err)
+	}
+}

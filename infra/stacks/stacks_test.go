@@ -1,0 +1,347 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// asset stands in for build/lambda: a directory with a bootstrap file.
+var asset string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "redisha-asset-")
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("stand-in"), 0o755)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	asset = dir
+	code := m.Run()
+	jsii.Close() // stop the node process that runs the CDK
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// synthesized is one app's templates and annotations by stack.
+type synthesized struct {
+	app   *App
+	tpl   map[string]assertions.Template
+	annos map[string]assertions.Annotations
+}
+
+// build synthesizes the app with the given context over the defaults, as
+// cdk.json and -c would give it.
+func build(t *testing.T, ctx map[string]any) synthesized {
+	t.Helper()
+	all := map[string]any{"account": "123456789012", "lambdaAsset": asset}
+	for k, v := range ctx {
+		all[k] = v
+	}
+	s, err := Load(ctxOf(all), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{
+		"availability-zones:account=123456789012:region=us-east-1": []string{"us-east-1a", "us-east-1b", "us-east-1c"},
+		"availability-zones:account=123456789012:region=us-west-2": []string{"us-west-2a", "us-west-2b", "us-west-2c"},
+		"availability-zones:account=123456789012:region=eu-west-1": []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"},
+	}})
+	b := Build(app, s)
+	stacks := map[string]awscdk.Stack{"primary": b.Primary.Stack, "secondary": b.Secondary.Stack, "dns": b.DNS.Stack}
+	out := synthesized{app: b, tpl: map[string]assertions.Template{}, annos: map[string]assertions.Annotations{}}
+	for name, st := range stacks {
+		out.tpl[name] = assertions.Template_FromStack(st, nil)
+		out.annos[name] = assertions.Annotations_FromStack(st)
+	}
+	return out
+}
+
+var (
+	defaultOnce sync.Once
+	defaults    synthesized
+)
+
+// synth builds the app once with the defaults (GIVEN the design's settings)
+// and returns the templates by stack.
+func synth(t *testing.T) (*App, map[string]assertions.Template) {
+	t.Helper()
+	defaultOnce.Do(func() { defaults = build(t, nil) })
+	if defaults.app == nil {
+		t.Fatal("the default app did not build")
+	}
+	return defaults.app, defaults.tpl
+}
+
+// noNagErrors fails on every AwsSolutions error left unsuppressed.
+func noNagErrors(t *testing.T, s synthesized) {
+	t.Helper()
+	for name, a := range s.annos {
+		errs := a.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+		for _, e := range *errs {
+			t.Errorf("%s: %v %v", name, *e.Id, e.Entry.Data)
+		}
+	}
+}
+
+func obj(m map[string]any) *map[string]interface{} { return (*map[string]interface{})(&m) }
+
+// has asserts that the template has a resource of type typ whose properties
+// match props; a mismatch is a test error (the assertion library throws).
+func has(t *testing.T, tp assertions.Template, typ *string, props *map[string]interface{}) {
+	t.Helper()
+	defer assertionError(t)
+	tp.HasResourceProperties(typ, props)
+}
+
+// hasResource is has for the whole resource (DeletionPolicy, …).
+func hasResource(t *testing.T, tp assertions.Template, typ *string, props *map[string]interface{}) {
+	t.Helper()
+	defer assertionError(t)
+	tp.HasResource(typ, props)
+}
+
+func countIs(t *testing.T, tp assertions.Template, typ *string, n *float64) {
+	t.Helper()
+	defer assertionError(t)
+	tp.ResourceCountIs(typ, n)
+}
+
+func assertionError(t *testing.T) {
+	t.Helper()
+	if r := recover(); r != nil {
+		t.Error(r)
+	}
+}
+
+// definition is a state machine's definition with every CloudFormation
+// token (function ARNs) replaced by "<token>", parsed.
+func definition(t *testing.T, tp assertions.Template) map[string]any {
+	t.Helper()
+	machines := tp.FindResources(jsii.String("AWS::StepFunctions::StateMachine"), nil)
+	if len(*machines) != 1 {
+		t.Fatalf("%d state machines, want 1", len(*machines))
+	}
+	for _, m := range *machines {
+		def := (*m)["Properties"].(map[string]any)["DefinitionString"]
+		var text strings.Builder
+		switch d := def.(type) {
+		case string:
+			text.WriteString(d)
+		case map[string]any:
+			for _, part := range d["Fn::Join"].([]any)[1].([]any) {
+				if s, ok := part.(string); ok {
+					text.WriteString(s)
+				} else {
+					text.WriteString("<token>")
+				}
+			}
+		}
+		var out map[string]any
+		if err := json.Unmarshal([]byte(text.String()), &out); err != nil {
+			t.Fatalf("definition %q: %v", text.String(), err)
+		}
+		return out
+	}
+	return nil
+}
+
+func TestPrimaryReplicationGroupAndGlobalDatastore(t *testing.T) {
+	_, tpl := synth(t)
+	// THEN the primary group is the design's: encrypted, Multi-AZ, failover.
+	has(t, tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"ReplicationGroupId": "redis-primary", "Engine": "redis", "EngineVersion": "7.1",
+		"CacheNodeType": "cache.r7g.large", "NumCacheClusters": 2, "AutomaticFailoverEnabled": true,
+		"MultiAZEnabled": true, "AtRestEncryptionEnabled": true, "TransitEncryptionEnabled": true, "Port": 6379,
+	}))
+	// …kept as a snapshot when the stack is deleted.
+	hasResource(t, tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot",
+	}))
+	// …and the Global Datastore is created with it as its only member.
+	has(t, tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{
+		"GlobalReplicationGroupIdSuffix": "redisha",
+		"Members": []any{map[string]any{"ReplicationGroupRegion": "us-east-1", "Role": "PRIMARY",
+			"ReplicationGroupId": map[string]any{"Ref": assertions.Match_AnyValue()}}},
+	}))
+	hasResource(t, tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{"DeletionPolicy": "Delete"}))
+	// The AUTH token is a Secrets Manager reference, replicated for the secondary region's checker.
+	has(t, tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"AuthToken": map[string]any{"Fn::Join": []any{"", []any{"{{resolve:secretsmanager:", assertions.Match_AnyValue(), ":SecretString:::}}"}}},
+	}))
+	has(t, tpl["primary"], jsii.String("AWS::SecretsManager::Secret"), obj(map[string]any{
+		"ReplicaRegions": []any{map[string]any{"Region": "us-west-2"}},
+	}))
+}
+
+func TestSecondaryJoinsTheGlobalDatastore(t *testing.T) {
+	_, tpl := synth(t)
+	props := tpl["secondary"].FindResources(jsii.String("AWS::ElastiCache::ReplicationGroup"), nil)
+	if len(*props) != 1 {
+		t.Fatalf("%d replication groups in the secondary stack", len(*props))
+	}
+	for _, r := range *props {
+		p := (*r)["Properties"].(map[string]any)
+		if p["GlobalReplicationGroupId"] == nil {
+			t.Error("the secondary does not name the Global Datastore")
+		}
+		// Inherited from the Global Datastore: setting them is rejected.
+		for _, k := range []string{"Engine", "EngineVersion", "AtRestEncryptionEnabled", "AuthToken"} {
+			if _, ok := p[k]; ok {
+				t.Errorf("the secondary sets %s, which it must inherit", k)
+			}
+		}
+	}
+}
+
+func TestCheckerLambdaScheduleAndLoop(t *testing.T) {
+	_, tpl := synth(t)
+	for stack, role := range map[string]string{"primary": "primary", "secondary": "replica"} {
+		has(t, tpl[stack], jsii.String("AWS::Lambda::Function"), obj(map[string]any{
+			"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap", "Timeout": 10,
+			"VpcConfig": assertions.Match_ObjectLike(&map[string]interface{}{"SubnetIds": assertions.Match_AnyValue()}),
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]interface{}{
+				"EXPECT_ROLE": role, "HEARTBEAT": "true", "REDIS_TLS": "true", "METRICS_MODE": "emf",
+				"METRIC_NAMESPACE": "Custom/Redis", "CHECK_TIMEOUT": "2s",
+				"REDIS_AUTH_SECRET_ARN": assertions.Match_AnyValue(),
+			})},
+		}))
+		// Every minute, EventBridge starts an Express loop: invoke, wait 30 s, invoke.
+		has(t, tpl[stack], jsii.String("AWS::Events::Rule"), obj(map[string]any{"ScheduleExpression": "rate(1 minute)"}))
+		has(t, tpl[stack], jsii.String("AWS::StepFunctions::StateMachine"), obj(map[string]any{"StateMachineType": "EXPRESS"}))
+		def := definition(t, tpl[stack])
+		states, _ := def["States"].(map[string]any)
+		if def["StartAt"] != "CheckNow" || len(states) != 3 {
+			t.Errorf("%s: loop %v, want CheckNow → Wait30s → CheckAfter30s", stack, def)
+			continue
+		}
+		wait, _ := states["Wait30s"].(map[string]any)
+		if wait["Type"] != "Wait" || wait["Seconds"] != float64(30) || wait["Next"] != "CheckAfter30s" {
+			t.Errorf("%s: wait state %v, want a 30 s Wait before the second check", stack, wait)
+		}
+		first, _ := states["CheckNow"].(map[string]any)
+		second, _ := states["CheckAfter30s"].(map[string]any)
+		if first["Type"] != "Task" || first["Next"] != "Wait30s" || second["Type"] != "Task" || second["End"] != true {
+			t.Errorf("%s: checks %v, %v", stack, first, second)
+		}
+		if strings.Count(fmt.Sprint(def), "lambda:invoke") != 2 {
+			t.Errorf("%s: want two Lambda invocations in %v", stack, def)
+		}
+	}
+}
+
+// The checker's role grants exactly: its log streams, its one secret,
+// PutMetricData in its namespace, and the VPC ENI actions.
+func TestCheckerRoleIsLeastPrivilege(t *testing.T) {
+	_, tpl := synth(t)
+	has(t, tpl["primary"], jsii.String("AWS::IAM::Policy"), obj(map[string]any{
+		"PolicyDocument": map[string]any{"Statement": []any{
+			map[string]any{"Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"}, "Effect": "Allow", "Resource": assertions.Match_AnyValue()},
+			map[string]any{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("AuthToken"))}},
+			map[string]any{"Action": "cloudwatch:PutMetricData", "Effect": "Allow", "Resource": "*",
+				"Condition": map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": "Custom/Redis"}}},
+			map[string]any{"Action": []any{"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+				"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}, "Effect": "Allow", "Resource": "*"},
+		}},
+	}))
+}
+
+func TestRoute53AlarmHealthCheckAndRecords(t *testing.T) {
+	_, tpl := synth(t)
+	// The alarm as the design has it, standard resolution.
+	has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+		"AlarmName": "redisha-primary-unhealthy", "Namespace": "Custom/Redis", "MetricName": "HealthCheckStatus",
+		"Statistic": "Minimum", "Period": 60, "EvaluationPeriods": 2, "Threshold": 1,
+		"ComparisonOperator": "LessThanThreshold", "TreatMissingData": "breaching",
+	}))
+	// A separate fast paging alarm on the high-resolution metric.
+	has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+		"MetricName": "HealthCheckStatusHighRes", "Period": 30, "EvaluationPeriods": 1, "Threshold": 1,
+	}))
+	has(t, tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
+		"HealthCheckConfig": map[string]any{
+			"Type":                         "CLOUDWATCH_METRIC",
+			"AlarmIdentifier":              map[string]any{"Name": assertions.Match_AnyValue(), "Region": "us-east-1"},
+			"InsufficientDataHealthStatus": "Unhealthy",
+		},
+	}))
+	has(t, tpl["dns"], jsii.String("AWS::Route53::HostedZone"), obj(map[string]any{
+		"Name": "internal", "VPCs": []any{
+			map[string]any{"VPCId": assertions.Match_AnyValue(), "VPCRegion": "us-east-1"},
+			map[string]any{"VPCId": assertions.Match_AnyValue(), "VPCRegion": "us-west-2"},
+		},
+	}))
+	has(t, tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
+		"Name": "redis.internal", "Type": "CNAME", "TTL": "10", "SetIdentifier": "primary", "Failover": "PRIMARY",
+		"HealthCheckId": map[string]any{"Ref": assertions.Match_AnyValue()},
+	}))
+	has(t, tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
+		"Name": "redis.internal", "Type": "CNAME", "TTL": "10", "SetIdentifier": "secondary", "Failover": "SECONDARY",
+		"HealthCheckId": assertions.Match_Absent(),
+	}))
+}
+
+func TestMonitoringAlarms(t *testing.T) {
+	_, tpl := synth(t)
+	for metric, threshold := range map[string]float64{"EngineCPUUtilization": 80, "DatabaseMemoryUsagePercentage": 80, "CurrConnections": 52000, "Evictions": 0} {
+		has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+			"Namespace": "AWS/ElastiCache", "MetricName": metric, "Threshold": threshold,
+			"ComparisonOperator": "GreaterThanThreshold", "AlarmActions": assertions.Match_AnyValue(),
+		}))
+	}
+	has(t, tpl["secondary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+		"Namespace": "AWS/ElastiCache", "MetricName": "ReplicationLag", "Threshold": 5, "ComparisonOperator": "GreaterThanThreshold",
+	}))
+	has(t, tpl["secondary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+		"Namespace": "Custom/Redis", "MetricName": "ReplicationLagSeconds", "Threshold": 5,
+	}))
+	for _, s := range []string{"primary", "secondary"} {
+		countIs(t, tpl[s], jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1))
+		has(t, tpl[s], jsii.String("AWS::SNS::Topic"), obj(map[string]any{"KmsMasterKeyId": assertions.Match_AnyValue()}))
+	}
+}
+
+// cdk-nag's AwsSolutions pack runs on every synth; no unsuppressed error.
+func TestNoUnsuppressedNagErrors(t *testing.T) {
+	synth(t)
+	noNagErrors(t, defaults)
+}
+
+// Nothing in the templates carries a secret: the AUTH token is a dynamic
+// reference resolved by CloudFormation, and no function gets a password.
+func TestNoSecretInTemplates(t *testing.T) {
+	_, tpl := synth(t)
+	for name, tp := range tpl {
+		b, err := json.Marshal(tp.ToJSON())
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		for i := strings.Index(text, `"AuthToken":`); i >= 0; {
+			rest := text[i+len(`"AuthToken":`):]
+			if !strings.HasPrefix(rest, `{"Fn::Join":["",["{{resolve:secretsmanager:`) {
+				t.Errorf("%s: AuthToken is not a Secrets Manager reference: %.80s", name, rest)
+			}
+			j := strings.Index(rest, `"AuthToken":`)
+			if j < 0 {
+				break
+			}
+			i += len(`"AuthToken":`) + j
+		}
+		for _, bad := range []string{"REDIS_PASSWORD", "SecretString\":\"", "GenerateSecretString\":{\"SecretStringTemplate"} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%s: template contains %s", name, bad)
+			}
+		}
+	}
+}

@@ -1,0 +1,324 @@
+// Command synthcheck checks what `make synth` wrote to cdk.out: a primary and
+// a secondary stack in two different regions plus the DNS stack in the
+// primary's, each carrying the design's resources, no secret in any template,
+// the checker's asset a linux/arm64 bootstrap, and no cdk-nag finding left
+// non-compliant. It prints one line per stack and exits 1 listing every
+// problem.
+package main
+
+import (
+	"debug/elf"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The stack ids the app uses (infra/stacks.Build).
+const (
+	primaryID   = "RedishaPrimary"
+	secondaryID = "RedishaSecondary"
+	dnsID       = "RedishaDns"
+)
+
+func main() {
+	dir := flag.String("dir", "cdk.out", "cloud assembly written by cdk synth")
+	flag.Parse()
+	problems, summary, err := check(*dir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "synthcheck: %v\n", err)
+		os.Exit(1)
+	}
+	for _, l := range summary {
+		fmt.Println("synthcheck:", l)
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(os.Stderr, "synthcheck: FAIL:", p)
+		}
+		os.Exit(1)
+	}
+	fmt.Println("synthcheck: ok")
+}
+
+type resource struct {
+	Type           string         `json:"Type"`
+	Properties     map[string]any `json:"Properties"`
+	DeletionPolicy string         `json:"DeletionPolicy"`
+}
+
+type template struct {
+	Resources map[string]resource `json:"Resources"`
+	raw       string
+}
+
+// of returns the resources of one type.
+func (t template) of(typ string) []resource {
+	var out []resource
+	for _, r := range t.Resources {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+type manifest struct {
+	Artifacts map[string]struct {
+		Type        string `json:"type"`
+		Environment string `json:"environment"`
+		Properties  struct {
+			TemplateFile string `json:"templateFile"`
+		} `json:"properties"`
+	} `json:"artifacts"`
+}
+
+func check(dir string) (problems, summary []string, err error) {
+	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	var m manifest
+	if err := readJSON(filepath.Join(dir, "manifest.json"), &m); err != nil {
+		return nil, nil, fmt.Errorf("read the cloud assembly (run make synth first): %w", err)
+	}
+	regions := map[string]string{}
+	tpls := map[string]template{}
+	for _, id := range []string{primaryID, secondaryID, dnsID} {
+		a, ok := m.Artifacts[id]
+		if !ok || a.Type != "aws:cloudformation:stack" {
+			bad("stack %s is missing from %s", id, dir)
+			continue
+		}
+		regions[id] = a.Environment[strings.LastIndex(a.Environment, "/")+1:]
+		var t template
+		path := filepath.Join(dir, a.Properties.TemplateFile)
+		if err := readJSON(path, &t); err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		b, _ := os.ReadFile(path)
+		t.raw = string(b)
+		tpls[id] = t
+		summary = append(summary, fmt.Sprintf("%-16s %-32s %3d resources", id, a.Environment, len(t.Resources)))
+	}
+	if len(problems) > 0 {
+		return problems, summary, nil
+	}
+	primary, secondary := regions[primaryID], regions[secondaryID]
+	if primary == "" || secondary == "" || primary == secondary {
+		bad("the primary (%q) and secondary (%q) stacks must have two concrete, different regions", primary, secondary)
+	}
+	if regions[dnsID] != primary {
+		bad("the DNS stack is in %q, want the primary region %q (the health check's alarm lives there)", regions[dnsID], primary)
+	}
+
+	checkPrimary(tpls[primaryID], secondary, bad)
+	checkSecondary(tpls[secondaryID], bad)
+	checkDNS(tpls[dnsID], primary, secondary, bad)
+	for id, t := range tpls {
+		checkNoSecret(id, t, bad)
+	}
+	checkAsset(dir, bad)
+	checkNag(dir, bad)
+	return problems, summary, nil
+}
+
+func checkPrimary(t template, secondary string, bad func(string, ...any)) {
+	rgs := t.of("AWS::ElastiCache::ReplicationGroup")
+	if len(rgs) != 1 {
+		bad("primary: %d replication groups, want 1", len(rgs))
+	} else {
+		p := rgs[0].Properties
+		for _, k := range []string{"TransitEncryptionEnabled", "AtRestEncryptionEnabled", "MultiAZEnabled", "AutomaticFailoverEnabled"} {
+			if p[k] != true {
+				bad("primary: replication group %s = %v, want true", k, p[k])
+			}
+		}
+		if rgs[0].DeletionPolicy != "Snapshot" {
+			bad("primary: replication group DeletionPolicy %q, want Snapshot (it holds the data)", rgs[0].DeletionPolicy)
+		}
+	}
+	grgs := t.of("AWS::ElastiCache::GlobalReplicationGroup")
+	if len(grgs) != 1 {
+		bad("primary: %d Global Datastores, want 1", len(grgs))
+	} else if members, _ := grgs[0].Properties["Members"].([]any); len(members) != 1 ||
+		members[0].(map[string]any)["Role"] != "PRIMARY" {
+		bad("primary: the Global Datastore must be created with the primary as its only member, got %v", members)
+	}
+	secrets := t.of("AWS::SecretsManager::Secret")
+	if len(secrets) != 1 || !strings.Contains(fmt.Sprint(secrets[0].Properties["ReplicaRegions"]), secondary) {
+		bad("primary: want one AUTH token secret replicated to %s", secondary)
+	}
+	checkChecker("primary", t, "primary", bad)
+	found := false
+	for _, a := range t.of("AWS::CloudWatch::Alarm") {
+		p := a.Properties
+		if p["MetricName"] == "HealthCheckStatus" {
+			found = true
+			if p["Statistic"] != "Minimum" || p["Period"] != float64(60) || p["EvaluationPeriods"] != float64(2) ||
+				p["Threshold"] != float64(1) || p["ComparisonOperator"] != "LessThanThreshold" || p["TreatMissingData"] != "breaching" {
+				bad("primary: Route 53 alarm %v, want Minimum/60 s/2 periods/< 1/missing breaching", p)
+			}
+		}
+	}
+	if !found {
+		bad("primary: no HealthCheckStatus alarm for Route 53")
+	}
+}
+
+func checkSecondary(t template, bad func(string, ...any)) {
+	rgs := t.of("AWS::ElastiCache::ReplicationGroup")
+	if len(rgs) != 1 {
+		bad("secondary: %d replication groups, want 1", len(rgs))
+	} else {
+		// The id flows from the primary stack: a reference, never a literal.
+		if _, ok := rgs[0].Properties["GlobalReplicationGroupId"].(map[string]any); !ok {
+			bad("secondary: GlobalReplicationGroupId %v is not a reference to the primary stack's Global Datastore", rgs[0].Properties["GlobalReplicationGroupId"])
+		}
+	}
+	checkChecker("secondary", t, "replica", bad)
+}
+
+func checkChecker(stack string, t template, role string, bad func(string, ...any)) {
+	ok := false
+	for _, f := range t.of("AWS::Lambda::Function") {
+		env, _ := f.Properties["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if vars["EXPECT_ROLE"] == nil {
+			continue // the cross-region reference handlers
+		}
+		ok = true
+		if vars["EXPECT_ROLE"] != role || f.Properties["Runtime"] != "provided.al2023" ||
+			fmt.Sprint(f.Properties["Architectures"]) != "[arm64]" || f.Properties["VpcConfig"] == nil {
+			bad("%s: checker %v, want role %s on provided.al2023 arm64 in the VPC", stack, f.Properties, role)
+		}
+	}
+	if !ok {
+		bad("%s: no checker function", stack)
+	}
+	machines := t.of("AWS::StepFunctions::StateMachine")
+	if len(machines) != 1 || machines[0].Properties["StateMachineType"] != "EXPRESS" ||
+		!strings.Contains(fmt.Sprint(machines[0].Properties["DefinitionString"]), `"Seconds":30`) {
+		bad("%s: want one Express state machine with a 30 s Wait", stack)
+	}
+	rules := t.of("AWS::Events::Rule")
+	if len(rules) != 1 || rules[0].Properties["ScheduleExpression"] != "rate(1 minute)" {
+		bad("%s: want one rule at rate(1 minute)", stack)
+	}
+}
+
+func checkDNS(t template, primary, secondary string, bad func(string, ...any)) {
+	zones := t.of("AWS::Route53::HostedZone")
+	if len(zones) != 1 || !strings.Contains(fmt.Sprint(zones[0].Properties["VPCs"]), primary) ||
+		!strings.Contains(fmt.Sprint(zones[0].Properties["VPCs"]), secondary) {
+		bad("dns: want one private zone associated with VPCs in %s and %s", primary, secondary)
+	}
+	hcs := t.of("AWS::Route53::HealthCheck")
+	if len(hcs) != 1 {
+		bad("dns: %d health checks, want 1", len(hcs))
+	} else {
+		c, _ := hcs[0].Properties["HealthCheckConfig"].(map[string]any)
+		id, _ := c["AlarmIdentifier"].(map[string]any)
+		if c["Type"] != "CLOUDWATCH_METRIC" || id == nil || id["Region"] != primary || c["InsufficientDataHealthStatus"] != "Unhealthy" {
+			bad("dns: health check %v, want CLOUDWATCH_METRIC on the alarm in %s, insufficient data Unhealthy", c, primary)
+		}
+	}
+	roles := map[string]bool{}
+	for _, r := range t.of("AWS::Route53::RecordSet") {
+		roles[fmt.Sprint(r.Properties["Failover"])] = true
+		if r.Properties["Failover"] == "PRIMARY" && r.Properties["HealthCheckId"] == nil {
+			bad("dns: the PRIMARY record has no health check")
+		}
+		if r.Properties["Type"] != "CNAME" {
+			bad("dns: record type %v, want CNAME", r.Properties["Type"])
+		}
+	}
+	if !roles["PRIMARY"] || !roles["SECONDARY"] || len(roles) != 2 {
+		bad("dns: want a PRIMARY and a SECONDARY failover record, got %v", roles)
+	}
+}
+
+// checkNoSecret fails on a literal AUTH token, a secret value in a Secret
+// resource, or a password handed to a function.
+func checkNoSecret(id string, t template, bad func(string, ...any)) {
+	for _, r := range t.Resources {
+		if tok, ok := r.Properties["AuthToken"]; ok {
+			b, _ := json.Marshal(tok)
+			if !strings.Contains(string(b), "{{resolve:secretsmanager:") {
+				bad("%s: AuthToken is not a Secrets Manager dynamic reference", id)
+			}
+		}
+		if _, ok := r.Properties["SecretString"]; ok && r.Type == "AWS::SecretsManager::Secret" {
+			bad("%s: a secret's value is in the template", id)
+		}
+	}
+	if strings.Contains(t.raw, "REDIS_PASSWORD") {
+		bad("%s: a function is given REDIS_PASSWORD; use REDIS_AUTH_SECRET_ARN", id)
+	}
+}
+
+// checkAsset finds the checker's asset (a directory holding bootstrap) and
+// checks it is a linux/arm64 executable, as provided.al2023 on arm64 runs it.
+func checkAsset(dir string, bad func(string, ...any)) {
+	found, _ := filepath.Glob(filepath.Join(dir, "asset.*", "bootstrap"))
+	if len(found) == 0 {
+		bad("no asset holds a bootstrap: run make build before make synth")
+		return
+	}
+	for _, f := range found {
+		e, err := elf.Open(f)
+		if err != nil {
+			bad("%s: not an ELF executable: %v", f, err)
+			continue
+		}
+		if e.Machine != elf.EM_AARCH64 {
+			bad("%s: built for %v, want arm64 (GOARCH=arm64)", f, e.Machine)
+		}
+		_ = e.Close()
+	}
+}
+
+// checkNag reads cdk-nag's reports: every finding is compliant or
+// suppressed with a reason.
+func checkNag(dir string, bad func(string, ...any)) {
+	reports, _ := filepath.Glob(filepath.Join(dir, "AwsSolutions-*-NagReport.csv"))
+	if len(reports) != 3 {
+		bad("%d cdk-nag reports, want 3: AwsSolutionsChecks must run on every stack", len(reports))
+	}
+	for _, path := range reports {
+		f, err := os.Open(path)
+		if err != nil {
+			bad("%v", err)
+			continue
+		}
+		r := csv.NewReader(f)
+		for {
+			rec, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				bad("%s: %v", path, err)
+				break
+			}
+			// Rule ID, Resource ID, Compliance, Exception Reason, Rule Level, Rule Info
+			if len(rec) >= 4 && rec[2] == "Non-Compliant" {
+				bad("cdk-nag %s on %s: %s", rec[0], rec[1], rec[len(rec)-1])
+			}
+			if len(rec) >= 4 && rec[2] == "Suppressed" && strings.TrimSpace(rec[3]) == "" {
+				bad("cdk-nag %s on %s is suppressed without a reason", rec[0], rec[1])
+			}
+		}
+		_ = f.Close()
+	}
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
