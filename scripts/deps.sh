@@ -12,9 +12,23 @@ redis|all)
     sudo_if_needed apt-get update -qq
     DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq redis-server >/dev/null
   fi
+  # redis-cli (package redis-tools) runs the runbook's bash probe in the comparison tests.
+  if ! command -v redis-cli >/dev/null 2>&1; then
+    echo "deps: installing redis-tools (redis-cli)" >&2
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq redis-tools >/dev/null
+  fi
   # The Debian package starts a system service; tests start their own servers.
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
     sudo_if_needed systemctl stop redis-server || true
+  fi
+  ;;&
+build|all)
+  # make build packs the Lambda asset with zip.
+  if ! command -v zip >/dev/null 2>&1; then
+    echo "deps: installing zip" >&2
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq zip >/dev/null
   fi
   ;;&
 node|all)
