@@ -43,23 +43,7 @@ func TestFaultStalledServer(t *testing.T) {
 		name := map[bool]string{true: "warm", false: "cold"}[warm]
 		t.Run(name, func(t *testing.T) {
 			srv := redistest.Start(t, redisserver.Options{})
-			k := newChecker(t, redisconn.Config{Addr: srv.Addr}, faultOpts())
-			if warm {
-				wantHealthy(t, boundedCheck(t, k))
-			}
-			if err := srv.Pause(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = srv.Resume() })
-			r := boundedCheck(t, k)
-			wantFailure(t, r, check.StepPing, check.ReasonTimeout)
-			wantAtDeadline(t, r, faultTimeout)
-
-			if err := srv.Resume(); err != nil {
-				t.Fatal(err)
-			}
-			wantHealthy(t, boundedCheck(t, k))
-			eventuallyNoKeys(t, redistest.Admin(t, srv.Addr, "", ""), check.DefaultPrefix)
+			checkThroughStall(t, srv, redisconn.Config{Addr: srv.Addr}, "", warm)
 		})
 	}
 }
@@ -71,27 +55,34 @@ func TestFaultStalledTLSServer(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := redistest.Start(t, redisserver.Options{TLS: &certs.TLSFiles})
 			cfg := redisconn.Config{Addr: srv.Addr, TLS: true, TLSCAFile: certs.CAFile}
-			k := newChecker(t, cfg, faultOpts())
-			if warm {
-				wantHealthy(t, boundedCheck(t, k))
-			}
-			if err := srv.Pause(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = srv.Resume() })
 			// Cold, the TCP connect succeeds (the kernel still accepts) and the
 			// handshake is what stalls: it too must end at the deadline.
-			r := boundedCheck(t, k)
-			wantFailure(t, r, check.StepPing, check.ReasonTimeout)
-			wantAtDeadline(t, r, faultTimeout)
-
-			if err := srv.Resume(); err != nil {
-				t.Fatal(err)
-			}
-			wantHealthy(t, boundedCheck(t, k))
-			eventuallyNoKeys(t, redistest.Admin(t, srv.Addr, "", certs.CAFile), check.DefaultPrefix)
+			checkThroughStall(t, srv, cfg, certs.CAFile, warm)
 		})
 	}
+}
+
+// checkThroughStall stops srv (SIGSTOP), expects a ping timeout at the
+// deadline, resumes it and expects a healthy check and no key left behind.
+func checkThroughStall(t *testing.T, srv *redisserver.Server, cfg redisconn.Config, caFile string, warm bool) {
+	t.Helper()
+	k := newChecker(t, cfg, faultOpts())
+	if warm {
+		wantHealthy(t, boundedCheck(t, k))
+	}
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Resume() })
+	r := boundedCheck(t, k)
+	wantFailure(t, r, check.StepPing, check.ReasonTimeout)
+	wantAtDeadline(t, r, faultTimeout)
+
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	wantHealthy(t, boundedCheck(t, k))
+	eventuallyNoKeys(t, redistest.Admin(t, srv.Addr, "", caFile), check.DefaultPrefix)
 }
 
 func TestFaultClientPauseWrite(t *testing.T) {
