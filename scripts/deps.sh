@@ -10,13 +10,13 @@ redis|all)
   if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
     echo "deps: installing redis-server" >&2
     sudo_if_needed apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq redis-server >/dev/null
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
   fi
   # redis-cli (package redis-tools) runs the runbook's bash probe in the comparison tests.
   if ! command -v redis-cli >/dev/null 2>&1; then
     echo "deps: installing redis-tools (redis-cli)" >&2
     sudo_if_needed apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq redis-tools >/dev/null
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools >/dev/null
   fi
   # The Debian package starts a system service; tests start their own servers.
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
@@ -28,7 +28,7 @@ build|all)
   if ! command -v zip >/dev/null 2>&1; then
     echo "deps: installing zip" >&2
     sudo_if_needed apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq zip >/dev/null
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip >/dev/null
   fi
   ;;&
 node|all)
@@ -36,7 +36,7 @@ node|all)
     if ! command -v npm >/dev/null 2>&1; then
       echo "deps: installing nodejs and npm" >&2
       sudo_if_needed apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq nodejs npm >/dev/null
+      sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
     fi
     if [ -f package-lock.json ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; }; then
       echo "deps: npm ci (pinned CDK CLI)" >&2
