@@ -94,27 +94,28 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 	}
 	if p.APIMetrics {
 		// PutMetricData from a VPC without NAT needs this endpoint.
-		epSG := awsec2.NewSecurityGroup(scope, jsii.String("MonitoringEndpointSG"), &awsec2.SecurityGroupProps{
-			Vpc: n.vpc, Description: jsii.String("CloudWatch monitoring endpoint"), AllowAllOutbound: jsii.Bool(false),
-		})
-		epSG.AddIngressRule(n.checkSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("checker PutMetricData"), nil)
-		n.checkSG.AddEgressRule(epSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("to CloudWatch"), nil)
-		awsec2.NewInterfaceVpcEndpoint(scope, jsii.String("MonitoringEndpoint"), &awsec2.InterfaceVpcEndpointProps{
-			Vpc: n.vpc, Service: awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING(),
-			SecurityGroups: &[]awsec2.ISecurityGroup{epSG}, PrivateDnsEnabled: jsii.Bool(true), Open: jsii.Bool(false),
-			Subnets: &awsec2.SubnetSelection{Subnets: n.vpc.SelectSubnets(nil).Subnets},
-		})
+		n.interfaceEndpoint(scope, "Monitoring", awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING(),
+			"CloudWatch monitoring endpoint", "checker PutMetricData", "to CloudWatch")
 	}
 	// Secrets Manager from inside the VPC, for the AUTH token.
-	smSG := awsec2.NewSecurityGroup(scope, jsii.String("SecretsEndpointSG"), &awsec2.SecurityGroupProps{
-		Vpc: n.vpc, Description: jsii.String("Secrets Manager endpoint"), AllowAllOutbound: jsii.Bool(false),
+	n.interfaceEndpoint(scope, "Secrets", awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(),
+		"Secrets Manager endpoint", "checker GetSecretValue", "to Secrets Manager")
+	return n
+}
+
+// interfaceEndpoint adds an interface endpoint (<name>Endpoint) in every
+// subnet, behind its own security group (<name>EndpointSG) that only the
+// checker reaches on 443.
+func (n *network) interfaceEndpoint(scope constructs.Construct, name string, svc awsec2.InterfaceVpcEndpointAwsService, desc, ingress, egress string) {
+	sg := awsec2.NewSecurityGroup(scope, jsii.String(name+"EndpointSG"), &awsec2.SecurityGroupProps{
+		Vpc: n.vpc, Description: jsii.String(desc), AllowAllOutbound: jsii.Bool(false),
 	})
-	smSG.AddIngressRule(n.checkSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("checker GetSecretValue"), nil)
-	n.checkSG.AddEgressRule(smSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("to Secrets Manager"), nil)
-	awsec2.NewInterfaceVpcEndpoint(scope, jsii.String("SecretsEndpoint"), &awsec2.InterfaceVpcEndpointProps{
-		Vpc: n.vpc, Service: awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(),
-		SecurityGroups: &[]awsec2.ISecurityGroup{smSG}, PrivateDnsEnabled: jsii.Bool(true), Open: jsii.Bool(false),
+	https := awsec2.Port_Tcp(jsii.Number(443))
+	sg.AddIngressRule(n.checkSG, https, jsii.String(ingress), nil)
+	n.checkSG.AddEgressRule(sg, https, jsii.String(egress), nil)
+	awsec2.NewInterfaceVpcEndpoint(scope, jsii.String(name+"Endpoint"), &awsec2.InterfaceVpcEndpointProps{
+		Vpc: n.vpc, Service: svc,
+		SecurityGroups: &[]awsec2.ISecurityGroup{sg}, PrivateDnsEnabled: jsii.Bool(true), Open: jsii.Bool(false),
 		Subnets: &awsec2.SubnetSelection{Subnets: n.vpc.SelectSubnets(nil).Subnets},
 	})
-	return n
 }
