@@ -34,7 +34,7 @@ test: deps lint test-go test-synth ## everything CI runs
 # process from two goroutines (process.go ensureStarted and Close), which the
 # race detector reports on jsii.Close. Our CDK code is single-goroutine.
 test-go:
-	$(GO) test -race -count=1 -timeout 25m $$($(GO) list $(PKGS) | grep -v '^redisha/infra')
+	$(GO) test -race -count=1 -timeout 25m $$($(GO) list $(PKGS) | grep -v '^github.com/redisha/redisha/infra')
 	$(GO) test -count=1 -timeout 10m ./infra/...
 
 lint: ## gofmt, go vet, go mod tidy leaves no diff

@@ -1,4 +1,4 @@
-module redisha
+module github.com/redisha/redisha
 
 go 1.26.0
 

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
-	"redisha/infra/stacks"
+	"github.com/redisha/redisha/infra/stacks"
 )
 
 func main() {

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"redisha/internal/config"
-	"redisha/internal/handler"
+	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/handler"
 )
 
 func main() {

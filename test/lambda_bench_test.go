@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"redisha/internal/lambdarun"
-	"redisha/internal/redisserver"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/lambdarun"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 // BenchmarkColdStart measures process start to first response: what a cold

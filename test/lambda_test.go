@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"redisha/internal/check"
-	"redisha/internal/cwlocal"
-	"redisha/internal/lambdarun"
-	"redisha/internal/redisserver"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/cwlocal"
+	"github.com/redisha/redisha/internal/lambdarun"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 var (

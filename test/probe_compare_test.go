@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"redisha/internal/probe"
-	"redisha/internal/redisconn"
-	"redisha/internal/redisserver"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/probe"
+	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 // redisCLI is the redis-cli the runbook's script forks (package

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"redisha/internal/check"
-	"redisha/internal/redisserver"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 func buildCLI(t testing.TB) string {

@@ -18,9 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"redisha/internal/cwlocal"
-	"redisha/internal/lambdarun"
-	"redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/cwlocal"
+	"github.com/redisha/redisha/internal/lambdarun"
+	"github.com/redisha/redisha/internal/redisserver"
 )
 
 func main() {

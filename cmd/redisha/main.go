@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"redisha/internal/cli"
+	"github.com/redisha/redisha/internal/cli"
 )
 
 func main() {

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/metrics"
 )
 
 // MonitoringProps shape one region's alarms and dashboard.

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/metrics"
 )
 
 // CheckerProps shape one region's health checker.

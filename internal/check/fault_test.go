@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"redisha/internal/check"
-	"redisha/internal/redisconn"
-	"redisha/internal/redisserver"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 // Fault tests: each failure mode a user will meet, against real

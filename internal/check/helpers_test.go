@@ -10,8 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"redisha/internal/check"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 // slack is what a loaded 2-core box may add on top of a check's own

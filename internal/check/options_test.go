@@ -13,10 +13,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"redisha/internal/check"
-	"redisha/internal/redisconn"
-	"redisha/internal/redisserver"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 func TestHeartbeat(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/redisconn"
 )
 
 // connFlags are the connection flags every command shares.

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"redisha/internal/check"
-	"redisha/internal/probe"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/probe"
 )
 
 func runProbe(ctx context.Context, env Env, args []string) int {

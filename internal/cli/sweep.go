@@ -10,8 +10,8 @@ import (
 	"os"
 	"time"
 
-	"redisha/internal/check"
-	"redisha/internal/sweep"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/sweep"
 )
 
 func runSweep(ctx context.Context, env Env, args []string) int {

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"redisha/internal/check"
-	"redisha/internal/redisserver"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 func TestSweepOutputLogAndExit(t *testing.T) {

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"redisha/internal/check"
-	"redisha/internal/metrics"
-	"redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/redisconn"
 )
 
 // MetricsMode says how results reach CloudWatch.

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"redisha/internal/check"
-	"redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/metrics"
 )
 
 func env(kv map[string]string) func(string) string {

@@ -32,7 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/fxamacker/cbor/v2"
 
-	"redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/metrics"
 )
 
 // PutMetricDataPath is where the SDK posts PutMetricData: RPCv2 CBOR puts

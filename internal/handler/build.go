@@ -13,11 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/redis/go-redis/v9"
 
-	"redisha/internal/check"
-	"redisha/internal/config"
-	"redisha/internal/metrics"
-	"redisha/internal/redisconn"
-	"redisha/internal/secret"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/secret"
 )
 
 // Build wires a Handler from the configuration, once per cold start: the

@@ -12,8 +12,8 @@ import (
 	"log/slog"
 	"time"
 
-	"redisha/internal/check"
-	"redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/metrics"
 )
 
 // PublishReserve is the part of the invocation's remaining time kept for

@@ -14,11 +14,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"redisha/internal/check"
-	"redisha/internal/metrics"
-	"redisha/internal/redisconn"
-	"redisha/internal/redisserver"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 // recorder is a Publisher that keeps what it was given (the CloudWatch and

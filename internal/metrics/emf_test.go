@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/metrics"
 )
 
 // emfUnits are the units the specification's JSON schema allows.

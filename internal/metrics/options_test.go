@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/metrics"
 )
 
 func dims(kv ...string) []metrics.Dimension {

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"redisha/internal/probe"
-	"redisha/internal/redisconn"
-	"redisha/internal/redisserver"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/probe"
+	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 // BenchmarkContinuous measures the checks per second of the continuous

@@ -18,8 +18,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"redisha/internal/check"
-	"redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/redisconn"
 )
 
 // Kind names a series.

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"redisha/internal/check"
-	"redisha/internal/probe"
-	"redisha/internal/redisconn"
-	"redisha/internal/redisserver"
-	"redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/probe"
+	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 const probeTimeout = 200 * time.Millisecond

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"redisha/internal/check"
+	"github.com/redisha/redisha/internal/check"
 )
 
 // Time is a timestamp that encodes as RFC 3339 with milliseconds, UTC.

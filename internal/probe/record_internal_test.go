@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"redisha/internal/check"
+	"github.com/redisha/redisha/internal/check"
 )
 
 // step is one synthetic check: kind, start offset and latency in ms. Steps

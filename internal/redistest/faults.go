@@ -8,7 +8,7 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 
-	"redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redisserver"
 )
 
 // StartLoading starts a server that keeps its data on disk and takes about

@@ -27,7 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redisserver"
 )
 
 // Start starts a redis-server for the test and stops it at cleanup. A

@@ -16,8 +16,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"redisha/internal/check"
-	"redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/redisconn"
 )
 
 // DefaultDatabases is the count assumed when the server will not say
