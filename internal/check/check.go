@@ -257,9 +257,8 @@ func checkReplica(ctx context.Context, c redis.Cmdable, o Options, r *Result) {
 		r.failCmd(StepGet, err, execErr, nil)
 		return
 	case o.Heartbeat:
-		ms, perr := strconv.ParseInt(get.Val(), 10, 64)
-		if perr == nil {
-			age := o.Now().Sub(time.UnixMilli(ms))
+		if hb, perr := ParseHeartbeat(get.Val()); perr == nil {
+			age := o.Now().Sub(hb.Written)
 			if age < 0 {
 				age = 0 // clocks of two hosts; a lag is never negative
 			}
