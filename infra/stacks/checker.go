@@ -95,7 +95,10 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 			"METRIC_DIMENSIONS":      jsii.String(p.Dimensions),
 			"METRIC_HIGH_RESOLUTION": jsii.String("true"),
 		},
-		ReservedConcurrentExecutions: jsii.Number(2),
+		// Opt-in (nil by default): reserving concurrency fails in accounts
+		// whose quota leaves under 100 unreserved (new accounts), and the
+		// loop runs one check at a time anyway.
+		ReservedConcurrentExecutions: reserved(s.ReservedConcurrency),
 	})
 
 	// The loop: invoke, wait 30 s, invoke. Express: ~$1.4/month (AWS-NOTES §4).
@@ -139,4 +142,12 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 			"(<arn>:*), and the X-Ray and CloudWatch Logs delivery actions, which have no resource type"),
 	}}, jsii.Bool(true))
 	return &checker{fn: fn, machine: machine, rule: rule}
+}
+
+// reserved is n as a reservation, or none for 0.
+func reserved(n int) *float64 {
+	if n == 0 {
+		return nil
+	}
+	return jsii.Number(float64(n))
 }

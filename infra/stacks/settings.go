@@ -43,6 +43,10 @@ type Settings struct {
 	MaxConnections   int        // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
 	ReplicationLag   int        // context: replicationLagSeconds threshold (default 5)
 	LambdaAsset      string     // context: lambdaAsset: directory holding bootstrap (default build/lambda)
+	// ReservedConcurrency reserves that many concurrent executions for each
+	// checker. context: reservedConcurrency (default 0: none). Opt-in: AWS
+	// refuses a reservation that leaves the account under 100 unreserved.
+	ReservedConcurrency int
 }
 
 // ExtraVpc is a VPC (e.g. EKS) that must resolve the private zone.
@@ -167,6 +171,8 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		MaxConnections:   num("maxConnections", 52000),
 		ReplicationLag:   num("replicationLagSeconds", 5),
 		LambdaAsset:      str("lambdaAsset", "build/lambda"),
+
+		ReservedConcurrency: num("reservedConcurrency", 0),
 	}
 	s.PrimaryAZs = list("primaryAzs", []string{s.PrimaryRegion + "a", s.PrimaryRegion + "b"})
 	s.SecondaryAZs = list("secondaryAzs", []string{s.SecondaryRegion + "a", s.SecondaryRegion + "b"})
@@ -296,6 +302,9 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	}
 	if s.ReplicationLag < 1 {
 		bad("replicationLagSeconds", s.ReplicationLag, "give a positive number of seconds")
+	}
+	if s.ReservedConcurrency < 0 || s.ReservedConcurrency > 10 {
+		bad("reservedConcurrency", s.ReservedConcurrency, "use 0 (none, the default) to 10; the loop runs one check at a time, and AWS refuses a reservation that leaves the account under 100 unreserved executions")
 	}
 	return s, errors.Join(errs...)
 }

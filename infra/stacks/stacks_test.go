@@ -196,7 +196,8 @@ func TestSecondaryJoinsTheGlobalDatastore(t *testing.T) {
 			t.Error("the secondary does not name the Global Datastore")
 		}
 		// Inherited from the Global Datastore: setting them is rejected.
-		for _, k := range []string{"Engine", "EngineVersion", "AtRestEncryptionEnabled", "AuthToken"} {
+		for _, k := range []string{"Engine", "EngineVersion", "AtRestEncryptionEnabled", "TransitEncryptionEnabled",
+			"CacheNodeType", "CacheParameterGroupName", "AutomaticFailoverEnabled", "SnapshotArns", "SnapshotName"} {
 			if _, ok := p[k]; ok {
 				t.Errorf("the secondary sets %s, which it must inherit", k)
 			}
