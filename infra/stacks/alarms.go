@@ -17,11 +17,10 @@ import (
 
 // MonitoringProps shape one region's alarms and dashboard.
 type MonitoringProps struct {
-	Settings   Settings
-	Name       string            // primary or secondary
-	Dimensions map[string]string // the checker's metric dimensions
-	GroupID    string            // replication group id (member clusters are <id>-001, -002, …)
-	Route53    bool              // add the alarm the Route 53 health check reads
+	Settings Settings
+	Name     string // primary or secondary
+	GroupID  string // replication group id (member clusters are <id>-001, -002, …)
+	Route53  bool   // add the alarm the Route 53 health check reads
 }
 
 // monitoring is one region's alarms, topic and dashboard.
@@ -33,10 +32,12 @@ type monitoring struct {
 	alarms       []awscloudwatch.Alarm
 }
 
-func customMetric(name, stat string, period int, dims map[string]string) awscloudwatch.Metric {
+// customMetric is one of the checker's metrics, with the dimensions the
+// checker of groupID publishes (checkerDimensions).
+func customMetric(name, stat string, period int, groupID string) awscloudwatch.Metric {
 	d := map[string]*string{}
-	for k, v := range dims {
-		d[k] = jsii.String(v)
+	for _, dim := range checkerDimensions(groupID) {
+		d[dim.Name] = jsii.String(dim.Value)
 	}
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace: jsii.String(metrics.DefaultNamespace), MetricName: jsii.String(name), Statistic: jsii.String(stat),
@@ -79,7 +80,7 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		m.route53Alarm = add(awscloudwatch.NewAlarm(scope, jsii.String("Route53Alarm"), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-unhealthy", p.Name)),
 			AlarmDescription:   jsii.String("Drives the Route 53 failover of " + s.RecordName + ": the health checker saw the primary unhealthy, or published nothing"),
-			Metric:             customMetric(metrics.HealthCheckStatus, "Minimum", s.AlarmPeriod, p.Dimensions),
+			Metric:             customMetric(metrics.HealthCheckStatus, "Minimum", s.AlarmPeriod, p.GroupID),
 			Threshold:          jsii.Number(1),
 			EvaluationPeriods:  jsii.Number(float64(s.AlarmEvaluations)),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
@@ -91,7 +92,7 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 	m.fastAlarm = add(awscloudwatch.NewAlarm(scope, jsii.String("FastAlarm"), &awscloudwatch.AlarmProps{
 		AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-unhealthy-fast", p.Name)),
 		AlarmDescription:   jsii.String("Pages on the first failed 30-second check (high resolution); does not drive DNS"),
-		Metric:             customMetric(metrics.HealthCheckStatusHighRes, "Minimum", s.FastAlarmPeriod, p.Dimensions),
+		Metric:             customMetric(metrics.HealthCheckStatusHighRes, "Minimum", s.FastAlarmPeriod, p.GroupID),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
@@ -122,7 +123,7 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		add(awscloudwatch.NewAlarm(scope, jsii.String("HeartbeatLag"), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-heartbeat-lag", p.Name)),
 			AlarmDescription:   jsii.String("Heartbeat written in the primary region is older than the threshold when read here"),
-			Metric:             customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.Dimensions),
+			Metric:             customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.GroupID),
 			Threshold:          jsii.Number(float64(s.ReplicationLag)),
 			EvaluationPeriods:  jsii.Number(2),
 			ComparisonOperator: gt,
@@ -136,12 +137,12 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 	m.dashboard.AddWidgets(
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Health check (1 healthy, 0 not)"), Width: jsii.Number(12),
-			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckStatus, "Minimum", 60, p.Dimensions)},
+			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckStatus, "Minimum", 60, p.GroupID)},
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Check latency (ms) and replication lag (s)"), Width: jsii.Number(12),
-			Left:  &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, p.Dimensions)},
-			Right: &[]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.Dimensions), cacheMetric("ReplicationLag", "Maximum", primaryNode)},
+			Left:  &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, p.GroupID)},
+			Right: &[]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.GroupID), cacheMetric("ReplicationLag", "Maximum", primaryNode)},
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Engine CPU and memory (%)"), Width: jsii.Number(12),

@@ -10,6 +10,9 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/config"
 )
 
 // PrimaryStackProps shape the primary region's stack.
@@ -34,13 +37,13 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	s := p.Settings
 	n := newNetwork(stack, NetworkProps{VpcID: s.PrimaryVpcID, SubnetIDs: s.PrimarySubnetIDs, AZs: s.PrimaryAZs,
-		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == "api", Endpoints: s.VpcEndpoints})
+		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
 	ds := newPrimaryDatastore(stack, s, n)
-	dims := map[string]string{"ReplicationGroup": s.PrimaryRGID}
-	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Endpoint: endpoint(ds.group),
-		ServerName: ds.group.AttrPrimaryEndPointAddress(), Role: "primary", SecretARN: ds.secret.SecretArn(),
-		Dimensions: "ReplicationGroup=" + s.PrimaryRGID})
-	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", Dimensions: dims, GroupID: s.PrimaryRGID, Route53: true})
+	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
+		Addr: *endpoint(ds.group), ServerName: *ds.group.AttrPrimaryEndPointAddress(), SecretARN: *ds.secret.SecretArn(),
+		Role: check.Primary, GroupID: s.PrimaryRGID, Region: s.PrimaryRegion,
+	}})
+	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", GroupID: s.PrimaryRGID, Route53: true})
 	out(stack, "PrimaryEndpoint", endpoint(ds.group), "primary endpoint (host:port)")
 	out(stack, "GlobalDatastoreId", ds.global.AttrGlobalReplicationGroupId(), "Global Datastore id (prefix included)")
 	out(stack, "AuthTokenSecretArn", ds.secret.SecretArn(), "Secrets Manager secret holding the AUTH token")
@@ -79,14 +82,14 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	s := p.Settings
 	n := newNetwork(stack, NetworkProps{VpcID: s.SecondaryVpcID, SubnetIDs: s.SecondarySubnets, AZs: s.SecondaryAZs,
-		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == "api", Endpoints: s.VpcEndpoints})
+		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
 	rg := newSecondaryGroup(stack, s, n, p.GlobalID)
-	dims := map[string]string{"ReplicationGroup": s.SecondaryRGID}
-	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Endpoint: endpoint(rg),
-		ServerName: rg.AttrPrimaryEndPointAddress(), Role: "replica",
-		SecretARN:  replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion),
-		Dimensions: "ReplicationGroup=" + s.SecondaryRGID})
-	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", Dimensions: dims, GroupID: s.SecondaryRGID})
+	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
+		Addr: *endpoint(rg), ServerName: *rg.AttrPrimaryEndPointAddress(),
+		SecretARN: *replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion),
+		Role:      check.Replica, GroupID: s.SecondaryRGID, Region: s.SecondaryRegion,
+	}})
+	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", GroupID: s.SecondaryRGID})
 	out(stack, "SecondaryEndpoint", endpoint(rg), "secondary endpoint (host:port; read-only until promoted)")
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
 	out(stack, "AppClientSecurityGroupId", n.appSG.SecurityGroupId(), "attach to application clients: it may reach the cache's port")

@@ -19,13 +19,9 @@ import (
 
 // CheckerProps shape one region's health checker.
 type CheckerProps struct {
-	Settings   Settings
-	Network    *network
-	Endpoint   *string // host:port of the replication group to check
-	ServerName *string // name in the certificate (the endpoint's host)
-	Role       string  // primary or replica
-	SecretARN  *string // the AUTH token's secret in this region
-	Dimensions string  // METRIC_DIMENSIONS
+	Settings Settings
+	Network  *network
+	Target   checkerTarget // what it checks, with which role and secret
 }
 
 // checker is the Lambda and its 30-second loop.
@@ -56,7 +52,7 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	}))
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
-		Resources: &[]*string{p.SecretARN},
+		Resources: jsii.Strings(p.Target.SecretARN),
 	}))
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:    jsii.Strings("cloudwatch:PutMetricData"),
@@ -70,31 +66,20 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	}))
 
 	fn := awslambda.NewFunction(scope, jsii.String("Checker"), &awslambda.FunctionProps{
-		Description:    jsii.String("redisha health checker (" + p.Role + ")"),
+		Description:    jsii.String("redisha health checker (" + string(p.Target.Role) + ")"),
 		Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:   awslambda.Architecture_ARM_64(),
 		Handler:        jsii.String("bootstrap"),
 		Code:           awslambda.Code_FromAsset(jsii.String(s.LambdaAsset), nil),
 		MemorySize:     jsii.Number(128),
-		Timeout:        awscdk.Duration_Seconds(jsii.Number(10)),
+		Timeout:        awscdk.Duration_Seconds(jsii.Number(checkerTimeout.Seconds())),
 		Role:           role,
 		LogGroup:       logs,
 		Vpc:            p.Network.vpc,
 		VpcSubnets:     &awsec2.SubnetSelection{Subnets: p.Network.vpc.SelectSubnets(nil).Subnets},
 		SecurityGroups: &[]awsec2.ISecurityGroup{p.Network.checkSG},
-		Environment: &map[string]*string{
-			"REDIS_ADDR":             p.Endpoint,
-			"REDIS_TLS":              jsii.String("true"),
-			"REDIS_TLS_SERVER_NAME":  p.ServerName,
-			"REDIS_AUTH_SECRET_ARN":  p.SecretARN,
-			"CHECK_TIMEOUT":          jsii.String(s.CheckTimeout),
-			"EXPECT_ROLE":            jsii.String(p.Role),
-			"HEARTBEAT":              jsii.String("true"),
-			"METRICS_MODE":           jsii.String(s.MetricsMode),
-			"METRIC_NAMESPACE":       jsii.String(metrics.DefaultNamespace),
-			"METRIC_DIMENSIONS":      jsii.String(p.Dimensions),
-			"METRIC_HIGH_RESOLUTION": jsii.String("true"),
-		},
+		// The runtime's own configuration, written in its own names.
+		Environment: lambdaEnv(checkerConfig(s, p.Target)),
 		// Opt-in (nil by default): reserving concurrency fails in accounts
 		// whose quota leaves under 100 unreserved (new accounts), and the
 		// loop runs one check at a time anyway.
