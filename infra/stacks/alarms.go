@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
@@ -53,13 +54,37 @@ func cacheMetric(name, stat, cluster string) awscloudwatch.Metric {
 	})
 }
 
+// alarmTopicKey is the customer-managed key of the alarm topic. Besides the
+// account's own administration (CDK's default key policy), its policy lets
+// CloudWatch alarms of this account encrypt what they publish to the topic,
+// as SNS requires for "event sources from AWS services" on encrypted topics.
+func alarmTopicKey(scope constructs.Construct, name string) awskms.Key {
+	key := awskms.NewKey(scope, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
+		Description:       jsii.String("redisha " + name + " alarm topic: lets CloudWatch alarms publish"),
+		EnableKeyRotation: jsii.Bool(true),
+		PendingWindow:     awscdk.Duration_Days(jsii.Number(7)),
+		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY, // it protects notifications in flight, no data at rest
+	})
+	account := awscdk.Stack_Of(scope).Account()
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublishToTheTopic"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+		Conditions: &map[string]interface{}{"StringEquals": map[string]*string{"aws:SourceAccount": account}},
+	}), jsii.Bool(false))
+	return key
+}
+
 func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 	s := p.Settings
 	m := &monitoring{}
-	// Alarm notifications, encrypted with the AWS-managed SNS key, TLS only.
+	// Alarm notifications, encrypted and TLS only. The key is ours: CloudWatch
+	// cannot publish to a topic under the AWS-managed alias/aws/sns key (its
+	// policy cannot grant CloudWatch), so every notification would be dropped.
 	m.topic = awssns.NewTopic(scope, jsii.String("Alarms"), &awssns.TopicProps{
 		DisplayName: jsii.String("redisha " + p.Name + " alarms"),
-		MasterKey:   awskms.Alias_FromAliasName(scope, jsii.String("SnsKey"), jsii.String("alias/aws/sns")),
+		MasterKey:   alarmTopicKey(scope, p.Name),
 		EnforceSSL:  jsii.Bool(true),
 	})
 	if s.AlarmEmail != "" {

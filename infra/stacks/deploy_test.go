@@ -1,9 +1,11 @@
 package stacks
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
 )
 
 // checkers returns the properties of the health-checker functions of a
@@ -37,6 +39,37 @@ func TestReservedConcurrencyIsOptIn(t *testing.T) {
 	for _, stack := range []string{"primary", "secondary"} {
 		if fns := checkers(s.tpl[stack]); len(fns) != 1 || fns[0]["ReservedConcurrentExecutions"] != float64(2) {
 			t.Errorf("%s: with reservedConcurrency=2, checker %v", stack, fns)
+		}
+	}
+}
+
+// Paging arrives: each alarm topic is encrypted with a customer-managed key
+// whose policy lets CloudWatch (this account's alarms) use it.
+func TestAlarmTopicKeyLetsCloudWatchPublish(t *testing.T) {
+	_, tpl := synth(t)
+	for _, stack := range []string{"primary", "secondary"} {
+		has(t, tpl[stack], jsii.String("AWS::KMS::Key"), obj(map[string]any{
+			"EnableKeyRotation": true,
+			"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]interface{}{map[string]any{
+				"Sid": "CloudWatchAlarmsPublishToTheTopic", "Effect": "Allow",
+				"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+				"Action":    []any{"kms:Decrypt", "kms:GenerateDataKey*"}, "Resource": "*",
+				"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": "123456789012"}},
+			}})},
+		}))
+		topics := resources(tpl[stack], "AWS::SNS::Topic")
+		if len(topics) != 1 {
+			t.Fatalf("%s: %d topics", stack, len(topics))
+		}
+		key := jsonOf(topics[0]["KmsMasterKeyId"])
+		if !strings.Contains(key, `"Fn::GetAtt":["AlarmTopicKey`) || strings.Contains(key, "alias/aws/sns") {
+			t.Errorf("%s: topic key %s, want the stack's AlarmTopicKey", stack, key)
+		}
+		// Every alarm notifies that topic.
+		for _, a := range resources(tpl[stack], "AWS::CloudWatch::Alarm") {
+			if !strings.Contains(jsonOf(a["AlarmActions"]), `"Ref":"Alarms`) {
+				t.Errorf("%s: alarm %v does not notify the topic", stack, a["AlarmName"])
+			}
 		}
 	}
 }
