@@ -21,6 +21,9 @@ import (
 // checkerTimeout is the checker function's timeout.
 const checkerTimeout = 10 * time.Second
 
+// loopInterval is the time between the two checks of each minute's loop.
+const loopInterval = 30 * time.Second
+
 // checkerDimensions are the dimensions of every metric a checker publishes
 // (METRIC_DIMENSIONS) and that its alarms read: one contract for both.
 func checkerDimensions(groupID string) []metrics.Dimension {

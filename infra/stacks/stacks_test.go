@@ -222,8 +222,8 @@ func TestCheckerLambdaScheduleAndLoop(t *testing.T) {
 		has(t, tpl[stack], jsii.String("AWS::StepFunctions::StateMachine"), obj(map[string]any{"StateMachineType": "EXPRESS"}))
 		def := definition(t, tpl[stack])
 		states, _ := def["States"].(map[string]any)
-		if def["StartAt"] != "CheckNow" || len(states) != 3 {
-			t.Errorf("%s: loop %v, want CheckNow → Wait30s → CheckAfter30s", stack, def)
+		if def["StartAt"] != "CheckNow" || len(states) != 4 {
+			t.Errorf("%s: loop %v, want CheckNow → Wait30s → CheckAfter30s → (Done on failure)", stack, def)
 			continue
 		}
 		wait, _ := states["Wait30s"].(map[string]any)
@@ -234,6 +234,23 @@ func TestCheckerLambdaScheduleAndLoop(t *testing.T) {
 		second, _ := states["CheckAfter30s"].(map[string]any)
 		if first["Type"] != "Task" || first["Next"] != "Wait30s" || second["Type"] != "Task" || second["End"] != true {
 			t.Errorf("%s: checks %v, %v", stack, first, second)
+		}
+		// A failed first check still leads to the second one; nothing fails
+		// the execution. Service errors are retried once, briefly.
+		for name, want := range map[string]string{"CheckNow": "Wait30s", "CheckAfter30s": "Done"} {
+			task := states[name].(map[string]any)
+			catch, _ := task["Catch"].([]any)
+			if len(catch) != 1 || jsonOf(catch[0]) != `{"ErrorEquals":["States.ALL"],"Next":"`+want+`","ResultPath":null}` {
+				t.Errorf("%s: %s catches %v, want every error to go on to %s", stack, name, catch, want)
+			}
+			retry, _ := task["Retry"].([]any)
+			if len(retry) != 1 || retry[0].(map[string]any)["MaxAttempts"] != float64(1) ||
+				!strings.Contains(jsonOf(retry[0]), "Lambda.TooManyRequestsException") || strings.Contains(jsonOf(retry[0]), "States.ALL") {
+				t.Errorf("%s: %s retries %v, want one retry of Lambda service errors only", stack, name, retry)
+			}
+		}
+		if states["Done"].(map[string]any)["Type"] != "Succeed" {
+			t.Errorf("%s: Done %v", stack, states["Done"])
 		}
 		if strings.Count(fmt.Sprint(def), "lambda:invoke") != 2 {
 			t.Errorf("%s: want two Lambda invocations in %v", stack, def)
