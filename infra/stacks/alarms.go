@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -46,12 +47,56 @@ func customMetric(name, stat string, period int, groupID string) awscloudwatch.M
 	})
 }
 
+// cacheMetric is an ElastiCache metric of one node. ElastiCache publishes
+// node metrics with both dimensions, CacheClusterId (<group>-00N) and
+// CacheNodeId (0001 in a cluster-mode-disabled group).
 func cacheMetric(name, stat, cluster string) awscloudwatch.Metric {
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace: jsii.String("AWS/ElastiCache"), MetricName: jsii.String(name), Statistic: jsii.String(stat),
-		Period:        awscdk.Duration_Minutes(jsii.Number(5)),
-		DimensionsMap: &map[string]*string{"CacheClusterId": jsii.String(cluster)},
+		Period: awscdk.Duration_Minutes(jsii.Number(5)),
+		DimensionsMap: &map[string]*string{
+			"CacheClusterId": jsii.String(cluster), "CacheNodeId": jsii.String("0001"),
+		},
 	})
+}
+
+// memberClusters are the node clusters of a replication group of n nodes:
+// <group>-001 … <group>-00n. The primary is any of them: Multi-AZ failover
+// promotes a replica without renaming it.
+func memberClusters(groupID string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%03d", groupID, i+1)
+	}
+	return out
+}
+
+// everyNode is the highest value of one metric over every node of a group
+// (metric math MAX over the nodes): what the alarm claims to watch holds
+// whichever node is the primary, after any in-region failover too.
+func everyNode(name, stat, groupID string, nodes int) awscloudwatch.MathExpression {
+	using := map[string]awscloudwatch.IMetric{}
+	var ids []string
+	for i, c := range memberClusters(groupID, nodes) {
+		id := fmt.Sprintf("m%d", i+1)
+		ids = append(ids, id)
+		using[id] = cacheMetric(name, stat, c)
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression:   jsii.String("MAX([" + strings.Join(ids, ",") + "])"),
+		UsingMetrics: &using,
+		Label:        jsii.String(name + " (" + stat + ", highest node of " + groupID + ")"),
+		Period:       awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+}
+
+// nodeMetrics are one metric of every node of a group, for graphs.
+func nodeMetrics(name, stat, groupID string, nodes int) []awscloudwatch.IMetric {
+	var out []awscloudwatch.IMetric
+	for _, c := range memberClusters(groupID, nodes) {
+		out = append(out, cacheMetric(name, stat, c))
+	}
+	return out
 }
 
 // alarmTopicKey is the customer-managed key of the alarm topic. Besides the
@@ -124,12 +169,12 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // the loop runs every 30 s: gaps are normal at 10–20 s periods
 	}))
 
-	primaryNode := p.GroupID + "-001"
+	nodes := 1 + s.Replicas
 	threshold := func(id, metric, stat string, op awscloudwatch.ComparisonOperator, value float64, desc string) {
 		add(awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-%s", p.Name, id)),
 			AlarmDescription:   jsii.String(desc),
-			Metric:             cacheMetric(metric, stat, primaryNode),
+			Metric:             everyNode(metric, stat, p.GroupID, nodes),
 			Threshold:          jsii.Number(value),
 			EvaluationPeriods:  jsii.Number(2),
 			ComparisonOperator: op,
@@ -137,19 +182,25 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		}))
 	}
 	gt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
-	threshold("EngineCPU", "EngineCPUUtilization", "Maximum", gt, 80, "Redis engine CPU above 80%")
-	threshold("Memory", "DatabaseMemoryUsagePercentage", "Maximum", gt, 80, "Memory use above 80% of maxmemory")
-	threshold("Connections", "CurrConnections", "Maximum", gt, float64(s.MaxConnections), "Connections above 80% of maxclients")
-	threshold("Evictions", "Evictions", "Sum", gt, 0, "Keys evicted for memory, sustained")
+	threshold("EngineCPU", "EngineCPUUtilization", "Maximum", gt, 80, "Redis engine CPU above 80% on a node of "+p.GroupID)
+	threshold("Memory", "DatabaseMemoryUsagePercentage", "Maximum", gt, 80, "Memory use above 80% of maxmemory on a node of "+p.GroupID)
+	threshold("Connections", "CurrConnections", "Maximum", gt, float64(s.MaxConnections), "Connections above the threshold (80% of maxclients) on a node of "+p.GroupID)
+	threshold("Evictions", "Evictions", "Sum", gt, 0, "Keys evicted for memory on a node of "+p.GroupID+", two periods running")
+	// Cross-region lag is published by the primary node of whichever member
+	// is the secondary at the time: the alarm is in both regions, and fires in
+	// the one that is the secondary now (after a promotion, the other one).
+	threshold("GlobalReplicationLag", "GlobalDatastoreReplicationLag", "Maximum", gt, float64(s.ReplicationLag),
+		"This region's member lags the Global Datastore's primary by more than the threshold (only while it is the secondary)")
 	if !p.Route53 {
-		// The secondary's replication lag: ElastiCache's own metric and the
-		// heartbeat age the checker reads (what a client really sees).
-		threshold("ReplicationLag", "ReplicationLag", "Maximum", gt, float64(s.ReplicationLag), "Global Datastore replication lag above the threshold")
+		// The heartbeat's age as the replica checker reads it: true lag plus
+		// the time since the primary's checker last wrote it (every 30 s, up
+		// to a minute with the schedule's jitter). The threshold allows for
+		// that, and every check of two minutes running must be over it.
 		add(awscloudwatch.NewAlarm(scope, jsii.String("HeartbeatLag"), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-heartbeat-lag", p.Name)),
-			AlarmDescription:   jsii.String("Heartbeat written in the primary region is older than the threshold when read here"),
-			Metric:             customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.GroupID),
-			Threshold:          jsii.Number(float64(s.ReplicationLag)),
+			AlarmDescription:   jsii.String(fmt.Sprintf("The heartbeat written in the primary region is older than %d s in every check here for 2 minutes: replication lags by more than about %d s, or the writer stopped", heartbeatLagThreshold(s), s.ReplicationLag)),
+			Metric:             customMetric(metrics.ReplicationLagSeconds, "Minimum", 60, p.GroupID),
+			Threshold:          jsii.Number(float64(heartbeatLagThreshold(s))),
 			EvaluationPeriods:  jsii.Number(2),
 			ComparisonOperator: gt,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
@@ -167,17 +218,27 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Check latency (ms) and replication lag (s)"), Width: jsii.Number(12),
 			Left:  &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, p.GroupID)},
-			Right: &[]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.GroupID), cacheMetric("ReplicationLag", "Maximum", primaryNode)},
+			Right: ptr(append([]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.GroupID)},
+				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", p.GroupID, nodes)...)),
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Engine CPU and memory (%)"), Width: jsii.Number(12),
-			Left: &[]awscloudwatch.IMetric{cacheMetric("EngineCPUUtilization", "Maximum", primaryNode), cacheMetric("DatabaseMemoryUsagePercentage", "Maximum", primaryNode)},
+			Left: ptr(append(nodeMetrics("EngineCPUUtilization", "Maximum", p.GroupID, nodes),
+				nodeMetrics("DatabaseMemoryUsagePercentage", "Maximum", p.GroupID, nodes)...)),
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Connections and evictions"), Width: jsii.Number(12),
-			Left:  &[]awscloudwatch.IMetric{cacheMetric("CurrConnections", "Maximum", primaryNode)},
-			Right: &[]awscloudwatch.IMetric{cacheMetric("Evictions", "Sum", primaryNode)},
+			Left:  ptr(nodeMetrics("CurrConnections", "Maximum", p.GroupID, nodes)),
+			Right: ptr(nodeMetrics("Evictions", "Sum", p.GroupID, nodes)),
 		}),
 	)
 	return m
 }
+
+// heartbeatLagThreshold is the heartbeat age (s) over which replication is
+// late: the lag threshold plus two loop intervals of write cadence.
+func heartbeatLagThreshold(s Settings) int {
+	return s.ReplicationLag + 2*int(loopInterval.Seconds())
+}
+
+func ptr[T any](v T) *T { return &v }
