@@ -217,7 +217,7 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Check latency (ms) and replication lag (s)"), Width: jsii.Number(12),
-			Left:  &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, p.GroupID)},
+			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, p.GroupID)},
 			Right: ptr(append([]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.GroupID)},
 				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", p.GroupID, nodes)...)),
 		}),
