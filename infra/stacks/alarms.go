@@ -147,15 +147,8 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		// The alarm the Route 53 health check reads, as the design has it:
 		// Minimum of HealthCheckStatus < 1 for 2 × 60 s, missing data breaching.
 		// Standard resolution only: Route 53 rejects high-resolution alarms.
-		m.route53Alarm = add(awscloudwatch.NewAlarm(scope, jsii.String("Route53Alarm"), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-unhealthy", p.Name)),
-			AlarmDescription:   jsii.String("Drives the Route 53 failover of " + s.RecordName + ": the health checker saw the primary unhealthy, or published nothing"),
-			Metric:             customMetric(metrics.HealthCheckStatus, "Minimum", s.AlarmPeriod, p.GroupID),
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(float64(s.AlarmEvaluations)),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
-		}))
+		m.route53Alarm = add(primaryHealthAlarm(s).newAlarm(scope, "Route53Alarm",
+			"Drives the Route 53 failover of "+s.RecordName+": the health checker saw the primary unhealthy, or published nothing"))
 	}
 	// The fast paging alarm, on the high-resolution copy of the status: it
 	// pages people, it does not move DNS.

@@ -152,9 +152,10 @@ func Build(app awscdk.App, s Settings) *App {
 		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
 			Description: jsii.String("redisha: private zone, health check and failover records")},
 		DNSProps: DNSProps{Settings: s, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
-			PrimaryEndpoint: primary.Datastore.group.AttrPrimaryEndPointAddress(), SecondaryEndpoint: secondary.Group,
-			AlarmName: primary.Monitoring.route53Alarm.AlarmName()},
+			PrimaryEndpoint: primary.Datastore.group.AttrPrimaryEndPointAddress(), SecondaryEndpoint: secondary.Group},
 	})
+	// The health check reads the primary's alarm by name: it must exist first.
+	dnsStack.AddStackDependency(primary.Stack, jsii.String("the health check follows the primary region's alarm"))
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return &App{Primary: primary, Secondary: secondary, DNS: dnsStack}
 }
