@@ -37,7 +37,7 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	s := p.Settings
 	n := newNetwork(stack, NetworkProps{VpcID: s.PrimaryVpcID, SubnetIDs: s.PrimarySubnetIDs, AZs: s.PrimaryAZs,
-		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
+		Cidr: s.PrimaryCidr, RemoteCidr: s.SecondaryCidr, Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
 	ds := newPrimaryDatastore(stack, s, n)
 	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
 		Addr: *endpoint(ds.group), ServerName: *ds.group.AttrPrimaryEndPointAddress(), SecretARN: *ds.secret.SecretArn(),
@@ -64,6 +64,9 @@ type SecondaryStackProps struct {
 	GlobalID *string
 	// PrimarySecretARN is the AUTH token's secret in the primary region.
 	PrimarySecretARN *string
+	// PrimaryVpcID is the primary region's VPC, peered when the app created
+	// both VPCs.
+	PrimaryVpcID *string
 }
 
 // SecondaryStack is the secondary region: network, the replication group
@@ -75,6 +78,7 @@ type SecondaryStack struct {
 	Group      *string // host of the group's primary endpoint
 	Checker    *checker
 	Monitoring *monitoring
+	Peering    *string // the VPC peering's id, when the app peers the VPCs
 }
 
 // NewSecondaryStack builds the secondary region.
@@ -82,8 +86,12 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	s := p.Settings
 	n := newNetwork(stack, NetworkProps{VpcID: s.SecondaryVpcID, SubnetIDs: s.SecondarySubnets, AZs: s.SecondaryAZs,
-		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
+		Cidr: s.SecondaryCidr, RemoteCidr: s.PrimaryCidr, Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
 	rg := newSecondaryGroup(stack, s, n, p.GlobalID)
+	var peering *string
+	if s.Peered() {
+		peering = newPeering(stack, n, p.PrimaryVpcID, s.PrimaryRegion, s.PrimaryCidr)
+	}
 	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
 		Addr: *endpoint(rg), ServerName: *rg.AttrPrimaryEndPointAddress(),
 		SecretARN: *replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion),
@@ -96,7 +104,7 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
 	out(stack, "DashboardUrl", dashboardURL(s.SecondaryRegion, "redisha-secondary"), "CloudWatch dashboard")
 	suppress(stack)
-	return &SecondaryStack{Stack: stack, Network: n, Group: rg.AttrPrimaryEndPointAddress(), Checker: ck, Monitoring: mon}
+	return &SecondaryStack{Stack: stack, Network: n, Group: rg.AttrPrimaryEndPointAddress(), Checker: ck, Monitoring: mon, Peering: peering}
 }
 
 // DNSStackProps shape the failover name's stack.
@@ -144,7 +152,7 @@ func Build(app awscdk.App, s Settings) *App {
 		StackProps: awscdk.StackProps{Env: env(s.SecondaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
 			Description: jsii.String("redisha: secondary region of the Global Datastore, its checker and alarms")},
 		Settings: s, GlobalID: primary.Datastore.global.AttrGlobalReplicationGroupId(),
-		PrimarySecretARN: primary.Datastore.secret.SecretArn(),
+		PrimarySecretARN: primary.Datastore.secret.SecretArn(), PrimaryVpcID: primary.Network.vpc.VpcId(),
 	})
 	// The secondary joins a Global Datastore that must exist first.
 	secondary.AddStackDependency(primary.Stack, jsii.String("the Global Datastore must exist before a secondary joins it"))
@@ -154,6 +162,11 @@ func Build(app awscdk.App, s Settings) *App {
 		DNSProps: DNSProps{Settings: s, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
 			PrimaryEndpoint: primary.Datastore.group.AttrPrimaryEndPointAddress(), SecondaryEndpoint: secondary.Group},
 	})
+	if secondary.Peering != nil {
+		// The routes back, in the primary region: the peering exists only
+		// once the secondary stack has created it.
+		routeTo(dnsStack.Stack, "PrimaryToSecondary", primary.Network.routeTables, s.SecondaryCidr, secondary.Peering)
+	}
 	// The health check reads the primary's alarm by name: it must exist first.
 	dnsStack.AddStackDependency(primary.Stack, jsii.String("the health check follows the primary region's alarm"))
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -52,7 +53,19 @@ type Settings struct {
 	// checker. context: reservedConcurrency (default 0: none). Opt-in: AWS
 	// refuses a reservation that leaves the account under 100 unreserved.
 	ReservedConcurrency int
+	// PrimaryCidr and SecondaryCidr are each region's VPC address range:
+	// of the VPC the app creates (defaults 10.0.0.0/16 and 10.1.0.0/16, they
+	// must not overlap: the VPCs are peered), or of an imported VPC (optional).
+	// The other region's cache admits clients from it, and the app client
+	// security group may reach the other region's cache in it.
+	// context: primaryCidr, secondaryCidr
+	PrimaryCidr, SecondaryCidr string
 }
+
+// Peered says whether the app peers the two VPCs: it does when it creates
+// both; imported VPCs must be connected by their owner (peering or transit
+// gateway, routes both ways).
+func (s Settings) Peered() bool { return s.PrimaryVpcID == "" && s.SecondaryVpcID == "" }
 
 // ExtraVpc is a VPC (e.g. EKS) that must resolve the private zone.
 type ExtraVpc struct {
@@ -191,6 +204,8 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	s.PrimarySubnetIDs = list("primarySubnetIds", nil)
 	s.SecondarySubnets = list("secondarySubnetIds", nil)
 	s.AppClientCidrs = list("appClientCidrs", nil)
+	s.PrimaryCidr = str("primaryCidr", ifEmpty(s.PrimaryVpcID, "10.0.0.0/16"))
+	s.SecondaryCidr = str("secondaryCidr", ifEmpty(s.SecondaryVpcID, "10.1.0.0/16"))
 	if v := ctx("extraVpcs"); v != nil {
 		b, _ := json.Marshal(v)
 		if sv, ok := v.(string); ok {
@@ -255,10 +270,28 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		}
 	}
 	for _, c := range s.AppClientCidrs {
-		if !regexp.MustCompile(`^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$`).MatchString(c) {
+		if _, err := ipv4Prefix(c); err != nil {
 			bad("appClientCidrs", s.AppClientCidrs, "give IPv4 CIDR blocks such as 10.20.0.0/16")
 			break
 		}
+	}
+	prefixes := map[string]netip.Prefix{}
+	for _, c := range []struct{ key, cidr, vpc string }{{"primaryCidr", s.PrimaryCidr, s.PrimaryVpcID}, {"secondaryCidr", s.SecondaryCidr, s.SecondaryVpcID}} {
+		if c.cidr == "" {
+			continue
+		}
+		p, err := ipv4Prefix(c.cidr)
+		switch {
+		case err != nil:
+			bad(c.key, c.cidr, "give an IPv4 CIDR block such as 10.0.0.0/16")
+		case c.vpc == "" && (p.Bits() < 16 || p.Bits() > 22):
+			bad(c.key, c.cidr, "give a /16 to /22 block: the VPC holds a /24 subnet per zone")
+		default:
+			prefixes[c.key] = p
+		}
+	}
+	if a, b := prefixes["primaryCidr"], prefixes["secondaryCidr"]; a.IsValid() && b.IsValid() && a.Overlaps(b) {
+		bad("secondaryCidr", s.SecondaryCidr, "must not overlap primaryCidr ("+s.PrimaryCidr+"): the two VPCs are peered, and a peering of overlapping ranges fails")
 	}
 	if !nodeRE.MatchString(s.NodeType) {
 		bad("nodeType", s.NodeType, "give an ElastiCache node type such as cache.r7g.large")
@@ -324,6 +357,23 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		bad("reservedConcurrency", s.ReservedConcurrency, "use 0 (none, the default) to 10; the loop runs one check at a time, and AWS refuses a reservation that leaves the account under 100 unreserved executions")
 	}
 	return s, errors.Join(errs...)
+}
+
+// ipv4Prefix reads an IPv4 CIDR block in canonical form (10.1.0.0/16).
+func ipv4Prefix(c string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(c)
+	if err == nil && (!p.Addr().Is4() || p.Masked() != p) {
+		err = fmt.Errorf("%s is not an IPv4 network address", c)
+	}
+	return p, err
+}
+
+// ifEmpty is def when s is empty, else "".
+func ifEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return ""
 }
 
 // minEngineVersion is the oldest Redis engine a Global Datastore takes.

@@ -27,6 +27,7 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 		ZoneName: "internal", RecordName: "redis.internal", RecordTTL: 10,
 		AlarmPeriod: 60, AlarmEvaluations: 2, FastAlarmPeriod: 30, CheckTimeout: 2 * time.Second, MetricsMode: config.MetricsEMF,
 		MaxConnections: 52000, ReplicationLag: 5, LambdaAsset: "build/lambda", VpcEndpoints: true,
+		PrimaryCidr: "10.0.0.0/16", SecondaryCidr: "10.1.0.0/16",
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", s, want)
@@ -89,6 +90,9 @@ func TestLoadRejectsBadContext(t *testing.T) {
 		{"extra vpcs json", map[string]any{"extraVpcs": "vpc-1"}, "1", []string{`"extraVpcs"`, `"vpcId":"vpc-0abc1234"`}},
 		{"extra vpcs entry", map[string]any{"extraVpcs": []any{map[string]any{"vpcId": "vpc-0abc1234"}}}, "1", []string{`"extraVpcs"`, `needs "vpcId"`}},
 		{"cidr", map[string]any{"appClientCidrs": "10.0.0.0"}, "1", []string{`"appClientCidrs"`, "10.20.0.0/16"}},
+		{"overlapping vpcs", map[string]any{"secondaryCidr": "10.0.128.0/17"}, "1", []string{`"secondaryCidr" = 10.0.128.0/17`, "must not overlap primaryCidr (10.0.0.0/16)"}},
+		{"vpc cidr shape", map[string]any{"primaryCidr": "10.0.0.1/16"}, "1", []string{`"primaryCidr" = 10.0.0.1/16`, "IPv4 CIDR block"}},
+		{"vpc too small", map[string]any{"primaryCidr": "10.0.0.0/24"}, "1", []string{`"primaryCidr" = 10.0.0.0/24`, "/16 to /22"}},
 		{"node type", map[string]any{"nodeType": "r7g.large"}, "1", []string{`"nodeType" = r7g.large`, "cache.r7g.large"}},
 		{"t nodes", map[string]any{"nodeType": "cache.t4g.medium"}, "1", []string{`"nodeType"`, "no T-family"}},
 		{"engine", map[string]any{"engineVersion": "4.0"}, "1", []string{`"engineVersion" = 4.0`, "5.0.6 or later"}},
