@@ -2,10 +2,12 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
@@ -17,11 +19,10 @@ import (
 
 // MonitoringProps shape one region's alarms and dashboard.
 type MonitoringProps struct {
-	Settings   Settings
-	Name       string            // primary or secondary
-	Dimensions map[string]string // the checker's metric dimensions
-	GroupID    string            // replication group id (member clusters are <id>-001, -002, …)
-	Route53    bool              // add the alarm the Route 53 health check reads
+	Settings Settings
+	Name     string // primary or secondary
+	GroupID  string // replication group id (member clusters are <id>-001, -002, …)
+	Route53  bool   // add the alarm the Route 53 health check reads
 }
 
 // monitoring is one region's alarms, topic and dashboard.
@@ -33,10 +34,12 @@ type monitoring struct {
 	alarms       []awscloudwatch.Alarm
 }
 
-func customMetric(name, stat string, period int, dims map[string]string) awscloudwatch.Metric {
+// customMetric is one of the checker's metrics, with the dimensions the
+// checker of groupID publishes (checkerDimensions).
+func customMetric(name, stat string, period int, groupID string) awscloudwatch.Metric {
 	d := map[string]*string{}
-	for k, v := range dims {
-		d[k] = jsii.String(v)
+	for _, dim := range checkerDimensions(groupID) {
+		d[dim.Name] = jsii.String(dim.Value)
 	}
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace: jsii.String(metrics.DefaultNamespace), MetricName: jsii.String(name), Statistic: jsii.String(stat),
@@ -44,21 +47,89 @@ func customMetric(name, stat string, period int, dims map[string]string) awsclou
 	})
 }
 
+// cacheMetric is an ElastiCache metric of one node. ElastiCache publishes
+// node metrics with both dimensions, CacheClusterId (<group>-00N) and
+// CacheNodeId (0001 in a cluster-mode-disabled group).
 func cacheMetric(name, stat, cluster string) awscloudwatch.Metric {
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace: jsii.String("AWS/ElastiCache"), MetricName: jsii.String(name), Statistic: jsii.String(stat),
-		Period:        awscdk.Duration_Minutes(jsii.Number(5)),
-		DimensionsMap: &map[string]*string{"CacheClusterId": jsii.String(cluster)},
+		Period: awscdk.Duration_Minutes(jsii.Number(5)),
+		DimensionsMap: &map[string]*string{
+			"CacheClusterId": jsii.String(cluster), "CacheNodeId": jsii.String("0001"),
+		},
 	})
+}
+
+// memberClusters are the node clusters of a replication group of n nodes:
+// <group>-001 … <group>-00n. The primary is any of them: Multi-AZ failover
+// promotes a replica without renaming it.
+func memberClusters(groupID string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%03d", groupID, i+1)
+	}
+	return out
+}
+
+// everyNode is the highest value of one metric over every node of a group
+// (metric math MAX over the nodes): what the alarm claims to watch holds
+// whichever node is the primary, after any in-region failover too.
+func everyNode(name, stat, groupID string, nodes int) awscloudwatch.MathExpression {
+	using := map[string]awscloudwatch.IMetric{}
+	var ids []string
+	for i, c := range memberClusters(groupID, nodes) {
+		id := fmt.Sprintf("m%d", i+1)
+		ids = append(ids, id)
+		using[id] = cacheMetric(name, stat, c)
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression:   jsii.String("MAX([" + strings.Join(ids, ",") + "])"),
+		UsingMetrics: &using,
+		Label:        jsii.String(name + " (" + stat + ", highest node of " + groupID + ")"),
+		Period:       awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+}
+
+// nodeMetrics are one metric of every node of a group, for graphs.
+func nodeMetrics(name, stat, groupID string, nodes int) []awscloudwatch.IMetric {
+	var out []awscloudwatch.IMetric
+	for _, c := range memberClusters(groupID, nodes) {
+		out = append(out, cacheMetric(name, stat, c))
+	}
+	return out
+}
+
+// alarmTopicKey is the customer-managed key of the alarm topic. Besides the
+// account's own administration (CDK's default key policy), its policy lets
+// CloudWatch alarms of this account encrypt what they publish to the topic,
+// as SNS requires for "event sources from AWS services" on encrypted topics.
+func alarmTopicKey(scope constructs.Construct, name string) awskms.Key {
+	key := awskms.NewKey(scope, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
+		Description:       jsii.String("redisha " + name + " alarm topic: lets CloudWatch alarms publish"),
+		EnableKeyRotation: jsii.Bool(true),
+		PendingWindow:     awscdk.Duration_Days(jsii.Number(7)),
+		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY, // it protects notifications in flight, no data at rest
+	})
+	account := awscdk.Stack_Of(scope).Account()
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublishToTheTopic"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+		Conditions: &map[string]interface{}{"StringEquals": map[string]*string{"aws:SourceAccount": account}},
+	}), jsii.Bool(false))
+	return key
 }
 
 func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 	s := p.Settings
 	m := &monitoring{}
-	// Alarm notifications, encrypted with the AWS-managed SNS key, TLS only.
+	// Alarm notifications, encrypted and TLS only. The key is ours: CloudWatch
+	// cannot publish to a topic under the AWS-managed alias/aws/sns key (its
+	// policy cannot grant CloudWatch), so every notification would be dropped.
 	m.topic = awssns.NewTopic(scope, jsii.String("Alarms"), &awssns.TopicProps{
 		DisplayName: jsii.String("redisha " + p.Name + " alarms"),
-		MasterKey:   awskms.Alias_FromAliasName(scope, jsii.String("SnsKey"), jsii.String("alias/aws/sns")),
+		MasterKey:   alarmTopicKey(scope, p.Name),
 		EnforceSSL:  jsii.Bool(true),
 	})
 	if s.AlarmEmail != "" {
@@ -76,34 +147,27 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		// The alarm the Route 53 health check reads, as the design has it:
 		// Minimum of HealthCheckStatus < 1 for 2 × 60 s, missing data breaching.
 		// Standard resolution only: Route 53 rejects high-resolution alarms.
-		m.route53Alarm = add(awscloudwatch.NewAlarm(scope, jsii.String("Route53Alarm"), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-unhealthy", p.Name)),
-			AlarmDescription:   jsii.String("Drives the Route 53 failover of " + s.RecordName + ": the health checker saw the primary unhealthy, or published nothing"),
-			Metric:             customMetric(metrics.HealthCheckStatus, "Minimum", s.AlarmPeriod, p.Dimensions),
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(float64(s.AlarmEvaluations)),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
-		}))
+		m.route53Alarm = add(primaryHealthAlarm(s).newAlarm(scope, "Route53Alarm",
+			"Drives the Route 53 failover of "+s.RecordName+": the health checker saw the primary unhealthy, or published nothing"))
 	}
 	// The fast paging alarm, on the high-resolution copy of the status: it
 	// pages people, it does not move DNS.
 	m.fastAlarm = add(awscloudwatch.NewAlarm(scope, jsii.String("FastAlarm"), &awscloudwatch.AlarmProps{
 		AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-unhealthy-fast", p.Name)),
 		AlarmDescription:   jsii.String("Pages on the first failed 30-second check (high resolution); does not drive DNS"),
-		Metric:             customMetric(metrics.HealthCheckStatusHighRes, "Minimum", s.FastAlarmPeriod, p.Dimensions),
+		Metric:             customMetric(metrics.HealthCheckStatusHighRes, "Minimum", s.FastAlarmPeriod, p.GroupID),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // the loop runs every 30 s: gaps are normal at 10–20 s periods
 	}))
 
-	primaryNode := p.GroupID + "-001"
+	nodes := 1 + s.Replicas
 	threshold := func(id, metric, stat string, op awscloudwatch.ComparisonOperator, value float64, desc string) {
 		add(awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-%s", p.Name, id)),
 			AlarmDescription:   jsii.String(desc),
-			Metric:             cacheMetric(metric, stat, primaryNode),
+			Metric:             everyNode(metric, stat, p.GroupID, nodes),
 			Threshold:          jsii.Number(value),
 			EvaluationPeriods:  jsii.Number(2),
 			ComparisonOperator: op,
@@ -111,19 +175,25 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		}))
 	}
 	gt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
-	threshold("EngineCPU", "EngineCPUUtilization", "Maximum", gt, 80, "Redis engine CPU above 80%")
-	threshold("Memory", "DatabaseMemoryUsagePercentage", "Maximum", gt, 80, "Memory use above 80% of maxmemory")
-	threshold("Connections", "CurrConnections", "Maximum", gt, float64(s.MaxConnections), "Connections above 80% of maxclients")
-	threshold("Evictions", "Evictions", "Sum", gt, 0, "Keys evicted for memory, sustained")
+	threshold("EngineCPU", "EngineCPUUtilization", "Maximum", gt, 80, "Redis engine CPU above 80% on a node of "+p.GroupID)
+	threshold("Memory", "DatabaseMemoryUsagePercentage", "Maximum", gt, 80, "Memory use above 80% of maxmemory on a node of "+p.GroupID)
+	threshold("Connections", "CurrConnections", "Maximum", gt, float64(s.MaxConnections), "Connections above the threshold (80% of maxclients) on a node of "+p.GroupID)
+	threshold("Evictions", "Evictions", "Sum", gt, 0, "Keys evicted for memory on a node of "+p.GroupID+", two periods running")
+	// Cross-region lag is published by the primary node of whichever member
+	// is the secondary at the time: the alarm is in both regions, and fires in
+	// the one that is the secondary now (after a promotion, the other one).
+	threshold("GlobalReplicationLag", "GlobalDatastoreReplicationLag", "Maximum", gt, float64(s.ReplicationLag),
+		"This region's member lags the Global Datastore's primary by more than the threshold (only while it is the secondary)")
 	if !p.Route53 {
-		// The secondary's replication lag: ElastiCache's own metric and the
-		// heartbeat age the checker reads (what a client really sees).
-		threshold("ReplicationLag", "ReplicationLag", "Maximum", gt, float64(s.ReplicationLag), "Global Datastore replication lag above the threshold")
+		// The heartbeat's age as the replica checker reads it: true lag plus
+		// the time since the primary's checker last wrote it (every 30 s, up
+		// to a minute with the schedule's jitter). The threshold allows for
+		// that, and every check of two minutes running must be over it.
 		add(awscloudwatch.NewAlarm(scope, jsii.String("HeartbeatLag"), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-heartbeat-lag", p.Name)),
-			AlarmDescription:   jsii.String("Heartbeat written in the primary region is older than the threshold when read here"),
-			Metric:             customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.Dimensions),
-			Threshold:          jsii.Number(float64(s.ReplicationLag)),
+			AlarmDescription:   jsii.String(fmt.Sprintf("The heartbeat written in the primary region is older than %d s in every check here for 2 minutes: replication lags by more than about %d s, or the writer stopped", heartbeatLagThreshold(s), s.ReplicationLag)),
+			Metric:             customMetric(metrics.ReplicationLagSeconds, "Minimum", 60, p.GroupID),
+			Threshold:          jsii.Number(float64(heartbeatLagThreshold(s))),
 			EvaluationPeriods:  jsii.Number(2),
 			ComparisonOperator: gt,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
@@ -136,22 +206,32 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 	m.dashboard.AddWidgets(
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Health check (1 healthy, 0 not)"), Width: jsii.Number(12),
-			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckStatus, "Minimum", 60, p.Dimensions)},
+			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckStatus, "Minimum", 60, p.GroupID)},
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Check latency (ms) and replication lag (s)"), Width: jsii.Number(12),
-			Left:  &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, p.Dimensions)},
-			Right: &[]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.Dimensions), cacheMetric("ReplicationLag", "Maximum", primaryNode)},
+			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, p.GroupID)},
+			Right: ptr(append([]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.GroupID)},
+				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", p.GroupID, nodes)...)),
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Engine CPU and memory (%)"), Width: jsii.Number(12),
-			Left: &[]awscloudwatch.IMetric{cacheMetric("EngineCPUUtilization", "Maximum", primaryNode), cacheMetric("DatabaseMemoryUsagePercentage", "Maximum", primaryNode)},
+			Left: ptr(append(nodeMetrics("EngineCPUUtilization", "Maximum", p.GroupID, nodes),
+				nodeMetrics("DatabaseMemoryUsagePercentage", "Maximum", p.GroupID, nodes)...)),
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Connections and evictions"), Width: jsii.Number(12),
-			Left:  &[]awscloudwatch.IMetric{cacheMetric("CurrConnections", "Maximum", primaryNode)},
-			Right: &[]awscloudwatch.IMetric{cacheMetric("Evictions", "Sum", primaryNode)},
+			Left:  ptr(nodeMetrics("CurrConnections", "Maximum", p.GroupID, nodes)),
+			Right: ptr(nodeMetrics("Evictions", "Sum", p.GroupID, nodes)),
 		}),
 	)
 	return m
 }
+
+// heartbeatLagThreshold is the heartbeat age (s) over which replication is
+// late: the lag threshold plus two loop intervals of write cadence.
+func heartbeatLagThreshold(s Settings) int {
+	return s.ReplicationLag + 2*int(loopInterval.Seconds())
+}
+
+func ptr[T any](v T) *T { return &v }

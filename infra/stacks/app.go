@@ -10,6 +10,9 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/config"
 )
 
 // PrimaryStackProps shape the primary region's stack.
@@ -34,13 +37,13 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	s := p.Settings
 	n := newNetwork(stack, NetworkProps{VpcID: s.PrimaryVpcID, SubnetIDs: s.PrimarySubnetIDs, AZs: s.PrimaryAZs,
-		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == "api", Endpoints: s.VpcEndpoints})
+		Cidr: s.PrimaryCidr, RemoteCidr: s.SecondaryCidr, Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
 	ds := newPrimaryDatastore(stack, s, n)
-	dims := map[string]string{"ReplicationGroup": s.PrimaryRGID}
-	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Endpoint: endpoint(ds.group),
-		ServerName: ds.group.AttrPrimaryEndPointAddress(), Role: "primary", SecretARN: ds.secret.SecretArn(),
-		Dimensions: "ReplicationGroup=" + s.PrimaryRGID})
-	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", Dimensions: dims, GroupID: s.PrimaryRGID, Route53: true})
+	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
+		Addr: *endpoint(ds.group), ServerName: *ds.group.AttrPrimaryEndPointAddress(), SecretARN: *ds.secret.SecretArn(),
+		Role: check.Primary, GroupID: s.PrimaryRGID, Region: s.PrimaryRegion,
+	}})
+	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", GroupID: s.PrimaryRGID, Route53: true})
 	out(stack, "PrimaryEndpoint", endpoint(ds.group), "primary endpoint (host:port)")
 	out(stack, "GlobalDatastoreId", ds.global.AttrGlobalReplicationGroupId(), "Global Datastore id (prefix included)")
 	out(stack, "AuthTokenSecretArn", ds.secret.SecretArn(), "Secrets Manager secret holding the AUTH token")
@@ -61,6 +64,9 @@ type SecondaryStackProps struct {
 	GlobalID *string
 	// PrimarySecretARN is the AUTH token's secret in the primary region.
 	PrimarySecretARN *string
+	// PrimaryVpcID is the primary region's VPC, peered when the app created
+	// both VPCs.
+	PrimaryVpcID *string
 }
 
 // SecondaryStack is the secondary region: network, the replication group
@@ -72,6 +78,7 @@ type SecondaryStack struct {
 	Group      *string // host of the group's primary endpoint
 	Checker    *checker
 	Monitoring *monitoring
+	Peering    *string // the VPC peering's id, when the app peers the VPCs
 }
 
 // NewSecondaryStack builds the secondary region.
@@ -79,21 +86,25 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	s := p.Settings
 	n := newNetwork(stack, NetworkProps{VpcID: s.SecondaryVpcID, SubnetIDs: s.SecondarySubnets, AZs: s.SecondaryAZs,
-		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == "api", Endpoints: s.VpcEndpoints})
+		Cidr: s.SecondaryCidr, RemoteCidr: s.PrimaryCidr, Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
 	rg := newSecondaryGroup(stack, s, n, p.GlobalID)
-	dims := map[string]string{"ReplicationGroup": s.SecondaryRGID}
-	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Endpoint: endpoint(rg),
-		ServerName: rg.AttrPrimaryEndPointAddress(), Role: "replica",
-		SecretARN:  replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion),
-		Dimensions: "ReplicationGroup=" + s.SecondaryRGID})
-	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", Dimensions: dims, GroupID: s.SecondaryRGID})
+	var peering *string
+	if s.Peered() {
+		peering = newPeering(stack, n, p.PrimaryVpcID, s.PrimaryRegion, s.PrimaryCidr)
+	}
+	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
+		Addr: *endpoint(rg), ServerName: *rg.AttrPrimaryEndPointAddress(),
+		SecretARN: *replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion),
+		Role:      check.Replica, GroupID: s.SecondaryRGID, Region: s.SecondaryRegion,
+	}})
+	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", GroupID: s.SecondaryRGID})
 	out(stack, "SecondaryEndpoint", endpoint(rg), "secondary endpoint (host:port; read-only until promoted)")
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
 	out(stack, "AppClientSecurityGroupId", n.appSG.SecurityGroupId(), "attach to application clients: it may reach the cache's port")
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
 	out(stack, "DashboardUrl", dashboardURL(s.SecondaryRegion, "redisha-secondary"), "CloudWatch dashboard")
 	suppress(stack)
-	return &SecondaryStack{Stack: stack, Network: n, Group: rg.AttrPrimaryEndPointAddress(), Checker: ck, Monitoring: mon}
+	return &SecondaryStack{Stack: stack, Network: n, Group: rg.AttrPrimaryEndPointAddress(), Checker: ck, Monitoring: mon, Peering: peering}
 }
 
 // DNSStackProps shape the failover name's stack.
@@ -141,7 +152,7 @@ func Build(app awscdk.App, s Settings) *App {
 		StackProps: awscdk.StackProps{Env: env(s.SecondaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
 			Description: jsii.String("redisha: secondary region of the Global Datastore, its checker and alarms")},
 		Settings: s, GlobalID: primary.Datastore.global.AttrGlobalReplicationGroupId(),
-		PrimarySecretARN: primary.Datastore.secret.SecretArn(),
+		PrimarySecretARN: primary.Datastore.secret.SecretArn(), PrimaryVpcID: primary.Network.vpc.VpcId(),
 	})
 	// The secondary joins a Global Datastore that must exist first.
 	secondary.AddStackDependency(primary.Stack, jsii.String("the Global Datastore must exist before a secondary joins it"))
@@ -149,9 +160,15 @@ func Build(app awscdk.App, s Settings) *App {
 		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
 			Description: jsii.String("redisha: private zone, health check and failover records")},
 		DNSProps: DNSProps{Settings: s, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
-			PrimaryEndpoint: primary.Datastore.group.AttrPrimaryEndPointAddress(), SecondaryEndpoint: secondary.Group,
-			AlarmName: primary.Monitoring.route53Alarm.AlarmName()},
+			PrimaryEndpoint: primary.Datastore.group.AttrPrimaryEndPointAddress(), SecondaryEndpoint: secondary.Group},
 	})
+	if secondary.Peering != nil {
+		// The routes back, in the primary region: the peering exists only
+		// once the secondary stack has created it.
+		routeTo(dnsStack.Stack, "PrimaryToSecondary", primary.Network.routeTables, s.SecondaryCidr, secondary.Peering)
+	}
+	// The health check reads the primary's alarm by name: it must exist first.
+	dnsStack.AddStackDependency(primary.Stack, jsii.String("the health check follows the primary region's alarm"))
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return &App{Primary: primary, Secondary: secondary, DNS: dnsStack}
 }

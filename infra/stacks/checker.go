@@ -19,13 +19,9 @@ import (
 
 // CheckerProps shape one region's health checker.
 type CheckerProps struct {
-	Settings   Settings
-	Network    *network
-	Endpoint   *string // host:port of the replication group to check
-	ServerName *string // name in the certificate (the endpoint's host)
-	Role       string  // primary or replica
-	SecretARN  *string // the AUTH token's secret in this region
-	Dimensions string  // METRIC_DIMENSIONS
+	Settings Settings
+	Network  *network
+	Target   checkerTarget // what it checks, with which role and secret
 }
 
 // checker is the Lambda and its 30-second loop.
@@ -56,7 +52,7 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	}))
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
-		Resources: &[]*string{p.SecretARN},
+		Resources: jsii.Strings(p.Target.SecretARN),
 	}))
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:    jsii.Strings("cloudwatch:PutMetricData"),
@@ -70,56 +66,71 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	}))
 
 	fn := awslambda.NewFunction(scope, jsii.String("Checker"), &awslambda.FunctionProps{
-		Description:    jsii.String("redisha health checker (" + p.Role + ")"),
+		Description:    jsii.String("redisha health checker (" + string(p.Target.Role) + ")"),
 		Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:   awslambda.Architecture_ARM_64(),
 		Handler:        jsii.String("bootstrap"),
 		Code:           awslambda.Code_FromAsset(jsii.String(s.LambdaAsset), nil),
 		MemorySize:     jsii.Number(128),
-		Timeout:        awscdk.Duration_Seconds(jsii.Number(10)),
+		Timeout:        awscdk.Duration_Seconds(jsii.Number(checkerTimeout.Seconds())),
 		Role:           role,
 		LogGroup:       logs,
 		Vpc:            p.Network.vpc,
 		VpcSubnets:     &awsec2.SubnetSelection{Subnets: p.Network.vpc.SelectSubnets(nil).Subnets},
 		SecurityGroups: &[]awsec2.ISecurityGroup{p.Network.checkSG},
-		Environment: &map[string]*string{
-			"REDIS_ADDR":             p.Endpoint,
-			"REDIS_TLS":              jsii.String("true"),
-			"REDIS_TLS_SERVER_NAME":  p.ServerName,
-			"REDIS_AUTH_SECRET_ARN":  p.SecretARN,
-			"CHECK_TIMEOUT":          jsii.String(s.CheckTimeout),
-			"EXPECT_ROLE":            jsii.String(p.Role),
-			"HEARTBEAT":              jsii.String("true"),
-			"METRICS_MODE":           jsii.String(s.MetricsMode),
-			"METRIC_NAMESPACE":       jsii.String(metrics.DefaultNamespace),
-			"METRIC_DIMENSIONS":      jsii.String(p.Dimensions),
-			"METRIC_HIGH_RESOLUTION": jsii.String("true"),
-		},
-		ReservedConcurrentExecutions: jsii.Number(2),
+		// The runtime's own configuration, written in its own names.
+		Environment: lambdaEnv(checkerConfig(s, p.Target)),
+		// Opt-in (nil by default): reserving concurrency fails in accounts
+		// whose quota leaves under 100 unreserved (new accounts), and the
+		// loop runs one check at a time anyway.
+		ReservedConcurrentExecutions: reserved(s.ReservedConcurrency),
 	})
 
 	// The loop: invoke, wait 30 s, invoke. Express: ~$1.4/month (AWS-NOTES §4).
+	// A failed check must not cancel the next one: each invocation retries
+	// once on a Lambda service error (throttling, a service fault; fast to
+	// fail) and catches everything else, so the second check runs even when
+	// the first failed. A failed check stays visible: the function's Errors
+	// metric, and the missing data the Route 53 alarm treats as breaching.
 	invoke := func(id string, iteration int) awsstepfunctionstasks.LambdaInvoke {
-		return awsstepfunctionstasks.NewLambdaInvoke(scope, jsii.String(id), &awsstepfunctionstasks.LambdaInvokeProps{
+		task := awsstepfunctionstasks.NewLambdaInvoke(scope, jsii.String(id), &awsstepfunctionstasks.LambdaInvokeProps{
 			LambdaFunction: fn,
 			Payload: awsstepfunctions.TaskInput_FromObject(&map[string]interface{}{
 				"source": "redisha.stepfunctions", "iteration": iteration,
 			}),
-			RetryOnServiceExceptions: jsii.Bool(false), // a retried check would hide a slow one
+			RetryOnServiceExceptions: jsii.Bool(false), // the retry below, once and short
+			TaskTimeout:              awsstepfunctions.Timeout_Duration(awscdk.Duration_Seconds(jsii.Number(checkerTimeout.Seconds() + 2))),
 		})
+		task.AddRetry(&awsstepfunctions.RetryProps{
+			Errors:      jsii.Strings("Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"),
+			Interval:    awscdk.Duration_Seconds(jsii.Number(1)),
+			MaxAttempts: jsii.Number(1),
+			BackoffRate: jsii.Number(1),
+		})
+		return task
 	}
 	wait := awsstepfunctions.NewWait(scope, jsii.String("Wait30s"), &awsstepfunctions.WaitProps{
-		Time: awsstepfunctions.WaitTime_Duration(awscdk.Duration_Seconds(jsii.Number(30))),
+		Time: awsstepfunctions.WaitTime_Duration(awscdk.Duration_Seconds(jsii.Number(loopInterval.Seconds()))),
 	})
+	first, second := invoke("CheckNow", 1), invoke("CheckAfter30s", 2)
+	done := awsstepfunctions.NewSucceed(scope, jsii.String("Done"), &awsstepfunctions.SucceedProps{
+		Comment: jsii.String("the loop ends; a failed check shows in the function's Errors metric and as missing data"),
+	})
+	caught := &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: awsstepfunctions.JsonPath_DISCARD()}
+	first.AddCatch(wait, caught)
+	second.AddCatch(done, caught)
 	sfLogs := awslogs.NewLogGroup(scope, jsii.String("LoopLogs"), &awslogs.LogGroupProps{
 		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	machine := awsstepfunctions.NewStateMachine(scope, jsii.String("Loop"), &awsstepfunctions.StateMachineProps{
 		StateMachineType: awsstepfunctions.StateMachineType_EXPRESS,
-		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(invoke("CheckNow", 1).Next(wait).Next(invoke("CheckAfter30s", 2))),
-		Timeout:          awscdk.Duration_Seconds(jsii.Number(55)),
-		TracingEnabled:   jsii.Bool(true),
-		Logs:             &awsstepfunctions.LogOptions{Destination: sfLogs, Level: awsstepfunctions.LogLevel_ALL},
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(first.Next(wait).Next(second)),
+		// Both checks with their retries and the wait: 2 × (12 + 1 + 12) + 30 s at worst.
+		Timeout:        awscdk.Duration_Seconds(jsii.Number(80)),
+		TracingEnabled: jsii.Bool(true),
+		// Errors only: ALL on a loop that runs 43,200 times a month is cost
+		// without insight.
+		Logs: &awsstepfunctions.LogOptions{Destination: sfLogs, Level: awsstepfunctions.LogLevel_ERROR},
 	})
 	// Every minute, EventBridge starts the loop.
 	rule := awsevents.NewRule(scope, jsii.String("EveryMinute"), &awsevents.RuleProps{
@@ -133,10 +144,23 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 			"the cloudwatch:namespace condition limits it to " + metrics.DefaultNamespace + "), the ENI actions Lambda needs in a VPC, " +
 			"and the log streams of the checker's own log group"),
 	}}, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(machine, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SF1"),
+		Reason: jsii.String("The loop logs ERROR events: every check it starts logs its own result in the checker's log group, " +
+			"and ALL events on 43,200 executions a month per region add cost without adding what a check saw"),
+	}}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(machine.Role(), &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("Granted by the Step Functions constructs: lambda:InvokeFunction on the checker and its versions " +
 			"(<arn>:*), and the X-Ray and CloudWatch Logs delivery actions, which have no resource type"),
 	}}, jsii.Bool(true))
 	return &checker{fn: fn, machine: machine, rule: rule}
+}
+
+// reserved is n as a reservation, or none for 0.
+func reserved(n int) *float64 {
+	if n == 0 {
+		return nil
+	}
+	return jsii.Number(float64(n))
 }

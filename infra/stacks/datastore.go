@@ -63,7 +63,6 @@ func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *pr
 		SnapshotRetentionLimit:      jsii.Number(7),
 		AutoMinorVersionUpgrade:     jsii.Bool(true),
 	})
-	rg.AddResourceDependency(sg, jsii.String("the subnet group must exist first"))
 	// Data-bearing: a final snapshot is taken when the stack deletes it.
 	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
 	// The Global Datastore, created with the primary as its only member
@@ -78,7 +77,6 @@ func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *pr
 			Role:                   jsii.String("PRIMARY"),
 		}},
 	})
-	global.AddResourceDependency(rg, jsii.String("the Global Datastore is created from the primary group"))
 	// The Global Datastore holds no data of its own (the members do, and
 	// the primary keeps a final snapshot): deleting the stack deletes it,
 	// which AWS allows only once the secondary has been disassociated.
@@ -87,21 +85,20 @@ func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *pr
 }
 
 // newSecondaryGroup joins the secondary region to the Global Datastore by
-// its full id. Engine, version, encryption, Multi-AZ and failover settings
-// are inherited from the Global Datastore and must not be set here.
+// its full id. Node type, engine, version, encryption, Multi-AZ and failover
+// settings are inherited from the Global Datastore and must not be set here
+// (AWS: "Do not pass in values for these parameters" when joining one).
 func newSecondaryGroup(scope constructs.Construct, s Settings, n *network, globalID *string) awselasticache.CfnReplicationGroup {
 	sg := subnetGroup(scope, n, s.SecondaryRGID+"-subnets")
 	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Secondary"), &awselasticache.CfnReplicationGroupProps{
 		ReplicationGroupId:          jsii.String(s.SecondaryRGID),
 		ReplicationGroupDescription: jsii.String("redisha secondary (Global Datastore member)"),
 		GlobalReplicationGroupId:    globalID,
-		CacheNodeType:               jsii.String(s.NodeType),
 		NumCacheClusters:            jsii.Number(float64(1 + s.Replicas)),
 		Port:                        jsii.Number(float64(s.Port)),
 		CacheSubnetGroupName:        sg.Ref(),
 		SecurityGroupIds:            jsii.Strings(*n.cacheSG.SecurityGroupId()),
 	})
-	rg.AddResourceDependency(sg, jsii.String("the subnet group must exist first"))
 	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
 	cdknag.NagSuppressions_AddResourceSuppressions(rg, &[]*cdknag.NagPackSuppression{
 		{Id: jsii.String("AwsSolutions-AEC3"), Reason: jsii.String("A Global Datastore secondary inherits in-transit and at-rest encryption from the Global Datastore (both on); setting them here is rejected")},

@@ -15,7 +15,6 @@ type DNSProps struct {
 	SecondaryVpcID    *string
 	PrimaryEndpoint   *string // host of the primary group's primary endpoint
 	SecondaryEndpoint *string // host of the secondary group's primary endpoint
-	AlarmName         *string // the alarm the health check follows
 }
 
 type dns struct {
@@ -45,16 +44,7 @@ func newDNS(scope constructs.Construct, p DNSProps) *dns {
 	// Route 53 cannot reach a private endpoint: it follows the checker's
 	// alarm instead. The alarm identifier is what the design's CLI example
 	// left out; no data counts as unhealthy.
-	hc := awsroute53.NewCfnHealthCheck(scope, jsii.String("HealthCheck"), &awsroute53.CfnHealthCheckProps{
-		HealthCheckConfig: &awsroute53.CfnHealthCheck_HealthCheckConfigProperty{
-			Type: jsii.String("CLOUDWATCH_METRIC"),
-			AlarmIdentifier: &awsroute53.CfnHealthCheck_AlarmIdentifierProperty{
-				Name: p.AlarmName, Region: jsii.String(s.PrimaryRegion),
-			},
-			InsufficientDataHealthStatus: jsii.String("Unhealthy"),
-		},
-		HealthCheckTags: &[]*awsroute53.CfnHealthCheck_HealthCheckTagProperty{{Key: jsii.String("Name"), Value: jsii.String("redisha-primary")}},
-	})
+	hc := primaryHealthAlarm(s).newHealthCheck(scope, "HealthCheck", "redisha-primary")
 	ttl := jsii.String(strconv.Itoa(s.RecordTTL))
 	// The name applications use: the primary while its check is healthy…
 	primary := awsroute53.NewCfnRecordSet(scope, jsii.String("PrimaryRecord"), &awsroute53.CfnRecordSetProps{

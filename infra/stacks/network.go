@@ -17,6 +17,9 @@ type network struct {
 	cacheSG awsec2.SecurityGroup
 	checkSG awsec2.SecurityGroup
 	appSG   awsec2.SecurityGroup // attach to application clients of the cache
+	// routeTables of the subnets, when the app created the VPC (to route
+	// to the other region's VPC through the peering).
+	routeTables []*string
 }
 
 // NetworkProps shape a region's network.
@@ -24,6 +27,8 @@ type NetworkProps struct {
 	VpcID      string   // import this VPC; empty creates a minimal private one
 	SubnetIDs  []string // private subnets of VpcID
 	AZs        []string // zones of the new VPC
+	Cidr       string   // address range of the new VPC
+	RemoteCidr string   // the other region's VPC range: its clients reach this cache, this region's clients reach its cache
 	Port       int
 	AppCidrs   []string // extra sources allowed to reach the port
 	APIMetrics bool     // the checker calls PutMetricData (METRICS_MODE=api)
@@ -44,6 +49,7 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 		// logs on. The checker needs no internet: EMF metrics go through
 		// Lambda's own log delivery.
 		vpc := awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
+			IpAddresses:       awsec2.IpAddresses_Cidr(jsii.String(p.Cidr)),
 			AvailabilityZones: jsii.Strings(p.AZs...),
 			NatGateways:       jsii.Number(0),
 			SubnetConfiguration: &[]*awsec2.SubnetConfiguration{{
@@ -63,6 +69,7 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 		var ids []*string
 		for _, s := range *vpc.IsolatedSubnets() {
 			ids = append(ids, s.SubnetId())
+			n.routeTables = append(n.routeTables, s.RouteTable().RouteTableId())
 		}
 		n.subnets = &ids
 	}
@@ -85,6 +92,14 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 	n.appSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
 	for _, c := range p.AppCidrs {
 		n.cacheSG.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(c)), port, jsii.String("application clients "+c), nil)
+	}
+	if p.RemoteCidr != "" {
+		// Across regions security groups cannot name each other: the other
+		// region's clients are admitted by address, and this region's app
+		// clients may reach the other region's cache (the failover name
+		// leads there) by address.
+		n.cacheSG.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(p.RemoteCidr)), port, jsii.String("clients in the other region's VPC "+p.RemoteCidr), nil)
+		n.appSG.AddEgressRule(awsec2.Peer_Ipv4(jsii.String(p.RemoteCidr)), port, jsii.String("to the other region's cache"), nil)
 	}
 	if !p.Endpoints {
 		// The VPC already reaches Secrets Manager (and CloudWatch) through

@@ -27,11 +27,12 @@ func jsonOf(v any) string {
 }
 
 // The cache's port is open to the checker's and the app clients' security
-// groups only (and to the application CIDRs when given); the checker reaches
-// nothing else but Secrets Manager's endpoint.
+// groups, and to the other region's VPC range (security groups cannot name
+// each other across regions); the checker reaches nothing else but Secrets
+// Manager's endpoint; app clients reach this cache and the other region's.
 func TestCacheReachableOnlyFromTheChecker(t *testing.T) {
 	_, tpl := synth(t)
-	for _, stack := range []string{"primary", "secondary"} {
+	for stack, remote := range map[string]string{"primary": "10.1.0.0/16", "secondary": "10.0.0.0/16"} {
 		var toCache []map[string]any
 		for _, in := range resources(tpl[stack], "AWS::EC2::SecurityGroupIngress") {
 			if in["FromPort"] == float64(6379) {
@@ -49,8 +50,10 @@ func TestCacheReachableOnlyFromTheChecker(t *testing.T) {
 			t.Errorf("%s: ingress to 6379 = %v, want two: from the checker's and the app clients' security groups", stack, toCache)
 		}
 		for _, sg := range resources(tpl[stack], "AWS::EC2::SecurityGroup") {
-			if sg["SecurityGroupIngress"] != nil {
-				t.Errorf("%s: inline ingress %v", stack, sg["SecurityGroupIngress"])
+			in := jsonOf(sg["SecurityGroupIngress"])
+			if sg["SecurityGroupIngress"] != nil && (!strings.HasPrefix(jsonOf(sg["GroupDescription"]), `"ElastiCache`) ||
+				in != `[{"CidrIp":"`+remote+`","Description":"clients in the other region's VPC `+remote+`","FromPort":6379,"IpProtocol":"tcp","ToPort":6379}]`) {
+				t.Errorf("%s: inline ingress %s on %v, want only the other region's VPC on the cache's port", stack, in, sg["GroupDescription"])
 			}
 		}
 		var egress []string
@@ -60,6 +63,10 @@ func TestCacheReachableOnlyFromTheChecker(t *testing.T) {
 		if len(egress) != 3 || !strings.Contains(strings.Join(egress, " "), "6379→") || !strings.Contains(strings.Join(egress, " "), "443→") {
 			t.Errorf("%s: egress %v, want the checker's and app clients' to the cache's port and the checker's to Secrets Manager's endpoint only", stack, egress)
 		}
+		has(t, tpl[stack], jsii.String("AWS::EC2::SecurityGroup"), obj(map[string]any{
+			"GroupDescription":    "redisha: attach to application clients of the cache",
+			"SecurityGroupEgress": []any{map[string]any{"CidrIp": remote, "FromPort": 6379, "ToPort": 6379, "IpProtocol": "tcp", "Description": "to the other region's cache"}},
+		}))
 		// EMF by default: no monitoring endpoint, the Secrets Manager one only.
 		endpoints := resources(tpl[stack], "AWS::EC2::VPCEndpoint")
 		if len(endpoints) != 1 || !strings.HasSuffix(jsonOf(endpoints[0]["ServiceName"]), `.secretsmanager"`) {
@@ -69,6 +76,30 @@ func TestCacheReachableOnlyFromTheChecker(t *testing.T) {
 		countIs(t, tpl[stack], jsii.String("AWS::EC2::NatGateway"), jsii.Number(0))
 		countIs(t, tpl[stack], jsii.String("AWS::EC2::InternetGateway"), jsii.Number(0))
 	}
+}
+
+// The two VPCs the app creates have distinct ranges and are peered across
+// regions, with routes both ways: a client of either region reaches the
+// endpoint the failover name leads to.
+func TestCreatedVpcsArePeered(t *testing.T) {
+	_, tpl := synth(t)
+	has(t, tpl["primary"], jsii.String("AWS::EC2::VPC"), obj(map[string]any{"CidrBlock": "10.0.0.0/16"}))
+	has(t, tpl["secondary"], jsii.String("AWS::EC2::VPC"), obj(map[string]any{"CidrBlock": "10.1.0.0/16"}))
+	has(t, tpl["secondary"], jsii.String("AWS::EC2::VPCPeeringConnection"), obj(map[string]any{
+		"VpcId": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^Vpc"))}, "PeerVpcId": assertions.Match_AnyValue(), "PeerRegion": "us-east-1",
+	}))
+	for stack, want := range map[string]string{"secondary": "10.0.0.0/16", "dns": "10.1.0.0/16"} {
+		routes := resources(tpl[stack], "AWS::EC2::Route")
+		if len(routes) != 2 {
+			t.Errorf("%s: %d routes, want one per subnet route table (2)", stack, len(routes))
+		}
+		for _, r := range routes {
+			if r["DestinationCidrBlock"] != want || r["VpcPeeringConnectionId"] == nil {
+				t.Errorf("%s: route %v, want %s through the peering", stack, r, want)
+			}
+		}
+	}
+	countIs(t, tpl["primary"], jsii.String("AWS::EC2::VPCPeeringConnection"), jsii.Number(0))
 }
 
 // The secondary region's checker reads the AUTH token's replica in its own
@@ -123,6 +154,7 @@ func TestImportedVpcsAPIMetricsAndExtras(t *testing.T) {
 		"secondaryVpcId": "vpc-0fed98765cba43210", "secondarySubnetIds": []any{"subnet-0123456789abcdef0", "subnet-0fedcba987654321f"},
 		"metricsMode": "api", "extraVpcs": []any{map[string]any{"vpcId": "vpc-0e1234567", "region": "us-east-1"}},
 		"appClientCidrs": "10.20.0.0/16", "alarmEmail": "oncall@example.com", "replicas": float64(2),
+		"primaryCidr": "10.30.0.0/16", // the imported primary VPC's range: the secondary cache admits it
 	})
 	noNagErrors(t, s)
 	for stack, subnets := range map[string][]any{
@@ -146,10 +178,17 @@ func TestImportedVpcsAPIMetricsAndExtras(t *testing.T) {
 			t.Errorf("%s: endpoints %v, want monitoring and secretsmanager", stack, services)
 		}
 		// …the application CIDR reaches the port, and alarms mail on-call.
-		has(t, tp, jsii.String("AWS::EC2::SecurityGroup"), obj(map[string]any{
-			"SecurityGroupIngress": []any{map[string]any{"CidrIp": "10.20.0.0/16", "FromPort": 6379, "ToPort": 6379, "IpProtocol": "tcp"}},
-		}))
+		ingress := []any{map[string]any{"CidrIp": "10.20.0.0/16", "FromPort": 6379, "ToPort": 6379, "IpProtocol": "tcp"}}
+		if stack == "secondary" {
+			ingress = append(ingress, map[string]any{"CidrIp": "10.30.0.0/16", "FromPort": 6379, "ToPort": 6379, "IpProtocol": "tcp"})
+		}
+		has(t, tp, jsii.String("AWS::EC2::SecurityGroup"), obj(map[string]any{"SecurityGroupIngress": ingress}))
 		has(t, tp, jsii.String("AWS::SNS::Subscription"), obj(map[string]any{"Protocol": "email", "Endpoint": "oncall@example.com"}))
+	}
+	// Imported VPCs are connected by their owner: no peering, no routes.
+	for _, stack := range []string{"secondary", "dns"} {
+		countIs(t, s.tpl[stack], jsii.String("AWS::EC2::VPCPeeringConnection"), jsii.Number(0))
+		countIs(t, s.tpl[stack], jsii.String("AWS::EC2::Route"), jsii.Number(0))
 	}
 	// The zone is in both VPCs and the EKS one.
 	has(t, s.tpl["dns"], jsii.String("AWS::Route53::HostedZone"), obj(map[string]any{"VPCs": []any{

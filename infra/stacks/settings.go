@@ -4,46 +4,68 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/handler"
 )
 
 // Settings are every knob of the app, read from CDK context (cdk.json or
 // `cdk deploy -c key=value`). Defaults follow the Global Datastore design.
 type Settings struct {
-	Account          string     // account of all stacks. context: account (default: CDK_DEFAULT_ACCOUNT)
-	PrimaryRegion    string     // context: primaryRegion (default us-east-1)
-	SecondaryRegion  string     // context: secondaryRegion (default us-west-2)
-	PrimaryAZs       []string   // context: primaryAzs (default <primaryRegion>a,b)
-	SecondaryAZs     []string   // context: secondaryAzs (default <secondaryRegion>a,b)
-	PrimaryVpcID     string     // context: primaryVpcId: import instead of creating a VPC
-	PrimarySubnetIDs []string   // context: primarySubnetIds (with primaryVpcId)
-	SecondaryVpcID   string     // context: secondaryVpcId
-	SecondarySubnets []string   // context: secondarySubnetIds
-	ExtraVpcs        []ExtraVpc // context: extraVpcs: more VPCs that resolve the zone, [{"vpcId":…,"region":…}] (default none)
-	AppClientCidrs   []string   // context: appClientCidrs: address ranges that may reach the port besides the app client security group (default none)
-	NodeType         string     // context: nodeType (default cache.r7g.large)
-	EngineVersion    string     // context: engineVersion (default 7.1)
-	Replicas         int        // context: replicas per region (default 1)
-	Port             int        // context: port (default 6379)
-	GlobalIDSuffix   string     // context: globalIdSuffix (default redisha)
-	PrimaryRGID      string     // context: primaryReplicationGroupId (default redis-primary)
-	SecondaryRGID    string     // context: secondaryReplicationGroupId (default redis-secondary)
-	ZoneName         string     // context: zoneName (default internal)
-	RecordName       string     // context: recordName (default redis.internal)
-	RecordTTL        int        // context: recordTtl seconds (default 10)
-	AlarmPeriod      int        // context: alarmPeriod seconds, ≥ 60 (Route 53 needs standard resolution) (default 60)
-	AlarmEvaluations int        // context: alarmEvaluationPeriods (default 2)
-	FastAlarmPeriod  int        // context: fastAlarmPeriod seconds: 10, 20 or 30 (default 30)
-	CheckTimeout     string     // context: checkTimeout, a Go duration (default 2s)
-	MetricsMode      string     // context: metricsMode: emf (default; no endpoint) or api (adds a monitoring VPC endpoint)
-	VpcEndpoints     bool       // context: vpcEndpoints: create the interface endpoints the checker needs (default true); false when the VPCs already have them or a NAT
-	AlarmEmail       string     // context: alarmEmail: subscribe this address to the SNS topic (default none)
-	MaxConnections   int        // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
-	ReplicationLag   int        // context: replicationLagSeconds threshold (default 5)
-	LambdaAsset      string     // context: lambdaAsset: directory holding bootstrap (default build/lambda)
+	Account          string             // account of all stacks. context: account (default: CDK_DEFAULT_ACCOUNT)
+	PrimaryRegion    string             // context: primaryRegion (default us-east-1)
+	SecondaryRegion  string             // context: secondaryRegion (default us-west-2)
+	PrimaryAZs       []string           // context: primaryAzs (default <primaryRegion>a,b)
+	SecondaryAZs     []string           // context: secondaryAzs (default <secondaryRegion>a,b)
+	PrimaryVpcID     string             // context: primaryVpcId: import instead of creating a VPC
+	PrimarySubnetIDs []string           // context: primarySubnetIds (with primaryVpcId)
+	SecondaryVpcID   string             // context: secondaryVpcId
+	SecondarySubnets []string           // context: secondarySubnetIds
+	ExtraVpcs        []ExtraVpc         // context: extraVpcs: more VPCs that resolve the zone, [{"vpcId":…,"region":…}] (default none)
+	AppClientCidrs   []string           // context: appClientCidrs: address ranges that may reach the port besides the app client security group (default none)
+	NodeType         string             // context: nodeType (default cache.r7g.large)
+	EngineVersion    string             // context: engineVersion (default 7.1)
+	Replicas         int                // context: replicas per region (default 1)
+	Port             int                // context: port (default 6379)
+	GlobalIDSuffix   string             // context: globalIdSuffix (default redisha)
+	PrimaryRGID      string             // context: primaryReplicationGroupId (default redis-primary)
+	SecondaryRGID    string             // context: secondaryReplicationGroupId (default redis-secondary)
+	ZoneName         string             // context: zoneName (default internal)
+	RecordName       string             // context: recordName (default redis.internal)
+	RecordTTL        int                // context: recordTtl seconds (default 10)
+	AlarmPeriod      int                // context: alarmPeriod seconds, ≥ 60 (Route 53 needs standard resolution) (default 60)
+	AlarmEvaluations int                // context: alarmEvaluationPeriods (default 2)
+	FastAlarmPeriod  int                // context: fastAlarmPeriod seconds: 10, 20 or 30 (default 30)
+	CheckTimeout     time.Duration      // context: checkTimeout, a Go duration (default check.DefaultTimeout, 2s)
+	MetricsMode      config.MetricsMode // context: metricsMode: emf (default; no endpoint) or api (adds a monitoring VPC endpoint)
+	VpcEndpoints     bool               // context: vpcEndpoints: create the interface endpoints the checker needs (default true); false when the VPCs already have them or a NAT
+	AlarmEmail       string             // context: alarmEmail: subscribe this address to the SNS topic (default none)
+	MaxConnections   int                // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
+	ReplicationLag   int                // context: replicationLagSeconds threshold (default 5)
+	LambdaAsset      string             // context: lambdaAsset: directory holding bootstrap (default build/lambda)
+	// ReservedConcurrency reserves that many concurrent executions for each
+	// checker. context: reservedConcurrency (default 0: none). Opt-in: AWS
+	// refuses a reservation that leaves the account under 100 unreserved.
+	ReservedConcurrency int
+	// PrimaryCidr and SecondaryCidr are each region's VPC address range:
+	// of the VPC the app creates (defaults 10.0.0.0/16 and 10.1.0.0/16, they
+	// must not overlap: the VPCs are peered), or of an imported VPC (optional).
+	// The other region's cache admits clients from it, and the app client
+	// security group may reach the other region's cache in it.
+	// context: primaryCidr, secondaryCidr
+	PrimaryCidr, SecondaryCidr string
 }
+
+// Peered says whether the app peers the two VPCs: it does when it creates
+// both; imported VPCs must be connected by their owner (peering or transit
+// gateway, routes both ways).
+func (s Settings) Peered() bool { return s.PrimaryVpcID == "" && s.SecondaryVpcID == "" }
 
 // ExtraVpc is a VPC (e.g. EKS) that must resolve the private zone.
 type ExtraVpc struct {
@@ -160,19 +182,30 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		AlarmPeriod:      num("alarmPeriod", 60),
 		AlarmEvaluations: num("alarmEvaluationPeriods", 2),
 		FastAlarmPeriod:  num("fastAlarmPeriod", 30),
-		CheckTimeout:     str("checkTimeout", "2s"),
-		MetricsMode:      str("metricsMode", "emf"),
+		MetricsMode:      config.MetricsMode(str("metricsMode", string(config.MetricsEMF))),
 		VpcEndpoints:     boolean("vpcEndpoints", true),
 		AlarmEmail:       str("alarmEmail", ""),
 		MaxConnections:   num("maxConnections", 52000),
 		ReplicationLag:   num("replicationLagSeconds", 5),
 		LambdaAsset:      str("lambdaAsset", "build/lambda"),
+
+		ReservedConcurrency: num("reservedConcurrency", 0),
+	}
+	rawTimeout := str("checkTimeout", "")
+	if rawTimeout == "" {
+		s.CheckTimeout = check.DefaultTimeout
+	} else if d, err := time.ParseDuration(rawTimeout); err != nil || d <= 0 {
+		bad("checkTimeout", rawTimeout, "give a positive Go duration such as 2s or 1500ms")
+	} else {
+		s.CheckTimeout = d
 	}
 	s.PrimaryAZs = list("primaryAzs", []string{s.PrimaryRegion + "a", s.PrimaryRegion + "b"})
 	s.SecondaryAZs = list("secondaryAzs", []string{s.SecondaryRegion + "a", s.SecondaryRegion + "b"})
 	s.PrimarySubnetIDs = list("primarySubnetIds", nil)
 	s.SecondarySubnets = list("secondarySubnetIds", nil)
 	s.AppClientCidrs = list("appClientCidrs", nil)
+	s.PrimaryCidr = str("primaryCidr", ifEmpty(s.PrimaryVpcID, "10.0.0.0/16"))
+	s.SecondaryCidr = str("secondaryCidr", ifEmpty(s.SecondaryVpcID, "10.1.0.0/16"))
 	if v := ctx("extraVpcs"); v != nil {
 		b, _ := json.Marshal(v)
 		if sv, ok := v.(string); ok {
@@ -237,18 +270,36 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		}
 	}
 	for _, c := range s.AppClientCidrs {
-		if !regexp.MustCompile(`^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$`).MatchString(c) {
+		if _, err := ipv4Prefix(c); err != nil {
 			bad("appClientCidrs", s.AppClientCidrs, "give IPv4 CIDR blocks such as 10.20.0.0/16")
 			break
 		}
+	}
+	prefixes := map[string]netip.Prefix{}
+	for _, c := range []struct{ key, cidr, vpc string }{{"primaryCidr", s.PrimaryCidr, s.PrimaryVpcID}, {"secondaryCidr", s.SecondaryCidr, s.SecondaryVpcID}} {
+		if c.cidr == "" {
+			continue
+		}
+		p, err := ipv4Prefix(c.cidr)
+		switch {
+		case err != nil:
+			bad(c.key, c.cidr, "give an IPv4 CIDR block such as 10.0.0.0/16")
+		case c.vpc == "" && (p.Bits() < 16 || p.Bits() > 22):
+			bad(c.key, c.cidr, "give a /16 to /22 block: the VPC holds a /24 subnet per zone")
+		default:
+			prefixes[c.key] = p
+		}
+	}
+	if a, b := prefixes["primaryCidr"], prefixes["secondaryCidr"]; a.IsValid() && b.IsValid() && a.Overlaps(b) {
+		bad("secondaryCidr", s.SecondaryCidr, "must not overlap primaryCidr ("+s.PrimaryCidr+"): the two VPCs are peered, and a peering of overlapping ranges fails")
 	}
 	if !nodeRE.MatchString(s.NodeType) {
 		bad("nodeType", s.NodeType, "give an ElastiCache node type such as cache.r7g.large")
 	} else if strings.HasPrefix(s.NodeType, "cache.t") {
 		bad("nodeType", s.NodeType, "Global Datastore needs M5, M6g, M7g, R5, R6g, R6gd or R7g nodes or newer (no T-family)")
 	}
-	if v, err := strconv.ParseFloat(s.EngineVersion, 64); err != nil || v < 5.0 {
-		bad("engineVersion", s.EngineVersion, "give a Redis engine version of 5.0.6 or later, e.g. 7.1")
+	if v, ok := parseVersion(s.EngineVersion); !ok || compareVersions(v, minEngineVersion) < 0 {
+		bad("engineVersion", s.EngineVersion, "give a Redis engine version of 5.0.6 or later, e.g. 7.1 (Global Datastore needs 5.0.6)")
 	}
 	if s.Replicas < 1 || s.Replicas > 5 {
 		bad("replicas", s.Replicas, "use 1 to 5: automatic failover and Multi-AZ need at least one replica")
@@ -282,11 +333,16 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	if s.FastAlarmPeriod != 10 && s.FastAlarmPeriod != 20 && s.FastAlarmPeriod != 30 {
 		bad("fastAlarmPeriod", s.FastAlarmPeriod, "use 10, 20 or 30 (a high-resolution period)")
 	}
-	if !regexp.MustCompile(`^\d+(ms|s)$`).MatchString(s.CheckTimeout) {
-		bad("checkTimeout", s.CheckTimeout, "give a Go duration such as 2s or 1500ms")
-	}
-	if s.MetricsMode != "emf" && s.MetricsMode != "api" {
+	if s.MetricsMode != config.MetricsEMF && s.MetricsMode != config.MetricsAPI {
 		bad("metricsMode", s.MetricsMode, "use emf (no endpoint needed) or api (adds a monitoring VPC endpoint)")
+	}
+	// What the checker itself would refuse at start, in its own words; then
+	// what it would accept but the function's timeout cannot give it.
+	if refused := runtimeRefusals(s, map[string]string{"checkTimeout": rawTimeout}); len(refused) > 0 {
+		errs = append(errs, refused...)
+	} else if max := checkerTimeout - handler.PublishReserve; s.CheckTimeout > max {
+		bad("checkTimeout", rawTimeout, fmt.Sprintf("use at most %v: the checker function's timeout is %v and the handler keeps %v of it to publish",
+			max, checkerTimeout, handler.PublishReserve))
 	}
 	if s.AlarmEmail != "" && !strings.Contains(s.AlarmEmail, "@") {
 		bad("alarmEmail", s.AlarmEmail, "give an email address")
@@ -297,5 +353,62 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	if s.ReplicationLag < 1 {
 		bad("replicationLagSeconds", s.ReplicationLag, "give a positive number of seconds")
 	}
+	if s.ReservedConcurrency < 0 || s.ReservedConcurrency > 10 {
+		bad("reservedConcurrency", s.ReservedConcurrency, "use 0 (none, the default) to 10; the loop runs one check at a time, and AWS refuses a reservation that leaves the account under 100 unreserved executions")
+	}
 	return s, errors.Join(errs...)
+}
+
+// ipv4Prefix reads an IPv4 CIDR block in canonical form (10.1.0.0/16).
+func ipv4Prefix(c string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(c)
+	if err == nil && (!p.Addr().Is4() || p.Masked() != p) {
+		err = fmt.Errorf("%s is not an IPv4 network address", c)
+	}
+	return p, err
+}
+
+// ifEmpty is def when s is empty, else "".
+func ifEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return ""
+}
+
+// minEngineVersion is the oldest Redis engine a Global Datastore takes.
+var minEngineVersion = []int{5, 0, 6}
+
+// parseVersion reads a dotted engine version such as 7.1 or 5.0.6.
+func parseVersion(v string) ([]int, bool) {
+	parts := strings.Split(v, ".")
+	if len(parts) < 1 || len(parts) > 3 {
+		return nil, false
+	}
+	out := make([]int, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// compareVersions orders two parsed versions; missing parts count as 0.
+func compareVersions(a, b []int) int {
+	for i := 0; i < max(len(a), len(b)); i++ {
+		x, y := 0, 0
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return x - y
+		}
+	}
+	return 0
 }

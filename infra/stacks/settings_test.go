@@ -4,6 +4,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redisha/redisha/internal/config"
 )
 
 // ctxOf serves context values from a map, as cdk.json or -c would.
@@ -22,8 +25,9 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 		NodeType: "cache.r7g.large", EngineVersion: "7.1", Replicas: 1, Port: 6379,
 		GlobalIDSuffix: "redisha", PrimaryRGID: "redis-primary", SecondaryRGID: "redis-secondary",
 		ZoneName: "internal", RecordName: "redis.internal", RecordTTL: 10,
-		AlarmPeriod: 60, AlarmEvaluations: 2, FastAlarmPeriod: 30, CheckTimeout: "2s", MetricsMode: "emf",
+		AlarmPeriod: 60, AlarmEvaluations: 2, FastAlarmPeriod: 30, CheckTimeout: 2 * time.Second, MetricsMode: config.MetricsEMF,
 		MaxConnections: 52000, ReplicationLag: 5, LambdaAsset: "build/lambda", VpcEndpoints: true,
+		PrimaryCidr: "10.0.0.0/16", SecondaryCidr: "10.1.0.0/16",
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", s, want)
@@ -47,7 +51,7 @@ func TestLoadReadsContextForms(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if s.Account != "210987654321" || s.Replicas != 2 || s.RecordTTL != 5 || s.MetricsMode != "api" {
+	if s.Account != "210987654321" || s.Replicas != 2 || s.RecordTTL != 5 || s.MetricsMode != config.MetricsAPI {
 		t.Errorf("scalars: %+v", s)
 	}
 	if !reflect.DeepEqual(s.PrimaryAZs, []string{"us-east-1a", "us-east-1c"}) ||
@@ -86,9 +90,14 @@ func TestLoadRejectsBadContext(t *testing.T) {
 		{"extra vpcs json", map[string]any{"extraVpcs": "vpc-1"}, "1", []string{`"extraVpcs"`, `"vpcId":"vpc-0abc1234"`}},
 		{"extra vpcs entry", map[string]any{"extraVpcs": []any{map[string]any{"vpcId": "vpc-0abc1234"}}}, "1", []string{`"extraVpcs"`, `needs "vpcId"`}},
 		{"cidr", map[string]any{"appClientCidrs": "10.0.0.0"}, "1", []string{`"appClientCidrs"`, "10.20.0.0/16"}},
+		{"overlapping vpcs", map[string]any{"secondaryCidr": "10.0.128.0/17"}, "1", []string{`"secondaryCidr" = 10.0.128.0/17`, "must not overlap primaryCidr (10.0.0.0/16)"}},
+		{"vpc cidr shape", map[string]any{"primaryCidr": "10.0.0.1/16"}, "1", []string{`"primaryCidr" = 10.0.0.1/16`, "IPv4 CIDR block"}},
+		{"vpc too small", map[string]any{"primaryCidr": "10.0.0.0/24"}, "1", []string{`"primaryCidr" = 10.0.0.0/24`, "/16 to /22"}},
 		{"node type", map[string]any{"nodeType": "r7g.large"}, "1", []string{`"nodeType" = r7g.large`, "cache.r7g.large"}},
 		{"t nodes", map[string]any{"nodeType": "cache.t4g.medium"}, "1", []string{`"nodeType"`, "no T-family"}},
 		{"engine", map[string]any{"engineVersion": "4.0"}, "1", []string{`"engineVersion" = 4.0`, "5.0.6 or later"}},
+		{"engine below 5.0.6", map[string]any{"engineVersion": "5.0.5"}, "1", []string{`"engineVersion" = 5.0.5`, "5.0.6 or later"}},
+		{"engine text", map[string]any{"engineVersion": "seven"}, "1", []string{`"engineVersion" = seven`, "5.0.6 or later"}},
 		{"replicas zero", map[string]any{"replicas": float64(0)}, "1", []string{`"replicas" = 0`, "at least one replica"}},
 		{"replicas text", map[string]any{"replicas": "one"}, "1", []string{`"replicas" = one`, "whole number"}},
 		{"replicas fraction", map[string]any{"replicas": 1.5}, "1", []string{`"replicas" = 1.5`, "whole number"}},
@@ -103,6 +112,10 @@ func TestLoadRejectsBadContext(t *testing.T) {
 		{"evaluations", map[string]any{"alarmEvaluationPeriods": float64(0)}, "1", []string{`"alarmEvaluationPeriods" = 0`, "1 to 10"}},
 		{"fast period", map[string]any{"fastAlarmPeriod": float64(60)}, "1", []string{`"fastAlarmPeriod" = 60`, "10, 20 or 30"}},
 		{"check timeout", map[string]any{"checkTimeout": "2"}, "1", []string{`"checkTimeout" = 2`, "Go duration"}},
+		// The runtime's own refusal, in its own words, under the context key.
+		{"check timeout the checker refuses", map[string]any{"checkTimeout": "90s"}, "1", []string{`"checkTimeout" = 90s`, "the checker refuses it at start", `CHECK_TIMEOUT="1m30s"`, "at most 60s"}},
+		{"check timeout beyond the function", map[string]any{"checkTimeout": "9s"}, "1", []string{`"checkTimeout" = 9s`, "use at most 8.5s", "timeout is 10s"}},
+		{"check timeout zero", map[string]any{"checkTimeout": "0s"}, "1", []string{`"checkTimeout" = 0s`, "positive Go duration"}},
 		{"metrics mode", map[string]any{"metricsMode": "statsd"}, "1", []string{`"metricsMode" = statsd`, "emf"}},
 		{"email", map[string]any{"alarmEmail": "ops"}, "1", []string{`"alarmEmail" = ops`, "email address"}},
 		{"connections", map[string]any{"maxConnections": float64(0)}, "1", []string{`"maxConnections"`, "positive"}},
@@ -127,6 +140,15 @@ func TestLoadRejectsBadContext(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The documented minimum engine and the usual versions are accepted.
+func TestLoadAcceptsEngineVersions(t *testing.T) {
+	for _, v := range []string{"5.0.6", "6.2", "7.0", "7.1"} {
+		if _, err := Load(ctxOf(map[string]any{"engineVersion": v}), "123456789012"); err != nil {
+			t.Errorf("engineVersion %s: %v", v, err)
+		}
 	}
 }
 

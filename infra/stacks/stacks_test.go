@@ -196,7 +196,8 @@ func TestSecondaryJoinsTheGlobalDatastore(t *testing.T) {
 			t.Error("the secondary does not name the Global Datastore")
 		}
 		// Inherited from the Global Datastore: setting them is rejected.
-		for _, k := range []string{"Engine", "EngineVersion", "AtRestEncryptionEnabled", "AuthToken"} {
+		for _, k := range []string{"Engine", "EngineVersion", "AtRestEncryptionEnabled", "TransitEncryptionEnabled",
+			"CacheNodeType", "CacheParameterGroupName", "AutomaticFailoverEnabled", "SnapshotArns", "SnapshotName"} {
 			if _, ok := p[k]; ok {
 				t.Errorf("the secondary sets %s, which it must inherit", k)
 			}
@@ -221,8 +222,8 @@ func TestCheckerLambdaScheduleAndLoop(t *testing.T) {
 		has(t, tpl[stack], jsii.String("AWS::StepFunctions::StateMachine"), obj(map[string]any{"StateMachineType": "EXPRESS"}))
 		def := definition(t, tpl[stack])
 		states, _ := def["States"].(map[string]any)
-		if def["StartAt"] != "CheckNow" || len(states) != 3 {
-			t.Errorf("%s: loop %v, want CheckNow → Wait30s → CheckAfter30s", stack, def)
+		if def["StartAt"] != "CheckNow" || len(states) != 4 {
+			t.Errorf("%s: loop %v, want CheckNow → Wait30s → CheckAfter30s → (Done on failure)", stack, def)
 			continue
 		}
 		wait, _ := states["Wait30s"].(map[string]any)
@@ -233,6 +234,23 @@ func TestCheckerLambdaScheduleAndLoop(t *testing.T) {
 		second, _ := states["CheckAfter30s"].(map[string]any)
 		if first["Type"] != "Task" || first["Next"] != "Wait30s" || second["Type"] != "Task" || second["End"] != true {
 			t.Errorf("%s: checks %v, %v", stack, first, second)
+		}
+		// A failed first check still leads to the second one; nothing fails
+		// the execution. Service errors are retried once, briefly.
+		for name, want := range map[string]string{"CheckNow": "Wait30s", "CheckAfter30s": "Done"} {
+			task := states[name].(map[string]any)
+			catch, _ := task["Catch"].([]any)
+			if len(catch) != 1 || jsonOf(catch[0]) != `{"ErrorEquals":["States.ALL"],"Next":"`+want+`","ResultPath":null}` {
+				t.Errorf("%s: %s catches %v, want every error to go on to %s", stack, name, catch, want)
+			}
+			retry, _ := task["Retry"].([]any)
+			if len(retry) != 1 || retry[0].(map[string]any)["MaxAttempts"] != float64(1) ||
+				!strings.Contains(jsonOf(retry[0]), "Lambda.TooManyRequestsException") || strings.Contains(jsonOf(retry[0]), "States.ALL") {
+				t.Errorf("%s: %s retries %v, want one retry of Lambda service errors only", stack, name, retry)
+			}
+		}
+		if states["Done"].(map[string]any)["Type"] != "Succeed" {
+			t.Errorf("%s: Done %v", stack, states["Done"])
 		}
 		if strings.Count(fmt.Sprint(def), "lambda:invoke") != 2 {
 			t.Errorf("%s: want two Lambda invocations in %v", stack, def)
@@ -291,24 +309,52 @@ func TestRoute53AlarmHealthCheckAndRecords(t *testing.T) {
 	}))
 }
 
+// nodeAlarm asserts an alarm on the highest value of an ElastiCache metric
+// over every node of a group (both dimensions per node), by metric math.
+func nodeAlarm(t *testing.T, tp assertions.Template, metric, stat, group string, nodes int, threshold float64) {
+	t.Helper()
+	ms := []any{map[string]any{"Id": "expr_1", "ReturnData": true, "Label": assertions.Match_AnyValue(), "Expression": assertions.Match_StringLikeRegexp(jsii.String(`^MAX\(\[m1(,m\d)*\]\)$`))}}
+	for i := 1; i <= nodes; i++ {
+		ms = append(ms, map[string]any{"Id": fmt.Sprintf("m%d", i), "ReturnData": false, "MetricStat": map[string]any{
+			"Metric": map[string]any{"Namespace": "AWS/ElastiCache", "MetricName": metric, "Dimensions": []any{
+				map[string]any{"Name": "CacheClusterId", "Value": fmt.Sprintf("%s-%03d", group, i)},
+				map[string]any{"Name": "CacheNodeId", "Value": "0001"},
+			}},
+			"Stat": stat, "Period": 300,
+		}})
+	}
+	has(t, tp, jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+		"Metrics": assertions.Match_ArrayEquals(&ms), "Threshold": threshold, "ComparisonOperator": "GreaterThanThreshold",
+		"AlarmActions": assertions.Match_AnyValue(),
+	}))
+}
+
+// The ElastiCache alarms watch every node of the group (the primary moves
+// within the region), the cross-region lag alarm reads
+// GlobalDatastoreReplicationLag in both regions (it fires in whichever is
+// the secondary), and the heartbeat alarm allows for the write cadence.
 func TestMonitoringAlarms(t *testing.T) {
 	_, tpl := synth(t)
-	for metric, threshold := range map[string]float64{"EngineCPUUtilization": 80, "DatabaseMemoryUsagePercentage": 80, "CurrConnections": 52000, "Evictions": 0} {
-		has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
-			"Namespace": "AWS/ElastiCache", "MetricName": metric, "Threshold": threshold,
-			"ComparisonOperator": "GreaterThanThreshold", "AlarmActions": assertions.Match_AnyValue(),
-		}))
+	for stack, group := range map[string]string{"primary": "redis-primary", "secondary": "redis-secondary"} {
+		for metric, threshold := range map[string]float64{"EngineCPUUtilization": 80, "DatabaseMemoryUsagePercentage": 80, "CurrConnections": 52000, "GlobalDatastoreReplicationLag": 5} {
+			nodeAlarm(t, tpl[stack], metric, "Maximum", group, 2, threshold)
+		}
+		nodeAlarm(t, tpl[stack], "Evictions", "Sum", group, 2, 0)
+		for _, a := range resources(tpl[stack], "AWS::CloudWatch::Alarm") {
+			if strings.Contains(jsonOf(a), `"MetricName":"ReplicationLag"`) || strings.Contains(jsonOf(a), `"Namespace":"AWS/ElastiCache"`) && a["Metrics"] == nil {
+				t.Errorf("%s: alarm %v watches one node or the in-region ReplicationLag", stack, a["AlarmName"])
+			}
+		}
+		countIs(t, tpl[stack], jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1))
 	}
 	has(t, tpl["secondary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
-		"Namespace": "AWS/ElastiCache", "MetricName": "ReplicationLag", "Threshold": 5, "ComparisonOperator": "GreaterThanThreshold",
+		"Namespace": "Custom/Redis", "MetricName": "ReplicationLagSeconds", "Statistic": "Minimum", "Period": 60,
+		"Threshold": 65, "EvaluationPeriods": 2,
+		"Dimensions": []any{map[string]any{"Name": "ReplicationGroup", "Value": "redis-secondary"}},
 	}))
-	has(t, tpl["secondary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
-		"Namespace": "Custom/Redis", "MetricName": "ReplicationLagSeconds", "Threshold": 5,
-	}))
-	for _, s := range []string{"primary", "secondary"} {
-		countIs(t, tpl[s], jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1))
-		has(t, tpl[s], jsii.String("AWS::SNS::Topic"), obj(map[string]any{"KmsMasterKeyId": assertions.Match_AnyValue()}))
-	}
+	// More replicas, more nodes watched.
+	s := build(t, map[string]any{"replicas": "2"})
+	nodeAlarm(t, s.tpl["primary"], "CurrConnections", "Maximum", "redis-primary", 3, 52000)
 }
 
 // cdk-nag's AwsSolutions pack runs on every synth; no unsuppressed error.

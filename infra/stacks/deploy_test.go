@@ -1,0 +1,120 @@
+package stacks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// checkers returns the properties of the health-checker functions of a
+// template (the functions whose environment names an expected role).
+func checkers(tp assertions.Template) []map[string]any {
+	var out []map[string]any
+	for _, f := range resources(tp, "AWS::Lambda::Function") {
+		env, _ := f["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if vars["EXPECT_ROLE"] != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Reserved concurrency fails in accounts with a small quota: none by
+// default, the number given when opted in.
+func TestReservedConcurrencyIsOptIn(t *testing.T) {
+	_, tpl := synth(t)
+	for _, stack := range []string{"primary", "secondary"} {
+		fns := checkers(tpl[stack])
+		if len(fns) != 1 {
+			t.Fatalf("%s: %d checkers", stack, len(fns))
+		}
+		if v, ok := fns[0]["ReservedConcurrentExecutions"]; ok {
+			t.Errorf("%s: ReservedConcurrentExecutions = %v by default, want none", stack, v)
+		}
+	}
+	s := build(t, map[string]any{"reservedConcurrency": "2"})
+	for _, stack := range []string{"primary", "secondary"} {
+		if fns := checkers(s.tpl[stack]); len(fns) != 1 || fns[0]["ReservedConcurrentExecutions"] != float64(2) {
+			t.Errorf("%s: with reservedConcurrency=2, checker %v", stack, fns)
+		}
+	}
+}
+
+// Paging arrives: each alarm topic is encrypted with a customer-managed key
+// whose policy lets CloudWatch (this account's alarms) use it.
+func TestAlarmTopicKeyLetsCloudWatchPublish(t *testing.T) {
+	_, tpl := synth(t)
+	for _, stack := range []string{"primary", "secondary"} {
+		has(t, tpl[stack], jsii.String("AWS::KMS::Key"), obj(map[string]any{
+			"EnableKeyRotation": true,
+			"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]interface{}{map[string]any{
+				"Sid": "CloudWatchAlarmsPublishToTheTopic", "Effect": "Allow",
+				"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+				"Action":    []any{"kms:Decrypt", "kms:GenerateDataKey*"}, "Resource": "*",
+				"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": "123456789012"}},
+			}})},
+		}))
+		topics := resources(tpl[stack], "AWS::SNS::Topic")
+		if len(topics) != 1 {
+			t.Fatalf("%s: %d topics", stack, len(topics))
+		}
+		key := jsonOf(topics[0]["KmsMasterKeyId"])
+		if !strings.Contains(key, `"Fn::GetAtt":["AlarmTopicKey`) || strings.Contains(key, "alias/aws/sns") {
+			t.Errorf("%s: topic key %s, want the stack's AlarmTopicKey", stack, key)
+		}
+		// Every alarm notifies that topic.
+		for _, a := range resources(tpl[stack], "AWS::CloudWatch::Alarm") {
+			if !strings.Contains(jsonOf(a["AlarmActions"]), `"Ref":"Alarms`) {
+				t.Errorf("%s: alarm %v does not notify the topic", stack, a["AlarmName"])
+			}
+		}
+	}
+}
+
+// healthCheckIDs returns the logical ids of the DNS stack's health checks
+// and the health check the PRIMARY record uses.
+func healthCheckIDs(t *testing.T, tp assertions.Template) (ids []string, primaryUses string) {
+	t.Helper()
+	for id := range *tp.FindResources(jsii.String("AWS::Route53::HealthCheck"), nil) {
+		ids = append(ids, id)
+	}
+	for _, r := range resources(tp, "AWS::Route53::RecordSet") {
+		if r["Failover"] == "PRIMARY" {
+			primaryUses, _ = r["HealthCheckId"].(map[string]any)["Ref"].(string)
+		}
+	}
+	return ids, primaryUses
+}
+
+// Route 53 keeps its own copy of the alarm's settings: changing them
+// (alarmPeriod, alarmEvaluationPeriods) creates a new health check, which
+// copies the new settings, and moves the PRIMARY record to it. The alarm's
+// name does not change, so no cross-stack value has to.
+func TestHealthCheckFollowsAlarmSettings(t *testing.T) {
+	_, tpl := synth(t)
+	before, uses := healthCheckIDs(t, tpl["dns"])
+	if len(before) != 1 || uses != before[0] {
+		t.Fatalf("health checks %v, PRIMARY record uses %q", before, uses)
+	}
+	has(t, tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
+		"HealthCheckConfig": map[string]any{"AlarmIdentifier": map[string]any{"Name": "redisha-primary-unhealthy", "Region": "us-east-1"}},
+		"HealthCheckTags": assertions.Match_ArrayWith(&[]interface{}{map[string]any{
+			"Key": "redisha:alarm", "Value": "Custom/Redis HealthCheckStatus(Minimum) over 60s, 2 periods < 1, missing breaching"}}),
+	}))
+	for _, ctx := range []map[string]any{{"alarmPeriod": "120"}, {"alarmEvaluationPeriods": "3"}} {
+		s := build(t, ctx)
+		after, uses := healthCheckIDs(t, s.tpl["dns"])
+		if len(after) != 1 || after[0] == before[0] || uses != after[0] {
+			t.Errorf("with %v: health checks %v (before %v), PRIMARY record uses %q: want a new health check the record uses", ctx, after, before, uses)
+		}
+		has(t, s.tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{"AlarmName": "redisha-primary-unhealthy"}))
+	}
+	// Settings Route 53 does not copy leave the health check as it is.
+	s := build(t, map[string]any{"recordTtl": "5"})
+	if after, _ := healthCheckIDs(t, s.tpl["dns"]); len(after) != 1 || after[0] != before[0] {
+		t.Errorf("recordTtl changed the health check: %v, before %v", after, before)
+	}
+}
