@@ -25,7 +25,7 @@ func TestConfigDefaultsAndRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Mode != promoter.ModeAdvise || c.Bounds.StallAfter != 90*time.Second || c.Bounds.Cooldown != time.Hour ||
+	if c.Mode != promoter.ModeAdvise || c.Bounds.StallAfter != 3*time.Minute || c.Bounds.Cooldown != time.Hour ||
 		c.Bounds.MaxDataLoss != 5*time.Second || c.KeyPrefix != "healthcheck:" || !c.Redis.TLS || c.PromoteTimeout != 5*time.Minute {
 		t.Fatalf("defaults %+v", c)
 	}

@@ -90,6 +90,7 @@ func newBed(t *testing.T) *bed {
 		Region: "us-west-2", DatastoreID: grg, GroupID: "redis-secondary",
 		PeerRegion: "us-east-1", PeerAlarm: alarmName,
 		Mode:        promoter.ModeAuto,
+		Bounds:      promoter.Bounds{StallAfter: 90 * time.Second},
 		ElastiCache: eclocal.NewClient(bd.ec.URL(), "us-west-2", 3),
 		Alarms:      cwlocal.NewClient(bd.cw.URL(), 2),
 		Redis:       promoter.RedisEndpoint{Client: client},
