@@ -129,6 +129,11 @@ type copier struct {
 	scanned, copied, vanished, failed, bytes atomic.Int64
 	noSizeProbe                              atomic.Bool
 
+	// deleteGone makes a key missing on the source be deleted on the
+	// target (Follow: the source deleted or expired it); deleted counts them.
+	deleteGone bool
+	deleted    atomic.Int64
+
 	mu       sync.Mutex
 	problems []Problem
 }
@@ -377,7 +382,7 @@ func (c *copier) copyBatch(ctx context.Context, sh Shard, keys []string) error {
 	if err != nil {
 		return err
 	}
-	var small, big []string
+	var small, big, gone []string
 	var smallBytes int64
 	flush := func() error {
 		if len(small) == 0 {
@@ -391,6 +396,7 @@ func (c *copier) copyBatch(ctx context.Context, sh Shard, keys []string) error {
 		switch s := sizes[i]; {
 		case s < 0:
 			c.vanished.Add(1)
+			gone = append(gone, k)
 		case c.o.BigKeyBytes > 0 && s > c.o.BigKeyBytes:
 			big = append(big, k)
 		default:
@@ -403,6 +409,9 @@ func (c *copier) copyBatch(ctx context.Context, sh Shard, keys []string) error {
 		}
 	}
 	if err := flush(); err != nil {
+		return err
+	}
+	if err := c.deleteGoneKeys(bctx, gone); err != nil {
 		return err
 	}
 	for _, k := range big {
@@ -466,11 +475,18 @@ func (c *copier) dumpRestore(ctx context.Context, sh Shard, keys []string) error
 	tpipe := c.dst.Client.Pipeline()
 	restores := make([]*redis.StatusCmd, len(keys))
 	sizes := make([]int, len(keys))
-	n := 0
+	n, dels := 0, 0
+	gone := func(k string) {
+		c.vanished.Add(1)
+		if c.deleteGone {
+			tpipe.Del(ctx, k)
+			n, dels = n+1, dels+1
+		}
+	}
 	for i, k := range keys {
 		payload, err := dumps[i].Result()
 		if errors.Is(err, redis.Nil) {
-			c.vanished.Add(1)
+			gone(k)
 			continue
 		}
 		if err != nil {
@@ -479,7 +495,7 @@ func (c *copier) dumpRestore(ctx context.Context, sh Shard, keys []string) error
 		}
 		ttl, ok := restoreTTL(ttls[i].Val(), t0)
 		if !ok {
-			c.vanished.Add(1) // expired on the source meanwhile
+			gone(k) // expired on the source meanwhile
 			continue
 		}
 		restores[i] = tpipe.RestoreReplace(ctx, k, ttl, payload)
@@ -492,6 +508,7 @@ func (c *copier) dumpRestore(ctx context.Context, sh Shard, keys []string) error
 	if _, err := tpipe.Exec(ctx); err != nil && !isReplyError(err) {
 		return fmt.Errorf("target %s: restore: %w", c.dst.Addr, err)
 	}
+	c.deleted.Add(int64(dels))
 	for i, r := range restores {
 		if r == nil {
 			continue
@@ -505,6 +522,23 @@ func (c *copier) dumpRestore(ctx context.Context, sh Shard, keys []string) error
 		c.copied.Add(1)
 		c.bytes.Add(int64(sizes[i]))
 	}
+	return nil
+}
+
+// deleteGoneKeys deletes on the target keys gone from the source, when the
+// copier follows deletions.
+func (c *copier) deleteGoneKeys(ctx context.Context, keys []string) error {
+	if !c.deleteGone || len(keys) == 0 {
+		return nil
+	}
+	pipe := c.dst.Client.Pipeline()
+	for _, k := range keys {
+		pipe.Del(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("target %s: del: %w", c.dst.Addr, err)
+	}
+	c.deleted.Add(int64(len(keys)))
 	return nil
 }
 

@@ -134,7 +134,7 @@ func (c *copier) copyOneTyped(ctx context.Context, sh Shard, key string) error {
 	switch {
 	case typ == "none" || ttlCmd.Val() == -2:
 		c.vanished.Add(1)
-		return nil
+		return c.deleteGoneKeys(ctx, []string{key})
 	case !typedCopyable(typ):
 		why := "the type-aware copy handles strings, hashes, lists, sets and sorted sets only"
 		if c.plan.Mode == ModeDump {
@@ -189,7 +189,7 @@ func (c *copier) copyOneTyped(ctx context.Context, sh Shard, key string) error {
 	}
 	if n == 0 { // the source key vanished before its first chunk
 		c.vanished.Add(1)
-		return nil
+		return c.deleteGoneKeys(ctx, []string{key})
 	}
 	ttl, ok := restoreTTL(ttlCmd.Val(), t0)
 	p := w.Pipeline()
@@ -209,7 +209,7 @@ func (c *copier) copyOneTyped(ctx context.Context, sh Shard, key string) error {
 	}
 	if !ok {
 		c.vanished.Add(1)
-		return nil
+		return c.deleteGoneKeys(ctx, []string{key})
 	}
 	c.copied.Add(1)
 	c.bytes.Add(written)
