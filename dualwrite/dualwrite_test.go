@@ -16,7 +16,9 @@ import (
 	"github.com/redisha/redisha/internal/redistest"
 )
 
-func pair(t *testing.T) (oldC, newC *redis.Client, newSrv *redisserver.Server) {
+func pair(t *testing.T) (oldC, newC *redis.Client, newSrv *redisserver.Server) { return pairTB(t) }
+
+func pairTB(t testing.TB) (oldC, newC *redis.Client, newSrv *redisserver.Server) {
 	t.Helper()
 	o := redistest.Start(t, redisserver.Options{})
 	n := redistest.Start(t, redisserver.Options{})
