@@ -203,3 +203,27 @@ func TestCopyMaxRate(t *testing.T) {
 		t.Fatalf("600 keys at --max-rate 1000 took %s, want at least 0.4s", d)
 	}
 }
+
+// A key the target refuses (here: out of memory; in production also a
+// module type the target lacks) is reported and the copy goes on.
+func TestCopyReportsRefusedKeysAndGoesOn(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{}))
+	dst := open(t, "target", plain(t, redisserver.Options{Config: []string{"maxmemory 3mb", "maxmemory-policy noeviction"}}))
+	ctx := context.Background()
+	fill(t, src.Client, "ok", 200)
+	for i := 0; i < 40; i++ {
+		if err := src.Client.Set(ctx, "fat:"+strconv.Itoa(i), strings.Repeat("x", 256<<10), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := Copy(ctx, src, dst, CopyOptions{})
+	if err != nil {
+		t.Fatalf("copy stopped: %v", err)
+	}
+	if res.Progress.Failed == 0 || len(res.Problems) == 0 || res.Problems[0].Kind != "restore" || !strings.Contains(res.Problems[0].Err, "OOM") {
+		t.Fatalf("progress %+v problems %+v", res.Progress, res.Problems[:min(2, len(res.Problems))])
+	}
+	if res.Progress.Copied+res.Progress.Failed != 240 {
+		t.Fatalf("copied %d + failed %d, want 240 keys accounted for", res.Progress.Copied, res.Progress.Failed)
+	}
+}

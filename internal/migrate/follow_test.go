@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,4 +126,41 @@ func TestCopyWithWritesConvergesWithFollow(t *testing.T) {
 	stopWriter()
 	writer.Wait()
 	converge(t, src, dst)
+}
+
+// Where CONFIG is not allowed (ElastiCache), follow says which parameter to
+// set and still subscribes.
+func TestFollowConfigRefusedNamesTheParameter(t *testing.T) {
+	srcCfg := plain(t, redisserver.Options{Config: []string{`rename-command CONFIG ""`}})
+	src := open(t, "source", srcCfg)
+	dst := open(t, "target", plain(t, redisserver.Options{}))
+	warnings := make(chan string, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	subscribed := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := Follow(ctx, src, dst, FollowOptions{OnWarning: func(s string) { warnings <- s },
+			OnSubscribed: func() { close(subscribed) }})
+		done <- err
+	}()
+	select {
+	case w := <-warnings:
+		if !strings.Contains(w, "notify-keyspace-events") || !strings.Contains(w, "parameter group") {
+			t.Fatalf("warning %q does not name the parameter group setting", w)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no warning")
+	}
+	select {
+	case <-subscribed:
+	case err := <-done:
+		t.Fatalf("follow ended: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("not subscribed")
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("follow returned %v, want context.Canceled", err)
+	}
 }
