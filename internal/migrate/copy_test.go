@@ -165,7 +165,7 @@ func TestCopyInterruptAndResume(t *testing.T) {
 	cp := filepath.Join(t.TempDir(), "copy.checkpoint")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	first, err := Copy(ctx, src, dst, CopyOptions{ScanCount: 100, Workers: 2, MaxRate: 20000, Checkpoint: cp,
+	first, err := Copy(ctx, src, dst, CopyOptions{ScanCount: 100, Workers: 2, MaxRate: 5000, Checkpoint: cp,
 		ProgressEvery: 10 * time.Millisecond, OnProgress: func(p Progress) {
 			if p.Copied >= 1500 {
 				cancel()
