@@ -47,6 +47,10 @@ type Options struct {
 	// StartTimeout bounds waiting for "Ready to accept connections".
 	// default: 10 seconds
 	StartTimeout time.Duration
+	// Cluster starts the server in cluster mode (cluster-enabled yes) with
+	// its cluster bus on a second free loopback port; it owns no slots until
+	// it is given some (see redistest.StartCluster). default: false
+	Cluster bool
 }
 
 // Server is one running redis-server.
@@ -55,6 +59,8 @@ type Server struct {
 	Addr string
 	// Port is the listening port.
 	Port int
+	// BusPort is the cluster bus port when Options.Cluster is set, else 0.
+	BusPort int
 
 	opts    Options
 	ownsDir bool
@@ -122,6 +128,12 @@ func Start(o Options) (*Server, error) {
 		}
 		s.Port = port
 		s.Addr = net.JoinHostPort(o.Bind, strconv.Itoa(port))
+		// The default bus port (port+10000) may be taken or out of range.
+		if o.Cluster {
+			if s.BusPort, err = FreePort(); err != nil {
+				break
+			}
+		}
 		if err = s.start(); err == nil || o.Port != 0 || !strings.Contains(err.Error(), "in use") {
 			break
 		}
@@ -166,6 +178,12 @@ func (s *Server) configText() string {
 	b.WriteString("daemonize no\nsave \"\"\nappendonly no\nprotected-mode no\nenable-debug-command yes\n")
 	if s.opts.Password != "" {
 		fmt.Fprintf(&b, "requirepass %s\nmasterauth %s\n", s.opts.Password, s.opts.Password)
+	}
+	if s.opts.Cluster {
+		fmt.Fprintf(&b, "cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port %d\ncluster-node-timeout 5000\n", s.BusPort)
+		if s.opts.TLS != nil {
+			b.WriteString("tls-cluster yes\n")
+		}
 	}
 	for _, l := range s.opts.Config {
 		b.WriteString(l + "\n")

@@ -1,0 +1,166 @@
+package migrate
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redisha/redisha/internal/redisserver"
+)
+
+// startFollow runs Follow until the test ends and returns once it is
+// subscribed.
+func startFollow(t *testing.T, src, dst *Side, o FollowOptions) func() FollowStats {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	subscribed := make(chan struct{})
+	o.OnSubscribed = func() { close(subscribed) }
+	o.OnWarning = func(s string) { t.Log("follow:", s) }
+	var stats FollowStats
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		stats, err = Follow(ctx, src, dst, o)
+		done <- err
+	}()
+	select {
+	case <-subscribed:
+	case err := <-done:
+		t.Fatalf("follow: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("follow: not subscribed after 20s")
+	}
+	var once sync.Once
+	stop := func() FollowStats {
+		once.Do(func() { cancel(); <-done })
+		return stats
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+// converge waits until a full compare finds no difference.
+func converge(t *testing.T, src, dst *Side) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rep, err := Compare(context.Background(), src, dst, CompareOptions{NoRecheck: true, TTLTolerance: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Differences() == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no convergence after 30s: %s %+v", rep.Summary(), rep.Diffs[:min(5, len(rep.Diffs))])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestFollowKeepsTargetCurrent(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{}))
+	dst := open(t, "target", cluster(t, 2, redisserver.Options{}))
+	fill(t, src.Client, "f", 500)
+	runCopy(t, src, dst, CopyOptions{})
+	stop := startFollow(t, src, dst, FollowOptions{})
+	ctx := context.Background()
+	pipe := src.Client.Pipeline()
+	pipe.Set(ctx, "f:new", "fresh", 0)
+	pipe.HSet(ctx, "f:1", "modified_time", "1800000000")
+	pipe.Del(ctx, "f:2", "f:3")
+	pipe.PExpire(ctx, "f:4", 20*time.Millisecond)
+	pipe.Rename(ctx, "f:5", "f:5-renamed")
+	pipe.LPush(ctx, "f:7", "head")
+	pipe.ZIncrBy(ctx, "f:9", 1, "a")
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, src, dst)
+	s := stop()
+	// f:2, f:3, f:4 (expired) and f:5 (renamed away) were deleted on the target.
+	if s.Deleted < 4 || s.Events < 8 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// Writes during the copy: Follow started first, told when the copy is done,
+// brings the target to exactly the source.
+func TestCopyWithWritesConvergesWithFollow(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{}))
+	dst := open(t, "target", cluster(t, 2, redisserver.Options{}))
+	fill(t, src.Client, "w", 5000)
+	copyDone := make(chan struct{})
+	startFollow(t, src, dst, FollowOptions{CopyDone: copyDone})
+
+	ctx, stopWriter := context.WithCancel(context.Background())
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() {
+		defer writer.Done()
+		r := rand.New(rand.NewPCG(1, 2))
+		for i := 0; ctx.Err() == nil; i++ {
+			k := "w:" + strconv.Itoa(r.IntN(5500))
+			switch i % 6 {
+			case 0:
+				src.Client.Set(ctx, k, "overwritten-"+strconv.Itoa(i), 0)
+			case 1:
+				src.Client.Del(ctx, k)
+			case 2:
+				src.Client.HSet(ctx, "w:hash:"+strconv.Itoa(r.IntN(50)), "modified_time", i)
+			case 3:
+				src.Client.PExpire(ctx, k, time.Duration(5+r.IntN(50))*time.Millisecond)
+			case 4:
+				src.Client.RPush(ctx, "w:list:"+strconv.Itoa(r.IntN(50)), i)
+			case 5:
+				src.Client.Set(ctx, k, i, time.Hour)
+			}
+		}
+	}()
+	runCopy(t, src, dst, CopyOptions{ScanCount: 100, Workers: 2})
+	close(copyDone)
+	stopWriter()
+	writer.Wait()
+	converge(t, src, dst)
+}
+
+// Where CONFIG is not allowed (ElastiCache), follow says which parameter to
+// set and still subscribes.
+func TestFollowConfigRefusedNamesTheParameter(t *testing.T) {
+	srcCfg := plain(t, redisserver.Options{Config: []string{`rename-command CONFIG ""`}})
+	src := open(t, "source", srcCfg)
+	dst := open(t, "target", plain(t, redisserver.Options{}))
+	warnings := make(chan string, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	subscribed := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := Follow(ctx, src, dst, FollowOptions{OnWarning: func(s string) { warnings <- s },
+			OnSubscribed: func() { close(subscribed) }})
+		done <- err
+	}()
+	select {
+	case w := <-warnings:
+		if !strings.Contains(w, "notify-keyspace-events") || !strings.Contains(w, "parameter group") {
+			t.Fatalf("warning %q does not name the parameter group setting", w)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no warning")
+	}
+	select {
+	case <-subscribed:
+	case err := <-done:
+		t.Fatalf("follow ended: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("not subscribed")
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("follow returned %v, want context.Canceled", err)
+	}
+}
