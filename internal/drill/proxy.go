@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,3 +87,16 @@ func (l *link) Heal() error {
 
 // Close stops the proxy.
 func (l *link) Close() { l.proxy.Stop() }
+
+// Delay adds latency d to the path (both directions); 0 removes it.
+func (l *link) Delay(d time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_ = l.proxy.Toxics.RemoveToxic(context.Background(), "lag")
+	if d <= 0 {
+		return nil
+	}
+	_, err := l.proxy.Toxics.AddToxicJson(strings.NewReader(fmt.Sprintf(
+		`{"name":"lag","type":"latency","stream":"downstream","attributes":{"latency":%d}}`, d.Milliseconds())))
+	return err
+}

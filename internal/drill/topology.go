@@ -12,6 +12,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	// Imported for its go-redis logger setting: pool messages about dials
+	// to a dead node are the drill's normal case, not news.
+	_ "github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/redisserver"
 )
 
@@ -382,7 +385,7 @@ func replicaOf(ctx context.Context, addr, upstream string) error {
 
 func adminClient(addr string) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
-		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, ContextTimeoutEnabled: true})
+		DialerRetries: 1, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, ContextTimeoutEnabled: true})
 }
 
 // Role is the node's ROLE reply's first element (master or slave), or the
@@ -421,3 +424,7 @@ func waitLinkUp(ctx context.Context, addr string, timeout time.Duration) error {
 		}
 	}
 }
+
+// SlowLink delays the inter-region replication stream by d (wall time), so
+// the secondary lags by d; 0 removes the delay.
+func (t *Topology) SlowLink(d time.Duration) error { return t.Link.Delay(d) }
