@@ -179,6 +179,7 @@ type Server struct {
 	changed  chan struct{} // closed and replaced whenever data arrive
 	quit     chan struct{}
 	once     sync.Once
+	alarms   alarmBook // DescribeAlarms (alarms.go)
 }
 
 // New starts a server on a free port of 127.0.0.1. It panics when it cannot
@@ -291,7 +292,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if err := checkRequest(r); err != nil {
+	if r.URL.Path == DescribeAlarmsPath {
+		s.describeAlarms(w, r)
+		return
+	}
+	if err := checkRequest(r, PutMetricDataPath); err != nil {
 		s.reject(w, "InvalidRequest", err)
 		return
 	}
@@ -343,7 +348,7 @@ func (s *Server) reject(w http.ResponseWriter, code string, err error) {
 }
 
 // checkRequest accepts only what the SDK's RPCv2 CBOR protocol sends.
-func checkRequest(r *http.Request) error {
+func checkRequest(r *http.Request, path string) error {
 	want := map[string]string{
 		"Smithy-Protocol":   "rpc-v2-cbor",
 		"Content-Type":      "application/cbor",
@@ -353,8 +358,8 @@ func checkRequest(r *http.Request) error {
 	switch {
 	case r.Method != http.MethodPost:
 		return fmt.Errorf("method %s, want POST", r.Method)
-	case r.URL.Path != PutMetricDataPath:
-		return fmt.Errorf("path %s, want %s (only PutMetricData over RPCv2 CBOR is served)", r.URL.Path, PutMetricDataPath)
+	case r.URL.Path != path:
+		return fmt.Errorf("path %s, want %s (only PutMetricData and DescribeAlarms over RPCv2 CBOR are served)", r.URL.Path, path)
 	case !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 "):
 		return errors.New("request is not SigV4-signed: give the client credentials")
 	}

@@ -1,0 +1,522 @@
+package promoter
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redisha/redisha/internal/check"
+)
+
+// Mode is how far the promoter may go when every other guard holds.
+type Mode string
+
+// Modes.
+const (
+	// ModeOff evaluates and logs, and never pages or acts.
+	ModeOff Mode = "off"
+	// ModeAdvise pages with the reasons and the exact command (the default:
+	// automatic promotion is opt-in, as in orchestrator and the AWS DR
+	// orchestrator).
+	ModeAdvise Mode = "advise"
+	// ModeAuto promotes the local member.
+	ModeAuto Mode = "auto"
+)
+
+// ParseMode reads a mode name; empty means ModeAdvise.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
+	case "":
+		return ModeAdvise, nil
+	case ModeOff, ModeAdvise, ModeAuto:
+		return m, nil
+	}
+	return "", fmt.Errorf("mode %q is unknown: use off, advise or auto", s)
+}
+
+// Action is what a decision does.
+type Action string
+
+// Actions.
+const (
+	// ActNone does nothing beyond the log record and the metric.
+	ActNone Action = "none"
+	// ActAdvise pages with the reasons and the command that would promote.
+	ActAdvise Action = "advise"
+	// ActPromote fails the Global Datastore over to the local member.
+	ActPromote Action = "promote"
+)
+
+// Guard names, in evaluation order; they key Decision.Guards.
+const (
+	GuardEvidence  = "evidence"
+	GuardDatastore = "datastore"
+	GuardMember    = "member"
+	GuardDataLoss  = "data-loss"
+	GuardLatch     = "latch"
+	GuardMode      = "mode"
+)
+
+// Alarm states as CloudWatch names them.
+const (
+	AlarmOK           = "OK"
+	AlarmAlarm        = "ALARM"
+	AlarmInsufficient = "INSUFFICIENT_DATA"
+)
+
+// Member roles and statuses as ElastiCache reports them (roles upper case,
+// statuses lower case; compared case-insensitively).
+const (
+	RolePrimary      = "PRIMARY"
+	RoleSecondary    = "SECONDARY"
+	MemberAssociated = "associated"
+	StatusAvailable  = "available"
+)
+
+// AnyLoss as Input.AcceptedLoss accepts any data loss, including an unknown
+// one (the replica was never seen healthy).
+const AnyLoss = time.Duration(1<<63 - 1)
+
+// Bounds are the guards' configured limits. Zero fields take the defaults.
+type Bounds struct {
+	// StallAfter is how long the heartbeat must have stopped advancing in
+	// the local replica before the replication path counts as dead.
+	// default: 90 seconds (three heartbeats at the 30-second loop)
+	StallAfter time.Duration
+	// HeartbeatInterval is how often the primary's checker writes the
+	// heartbeat. A heartbeat's age includes up to one interval of staleness
+	// that is not replication lag, so the data-loss guard allows it on top
+	// of MaxDataLoss. default: 30 seconds
+	HeartbeatInterval time.Duration
+	// MaxDataLoss is the replication lag accepted without an operator.
+	// default: 5 seconds
+	MaxDataLoss time.Duration
+	// Cooldown is how long any promotion, automatic or manual, blocks the
+	// next automatic one. default: 1 hour
+	Cooldown time.Duration
+}
+
+// Defaults of Bounds.
+const (
+	DefaultStallAfter        = 90 * time.Second
+	DefaultHeartbeatInterval = 30 * time.Second
+	DefaultMaxDataLoss       = 5 * time.Second
+	DefaultCooldown          = time.Hour
+)
+
+// WithDefaults fills zero fields with the defaults.
+func (b Bounds) WithDefaults() Bounds {
+	set := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	set(&b.StallAfter, DefaultStallAfter)
+	set(&b.HeartbeatInterval, DefaultHeartbeatInterval)
+	set(&b.MaxDataLoss, DefaultMaxDataLoss)
+	set(&b.Cooldown, DefaultCooldown)
+	return b
+}
+
+// Datastore is the Global Datastore as described this run.
+type Datastore struct {
+	// Err is why it could not be described; the other fields are then
+	// meaningless.
+	Err string
+	// Status of the Global Datastore: available, modifying, primary-only…
+	Status string
+	// PrimaryRegion is the region of the member whose role is PRIMARY.
+	PrimaryRegion string
+	// LocalRole and LocalStatus are the local member's role and status;
+	// empty when the local replication group is not a member.
+	LocalRole   string
+	LocalStatus string
+	// GroupStatus is the local replication group's own status (modifying
+	// while an engine upgrade or a change runs on it).
+	GroupStatus string
+	// GroupPending lists the local group's pending modifications.
+	GroupPending []string
+}
+
+// Heartbeat is the local replica's copy of the primary's heartbeat.
+type Heartbeat struct {
+	// Err is why it could not be read.
+	Err string
+	// Present is false when the key does not exist (never written, or
+	// expired after the writer stopped).
+	Present bool
+	// Value is the heartbeat read, when Present.
+	Value check.Heartbeat
+}
+
+// Alarm is the primary region's writable alarm as read from its CloudWatch.
+type Alarm struct {
+	// Unreachable is set, with Err, when that region's CloudWatch could not
+	// be reached before the deadline: the region is silent.
+	Unreachable bool
+	Err         string
+	// Found is false when the alarm does not exist (a configuration error).
+	Found bool
+	// State is OK, ALARM or INSUFFICIENT_DATA.
+	State string
+}
+
+// Observer is an optional third observer's view of the primary.
+type Observer struct {
+	// Verdict is "down", "up" or "unknown".
+	Verdict string
+	// Detail says what it saw.
+	Detail string
+}
+
+// Observer verdicts.
+const (
+	ObserverDown    = "down"
+	ObserverUp      = "up"
+	ObserverUnknown = "unknown"
+)
+
+// Observations is what one run gathered, each read afresh.
+type Observations struct {
+	// Now is when the run gathered them (the local clock).
+	Now       time.Time
+	Datastore Datastore
+	Heartbeat Heartbeat
+	Alarm     Alarm
+	// Observer is nil when no third observer is configured.
+	Observer *Observer
+}
+
+// State is what the promoter keeps between runs in its region's latch store.
+// Decide returns the next one; the runner writes it only if the stored epoch
+// is still the one it read, so two concurrent runs cannot both act.
+type State struct {
+	// Epoch counts decisions; each decision takes the next one.
+	Epoch uint64
+	// HeartbeatSeq and HeartbeatWritten identify the last heartbeat seen.
+	HeartbeatSeq     uint64
+	HeartbeatWritten time.Time
+	// HeartbeatAdvanced is when (local clock) a new heartbeat was last seen.
+	HeartbeatAdvanced time.Time
+	// HealthyAt is when the primary was last seen healthy (a new heartbeat
+	// arrived), and HealthyAge the heartbeat's age then: the replication lag
+	// plus at most one heartbeat interval.
+	HealthyAt  time.Time
+	HealthyAge time.Duration
+	// PrimaryRegion is the primary member's region as last observed.
+	PrimaryRegion string
+	// PromotedAt is the last promotion made or seen (roles swapped),
+	// automatic or manual; the latch counts the cooldown from it.
+	PromotedAt time.Time
+	// Notified is the signature of the last decision that paged, so a
+	// standing condition pages once, not every 30 seconds.
+	Notified string
+}
+
+// Input is everything a decision depends on.
+type Input struct {
+	// LocalRegion is the region this promoter runs in and may promote.
+	LocalRegion string
+	Obs         Observations
+	Prev        State
+	Mode        Mode
+	Bounds      Bounds
+	// AcceptedLoss is an operator's acceptance of more replication lag than
+	// Bounds.MaxDataLoss (AnyLoss: any, even unknown). 0: none.
+	AcceptedLoss time.Duration
+}
+
+// Verdict is one guard's answer.
+type Verdict struct {
+	Guard  string `json:"guard"`
+	OK     bool   `json:"ok"`
+	Reason string `json:"reason"`
+}
+
+// Decision is the outcome of one run.
+type Decision struct {
+	Epoch  uint64    `json:"epoch"`
+	Action Action    `json:"action"`
+	Guards []Verdict `json:"guards"`
+	// PrimaryDown is true when the independent-evidence guard holds.
+	PrimaryDown bool `json:"primary_down"`
+	// Ready is true when every guard but the mode holds: "could promote
+	// right now", a signal worth watching continuously.
+	Ready bool `json:"ready"`
+	// Notify is true when this decision should page: an action, or a
+	// refusal that matters (primary down but another guard refuses, or a
+	// partition), the first time it occurs.
+	Notify bool `json:"notify"`
+	// Next is the state to store.
+	Next State `json:"-"`
+}
+
+// Verdict returns the named guard's verdict.
+func (d Decision) Verdict(guard string) Verdict {
+	for _, v := range d.Guards {
+		if v.Guard == guard {
+			return v
+		}
+	}
+	return Verdict{Guard: guard, Reason: "not evaluated"}
+}
+
+// Refused lists the guards that did not hold.
+func (d Decision) Refused() []string {
+	var out []string
+	for _, v := range d.Guards {
+		if !v.OK {
+			out = append(out, v.Guard)
+		}
+	}
+	return out
+}
+
+// Decide evaluates every guard afresh and returns the decision. It is pure:
+// the same input gives the same decision.
+func Decide(in Input) Decision {
+	b := in.Bounds.WithDefaults()
+	now := in.Obs.Now
+	next := track(in.Prev, in.Obs)
+	next.Epoch = in.Prev.Epoch + 1
+	d := Decision{Epoch: next.Epoch}
+
+	evidence, partition := evidenceGuard(in.Obs, next, b)
+	d.PrimaryDown = evidence.OK
+	d.Guards = []Verdict{
+		evidence,
+		datastoreGuard(in.Obs.Datastore),
+		memberGuard(in.LocalRegion, in.Obs.Datastore),
+		dataLossGuard(next, b, in.AcceptedLoss),
+		latchGuard(next, now, b.Cooldown),
+		modeGuard(in.Mode),
+	}
+	d.Ready = true
+	for _, v := range d.Guards[:len(d.Guards)-1] {
+		d.Ready = d.Ready && v.OK
+	}
+	switch {
+	case d.Ready && in.Mode == ModeAuto:
+		d.Action = ActPromote
+		// The latch starts when the action does: a run that overlaps a slow
+		// promotion is refused by the latch, not by luck.
+		next.PromotedAt = now
+	case d.Ready && in.Mode == ModeAdvise:
+		d.Action = ActAdvise
+	default:
+		d.Action = ActNone
+	}
+
+	// Page on actions and on refusals that matter, once per distinct
+	// condition; clear the memory when the condition goes away.
+	alreadyPrimary := strings.EqualFold(in.Obs.Datastore.LocalRole, RolePrimary)
+	matters := in.Mode != ModeOff && !alreadyPrimary && (d.Action != ActNone || d.PrimaryDown || partition)
+	sig := ""
+	if matters {
+		sig = string(d.Action) + ":" + strings.Join(d.Refused(), ",")
+		if partition {
+			sig += ":partition"
+		}
+	}
+	d.Notify = matters && (sig != in.Prev.Notified || d.Action == ActPromote)
+	next.Notified = sig
+	d.Next = next
+	return d
+}
+
+// track updates the heartbeat and role history with this run's observations.
+func track(prev State, obs Observations) State {
+	next := prev
+	now := obs.Now
+	if hb := obs.Heartbeat; hb.Err == "" && hb.Present {
+		v := hb.Value
+		if v.Seq != prev.HeartbeatSeq || !v.Written.Equal(prev.HeartbeatWritten) || prev.HeartbeatAdvanced.IsZero() {
+			// A new heartbeat arrived: the primary wrote and replication
+			// carried it, so the primary is healthy as the data path sees it.
+			next.HeartbeatSeq, next.HeartbeatWritten, next.HeartbeatAdvanced = v.Seq, v.Written, now
+			next.HealthyAt = now
+			next.HealthyAge = max(now.Sub(v.Written), 0) // clocks of two regions: never negative
+		}
+	}
+	if ds := obs.Datastore; ds.Err == "" && ds.PrimaryRegion != "" {
+		if prev.PrimaryRegion != "" && prev.PrimaryRegion != ds.PrimaryRegion {
+			// Roles swapped since the last run: a promotion happened (ours,
+			// another region's, the console's). It starts the cooldown.
+			next.PromotedAt = now
+		}
+		next.PrimaryRegion = ds.PrimaryRegion
+	}
+	return next
+}
+
+// evidenceGuard holds when the heartbeat has stopped advancing in the local
+// replica for StallAfter and the primary region's writable alarm is in ALARM
+// or its CloudWatch is unreachable (and a third observer, if any, does not
+// see the primary up). partition reports fresh heartbeats while the
+// observers cannot reach the primary.
+func evidenceGuard(obs Observations, st State, b Bounds) (v Verdict, partition bool) {
+	v.Guard = GuardEvidence
+	hb := obs.Heartbeat
+	if hb.Err != "" {
+		v.Reason = "cannot read the heartbeat in the local replica: " + hb.Err
+		return v, false
+	}
+	if st.HeartbeatAdvanced.IsZero() {
+		v.Reason = "no heartbeat has ever been seen in the local replica: is the primary's checker writing heartbeats?"
+		return v, false
+	}
+	stalled := obs.Now.Sub(st.HeartbeatAdvanced)
+	observersDown, alarmWhy := alarmVote(obs.Alarm)
+	if stalled < b.StallAfter {
+		if observersDown {
+			v.Reason = fmt.Sprintf("partition: the heartbeat advanced %s ago (seq %d) while %s: replication still reaches us, "+
+				"the primary is alive; never promote on this", round(stalled), st.HeartbeatSeq, alarmWhy)
+			return v, true
+		}
+		v.Reason = fmt.Sprintf("primary alive: the heartbeat advanced %s ago (seq %d), under the %s stall bound",
+			round(stalled), st.HeartbeatSeq, b.StallAfter)
+		return v, false
+	}
+	stallWhy := fmt.Sprintf("the heartbeat has not advanced for %s (seq %d, stall bound %s)", round(stalled), st.HeartbeatSeq, b.StallAfter)
+	if !observersDown {
+		v.Reason = stallWhy + " but " + alarmWhy + ": the replication link is broken while the primary may be healthy"
+		return v, false
+	}
+	if o := obs.Observer; o != nil {
+		switch o.Verdict {
+		case ObserverDown:
+			alarmWhy += "; third observer: down (" + o.Detail + ")"
+		case ObserverUp:
+			v.Reason = stallWhy + " and " + alarmWhy + ", but the third observer sees the primary up (" + o.Detail + ")"
+			return v, false
+		default:
+			alarmWhy += "; third observer: no verdict (" + o.Detail + ")"
+		}
+	}
+	v.OK = true
+	v.Reason = stallWhy + " and " + alarmWhy
+	return v, false
+}
+
+// alarmVote reads the primary region's writable alarm as a DOWN vote.
+func alarmVote(a Alarm) (down bool, why string) {
+	switch {
+	case a.Unreachable:
+		return true, "the primary region's CloudWatch is unreachable (" + a.Err + ")"
+	case a.Err != "":
+		return false, "the primary region's writable alarm could not be read (" + a.Err + ")"
+	case !a.Found:
+		return false, "the primary region's writable alarm does not exist (check PRIMARY_ALARM_NAME)"
+	case strings.EqualFold(a.State, AlarmAlarm):
+		return true, "the primary region's writable alarm is in ALARM"
+	}
+	return false, "the primary region's writable alarm is " + a.State
+}
+
+func datastoreGuard(ds Datastore) Verdict {
+	v := Verdict{Guard: GuardDatastore}
+	switch {
+	case ds.Err != "":
+		v.Reason = "cannot describe the Global Datastore: " + ds.Err
+	case !strings.EqualFold(ds.Status, StatusAvailable):
+		v.Reason = fmt.Sprintf("the Global Datastore is %s, not available: wait and re-check (a promotion or change is in flight, "+
+			"or only the primary is left)", ds.Status)
+	case ds.GroupStatus != "" && !strings.EqualFold(ds.GroupStatus, StatusAvailable):
+		v.Reason = fmt.Sprintf("the local replication group is %s, not available (an engine upgrade or change is in flight)", ds.GroupStatus)
+	case len(ds.GroupPending) > 0:
+		v.Reason = "the local replication group has pending modifications: " + strings.Join(ds.GroupPending, ", ")
+	default:
+		v.OK = true
+		v.Reason = "the Global Datastore and the local replication group are available"
+	}
+	return v
+}
+
+func memberGuard(region string, ds Datastore) Verdict {
+	v := Verdict{Guard: GuardMember}
+	switch {
+	case ds.Err != "":
+		v.Reason = "unknown: the Global Datastore could not be described"
+	case ds.LocalRole == "":
+		v.Reason = "the local replication group in " + region + " is not a member of the Global Datastore"
+	case strings.EqualFold(ds.LocalRole, RolePrimary):
+		v.Reason = "the local member is already PRIMARY: nothing to promote"
+	case !strings.EqualFold(ds.LocalRole, RoleSecondary):
+		v.Reason = "the local member's role is " + ds.LocalRole
+	case !strings.EqualFold(ds.LocalStatus, MemberAssociated):
+		v.Reason = "the local member is SECONDARY but " + ds.LocalStatus + ", not associated"
+	default:
+		v.OK = true
+		v.Reason = "the local member is SECONDARY and associated"
+	}
+	return v
+}
+
+func dataLossGuard(st State, b Bounds, accepted time.Duration) Verdict {
+	v := Verdict{Guard: GuardDataLoss}
+	if st.HealthyAt.IsZero() {
+		if accepted == AnyLoss {
+			v.OK = true
+			v.Reason = "the replica's freshness is unknown; an operator accepted any data loss"
+			return v
+		}
+		v.Reason = "the replica's freshness is unknown (the primary was never seen healthy): refusing without an operator's --accept-data-loss any"
+		return v
+	}
+	bound, who := b.MaxDataLoss, "configured"
+	if accepted > bound {
+		bound, who = accepted, "accepted by an operator"
+	}
+	limit := b.HeartbeatInterval + bound
+	if accepted == AnyLoss {
+		limit = AnyLoss
+	}
+	age := fmt.Sprintf("the heartbeat was %s old when the primary was last seen healthy (%s)",
+		round(st.HealthyAge), st.HealthyAt.UTC().Format(time.RFC3339))
+	if st.HealthyAge > limit {
+		v.Reason = fmt.Sprintf("stale secondary: %s, over the %s bound (heartbeat interval %s + %s data loss); "+
+			"promoting could lose that much: refuse unless an operator accepts it", age, round(limit), b.HeartbeatInterval, who)
+		return v
+	}
+	v.OK = true
+	if limit == AnyLoss {
+		v.Reason = age + "; an operator accepted any data loss"
+	} else {
+		v.Reason = fmt.Sprintf("%s, within %s (heartbeat interval %s + %s %s)", age, round(limit), b.HeartbeatInterval, round(bound), who)
+	}
+	return v
+}
+
+func latchGuard(st State, now time.Time, cooldown time.Duration) Verdict {
+	v := Verdict{Guard: GuardLatch}
+	if !st.PromotedAt.IsZero() {
+		if until := st.PromotedAt.Add(cooldown); now.Before(until) {
+			v.Reason = fmt.Sprintf("latched: a promotion at %s; no automatic promotion until %s (cooldown %s); "+
+				"fail back with a planned switchover", st.PromotedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), cooldown)
+			return v
+		}
+	}
+	v.OK = true
+	v.Reason = "no promotion within the " + cooldown.String() + " cooldown"
+	return v
+}
+
+func modeGuard(m Mode) Verdict {
+	v := Verdict{Guard: GuardMode}
+	switch m {
+	case ModeAuto:
+		v.OK, v.Reason = true, "auto: may promote"
+	case ModeAdvise:
+		v.Reason = "advise: page with the command, do not act"
+	default:
+		v.Reason = "off: evaluate only"
+	}
+	return v
+}
+
+func round(d time.Duration) time.Duration {
+	if d == AnyLoss {
+		return d
+	}
+	return d.Round(100 * time.Millisecond)
+}

@@ -1,0 +1,366 @@
+package promoter_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/promoter"
+)
+
+var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+const (
+	local  = "us-west-2"
+	remote = "us-east-1"
+)
+
+// outage is the input of a run two minutes into a primary-region outage:
+// the heartbeat (seq 41, 3 s old when last seen advancing) stopped, the
+// writable alarm is in ALARM, the local member is an associated SECONDARY
+// of an available datastore, mode auto. Every guard holds.
+func outage() promoter.Input {
+	seen := t0.Add(-2 * time.Minute)
+	return promoter.Input{
+		LocalRegion: local,
+		Mode:        promoter.ModeAuto,
+		Prev: promoter.State{
+			Epoch:             7,
+			HeartbeatSeq:      41,
+			HeartbeatWritten:  seen.Add(-3 * time.Second),
+			HeartbeatAdvanced: seen,
+			HealthyAt:         seen,
+			HealthyAge:        3 * time.Second,
+			PrimaryRegion:     remote,
+		},
+		Obs: promoter.Observations{
+			Now: t0,
+			Datastore: promoter.Datastore{
+				Status: "available", PrimaryRegion: remote,
+				LocalRole: "SECONDARY", LocalStatus: "associated", GroupStatus: "available",
+			},
+			Heartbeat: promoter.Heartbeat{Present: true, Value: check.Heartbeat{Written: seen.Add(-3 * time.Second), Region: remote, Seq: 41}},
+			Alarm:     promoter.Alarm{Found: true, State: "ALARM"},
+		},
+	}
+}
+
+// freshHeartbeat makes the local replica see heartbeat seq 42, written 1 s
+// before now: the primary writes and replication carries it.
+func freshHeartbeat(in *promoter.Input) {
+	in.Obs.Heartbeat.Value = check.Heartbeat{Written: in.Obs.Now.Add(-time.Second), Region: remote, Seq: 42}
+}
+
+func TestDecide(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		edit   func(in *promoter.Input)
+		action promoter.Action
+		// refused are the guards that must not hold (mode included).
+		refused []string
+		// reason is a fragment of the first refused guard's reason, or of
+		// the evidence guard's reason when nothing is refused.
+		reason string
+		notify bool
+	}{
+		// Where it must act.
+		{name: "region silent: heartbeat stalled, alarm in ALARM", edit: func(*promoter.Input) {},
+			action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
+		{name: "primary region's CloudWatch unreachable", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
+		{name: "third observer agrees", edit: func(in *promoter.Input) {
+			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
+		}, action: promoter.ActPromote, reason: "third observer: down", notify: true},
+		{name: "advise mode pages with the command instead", edit: func(in *promoter.Input) { in.Mode = promoter.ModeAdvise },
+			action: promoter.ActAdvise, refused: []string{promoter.GuardMode}, reason: "advise", notify: true},
+		{name: "stale secondary with an operator's accepted loss", edit: func(in *promoter.Input) {
+			in.Prev.HealthyAge = 2 * time.Minute
+			in.AcceptedLoss = 5 * time.Minute
+		}, action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
+		{name: "unknown freshness with any loss accepted", edit: func(in *promoter.Input) {
+			in.Prev.HealthyAt, in.Prev.HealthyAge = time.Time{}, 0
+			in.AcceptedLoss = promoter.AnyLoss
+		}, action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
+		{name: "heartbeat key expired after the writer stopped", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Present: false}
+		}, action: promoter.ActPromote, reason: "has not advanced for 2m0s", notify: true},
+		{name: "cooldown over", edit: func(in *promoter.Input) { in.Prev.PromotedAt = t0.Add(-61 * time.Minute) },
+			action: promoter.ActPromote, reason: "ALARM", notify: true},
+
+		// Independent evidence.
+		{name: "healthy primary: fresh heartbeat, alarm OK", edit: func(in *promoter.Input) {
+			freshHeartbeat(in)
+			in.Obs.Alarm.State = "OK"
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "primary alive"},
+		{name: "partition: observers lose a healthy primary (alarm ALARM)", edit: freshHeartbeat,
+			action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "partition", notify: true},
+		{name: "partition: primary region's CloudWatch unreachable from here", edit: func(in *promoter.Input) {
+			freshHeartbeat(in)
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "never promote", notify: true},
+		{name: "stall not long enough yet", edit: func(in *promoter.Input) {
+			in.Prev.HeartbeatAdvanced = t0.Add(-60 * time.Second)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "partition", notify: true},
+		{name: "replication link broken while the primary region says writable", edit: func(in *promoter.Input) {
+			in.Obs.Alarm.State = "OK"
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "replication link is broken"},
+		{name: "alarm has insufficient data", edit: func(in *promoter.Input) { in.Obs.Alarm.State = "INSUFFICIENT_DATA" },
+			action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "INSUFFICIENT_DATA"},
+		{name: "alarm does not exist", edit: func(in *promoter.Input) { in.Obs.Alarm = promoter.Alarm{} },
+			action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "does not exist"},
+		{name: "alarm unreadable for another reason (access denied)", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Err: "AccessDenied"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "could not be read"},
+		{name: "local replica unreadable", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "connection refused"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "cannot read the heartbeat"},
+		{name: "heartbeat never seen", edit: func(in *promoter.Input) {
+			in.Prev = promoter.State{}
+			in.Obs.Heartbeat = promoter.Heartbeat{}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence, promoter.GuardDataLoss}, reason: "ever been seen"},
+		{name: "third observer sees the primary up", edit: func(in *promoter.Input) {
+			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverUp, Detail: "probe from eu-west-1 wrote"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "third observer sees the primary up"},
+
+		// Datastore.
+		{name: "datastore modifying", edit: func(in *promoter.Input) { in.Obs.Datastore.Status = "modifying" },
+			action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "modifying, not available", notify: true},
+		{name: "datastore primary-only", edit: func(in *promoter.Input) { in.Obs.Datastore.Status = "primary-only" },
+			action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "primary-only", notify: true},
+		{name: "engine upgrade on the local group", edit: func(in *promoter.Input) { in.Obs.Datastore.GroupStatus = "modifying" },
+			action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "engine upgrade", notify: true},
+		{name: "pending modifications on the local group", edit: func(in *promoter.Input) {
+			in.Obs.Datastore.GroupPending = []string{"AutomaticFailoverStatus"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "pending", notify: true},
+		{name: "datastore cannot be described", edit: func(in *promoter.Input) {
+			in.Obs.Datastore = promoter.Datastore{Err: "throttled"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDatastore, promoter.GuardMember}, reason: "cannot describe", notify: true},
+
+		// Local member.
+		{name: "local member already primary", edit: func(in *promoter.Input) {
+			in.Obs.Datastore.LocalRole, in.Obs.Datastore.PrimaryRegion = "PRIMARY", local
+		}, action: promoter.ActNone, refused: []string{promoter.GuardMember, promoter.GuardLatch}, reason: "already PRIMARY"},
+		{name: "local member disassociating", edit: func(in *promoter.Input) { in.Obs.Datastore.LocalStatus = "disassociating" },
+			action: promoter.ActNone, refused: []string{promoter.GuardMember}, reason: "not associated", notify: true},
+		{name: "local group not a member", edit: func(in *promoter.Input) { in.Obs.Datastore.LocalRole = "" },
+			action: promoter.ActNone, refused: []string{promoter.GuardMember}, reason: "not a member", notify: true},
+
+		// Data-loss bound.
+		{name: "stale secondary without override", edit: func(in *promoter.Input) { in.Prev.HealthyAge = 2 * time.Minute },
+			action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "stale secondary", notify: true},
+		{name: "stale secondary, accepted loss too small", edit: func(in *promoter.Input) {
+			in.Prev.HealthyAge = 2 * time.Minute
+			in.AcceptedLoss = 30 * time.Second
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "accepted by an operator", notify: true},
+		{name: "freshness unknown", edit: func(in *promoter.Input) { in.Prev.HealthyAt, in.Prev.HealthyAge = time.Time{}, 0 },
+			action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "freshness is unknown", notify: true},
+
+		// Latch.
+		{name: "a promotion 20 minutes ago", edit: func(in *promoter.Input) { in.Prev.PromotedAt = t0.Add(-20 * time.Minute) },
+			action: promoter.ActNone, refused: []string{promoter.GuardLatch}, reason: "latched", notify: true},
+		{name: "roles swapped since the last run (a manual promotion elsewhere)", edit: func(in *promoter.Input) {
+			in.Prev.PrimaryRegion = "eu-west-1"
+		}, action: promoter.ActNone, refused: []string{promoter.GuardLatch}, reason: "latched", notify: true},
+
+		// Mode.
+		{name: "mode off", edit: func(in *promoter.Input) { in.Mode = promoter.ModeOff },
+			action: promoter.ActNone, refused: []string{promoter.GuardMode}, reason: "off"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := outage()
+			tc.edit(&in)
+			d := promoter.Decide(in)
+			if d.Action != tc.action {
+				t.Errorf("action %s, want %s; guards: %+v", d.Action, tc.action, d.Guards)
+			}
+			if got := d.Refused(); !slices.Equal(got, tc.refused) {
+				t.Errorf("refused %v, want %v; guards: %+v", got, tc.refused, d.Guards)
+			}
+			g := promoter.GuardEvidence
+			if len(tc.refused) > 0 {
+				g = tc.refused[0]
+			}
+			if v := d.Verdict(g); !strings.Contains(v.Reason, tc.reason) {
+				t.Errorf("%s reason %q, want it to contain %q", g, v.Reason, tc.reason)
+			}
+			if d.Notify != tc.notify {
+				t.Errorf("notify %v, want %v", d.Notify, tc.notify)
+			}
+			if d.Epoch != in.Prev.Epoch+1 || d.Next.Epoch != d.Epoch {
+				t.Errorf("epoch %d (next %d), want %d", d.Epoch, d.Next.Epoch, in.Prev.Epoch+1)
+			}
+			if len(d.Guards) != 6 {
+				t.Errorf("%d verdicts, want one per guard", len(d.Guards))
+			}
+			for _, v := range d.Guards {
+				if v.Reason == "" {
+					t.Errorf("guard %s has no reason", v.Guard)
+				}
+			}
+		})
+	}
+}
+
+// world is a sequence of runs 30 s apart; it carries the state between
+// them as the runner does through the latch store.
+type world struct {
+	t    *testing.T
+	in   promoter.Input
+	seq  uint64
+	last promoter.Decision
+}
+
+func newWorld(t *testing.T) *world {
+	in := outage()
+	in.Prev = promoter.State{}
+	in.Obs.Now = t0
+	w := &world{t: t, in: in, seq: 100}
+	return w
+}
+
+// run makes one run 30 s after the previous one; healthy primaries write a
+// heartbeat that arrives lagging by lag.
+func (w *world) run(primaryWrites bool, lag time.Duration, alarm string) promoter.Decision {
+	w.in.Obs.Now = w.in.Obs.Now.Add(30 * time.Second)
+	if primaryWrites {
+		w.seq++
+		w.in.Obs.Heartbeat = promoter.Heartbeat{Present: true, Value: check.Heartbeat{Written: w.in.Obs.Now.Add(-lag), Region: w.in.Obs.Datastore.PrimaryRegion, Seq: w.seq}}
+	}
+	w.in.Obs.Alarm = promoter.Alarm{Found: true, State: alarm}
+	w.last = promoter.Decide(w.in)
+	w.in.Prev = w.last.Next
+	return w.last
+}
+
+// swap makes the local region primary (after a promotion) or secondary.
+func (w *world) swap(localPrimary bool) {
+	ds := &w.in.Obs.Datastore
+	if localPrimary {
+		ds.LocalRole, ds.PrimaryRegion = "PRIMARY", local
+	} else {
+		ds.LocalRole, ds.PrimaryRegion = "SECONDARY", remote
+	}
+}
+
+func TestSecondOutageInsideTheCooldownDoesNotPromote(t *testing.T) {
+	w := newWorld(t)
+	for range 4 { // healthy: heartbeats arrive 2 s behind
+		if d := w.run(true, 2*time.Second, "OK"); d.Action != promoter.ActNone || d.Notify {
+			t.Fatalf("healthy run: %s notify %v: %+v", d.Action, d.Notify, d.Guards)
+		}
+	}
+	// The primary region dies: no new heartbeat, alarm ALARM.
+	var promoted bool
+	for i := range 6 {
+		d := w.run(false, 0, "ALARM")
+		if d.Action == promoter.ActPromote {
+			promoted = true
+			if stalled := time.Duration(i+1) * 30 * time.Second; stalled < promoter.DefaultStallAfter {
+				t.Fatalf("promoted after %s of stall, before the %s bound", stalled, promoter.DefaultStallAfter)
+			}
+			break
+		}
+	}
+	if !promoted {
+		t.Fatalf("no promotion after 3 min of outage: %+v", w.last.Guards)
+	}
+	// The promotion completes; the local checker now writes heartbeats.
+	w.swap(true)
+	w.run(true, 0, "ALARM")
+	// An operator fails back 20 minutes later (a planned switchover).
+	w.in.Obs.Now = w.in.Obs.Now.Add(20 * time.Minute)
+	w.swap(false)
+	w.run(true, 2*time.Second, "OK")
+	// The primary region dies again inside the hour: the latch holds.
+	for range 6 {
+		d := w.run(false, 0, "ALARM")
+		if d.Action == promoter.ActPromote {
+			t.Fatalf("promoted again inside the cooldown: %+v", d.Guards)
+		}
+	}
+	if v := w.last.Verdict(promoter.GuardLatch); v.OK || !strings.Contains(v.Reason, "latched") {
+		t.Fatalf("latch verdict %+v", v)
+	}
+	if !w.last.PrimaryDown {
+		t.Fatalf("the second outage is not seen as one: %+v", w.last.Guards)
+	}
+	// After the cooldown, counted from the failback, it may promote again.
+	w.in.Obs.Now = w.in.Obs.Now.Add(time.Hour)
+	if d := w.run(false, 0, "ALARM"); d.Action != promoter.ActPromote {
+		t.Fatalf("after the cooldown: %s: %+v", d.Action, d.Guards)
+	}
+}
+
+func TestPartitionNeverPromotes(t *testing.T) {
+	w := newWorld(t)
+	// The observers lose the primary for ten minutes while its heartbeats
+	// keep arriving: a network problem between them, not an outage.
+	pages := 0
+	for range 20 {
+		d := w.run(true, 2*time.Second, "ALARM")
+		if d.Action != promoter.ActNone || d.PrimaryDown {
+			t.Fatalf("partition: %s: %+v", d.Action, d.Guards)
+		}
+		if d.Notify {
+			pages++
+		}
+	}
+	if pages != 1 {
+		t.Fatalf("%d pages for one standing partition, want 1", pages)
+	}
+}
+
+func TestStaleSecondaryMeasuredFromTheLastHealthyHeartbeat(t *testing.T) {
+	w := newWorld(t)
+	for range 4 { // replication 2 minutes behind while the primary is healthy
+		w.run(true, 2*time.Minute, "OK")
+	}
+	for range 6 {
+		w.run(false, 0, "ALARM")
+	}
+	d := w.last
+	if d.Action != promoter.ActNone || !d.PrimaryDown {
+		t.Fatalf("stale secondary: %s: %+v", d.Action, d.Guards)
+	}
+	if v := d.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "2m0s old") {
+		t.Fatalf("data-loss verdict %+v", v)
+	}
+	// An operator accepts 3 minutes of loss.
+	w.in.AcceptedLoss = 3 * time.Minute
+	if d := w.run(false, 0, "ALARM"); d.Action != promoter.ActPromote {
+		t.Fatalf("with accepted loss: %s: %+v", d.Action, d.Guards)
+	}
+}
+
+func TestHeartbeatHistory(t *testing.T) {
+	w := newWorld(t)
+	d := w.run(true, 4*time.Second, "OK")
+	if got := d.Next.HealthyAge; got != 4*time.Second {
+		t.Fatalf("healthy age %s, want 4s", got)
+	}
+	advanced := d.Next.HeartbeatAdvanced
+	// The same heartbeat read again: not an advance.
+	d = w.run(false, 0, "OK")
+	if !d.Next.HeartbeatAdvanced.Equal(advanced) || d.Next.HealthyAge != 4*time.Second {
+		t.Fatalf("a re-read heartbeat moved the history: %+v", d.Next)
+	}
+	// A writer clock ahead of ours never gives a negative age.
+	d = w.run(true, -3*time.Second, "OK")
+	if d.Next.HealthyAge != 0 {
+		t.Fatalf("healthy age %s with a clock ahead, want 0", d.Next.HealthyAge)
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for in, want := range map[string]promoter.Mode{"": promoter.ModeAdvise, "AUTO": promoter.ModeAuto, " off ": promoter.ModeOff} {
+		if got, err := promoter.ParseMode(in); err != nil || got != want {
+			t.Errorf("ParseMode(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := promoter.ParseMode("yes"); err == nil || !strings.Contains(err.Error(), "off, advise or auto") {
+		t.Errorf("ParseMode(yes) error %v", err)
+	}
+}

@@ -1,0 +1,465 @@
+package promoter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+)
+
+// ElastiCacheAPI is the part of the ElastiCache client the runner uses; it
+// must be a client of the local (target) region.
+type ElastiCacheAPI interface {
+	DescribeGlobalReplicationGroups(ctx context.Context, in *elasticache.DescribeGlobalReplicationGroupsInput, opts ...func(*elasticache.Options)) (*elasticache.DescribeGlobalReplicationGroupsOutput, error)
+	DescribeReplicationGroups(ctx context.Context, in *elasticache.DescribeReplicationGroupsInput, opts ...func(*elasticache.Options)) (*elasticache.DescribeReplicationGroupsOutput, error)
+	FailoverGlobalReplicationGroup(ctx context.Context, in *elasticache.FailoverGlobalReplicationGroupInput, opts ...func(*elasticache.Options)) (*elasticache.FailoverGlobalReplicationGroupOutput, error)
+}
+
+// AlarmsAPI is the part of the CloudWatch client the runner uses; it must be
+// a client of the peer (primary) region.
+type AlarmsAPI interface {
+	DescribeAlarms(ctx context.Context, in *cloudwatch.DescribeAlarmsInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+}
+
+// PublishAPI is the part of the SNS client the runner uses.
+type PublishAPI interface {
+	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+var (
+	_ ElastiCacheAPI = (*elasticache.Client)(nil)
+	_ AlarmsAPI      = (*cloudwatch.Client)(nil)
+	_ PublishAPI     = (*sns.Client)(nil)
+)
+
+// Endpoint is the local replication group's Redis endpoint.
+type Endpoint interface {
+	// Heartbeat reads the primary's heartbeat as the local node holds it;
+	// present is false when the key does not exist.
+	Heartbeat(ctx context.Context) (hb Heartbeat)
+	// Write makes one real write; it fails while the node is read-only.
+	Write(ctx context.Context) error
+}
+
+// Defaults of the runner's timing.
+const (
+	DefaultCallTimeout    = 5 * time.Second
+	DefaultPromoteTimeout = 5 * time.Minute
+	DefaultPollInterval   = 5 * time.Second
+)
+
+// Runner gathers the observations of one run, decides, records the decision
+// and acts on it. Build it once per process; Run once per scheduled run.
+type Runner struct {
+	// Region is the local region, the only one this runner may promote.
+	Region string
+	// DatastoreID is the Global Datastore's full id.
+	DatastoreID string
+	// GroupID is the local member's replication group id.
+	GroupID string
+	// PeerRegion and PeerAlarm name the other (primary) region and its
+	// writable alarm.
+	PeerRegion string
+	PeerAlarm  string
+	// Mode and Bounds: see Decide.
+	Mode   Mode
+	Bounds Bounds
+	// AcceptedLoss is an operator's acceptance (commands only; the Lambda
+	// never sets it).
+	AcceptedLoss time.Duration
+
+	ElastiCache ElastiCacheAPI
+	Alarms      AlarmsAPI
+	Redis       Endpoint
+	Store       StateStore
+	// SNS and TopicARN: where pages go; nil SNS sends none (logged).
+	SNS      PublishAPI
+	TopicARN string
+	// Observer, when set, is the optional third observer.
+	Observer func(ctx context.Context) *Observer
+	// Metrics receives one Embedded Metric Format line per decision
+	// (Lambda's stdout); nil publishes none. Namespace default: Custom/Redis
+	Metrics   io.Writer
+	Namespace string
+	Log       *slog.Logger
+
+	// CallTimeout bounds each observation call. default: 5 seconds
+	CallTimeout time.Duration
+	// PromoteTimeout bounds the promotion, call to verified write, within
+	// the invocation's own deadline. default: 5 minutes
+	PromoteTimeout time.Duration
+	// PollInterval is the pause between checks while promoting (±20 %
+	// jitter, to keep clear of ElastiCache's API rate). default: 5 seconds
+	PollInterval time.Duration
+	// Now is the clock. default: time.Now
+	Now func() time.Time
+}
+
+// Promotion is what acting did, step by step.
+type Promotion struct {
+	Started time.Time `json:"started"`
+	// Called is when FailoverGlobalReplicationGroup was accepted.
+	Called time.Time `json:"called,omitzero"`
+	// Primary is when the datastore was available with the local member
+	// PRIMARY; Writable when a real write then succeeded.
+	Primary  time.Time `json:"primary,omitzero"`
+	Writable time.Time `json:"writable,omitzero"`
+	// Err says why it stopped short; empty on success.
+	Err string `json:"error,omitempty"`
+}
+
+// Outcome is the result of one run.
+type Outcome struct {
+	Decision     Decision     `json:"decision"`
+	Observations Observations `json:"-"`
+	// Command is what an operator runs to promote (in advice and pages).
+	Command   string     `json:"command,omitempty"`
+	Promotion *Promotion `json:"promotion,omitempty"`
+	// Stale is set when another run recorded a newer decision first: this
+	// one did nothing.
+	Stale bool `json:"stale,omitempty"`
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) callTimeout() time.Duration {
+	if r.CallTimeout > 0 {
+		return r.CallTimeout
+	}
+	return DefaultCallTimeout
+}
+
+// Run makes one decision. The error is nil unless the runner could not do
+// its job (state store unreadable or unwritable, a page not sent): the
+// function's Errors metric then means "the promoter is broken".
+func (r *Runner) Run(ctx context.Context) (Outcome, error) {
+	log := r.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sctx, cancel := context.WithTimeout(ctx, r.callTimeout())
+	rec, err := r.Store.Load(sctx)
+	cancel()
+	if err != nil {
+		log.Error("promoter cannot read its state; deciding nothing", "error", err.Error())
+		return Outcome{}, err
+	}
+
+	obs := r.Observe(ctx)
+	d := Decide(Input{LocalRegion: r.Region, Obs: obs, Prev: rec.State, Mode: r.Mode, Bounds: r.Bounds, AcceptedLoss: r.AcceptedLoss})
+	out := Outcome{Decision: d, Observations: obs, Command: r.command()}
+
+	sctx, cancel = context.WithTimeout(ctx, r.callTimeout())
+	err = r.Store.Save(sctx, rec.State.Epoch, Record{State: d.Next, LastAction: d.Action, LastRefused: strings.Join(d.Refused(), ","), LastAt: obs.Now})
+	cancel()
+	if errors.Is(err, ErrConflict) {
+		// Another run (an at-least-once duplicate, an operator's command)
+		// decided since we read: our view is stale, act on nothing.
+		out.Stale = true
+		log.Warn("promoter decision dropped: another run recorded a newer one", "epoch", d.Epoch, "error", err.Error())
+		return out, nil
+	}
+	if err != nil {
+		log.Error("promoter cannot record its decision; acting on nothing", "epoch", d.Epoch, "error", err.Error())
+		return out, err
+	}
+	r.logDecision(log, obs, d)
+	r.publishMetric(log, obs.Now, d)
+
+	var errs []error
+	if d.Notify {
+		errs = append(errs, r.page(ctx, log, d, nil))
+	}
+	if d.Action == ActPromote {
+		p := r.Promote(ctx)
+		out.Promotion = &p
+		log.Info("promotion finished", "epoch", d.Epoch, "ok", p.Err == "", "error", p.Err,
+			"called_after", sinceOr(p.Called, p.Started), "primary_after", sinceOr(p.Primary, p.Started),
+			"writable_after", sinceOr(p.Writable, p.Started))
+		errs = append(errs, r.page(ctx, log, d, &p))
+	}
+	return out, errors.Join(errs...)
+}
+
+// sinceOr is t - start, or "" when t is zero.
+func sinceOr(t, start time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Sub(start).Round(time.Millisecond).String()
+}
+
+// Observe gathers this run's observations concurrently, each call within
+// CallTimeout of ctx.
+func (r *Runner) Observe(ctx context.Context) Observations {
+	obs := Observations{Now: r.now()}
+	var wg sync.WaitGroup
+	wg.Go(func() { obs.Datastore = r.describe(ctx) })
+	wg.Go(func() {
+		c, cancel := context.WithTimeout(ctx, r.callTimeout())
+		defer cancel()
+		obs.Heartbeat = r.Redis.Heartbeat(c)
+	})
+	wg.Go(func() { obs.Alarm = r.alarm(ctx) })
+	if r.Observer != nil {
+		wg.Go(func() {
+			c, cancel := context.WithTimeout(ctx, r.callTimeout())
+			defer cancel()
+			obs.Observer = r.Observer(c)
+		})
+	}
+	wg.Wait()
+	return obs
+}
+
+// describe reads the datastore and the local group through the local
+// region's endpoint.
+func (r *Runner) describe(ctx context.Context) Datastore {
+	c, cancel := context.WithTimeout(ctx, r.callTimeout())
+	defer cancel()
+	out, err := r.ElastiCache.DescribeGlobalReplicationGroups(c, &elasticache.DescribeGlobalReplicationGroupsInput{
+		GlobalReplicationGroupId: aws.String(r.DatastoreID), ShowMemberInfo: aws.Bool(true)})
+	if err != nil {
+		return Datastore{Err: "describe " + r.DatastoreID + ": " + err.Error()}
+	}
+	if len(out.GlobalReplicationGroups) != 1 {
+		return Datastore{Err: fmt.Sprintf("describe %s: %d datastores in the answer", r.DatastoreID, len(out.GlobalReplicationGroups))}
+	}
+	g := out.GlobalReplicationGroups[0]
+	ds := Datastore{Status: aws.ToString(g.Status)}
+	for _, m := range g.Members {
+		region, role := aws.ToString(m.ReplicationGroupRegion), aws.ToString(m.Role)
+		if strings.EqualFold(role, RolePrimary) {
+			ds.PrimaryRegion = region
+		}
+		if region == r.Region && aws.ToString(m.ReplicationGroupId) == r.GroupID {
+			ds.LocalRole, ds.LocalStatus = role, aws.ToString(m.Status)
+		}
+	}
+	rg, err := r.ElastiCache.DescribeReplicationGroups(c, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(r.GroupID)})
+	if err != nil {
+		return Datastore{Err: "describe replication group " + r.GroupID + ": " + err.Error()}
+	}
+	if len(rg.ReplicationGroups) == 1 {
+		ds.GroupStatus = aws.ToString(rg.ReplicationGroups[0].Status)
+		ds.GroupPending = pending(rg.ReplicationGroups[0].PendingModifiedValues)
+	}
+	return ds
+}
+
+// pending names the pending modifications that matter to a failover.
+func pending(p *ectypes.ReplicationGroupPendingModifiedValues) []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	add := func(set bool, name string) {
+		if set {
+			out = append(out, name)
+		}
+	}
+	add(p.PrimaryClusterId != nil, "PrimaryClusterId")
+	add(p.AutomaticFailoverStatus != "", "AutomaticFailoverStatus")
+	add(p.Resharding != nil, "Resharding")
+	add(p.AuthTokenStatus != "", "AuthTokenStatus")
+	add(p.UserGroups != nil, "UserGroups")
+	add(p.TransitEncryptionEnabled != nil || p.TransitEncryptionMode != "", "TransitEncryption")
+	add(p.ClusterMode != "", "ClusterMode")
+	return out
+}
+
+// alarm reads the peer region's writable alarm. A transport failure, a
+// timeout or a 5xx after the SDK's retries means the region's CloudWatch is
+// unreachable; a 4xx (denied, throttled, invalid) is an error that is not
+// evidence of anything.
+func (r *Runner) alarm(ctx context.Context) Alarm {
+	c, cancel := context.WithTimeout(ctx, r.callTimeout())
+	defer cancel()
+	out, err := r.Alarms.DescribeAlarms(c, &cloudwatch.DescribeAlarmsInput{
+		AlarmNames: []string{r.PeerAlarm},
+		AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm},
+	})
+	if err != nil {
+		var resp *awshttp.ResponseError
+		// A timeout also arrives as a ResponseError, with status 0.
+		if errors.As(err, &resp) && resp.HTTPStatusCode() >= 400 && resp.HTTPStatusCode() < 500 {
+			return Alarm{Err: err.Error()}
+		}
+		return Alarm{Unreachable: true, Err: err.Error()}
+	}
+	for _, a := range out.MetricAlarms {
+		return Alarm{Found: true, State: string(a.StateValue)}
+	}
+	for _, a := range out.CompositeAlarms {
+		return Alarm{Found: true, State: string(a.StateValue)}
+	}
+	return Alarm{}
+}
+
+// command is what an operator runs to promote the local member.
+func (r *Runner) command() string {
+	return fmt.Sprintf("redisha failover --to %s --apply   (or: aws elasticache failover-global-replication-group --region %s "+
+		"--global-replication-group-id %s --primary-region %s --primary-replication-group-id %s)",
+		r.Region, r.Region, r.DatastoreID, r.Region, r.GroupID)
+}
+
+func (r *Runner) logDecision(log *slog.Logger, obs Observations, d Decision) {
+	guards := make([]any, 0, len(d.Guards))
+	for _, v := range d.Guards {
+		guards = append(guards, slog.Group(v.Guard, "ok", v.OK, "reason", v.Reason))
+	}
+	hb := []any{"present", obs.Heartbeat.Present, "seq", obs.Heartbeat.Value.Seq}
+	if obs.Heartbeat.Err != "" {
+		hb = append(hb, "error", obs.Heartbeat.Err)
+	}
+	log.Info("promoter decision",
+		"epoch", d.Epoch, "action", string(d.Action), "mode", string(r.Mode), "region", r.Region,
+		"ready", d.Ready, "primary_down", d.PrimaryDown, "notify", d.Notify,
+		slog.Group("guards", guards...),
+		slog.Group("heartbeat", hb...),
+		slog.Group("alarm", "state", obs.Alarm.State, "unreachable", obs.Alarm.Unreachable, "error", obs.Alarm.Err),
+		slog.Group("datastore", "status", obs.Datastore.Status, "primary_region", obs.Datastore.PrimaryRegion,
+			"local_role", obs.Datastore.LocalRole, "error", obs.Datastore.Err))
+}
+
+// Promote fails the Global Datastore over to the local member through the
+// local region's endpoint, then polls until the datastore is available with
+// the local member PRIMARY and a real write succeeds. It touches neither
+// Route 53, nor IAM, nor CloudFormation.
+func (r *Runner) Promote(ctx context.Context) Promotion {
+	p := Promotion{Started: r.now()}
+	timeout := r.PromoteTimeout
+	if timeout <= 0 {
+		timeout = DefaultPromoteTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	c, cancelCall := context.WithTimeout(ctx, r.callTimeout())
+	_, err := r.ElastiCache.FailoverGlobalReplicationGroup(c, &elasticache.FailoverGlobalReplicationGroupInput{
+		GlobalReplicationGroupId:  aws.String(r.DatastoreID),
+		PrimaryRegion:             aws.String(r.Region),
+		PrimaryReplicationGroupId: aws.String(r.GroupID),
+	})
+	cancelCall()
+	if err != nil {
+		var state *ectypes.InvalidGlobalReplicationGroupStateFault
+		if errors.As(err, &state) {
+			p.Err = "the datastore refused the failover (not available or primary-only): " + err.Error() + "; the next run re-checks"
+		} else {
+			p.Err = "failover call: " + err.Error()
+		}
+		return p
+	}
+	p.Called = r.now()
+
+	interval := r.PollInterval
+	if interval <= 0 {
+		interval = DefaultPollInterval
+	}
+	var last string
+	for {
+		// Roles swap only when the failover is done, so "available with
+		// the local member PRIMARY" cannot be the stale available of the
+		// moment before the datastore went to modifying.
+		if p.Primary.IsZero() {
+			ds := r.describe(ctx)
+			switch {
+			case ds.Err != "":
+				last = ds.Err
+			case strings.EqualFold(ds.Status, StatusAvailable) && strings.EqualFold(ds.LocalRole, RolePrimary):
+				p.Primary = r.now()
+			default:
+				last = fmt.Sprintf("datastore %s, local member %s", ds.Status, ds.LocalRole)
+			}
+		}
+		if !p.Primary.IsZero() {
+			c, cancelCall := context.WithTimeout(ctx, r.callTimeout())
+			err := r.Redis.Write(c)
+			cancelCall()
+			if err == nil {
+				p.Writable = r.now()
+				return p
+			}
+			last = "write to the local endpoint: " + err.Error()
+		}
+		jitter := time.Duration(float64(interval) * (0.8 + 0.4*rand.Float64()))
+		t := time.NewTimer(jitter)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			p.Err = fmt.Sprintf("not verified within %s: %s", timeout, last)
+			return p
+		case <-t.C:
+		}
+	}
+}
+
+// page publishes one SNS message about a decision (and its promotion).
+func (r *Runner) page(ctx context.Context, log *slog.Logger, d Decision, p *Promotion) error {
+	subject, body := r.message(d, p)
+	if r.SNS == nil || r.TopicARN == "" {
+		log.Warn("no SNS topic configured: page not sent", "subject", subject)
+		return nil
+	}
+	c, cancel := context.WithTimeout(ctx, r.callTimeout())
+	defer cancel()
+	_, err := r.SNS.Publish(c, &sns.PublishInput{TopicArn: aws.String(r.TopicARN), Subject: aws.String(subject), Message: aws.String(body)})
+	if err != nil {
+		log.Error("page not sent", "subject", subject, "error", err.Error())
+		return fmt.Errorf("publish to %s: %w", r.TopicARN, err)
+	}
+	return nil
+}
+
+// message is a page's subject (at most 100 characters, SNS's limit) and
+// body.
+func (r *Runner) message(d Decision, p *Promotion) (subject, body string) {
+	var b strings.Builder
+	switch {
+	case p != nil && p.Err == "":
+		subject = fmt.Sprintf("redisha: %s promoted to primary", r.Region)
+		fmt.Fprintf(&b, "The Global Datastore %s failed over to %s (%s): call accepted after %s, PRIMARY after %s, writable after %s.\n",
+			r.DatastoreID, r.GroupID, r.Region, sinceOr(p.Called, p.Started), sinceOr(p.Primary, p.Started), sinceOr(p.Writable, p.Started))
+	case p != nil:
+		subject = fmt.Sprintf("redisha: promotion of %s FAILED", r.Region)
+		fmt.Fprintf(&b, "The promotion of %s (%s) stopped: %s\n", r.GroupID, r.Region, p.Err)
+	case d.Action == ActPromote:
+		subject = fmt.Sprintf("redisha: promoting %s (primary %s is down)", r.Region, r.PeerRegion)
+	case d.Action == ActAdvise:
+		subject = fmt.Sprintf("redisha: %s is down; promote %s? (advise mode)", r.PeerRegion, r.Region)
+		fmt.Fprintf(&b, "Every guard holds. To promote:\n  %s\n", r.command())
+	default:
+		subject = fmt.Sprintf("redisha: promotion of %s refused (%s)", r.Region, strings.Join(d.Refused(), ", "))
+	}
+	fmt.Fprintf(&b, "\nDecision epoch %d, action %s, mode %s:\n", d.Epoch, d.Action, r.Mode)
+	for _, v := range d.Guards {
+		mark := "REFUSES"
+		if v.OK {
+			mark = "holds"
+		}
+		fmt.Fprintf(&b, "  %-9s %-7s %s\n", v.Guard, mark, v.Reason)
+	}
+	if len(subject) > 100 {
+		subject = subject[:100]
+	}
+	return subject, b.String()
+}

@@ -1,0 +1,405 @@
+package promoter_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/cwlocal"
+	"github.com/redisha/redisha/internal/ddblocal"
+	"github.com/redisha/redisha/internal/eclocal"
+	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/promoter"
+	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/snslocal"
+)
+
+const (
+	grg       = "ldgnf-redisha"
+	alarmName = "redisha-us-east-1-writable"
+	topic     = "arn:aws:sns:us-west-2:123456789012:redisha-pages"
+)
+
+// bed is two regions on loopback: redis-server A (us-east-1, primary) and
+// B (us-west-2, its replica), the local ElastiCache, CloudWatch, DynamoDB
+// and SNS endpoints, and a runner for us-west-2 on a clock the test moves.
+type bed struct {
+	t       *testing.T
+	a, b    *redisserver.Server
+	adminA  *redis.Client
+	ec      *eclocal.Server
+	cw      *cwlocal.Server
+	ddb     *ddblocal.Server
+	sns     *snslocal.Server
+	runner  *promoter.Runner
+	metrics *bytes.Buffer
+	logs    *bytes.Buffer
+
+	mu  sync.Mutex
+	now time.Time
+	seq uint64
+}
+
+func newBed(t *testing.T) *bed {
+	t.Helper()
+	a := redistest.Start(t, redisserver.Options{})
+	b := redistest.StartReplica(t, a, "")
+	bd := &bed{t: t, a: a, b: b, adminA: redistest.Admin(t, a.Addr, "", ""), now: t0, seq: 500,
+		metrics: &bytes.Buffer{}, logs: &bytes.Buffer{}}
+	adminB := redistest.Admin(t, b.Addr, "", "")
+
+	// The failover hook does what ElastiCache does to the nodes: B stops
+	// replicating and takes writes.
+	bd.ec = eclocal.New(eclocal.Options{FailoverDelay: 20 * time.Millisecond, OnFailover: func(eclocal.Failover) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return adminB.Do(ctx, "REPLICAOF", "NO", "ONE").Err()
+	}})
+	t.Cleanup(bd.ec.Close)
+	bd.ec.PutDatastore(eclocal.Datastore{ID: grg, Members: []eclocal.Member{
+		{ReplicationGroupID: "redis-primary", Region: "us-east-1", Role: eclocal.RolePrimary},
+		{ReplicationGroupID: "redis-secondary", Region: "us-west-2", Role: eclocal.RoleSecondary},
+	}})
+	bd.ec.PutGroup(eclocal.Group{ID: "redis-secondary", Region: "us-west-2", Endpoint: b.Addr})
+	bd.cw = cwlocal.New()
+	t.Cleanup(bd.cw.Close)
+	bd.cw.SetAlarmState(alarmName, "OK")
+	bd.ddb = ddblocal.New()
+	t.Cleanup(bd.ddb.Close)
+	bd.ddb.CreateTable("redisha-promoter", latch.KeyAttribute)
+	bd.sns = snslocal.New()
+	t.Cleanup(bd.sns.Close)
+
+	client, err := redisconn.New(redisconn.Config{Addr: b.Addr, DialTimeout: time.Second, IOTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	bd.runner = &promoter.Runner{
+		Region: "us-west-2", DatastoreID: grg, GroupID: "redis-secondary",
+		PeerRegion: "us-east-1", PeerAlarm: alarmName,
+		Mode:        promoter.ModeAuto,
+		ElastiCache: eclocal.NewClient(bd.ec.URL(), "us-west-2", 3),
+		Alarms:      cwlocal.NewClient(bd.cw.URL(), 2),
+		Redis:       promoter.RedisEndpoint{Client: client},
+		Store:       latch.New(ddblocal.NewClient(bd.ddb.URL(), "us-west-2", 3), "redisha-promoter", grg+"/us-west-2"),
+		SNS:         snslocal.NewClient(bd.sns.URL(), "us-west-2", 2),
+		TopicARN:    topic,
+		Metrics:     bd.metrics,
+		Log:         slog.New(slog.NewJSONHandler(bd.logs, nil)),
+		CallTimeout: 2 * time.Second, PollInterval: 10 * time.Millisecond, PromoteTimeout: 20 * time.Second,
+		Now: bd.clock,
+	}
+	return bd
+}
+
+func (bd *bed) clock() time.Time {
+	bd.mu.Lock()
+	defer bd.mu.Unlock()
+	return bd.now
+}
+
+// tick moves the clock 30 s: one scheduled run.
+func (bd *bed) tick() {
+	bd.mu.Lock()
+	defer bd.mu.Unlock()
+	bd.now = bd.now.Add(30 * time.Second)
+}
+
+// heartbeat writes the next heartbeat on A, as A's checker does, and waits
+// until B has it.
+func (bd *bed) heartbeat(lag time.Duration) {
+	bd.t.Helper()
+	bd.seq++
+	hb := check.Heartbeat{Written: bd.clock().Add(-lag), Region: "us-east-1", Seq: bd.seq}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := bd.adminA.Set(ctx, check.DefaultPrefix+"heartbeat", hb.String(), 10*time.Minute).Err(); err != nil {
+		bd.t.Fatalf("write heartbeat: %v", err)
+	}
+	if n, err := bd.adminA.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+		bd.t.Fatalf("heartbeat not replicated: %d, %v", n, err)
+	}
+}
+
+func (bd *bed) run() promoter.Outcome {
+	bd.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := bd.runner.Run(ctx)
+	if err != nil {
+		bd.t.Fatalf("run: %v", err)
+	}
+	return out
+}
+
+func (bd *bed) failoverCalls() []eclocal.Call {
+	var out []eclocal.Call
+	for _, c := range bd.ec.Calls() {
+		if c.Action == "FailoverGlobalReplicationGroup" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func TestRunnerPromotesWhenThePrimaryRegionIsLost(t *testing.T) {
+	bd := newBed(t)
+	for range 3 { // healthy
+		bd.tick()
+		bd.heartbeat(2 * time.Second)
+		if out := bd.run(); out.Decision.Action != promoter.ActNone {
+			t.Fatalf("healthy: %+v", out.Decision)
+		}
+	}
+	// Region A is lost: its node stops, its checker falls silent and the
+	// writable alarm goes to ALARM.
+	if err := bd.a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	var out promoter.Outcome
+	runs := 0
+	for out.Decision.Action != promoter.ActPromote && runs < 6 {
+		bd.tick()
+		out = bd.run()
+		runs++
+	}
+	if out.Decision.Action != promoter.ActPromote {
+		t.Fatalf("no promotion in %d runs: %+v", runs, out.Decision.Guards)
+	}
+	if runs != 3 { // stalled 30, 60, 90 s: the third run reaches the 90 s bound
+		t.Errorf("promoted on run %d of the outage, want 3", runs)
+	}
+	p := out.Promotion
+	if p == nil || p.Err != "" || p.Called.IsZero() || p.Primary.IsZero() || p.Writable.IsZero() {
+		t.Fatalf("promotion %+v", p)
+	}
+	calls := bd.failoverCalls()
+	if len(calls) != 1 || calls[0].Region != "us-west-2" || calls[0].Params["PrimaryRegion"] != "us-west-2" ||
+		calls[0].Params["PrimaryReplicationGroupId"] != "redis-secondary" {
+		t.Fatalf("failover calls %+v, want one through us-west-2 naming the local member", calls)
+	}
+	if d, _ := bd.ec.Datastore(grg); d.Members[1].Role != eclocal.RolePrimary {
+		t.Fatalf("datastore after: %+v", d)
+	}
+	// B really takes writes.
+	if err := redistest.Admin(t, bd.b.Addr, "", "").Set(context.Background(), "app:key", "v", 0).Err(); err != nil {
+		t.Fatalf("write to the promoted node: %v", err)
+	}
+	msgs, err := bd.sns.WaitFor(2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := msgs[len(msgs)-1]
+	if !strings.Contains(last.Subject, "us-west-2 promoted to primary") || !strings.Contains(last.Message, "evidence  holds") {
+		t.Fatalf("last page %+v", last)
+	}
+	// The latch holds: the next runs do nothing (local member PRIMARY).
+	bd.tick()
+	if out := bd.run(); out.Decision.Action != promoter.ActNone || len(bd.failoverCalls()) != 1 {
+		t.Fatalf("after the promotion: %+v", out.Decision)
+	}
+	// One log record and one metric line per decision, with every guard.
+	if n := strings.Count(bd.logs.String(), `"msg":"promoter decision"`); n != 7 {
+		t.Errorf("%d decision records, want 7", n)
+	}
+	var rec struct {
+		Epoch  uint64 `json:"epoch"`
+		Guards map[string]struct {
+			OK     bool   `json:"ok"`
+			Reason string `json:"reason"`
+		} `json:"guards"`
+	}
+	for line := range strings.Lines(bd.logs.String()) {
+		if strings.Contains(line, `"action":"promote"`) {
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if rec.Epoch != 6 || len(rec.Guards) != 6 || !rec.Guards["latch"].OK || rec.Guards["data-loss"].Reason == "" {
+		t.Errorf("promote record %+v", rec)
+	}
+	if n := strings.Count(bd.metrics.String(), `"PromoterAction":2`); n != 1 {
+		t.Errorf("%d metric lines with PromoterAction 2, want 1:\n%s", n, bd.metrics)
+	}
+}
+
+func TestRunnerNeverPromotesAcrossAPartition(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	// The observers lose the primary, but its heartbeats keep arriving.
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	for range 8 {
+		bd.tick()
+		bd.heartbeat(time.Second)
+		out := bd.run()
+		if out.Decision.Action != promoter.ActNone || !strings.Contains(out.Decision.Verdict(promoter.GuardEvidence).Reason, "partition") {
+			t.Fatalf("partition: %+v", out.Decision)
+		}
+	}
+	if len(bd.failoverCalls()) != 0 {
+		t.Fatal("a failover was called across a partition")
+	}
+	if m := bd.sns.Messages(); len(m) != 1 || !strings.Contains(m[0].Message, "partition") {
+		t.Fatalf("pages %+v, want one about the partition", m)
+	}
+}
+
+// outageRuns makes a healthy run, then stops A's heartbeats with the alarm in
+// ALARM and runs until the stall bound is reached.
+func (bd *bed) outageRuns() promoter.Outcome {
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	var out promoter.Outcome
+	for range 3 {
+		bd.tick()
+		out = bd.run()
+	}
+	return out
+}
+
+func TestRunnerAdvisesWithTheCommand(t *testing.T) {
+	bd := newBed(t)
+	bd.runner.Mode = promoter.ModeAdvise
+	out := bd.outageRuns()
+	if out.Decision.Action != promoter.ActAdvise || len(bd.failoverCalls()) != 0 {
+		t.Fatalf("advise: %+v, failover calls %d", out.Decision, len(bd.failoverCalls()))
+	}
+	m, err := bd.sns.WaitFor(1, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "redisha failover --to us-west-2 --apply"
+	if !strings.Contains(m[len(m)-1].Message, want) || !strings.Contains(m[len(m)-1].Message, "--primary-replication-group-id redis-secondary") {
+		t.Fatalf("advice %q does not give the command", m[len(m)-1].Message)
+	}
+}
+
+func TestRunnerTreatsSilentCloudWatchAsDown(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	bd.runner.CallTimeout = 300 * time.Millisecond
+	bd.cw.Stall(10 * time.Second) // the primary region's CloudWatch answers nothing
+	var out promoter.Outcome
+	for range 3 {
+		bd.tick()
+		out = bd.run()
+	}
+	if out.Decision.Action != promoter.ActPromote || !out.Observations.Alarm.Unreachable {
+		t.Fatalf("silent region: %+v %+v", out.Observations.Alarm, out.Decision.Guards)
+	}
+}
+
+func TestRunnerReportsARefusedFailover(t *testing.T) {
+	bd := newBed(t)
+	// The describe calls are throttled once (the SDK retries), then the
+	// failover call is refused: the datastore changed state in between.
+	bd.ec.FailNext("DescribeGlobalReplicationGroups", eclocal.Throttled)
+	bd.ec.FailNext("FailoverGlobalReplicationGroup", eclocal.InvalidState)
+	out := bd.outageRuns()
+	if out.Decision.Action != promoter.ActPromote || out.Promotion == nil || !strings.Contains(out.Promotion.Err, "refused the failover") {
+		t.Fatalf("outcome %+v %+v", out.Decision, out.Promotion)
+	}
+	m := bd.sns.Messages()
+	if !strings.Contains(m[len(m)-1].Subject, "FAILED") {
+		t.Fatalf("last page %+v", m[len(m)-1])
+	}
+	// The latch was taken when the action started: the next run does not
+	// hammer the API.
+	bd.tick()
+	if out := bd.run(); out.Decision.Action != promoter.ActNone || out.Decision.Verdict(promoter.GuardLatch).OK {
+		t.Fatalf("after a refused failover: %+v", out.Decision)
+	}
+}
+
+// racing is a StateStore through which another run records a decision
+// between this run's Load and Save, as an at-least-once duplicate does.
+type racing struct {
+	promoter.StateStore
+	once sync.Once
+}
+
+func (r *racing) Load(ctx context.Context) (promoter.Record, error) {
+	rec, err := r.StateStore.Load(ctx)
+	if err == nil {
+		r.once.Do(func() {
+			next := rec
+			next.State.Epoch++
+			err = r.StateStore.Save(ctx, rec.State.Epoch, next)
+		})
+	}
+	return rec, err
+}
+
+func TestRunnerActsOnNothingWhenItsViewIsStale(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	bd.tick()
+	bd.run()
+	bd.tick()
+	bd.run()
+	bd.tick()
+	bd.runner.Store = &racing{StateStore: bd.runner.Store}
+	out := bd.run()
+	if !out.Stale || out.Promotion != nil || len(bd.failoverCalls()) != 0 {
+		t.Fatalf("stale run acted: %+v", out)
+	}
+	if !strings.Contains(bd.logs.String(), "another run recorded a newer one") {
+		t.Fatal("the dropped decision is not logged")
+	}
+}
+
+func TestRedisEndpoint(t *testing.T) {
+	a := redistest.Start(t, redisserver.Options{})
+	c, err := redisconn.New(redisconn.Config{Addr: a.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	e := promoter.RedisEndpoint{Client: c, Prefix: "hc:"}
+	ctx := context.Background()
+	if hb := e.Heartbeat(ctx); hb.Present || hb.Err != "" {
+		t.Fatalf("no key: %+v", hb)
+	}
+	admin := redistest.Admin(t, a.Addr, "", "")
+	admin.Set(ctx, "hc:heartbeat", "1764000000000 us-east-1 "+strconv.Itoa(42), 0)
+	if hb := e.Heartbeat(ctx); !hb.Present || hb.Value.Seq != 42 || hb.Value.Region != "us-east-1" {
+		t.Fatalf("heartbeat %+v", hb)
+	}
+	admin.Set(ctx, "hc:heartbeat", "garbage", 0)
+	if hb := e.Heartbeat(ctx); hb.Err == "" {
+		t.Fatalf("garbage heartbeat %+v", hb)
+	}
+	if err := e.Write(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A replica refuses the write.
+	r := redistest.StartReplica(t, a, "")
+	rc, _ := redisconn.New(redisconn.Config{Addr: r.Addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	if err := (promoter.RedisEndpoint{Client: rc}).Write(ctx); err == nil || !strings.Contains(err.Error(), "READONLY") {
+		t.Fatalf("write to a replica: %v", err)
+	}
+}
