@@ -29,6 +29,7 @@ import (
 
 	"github.com/redisha/redisha/internal/alarmeval"
 	"github.com/redisha/redisha/internal/cwlocal"
+	"github.com/redisha/redisha/internal/ddblocal"
 	"github.com/redisha/redisha/internal/dnslocal"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/timescale"
@@ -119,22 +120,22 @@ func (c Config) Validate() error {
 
 // Drill is one running rehearsal.
 type Drill struct {
-	cfg      Config
-	clock    *timescale.Clock
-	topo     *Topology
-	cw       *cwlocal.Server
-	alarms   *alarmeval.Evaluator
-	dns      *dnslocal.Server
-	checkers map[string]*checker
-	apps     []*app
-	tl       *Timeline
-	ds       *datastore
-	prom     map[string]*promoterState
+	cfg       Config
+	clock     *timescale.Clock
+	topo      *Topology
+	cw        map[string]*cwlocal.Server // each region's CloudWatch
+	ddb       *ddblocal.Server
+	alarms    *alarmeval.Evaluator
+	dns       *dnslocal.Server
+	checkers  map[string]*checker
+	apps      []*app
+	tl        *Timeline
+	ds        *datastore
+	promoters map[string]*regionPromoter
 
 	mu        sync.Mutex
 	fault     time.Time       // scenario time of the fault
 	lost      map[string]bool // the region's promoter is gone
-	cwDown    map[string]bool // the region's CloudWatch is unreachable from the other
 	silenced  map[string]bool // the region's checker publishes nothing
 	decisions []Decision
 	notes     []string
@@ -169,10 +170,16 @@ func (d *Drill) isLost(region string) bool {
 	return d.lost[region]
 }
 
-func (d *Drill) cloudWatchDown(region string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.cwDown[region]
+// sources is every region's CloudWatch as one alarm data source: the
+// alarms are evaluated where Route 53 reads them.
+type sources []*cwlocal.Server
+
+func (s sources) Received() []cwlocal.Datum {
+	var out []cwlocal.Datum
+	for _, x := range s {
+		out = append(out, x.Received()...)
+	}
+	return out
 }
 
 // start brings every part up.
@@ -181,11 +188,10 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d = &Drill{cfg: cfg, clock: clock, checkers: map[string]*checker{}, lost: map[string]bool{}, cwDown: map[string]bool{}, silenced: map[string]bool{},
-		prom: map[string]*promoterState{"a": {}, "b": {}}}
+	d = &Drill{cfg: cfg, clock: clock, checkers: map[string]*checker{}, lost: map[string]bool{}, silenced: map[string]bool{},
+		promoters: map[string]*regionPromoter{}, cw: map[string]*cwlocal.Server{}}
 	d.tl = newTimeline("a1", "a2", "b1", "b2", "checker a", "checker b", "alarm a-writable", "alarm b-writable",
 		"redis.internal", "datastore", "promoter b", "promoter a", "app a", "app b")
-	d.ds = &datastore{d: d, status: "available"}
 	d.fault = clock.Now().Add(cfg.WarmUp)
 	defer func() {
 		if err != nil {
@@ -195,8 +201,17 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	if d.topo, err = StartTopology(ctx); err != nil {
 		return d, err
 	}
-	d.cw = cwlocal.New()
-	d.alarms = alarmeval.New(d.cw, clock)
+	d.cw["a"], d.cw["b"] = cwlocal.New(), cwlocal.New()
+	d.alarms = alarmeval.New(sources{d.cw["a"], d.cw["b"]}, clock)
+	for _, r := range []string{"a", "b"} {
+		name := writableAlarm(r)
+		d.cw[r].SetAlarmSource(func(n string) (string, bool) {
+			if n != name {
+				return "", false
+			}
+			return string(d.alarms.State(n)), true
+		})
+	}
 	// A second of grace after each period end for data still in flight.
 	d.alarms.Delay = time.Second
 	for _, r := range []string{"a", "b"} {
@@ -230,7 +245,7 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	checkTimeout := max(d.clock.Wall(2*time.Second), 100*time.Millisecond)
 	for _, r := range []string{"a", "b"} {
 		env := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
-			"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + d.cw.URL(),
+			"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + d.cw[r].URL(),
 			"REDIS_ADDR=" + d.topo.Region(r).Observed.Addr, "REDIS_TLS=false", "EXPECT_ROLE=primary", "HEARTBEAT=true",
 			"CHECK_TIMEOUT=" + checkTimeout.String(), "METRIC_DIMENSIONS=Region=" + r}
 		c, err := startChecker(cfg.Bootstrap, r, env, cfg.Logs)
@@ -239,6 +254,10 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 		}
 		d.checkers[r] = c
 	}
+	d.ds = newDatastore(d)
+	if err = d.startPromoters(cfg.Logs); err != nil {
+		return d, err
+	}
 	return d, nil
 }
 
@@ -246,11 +265,20 @@ func (d *Drill) close() {
 	for _, c := range d.checkers {
 		c.close()
 	}
+	for _, p := range d.promoters {
+		p.close()
+	}
+	if d.ds != nil {
+		d.ds.close()
+	}
+	if d.ddb != nil {
+		d.ddb.Close()
+	}
 	if d.dns != nil {
 		d.dns.Close()
 	}
-	if d.cw != nil {
-		d.cw.Close()
+	for _, cw := range d.cw {
+		cw.Close()
 	}
 	if d.topo != nil {
 		d.topo.Close()
@@ -290,10 +318,7 @@ func (d *Drill) loop(ctx context.Context) {
 				d.tl.Set("promoter "+r, "lost", d.clock.Now())
 				continue
 			}
-			dec := d.runPromoter(ctx, r)
-			d.mu.Lock()
-			d.decisions = append(d.decisions, dec)
-			d.mu.Unlock()
+			go d.runPromoter(ctx, d.promoters[r])
 		}
 		next = next.Add(d.cfg.Loop)
 		if d.clock.SleepUntil(ctx, next) != nil {

@@ -2,207 +2,241 @@ package drill
 
 import (
 	"context"
-	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/redisha/redisha/internal/alarmeval"
-	"github.com/redisha/redisha/internal/check"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisha/redisha/internal/cwlocal"
+	"github.com/redisha/redisha/internal/ddblocal"
+	"github.com/redisha/redisha/internal/dnslocal"
+	"github.com/redisha/redisha/internal/eclocal"
+	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/promoter"
 )
 
-// This file holds the stand-ins the drill uses for the Global Datastore's
-// control plane and for the guarded promoter. They keep the promoter's
-// guards and their order (evidence, datastore, member, data loss, latch,
-// mode) so the scenarios assert the behaviour the promoter must have.
+// The Global Datastore and its regions as the AWS APIs name them.
+const datastoreID = "ldgnf-redisha"
 
-// datastore is the Global Datastore's control plane: its status and which
-// region's member is PRIMARY; a failover keeps it modifying for a delay and
-// then swaps the roles on the real redis-servers.
+var awsRegion = map[string]string{"a": "us-east-1", "b": "us-west-2"}
+
+func groupID(region string) string { return "redisha-" + region }
+
+// datastore is the Global Datastore's control plane: the local ElastiCache
+// endpoint (eclocal) whose failover hook re-points the real redis-servers.
 type datastore struct {
-	d *Drill
+	d  *Drill
+	ec *eclocal.Server
 
-	mu        sync.Mutex
-	status    string // available or modifying
-	failovers []failoverEvent
+	mu      sync.Mutex
+	planned map[string]bool // target region of planned failovers in flight
+	kinds   []bool          // planned or not, per completed failover, in order
 }
 
+func newDatastore(d *Drill) *datastore {
+	ds := &datastore{d: d, planned: map[string]bool{}}
+	ds.ec = eclocal.New(eclocal.Options{
+		FailoverDelay: d.clock.Wall(d.cfg.FailoverDelay),
+		OnFailover: func(f eclocal.Failover) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return d.topo.FailoverGlobal(ctx, regionNamed(f.To.Region))
+		},
+	})
+	ds.ec.PutDatastore(eclocal.Datastore{ID: datastoreID, Members: []eclocal.Member{
+		{ReplicationGroupID: groupID("a"), Region: awsRegion["a"], Role: eclocal.RolePrimary},
+		{ReplicationGroupID: groupID("b"), Region: awsRegion["b"], Role: eclocal.RoleSecondary},
+	}})
+	for _, r := range []string{"a", "b"} {
+		ds.ec.PutGroup(eclocal.Group{ID: groupID(r), Region: awsRegion[r], Endpoint: EndpointName(r) + ":" + strconv.Itoa(d.topo.Port)})
+	}
+	return ds
+}
+
+func regionNamed(aws string) string {
+	for r, a := range awsRegion {
+		if a == aws {
+			return r
+		}
+	}
+	return aws
+}
+
+// Status is the datastore's status: available or modifying.
+func (ds *datastore) Status() string {
+	g, _ := ds.ec.Datastore(datastoreID)
+	return g.Status
+}
+
+// Failover calls FailoverGlobalReplicationGroup through the target
+// region's endpoint, as `redisha switchover` and the promoter do.
+func (ds *datastore) Failover(ctx context.Context, to string, planned bool) error {
+	ds.mu.Lock()
+	ds.planned[to] = planned
+	ds.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := eclocal.NewClient(ds.ec.URL(), awsRegion[to], 3).FailoverGlobalReplicationGroup(ctx,
+		&elasticache.FailoverGlobalReplicationGroupInput{GlobalReplicationGroupId: aws.String(datastoreID),
+			PrimaryRegion: aws.String(awsRegion[to]), PrimaryReplicationGroupId: aws.String(groupID(to))})
+	if err == nil {
+		ds.d.tl.Set("datastore", "modifying", ds.d.clock.Now())
+	}
+	return err
+}
+
+// failoverEvent is one completed cross-region failover.
 type failoverEvent struct {
 	To                   string
 	Requested, Completed time.Time // scenario time
 	Planned              bool
 }
 
-func (ds *datastore) Status() string {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	return ds.status
-}
-
-// Failover is FailoverGlobalReplicationGroup: refused unless available.
-func (ds *datastore) Failover(ctx context.Context, to string, planned bool) error {
-	ds.mu.Lock()
-	if ds.status != "available" {
-		ds.mu.Unlock()
-		return fmt.Errorf("InvalidGlobalReplicationGroupState: the Global Datastore is %s", ds.status)
-	}
-	if ds.d.topo.PrimaryRegion() == to {
-		ds.mu.Unlock()
-		return fmt.Errorf("InvalidParameterCombination: %s is already the primary region", to)
-	}
-	ds.status = "modifying"
-	ev := failoverEvent{To: to, Requested: ds.d.clock.Now(), Planned: planned}
-	ds.mu.Unlock()
-	ds.d.tl.Set("datastore", "modifying", ev.Requested)
-	go func() {
-		_ = ds.d.clock.Sleep(ctx, ds.d.cfg.FailoverDelay)
-		err := ds.d.topo.FailoverGlobal(context.WithoutCancel(ctx), to)
-		now := ds.d.clock.Now()
-		ds.mu.Lock()
-		ds.status = "available"
-		if err == nil {
-			ev.Completed = now
-			ds.failovers = append(ds.failovers, ev)
-		}
-		ds.mu.Unlock()
-		ds.d.tl.Set("datastore", "primary "+ds.d.topo.PrimaryRegion(), now)
-		if err != nil {
-			ds.d.logf("datastore: failover to %s failed: %v", to, err)
-			return
-		}
-		ds.d.tl.Mark("promoted "+to, now)
-	}()
-	return nil
-}
-
+// Failovers lists the completed failovers; a planned one was requested
+// by Failover(…, true), every other one by a promoter.
 func (ds *datastore) Failovers() []failoverEvent {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	return append([]failoverEvent(nil), ds.failovers...)
+	var out []failoverEvent
+	for _, f := range ds.ec.Failovers() {
+		if f.Err != nil {
+			continue
+		}
+		to := regionNamed(f.To.Region)
+		ds.mu.Lock()
+		planned := ds.planned[to]
+		ds.mu.Unlock()
+		out = append(out, failoverEvent{To: to, Requested: ds.d.clock.At(f.Requested), Completed: ds.d.clock.At(f.Completed), Planned: planned})
+	}
+	return out
 }
 
-// promoterState is what a region's promoter keeps between runs.
-type promoterState struct {
-	hbSeq        uint64
-	hbWritten    time.Time
-	hbAdvanced   time.Time // scenario time a new heartbeat was last seen
-	healthyAge   time.Duration
-	primary      string
-	promotedAt   time.Time
-	epoch        uint64
-	lastDecision string
+func (ds *datastore) close() { ds.ec.Close() }
+
+// regionPromoter is one region's promoter: the real promoter.Runner with
+// its latch in a local DynamoDB table, reading the other region's writable
+// alarm through a path that a partition (or the region's loss) can cut.
+type regionPromoter struct {
+	region string
+	runner *promoter.Runner
+	client *redis.Client
+	// cwPath is this promoter's network path to the other region's
+	// CloudWatch.
+	cwPath *link
+
+	mu   sync.Mutex
+	busy bool
+	last string
 }
 
-// Decision is one promoter run's outcome.
+// Decision is one promoter run's outcome, for the report.
 type Decision struct {
-	Region  string        `json:"region"`
-	Epoch   uint64        `json:"epoch"`
-	At      time.Duration `json:"-"`
-	AtS     float64       `json:"at_s"`
-	Promote bool          `json:"promote"`
-	// Refused names the guards that did not hold, with their reasons.
+	Region  string  `json:"region"`
+	Epoch   uint64  `json:"epoch"`
+	AtS     float64 `json:"at_s"`
+	Promote bool    `json:"promote"`
+	// Refused lists the guards that did not hold, with their reasons.
 	Refused []string `json:"refused,omitempty"`
 }
 
-// runPromoter is one run of the region's promoter.
-func (d *Drill) runPromoter(ctx context.Context, region string) Decision {
-	st := d.prom[region]
-	now := d.clock.Now()
-	st.epoch++
-	dec := Decision{Region: region, Epoch: st.epoch}
-	other := "a"
-	if region == "a" {
-		other = "b"
-	}
-
-	// Observations, each read afresh.
-	hb, hbErr := readHeartbeat(ctx, d.topo.Primary(region).Addr)
-	if hbErr == nil && hb != nil && (hb.Seq != st.hbSeq || !hb.Written.Equal(st.hbWritten) || st.hbAdvanced.IsZero()) {
-		st.hbSeq, st.hbWritten, st.hbAdvanced = hb.Seq, hb.Written, now
-		st.healthyAge = max(now.Sub(d.clock.At(hb.Written)), 0)
-	}
-	primary := d.topo.PrimaryRegion()
-	if st.primary != "" && st.primary != primary {
-		st.promotedAt = now // a promotion happened: the latch starts
-	}
-	st.primary = primary
-	alarmState, unreachable := d.alarms.State(writableAlarm(other)), d.cloudWatchDown(other)
-
-	var refused []string
-	refuse := func(guard, why string) { refused = append(refused, guard+": "+why) }
-	// evidence: the heartbeat stopped advancing here, and the other region's
-	// writable alarm is in ALARM or its CloudWatch is unreachable.
-	stalled := now.Sub(st.hbAdvanced)
-	observersDown := unreachable || alarmState == alarmeval.StateAlarm
-	switch {
-	case hbErr != nil:
-		refuse("evidence", "cannot read the heartbeat in the local replica: "+hbErr.Error())
-	case st.hbAdvanced.IsZero():
-		refuse("evidence", "no heartbeat seen yet")
-	case stalled < d.cfg.StallAfter && observersDown:
-		refuse("evidence", fmt.Sprintf("partition: heartbeat advanced %s ago while the observers see the primary down", stalled.Round(time.Second)))
-	case stalled < d.cfg.StallAfter:
-		refuse("evidence", fmt.Sprintf("primary alive: heartbeat advanced %s ago", stalled.Round(time.Second)))
-	case !observersDown:
-		refuse("evidence", fmt.Sprintf("heartbeat stalled %s but the primary region's writable alarm is %s: replication link broken", stalled.Round(time.Second), alarmState))
-	}
-	if s := d.ds.Status(); s != "available" {
-		refuse("datastore", "the Global Datastore is "+s)
-	}
-	if primary == region {
-		refuse("member", "the local member is already PRIMARY")
-	}
-	if limit := d.cfg.Loop + d.cfg.MaxDataLoss; st.healthyAge > limit && d.cfg.AcceptDataLoss < st.healthyAge {
-		refuse("data-loss", fmt.Sprintf("stale secondary: the heartbeat was %s old when last seen healthy, over %s", st.healthyAge.Round(time.Second), limit))
-	}
-	if !st.promotedAt.IsZero() && now.Sub(st.promotedAt) < d.cfg.Cooldown {
-		refuse("latch", fmt.Sprintf("a promotion %s ago, inside the %s cooldown", now.Sub(st.promotedAt).Round(time.Second), d.cfg.Cooldown))
-	}
-	dec.Refused = refused
-	dec.Promote = len(refused) == 0
-	dec.At = now.Sub(d.t0())
-	dec.AtS = dec.At.Seconds()
-
-	sig := strings.Join(refused, "|")
-	if sig != st.lastDecision {
-		st.lastDecision = sig
-		state := "wait"
-		switch {
-		case dec.Promote:
-			state = "promote"
-		case len(refused) > 0 && strings.HasPrefix(refused[0], "evidence: partition"):
-			state = "refuse: partition"
-		case len(refused) > 0 && !strings.HasPrefix(refused[0], "evidence") && !strings.HasPrefix(refused[0], "member"):
-			state = "refuse: " + strings.SplitN(refused[0], ":", 2)[0]
+// startPromoters builds a runner per region. The runners keep time on the
+// wall clock with every bound divided by the speed: the heartbeat the
+// checker writes carries wall time, so the promoter must read the same
+// clock.
+func (d *Drill) startPromoters(logs io.Writer) error {
+	d.ddb = ddblocal.New()
+	d.ddb.CreateTable("redisha-promoter", latch.KeyAttribute)
+	call := max(d.clock.Wall(5*time.Second), 300*time.Millisecond)
+	for _, r := range []string{"a", "b"} {
+		other := "b"
+		if r == "b" {
+			other = "a"
 		}
-		d.tl.Set("promoter "+region, state, now)
-	}
-	if dec.Promote {
-		st.promotedAt = now
-		d.tl.Mark("decision "+region, now)
-		if err := d.ds.Failover(ctx, region, false); err != nil {
-			d.logf("promoter %s: failover: %v", region, err)
+		cwPath, err := newLink("cloudwatch-from-"+r, strings.TrimPrefix(d.cw[other].URL(), "http://"))
+		if err != nil {
+			return err
 		}
+		resolver := dnslocal.NewResolver(d.dns.Addr(), d.clock)
+		client := redis.NewClient(&redis.Options{Addr: EndpointName(r) + ":" + strconv.Itoa(d.topo.Port),
+			Dialer: resolver.DialContext, Protocol: 2, DisableIdentity: true, MaxRetries: -1, DialerRetries: 1,
+			PoolSize: 2, DialTimeout: call, ReadTimeout: call, WriteTimeout: call, ContextTimeoutEnabled: true})
+		p := &regionPromoter{region: r, client: client, cwPath: cwPath}
+		p.runner = &promoter.Runner{
+			Region: awsRegion[r], DatastoreID: datastoreID, GroupID: groupID(r),
+			PeerRegion: awsRegion[other], PeerAlarm: writableAlarm(other),
+			Mode: promoter.ModeAuto,
+			Bounds: promoter.Bounds{StallAfter: d.clock.Wall(d.cfg.StallAfter), HeartbeatInterval: d.clock.Wall(d.cfg.Loop),
+				MaxDataLoss: d.clock.Wall(d.cfg.MaxDataLoss), Cooldown: d.clock.Wall(d.cfg.Cooldown)},
+			AcceptedLoss: d.clock.Wall(d.cfg.AcceptDataLoss),
+			ElastiCache:  eclocal.NewClient(d.ds.ec.URL(), awsRegion[r], 3),
+			Alarms:       cwlocal.NewClient("http://"+cwPath.Addr, 1),
+			Redis:        promoter.RedisEndpoint{Client: client},
+			Store:        latch.New(ddblocal.NewClient(d.ddb.URL(), awsRegion[r], 3), "redisha-promoter", datastoreID+"/"+awsRegion[r]),
+			Log:          slog.New(slog.NewJSONHandler(logs, nil)),
+			CallTimeout:  call, PromoteTimeout: d.clock.Wall(5 * time.Minute), PollInterval: max(d.clock.Wall(5*time.Second), 20*time.Millisecond),
+		}
+		d.promoters[r] = p
 	}
-	return dec
+	return nil
 }
 
-// readHeartbeat reads the primary's heartbeat from addr; nil when absent.
-func readHeartbeat(ctx context.Context, addr string) (*check.Heartbeat, error) {
-	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel()
-	c := adminClient(addr)
-	defer c.Close()
-	v, err := c.Get(ctx, "healthcheck:heartbeat").Result()
+func (p *regionPromoter) close() {
+	_ = p.client.Close()
+	p.cwPath.Close()
+}
+
+// run is one scheduled run; a run still busy (promoting) skips this one.
+func (d *Drill) runPromoter(ctx context.Context, p *regionPromoter) {
+	p.mu.Lock()
+	if p.busy {
+		p.mu.Unlock()
+		return
+	}
+	p.busy = true
+	p.mu.Unlock()
+	defer func() { p.mu.Lock(); p.busy = false; p.mu.Unlock() }()
+
+	out, err := p.runner.Run(ctx)
+	if ctx.Err() != nil {
+		return
+	}
 	if err != nil {
-		if err.Error() == "redis: nil" {
-			return nil, nil
+		d.logf("promoter %s: %v", p.region, err)
+	}
+	decided := d.clock.At(out.Observations.Now)
+	dec := Decision{Region: p.region, Epoch: out.Decision.Epoch, AtS: decided.Sub(d.t0()).Seconds(),
+		Promote: out.Decision.Action == promoter.ActPromote}
+	for _, v := range out.Decision.Guards {
+		if !v.OK && v.Guard != promoter.GuardMode {
+			dec.Refused = append(dec.Refused, v.Guard+": "+v.Reason)
 		}
-		return nil, err
 	}
-	hb, err := check.ParseHeartbeat(v)
-	if err != nil {
-		return nil, err
+	d.mu.Lock()
+	d.decisions = append(d.decisions, dec)
+	d.mu.Unlock()
+
+	state := "wait"
+	refused := out.Decision.Refused()
+	switch {
+	case dec.Promote:
+		state = "promote"
+		d.tl.Mark("decision: promote "+p.region, decided)
+	case out.Decision.Verdict(promoter.GuardMember).Reason != "" && strings.Contains(out.Decision.Verdict(promoter.GuardMember).Reason, "already PRIMARY"):
+		state = "primary"
+	case strings.HasPrefix(out.Decision.Verdict(promoter.GuardEvidence).Reason, "partition"):
+		state = "refuse: partition"
+	case out.Decision.PrimaryDown && len(refused) > 0:
+		state = "refuse: " + refused[0]
 	}
-	return &hb, nil
+	if state != p.last {
+		p.last = state
+		d.tl.Set("promoter "+p.region, state, decided)
+	}
+	if out.Promotion != nil && out.Promotion.Err != "" {
+		d.logf("promoter %s: promotion stopped: %s", p.region, out.Promotion.Err)
+	}
 }

@@ -103,7 +103,7 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 	}
 	d.mu.Lock()
 	for _, dec := range d.decisions {
-		if dec.At < 0 {
+		if dec.AtS < 0 {
 			continue
 		}
 		if dec.Promote && rep.Decision == nil {

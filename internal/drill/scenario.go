@@ -113,15 +113,22 @@ func (s Scenario) check(r *Report) []string {
 	return p
 }
 
+func other(region string) string {
+	if region == "a" {
+		return "b"
+	}
+	return "a"
+}
+
 // loseRegion stops a region: its nodes, its checker (silent) and its
 // promoter; its CloudWatch is unreachable from the other region.
 func (d *Drill) loseRegion(region string) {
 	d.mu.Lock()
 	d.lost[region] = true
-	d.cwDown[region] = true
 	d.silenced[region] = true
 	d.mu.Unlock()
 	d.topo.StopRegion(region)
+	_ = d.promoters[other(region)].cwPath.Cut()
 }
 
 // restoreRegion brings a lost region back as the current roles want it.
@@ -131,9 +138,9 @@ func (d *Drill) restoreRegion(ctx context.Context, region string) error {
 	}
 	d.mu.Lock()
 	d.lost[region] = false
-	d.cwDown[region] = false
 	d.silenced[region] = false
 	d.mu.Unlock()
+	_ = d.promoters[other(region)].cwPath.Heal()
 	d.tl.Mark("region "+region+" back", d.clock.Now())
 	return nil
 }
@@ -266,12 +273,7 @@ func init() {
 		Explain: "Region B's promoter cannot reach region A's CloudWatch, while A is healthy and replicates: the heartbeat " +
 			"stays fresh in B, so the promoter must see a partition and not promote.",
 		ExpectRefusal: "evidence", Observe: 6 * time.Minute,
-		Inject: func(_ context.Context, d *Drill) error {
-			d.mu.Lock()
-			d.cwDown["a"] = true
-			d.mu.Unlock()
-			return nil
-		},
+		Inject: func(_ context.Context, d *Drill) error { return d.promoters["b"].cwPath.Cut() },
 	})
 	add(Scenario{
 		Name: "link-broken", Title: "replication link broken while region A is healthy",
