@@ -58,10 +58,7 @@ func appKey(region string, seq uint64) string {
 }
 
 func (a *app) newClient() *redis.Client {
-	timeout := a.d.opTimeout()
-	return redis.NewClient(&redis.Options{Addr: a.addr, Dialer: a.resolver.DialContext, Protocol: 2,
-		DisableIdentity: true, MaxRetries: -1, DialerRetries: 1, PoolSize: 1, DialTimeout: timeout, ReadTimeout: timeout,
-		WriteTimeout: timeout, ContextTimeoutEnabled: true})
+	return newClient(a.addr, a.resolver.DialContext, a.d.opTimeout(), 1)
 }
 
 // run writes until ctx ends, one write every interval (wall time).

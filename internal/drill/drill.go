@@ -481,6 +481,14 @@ func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report,
 			return rep, err
 		}
 		defer f.Close()
+		for _, m := range []struct {
+			label string
+			at    *float64
+		}{{"detected", rep.Detection}, {"B writable", rep.Promotion}, {"DNS moved", rep.DNS}} {
+			if m.at != nil {
+				d.tl.Mark(m.label, d.fault.Add(time.Duration(*m.at*float64(time.Second))))
+			}
+		}
 		rows, spans, marks := d.tl.close(d.fault, end)
 		title := fmt.Sprintf("redisha drill — %s (speed %g×, times at real scale since the fault)", sc.Title, cfg.Speed)
 		if err := writeSVG(f, title, rows, spans, marks, -d.cfg.WarmUp.Seconds()/2, end.Sub(d.fault).Seconds()); err != nil {

@@ -73,3 +73,17 @@ func TestScenarioRegionLost(t *testing.T) {
 		t.Fatalf("no promotion or DNS change: %+v", rep)
 	}
 }
+
+func TestScenarioRegionStalled(t *testing.T) { runScenario(t, "region-stalled", 60) }
+
+func TestScenarioPrimaryCrash(t *testing.T) { runScenario(t, "primary-crash", 60) }
+
+func TestScenarioObserversPartition(t *testing.T) { runScenario(t, "observers-partition", 60) }
+
+func TestScenarioLinkBroken(t *testing.T) { runScenario(t, "link-broken", 60) }
+
+func TestScenarioStaleSecondary(t *testing.T) { runScenario(t, "stale-secondary", 60) }
+
+func TestScenarioCooldown(t *testing.T) { runScenario(t, "cooldown", 60) }
+
+func TestScenarioSwitchover(t *testing.T) { runScenario(t, "switchover", 60) }

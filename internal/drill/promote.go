@@ -161,9 +161,7 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 			return err
 		}
 		resolver := dnslocal.NewResolver(d.dns.Addr(), d.clock)
-		client := redis.NewClient(&redis.Options{Addr: EndpointName(r) + ":" + strconv.Itoa(d.topo.Port),
-			Dialer: resolver.DialContext, Protocol: 2, DisableIdentity: true, MaxRetries: -1, DialerRetries: 1,
-			PoolSize: 2, DialTimeout: call, ReadTimeout: call, WriteTimeout: call, ContextTimeoutEnabled: true})
+		client := newClient(EndpointName(r)+":"+strconv.Itoa(d.topo.Port), resolver.DialContext, call, 2)
 		p := &regionPromoter{region: r, client: client, cwPath: cwPath}
 		p.runner = &promoter.Runner{
 			Region: awsRegion[r], DatastoreID: datastoreID, GroupID: groupID(r),

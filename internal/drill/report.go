@@ -55,7 +55,8 @@ type AppReport struct {
 	Region string `json:"region"`
 	Writes int    `json:"writes"`
 	Acked  int    `json:"acked"`
-	// Lost counts acknowledged writes missing from the final primary (RPO).
+	// Lost counts acknowledged writes missing from the final primary (RPO);
+	// -1 when the final primary did not answer (its region is lost).
 	Lost int `json:"lost"`
 	// WriteUnavailable is the longest stretch without a successful write
 	// after the fault; ReadOnly and Disconnected split the failed time by
@@ -63,6 +64,8 @@ type AppReport struct {
 	WriteUnavailable float64 `json:"write_unavailable_s"`
 	ReadOnly         float64 `json:"read_only_s"`
 	Disconnected     float64 `json:"disconnected_s"`
+	// Errors counts the failed writes after the fault by class.
+	Errors map[string]int `json:"errors,omitempty"`
 }
 
 // Predicted is what the configured knobs give on paper (the timeline
@@ -109,7 +112,9 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 		if dec.Promote && rep.Decision == nil {
 			rep.Decision = &dec.AtS
 		}
-		if len(dec.Refused) > 0 {
+		// A refusal while the region's member was still SECONDARY says
+		// why it did not promote; later ones only say it is PRIMARY.
+		if len(dec.Refused) > 0 && !strings.Contains(strings.Join(dec.Refused, " "), "already PRIMARY") {
 			rep.LastRefusal[dec.Region] = dec.Refused
 		}
 	}
@@ -149,7 +154,7 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 
 func appReport(ctx context.Context, a *app, t0 time.Time, final string) AppReport {
 	ops, acked := a.snapshot()
-	r := AppReport{Region: a.region, Writes: len(ops), Acked: len(acked)}
+	r := AppReport{Region: a.region, Writes: len(ops), Acked: len(acked), Errors: map[string]int{}}
 	var runStart time.Time
 	for i, o := range ops {
 		if o.at.Before(t0) {
@@ -157,6 +162,9 @@ func appReport(ctx context.Context, a *app, t0 time.Time, final string) AppRepor
 		}
 		if !o.ok && runStart.IsZero() {
 			runStart = o.at
+		}
+		if !o.ok {
+			r.Errors[o.class]++
 		}
 		if o.ok && !runStart.IsZero() {
 			r.WriteUnavailable = max(r.WriteUnavailable, o.at.Sub(runStart).Seconds())
@@ -249,7 +257,11 @@ func (r *Report) WriteTable(w io.Writer) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\napp\twrites\tacked\tlost (RPO)\tno writes for\tread-only\tdisconnected")
 	for _, a := range r.Apps {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", a.Region, a.Writes, a.Acked, a.Lost,
+		lost := fmt.Sprint(a.Lost)
+		if a.Lost < 0 {
+			lost = "unknown (primary region lost)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", a.Region, a.Writes, a.Acked, lost,
 			fmtDur(a.WriteUnavailable), fmtDur(a.ReadOnly), fmtDur(a.Disconnected))
 	}
 	tw.Flush()

@@ -96,16 +96,20 @@ func (t *Timeline) close(t0, end time.Time) (rows []string, spans map[string][]S
 	return append([]string(nil), t.rows...), spans, marks
 }
 
-// stateColor colours a state: green works, red broken, orange read-only,
-// blue replica, grey unknown or silent.
+// stateColor colours a state: green works, red broken, orange read-only
+// or in flight, blue replica, grey unknown or silent; DNS answers are green
+// for region A and purple for region B.
 func stateColor(s string) string {
 	switch {
-	case s == "primary" || s == "OK" || s == appWriting || s == "healthy" || s == "available" ||
-		strings.HasPrefix(s, "→"):
+	case strings.HasPrefix(s, "→ b"):
+		return "#7b5ea7" // DNS answers region B
+	case strings.HasPrefix(s, "→ a"):
+		return "#3a9d5d" // DNS answers region A
+	case s == "primary" || s == "OK" || s == appWriting || s == "healthy" || strings.HasPrefix(s, "primary "):
 		return "#3a9d5d"
 	case s == "replica":
 		return "#4a7fc1"
-	case s == appReadOnly || s == "modifying" || s == "read-only":
+	case s == appReadOnly || s == "modifying" || s == "promote" || strings.HasPrefix(s, "refuse"):
 		return "#e8a33d"
 	case s == "ALARM" || s == "down" || s == appDown || s == "unhealthy" || s == "stalled":
 		return "#d1495b"

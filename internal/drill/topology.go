@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	// Imported for its go-redis logger setting: pool messages about dials
 	// to a dead node are the drill's normal case, not news.
@@ -383,9 +384,18 @@ func replicaOf(ctx context.Context, addr, upstream string) error {
 	return nil
 }
 
-func adminClient(addr string) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
-		DialerRetries: 1, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, ContextTimeoutEnabled: true})
+func adminClient(addr string) *redis.Client { return newClient(addr, nil, time.Second, 1) }
+
+// newClient is a go-redis client with explicit timeouts and no hidden
+// retries. Maintenance notifications are off: with them on, go-redis looks
+// the address's host up through the system resolver when the client is
+// built, which for redis.internal (known only to the drill's zone) costs
+// two seconds of resolver timeout per client.
+func newClient(addr string, dial func(context.Context, string, string) (net.Conn, error), timeout time.Duration, pool int) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, Dialer: dial, Protocol: 2, DisableIdentity: true,
+		MaxRetries: -1, DialerRetries: 1, PoolSize: pool, DialTimeout: timeout, ReadTimeout: timeout,
+		WriteTimeout: timeout, ContextTimeoutEnabled: true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 }
 
 // Role is the node's ROLE reply's first element (master or slave), or the
