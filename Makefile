@@ -61,3 +61,10 @@ bench: deps-redis ## run the benchmarks (figures are recorded in README.md)
 
 clean:
 	rm -rf build cdk.out
+
+.PHONY: drill
+drill: deps-redis ## rehearse a regional failover here, measured (region A lost); DRILL_FLAGS="--scenario switchover --speed 60"
+	@mkdir -p build/local build/drill
+	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o build/local/bootstrap ./lambda
+	$(GO) build -o build/redisha ./cmd/redisha
+	build/redisha drill --bootstrap build/local/bootstrap $(DRILL_FLAGS)

@@ -340,9 +340,9 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	// what it would accept but the function's timeout cannot give it.
 	if refused := runtimeRefusals(s, map[string]string{"checkTimeout": rawTimeout}); len(refused) > 0 {
 		errs = append(errs, refused...)
-	} else if max := checkerTimeout - handler.PublishReserve; s.CheckTimeout > max {
+	} else if reserve := handler.DefaultBudgets.Publish + handler.DefaultBudgets.Margin; s.CheckTimeout > checkerTimeout-reserve {
 		bad("checkTimeout", rawTimeout, fmt.Sprintf("use at most %v: the checker function's timeout is %v and the handler keeps %v of it to publish",
-			max, checkerTimeout, handler.PublishReserve))
+			checkerTimeout-reserve, checkerTimeout, reserve))
 	}
 	if s.AlarmEmail != "" && !strings.Contains(s.AlarmEmail, "@") {
 		bad("alarmEmail", s.AlarmEmail, "give an email address")

@@ -14,6 +14,7 @@ func commands(env Env) []*cobra.Command {
 		newProbeCmd(env),
 		newSweepCmd(env),
 		newMigrateCmd(env),
+		newDrillCmd(env),
 	}
 }
 

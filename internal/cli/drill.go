@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redisha/redisha/internal/drill"
+)
+
+func newDrillCmd(env Env) *cobra.Command {
+	var (
+		scenario, bootstrap, svg string
+		speed                    float64
+		asJSON, list             bool
+	)
+	cmd := &cobra.Command{
+		Use:   "drill [--scenario NAME] [flags]",
+		Short: "rehearse a regional failover on this machine and measure it as applications see it",
+		Long: `drill runs the whole failover loop on loopback: two regions of a Global Datastore (real redis-servers,
+region B replicating from region A), the health-checker Lambda binary in each region on the 30-second
+loop, a local CloudWatch that evaluates the writable alarms as CloudWatch does (missing data included),
+a Route 53 stand-in answering redis.internal with failover routing, the ElastiCache failover API, the
+guarded promoter in each region, and applications in both regions writing through redis.internal.
+
+One scenario injects one failure. Time runs --speed times faster: the schedule, the alarm periods, the
+TTL and the failover delay all scale together, and every result is reported at real scale (and as
+measured). The report gives the time to detection, decision, promotion and DNS convergence, each
+application's write-unavailable, read-only and disconnected time, the acknowledged writes lost, and
+whether promotion happened exactly when it should. A timeline picture (SVG) shows every component's
+state on one time axis.
+
+Scenarios: ` + strings.Join(drill.ScenarioNames(), ", ") + `.
+
+Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could not run), 2 bad usage.`,
+		Args: noArgs,
+	}
+	cmd.Flags().StringVar(&scenario, "scenario", "region-lost", "the failure to rehearse (--list shows them)")
+	cmd.Flags().Float64Var(&speed, "speed", 30, "scenario seconds per wall second (1 = real time, at most 200)")
+	cmd.Flags().StringVar(&bootstrap, "bootstrap", "build/local/bootstrap", "the checker Lambda binary built for this machine (`file`; make drill builds it)")
+	cmd.Flags().StringVar(&svg, "svg", "", "write the timeline picture here (`file`; default build/drill/<scenario>.svg, \"-\" for none)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
+	cmd.Flags().BoolVar(&list, "list", false, "list the scenarios and what each shows, then exit")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if list {
+			for _, name := range drill.ScenarioNames() {
+				sc := drill.Scenarios[name]
+				fmt.Fprintf(env.Stdout, "%-20s %s\n%-20s must: %s\n", name, sc.Title, "", sc.Expect())
+			}
+			return nil
+		}
+		sc, ok := drill.Scenarios[scenario]
+		if !ok {
+			return usagef("--scenario %q is unknown: use one of %s", scenario, strings.Join(drill.ScenarioNames(), ", "))
+		}
+		if speed < 1 || speed > 200 {
+			return usagef("--speed %g: use 1 (real time) to 200", speed)
+		}
+		switch svg {
+		case "":
+			svg = filepath.Join("build", "drill", scenario+".svg")
+		case "-":
+			svg = ""
+		}
+		cfg := drill.Config{Bootstrap: bootstrap, Speed: speed}
+		if err := cfg.Validate(); err != nil {
+			return usagef("--bootstrap: %w", err)
+		}
+		if !asJSON {
+			fmt.Fprintf(env.Stderr, "%s: %s\n%s\nspeed %g×: one real minute lasts %.1f s here\n\n", sc.Name, sc.Title, sc.Explain, speed, 60/speed)
+			cfg.Status = env.Stderr
+		}
+		rep, err := drill.Run(cmd.Context(), cfg, sc, svg)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			if err := rep.WriteJSON(env.Stdout); err != nil {
+				return err
+			}
+		} else {
+			rep.WriteTable(env.Stdout)
+		}
+		if !rep.Passed {
+			return findingf("scenario %s: %s", sc.Name, strings.Join(rep.Problems, "; "))
+		}
+		return nil
+	}
+	return cmd
+}

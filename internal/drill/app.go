@@ -1,0 +1,151 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisha/redisha/internal/dnslocal"
+)
+
+// App states on the timeline.
+const (
+	appWriting  = "writing"
+	appReadOnly = "read-only"
+	appDown     = "no writes"
+)
+
+// op is one application write (and its read back).
+type op struct {
+	at    time.Time // scenario time the write was sent
+	ok    bool
+	class string // "" when ok; readonly, refused, timeout, reset, dns, error
+	seq   uint64
+}
+
+// app is an application in one region: it resolves redis.internal through
+// the zone, writes sequence-numbered keys and reads each one back, and
+// reconnects (re-resolving the name) after any error, as a client that
+// follows a failover must.
+type app struct {
+	region   string
+	addr     string // redis.internal:port
+	resolver *dnslocal.Resolver
+	d        *Drill
+
+	mu     sync.Mutex
+	ops    []op
+	acked  []uint64
+	state  string
+	client *redis.Client
+}
+
+func newApp(d *Drill, region string, resolver *dnslocal.Resolver) *app {
+	return &app{region: region, addr: net.JoinHostPort(d.dns.Name()[:len(d.dns.Name())-1], strconv.Itoa(d.topo.Port)),
+		resolver: resolver, d: d}
+}
+
+// appKey is the key of write seq by the app in region.
+func appKey(region string, seq uint64) string {
+	return "drill:app-" + region + ":" + strconv.FormatUint(seq, 10)
+}
+
+func (a *app) newClient() *redis.Client {
+	return newClient(a.addr, a.resolver.DialContext, a.d.opTimeout(), 1)
+}
+
+// run writes until ctx ends, one write every interval (wall time).
+func (a *app) run(ctx context.Context, interval time.Duration) {
+	a.client = a.newClient()
+	defer func() { _ = a.client.Close() }()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for seq := uint64(1); ; seq++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.write(ctx, seq)
+	}
+}
+
+func (a *app) write(ctx context.Context, seq uint64) {
+	at := a.d.clock.Now()
+	key := appKey(a.region, seq)
+	cctx, cancel := context.WithTimeout(ctx, 2*a.d.opTimeout())
+	err := a.client.Set(cctx, key, at.UnixMilli(), 0).Err()
+	if err == nil {
+		// Read it back: the write is acknowledged and visible.
+		var got string
+		got, err = a.client.Get(cctx, key).Result()
+		if err == nil && got != strconv.FormatInt(at.UnixMilli(), 10) {
+			err = errors.New("read back a different value")
+		}
+	}
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	o := op{at: at, ok: err == nil, seq: seq, class: classify(err)}
+	a.mu.Lock()
+	a.ops = append(a.ops, o)
+	if o.ok {
+		a.acked = append(a.acked, seq)
+	}
+	state := appWriting
+	switch {
+	case o.class == "readonly":
+		state = appReadOnly
+	case !o.ok:
+		state = appDown
+	}
+	changed := state != a.state
+	a.state = state
+	a.mu.Unlock()
+	if changed {
+		a.d.tl.Set("app "+a.region, state, at)
+	}
+	if err != nil {
+		// Drop the connection: the next write dials again and re-resolves
+		// redis.internal (through the resolver's TTL cache).
+		_ = a.client.Close()
+		a.client = a.newClient()
+	}
+}
+
+// classify names an error the way the probe does.
+func classify(err error) string {
+	if err == nil {
+		return ""
+	}
+	var dnsErr *net.DNSError
+	s := err.Error()
+	switch {
+	case strings.HasPrefix(s, "READONLY"):
+		return "readonly"
+	case errors.As(err, &dnsErr):
+		return "dns"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(s, "i/o timeout"):
+		return "timeout"
+	case errors.Is(err, syscall.ECONNRESET) || strings.Contains(s, "EOF") || strings.Contains(s, "closed"):
+		return "reset"
+	}
+	return "error"
+}
+
+// snapshot returns the ops and acknowledged writes so far.
+func (a *app) snapshot() ([]op, []uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]op(nil), a.ops...), append([]uint64(nil), a.acked...)
+}

@@ -1,0 +1,524 @@
+// Package drill is the failover rehearsal: two regions of a Global
+// Datastore on loopback (real redis-servers), the health-checker Lambda
+// binary in each region under a local Runtime API on the configured
+// schedule, a local CloudWatch that receives its metrics on the real wire and
+// evaluates the writable alarms as CloudWatch does, a Route 53 stand-in that
+// answers redis.internal with failover routing from those alarms, the
+// Global Datastore's failover and the guarded promoter, and applications in
+// both regions writing sequence-numbered keys through redis.internal. A
+// scenario injects one failure; the drill measures, as the applications see
+// it, how long writes were unavailable, how many acknowledged writes were
+// lost and when each step (detection, decision, promotion, DNS) happened,
+// and draws the timeline.
+//
+// Time is scaled (Config.Speed): the schedule, alarm periods, TTLs and
+// delays run Speed times faster, and results are reported at real scale.
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redisha/redisha/internal/alarmeval"
+	"github.com/redisha/redisha/internal/cwlocal"
+	"github.com/redisha/redisha/internal/ddblocal"
+	"github.com/redisha/redisha/internal/dnslocal"
+	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/timescale"
+)
+
+// Config shapes a drill. Durations are real-scale (scenario) time.
+type Config struct {
+	// Bootstrap is the checker Lambda binary built for this machine
+	// (go build -tags lambda.norpc -o … ./lambda). Required.
+	Bootstrap string
+	// Speed: scenario seconds per wall second. default: 30
+	Speed float64
+	// Loop is the checker's and the promoter's schedule. default: 30s
+	Loop time.Duration
+	// AlarmPeriod, AlarmEvaluations: the writable alarms' period and N (=M),
+	// missing data breaching, as the seed's alarm. default: 60s, 2
+	AlarmPeriod      time.Duration
+	AlarmEvaluations int
+	// TTL of redis.internal. default: 10s
+	TTL time.Duration
+	// FailoverDelay is how long FailoverGlobalReplicationGroup keeps the
+	// datastore modifying (AWS quotes about a minute). default: 60s
+	FailoverDelay time.Duration
+	// MultiAZDetect is how long a region's primary node must be down before
+	// ElastiCache promotes the region's replica. default: 30s
+	MultiAZDetect time.Duration
+	// StallAfter, MaxDataLoss, Cooldown, AcceptDataLoss: the promoter's
+	// bounds. default: 90s, 5s, 1h, 0
+	StallAfter     time.Duration
+	MaxDataLoss    time.Duration
+	Cooldown       time.Duration
+	AcceptDataLoss time.Duration
+	// WarmUp runs before the fault. default: 3 alarm periods
+	WarmUp time.Duration
+	// Status receives the live status line (nil: none).
+	Status io.Writer
+	// Logs receives the checkers' own logs and the drill's notes (nil: none).
+	Logs io.Writer
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.Speed == 0 {
+		c.Speed = 30
+	}
+	def(&c.Loop, 30*time.Second)
+	def(&c.AlarmPeriod, time.Minute)
+	if c.AlarmEvaluations == 0 {
+		c.AlarmEvaluations = 2
+	}
+	def(&c.TTL, 10*time.Second)
+	def(&c.FailoverDelay, time.Minute)
+	def(&c.MultiAZDetect, 30*time.Second)
+	def(&c.StallAfter, 90*time.Second)
+	def(&c.MaxDataLoss, 5*time.Second)
+	def(&c.Cooldown, time.Hour)
+	def(&c.WarmUp, 3*c.AlarmPeriod)
+	if c.Status == nil {
+		c.Status = io.Discard
+	}
+	if c.Logs == nil {
+		c.Logs = io.Discard
+	}
+	return c
+}
+
+// Validate names each bad field and the fix.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.Bootstrap == "" {
+		errs = append(errs, errors.New("drill: Bootstrap is empty: build the checker with `go build -tags lambda.norpc -o build/local/bootstrap ./lambda` and pass its path (--bootstrap)"))
+	} else if _, err := os.Stat(c.Bootstrap); err != nil {
+		errs = append(errs, fmt.Errorf("drill: Bootstrap: %w: build it with `go build -tags lambda.norpc -o %s ./lambda`", err, c.Bootstrap))
+	}
+	if c.Speed < 1 || c.Speed > 200 {
+		errs = append(errs, fmt.Errorf("drill: Speed %g: use 1 (real time) to 200", c.Speed))
+	}
+	if c.Loop < time.Second {
+		errs = append(errs, fmt.Errorf("drill: Loop %s: use at least 1s (the design uses 30s)", c.Loop))
+	}
+	return errors.Join(errs...)
+}
+
+// Drill is one running rehearsal.
+type Drill struct {
+	cfg       Config
+	clock     *timescale.Clock
+	topo      *Topology
+	cw        map[string]*cwlocal.Server // each region's CloudWatch
+	ddb       *ddblocal.Server
+	alarms    *alarmeval.Evaluator
+	dns       *dnslocal.Server
+	checkers  map[string]*checker
+	apps      []*app
+	tl        *Timeline
+	ds        *datastore
+	promoters map[string]*regionPromoter
+
+	mu        sync.Mutex
+	fault     time.Time       // scenario time of the fault
+	lost      map[string]bool // the region's promoter is gone
+	silenced  map[string]bool // the region's checker publishes nothing
+	decisions []Decision
+	notes     []string
+}
+
+func writableAlarm(region string) string { return "redisha-" + region + "-writable" }
+
+// opTimeout is the applications' per-command timeout (wall time): a
+// second at real scale, never under 100 ms so a loaded machine does not
+// count slowness as an outage.
+func (d *Drill) opTimeout() time.Duration {
+	return max(d.clock.Wall(time.Second), 100*time.Millisecond)
+}
+
+func (d *Drill) logf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	d.mu.Lock()
+	d.notes = append(d.notes, msg)
+	d.mu.Unlock()
+	fmt.Fprintln(d.cfg.Logs, "drill:", msg)
+}
+
+func (d *Drill) t0() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fault
+}
+
+func (d *Drill) isLost(region string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lost[region]
+}
+
+// sources is every region's CloudWatch as one alarm data source: the
+// alarms are evaluated where Route 53 reads them.
+type sources []*cwlocal.Server
+
+func (s sources) Received() []cwlocal.Datum {
+	var out []cwlocal.Datum
+	for _, x := range s {
+		out = append(out, x.Received()...)
+	}
+	return out
+}
+
+// start brings every part up.
+func start(ctx context.Context, cfg Config) (d *Drill, err error) {
+	clock, err := timescale.New(cfg.Speed)
+	if err != nil {
+		return nil, err
+	}
+	d = &Drill{cfg: cfg, clock: clock, checkers: map[string]*checker{}, lost: map[string]bool{}, silenced: map[string]bool{},
+		promoters: map[string]*regionPromoter{}, cw: map[string]*cwlocal.Server{}}
+	d.tl = newTimeline("a1", "a2", "b1", "b2", "checker a", "checker b", "alarm a-writable", "alarm b-writable",
+		"redis.internal", "datastore", "promoter b", "promoter a", "app a", "app b")
+	d.fault = clock.Now().Add(cfg.WarmUp)
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if d.topo, err = StartTopology(ctx); err != nil {
+		return d, err
+	}
+	d.cw["a"], d.cw["b"] = cwlocal.New(), cwlocal.New()
+	d.alarms = alarmeval.New(sources{d.cw["a"], d.cw["b"]}, clock)
+	for _, r := range []string{"a", "b"} {
+		name := writableAlarm(r)
+		d.cw[r].SetAlarmSource(func(n string) (string, bool) {
+			if n != name {
+				return "", false
+			}
+			return string(d.alarms.State(n)), true
+		})
+	}
+	// A second of grace after each period end for data still in flight.
+	d.alarms.Delay = time.Second
+	for _, r := range []string{"a", "b"} {
+		a := alarmeval.Alarm{Name: writableAlarm(r), Namespace: metrics.DefaultNamespace, MetricName: metrics.HealthCheckStatus,
+			Dimensions: []metrics.Dimension{{Name: "Region", Value: r}}, Period: cfg.AlarmPeriod,
+			EvaluationPeriods: cfg.AlarmEvaluations, Statistic: alarmeval.Minimum,
+			ComparisonOperator: alarmeval.LessThanThreshold, Threshold: 1, TreatMissingData: alarmeval.Breaching}
+		if err = d.alarms.Add(a); err != nil {
+			return d, err
+		}
+	}
+	hc := func(r string) *dnslocal.HealthCheck {
+		return &dnslocal.HealthCheck{Name: writableAlarm(r), Alarm: d.alarms.StateFunc(writableAlarm(r)),
+			InsufficientDataHealthStatus: dnslocal.Unhealthy}
+	}
+	d.dns, err = dnslocal.Start(dnslocal.Options{TTL: cfg.TTL},
+		dnslocal.Record{Target: EndpointName("a"), HealthCheck: hc("a")},
+		dnslocal.Record{Target: EndpointName("b"), HealthCheck: hc("b")})
+	if err != nil {
+		return d, err
+	}
+	for _, r := range []string{"a", "b"} {
+		if err = d.dns.SetHost(EndpointName(r), d.topo.Primary(r).IP); err != nil {
+			return d, err
+		}
+	}
+	d.topo.OnEndpointMove = func(region string, ip net.IP) {
+		_ = d.dns.SetHost(EndpointName(region), ip)
+		d.tl.Mark("endpoint "+region+" moved", d.clock.Now())
+	}
+	checkTimeout := max(d.clock.Wall(2*time.Second), 100*time.Millisecond)
+	for _, r := range []string{"a", "b"} {
+		env := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
+			"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + d.cw[r].URL(),
+			"REDIS_ADDR=" + d.topo.Region(r).Observed.Addr, "REDIS_TLS=false", "EXPECT_ROLE=primary", "HEARTBEAT=true",
+			"CHECK_TIMEOUT=" + checkTimeout.String(), "METRIC_DIMENSIONS=Region=" + r}
+		c, err := startChecker(cfg.Bootstrap, r, env, cfg.Logs)
+		if err != nil {
+			return d, err
+		}
+		d.checkers[r] = c
+	}
+	d.ds = newDatastore(d)
+	if err = d.startPromoters(cfg.Logs); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+func (d *Drill) close() {
+	for _, c := range d.checkers {
+		c.close()
+	}
+	for _, p := range d.promoters {
+		p.close()
+	}
+	if d.ds != nil {
+		d.ds.close()
+	}
+	if d.ddb != nil {
+		d.ddb.Close()
+	}
+	if d.dns != nil {
+		d.dns.Close()
+	}
+	for _, cw := range d.cw {
+		cw.Close()
+	}
+	if d.topo != nil {
+		d.topo.Close()
+	}
+}
+
+// loop runs the checkers and the promoters on the schedule.
+func (d *Drill) loop(ctx context.Context) {
+	next := d.clock.Now()
+	for {
+		for _, r := range []string{"a", "b"} {
+			d.mu.Lock()
+			off := d.silenced[r]
+			d.mu.Unlock()
+			if off {
+				d.tl.Set("checker "+r, "silent", d.clock.Now())
+				continue
+			}
+			go func(r string) {
+				res, ran, err := d.checkers[r].invoke(ctx, d.clock.Wall(10*time.Second)+time.Second)
+				if !ran || ctx.Err() != nil {
+					return
+				}
+				state := "healthy"
+				switch {
+				case err != nil:
+					state = "error"
+					d.logf("checker %s: %v", r, err)
+				case !res.Healthy:
+					state = "unhealthy"
+				}
+				d.tl.Set("checker "+r, state, d.clock.Now())
+			}(r)
+		}
+		for _, r := range []string{"a", "b"} {
+			if d.isLost(r) {
+				d.tl.Set("promoter "+r, "lost", d.clock.Now())
+				continue
+			}
+			go d.runPromoter(ctx, d.promoters[r])
+		}
+		next = next.Add(d.cfg.Loop)
+		if d.clock.SleepUntil(ctx, next) != nil {
+			return
+		}
+	}
+}
+
+// sample records node roles, alarms, DNS and the datastore on the
+// timeline, and runs ElastiCache's in-region automatic failover.
+func (d *Drill) sample(ctx context.Context) {
+	down := map[string]time.Time{}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := d.clock.Now()
+		var wg sync.WaitGroup
+		roles := map[string]string{}
+		var mu sync.Mutex
+		for _, r := range d.topo.Regions {
+			for _, n := range r.Nodes {
+				wg.Add(1)
+				go func(n *Node) {
+					defer wg.Done()
+					role, err := Role(ctx, n.Addr)
+					s := map[string]string{"master": "primary", "slave": "replica"}[role]
+					switch {
+					case err != nil && n.PID() == 0:
+						s = "down"
+					case err != nil && isTimeout(err):
+						s = "stalled"
+					case err != nil:
+						s = "down"
+					}
+					mu.Lock()
+					roles[n.Name] = s
+					mu.Unlock()
+				}(n)
+			}
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return
+		}
+		for name, s := range roles {
+			d.tl.Set(name, s, now)
+		}
+		for _, r := range []string{"a", "b"} {
+			d.tl.Set("alarm "+r+"-writable", string(d.alarms.State(writableAlarm(r))), now)
+			// Multi-AZ: a dead primary node with a live replica is replaced.
+			p, rep := d.topo.Primary(r), d.topo.Replica(r)
+			if roles[p.Name] == "down" && roles[rep.Name] != "down" && roles[rep.Name] != "stalled" {
+				if down[r].IsZero() {
+					down[r] = now
+				} else if now.Sub(down[r]) >= d.cfg.MultiAZDetect {
+					down[r] = time.Time{}
+					if err := d.topo.FailoverInRegion(ctx, r); err != nil {
+						d.logf("multi-AZ failover in %s: %v", r, err)
+					}
+				}
+			} else {
+				down[r] = time.Time{}
+			}
+		}
+		which, rec := d.dns.Choose()
+		d.tl.Set("redis.internal", "→ "+regionOfEndpoint(rec.Target)+" ("+strings.ToLower(string(which))+")", now)
+		if d.ds.Status() == "available" {
+			d.tl.Set("datastore", "primary "+d.topo.PrimaryRegion(), now)
+		}
+	}
+}
+
+func regionOfEndpoint(name string) string {
+	for _, r := range []string{"a", "b"} {
+		if name == EndpointName(r) {
+			return r
+		}
+	}
+	return name
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// Run runs one scenario and returns its report. svgPath, when not empty,
+// receives the timeline picture.
+func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if sc.Config != nil {
+		sc.Config(&cfg)
+	}
+	d, err := start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	for _, f := range []func(context.Context){d.loop, d.sample, func(c context.Context) { _ = d.alarms.Run(c) }, d.status} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(runCtx) }()
+	}
+	appCtx, stopApps := context.WithCancel(runCtx)
+	var appsWG sync.WaitGroup
+	for _, r := range []string{"a", "b"} {
+		a := newApp(d, r, dnslocal.NewResolver(d.dns.Addr(), d.clock))
+		d.apps = append(d.apps, a)
+		appsWG.Add(1)
+		go func() { defer appsWG.Done(); a.run(appCtx, 10*time.Millisecond) }()
+	}
+	finish := func() {
+		stopApps()
+		appsWG.Wait()
+		stop()
+		wg.Wait()
+	}
+
+	if err := d.clock.SleepUntil(ctx, d.fault); err != nil {
+		finish()
+		return nil, err
+	}
+	d.tl.Mark("fault: "+sc.Name, d.clock.Now())
+	d.mu.Lock()
+	d.fault = d.clock.Now()
+	d.mu.Unlock()
+	if err := sc.Inject(ctx, d); err != nil {
+		finish()
+		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	}
+	deadline := d.fault.Add(sc.Observe)
+	for d.clock.Now().Before(deadline) && !(sc.Done != nil && sc.Done(d)) {
+		if err := d.clock.Sleep(ctx, d.cfg.Loop/2); err != nil {
+			finish()
+			return nil, err
+		}
+	}
+	// Let the applications show they write again, and replication settle.
+	_ = d.clock.Sleep(ctx, 2*d.cfg.Loop)
+	end := d.clock.Now()
+	finish()
+	fmt.Fprint(cfg.Status, "\n")
+	rep := d.report(ctx, sc, end)
+	if svgPath != "" {
+		if err := os.MkdirAll(filepath.Dir(svgPath), 0o755); err != nil {
+			return rep, err
+		}
+		f, err := os.Create(svgPath)
+		if err != nil {
+			return rep, err
+		}
+		defer f.Close()
+		for _, m := range []struct {
+			label string
+			at    *float64
+		}{{"detected", rep.Detection}, {"B writable", rep.Promotion}, {"DNS moved", rep.DNS}} {
+			if m.at != nil {
+				d.tl.Mark(m.label, d.fault.Add(time.Duration(*m.at*float64(time.Second))))
+			}
+		}
+		rows, spans, marks := d.tl.close(d.fault, end)
+		title := fmt.Sprintf("redisha drill — %s (speed %g×, times at real scale since the fault)", sc.Title, cfg.Speed)
+		if err := writeSVG(f, title, rows, spans, marks, -d.cfg.WarmUp.Seconds()/2, end.Sub(d.fault).Seconds()); err != nil {
+			return rep, err
+		}
+		rep.Picture = svgPath
+	}
+	return rep, nil
+}
+
+// status prints one live line per wall second.
+func (d *Drill) status(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		since := d.clock.Now().Sub(d.t0()).Round(time.Second)
+		which, _ := d.dns.Choose()
+		apps := ""
+		for _, a := range d.apps {
+			a.mu.Lock()
+			apps += fmt.Sprintf(" app %s:%s", a.region, a.state)
+			a.mu.Unlock()
+		}
+		fmt.Fprintf(d.cfg.Status, "\r\033[K t%+-8s alarm a:%-17s b:%-17s dns:%-9s datastore:%s primary:%s%s",
+			since, d.alarms.State(writableAlarm("a")), d.alarms.State(writableAlarm("b")), which,
+			d.ds.Status(), d.topo.PrimaryRegion(), apps)
+	}
+}

@@ -1,0 +1,89 @@
+package drill
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+var bootstrapPath string
+
+// TestMain builds the checker Lambda binary once, as `make drill` does.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "redisha-drill-")
+	if err != nil {
+		panic(err)
+	}
+	bootstrapPath = filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrapPath, "../../lambda")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("build the checker: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runScenario runs a scenario at a high speed and fails on any broken
+// expectation.
+func runScenario(t *testing.T, name string, speed float64) *Report {
+	t.Helper()
+	sc, ok := Scenarios[name]
+	if !ok {
+		t.Fatalf("no scenario %s", name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var logs bytes.Buffer
+	defer func() { t.Log(logs.String()) }()
+	rep, err := Run(ctx, Config{Bootstrap: bootstrapPath, Speed: speed, Logs: &syncWriter{w: &logs}}, sc,
+		filepath.Join(t.TempDir(), "timeline.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.WriteTable(&syncWriter{w: &logs})
+	if !rep.Passed {
+		t.Errorf("%s: %v", name, rep.Problems)
+	}
+	return rep
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func TestScenarioRegionLost(t *testing.T) {
+	rep := runScenario(t, "region-lost", 60)
+	if rep.Promotion == nil || rep.DNS == nil {
+		t.Fatalf("no promotion or DNS change: %+v", rep)
+	}
+}
+
+func TestScenarioRegionStalled(t *testing.T) { runScenario(t, "region-stalled", 60) }
+
+func TestScenarioPrimaryCrash(t *testing.T) { runScenario(t, "primary-crash", 60) }
+
+func TestScenarioObserversPartition(t *testing.T) { runScenario(t, "observers-partition", 60) }
+
+func TestScenarioLinkBroken(t *testing.T) { runScenario(t, "link-broken", 60) }
+
+func TestScenarioStaleSecondary(t *testing.T) { runScenario(t, "stale-secondary", 60) }
+
+func TestScenarioCooldown(t *testing.T) { runScenario(t, "cooldown", 60) }
+
+func TestScenarioSwitchover(t *testing.T) { runScenario(t, "switchover", 60) }

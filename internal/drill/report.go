@@ -1,0 +1,285 @@
+package drill
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/redisha/redisha/internal/alarmeval"
+)
+
+// Report is what a drill measured. Times are seconds at real scale since
+// the fault; a nil time means the step never happened.
+type Report struct {
+	Scenario string  `json:"scenario"`
+	Title    string  `json:"title"`
+	Speed    float64 `json:"speed"`
+	// Expect is what must happen, Passed whether it did, Problems why not.
+	Expect   string   `json:"expect"`
+	Passed   bool     `json:"passed"`
+	Problems []string `json:"problems,omitempty"`
+
+	Detection *float64 `json:"detection_s"`
+	Decision  *float64 `json:"decision_s"`
+	Promotion *float64 `json:"promotion_s"`
+	DNS       *float64 `json:"dns_converged_s"`
+	// Promotions are the cross-region failovers that completed.
+	Promotions []PromotionReport `json:"promotions"`
+	// InRegionFailovers counts ElastiCache's Multi-AZ failovers.
+	InRegionFailovers int `json:"in_region_failovers"`
+	// FalsePromotions counts cross-region promotions the scenario forbids.
+	FalsePromotions int         `json:"false_promotions"`
+	Apps            []AppReport `json:"apps"`
+	// LastRefusal is each promoter's last refusal after the fault.
+	LastRefusal map[string][]string `json:"last_refusal,omitempty"`
+	Predicted   Predicted           `json:"predicted"`
+	Marks       []Mark              `json:"marks"`
+	Picture     string              `json:"picture,omitempty"`
+}
+
+// PromotionReport is one completed cross-region failover.
+type PromotionReport struct {
+	To         string  `json:"to"`
+	Planned    bool    `json:"planned"`
+	Requested  float64 `json:"requested_s"`
+	Completed  float64 `json:"completed_s"`
+	FalseAlarm bool    `json:"false"`
+}
+
+// AppReport is one region's application as it saw the drill.
+type AppReport struct {
+	Region string `json:"region"`
+	Writes int    `json:"writes"`
+	Acked  int    `json:"acked"`
+	// Lost counts acknowledged writes missing from the final primary (RPO);
+	// -1 when the final primary did not answer (its region is lost).
+	Lost int `json:"lost"`
+	// WriteUnavailable is the longest stretch without a successful write
+	// after the fault; ReadOnly and Disconnected split the failed time by
+	// the error seen (READONLY, or no connection/timeout).
+	WriteUnavailable float64 `json:"write_unavailable_s"`
+	ReadOnly         float64 `json:"read_only_s"`
+	Disconnected     float64 `json:"disconnected_s"`
+	// Errors counts the failed writes after the fault by class.
+	Errors map[string]int `json:"errors,omitempty"`
+}
+
+// Predicted is what the configured knobs give on paper (the timeline
+// calculator of docs/drill.md), for comparison with what was measured.
+type Predicted struct {
+	// DetectFailing: a region whose checks publish 0: N to N+1 periods.
+	DetectFailingMin, DetectFailingMax float64
+	// DetectSilent: a region that publishes nothing: its last datapoints
+	// leave the evaluation range first: range to range+1 periods.
+	DetectSilentMin, DetectSilentMax float64
+	// Promote: the stall bound, one loop, the failover delay.
+	PromoteMin, PromoteMax float64
+}
+
+func (d *Drill) predicted() Predicted {
+	p := d.cfg.AlarmPeriod.Seconds()
+	n := float64(d.cfg.AlarmEvaluations)
+	r := float64(alarmeval.Alarm{EvaluationPeriods: d.cfg.AlarmEvaluations}.WithDefaults().EvaluationRange)
+	return Predicted{
+		DetectFailingMin: n * p, DetectFailingMax: (n + 1) * p,
+		DetectSilentMin: r * p, DetectSilentMax: (r + 1) * p,
+		PromoteMin: d.cfg.StallAfter.Seconds() + d.cfg.FailoverDelay.Seconds(),
+		PromoteMax: d.cfg.StallAfter.Seconds() + d.cfg.Loop.Seconds() + d.cfg.FailoverDelay.Seconds() + (r+1)*p,
+	}
+}
+
+func secs(d time.Duration) *float64 { s := d.Seconds(); return &s }
+
+func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report {
+	t0 := d.fault
+	rep := &Report{Scenario: sc.Name, Title: sc.Title, Speed: d.cfg.Speed, Expect: sc.Expect(), Predicted: d.predicted(),
+		LastRefusal: map[string][]string{}}
+	for _, tr := range d.alarms.History(writableAlarm(sc.region())) {
+		if tr.To == alarmeval.StateAlarm && !tr.At.Before(t0) {
+			rep.Detection = secs(tr.At.Sub(t0))
+			break
+		}
+	}
+	d.mu.Lock()
+	for _, dec := range d.decisions {
+		if dec.AtS < 0 {
+			continue
+		}
+		if dec.Promote && rep.Decision == nil {
+			rep.Decision = &dec.AtS
+		}
+		// A refusal while the region's member was still SECONDARY says
+		// why it did not promote; later ones only say it is PRIMARY.
+		if len(dec.Refused) > 0 && !strings.Contains(strings.Join(dec.Refused, " "), "already PRIMARY") {
+			rep.LastRefusal[dec.Region] = dec.Refused
+		}
+	}
+	d.mu.Unlock()
+	for _, f := range d.ds.Failovers() {
+		pr := PromotionReport{To: f.To, Planned: f.Planned, Requested: f.Requested.Sub(t0).Seconds(), Completed: f.Completed.Sub(t0).Seconds()}
+		if !f.Planned && !sc.ExpectPromotion {
+			pr.FalseAlarm = true
+			rep.FalsePromotions++
+		}
+		rep.Promotions = append(rep.Promotions, pr)
+		if rep.Promotion == nil {
+			rep.Promotion = &pr.Completed
+		}
+	}
+	for _, ch := range d.dns.Changes() {
+		at := d.clock.At(ch.At)
+		if at.After(t0) && rep.DNS == nil {
+			rep.DNS = secs(at.Sub(t0))
+		}
+	}
+	_, _, marks := d.tl.close(t0, end)
+	for _, m := range marks {
+		if strings.HasPrefix(m.Label, "endpoint ") {
+			rep.InRegionFailovers++
+		}
+	}
+	rep.Marks = marks
+	final := d.topo.Primary(d.topo.PrimaryRegion()).Addr
+	for _, a := range d.apps {
+		rep.Apps = append(rep.Apps, appReport(ctx, a, t0, final))
+	}
+	rep.Problems = sc.check(rep)
+	rep.Passed = len(rep.Problems) == 0
+	return rep
+}
+
+func appReport(ctx context.Context, a *app, t0 time.Time, final string) AppReport {
+	ops, acked := a.snapshot()
+	r := AppReport{Region: a.region, Writes: len(ops), Acked: len(acked), Errors: map[string]int{}}
+	var runStart time.Time
+	for i, o := range ops {
+		if o.at.Before(t0) {
+			continue
+		}
+		if !o.ok && runStart.IsZero() {
+			runStart = o.at
+		}
+		if !o.ok {
+			r.Errors[o.class]++
+		}
+		if o.ok && !runStart.IsZero() {
+			r.WriteUnavailable = max(r.WriteUnavailable, o.at.Sub(runStart).Seconds())
+			runStart = time.Time{}
+		}
+		if !o.ok && i+1 < len(ops) {
+			gap := ops[i+1].at.Sub(o.at).Seconds()
+			if o.class == "readonly" {
+				r.ReadOnly += gap
+			} else {
+				r.Disconnected += gap
+			}
+		}
+	}
+	if !runStart.IsZero() && len(ops) > 0 {
+		r.WriteUnavailable = max(r.WriteUnavailable, ops[len(ops)-1].at.Sub(runStart).Seconds())
+	}
+	r.Lost = countMissing(ctx, final, a.region, acked)
+	return r
+}
+
+// countMissing counts the acknowledged keys absent on addr (the final
+// primary), after giving replication a moment to settle.
+func countMissing(ctx context.Context, addr, region string, acked []uint64) int {
+	c := adminClient(addr)
+	defer c.Close()
+	missing := 0
+	for i := 0; i < len(acked); i += 500 {
+		j := min(i+500, len(acked))
+		keys := make([]string, 0, j-i)
+		for _, s := range acked[i:j] {
+			keys = append(keys, appKey(region, s))
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		pipe := c.Pipeline()
+		cmds := make([]interface{ Val() int64 }, len(keys))
+		for k, key := range keys {
+			cmds[k] = pipe.Exists(cctx, key)
+		}
+		_, err := pipe.Exec(cctx)
+		cancel()
+		if err != nil {
+			return -1 // unknown: the final primary did not answer
+		}
+		for _, cmd := range cmds {
+			if cmd.Val() == 0 {
+				missing++
+			}
+		}
+	}
+	return missing
+}
+
+func fmtS(p *float64, speed float64) (real, wall string) {
+	if p == nil {
+		return "never", "—"
+	}
+	return fmtDur(*p), fmtDur(*p / speed)
+}
+
+func fmtDur(s float64) string {
+	d := time.Duration(s * float64(time.Second))
+	if d > 10*time.Second || d < -10*time.Second {
+		d = d.Round(time.Second)
+	} else {
+		d = d.Round(10 * time.Millisecond)
+	}
+	return d.String()
+}
+
+// WriteTable prints the report for people.
+func (r *Report) WriteTable(w io.Writer) {
+	verdict := "PASS"
+	if !r.Passed {
+		verdict = "FAIL: " + strings.Join(r.Problems, "; ")
+	}
+	fmt.Fprintf(w, "\n%s — %s\nexpect: %s\nresult: %s\n\n", r.Scenario, r.Title, r.Expect, verdict)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "step (since the fault)\treal scale\tmeasured at %g×\n", r.Speed)
+	for _, row := range []struct {
+		name string
+		v    *float64
+	}{{"detection (primary region's writable alarm in ALARM)", r.Detection}, {"decision (promoter decides to promote)", r.Decision},
+		{"promotion (secondary takes writes)", r.Promotion}, {"DNS converged (redis.internal answer changed)", r.DNS}} {
+		real, wall := fmtS(row.v, r.Speed)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", row.name, real, wall)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\ncross-region promotions: %d (false: %d), in-region failovers: %d\n", len(r.Promotions), r.FalsePromotions, r.InRegionFailovers)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\napp\twrites\tacked\tlost (RPO)\tno writes for\tread-only\tdisconnected")
+	for _, a := range r.Apps {
+		lost := fmt.Sprint(a.Lost)
+		if a.Lost < 0 {
+			lost = "unknown (primary region lost)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", a.Region, a.Writes, a.Acked, lost,
+			fmtDur(a.WriteUnavailable), fmtDur(a.ReadOnly), fmtDur(a.Disconnected))
+	}
+	tw.Flush()
+	p := r.Predicted
+	fmt.Fprintf(w, "\nthe knobs predict: detection %s–%s (checks failing) or %s–%s (region silent); promotion %s–%s after the fault\n",
+		fmtDur(p.DetectFailingMin), fmtDur(p.DetectFailingMax), fmtDur(p.DetectSilentMin), fmtDur(p.DetectSilentMax),
+		fmtDur(p.PromoteMin), fmtDur(p.PromoteMax))
+	for region, why := range r.LastRefusal {
+		fmt.Fprintf(w, "promoter %s last refused: %s\n", region, strings.Join(why, "; "))
+	}
+	if r.Picture != "" {
+		fmt.Fprintf(w, "timeline picture: %s\n", r.Picture)
+	}
+}
+
+// WriteJSON prints the report as one JSON document.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

@@ -1,0 +1,345 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Scenario is one failure to rehearse and what must happen.
+type Scenario struct {
+	// Name is the --scenario value.
+	Name  string
+	Title string
+	// Explain says what is on screen, for `make drill`.
+	Explain string
+	// Region is the region that fails. default: a
+	Region string
+	// ExpectPromotion: exactly one automatic cross-region promotion must
+	// happen; otherwise none may.
+	ExpectPromotion bool
+	// ExpectInRegion: an in-region (Multi-AZ) failover must happen.
+	ExpectInRegion bool
+	// ExpectPlanned is the number of planned failovers (switchovers).
+	ExpectPlanned int
+	// ExpectRefusal names the promoter guard that must refuse (e.g.
+	// "data-loss"), in the surviving region's promoter.
+	ExpectRefusal string
+	// NoLoss: no acknowledged write may be lost.
+	NoLoss bool
+	// Observe bounds the time after the fault.
+	Observe time.Duration
+	// Inject causes the failure.
+	Inject func(ctx context.Context, d *Drill) error
+	// Done ends the observation early.
+	Done func(d *Drill) bool
+	// Config adjusts the configuration.
+	Config func(*Config)
+}
+
+func (s Scenario) region() string {
+	if s.Region == "" {
+		return "a"
+	}
+	return s.Region
+}
+
+// Expect says in words what must happen.
+func (s Scenario) Expect() string {
+	var parts []string
+	switch {
+	case s.ExpectPromotion:
+		parts = append(parts, "exactly one cross-region promotion")
+	case s.ExpectPlanned > 0:
+		parts = append(parts, fmt.Sprintf("%d planned failover(s), no automatic promotion", s.ExpectPlanned))
+	default:
+		parts = append(parts, "no cross-region promotion")
+	}
+	if s.ExpectInRegion {
+		parts = append(parts, "an in-region failover")
+	}
+	if s.ExpectRefusal != "" {
+		parts = append(parts, "the promoter refuses on "+s.ExpectRefusal)
+	}
+	if s.NoLoss {
+		parts = append(parts, "no acknowledged write lost")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// check returns what went against the expectation.
+func (s Scenario) check(r *Report) []string {
+	var p []string
+	auto, planned := 0, 0
+	for _, pr := range r.Promotions {
+		if pr.Planned {
+			planned++
+		} else {
+			auto++
+		}
+	}
+	switch {
+	case s.ExpectPromotion && auto != 1:
+		p = append(p, fmt.Sprintf("%d automatic promotions, want exactly 1", auto))
+	case !s.ExpectPromotion && auto != 0:
+		p = append(p, fmt.Sprintf("%d automatic promotions, want none", auto))
+	}
+	if planned != s.ExpectPlanned {
+		p = append(p, fmt.Sprintf("%d planned failovers, want %d", planned, s.ExpectPlanned))
+	}
+	if s.ExpectInRegion && r.InRegionFailovers == 0 {
+		p = append(p, "no in-region failover")
+	}
+	if s.ExpectRefusal != "" {
+		found := false
+		for _, why := range r.LastRefusal {
+			for _, w := range why {
+				found = found || strings.HasPrefix(w, s.ExpectRefusal)
+			}
+		}
+		if !found {
+			p = append(p, "the promoter never refused on "+s.ExpectRefusal)
+		}
+	}
+	if s.NoLoss {
+		for _, a := range r.Apps {
+			if a.Lost != 0 {
+				p = append(p, fmt.Sprintf("app %s lost %d acknowledged writes", a.Region, a.Lost))
+			}
+		}
+	}
+	return p
+}
+
+func other(region string) string {
+	if region == "a" {
+		return "b"
+	}
+	return "a"
+}
+
+// loseRegion stops a region: its nodes, its checker (silent) and its
+// promoter; its CloudWatch is unreachable from the other region.
+func (d *Drill) loseRegion(region string) {
+	d.mu.Lock()
+	d.lost[region] = true
+	d.silenced[region] = true
+	d.mu.Unlock()
+	d.topo.StopRegion(region)
+	_ = d.promoters[other(region)].cwPath.Cut()
+}
+
+// restoreRegion brings a lost region back as the current roles want it.
+func (d *Drill) restoreRegion(ctx context.Context, region string) error {
+	if err := d.topo.RestoreRegion(ctx, region); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.lost[region] = false
+	d.silenced[region] = false
+	d.mu.Unlock()
+	_ = d.promoters[other(region)].cwPath.Heal()
+	d.tl.Mark("region "+region+" back", d.clock.Now())
+	return nil
+}
+
+// converged: the datastore's primary region is want, DNS answers it and
+// every application writes.
+func (d *Drill) converged(want string) bool {
+	if d.topo.PrimaryRegion() != want || d.ds.Status() != "available" {
+		return false
+	}
+	if _, rec := d.dns.Choose(); regionOfEndpoint(rec.Target) != want {
+		return false
+	}
+	for _, a := range d.apps {
+		a.mu.Lock()
+		s := a.state
+		a.mu.Unlock()
+		if s != appWriting {
+			return false
+		}
+	}
+	return true
+}
+
+// switchover is a planned move of the primary role to region: writes on
+// the old primary pause, the target catches up, the datastore fails over,
+// and the pause ends (the old primary then answers READONLY).
+func (d *Drill) switchover(ctx context.Context, to string) error {
+	from := d.topo.PrimaryRegion()
+	old, target := d.topo.Primary(from), d.topo.Primary(to)
+	pause := d.clock.Wall(d.cfg.FailoverDelay + 2*d.cfg.Loop)
+	c := adminClient(old.Addr)
+	defer c.Close()
+	if err := c.Do(ctx, "CLIENT", "PAUSE", pause.Milliseconds(), "WRITE").Err(); err != nil {
+		return fmt.Errorf("pause writes on %s: %w", old.Name, err)
+	}
+	if err := waitCaughtUp(ctx, old.Addr, target.Addr, 10*time.Second); err != nil {
+		_ = c.Do(ctx, "CLIENT", "UNPAUSE").Err()
+		return err
+	}
+	d.tl.Mark("switchover to "+to, d.clock.Now())
+	if err := d.ds.Failover(ctx, to, true); err != nil {
+		_ = c.Do(ctx, "CLIENT", "UNPAUSE").Err()
+		return err
+	}
+	for d.topo.PrimaryRegion() != to || d.ds.Status() != "available" {
+		if err := d.clock.Sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+	return c.Do(ctx, "CLIENT", "UNPAUSE").Err()
+}
+
+// waitCaughtUp waits until the replica at addr has processed the primary's
+// whole replication stream.
+func waitCaughtUp(ctx context.Context, primary, replica string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	p, r := adminClient(primary), adminClient(replica)
+	defer p.Close()
+	defer r.Close()
+	for {
+		pi, err1 := p.Info(ctx, "replication").Result()
+		ri, err2 := r.Info(ctx, "replication").Result()
+		if err1 == nil && err2 == nil {
+			po, ro := infoField(pi, "master_repl_offset"), infoField(ri, "master_repl_offset")
+			if po != "" && po == ro {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the target did not catch up within %s", timeout)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func infoField(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// Scenarios are the rehearsals, by name.
+var Scenarios = map[string]Scenario{}
+
+// ScenarioNames lists the scenarios, the headline first.
+func ScenarioNames() []string {
+	names := make([]string, 0, len(Scenarios))
+	for n := range Scenarios {
+		if n != "region-lost" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return append([]string{"region-lost"}, names...)
+}
+
+func add(s Scenario) { Scenarios[s.Name] = s }
+
+func init() {
+	add(Scenario{
+		Name: "region-lost", Title: "region A lost",
+		Explain: "Region A's redis-servers, checker and promoter stop at once. A's writable alarm sees missing data " +
+			"(treated as breaching); B's promoter sees the heartbeat stop in its replica and A's CloudWatch unreachable, " +
+			"and promotes B; B's writable alarm goes OK and redis.internal follows the writer to B.",
+		ExpectPromotion: true, Observe: 20 * time.Minute,
+		Inject: func(_ context.Context, d *Drill) error { d.loseRegion("a"); return nil },
+		Done:   func(d *Drill) bool { return d.converged("b") },
+	})
+	add(Scenario{
+		Name: "region-stalled", Title: "region A stalled",
+		Explain:         "Region A's redis-servers stop answering (SIGSTOP) while its checker keeps running and publishes 0.",
+		ExpectPromotion: true, Observe: 20 * time.Minute,
+		Inject: func(_ context.Context, d *Drill) error { return d.topo.StallRegion("a") },
+		Done:   func(d *Drill) bool { return d.converged("b") },
+	})
+	add(Scenario{
+		Name: "primary-crash", Title: "primary node crash in region A",
+		Explain:        "Region A's primary node dies; ElastiCache promotes A's replica (in-region). Nothing may cross regions.",
+		ExpectInRegion: true, Observe: 6 * time.Minute,
+		Inject: func(_ context.Context, d *Drill) error { d.topo.CrashPrimary("a"); return nil },
+	})
+	add(Scenario{
+		Name: "observers-partition", Title: "partition between B's observers and a healthy region A",
+		Explain: "Region B's promoter cannot reach region A's CloudWatch, while A is healthy and replicates: the heartbeat " +
+			"stays fresh in B, so the promoter must see a partition and not promote.",
+		ExpectRefusal: "evidence", Observe: 6 * time.Minute,
+		Inject: func(_ context.Context, d *Drill) error { return d.promoters["b"].cwPath.Cut() },
+	})
+	add(Scenario{
+		Name: "link-broken", Title: "replication link broken while region A is healthy",
+		Explain: "The inter-region replication link breaks; A keeps taking writes and its alarm stays OK, so the " +
+			"stalled heartbeat in B is not evidence enough: no promotion.",
+		ExpectRefusal: "evidence", Observe: 6 * time.Minute,
+		Inject: func(_ context.Context, d *Drill) error { return d.topo.BreakLink() },
+	})
+	add(Scenario{
+		Name: "stale-secondary", Title: "stale secondary, then region A lost",
+		Explain: "Replication to B lags by 60 s (beyond the data-loss bound); then region A is lost. The promoter must " +
+			"refuse without an operator's override.",
+		ExpectRefusal: "data-loss", Observe: 10 * time.Minute,
+		Inject: func(ctx context.Context, d *Drill) error {
+			if err := d.topo.SlowLink(d.clock.Wall(60 * time.Second)); err != nil {
+				return err
+			}
+			if err := d.clock.Sleep(ctx, 4*d.cfg.Loop); err != nil {
+				return err
+			}
+			d.loseRegion("a")
+			return nil
+		},
+	})
+	add(Scenario{
+		Name: "cooldown", Title: "second outage inside the cooldown",
+		Explain: "Region A is lost and B promoted; A comes back as a secondary; then B is lost. The latch must hold: " +
+			"no automatic failback inside the cooldown.",
+		ExpectPromotion: true, ExpectRefusal: "latch", Observe: 30 * time.Minute,
+		Inject: func(ctx context.Context, d *Drill) error {
+			d.loseRegion("a")
+			for !d.converged("b") {
+				if err := d.clock.Sleep(ctx, d.cfg.Loop); err != nil {
+					return err
+				}
+			}
+			if err := d.restoreRegion(ctx, "a"); err != nil {
+				return err
+			}
+			if err := d.clock.Sleep(ctx, 4*d.cfg.Loop); err != nil {
+				return err
+			}
+			d.tl.Mark("second outage: region b lost", d.clock.Now())
+			d.loseRegion("b")
+			return d.clock.Sleep(ctx, 8*time.Minute)
+		},
+		Done: func(*Drill) bool { return true },
+	})
+	add(Scenario{
+		Name: "switchover", Title: "planned switchover to B and failback to A",
+		Explain:       "An operator moves the primary role to B (writes pause until B has caught up), then back to A.",
+		ExpectPlanned: 2, NoLoss: true, Observe: 30 * time.Minute,
+		Inject: func(ctx context.Context, d *Drill) error {
+			if err := d.switchover(ctx, "b"); err != nil {
+				return err
+			}
+			for !d.converged("b") {
+				if err := d.clock.Sleep(ctx, d.cfg.Loop); err != nil {
+					return err
+				}
+			}
+			if err := d.clock.Sleep(ctx, 2*d.cfg.Loop); err != nil {
+				return err
+			}
+			return d.switchover(ctx, "a")
+		},
+		Done: func(d *Drill) bool { return d.converged("a") },
+	})
+}
