@@ -11,11 +11,13 @@ package ddblocal
 import (
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -223,15 +225,21 @@ func writeJSON(w http.ResponseWriter, v any) {
 		writeError(w, Failure{http.StatusInternalServerError, "InternalServerError"}, err.Error())
 		return
 	}
+	write(w, http.StatusOK, b)
+}
+
+// write answers with the CRC32 header DynamoDB sends; the SDK checks the
+// body against it.
+func write(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))
+	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
 
 func writeError(w http.ResponseWriter, f Failure, msg string) {
 	b, _ := json.Marshal(map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + f.Code, "message": msg})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(f.Status)
-	_, _ = w.Write(b)
+	write(w, f.Status, b)
 }
 
 // NewClient returns a real DynamoDB client for url in region, with static

@@ -218,7 +218,7 @@ func (r *Runner) Observe(ctx context.Context) Observations {
 		defer cancel()
 		obs.Heartbeat = r.Redis.Heartbeat(c)
 	})
-	wg.Go(func() { obs.Alarm = r.alarm(ctx) })
+	wg.Go(func() { obs.Alarm = r.ReadAlarm(ctx) })
 	if r.Observer != nil {
 		wg.Go(func() {
 			c, cancel := context.WithTimeout(ctx, r.callTimeout())
@@ -286,11 +286,11 @@ func pending(p *ectypes.ReplicationGroupPendingModifiedValues) []string {
 	return out
 }
 
-// alarm reads the peer region's writable alarm. A transport failure, a
+// ReadAlarm reads the peer region's writable alarm. A transport failure, a
 // timeout or a 5xx after the SDK's retries means the region's CloudWatch is
 // unreachable; a 4xx (denied, throttled, invalid) is an error that is not
 // evidence of anything.
-func (r *Runner) alarm(ctx context.Context) Alarm {
+func (r *Runner) ReadAlarm(ctx context.Context) Alarm {
 	c, cancel := context.WithTimeout(ctx, r.callTimeout())
 	defer cancel()
 	out, err := r.Alarms.DescribeAlarms(c, &cloudwatch.DescribeAlarmsInput{
