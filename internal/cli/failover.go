@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,17 +83,10 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 		if wait <= 0 || poll <= 0 {
 			return usagef("--wait and --poll must be positive durations")
 		}
-		if g.region == "" {
-			g.region = to // ask the target region: it must work when the other is lost
-		}
 		ctx := cmd.Context()
-		d, err := g.open(ctx, env)
+		d, m, err := g.openTarget(ctx, env, to)
 		if err != nil {
 			return err
-		}
-		m, ok := d.member(to)
-		if !ok {
-			return usagef("--to %s: the Global Datastore %s has no member there", to, g.datastore)
 		}
 		client, err := d.redis(m)
 		if err != nil {
@@ -108,9 +100,7 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 		if apply {
 			out, err := r.Run(ctx)
 			rep.Epoch, rep.Ready, rep.Guards, rep.Promotion, rep.Stale = out.Decision.Epoch, out.Decision.Ready, out.Decision.Guards, out.Promotion, out.Stale
-			if printErr := printFailover(env.Stdout, rep, r, asJSON); printErr != nil {
-				return printErr
-			}
+			printFailover(env.Stdout, rep, r, asJSON)
 			switch {
 			case err != nil && rep.Promotion == nil:
 				return err
@@ -131,9 +121,7 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 		dec := promoter.Decide(promoter.Input{LocalRegion: to, Obs: r.Observe(ctx), Prev: rec.State, Mode: promoter.ModeAuto,
 			AcceptedLoss: loss})
 		rep.Ready, rep.Guards = dec.Ready, dec.Guards
-		if err := printFailover(env.Stdout, rep, r, asJSON); err != nil {
-			return err
-		}
+		printFailover(env.Stdout, rep, r, asJSON)
 		if !rep.Ready {
 			return findingf("refused by: %s", strings.Join(refusedGuards(rep.Guards), ", "))
 		}
@@ -152,11 +140,10 @@ func refusedGuards(vs []promoter.Verdict) []string {
 	return out
 }
 
-func printFailover(w io.Writer, rep failoverReport, r *promoter.Runner, asJSON bool) error {
+func printFailover(w io.Writer, rep failoverReport, r *promoter.Runner, asJSON bool) {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		printJSON(w, rep)
+		return
 	}
 	what := "plan"
 	if rep.Apply {
@@ -184,5 +171,4 @@ func printFailover(w io.Writer, rep failoverReport, r *promoter.Runner, asJSON b
 	case rep.Ready && !rep.Apply:
 		fmt.Fprintln(w, "every guard holds: run again with --apply to promote")
 	}
-	return nil
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -269,11 +268,7 @@ could not be described), 2 bad usage.`,
 		}
 		rep := d.status(cmd.Context())
 		if asJSON {
-			enc := json.NewEncoder(env.Stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(rep); err != nil {
-				return err
-			}
+			printJSON(env.Stdout, rep)
 		} else {
 			printStatus(env.Stdout, rep)
 		}
@@ -436,6 +431,23 @@ func printStatus(w io.Writer, rep statusReport) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// openTarget opens the datastore asking the target region's endpoint first
+// (it must work when the other region is lost) and returns to's member.
+func (g *gdsFlags) openTarget(ctx context.Context, env Env, to string) (*gds, member, error) {
+	if g.region == "" {
+		g.region = to
+	}
+	d, err := g.open(ctx, env)
+	if err != nil {
+		return nil, member{}, err
+	}
+	m, ok := d.member(to)
+	if !ok {
+		return nil, member{}, usagef("--to %s: the Global Datastore %s has no member there", to, g.datastore)
+	}
+	return d, m, nil
 }
 
 func orDash(s string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -68,17 +67,10 @@ may be lost. Exit codes: 0 moved and verified, 1 not (the message says which ste
 		if catchUp <= 0 || wait <= 0 || poll <= 0 {
 			return usagef("--catch-up, --wait and --poll must be positive durations")
 		}
-		if g.region == "" {
-			g.region = to
-		}
 		ctx := cmd.Context()
-		d, err := g.open(ctx, env)
+		d, target, err := g.openTarget(ctx, env, to)
 		if err != nil {
 			return err
-		}
-		target, ok := d.member(to)
-		if !ok {
-			return usagef("--to %s: the Global Datastore %s has no member there", to, g.datastore)
 		}
 		from, ok := d.member(d.primaryRegion)
 		switch {
@@ -127,11 +119,7 @@ may be lost. Exit codes: 0 moved and verified, 1 not (the message says which ste
 			}
 		}
 		if asJSON {
-			enc := json.NewEncoder(env.Stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(rep); err != nil {
-				return err
-			}
+			printJSON(env.Stdout, rep)
 		} else {
 			fmt.Fprintf(env.Stdout, "switchover %s -> %s: caught up in %s\n", rep.From, rep.To, rep.CaughtUp.Round(time.Millisecond))
 			if p.Err == "" {

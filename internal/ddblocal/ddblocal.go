@@ -10,22 +10,19 @@ package ddblocal
 
 import (
 	"encoding/json"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/redisha/redisha/internal/localaws"
 )
 
 const targetPrefix = "DynamoDB_20120810."
@@ -67,12 +64,7 @@ type Server struct {
 // New starts a server on a free port of 127.0.0.1. Close it when done.
 func New() *Server {
 	s := &Server{tables: map[string]*table{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("ddblocal: listen on loopback: %v", err))
-	}
-	s.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(s.serve)}}
-	s.srv.Start()
+	s.srv = localaws.Serve("ddblocal", s.serve)
 	return s
 }
 
@@ -249,10 +241,7 @@ func NewClient(url, region string, maxAttempts int) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:       region,
 		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = max(maxAttempts, 1)
-			o.MaxBackoff = 20 * time.Millisecond
-		}),
+		Credentials:  localaws.Credentials,
+		Retryer:      localaws.Retryer(maxAttempts),
 	})
 }
