@@ -223,6 +223,7 @@ type regionStatus struct {
 	AlarmState      string  `json:"alarm_state"`
 	// The region's promoter, from its latch store.
 	PromoterEpoch  uint64    `json:"promoter_epoch"`
+	PromoterMode   string    `json:"promoter_mode,omitempty"`
 	LastDecision   string    `json:"last_decision,omitempty"`
 	LastRefused    string    `json:"last_refused,omitempty"`
 	LastDecisionAt time.Time `json:"last_decision_at,omitzero"`
@@ -356,6 +357,7 @@ func (d *gds) regionStatus(ctx context.Context, m member) regionStatus {
 			return
 		}
 		rs.PromoterEpoch, rs.LastDecision, rs.LastRefused, rs.LastDecisionAt = rec.State.Epoch, string(rec.LastAction), rec.LastRefused, rec.LastAt
+		rs.PromoterMode = string(rec.Mode)
 		if !rec.State.PromotedAt.IsZero() {
 			rs.LatchUntil = rec.State.PromotedAt.Add(promoter.DefaultCooldown)
 		}
@@ -405,7 +407,7 @@ func printStatus(w io.Writer, rep statusReport) {
 		case r.PromoterError != "":
 			prom = "unreadable"
 		case r.PromoterEpoch > 0:
-			prom = fmt.Sprintf("epoch %d: %s", r.PromoterEpoch, r.LastDecision)
+			prom = fmt.Sprintf("%s, epoch %d: %s", orDash(r.PromoterMode), r.PromoterEpoch, r.LastDecision)
 			if r.LastRefused != "" {
 				prom += " (refused: " + r.LastRefused + ")"
 			}

@@ -98,7 +98,7 @@ func (bd *gdsBed) heartbeat(t *testing.T, seq uint64, ago time.Duration) {
 // seq advance at seen, 1 s old then.
 func (bd *gdsBed) record(seq uint64, seen time.Time) promoter.Record {
 	return promoter.Record{State: promoter.State{Epoch: 9, HeartbeatSeq: seq, HeartbeatWritten: bd.hb.Written, HeartbeatAdvanced: seen, HealthyAt: seen,
-		HealthyAge: time.Second, PrimaryRegion: "us-east-1"}, LastAction: promoter.ActNone, LastRefused: "evidence", LastAt: seen}
+		HealthyAge: time.Second, PrimaryRegion: "us-east-1"}, LastAction: promoter.ActNone, LastRefused: "evidence", LastAt: seen, Mode: promoter.ModeAdvise}
 }
 
 // seedPromoter stores record(seq, now - stalled) as the first record.
@@ -137,7 +137,7 @@ func TestStatus(t *testing.T) {
 	}
 	for _, want := range []string{"Global Datastore ldgnf-redisha: available, primary us-east-1", "redis-primary", "redis-secondary",
 		"PRIMARY", "SECONDARY", "master", "slave", "seq 77 from us-east-1", "redisha-us-west-2-writable ALARM",
-		"epoch 9: none (refused: evidence)", "localhost:6379 resolves here to"} {
+		"advise, epoch 9: none (refused: evidence)", "localhost:6379 resolves here to"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status does not show %q:\n%s", want, out)
 		}

@@ -168,7 +168,8 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 	out := Outcome{Decision: d, Observations: obs, Command: r.command()}
 
 	sctx, cancel = context.WithTimeout(ctx, r.callTimeout())
-	err = r.Store.Save(sctx, rec.State.Epoch, Record{State: d.Next, LastAction: d.Action, LastRefused: strings.Join(d.Refused(), ","), LastAt: obs.Now})
+	err = r.Store.Save(sctx, rec.State.Epoch, Record{State: d.Next, LastAction: d.Action, LastRefused: strings.Join(d.Refused(), ","),
+		LastAt: obs.Now, Mode: r.Mode})
 	cancel()
 	if errors.Is(err, ErrConflict) {
 		// Another run (an at-least-once duplicate, an operator's command)
