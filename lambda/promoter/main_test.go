@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redisha/redisha/internal/cwlocal"
+	"github.com/redisha/redisha/internal/ddblocal"
+	"github.com/redisha/redisha/internal/eclocal"
+	"github.com/redisha/redisha/internal/lambdarun"
+	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
+)
+
+// build compiles this binary as the Lambda runs it (lambda.norpc), for this
+// machine.
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, bin string, env ...string) (*lambdarun.Server, *lambdarun.Process, *syncBuffer) {
+	t.Helper()
+	api, err := lambdarun.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	proc, err := api.StartProcess(bin, append([]string{"AWS_REGION=us-west-2", "AWS_ACCESS_KEY_ID=AKIDLOCAL",
+		"AWS_SECRET_ACCESS_KEY=local", "AWS_EC2_METADATA_DISABLED=true"}, env...), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		proc.Stop()
+		_ = api.Close()
+		if t.Failed() {
+			t.Logf("function output:\n%s", out.String())
+		}
+	})
+	return api, proc, out
+}
+
+// The binary under a local Runtime API: a bad environment stops it at init
+// naming the variables; a good one makes one decision per invocation
+// against the local endpoints and records it.
+func TestPromoterBinary(t *testing.T) {
+	bin := build(t)
+
+	_, proc, out := start(t, bin, "REDIS_ADDR=127.0.0.1:1", "REDIS_TLS=false")
+	select {
+	case <-proc.Exited():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the function did not exit on a bad configuration")
+	}
+	if s := out.String(); !strings.Contains(s, "GLOBAL_DATASTORE_ID is not set") || !strings.Contains(s, "LATCH_TABLE is not set") {
+		t.Fatalf("init output does not name the variables:\n%s", s)
+	}
+
+	redis := redistest.Start(t, redisserver.Options{})
+	ec := eclocal.New(eclocal.Options{})
+	t.Cleanup(ec.Close)
+	ec.PutDatastore(eclocal.Datastore{ID: "ldgnf-redisha", Members: []eclocal.Member{
+		{ReplicationGroupID: "redis-primary", Region: "us-east-1", Role: eclocal.RolePrimary},
+		{ReplicationGroupID: "redis-secondary", Region: "us-west-2", Role: eclocal.RoleSecondary},
+	}})
+	ec.PutGroup(eclocal.Group{ID: "redis-secondary", Region: "us-west-2"})
+	cw := cwlocal.New()
+	t.Cleanup(cw.Close)
+	cw.SetAlarmState("redisha-us-east-1-writable", "OK")
+	ddb := ddblocal.New()
+	t.Cleanup(ddb.Close)
+	ddb.CreateTable("redisha-promoter", latch.KeyAttribute)
+
+	api, _, out := start(t, bin,
+		"AWS_ENDPOINT_URL_ELASTICACHE="+ec.URL(), "AWS_ENDPOINT_URL_CLOUDWATCH="+cw.URL(), "AWS_ENDPOINT_URL_DYNAMODB="+ddb.URL(),
+		"REDIS_ADDR="+redis.Addr, "REDIS_TLS=false", "GLOBAL_DATASTORE_ID=ldgnf-redisha", "REPLICATION_GROUP_ID=redis-secondary",
+		"PEER_REGION=us-east-1", "PEER_WRITABLE_ALARM=redisha-us-east-1-writable", "LATCH_TABLE=redisha-promoter")
+	for epoch := 1; epoch <= 2; epoch++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		res, err := api.Invoke(ctx, []byte(`{"source":"aws.events"}`), 10*time.Second)
+		cancel()
+		if err != nil || res.Error != nil {
+			t.Fatalf("invoke %d: %v %+v", epoch, err, res.Error)
+		}
+		var body struct {
+			Decision struct {
+				Epoch  int    `json:"epoch"`
+				Action string `json:"action"`
+				Guards []struct {
+					Guard string `json:"guard"`
+					OK    bool   `json:"ok"`
+				} `json:"guards"`
+			} `json:"decision"`
+		}
+		if err := json.Unmarshal(res.Body, &body); err != nil {
+			t.Fatalf("response %s: %v", res.Body, err)
+		}
+		if body.Decision.Epoch != epoch || body.Decision.Action != "none" || len(body.Decision.Guards) != 6 {
+			t.Fatalf("response %s", res.Body)
+		}
+	}
+	if s := out.String(); strings.Count(s, `"message":"promoter decision"`) != 2 || !strings.Contains(s, `"PromoterReady":0`) {
+		t.Fatalf("output lacks the decision records or the metric lines:\n%s", s)
+	}
+}
