@@ -404,3 +404,22 @@ func TestRedisEndpoint(t *testing.T) {
 		t.Fatalf("write to a replica: %v", err)
 	}
 }
+
+// A 4xx from the peer region's CloudWatch (denied, throttled) says nothing
+// about the region: not a down vote.
+func TestRunnerDeniedAlarmIsNotEvidence(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	var out promoter.Outcome
+	for range 3 {
+		bd.cw.FailNext(cwlocal.Failure{Status: 400, Code: "AccessDenied"})
+		bd.tick()
+		out = bd.run()
+	}
+	if out.Decision.Action != promoter.ActNone || out.Observations.Alarm.Unreachable ||
+		!strings.Contains(out.Decision.Verdict(promoter.GuardEvidence).Reason, "could not be read") {
+		t.Fatalf("denied alarm: %+v %+v", out.Observations.Alarm, out.Decision.Guards)
+	}
+}
