@@ -12,6 +12,7 @@ import (
 	"github.com/redisha/redisha/internal/cwlocal"
 	"github.com/redisha/redisha/internal/ddblocal"
 	"github.com/redisha/redisha/internal/eclocal"
+	"github.com/redisha/redisha/internal/gdslocal"
 	"github.com/redisha/redisha/internal/latch"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/wiring"
@@ -40,42 +41,28 @@ func newGDSBed(t *testing.T) *gdsBed {
 	b := redistest.StartReplica(t, a, "")
 	adminA, adminB := redistest.Admin(t, a.Addr, "", ""), redistest.Admin(t, b.Addr, "", "")
 	bd := &gdsBed{a: a, b: b}
-	bd.ec = eclocal.New(eclocal.Options{FailoverDelay: 20 * time.Millisecond, OnFailover: func(f eclocal.Failover) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		newP, oldP, port := adminB, adminA, b.Port
-		if f.To.Region == "us-east-1" {
-			newP, oldP, port = adminA, adminB, a.Port
-		}
-		if err := newP.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
-			return err
-		}
-		// The old primary follows when it is reachable; a lost region is not.
-		_ = oldP.Do(ctx, "REPLICAOF", "127.0.0.1", strconv.Itoa(port)).Err()
-		return nil
-	}})
-	t.Cleanup(bd.ec.Close)
-	bd.ec.PutDatastore(eclocal.Datastore{ID: gdsID, Members: []eclocal.Member{
-		{ReplicationGroupID: "redis-primary", Region: "us-east-1", Role: eclocal.RolePrimary},
-		{ReplicationGroupID: "redis-secondary", Region: "us-west-2", Role: eclocal.RoleSecondary},
-	}})
-	bd.ec.PutGroup(eclocal.Group{ID: "redis-primary", Region: "us-east-1", Endpoint: a.Addr})
-	bd.ec.PutGroup(eclocal.Group{ID: "redis-secondary", Region: "us-west-2", Endpoint: b.Addr})
-	bd.cw = cwlocal.New()
-	t.Cleanup(bd.cw.Close)
-	bd.cw.SetAlarmState("redisha-us-east-1-writable", "OK")
+	w := gdslocal.Start(t, gdslocal.Options{Datastore: gdsID,
+		Primary:       gdslocal.Region{Name: "us-east-1", Group: "redis-primary", Endpoint: a.Addr},
+		Secondary:     gdslocal.Region{Name: "us-west-2", Group: "redis-secondary", Endpoint: b.Addr},
+		FailoverDelay: 20 * time.Millisecond,
+		OnFailover: func(f eclocal.Failover) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			newP, oldP, port := adminB, adminA, b.Port
+			if f.To.Region == "us-east-1" {
+				newP, oldP, port = adminA, adminB, a.Port
+			}
+			if err := newP.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
+				return err
+			}
+			// The old primary follows when it is reachable; a lost region is not.
+			_ = oldP.Do(ctx, "REPLICAOF", "127.0.0.1", strconv.Itoa(port)).Err()
+			return nil
+		}})
+	bd.ec, bd.cw, bd.ddb = w.EC, w.CW, w.DDB
 	bd.cw.SetAlarmState("redisha-us-west-2-writable", "ALARM")
-	bd.ddb = ddblocal.New()
-	t.Cleanup(bd.ddb.Close)
-	bd.ddb.CreateTable("redisha-promoter", latch.KeyAttribute)
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_ELASTICACHE": bd.ec.URL(), "AWS_ENDPOINT_URL_CLOUDWATCH": bd.cw.URL(),
-		"AWS_ENDPOINT_URL_DYNAMODB": bd.ddb.URL(), "AWS_ACCESS_KEY_ID": "AKIDLOCAL", "AWS_SECRET_ACCESS_KEY": "local-secret",
-		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_MAX_ATTEMPTS": "2",
-	} {
-		t.Setenv(k, v)
-	}
+	w.Setenv(t)
+	t.Setenv("AWS_MAX_ATTEMPTS", "2")
 	return bd
 }
 

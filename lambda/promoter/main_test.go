@@ -12,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/cwlocal"
-	"github.com/redisha/redisha/internal/ddblocal"
-	"github.com/redisha/redisha/internal/eclocal"
+	"github.com/redisha/redisha/internal/gdslocal"
 	"github.com/redisha/redisha/internal/lambdarun"
-	"github.com/redisha/redisha/internal/latch"
 	"github.com/redisha/redisha/internal/redisserver"
 	"github.com/redisha/redisha/internal/redistest"
 )
@@ -90,24 +87,14 @@ func TestPromoterBinary(t *testing.T) {
 	}
 
 	redis := redistest.Start(t, redisserver.Options{})
-	ec := eclocal.New(eclocal.Options{})
-	t.Cleanup(ec.Close)
-	ec.PutDatastore(eclocal.Datastore{ID: "ldgnf-redisha", Members: []eclocal.Member{
-		{ReplicationGroupID: "redis-primary", Region: "us-east-1", Role: eclocal.RolePrimary},
-		{ReplicationGroupID: "redis-secondary", Region: "us-west-2", Role: eclocal.RoleSecondary},
-	}})
-	ec.PutGroup(eclocal.Group{ID: "redis-secondary", Region: "us-west-2"})
-	cw := cwlocal.New()
-	t.Cleanup(cw.Close)
-	cw.SetAlarmState("redisha-us-east-1-writable", "OK")
-	ddb := ddblocal.New()
-	t.Cleanup(ddb.Close)
-	ddb.CreateTable("redisha-promoter", latch.KeyAttribute)
-
-	api, _, out := start(t, bin,
-		"AWS_ENDPOINT_URL_ELASTICACHE="+ec.URL(), "AWS_ENDPOINT_URL_CLOUDWATCH="+cw.URL(), "AWS_ENDPOINT_URL_DYNAMODB="+ddb.URL(),
-		"REDIS_ADDR="+redis.Addr, "REDIS_TLS=false", "GLOBAL_DATASTORE_ID=ldgnf-redisha", "REPLICATION_GROUP_ID=redis-secondary",
-		"PEER_REGION=us-east-1", "PEER_WRITABLE_ALARM=redisha-us-east-1-writable", "LATCH_TABLE=redisha-promoter")
+	w := gdslocal.Start(t, gdslocal.Options{})
+	env := []string{"REDIS_ADDR=" + redis.Addr, "REDIS_TLS=false", "GLOBAL_DATASTORE_ID=" + w.Datastore,
+		"REPLICATION_GROUP_ID=redis-secondary", "PEER_REGION=us-east-1", "PEER_WRITABLE_ALARM=" + gdslocal.AlarmName("us-east-1"),
+		"LATCH_TABLE=" + w.LatchTable}
+	for k, v := range w.Env() {
+		env = append(env, k+"="+v)
+	}
+	api, _, out := start(t, bin, env...)
 	for epoch := 1; epoch <= 2; epoch++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		res, err := api.Invoke(ctx, []byte(`{"source":"aws.events"}`), 10*time.Second)
