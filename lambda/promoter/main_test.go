@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,30 +30,16 @@ func build(t *testing.T) string {
 	return bin
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func start(t *testing.T, bin string, env ...string) (*lambdarun.Server, *lambdarun.Process, *syncBuffer) {
+// start runs bin under a local Runtime API. Its output is read only once
+// the process has exited (Exited, or after Stop): the copy into the buffer
+// is then complete.
+func start(t *testing.T, bin string, env ...string) (*lambdarun.Server, *lambdarun.Process, *bytes.Buffer) {
 	t.Helper()
 	api, err := lambdarun.NewServer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &bytes.Buffer{}
 	proc, err := api.StartProcess(bin, append([]string{"AWS_REGION=us-west-2", "AWS_ACCESS_KEY_ID=AKIDLOCAL",
 		"AWS_SECRET_ACCESS_KEY=local", "AWS_EC2_METADATA_DISABLED=true"}, env...), out)
 	if err != nil {
@@ -94,7 +79,7 @@ func TestPromoterBinary(t *testing.T) {
 	for k, v := range w.Env() {
 		env = append(env, k+"="+v)
 	}
-	api, _, out := start(t, bin, env...)
+	api, proc, out := start(t, bin, env...)
 	for epoch := 1; epoch <= 2; epoch++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		res, err := api.Invoke(ctx, []byte(`{"source":"aws.events"}`), 10*time.Second)
@@ -119,6 +104,7 @@ func TestPromoterBinary(t *testing.T) {
 			t.Fatalf("response %s", res.Body)
 		}
 	}
+	proc.Stop()
 	if s := out.String(); strings.Count(s, `"message":"promoter decision"`) != 2 || !strings.Contains(s, `"PromoterReady":0`) {
 		t.Fatalf("output lacks the decision records or the metric lines:\n%s", s)
 	}
