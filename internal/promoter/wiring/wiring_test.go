@@ -9,15 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/cwlocal"
-	"github.com/redisha/redisha/internal/ddblocal"
-	"github.com/redisha/redisha/internal/eclocal"
-	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/gdslocal"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/wiring"
 	"github.com/redisha/redisha/internal/redisserver"
 	"github.com/redisha/redisha/internal/redistest"
-	"github.com/redisha/redisha/internal/snslocal"
 )
 
 // TestBuildReachesEveryEndpointFromTheEnvironment builds the runner as the
@@ -25,30 +21,13 @@ import (
 // endpoints, and runs one decision.
 func TestBuildReachesEveryEndpointFromTheEnvironment(t *testing.T) {
 	a := redistest.Start(t, redisserver.Options{})
-	ec := eclocal.New(eclocal.Options{})
-	t.Cleanup(ec.Close)
-	ec.PutDatastore(eclocal.Datastore{ID: "ldgnf-redisha", Members: []eclocal.Member{
-		{ReplicationGroupID: "redis-primary", Region: "us-east-1", Role: eclocal.RolePrimary},
-		{ReplicationGroupID: "redis-secondary", Region: "us-west-2", Role: eclocal.RoleSecondary},
-	}})
-	ec.PutGroup(eclocal.Group{ID: "redis-secondary", Region: "us-west-2"})
-	cw := cwlocal.New()
-	t.Cleanup(cw.Close)
-	cw.SetAlarmState("redisha-us-east-1-writable", "ALARM")
-	ddb := ddblocal.New()
-	t.Cleanup(ddb.Close)
-	ddb.CreateTable("redisha-promoter", latch.KeyAttribute)
-	sn := snslocal.New()
-	t.Cleanup(sn.Close)
-
+	w := gdslocal.Start(t, gdslocal.Options{})
+	w.CW.SetAlarmState(gdslocal.AlarmName("us-east-1"), "ALARM")
+	w.Setenv(t)
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_ELASTICACHE": ec.URL(), "AWS_ENDPOINT_URL_CLOUDWATCH": cw.URL(),
-		"AWS_ENDPOINT_URL_DYNAMODB": ddb.URL(), "AWS_ENDPOINT_URL_SNS": sn.URL(),
-		"AWS_ACCESS_KEY_ID": "AKIDLOCAL", "AWS_SECRET_ACCESS_KEY": "local-secret", "AWS_REGION": "us-west-2",
-		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-		"REDIS_ADDR": a.Addr, "REDIS_TLS": "false", "GLOBAL_DATASTORE_ID": "ldgnf-redisha",
-		"REPLICATION_GROUP_ID": "redis-secondary", "PEER_REGION": "us-east-1", "PEER_WRITABLE_ALARM": "redisha-us-east-1-writable",
-		"LATCH_TABLE": "redisha-promoter", "SNS_TOPIC_ARN": "arn:aws:sns:us-west-2:1:pages",
+		"AWS_REGION": "us-west-2", "REDIS_ADDR": a.Addr, "REDIS_TLS": "false", "GLOBAL_DATASTORE_ID": w.Datastore,
+		"REPLICATION_GROUP_ID": "redis-secondary", "PEER_REGION": "us-east-1", "PEER_WRITABLE_ALARM": gdslocal.AlarmName("us-east-1"),
+		"LATCH_TABLE": w.LatchTable, "SNS_TOPIC_ARN": "arn:aws:sns:us-west-2:1:pages",
 	} {
 		t.Setenv(k, v)
 	}
@@ -73,13 +52,13 @@ func TestBuildReachesEveryEndpointFromTheEnvironment(t *testing.T) {
 		out.Observations.Datastore.LocalRole != "SECONDARY" {
 		t.Fatalf("outcome %+v %+v", out.Decision, out.Observations)
 	}
-	if it, ok := ddb.Item("redisha-promoter", wiring.LatchKey("ldgnf-redisha", "us-west-2")); !ok || it["epoch"]["N"] != "1" {
+	if it, ok := w.DDB.Item(w.LatchTable, wiring.LatchKey(w.Datastore, "us-west-2")); !ok || it["epoch"]["N"] != "1" {
 		t.Fatalf("latch item %v", it)
 	}
 	if !strings.Contains(stdout.String(), `"PromoterAction":0`) {
 		t.Fatalf("no metric line on stdout: %q", stdout.String())
 	}
-	if calls := ec.Calls(); len(calls) == 0 || calls[0].Region != "us-west-2" {
+	if calls := w.EC.Calls(); len(calls) == 0 || calls[0].Region != "us-west-2" {
 		t.Fatalf("ElastiCache calls %+v, want them through us-west-2", calls)
 	}
 }
