@@ -355,11 +355,12 @@ func TestPrint(t *testing.T) {
 	var out syncBuffer
 	s.Print(&out)
 	p := metrics.NewCloudWatch(cwlocal.NewClient(s.URL(), 1), metrics.Options{Dimensions: []metrics.Dimension{{Name: "Region", Value: "us-east-1"}, {Name: "Role", Value: "primary"}}, HighResolution: true})
-	if err := p.Publish(context.Background(), metrics.Sample{Time: t0, Healthy: true, Latency: 1234 * time.Microsecond}); err != nil {
+	if err := p.Publish(context.Background(), metrics.Sample{Time: t0, Healthy: true, Writable: true, Latency: 1234 * time.Microsecond}); err != nil {
 		t.Fatal(err)
 	}
 	want := "  metric: Custom/Redis HealthCheckStatus{Region=us-east-1,Role=primary} = 1 None at 08:00:30.123\n" +
 		"  metric: Custom/Redis HealthCheckLatency{Region=us-east-1,Role=primary} = 1.234 Milliseconds at 08:00:30.123\n" +
+		"  metric: Custom/Redis WritableStatus{Region=us-east-1,Role=primary} = 1 None at 08:00:30.123\n" +
 		"  metric: Custom/Redis HealthCheckStatusHighRes{Region=us-east-1,Role=primary} = 1 None (high resolution) at 08:00:30.123\n"
 	if out.String() != want {
 		t.Fatalf("printed\n%s\nwant\n%s", out.String(), want)
