@@ -57,7 +57,9 @@ type Config struct {
 	Resolver *net.Resolver
 	// RecheckInterval is how often, at most, the name is resolved again while
 	// the client is in use, to retire connections to an endpoint the name no
-	// longer points to. Negative turns rechecks off. default: 5 seconds
+	// longer points to. Each recheck costs a few DNS queries (three per
+	// CNAME hop, two for the addresses). Negative turns rechecks off.
+	// default: 1 second
 	RecheckInterval time.Duration
 
 	// DialTimeout bounds resolving, connecting and the TLS handshake of one
@@ -87,7 +89,7 @@ type Config struct {
 
 // Defaults of the Config fields.
 const (
-	DefaultRecheckInterval = 5 * time.Second
+	DefaultRecheckInterval = time.Second
 	DefaultDialTimeout     = 2 * time.Second
 	DefaultIOTimeout       = 3 * time.Second
 	DefaultConnMaxLifetime = 5 * time.Minute

@@ -86,7 +86,7 @@ func (f *follower) resolve(ctx context.Context) (*resolution, error) {
 		return nil, err
 	}
 	r.name = name
-	ips, err := f.resolver.LookupNetIP(ctx, "ip", r.name)
+	ips, err := f.resolver.LookupNetIP(ctx, "ip", r.name+".")
 	if err != nil {
 		return nil, err
 	}
@@ -112,16 +112,19 @@ const maxHops = 8
 // each hop because Go's own resolver answers LookupCNAME with the first
 // hop of a longer chain (the first CNAME record of the answer).
 func (f *follower) chainEnd(ctx context.Context) (string, error) {
-	name := canonical(f.host)
+	// The name as given is looked up with the resolver's search list
+	// (Kubernetes: redis → redis.default.svc.cluster.local); every later
+	// hop is absolute.
+	query, name := f.host, canonical(f.host)
 	for hop := 0; hop < maxHops; hop++ {
-		next, err := f.resolver.LookupCNAME(ctx, name)
+		next, err := f.resolver.LookupCNAME(ctx, query)
 		if err != nil {
 			return "", err
 		}
 		if next = canonical(next); next == name {
 			return name, nil
 		}
-		name = next
+		query, name = next+".", next
 	}
 	return "", &net.DNSError{Err: fmt.Sprintf("CNAME chain longer than %d hops", maxHops), Name: f.host}
 }

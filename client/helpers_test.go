@@ -36,6 +36,8 @@ type bed struct {
 	port int
 	dns  *dnstest.Server
 	cas  *x509.CertPool // with TLS: trusts both endpoints' certificates
+
+	clientA, clientB *redis.Client // direct admin clients, made once
 }
 
 // addr is appName:port, what applications connect to.
@@ -117,12 +119,26 @@ func (b *bed) admin(t testing.TB, s *redisserver.Server, name string) *redis.Cli
 	return c
 }
 
-func (b *bed) adminA(t testing.TB) *redis.Client { return b.admin(t, b.a, nameA) }
-func (b *bed) adminB(t testing.TB) *redis.Client { return b.admin(t, b.b, nameB) }
+func (b *bed) adminA(t testing.TB) *redis.Client {
+	if b.clientA == nil {
+		b.clientA = b.admin(t, b.a, nameA)
+	}
+	return b.clientA
+}
+
+func (b *bed) adminB(t testing.TB) *redis.Client {
+	if b.clientB == nil {
+		b.clientB = b.admin(t, b.b, nameB)
+	}
+	return b.clientB
+}
 
 func (b *bed) waitLink(t testing.TB, s *redisserver.Server) {
 	t.Helper()
-	c := b.admin(t, s, map[*redisserver.Server]string{b.a: nameA, b.b: nameB}[s])
+	c := b.adminA(t)
+	if s == b.b {
+		c = b.adminB(t)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if info, _ := c.Info(context.Background(), "replication").Result(); strings.Contains(info, "master_link_status:up") {
