@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/redistest"
 )
 
 func TestValidate(t *testing.T) {
@@ -262,12 +265,22 @@ func TestHookRetiresOnReadOnlyAndReset(t *testing.T) {
 	}
 }
 
-// A plain name without a CNAME (here localhost, from /etc/hosts) works too.
+// A name without a CNAME works too: one from DNS, and localhost from the
+// hosts file through the default resolver.
 func TestPlainName(t *testing.T) {
 	b := newBed(t, false, false)
 	b.dns.A(appName, ipA)
 	c := newTestClient(t, b, Config{})
 	if err := c.Set(context.Background(), "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
+	}
+	local := redistest.Start(t, redisserver.Options{})
+	lc, err := New(Config{Addr: net.JoinHostPort("localhost", strconv.Itoa(local.Port))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	if err := lc.Set(context.Background(), "k", "v", 0).Err(); err != nil {
+		t.Fatalf("localhost: %v", err)
 	}
 }

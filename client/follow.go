@@ -81,12 +81,12 @@ func (f *follower) resolve(ctx context.Context) (*resolution, error) {
 		r.name, r.ips = f.host, []netip.Addr{ip}
 		return r, nil
 	}
-	name, err := f.chainEnd(ctx)
+	name, query, err := f.chainEnd(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r.name = name
-	ips, err := f.resolver.LookupNetIP(ctx, "ip", r.name+".")
+	ips, err := f.resolver.LookupNetIP(ctx, "ip", query)
 	if err != nil {
 		return nil, err
 	}
@@ -108,25 +108,26 @@ func (f *follower) resolve(ctx context.Context) (*resolution, error) {
 // hop in front of redis.internal, which adds one in front of the endpoint.
 const maxHops = 8
 
-// chainEnd follows the name's CNAME chain to its end. It asks again from
-// each hop because Go's own resolver answers LookupCNAME with the first
-// hop of a longer chain (the first CNAME record of the answer).
-func (f *follower) chainEnd(ctx context.Context) (string, error) {
-	// The name as given is looked up with the resolver's search list
-	// (Kubernetes: redis → redis.default.svc.cluster.local); every later
-	// hop is absolute.
-	query, name := f.host, canonical(f.host)
+// chainEnd follows the name's CNAME chain to its end, and returns that
+// name and how to query it. It asks again from each hop because Go's own
+// resolver answers LookupCNAME with the first hop of a longer chain (the
+// first CNAME record of the answer).
+func (f *follower) chainEnd(ctx context.Context) (name, query string, err error) {
+	// The name as given is looked up with the resolver's search list and
+	// hosts file (Kubernetes: redis → redis.default.svc.cluster.local);
+	// every later hop is absolute.
+	query, name = f.host, canonical(f.host)
 	for hop := 0; hop < maxHops; hop++ {
 		next, err := f.resolver.LookupCNAME(ctx, query)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		if next = canonical(next); next == name {
-			return name, nil
+			return name, query, nil
 		}
 		query, name = next+".", next
 	}
-	return "", &net.DNSError{Err: fmt.Sprintf("CNAME chain longer than %d hops", maxHops), Name: f.host}
+	return "", "", &net.DNSError{Err: fmt.Sprintf("CNAME chain longer than %d hops", maxHops), Name: f.host}
 }
 
 // dial is the go-redis Dialer: resolve afresh, connect to the first address
