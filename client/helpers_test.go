@@ -93,6 +93,7 @@ func newBed(t testing.TB, replica, tlsOn bool) *bed {
 	b.dns.CNAME(appName, nameA)
 	if replica {
 		b.waitLink(t, b.b)
+		b.waitStreaming(t)
 	}
 	return b
 }
@@ -147,6 +148,26 @@ func (b *bed) waitLink(t testing.TB, s *redisserver.Server) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("replica %s: link to its primary not up after 10s", s.Addr)
+}
+
+// waitStreaming waits until the primary A streams writes to its replica:
+// after a diskless full sync the primary holds the stream back until the
+// replica's first acknowledgement (up to a second), and a replica promoted
+// before that lacks every write since the sync.
+func (b *bed) waitStreaming(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	a := b.adminA(t)
+	if err := a.Set(ctx, "bed:streaming", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := a.Do(ctx, "WAIT", 1, 10000).Int()
+	if err != nil || n != 1 {
+		t.Fatalf("primary %s: replica acknowledged %d writes (%v) after 10s", b.a.Addr, n, err)
+	}
+	if err := a.Del(ctx, "bed:streaming").Err(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // promoteB makes B a primary (REPLICAOF NO ONE).
