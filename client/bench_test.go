@@ -83,8 +83,9 @@ var variants = []struct {
 	{"client", func(t testing.TB, b *bed) *redis.Client {
 		return newClient(t, b, Config{})
 	}},
-	{"client+recheck-1s", func(t testing.TB, b *bed) *redis.Client {
-		return newClient(t, b, Config{RecheckInterval: time.Second})
+	// go-redis's default backoff, to tell the backoff's share of the window.
+	{"client+backoff-10ms", func(t testing.TB, b *bed) *redis.Client {
+		return newClient(t, b, Config{MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: time.Second})
 	}},
 }
 
