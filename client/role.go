@@ -86,12 +86,12 @@ func (h retireHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
 		if err != nil {
+			h.observe(err)
 			for _, cmd := range cmds {
-				if cmd.Err() != nil {
+				if cmd.Err() != nil && cmd.Err() != err {
 					h.observe(cmd.Err())
 				}
 			}
-			h.observe(err)
 		}
 		return err
 	}

@@ -83,6 +83,12 @@ func TestCNAMEChainThroughExternalName(t *testing.T) {
 	if err := plain.Ping(ctx).Err(); check.Classify(err) != check.ReasonTLS {
 		t.Errorf("go-redis verifying %s: %v, want a TLS failure", svc, err)
 	}
+	// An absolute name (no search list: Kubernetes' ndots:5 would try
+	// redis.internal.default.svc.cluster.local first) works the same.
+	abs := newTestClient(t, b, Config{Addr: net.JoinHostPort(appName+".", strconv.Itoa(b.port)), TLS: true, RootCAs: b.cas})
+	if err := abs.Ping(ctx).Err(); err != nil {
+		t.Fatalf("absolute name %s.: %v", appName, err)
+	}
 	b.flip()
 	b.a.Kill()
 	if err := c.Set(ctx, "k", "b", 0).Err(); err != nil || !landedOn(t, b.adminB(t), "k", "b") {
