@@ -1,0 +1,28 @@
+// Package client makes a go-redis v9 client follow a failover of the Redis
+// endpoint behind a DNS name, such as redis.internal, a Route 53 failover
+// CNAME that points at the ElastiCache primary endpoint of the region that
+// holds the writer.
+//
+// A plain go-redis client keeps its pooled connections on whatever address
+// the name had when they were dialed, verifies TLS against a fixed name, and
+// learns of a failover only when a write fails. A client from New instead:
+//
+//   - resolves the name's CNAME chain on every dial (no cached address) and
+//     verifies the certificate against the name the chain ends at then (the
+//     endpoint the CNAME points to now), or only against an allow-list;
+//   - retires pooled connections whose endpoint the name no longer resolves
+//     to, rechecking the name at most every RecheckInterval while in use;
+//   - checks ROLE on every new connection and refuses a replica, so the pool
+//     dials again instead of sending writes to a demoted primary;
+//   - retires the whole pool after a command fails with READONLY or a reset
+//     (ElastiCache disconnects a client that writes to a replica);
+//   - bounds connection age and retries with jittered exponential backoff
+//     (5 retries, 500 ms base, 10 s cap, as redis-py's
+//     Retry(ExponentialBackoff(cap=10, base=0.5), retries=5));
+//   - turns off what ElastiCache rejects (CLIENT SETINFO, maintenance
+//     notifications) and speaks RESP2, which every engine version supports.
+//
+// Errors are classified with the same classifier the health checker uses
+// (internal/check), so an application and the checker agree on what a
+// READONLY, a reset or a TLS failure is.
+package client
