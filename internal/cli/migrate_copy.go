@@ -23,7 +23,9 @@ func newMigrateCopyCmd(env Env) *cobra.Command {
 		Short: "Copy every key from the source to the target (DUMP/RESTORE, TTLs kept, resumable)",
 		Long: `Scans every master of the source and copies each key to the target with DUMP + PTTL and
 RESTORE ... REPLACE in pipelined batches, several batches at once; a cluster target gets each key on the
-node that owns its slot. TTLs are kept to within one round trip (never made persistent).
+node that owns its slot. TTLs travel as absolute expiry times (PEXPIRETIME, RESTORE ... ABSTTL) when the
+source runs 7.0+ and both servers' clocks agree (checked with TIME), else as PTTL, exact to within one
+batch's round trip and never late; a key is never made persistent.
 
 The target is never emptied: a key is only ever replaced by its copy. A target older than the source
 (its RESTORE cannot read newer DUMP payloads) is detected from both versions before anything is copied:
@@ -145,7 +147,7 @@ func reportCopy(env Env, line liveLine, res migrate.CopyResult, err error, asJSO
 	if asJSON {
 		printJSON(env.Stdout, res)
 	} else {
-		fmt.Fprintf(env.Stdout, "plan: %s (%s)\n", res.Plan.Mode, res.Plan.Reason)
+		fmt.Fprintf(env.Stdout, "plan: %s (%s)\nttl: %s\n", res.Plan.Mode, res.Plan.Reason, res.Plan.TTL)
 		if res.Resumed {
 			fmt.Fprintln(env.Stdout, "resumed from the checkpoint")
 		}

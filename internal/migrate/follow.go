@@ -169,6 +169,7 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 		return FollowStats{}, err
 	}
 	c := &copier{o: co, src: src, dst: dst, plan: plan, deleteGone: true}
+	c.absTTL, _ = expiryClock(ctx, src, dst, sv, dv, "5.0")
 
 	if !o.NoConfig {
 		for _, sh := range src.Shards {
