@@ -247,9 +247,9 @@ func (c *copier) loadCheckpoint(res *CopyResult) error {
 		}
 		db := c.src.Shards[0].Client.Options().DB
 		if cp != nil {
-			if cp.Source != c.src.Addr || cp.Match != c.o.Match || cp.DB != db {
-				return fmt.Errorf("checkpoint %s is for source %s db %d match %q, not %s db %d match %q: pass another --checkpoint or delete it",
-					c.o.Checkpoint, cp.Source, cp.DB, cp.Match, c.src.Addr, db, c.o.Match)
+			if cp.Source != c.src.Addr || cp.Target != c.dst.Addr || cp.Match != c.o.Match || cp.DB != db {
+				return fmt.Errorf("checkpoint %s is for %s db %d to %s, match %q; not %s db %d to %s, match %q: pass another --checkpoint or delete it",
+					c.o.Checkpoint, cp.Source, cp.DB, cp.Target, cp.Match, c.src.Addr, db, c.dst.Addr, c.o.Match)
 			}
 			res.Resumed = true
 			c.baseCopy = cp.Copied

@@ -197,6 +197,10 @@ func TestCopyInterruptAndResume(t *testing.T) {
 			second.Resumed, first.Progress.Copied, second.Progress.Copied)
 	}
 	mustEqual(t, src, dst)
+	// A checkpoint is for one source, target and pattern.
+	if _, err := Copy(context.Background(), src, dst, CopyOptions{Checkpoint: cp, Match: "r:1*"}); err == nil || !strings.Contains(err.Error(), "pass another --checkpoint") {
+		t.Fatalf("checkpoint reused for another pattern: %v", err)
+	}
 	// A finished checkpoint makes a third run a no-op.
 	third := runCopy(t, src, dst, CopyOptions{ScanCount: 100, Checkpoint: cp})
 	if third.Progress.Copied != 0 {
