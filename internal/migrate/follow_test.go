@@ -148,3 +148,26 @@ func TestFollowConfigRefusedNamesTheParameter(t *testing.T) {
 		t.Fatal("no warning")
 	}
 }
+
+// Keyspace notifications are per node: follow subscribes to every master
+// of a cluster source.
+func TestFollowClusterSource(t *testing.T) {
+	src := open(t, "source", cluster(t, 3, redisserver.Options{}))
+	dst := open(t, "target", plain(t, redisserver.Options{}))
+	fill(t, src.Client, "cs", 300)
+	runCopy(t, src, dst, CopyOptions{})
+	stop := startFollow(t, src, dst, FollowOptions{})
+	ctx := context.Background()
+	for i := 0; i < 300; i += 7 {
+		k := "cs:" + strconv.Itoa(i)
+		if i%2 == 0 {
+			src.Client.Del(ctx, k)
+		} else {
+			src.Client.Set(ctx, k, "changed", 0)
+		}
+	}
+	converge(t, src, dst)
+	if s := stop(); s.Deleted == 0 || s.Copied == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
