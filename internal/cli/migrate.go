@@ -126,12 +126,25 @@ func (m *migrateConn) open(ctx context.Context) (src, dst *migrate.Side, err err
 	return src, dst, nil
 }
 
+// with opens both sides, runs fn on them and closes them.
+func (m *migrateConn) with(ctx context.Context, fn func(src, dst *migrate.Side) error) error {
+	src, dst, err := m.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	defer dst.Close()
+	return fn(src, dst)
+}
+
 // liveLine prints a status line that rewrites itself on a terminal and is
 // one line per update elsewhere (logs, CI).
 type liveLine struct {
 	w   io.Writer
 	tty bool
 }
+
+func newLiveLine(w io.Writer) liveLine { return liveLine{w: w, tty: isTerminal(w)} }
 
 func (l liveLine) show(s string) {
 	if l.tty {

@@ -46,28 +46,24 @@ Exit 0 when no key differs, 1 when some do, 2 on bad usage.`,
 			return usagef("--sample picks random keys and cannot be combined with --match: drop one")
 		}
 		o.Workers = conn.workers
-		src, dst, err := conn.open(cmd.Context())
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		defer dst.Close()
-		line := liveLine{w: env.Stderr, tty: isTerminal(env.Stderr)}
-		o.OnProgress = func(n int64) { line.show(fmt.Sprintf("compared %d keys", n)) }
-		rep, err := migrate.Compare(cmd.Context(), src, dst, o)
-		line.end()
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			printJSON(env.Stdout, rep)
-		} else if err := rep.WriteTable(env.Stdout); err != nil {
-			return err
-		}
-		if n := rep.Differences(); n > 0 {
-			return findingf("%d keys differ", n)
-		}
-		return nil
+		return conn.with(cmd.Context(), func(src, dst *migrate.Side) error {
+			line := newLiveLine(env.Stderr)
+			o.OnProgress = func(n int64) { line.show(fmt.Sprintf("compared %d keys", n)) }
+			rep, err := migrate.Compare(cmd.Context(), src, dst, o)
+			line.end()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				printJSON(env.Stdout, rep)
+			} else if err := rep.WriteTable(env.Stdout); err != nil {
+				return err
+			}
+			if n := rep.Differences(); n > 0 {
+				return findingf("%d keys differ", n)
+			}
+			return nil
+		})
 	}
 	return cmd
 }

@@ -23,7 +23,9 @@ func newMigrateCopyCmd(env Env) *cobra.Command {
 		Short: "Copy every key from the source to the target (DUMP/RESTORE, TTLs kept, resumable)",
 		Long: `Scans every master of the source and copies each key to the target with DUMP + PTTL and
 RESTORE ... REPLACE in pipelined batches, several batches at once; a cluster target gets each key on the
-node that owns its slot. TTLs are kept to within one round trip (never made persistent).
+node that owns its slot. TTLs travel as absolute expiry times (PEXPIRETIME, RESTORE ... ABSTTL) when the
+source runs 7.0+ and both servers' clocks agree (checked with TIME), else as PTTL, exact to within one
+batch's round trip and never late; a key is never made persistent.
 
 The target is never emptied: a key is only ever replaced by its copy. A target older than the source
 (its RESTORE cannot read newer DUMP payloads) is detected from both versions before anything is copied:
@@ -61,78 +63,78 @@ Exit 0 when every key was copied, 1 when some were not or the copy was interrupt
 			return usagef("--scan-count, --chunk and --batch-bytes must be positive and --max-rate not negative")
 		}
 		o.Mode, o.Workers = m, conn.workers
-		ctx := cmd.Context()
-		src, dst, err := conn.open(ctx)
-		if err != nil {
-			return err
+		return conn.with(cmd.Context(), func(src, dst *migrate.Side) error {
+			return runCopy(cmd.Context(), env, src, dst, o, follow, asJSON)
+		})
+	}
+	return cmd
+}
+
+// runCopy runs the copy, and with follow the follower around it.
+func runCopy(ctx context.Context, env Env, src, dst *migrate.Side, o migrate.CopyOptions, follow, asJSON bool) error {
+	fmt.Fprintln(env.Stderr, describeSide(src))
+	fmt.Fprintln(env.Stderr, describeSide(dst))
+	line := newLiveLine(env.Stderr)
+	var mu sync.Mutex // the copy's and the follower's lines share stderr
+	o.OnProgress = func(p migrate.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		line.show(p.String())
+	}
+
+	var followDone chan error
+	var stopFollow context.CancelFunc = func() {}
+	if follow {
+		copyDone := make(chan struct{})
+		defer func() {
+			select {
+			case <-copyDone:
+			default:
+				close(copyDone)
+			}
+		}()
+		fctx, cancel := context.WithCancel(ctx)
+		stopFollow = cancel
+		subscribed := make(chan struct{})
+		followDone = make(chan error, 1)
+		go func() {
+			_, err := migrate.Follow(fctx, src, dst, migrate.FollowOptions{Mode: o.Mode, CopyDone: copyDone,
+				OnSubscribed: func() { close(subscribed) },
+				OnWarning: func(s string) {
+					mu.Lock()
+					defer mu.Unlock()
+					fmt.Fprintln(env.Stderr, "\nwarning:", s)
+				},
+				OnStats: func(s migrate.FollowStats) {
+					mu.Lock()
+					defer mu.Unlock()
+					line.show("follow: " + s.String())
+				}})
+			followDone <- err
+		}()
+		select {
+		case <-subscribed:
+		case err := <-followDone:
+			return fmt.Errorf("follow: %w", err)
 		}
-		defer src.Close()
-		defer dst.Close()
-		fmt.Fprintln(env.Stderr, describeSide(src))
-		fmt.Fprintln(env.Stderr, describeSide(dst))
-		line := liveLine{w: env.Stderr, tty: isTerminal(env.Stderr)}
-		var mu sync.Mutex // the copy's and the follower's lines share stderr
+		defer func() { stopFollow(); <-followDone }()
 		o.OnProgress = func(p migrate.Progress) {
 			mu.Lock()
 			defer mu.Unlock()
-			line.show(p.String())
-		}
-
-		var followDone chan error
-		var stopFollow context.CancelFunc = func() {}
-		if follow {
-			copyDone := make(chan struct{})
-			defer func() {
-				select {
-				case <-copyDone:
-				default:
-					close(copyDone)
-				}
-			}()
-			fctx, cancel := context.WithCancel(ctx)
-			stopFollow = cancel
-			subscribed := make(chan struct{})
-			followDone = make(chan error, 1)
-			go func() {
-				_, err := migrate.Follow(fctx, src, dst, migrate.FollowOptions{Mode: m, CopyDone: copyDone,
-					OnSubscribed: func() { close(subscribed) },
-					OnWarning: func(s string) {
-						mu.Lock()
-						defer mu.Unlock()
-						fmt.Fprintln(env.Stderr, "\nwarning:", s)
-					},
-					OnStats: func(s migrate.FollowStats) {
-						mu.Lock()
-						defer mu.Unlock()
-						line.show("follow: " + s.String())
-					}})
-				followDone <- err
-			}()
-			select {
-			case <-subscribed:
-			case err := <-followDone:
-				return fmt.Errorf("follow: %w", err)
-			}
-			defer func() { stopFollow(); <-followDone }()
-			o.OnProgress = func(p migrate.Progress) {
-				mu.Lock()
-				defer mu.Unlock()
-				line.show("copy: " + p.String())
-			}
-			res, err := migrate.Copy(ctx, src, dst, o)
-			close(copyDone)
-			if perr := reportCopy(env, line, res, err, asJSON); perr != nil {
-				return perr
-			}
-			fmt.Fprintln(env.Stderr, "copy done; following changes until Ctrl-C")
-			<-ctx.Done()
-			line.end()
-			return nil
+			line.show("copy: " + p.String())
 		}
 		res, err := migrate.Copy(ctx, src, dst, o)
-		return reportCopy(env, line, res, err, asJSON)
+		close(copyDone)
+		if perr := reportCopy(env, line, res, err, asJSON); perr != nil {
+			return perr
+		}
+		fmt.Fprintln(env.Stderr, "copy done; following changes until Ctrl-C")
+		<-ctx.Done()
+		line.end()
+		return nil
 	}
-	return cmd
+	res, err := migrate.Copy(ctx, src, dst, o)
+	return reportCopy(env, line, res, err, asJSON)
 }
 
 // reportCopy prints the plan, the problems and the result, and turns the
@@ -145,7 +147,7 @@ func reportCopy(env Env, line liveLine, res migrate.CopyResult, err error, asJSO
 	if asJSON {
 		printJSON(env.Stdout, res)
 	} else {
-		fmt.Fprintf(env.Stdout, "plan: %s (%s)\n", res.Plan.Mode, res.Plan.Reason)
+		fmt.Fprintf(env.Stdout, "plan: %s (%s)\nttl: %s\n", res.Plan.Mode, res.Plan.Reason, res.Plan.TTL)
 		if res.Resumed {
 			fmt.Fprintln(env.Stdout, "resumed from the checkpoint")
 		}

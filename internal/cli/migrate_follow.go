@@ -48,23 +48,19 @@ Ctrl-C; exit 0 then, 2 on bad usage, 1 when the source cannot be subscribed.`,
 			return usagef("--batch must be at least 1")
 		}
 		o.Mode, o.Workers = m, conn.workers
-		src, dst, err := conn.open(cmd.Context())
-		if err != nil {
+		return conn.with(cmd.Context(), func(src, dst *migrate.Side) error {
+			line := newLiveLine(env.Stderr)
+			o.OnSubscribed = func() { fmt.Fprintf(env.Stderr, "following %d source masters; Ctrl-C to stop\n", len(src.Shards)) }
+			o.OnWarning = func(s string) { line.end(); fmt.Fprintln(env.Stderr, "warning:", s) }
+			o.OnStats = func(s migrate.FollowStats) { line.show(s.String()) }
+			s, err := migrate.Follow(cmd.Context(), src, dst, o)
+			line.end()
+			fmt.Fprintln(env.Stdout, s.String())
+			if errors.Is(err, context.Canceled) {
+				return nil // Ctrl-C is how follow ends
+			}
 			return err
-		}
-		defer src.Close()
-		defer dst.Close()
-		line := liveLine{w: env.Stderr, tty: isTerminal(env.Stderr)}
-		o.OnSubscribed = func() { fmt.Fprintf(env.Stderr, "following %d source masters; Ctrl-C to stop\n", len(src.Shards)) }
-		o.OnWarning = func(s string) { line.end(); fmt.Fprintln(env.Stderr, "warning:", s) }
-		o.OnStats = func(s migrate.FollowStats) { line.show(s.String()) }
-		s, err := migrate.Follow(cmd.Context(), src, dst, o)
-		line.end()
-		fmt.Fprintln(env.Stdout, s.String())
-		if errors.Is(err, context.Canceled) {
-			return nil // Ctrl-C is how follow ends
-		}
-		return err
+		})
 	}
 	return cmd
 }

@@ -83,7 +83,7 @@ func BenchmarkCopyMethods(b *testing.B) {
 	ctx := context.Background()
 	for _, m := range methods {
 		b.Run(m.name, func(b *testing.B) {
-			var rate, rss float64
+			var rate, rss, cpu, srvCPU float64
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				if err := dst.Client.FlushAll(ctx).Err(); err != nil {
@@ -92,6 +92,7 @@ func BenchmarkCopyMethods(b *testing.B) {
 				cmd := m.cmd(b.TempDir())
 				out := &syncBuffer{}
 				cmd.Stdout, cmd.Stderr = out, out
+				srv0 := serverCPU(b, srcSrv, dstSrv)
 				b.StartTimer()
 				start := time.Now()
 				err := cmd.Start()
@@ -106,6 +107,8 @@ func BenchmarkCopyMethods(b *testing.B) {
 				}
 				rate = float64(n) / elapsed.Seconds()
 				rss = float64(peak) / 1024 // KiB to MiB
+				cpu = float64((cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Microseconds()) / float64(n)
+				srvCPU = float64((serverCPU(b, srcSrv, dstSrv) - srv0).Microseconds()) / float64(n)
 				cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 				rep, err := Compare(cctx, src, dst, CompareOptions{TTLTolerance: time.Second})
 				cancel()
@@ -115,6 +118,10 @@ func BenchmarkCopyMethods(b *testing.B) {
 			}
 			b.ReportMetric(rate, "keys/s")
 			b.ReportMetric(rss, "peak-MiB")
+			// CPU per key, of the copying process and of both servers: the
+			// cost of a method, which a loaded machine does not change much.
+			b.ReportMetric(cpu, "client-cpu-µs/key")
+			b.ReportMetric(srvCPU, "servers-cpu-µs/key")
 		})
 	}
 }
@@ -238,6 +245,24 @@ func watchPeakRSS(cmd *exec.Cmd) (int64, error) {
 			}
 		}
 	}
+}
+
+// serverCPU is the CPU time (user + system) the servers have used so far.
+func serverCPU(b *testing.B, servers ...*redisserver.Server) time.Duration {
+	var total time.Duration
+	for _, s := range servers {
+		raw, err := os.ReadFile("/proc/" + strconv.Itoa(s.PID()) + "/stat")
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Fields after the command name (which is in parentheses): utime is
+		// the 12th, stime the 13th, in clock ticks (100 per second).
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return total
 }
 
 // syncBuffer collects a child's output.

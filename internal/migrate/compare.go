@@ -174,6 +174,7 @@ func isPrint(s string) bool {
 type comparer struct {
 	o        CompareOptions
 	src, dst *Side
+	abs      bool // expiry read as absolute times on both sides (PEXPIRETIME)
 	checked  atomic.Int64
 	mu       sync.Mutex
 	diffs    []Diff
@@ -187,6 +188,7 @@ func Compare(ctx context.Context, src, dst *Side, o CompareOptions) (CompareRepo
 	o.defaults()
 	start := time.Now()
 	c := &comparer{o: o, src: src, dst: dst}
+	c.abs, _ = expiryClock(ctx, src, dst, src.Version, dst.Version, "7.0")
 	stop := make(chan struct{})
 	var reporter sync.WaitGroup
 	if o.OnProgress != nil {
@@ -392,8 +394,11 @@ func (c *comparer) sample(ctx context.Context) error {
 
 // keyMeta is what one side says about one key.
 type keyMeta struct {
-	typ    string // "none" when absent
-	ttl    time.Duration
+	typ      string    // "none" when absent
+	expireAt time.Time // zero: no expiry
+	// slack is how early expireAt may be: the round trip of a relative
+	// (PTTL) reading; 0 for an absolute one.
+	slack  time.Duration
 	size   int64 // MEMORY USAGE; 0 when unknown
 	digest string
 }
@@ -403,8 +408,8 @@ func (m keyMeta) describe() string {
 		return "absent"
 	}
 	ttl := "no ttl"
-	if m.ttl >= 0 {
-		ttl = "ttl " + m.ttl.Round(time.Millisecond).String()
+	if !m.expireAt.IsZero() {
+		ttl = "ttl " + time.Until(m.expireAt).Round(time.Millisecond).String()
 	}
 	n := ""
 	if i := strings.IndexByte(m.digest, '/'); i >= 0 {
@@ -417,23 +422,29 @@ func (m keyMeta) describe() string {
 	return m.typ + n + ", " + ttl
 }
 
-// meta reads type, TTL and size of keys on one side in one pipeline.
-func meta(ctx context.Context, c redis.Cmdable, keys []string) ([]keyMeta, error) {
+// meta reads type, expiry and size of keys on one side in one pipeline.
+func meta(ctx context.Context, c redis.Cmdable, keys []string, abs bool) ([]keyMeta, error) {
 	pipe := c.Pipeline()
 	types := make([]*redis.StatusCmd, len(keys))
-	ttls := make([]*redis.DurationCmd, len(keys))
+	ttls := make([]*redis.Cmd, len(keys))
 	sizes := make([]*redis.IntCmd, len(keys))
 	for i, k := range keys {
 		types[i] = pipe.Type(ctx, k)
-		ttls[i] = pipe.PTTL(ctx, k)
+		ttls[i] = queueExpiry(ctx, pipe, k, abs)
 		sizes[i] = pipe.MemoryUsage(ctx, k)
 	}
+	t0 := time.Now()
 	if _, err := pipe.Exec(ctx); err != nil && !isReplyError(err) {
 		return nil, err
 	}
+	var slack time.Duration
+	if !abs {
+		slack = time.Since(t0)
+	}
 	out := make([]keyMeta, len(keys))
 	for i := range keys {
-		out[i] = keyMeta{typ: types[i].Val(), ttl: ttls[i].Val(), size: sizes[i].Val()}
+		at, _ := expiryAt(ttls[i], abs, t0)
+		out[i] = keyMeta{typ: types[i].Val(), expireAt: at, slack: slack, size: sizes[i].Val()}
 		if out[i].typ == "" {
 			out[i].typ = "none"
 		}
@@ -537,11 +548,11 @@ func (c *comparer) compareKeys(ctx context.Context, keys []string) error {
 }
 
 func (c *comparer) diffKeys(ctx context.Context, keys []string) ([]Diff, error) {
-	sm, err := meta(ctx, c.src.Client, keys)
+	sm, err := meta(ctx, c.src.Client, keys, c.abs)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	dm, err := meta(ctx, c.dst.Client, keys)
+	dm, err := meta(ctx, c.dst.Client, keys, c.abs)
 	if err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
@@ -566,7 +577,7 @@ func (c *comparer) diffKeys(ctx context.Context, keys []string) ([]Diff, error) 
 			kind = DiffType
 		case s.digest != d.digest:
 			kind = DiffValue
-		case !ttlClose(s.ttl, d.ttl, c.o.TTLTolerance):
+		case !ttlClose(s, d, c.o.TTLTolerance):
 			kind = DiffTTL
 		default:
 			continue
@@ -582,11 +593,14 @@ func (c *comparer) diffKeys(ctx context.Context, keys []string) ([]Diff, error) 
 	return diffs, nil
 }
 
-func ttlClose(a, b, tol time.Duration) bool {
-	if a < 0 || b < 0 {
-		return a < 0 && b < 0
+// ttlClose is true when both keys expire within tol of each other (plus
+// the uncertainty of relative readings), or neither expires.
+func ttlClose(a, b keyMeta, tol time.Duration) bool {
+	if a.expireAt.IsZero() || b.expireAt.IsZero() {
+		return a.expireAt.IsZero() && b.expireAt.IsZero()
 	}
-	d := a - b
+	tol += max(a.slack, b.slack)
+	d := a.expireAt.Sub(b.expireAt)
 	return d <= tol && d >= -tol
 }
 
@@ -613,7 +627,7 @@ func (c *comparer) extraKeys(ctx context.Context, keys []string) error {
 	}
 	// Extra keys count as checked; present ones were checked from the source.
 	c.checked.Add(int64(len(extra)))
-	dm, err := meta(ctx, c.dst.Client, extra)
+	dm, err := meta(ctx, c.dst.Client, extra, c.abs)
 	if err != nil {
 		return fmt.Errorf("target: %w", err)
 	}

@@ -119,6 +119,7 @@ type copier struct {
 	o        CopyOptions
 	src, dst *Side
 	plan     Plan
+	absTTL   bool // expiry times travel as absolute times (see expiryClock)
 	lim      *limiter
 	start    time.Time
 	total    int64
@@ -162,7 +163,8 @@ func Copy(ctx context.Context, src, dst *Side, o CopyOptions) (CopyResult, error
 		return CopyResult{}, err
 	}
 	c.plan = plan
-	res := CopyResult{Plan: plan}
+	c.absTTL, c.plan.TTL = expiryClock(ctx, src, dst, sv, dv, "5.0")
+	res := CopyResult{Plan: c.plan}
 	if err := c.loadCheckpoint(&res); err != nil {
 		return res, err
 	}
@@ -245,9 +247,9 @@ func (c *copier) loadCheckpoint(res *CopyResult) error {
 		}
 		db := c.src.Shards[0].Client.Options().DB
 		if cp != nil {
-			if cp.Source != c.src.Addr || cp.Match != c.o.Match || cp.DB != db {
-				return fmt.Errorf("checkpoint %s is for source %s db %d match %q, not %s db %d match %q: pass another --checkpoint or delete it",
-					c.o.Checkpoint, cp.Source, cp.DB, cp.Match, c.src.Addr, db, c.o.Match)
+			if cp.Source != c.src.Addr || cp.Target != c.dst.Addr || cp.Match != c.o.Match || cp.DB != db {
+				return fmt.Errorf("checkpoint %s is for %s db %d to %s, match %q; not %s db %d to %s, match %q: pass another --checkpoint or delete it",
+					c.o.Checkpoint, cp.Source, cp.DB, cp.Target, cp.Match, c.src.Addr, db, c.dst.Addr, c.o.Match)
 			}
 			res.Resumed = true
 			c.baseCopy = cp.Copied
@@ -460,20 +462,18 @@ func (c *copier) sizes(ctx context.Context, sh Shard, keys []string) ([]int64, e
 // one of RESTORE ... REPLACE on the target.
 func (c *copier) dumpRestore(ctx context.Context, sh Shard, keys []string) error {
 	pipe := sh.Client.Pipeline()
-	ttls := make([]*redis.DurationCmd, len(keys))
+	ttls := make([]*redis.Cmd, len(keys))
 	dumps := make([]*redis.StringCmd, len(keys))
 	for i, k := range keys {
-		ttls[i] = pipe.PTTL(ctx, k)
+		ttls[i] = queueExpiry(ctx, pipe, k, c.absTTL)
 		dumps[i] = pipe.Dump(ctx, k)
 	}
-	// The TTL is measured from before the request: the copy's expiry is at
-	// most one source round trip early, never late.
 	t0 := time.Now()
 	if _, err := pipe.Exec(ctx); err != nil && !isReplyError(err) {
 		return fmt.Errorf("source %s: dump: %w", sh.Addr, err)
 	}
 	tpipe := c.dst.Client.Pipeline()
-	restores := make([]*redis.StatusCmd, len(keys))
+	restores := make([]*redis.Cmd, len(keys))
 	sizes := make([]int, len(keys))
 	n, dels := 0, 0
 	gone := func(k string) {
@@ -493,12 +493,13 @@ func (c *copier) dumpRestore(ctx context.Context, sh Shard, keys []string) error
 			c.problem(Problem{Shard: sh.Addr, Key: k, Kind: "dump", Err: "source DUMP: " + err.Error()})
 			continue
 		}
-		ttl, ok := restoreTTL(ttls[i].Val(), t0)
-		if !ok {
+		at, exists := expiryAt(ttls[i], c.absTTL, t0)
+		args, ok := restoreArgs(k, payload, at, c.absTTL)
+		if !exists || !ok {
 			gone(k) // expired on the source meanwhile
 			continue
 		}
-		restores[i] = tpipe.RestoreReplace(ctx, k, ttl, payload)
+		restores[i] = tpipe.Do(ctx, args...)
 		sizes[i] = len(payload)
 		n++
 	}
@@ -540,22 +541,6 @@ func (c *copier) deleteGoneKeys(ctx context.Context, keys []string) error {
 	}
 	c.deleted.Add(int64(len(keys)))
 	return nil
-}
-
-// restoreTTL turns a source PTTL read at t0 into the TTL to restore with:
-// 0 for no expiry; ok is false when the key is gone or already expired.
-func restoreTTL(pttl time.Duration, t0 time.Time) (time.Duration, bool) {
-	switch {
-	case pttl == -2: // go-redis: key does not exist
-		return 0, false
-	case pttl < 0: // -1: no expiry
-		return 0, true
-	}
-	left := time.Until(t0.Add(pttl)).Truncate(time.Millisecond)
-	if left < time.Millisecond {
-		return 0, false // RESTORE with 0 would make it persistent
-	}
-	return left, true
 }
 
 // restoreFailed handles a key RESTORE refused: a payload from a newer

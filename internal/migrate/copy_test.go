@@ -24,22 +24,21 @@ func TestCopyStandalone(t *testing.T) {
 			finals.Add(1)
 		}
 	}})
-	if res.Plan.Mode != ModeDump || res.Progress.Copied != 5000 || res.Progress.Failed != 0 || finals.Load() != 1 {
+	if res.Plan.Mode != ModeDump || !strings.Contains(res.Plan.TTL, "absolute") || res.Progress.Copied != 5000 || res.Progress.Failed != 0 || finals.Load() != 1 {
 		t.Fatalf("plan %+v progress %+v finals %d", res.Plan, res.Progress, finals.Load())
 	}
 	rep := mustEqual(t, src, dst)
 	if rep.Checked != 5000 {
 		t.Fatalf("checked %d keys, want 5000", rep.Checked)
 	}
-	// TTLs are kept to within a round trip (bounded loosely here: the
-	// machine may be loaded).
+	// Same clock, absolute expiry times: the same millisecond on both sides.
 	ctx := context.Background()
 	for i := 0; i < 5000; i += 3 * 97 {
 		k := "k:" + strconv.Itoa(i)
-		s, _ := src.Client.PTTL(ctx, k).Result()
-		d, _ := dst.Client.PTTL(ctx, k).Result()
-		if d <= 0 || d-s > 250*time.Millisecond || s-d > 250*time.Millisecond {
-			t.Errorf("%s: source pttl %s, target pttl %s", k, s, d)
+		s, _ := src.Client.Do(ctx, "PEXPIRETIME", k).Int64()
+		d, _ := dst.Client.Do(ctx, "PEXPIRETIME", k).Int64()
+		if s <= 0 || s != d {
+			t.Errorf("%s: source expires at %d ms, target at %d ms", k, s, d)
 		}
 	}
 }
@@ -125,7 +124,21 @@ func TestCopyBigKeysInChunks(t *testing.T) {
 	}
 }
 
+// Both ways expiry times travel: absolute (source 7.0+) and relative (PTTL,
+// an older source simulated by injecting its version).
 func TestCopyKeysExpiringDuringCopy(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		versions func(string, string) (string, string)
+	}{
+		{"absolute", nil},
+		{"relative", func(string, string) (string, string) { return "6.2.14", "7.0.15" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { expiringDuringCopy(t, tc.name, tc.versions) })
+	}
+}
+
+func expiringDuringCopy(t *testing.T, clock string, versions func(string, string) (string, string)) {
 	src := open(t, "source", plain(t, redisserver.Options{}))
 	dst := open(t, "target", plain(t, redisserver.Options{}))
 	ctx := context.Background()
@@ -136,9 +149,9 @@ func TestCopyKeysExpiringDuringCopy(t *testing.T) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	res := runCopy(t, src, dst, CopyOptions{ScanCount: 100, Workers: 2})
-	if res.Progress.Failed != 0 {
-		t.Fatalf("problems %+v", res.Problems)
+	res := runCopy(t, src, dst, CopyOptions{ScanCount: 100, Workers: 2, versions: versions})
+	if res.Progress.Failed != 0 || !strings.Contains(res.Plan.TTL, clock) {
+		t.Fatalf("plan %+v problems %+v", res.Plan, res.Problems)
 	}
 	// Whatever was copied carries its TTL: none may outlive the source.
 	deadline := time.Now().Add(10 * time.Second)
@@ -184,6 +197,10 @@ func TestCopyInterruptAndResume(t *testing.T) {
 			second.Resumed, first.Progress.Copied, second.Progress.Copied)
 	}
 	mustEqual(t, src, dst)
+	// A checkpoint is for one source, target and pattern.
+	if _, err := Copy(context.Background(), src, dst, CopyOptions{Checkpoint: cp, Match: "r:1*"}); err == nil || !strings.Contains(err.Error(), "pass another --checkpoint") {
+		t.Fatalf("checkpoint reused for another pattern: %v", err)
+	}
 	// A finished checkpoint makes a third run a no-op.
 	third := runCopy(t, src, dst, CopyOptions{ScanCount: 100, Checkpoint: cp})
 	if third.Progress.Copied != 0 {

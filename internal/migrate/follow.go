@@ -49,6 +49,21 @@ type FollowOptions struct {
 	versions func(src, dst string) (string, string)
 }
 
+func (o *FollowOptions) defaults() {
+	if o.Match == "" {
+		o.Match = "*"
+	}
+	if o.Batch <= 0 {
+		o.Batch = 500
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.StatsEvery <= 0 {
+		o.StatsEvery = time.Second
+	}
+}
+
 // FollowStats is a snapshot of Follow.
 type FollowStats struct {
 	// Events counts keyspace notifications received.
@@ -141,18 +156,7 @@ func (q *queue) requeueTouched(at time.Time) {
 // during the copy is missed. It returns the final stats and ctx's error,
 // or an error when the source cannot be subscribed.
 func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, error) {
-	if o.Match == "" {
-		o.Match = "*"
-	}
-	if o.Batch <= 0 {
-		o.Batch = 500
-	}
-	if o.Workers <= 0 {
-		o.Workers = 4
-	}
-	if o.StatsEvery <= 0 {
-		o.StatsEvery = time.Second
-	}
+	o.defaults()
 	warn := func(s string) {
 		if o.OnWarning != nil {
 			o.OnWarning(s)
@@ -169,6 +173,7 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 		return FollowStats{}, err
 	}
 	c := &copier{o: co, src: src, dst: dst, plan: plan, deleteGone: true}
+	c.absTTL, _ = expiryClock(ctx, src, dst, sv, dv, "5.0")
 
 	if !o.NoConfig {
 		for _, sh := range src.Shards {

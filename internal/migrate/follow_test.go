@@ -19,7 +19,9 @@ func startFollow(t *testing.T, src, dst *Side, o FollowOptions) func() FollowSta
 	ctx, cancel := context.WithCancel(context.Background())
 	subscribed := make(chan struct{})
 	o.OnSubscribed = func() { close(subscribed) }
-	o.OnWarning = func(s string) { t.Log("follow:", s) }
+	if o.OnWarning == nil {
+		o.OnWarning = func(s string) { t.Log("follow:", s) }
+	}
 	var stats FollowStats
 	done := make(chan error, 1)
 	go func() {
@@ -135,32 +137,37 @@ func TestFollowConfigRefusedNamesTheParameter(t *testing.T) {
 	src := open(t, "source", srcCfg)
 	dst := open(t, "target", plain(t, redisserver.Options{}))
 	warnings := make(chan string, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	subscribed := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		_, err := Follow(ctx, src, dst, FollowOptions{OnWarning: func(s string) { warnings <- s },
-			OnSubscribed: func() { close(subscribed) }})
-		done <- err
-	}()
+	// The warning comes before the subscription: startFollow returns after both.
+	startFollow(t, src, dst, FollowOptions{OnWarning: func(s string) { warnings <- s }})
 	select {
 	case w := <-warnings:
 		if !strings.Contains(w, "notify-keyspace-events") || !strings.Contains(w, "parameter group") {
 			t.Fatalf("warning %q does not name the parameter group setting", w)
 		}
-	case <-time.After(20 * time.Second):
+	default:
 		t.Fatal("no warning")
 	}
-	select {
-	case <-subscribed:
-	case err := <-done:
-		t.Fatalf("follow ended: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("not subscribed")
+}
+
+// Keyspace notifications are per node: follow subscribes to every master
+// of a cluster source.
+func TestFollowClusterSource(t *testing.T) {
+	src := open(t, "source", cluster(t, 3, redisserver.Options{}))
+	dst := open(t, "target", plain(t, redisserver.Options{}))
+	fill(t, src.Client, "cs", 300)
+	runCopy(t, src, dst, CopyOptions{})
+	stop := startFollow(t, src, dst, FollowOptions{})
+	ctx := context.Background()
+	for i := 0; i < 300; i += 7 {
+		k := "cs:" + strconv.Itoa(i)
+		if i%2 == 0 {
+			src.Client.Del(ctx, k)
+		} else {
+			src.Client.Set(ctx, k, "changed", 0)
+		}
 	}
-	cancel()
-	if err := <-done; err != context.Canceled {
-		t.Fatalf("follow returned %v, want context.Canceled", err)
+	converge(t, src, dst)
+	if s := stop(); s.Deleted == 0 || s.Copied == 0 {
+		t.Fatalf("stats %+v", s)
 	}
 }

@@ -125,14 +125,14 @@ func tempKey(key string) string {
 func (c *copier) copyOneTyped(ctx context.Context, sh Shard, key string) error {
 	pipe := sh.Client.Pipeline()
 	typeCmd := pipe.Type(ctx, key)
-	ttlCmd := pipe.PTTL(ctx, key)
+	ttlCmd := queueExpiry(ctx, pipe, key, c.absTTL)
 	t0 := time.Now()
 	if _, err := pipe.Exec(ctx); err != nil && !isReplyError(err) {
 		return fmt.Errorf("source %s: type: %w", sh.Addr, err)
 	}
 	typ := typeCmd.Val()
 	switch {
-	case typ == "none" || ttlCmd.Val() == -2:
+	case typ == "none":
 		c.vanished.Add(1)
 		return c.deleteGoneKeys(ctx, []string{key})
 	case !typedCopyable(typ):
@@ -191,15 +191,14 @@ func (c *copier) copyOneTyped(ctx context.Context, sh Shard, key string) error {
 		c.vanished.Add(1)
 		return c.deleteGoneKeys(ctx, []string{key})
 	}
-	ttl, ok := restoreTTL(ttlCmd.Val(), t0)
+	at, exists := expiryAt(ttlCmd, c.absTTL, t0)
+	expire, ok := expireArgs(tmp, at, c.absTTL)
+	ok = ok && exists
 	p := w.Pipeline()
-	switch {
-	case !ok:
+	if ok {
+		p.Do(ctx, expire...)
+	} else {
 		p.Del(ctx, tmp) // expired on the source meanwhile: drop our own temporary key
-	case ttl > 0:
-		p.PExpire(ctx, tmp, ttl)
-	default:
-		p.Persist(ctx, tmp)
 	}
 	if ok && tmp != key {
 		p.Rename(ctx, tmp, key)

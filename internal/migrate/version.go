@@ -71,36 +71,38 @@ func rdbVersion(redisVersion string) (v int, ok bool) {
 // Plan is the decision taken before a copy starts.
 type Plan struct {
 	// Mode is ModeDump or ModeTyped.
-	Mode Mode
+	Mode Mode `json:"mode"`
 	// Reason explains the choice in one sentence.
-	Reason string
+	Reason string `json:"reason"`
+	// TTL says how expiry times travel and why.
+	TTL string `json:"ttl"`
 }
 
 // choose picks DUMP/RESTORE or the type-aware copy from both versions, or
 // refuses with the reason.
 func choose(want Mode, srcVersion, dstVersion string) (Plan, error) {
 	if want == ModeTyped {
-		return Plan{ModeTyped, "type-aware copy requested"}, nil
+		return Plan{Mode: ModeTyped, Reason: "type-aware copy requested"}, nil
 	}
 	src, ok1 := rdbVersion(srcVersion)
 	dst, ok2 := rdbVersion(dstVersion)
 	switch {
 	case !ok1 || !ok2:
 		if want == ModeDump {
-			return Plan{ModeDump, fmt.Sprintf("versions unreadable (source %q, target %q): DUMP/RESTORE as requested", srcVersion, dstVersion)}, nil
+			return Plan{Mode: ModeDump, Reason: fmt.Sprintf("versions unreadable (source %q, target %q): DUMP/RESTORE as requested", srcVersion, dstVersion)}, nil
 		}
-		return Plan{ModeTyped, fmt.Sprintf("versions unreadable (source %q, target %q): type-aware copy, which any version accepts", srcVersion, dstVersion)}, nil
+		return Plan{Mode: ModeTyped, Reason: fmt.Sprintf("versions unreadable (source %q, target %q): type-aware copy, which any version accepts", srcVersion, dstVersion)}, nil
 	case src == 0 || dst == 0:
 		if want == ModeDump {
 			return Plan{}, fmt.Errorf("mode dump: source %s or target %s predates DUMP/RESTORE (2.6): use --mode typed", srcVersion, dstVersion)
 		}
-		return Plan{ModeTyped, "a side predates DUMP/RESTORE (2.6): type-aware copy"}, nil
+		return Plan{Mode: ModeTyped, Reason: "a side predates DUMP/RESTORE (2.6): type-aware copy"}, nil
 	case src > dst:
 		reason := fmt.Sprintf("target %s (DUMP payload v%d) is older than source %s (v%d): RESTORE would fail with \"DUMP payload version or checksum are wrong\"", dstVersion, dst, srcVersion, src)
 		if want == ModeDump {
 			return Plan{}, fmt.Errorf("mode dump refused: %s; upgrade the target or use --mode auto/typed (type-aware copy: strings, hashes, lists, sets, sorted sets; no streams or module types)", reason)
 		}
-		return Plan{ModeTyped, reason + "; using the type-aware copy"}, nil
+		return Plan{Mode: ModeTyped, Reason: reason + "; using the type-aware copy"}, nil
 	}
-	return Plan{ModeDump, fmt.Sprintf("target %s (DUMP payload v%d) reads source %s payloads (v%d): DUMP/RESTORE", dstVersion, dst, srcVersion, src)}, nil
+	return Plan{Mode: ModeDump, Reason: fmt.Sprintf("target %s (DUMP payload v%d) reads source %s payloads (v%d): DUMP/RESTORE", dstVersion, dst, srcVersion, src)}, nil
 }
