@@ -14,7 +14,7 @@ func newDrillCmd(env Env) *cobra.Command {
 	var (
 		scenario, bootstrap, svg string
 		speed                    float64
-		asJSON, list             bool
+		asJSON, list, fill       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "drill [--scenario NAME] [flags]",
@@ -41,6 +41,7 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 	cmd.Flags().Float64Var(&speed, "speed", 30, "scenario seconds per wall second (1 = real time, at most 200)")
 	cmd.Flags().StringVar(&bootstrap, "bootstrap", "build/local/bootstrap", "the checker Lambda binary built for this machine (`file`; make drill builds it)")
 	cmd.Flags().StringVar(&svg, "svg", "", "write the timeline picture here (`file`; default build/drill/<scenario>.svg, \"-\" for none)")
+	cmd.Flags().BoolVar(&fill, "fill-missing", false, "writable alarms on FILL(HealthCheckStatus, 0) instead of missing data as breaching (a silent region is detected as fast as a failing one)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
 	cmd.Flags().BoolVar(&list, "list", false, "list the scenarios and what each shows, then exit")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -64,7 +65,7 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 		case "-":
 			svg = ""
 		}
-		cfg := drill.Config{Bootstrap: bootstrap, Speed: speed}
+		cfg := drill.Config{Bootstrap: bootstrap, Speed: speed, FillMissing: fill}
 		if err := cfg.Validate(); err != nil {
 			return usagef("--bootstrap: %w", err)
 		}

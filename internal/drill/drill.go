@@ -48,6 +48,11 @@ type Config struct {
 	// missing data breaching, as the seed's alarm. default: 60s, 2
 	AlarmPeriod      time.Duration
 	AlarmEvaluations int
+	// FillMissing makes the writable alarms watch FILL(HealthCheckStatus, 0)
+	// instead of treating missing data as breaching: a silent region is
+	// then detected as fast as a failing one. default: false (the seed's
+	// alarm)
+	FillMissing bool
 	// TTL of redis.internal. default: 10s
 	TTL time.Duration
 	// FailoverDelay is how long FailoverGlobalReplicationGroup keeps the
@@ -219,6 +224,10 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 			Dimensions: []metrics.Dimension{{Name: "Region", Value: r}}, Period: cfg.AlarmPeriod,
 			EvaluationPeriods: cfg.AlarmEvaluations, Statistic: alarmeval.Minimum,
 			ComparisonOperator: alarmeval.LessThanThreshold, Threshold: 1, TreatMissingData: alarmeval.Breaching}
+		if cfg.FillMissing {
+			zero := 0.0
+			a.FillMissing = &zero
+		}
 		if err = d.alarms.Add(a); err != nil {
 			return d, err
 		}

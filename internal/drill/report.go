@@ -84,6 +84,9 @@ func (d *Drill) predicted() Predicted {
 	p := d.cfg.AlarmPeriod.Seconds()
 	n := float64(d.cfg.AlarmEvaluations)
 	r := float64(alarmeval.Alarm{EvaluationPeriods: d.cfg.AlarmEvaluations}.WithDefaults().EvaluationRange)
+	if d.cfg.FillMissing {
+		r = n // FILL(m, 0): silence is zeros
+	}
 	return Predicted{
 		DetectFailingMin: n * p, DetectFailingMax: (n + 1) * p,
 		DetectSilentMin: r * p, DetectSilentMax: (r + 1) * p,
@@ -105,10 +108,12 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 		}
 	}
 	d.mu.Lock()
+	promoted := map[string]bool{}
 	for _, dec := range d.decisions {
-		if dec.AtS < 0 {
+		if dec.AtS < 0 || promoted[dec.Region] {
 			continue
 		}
+		promoted[dec.Region] = dec.Promote
 		if dec.Promote && rep.Decision == nil {
 			rep.Decision = &dec.AtS
 		}
