@@ -188,16 +188,11 @@ func Start(o Options, primary, secondary Record) (*Server, error) {
 	}
 	s := &Server{opts: o, name: dns.Fqdn(strings.ToLower(o.Name)), primary: primary, secondary: secondary,
 		hosts: map[string]net.IP{}, now: time.Now, quit: make(chan struct{})}
-	pc, err := net.ListenPacket("udp", o.Addr)
+	pc, ln, err := listen(o.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("dnslocal: listen udp %s: %w", o.Addr, err)
+		return nil, err
 	}
 	s.addr = pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("dnslocal: listen tcp %s: %w", s.addr, err)
-	}
 	h := dns.HandlerFunc(s.serve)
 	s.udp = &dns.Server{PacketConn: pc, Handler: h}
 	s.tcp = &dns.Server{Listener: ln, Handler: h}
@@ -230,6 +225,28 @@ func (s *Server) poll() {
 			return
 		}
 	}
+}
+
+// listen opens UDP and TCP on the same port; with port 0 it tries other
+// free UDP ports when the TCP port of the same number is taken.
+func listen(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	var err error
+	for range 10 {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", addr); err != nil {
+			return nil, nil, fmt.Errorf("dnslocal: listen udp %s: %w", addr, err)
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		if port != "0" {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("dnslocal: listen tcp on %s: %w", addr, err)
 }
 
 // Addr is the server's host:port (UDP and TCP).
