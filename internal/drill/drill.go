@@ -399,8 +399,10 @@ func (d *Drill) sample(ctx context.Context) {
 		}
 		which, rec := d.dns.Choose()
 		d.tl.Set("redis.internal", "→ "+regionOfEndpoint(rec.Target)+" ("+strings.ToLower(string(which))+")", now)
-		if d.ds.Status() == "available" {
+		if st := d.ds.Status(); st == "available" {
 			d.tl.Set("datastore", "primary "+d.topo.PrimaryRegion(), now)
+		} else {
+			d.tl.Set("datastore", st, now)
 		}
 	}
 }
