@@ -138,6 +138,10 @@ type Drill struct {
 	ds        *datastore
 	promoters map[string]*regionPromoter
 
+	// runs tracks the checker and promoter runs the loop starts, so Run
+	// returns only after the last one.
+	runs sync.WaitGroup
+
 	mu        sync.Mutex
 	fault     time.Time       // scenario time of the fault
 	lost      map[string]bool // the region's promoter is gone
@@ -306,7 +310,9 @@ func (d *Drill) loop(ctx context.Context) {
 				d.tl.Set("checker "+r, "silent", d.clock.Now())
 				continue
 			}
+			d.runs.Add(1)
 			go func(r string) {
+				defer d.runs.Done()
 				res, ran, err := d.checkers[r].invoke(ctx, d.clock.Wall(10*time.Second)+time.Second)
 				if !ran || ctx.Err() != nil {
 					return
@@ -327,7 +333,7 @@ func (d *Drill) loop(ctx context.Context) {
 				d.tl.Set("promoter "+r, "lost", d.clock.Now())
 				continue
 			}
-			go d.runPromoter(ctx, d.promoters[r])
+			d.runs.Go(func() { d.runPromoter(ctx, d.promoters[r]) })
 		}
 		next = next.Add(d.cfg.Loop)
 		if d.clock.SleepUntil(ctx, next) != nil {
@@ -456,6 +462,7 @@ func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report,
 		appsWG.Wait()
 		stop()
 		wg.Wait()
+		d.runs.Wait()
 	}
 
 	if err := d.clock.SleepUntil(ctx, d.fault); err != nil {
