@@ -55,14 +55,23 @@ func TestCheckJSONCountAndExitCodes(t *testing.T) {
 	}
 }
 
-func TestCheckPasswordFileACLAndReplica(t *testing.T) {
+// aclServer starts a server whose only user is "checker" with the token
+// checker-secret-1, and writes tokenFile (that token, maybe with white space
+// around it) to a password file.
+func aclServer(t *testing.T, tokenFile string) (*redisserver.Server, string) {
+	t.Helper()
 	srv := redistest.Start(t, redisserver.Options{Config: []string{
 		"user default off", "user checker on >checker-secret-1 ~healthcheck:* +ping +set +get +del +select",
 	}})
 	pw := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pw, []byte("checker-secret-1\n"), 0o600); err != nil {
+	if err := os.WriteFile(pw, []byte(tokenFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return srv, pw
+}
+
+func TestCheckPasswordFileACLAndReplica(t *testing.T) {
+	srv, pw := aclServer(t, "checker-secret-1\n")
 	code, out, errOut := run(t, nil, "check", "--addr", srv.Addr, "--user", "checker", "--password-file", pw)
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s %s", code, out, errOut)

@@ -44,14 +44,8 @@ func TestExitCodes(t *testing.T) {
 // Every connection flag falls back to its REDISHA_ variable; a flag on the
 // command line wins; a bad variable is a usage error naming it.
 func TestConnEnvFallback(t *testing.T) {
-	srv := redistest.Start(t, redisserver.Options{Config: []string{
-		"user default off", "user checker on >checker-secret-1 ~healthcheck:* +ping +set +get +del +select +info",
-	}})
-	pw := filepath.Join(t.TempDir(), "pw")
-	// Saved with white space around it, as secrets often are.
-	if err := os.WriteFile(pw, []byte("  checker-secret-1 \r\n\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// The token saved with white space around it, as secrets often are.
+	srv, pw := aclServer(t, "  checker-secret-1 \r\n\n")
 	env := map[string]string{
 		"REDISHA_ADDR": srv.Addr, "REDISHA_USER": "checker", "REDISHA_PASSWORD_FILE": pw, "REDISHA_DB": "1", "REDISHA_TLS": "false",
 	}

@@ -131,9 +131,7 @@ func newProbeCmd(env Env) *cobra.Command {
 			}
 		}
 		if asJSON {
-			enc := json.NewEncoder(env.Stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(sum)
+			printJSON(env.Stdout, sum)
 		} else {
 			printSummary(env.Stdout, sum)
 		}

@@ -13,6 +13,9 @@ func commands(env Env) []*cobra.Command {
 		newCheckCmd(env),
 		newProbeCmd(env),
 		newSweepCmd(env),
+		newStatusCmd(env),
+		newFailoverCmd(env),
+		newSwitchoverCmd(env),
 		newDrillCmd(env),
 	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -82,9 +81,7 @@ Exit 0 when every DB answered, 1 when one did not, 2 on bad usage.`,
 			return conn.usageErr(err)
 		}
 		if asJSON {
-			enc := json.NewEncoder(env.Stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep)
+			printJSON(env.Stdout, rep)
 		} else {
 			writeSweep(env.Stdout, rep)
 		}

@@ -10,20 +10,19 @@ package ddblocal
 
 import (
 	"encoding/json"
-	"fmt"
+	"hash/crc32"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/redisha/redisha/internal/localaws"
 )
 
 const targetPrefix = "DynamoDB_20120810."
@@ -65,12 +64,7 @@ type Server struct {
 // New starts a server on a free port of 127.0.0.1. Close it when done.
 func New() *Server {
 	s := &Server{tables: map[string]*table{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("ddblocal: listen on loopback: %v", err))
-	}
-	s.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(s.serve)}}
-	s.srv.Start()
+	s.srv = localaws.Serve("ddblocal", s.serve)
 	return s
 }
 
@@ -223,15 +217,21 @@ func writeJSON(w http.ResponseWriter, v any) {
 		writeError(w, Failure{http.StatusInternalServerError, "InternalServerError"}, err.Error())
 		return
 	}
+	write(w, http.StatusOK, b)
+}
+
+// write answers with the CRC32 header DynamoDB sends; the SDK checks the
+// body against it.
+func write(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))
+	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
 
 func writeError(w http.ResponseWriter, f Failure, msg string) {
 	b, _ := json.Marshal(map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + f.Code, "message": msg})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(f.Status)
-	_, _ = w.Write(b)
+	write(w, f.Status, b)
 }
 
 // NewClient returns a real DynamoDB client for url in region, with static
@@ -241,10 +241,7 @@ func NewClient(url, region string, maxAttempts int) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:       region,
 		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = max(maxAttempts, 1)
-			o.MaxBackoff = 20 * time.Millisecond
-		}),
+		Credentials:  localaws.Credentials,
+		Retryer:      localaws.Retryer(maxAttempts),
 	})
 }

@@ -27,11 +27,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 
 	"github.com/redisha/redisha/internal/awsquery"
+	"github.com/redisha/redisha/internal/localaws"
 )
 
 // Version is the ElastiCache API version the SDK sends.
@@ -151,7 +150,7 @@ type Server struct {
 	calls      []Call
 	failovers  []Failover
 	timers     []*time.Timer
-	changed    chan struct{}
+	changed    localaws.Signal
 	closed     bool
 }
 
@@ -161,13 +160,8 @@ func New(o Options) *Server {
 		o.FailoverDelay = 100 * time.Millisecond
 	}
 	s := &Server{opts: o, datastores: map[string]*Datastore{}, groups: map[string]*Group{},
-		failures: map[string][]awsquery.Failure{}, changed: make(chan struct{})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("eclocal: listen on loopback: %v", err))
-	}
-	s.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(s.serve)}}
-	s.srv.Start()
+		failures: map[string][]awsquery.Failure{}}
+	s.srv = localaws.Serve("eclocal", s.serve)
 	return s
 }
 
@@ -260,29 +254,15 @@ func (s *Server) Failovers() []Failover {
 // WaitFailovers waits until n failovers have finished and returns them, or
 // returns what finished and an error after timeout.
 func (s *Server) WaitFailovers(n int, timeout time.Duration) ([]Failover, error) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		got, changed := len(s.failovers), s.changed
-		s.mu.Unlock()
-		if got >= n {
-			return s.Failovers(), nil
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			f := s.Failovers()
-			return f, fmt.Errorf("eclocal: %d failovers finished within %s, want %d", len(f), timeout, n)
-		}
+	if s.changed.Wait(timeout, func() bool { return len(s.Failovers()) >= n }) {
+		return s.Failovers(), nil
 	}
+	f := s.Failovers()
+	return f, fmt.Errorf("eclocal: %d failovers finished within %s, want %d", len(f), timeout, n)
 }
 
-// notify wakes waiters; call with mu held.
-func (s *Server) notify() {
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
+// notify wakes waiters.
+func (s *Server) notify() { s.changed.Notify() }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	q, err := awsquery.Parse(r, Version)
@@ -558,10 +538,7 @@ func NewClient(url, region string, maxAttempts int) *elasticache.Client {
 	return elasticache.New(elasticache.Options{
 		Region:       region,
 		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = max(maxAttempts, 1)
-			o.MaxBackoff = 20 * time.Millisecond
-		}),
+		Credentials:  localaws.Credentials,
+		Retryer:      localaws.Retryer(maxAttempts),
 	})
 }

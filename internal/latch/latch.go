@@ -65,6 +65,7 @@ const (
 	attrLastAction  = "last_action"
 	attrLastRefused = "last_refused"
 	attrLastAt      = "last_at_ms"
+	attrMode        = "mode"
 )
 
 // Load reads the state; a missing item is the zero state (epoch 0). The read
@@ -94,6 +95,7 @@ func (s *Store) Load(ctx context.Context) (promoter.Record, error) {
 	r.LastAction = promoter.Action(str(it, attrLastAction))
 	r.LastRefused = str(it, attrLastRefused)
 	r.LastAt = ms(it, attrLastAt)
+	r.Mode = promoter.Mode(str(it, attrMode))
 	return r, nil
 }
 
@@ -115,7 +117,8 @@ func (s *Store) Save(ctx context.Context, prev uint64, r promoter.Record) error 
 			item[name] = n(t.UnixMilli())
 		}
 	}
-	for name, v := range map[string]string{attrPrimary: st.PrimaryRegion, attrNotified: st.Notified, attrLastRefused: r.LastRefused} {
+	for name, v := range map[string]string{attrPrimary: st.PrimaryRegion, attrNotified: st.Notified, attrLastRefused: r.LastRefused,
+		attrMode: string(r.Mode)} {
 		if v != "" {
 			item[name] = &types.AttributeValueMemberS{Value: v}
 		}

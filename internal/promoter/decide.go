@@ -80,8 +80,11 @@ const AnyLoss = time.Duration(1<<63 - 1)
 // Bounds are the guards' configured limits. Zero fields take the defaults.
 type Bounds struct {
 	// StallAfter is how long the heartbeat must have stopped advancing in
-	// the local replica before the replication path counts as dead.
-	// default: 90 seconds (three heartbeats at the 30-second loop)
+	// the local replica before the replication path counts as dead. Keep it
+	// above the primary region's in-region (Multi-AZ) failover time, during
+	// which the heartbeat also stalls and the alarm may fire: that case must
+	// not promote across regions. default: 3 minutes (in-region failovers
+	// take 1–3 minutes per AWS's FIS templates; measure yours in a drill)
 	StallAfter time.Duration
 	// HeartbeatInterval is how often the primary's checker writes the
 	// heartbeat. A heartbeat's age includes up to one interval of staleness
@@ -98,7 +101,7 @@ type Bounds struct {
 
 // Defaults of Bounds.
 const (
-	DefaultStallAfter        = 90 * time.Second
+	DefaultStallAfter        = 3 * time.Minute
 	DefaultHeartbeatInterval = 30 * time.Second
 	DefaultMaxDataLoss       = 5 * time.Second
 	DefaultCooldown          = time.Hour
@@ -368,6 +371,11 @@ func evidenceGuard(obs Observations, st State, b Bounds) (v Verdict, partition b
 	stalled := obs.Now.Sub(st.HeartbeatAdvanced)
 	observersDown, alarmWhy := alarmVote(obs.Alarm)
 	if stalled < b.StallAfter {
+		if observersDown && stalled >= 2*b.HeartbeatInterval {
+			v.Reason = fmt.Sprintf("the heartbeat has not advanced for %s (seq %d), under the %s stall bound, and %s: "+
+				"wait (an in-region failover in the primary region stalls it too)", round(stalled), st.HeartbeatSeq, b.StallAfter, alarmWhy)
+			return v, false
+		}
 		if observersDown {
 			v.Reason = fmt.Sprintf("partition: the heartbeat advanced %s ago (seq %d) while %s: replication still reaches us, "+
 				"the primary is alive; never promote on this", round(stalled), st.HeartbeatSeq, alarmWhy)

@@ -17,12 +17,12 @@ const (
 	remote = "us-east-1"
 )
 
-// outage is the input of a run two minutes into a primary-region outage:
+// outage is the input of a run four minutes into a primary-region outage:
 // the heartbeat (seq 41, 3 s old when last seen advancing) stopped, the
 // writable alarm is in ALARM, the local member is an associated SECONDARY
 // of an available datastore, mode auto. Every guard holds.
 func outage() promoter.Input {
-	seen := t0.Add(-2 * time.Minute)
+	seen := t0.Add(-4 * time.Minute)
 	return promoter.Input{
 		LocalRegion: local,
 		Mode:        promoter.ModeAuto,
@@ -86,7 +86,7 @@ func TestDecide(t *testing.T) {
 		}, action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
 		{name: "heartbeat key expired after the writer stopped", edit: func(in *promoter.Input) {
 			in.Obs.Heartbeat = promoter.Heartbeat{Present: false}
-		}, action: promoter.ActPromote, reason: "has not advanced for 2m0s", notify: true},
+		}, action: promoter.ActPromote, reason: "has not advanced for 4m0s", notify: true},
 		{name: "cooldown over", edit: func(in *promoter.Input) { in.Prev.PromotedAt = t0.Add(-61 * time.Minute) },
 			action: promoter.ActPromote, reason: "ALARM", notify: true},
 
@@ -101,9 +101,9 @@ func TestDecide(t *testing.T) {
 			freshHeartbeat(in)
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "never promote", notify: true},
-		{name: "stall not long enough yet", edit: func(in *promoter.Input) {
-			in.Prev.HeartbeatAdvanced = t0.Add(-60 * time.Second)
-		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "partition", notify: true},
+		{name: "in-region failover in the primary region: a 2.5-minute stall with the alarm in ALARM", edit: func(in *promoter.Input) {
+			in.Prev.HeartbeatAdvanced = t0.Add(-150 * time.Second)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "in-region failover"},
 		{name: "replication link broken while the primary region says writable", edit: func(in *promoter.Input) {
 			in.Obs.Alarm.State = "OK"
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "replication link is broken"},
@@ -254,7 +254,7 @@ func TestSecondOutageInsideTheCooldownDoesNotPromote(t *testing.T) {
 	}
 	// The primary region dies: no new heartbeat, alarm ALARM.
 	var promoted bool
-	for i := range 6 {
+	for i := range 8 {
 		d := w.run(false, 0, "ALARM")
 		if d.Action == promoter.ActPromote {
 			promoted = true
@@ -265,7 +265,7 @@ func TestSecondOutageInsideTheCooldownDoesNotPromote(t *testing.T) {
 		}
 	}
 	if !promoted {
-		t.Fatalf("no promotion after 3 min of outage: %+v", w.last.Guards)
+		t.Fatalf("no promotion after 4 min of outage: %+v", w.last.Guards)
 	}
 	// The promotion completes; the local checker now writes heartbeats.
 	w.swap(true)
@@ -275,7 +275,7 @@ func TestSecondOutageInsideTheCooldownDoesNotPromote(t *testing.T) {
 	w.swap(false)
 	w.run(true, 2*time.Second, "OK")
 	// The primary region dies again inside the hour: the latch holds.
-	for range 6 {
+	for range 8 {
 		d := w.run(false, 0, "ALARM")
 		if d.Action == promoter.ActPromote {
 			t.Fatalf("promoted again inside the cooldown: %+v", d.Guards)
@@ -318,7 +318,7 @@ func TestStaleSecondaryMeasuredFromTheLastHealthyHeartbeat(t *testing.T) {
 	for range 4 { // replication 2 minutes behind while the primary is healthy
 		w.run(true, 2*time.Minute, "OK")
 	}
-	for range 6 {
+	for range 7 {
 		w.run(false, 0, "ALARM")
 	}
 	d := w.last

@@ -168,7 +168,8 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 	out := Outcome{Decision: d, Observations: obs, Command: r.command()}
 
 	sctx, cancel = context.WithTimeout(ctx, r.callTimeout())
-	err = r.Store.Save(sctx, rec.State.Epoch, Record{State: d.Next, LastAction: d.Action, LastRefused: strings.Join(d.Refused(), ","), LastAt: obs.Now})
+	err = r.Store.Save(sctx, rec.State.Epoch, Record{State: d.Next, LastAction: d.Action, LastRefused: strings.Join(d.Refused(), ","),
+		LastAt: obs.Now, Mode: r.Mode})
 	cancel()
 	if errors.Is(err, ErrConflict) {
 		// Another run (an at-least-once duplicate, an operator's command)
@@ -218,7 +219,7 @@ func (r *Runner) Observe(ctx context.Context) Observations {
 		defer cancel()
 		obs.Heartbeat = r.Redis.Heartbeat(c)
 	})
-	wg.Go(func() { obs.Alarm = r.alarm(ctx) })
+	wg.Go(func() { obs.Alarm = r.ReadAlarm(ctx) })
 	if r.Observer != nil {
 		wg.Go(func() {
 			c, cancel := context.WithTimeout(ctx, r.callTimeout())
@@ -286,11 +287,11 @@ func pending(p *ectypes.ReplicationGroupPendingModifiedValues) []string {
 	return out
 }
 
-// alarm reads the peer region's writable alarm. A transport failure, a
+// ReadAlarm reads the peer region's writable alarm. A transport failure, a
 // timeout or a 5xx after the SDK's retries means the region's CloudWatch is
 // unreachable; a 4xx (denied, throttled, invalid) is an error that is not
 // evidence of anything.
-func (r *Runner) alarm(ctx context.Context) Alarm {
+func (r *Runner) ReadAlarm(ctx context.Context) Alarm {
 	c, cancel := context.WithTimeout(ctx, r.callTimeout())
 	defer cancel()
 	out, err := r.Alarms.DescribeAlarms(c, &cloudwatch.DescribeAlarmsInput{

@@ -17,6 +17,7 @@ import (
 	"github.com/redisha/redisha/internal/cwlocal"
 	"github.com/redisha/redisha/internal/ddblocal"
 	"github.com/redisha/redisha/internal/eclocal"
+	"github.com/redisha/redisha/internal/gdslocal"
 	"github.com/redisha/redisha/internal/latch"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/redisconn"
@@ -61,25 +62,17 @@ func newBed(t *testing.T) *bed {
 
 	// The failover hook does what ElastiCache does to the nodes: B stops
 	// replicating and takes writes.
-	bd.ec = eclocal.New(eclocal.Options{FailoverDelay: 20 * time.Millisecond, OnFailover: func(eclocal.Failover) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return adminB.Do(ctx, "REPLICAOF", "NO", "ONE").Err()
-	}})
-	t.Cleanup(bd.ec.Close)
-	bd.ec.PutDatastore(eclocal.Datastore{ID: grg, Members: []eclocal.Member{
-		{ReplicationGroupID: "redis-primary", Region: "us-east-1", Role: eclocal.RolePrimary},
-		{ReplicationGroupID: "redis-secondary", Region: "us-west-2", Role: eclocal.RoleSecondary},
-	}})
-	bd.ec.PutGroup(eclocal.Group{ID: "redis-secondary", Region: "us-west-2", Endpoint: b.Addr})
-	bd.cw = cwlocal.New()
-	t.Cleanup(bd.cw.Close)
-	bd.cw.SetAlarmState(alarmName, "OK")
-	bd.ddb = ddblocal.New()
-	t.Cleanup(bd.ddb.Close)
-	bd.ddb.CreateTable("redisha-promoter", latch.KeyAttribute)
-	bd.sns = snslocal.New()
-	t.Cleanup(bd.sns.Close)
+	w := gdslocal.Start(t, gdslocal.Options{Datastore: grg,
+		Secondary:     gdslocal.Region{Name: "us-west-2", Group: "redis-secondary", Endpoint: b.Addr},
+		FailoverDelay: 20 * time.Millisecond,
+		// What ElastiCache does to the nodes: B stops replicating and
+		// takes writes.
+		OnFailover: func(eclocal.Failover) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return adminB.Do(ctx, "REPLICAOF", "NO", "ONE").Err()
+		}})
+	bd.ec, bd.cw, bd.ddb, bd.sns = w.EC, w.CW, w.DDB, w.SNS
 
 	client, err := redisconn.New(redisconn.Config{Addr: b.Addr, DialTimeout: time.Second, IOTimeout: time.Second})
 	if err != nil {
@@ -90,10 +83,11 @@ func newBed(t *testing.T) *bed {
 		Region: "us-west-2", DatastoreID: grg, GroupID: "redis-secondary",
 		PeerRegion: "us-east-1", PeerAlarm: alarmName,
 		Mode:        promoter.ModeAuto,
+		Bounds:      promoter.Bounds{StallAfter: 90 * time.Second},
 		ElastiCache: eclocal.NewClient(bd.ec.URL(), "us-west-2", 3),
 		Alarms:      cwlocal.NewClient(bd.cw.URL(), 2),
 		Redis:       promoter.RedisEndpoint{Client: client},
-		Store:       latch.New(ddblocal.NewClient(bd.ddb.URL(), "us-west-2", 3), "redisha-promoter", grg+"/us-west-2"),
+		Store:       latch.New(ddblocal.NewClient(bd.ddb.URL(), "us-west-2", 3), w.LatchTable, grg+"/us-west-2"),
 		SNS:         snslocal.NewClient(bd.sns.URL(), "us-west-2", 2),
 		TopicARN:    topic,
 		Metrics:     bd.metrics,
@@ -401,5 +395,24 @@ func TestRedisEndpoint(t *testing.T) {
 	t.Cleanup(func() { _ = rc.Close() })
 	if err := (promoter.RedisEndpoint{Client: rc}).Write(ctx); err == nil || !strings.Contains(err.Error(), "READONLY") {
 		t.Fatalf("write to a replica: %v", err)
+	}
+}
+
+// A 4xx from the peer region's CloudWatch (denied, throttled) says nothing
+// about the region: not a down vote.
+func TestRunnerDeniedAlarmIsNotEvidence(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	var out promoter.Outcome
+	for range 3 {
+		bd.cw.FailNext(cwlocal.Failure{Status: 400, Code: "AccessDenied"})
+		bd.tick()
+		out = bd.run()
+	}
+	if out.Decision.Action != promoter.ActNone || out.Observations.Alarm.Unreachable ||
+		!strings.Contains(out.Decision.Verdict(promoter.GuardEvidence).Reason, "could not be read") {
+		t.Fatalf("denied alarm: %+v %+v", out.Observations.Alarm, out.Decision.Guards)
 	}
 }

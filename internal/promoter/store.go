@@ -20,6 +20,9 @@ type Record struct {
 	LastAction  Action
 	LastRefused string
 	LastAt      time.Time
+	// Mode is the mode the last decision ran in ("" for an operator's
+	// command that is not a promoter run).
+	Mode Mode
 }
 
 // StateStore keeps the promoter's Record in its own region.

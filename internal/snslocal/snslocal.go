@@ -6,7 +6,6 @@ package snslocal
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -15,11 +14,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/redisha/redisha/internal/awsquery"
+	"github.com/redisha/redisha/internal/localaws"
 )
 
 // Version is the SNS API version the SDK sends.
@@ -41,18 +39,13 @@ type Server struct {
 	mu       sync.Mutex
 	messages []Message
 	failures []awsquery.Failure
-	changed  chan struct{}
+	changed  localaws.Signal
 }
 
 // New starts a server on a free port of 127.0.0.1. Close it when done.
 func New() *Server {
-	s := &Server{changed: make(chan struct{})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("snslocal: listen on loopback: %v", err))
-	}
-	s.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(s.serve)}}
-	s.srv.Start()
+	s := &Server{}
+	s.srv = localaws.Serve("snslocal", s.serve)
 	return s
 }
 
@@ -79,22 +72,11 @@ func (s *Server) Messages() []Message {
 // WaitFor waits until n messages have arrived and returns them, or returns
 // what arrived and an error after timeout.
 func (s *Server) WaitFor(n int, timeout time.Duration) ([]Message, error) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		got, changed := len(s.messages), s.changed
-		s.mu.Unlock()
-		if got >= n {
-			return s.Messages(), nil
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			m := s.Messages()
-			return m, fmt.Errorf("snslocal: %d messages within %s, want %d", len(m), timeout, n)
-		}
+	if s.changed.Wait(timeout, func() bool { return len(s.Messages()) >= n }) {
+		return s.Messages(), nil
 	}
+	m := s.Messages()
+	return m, fmt.Errorf("snslocal: %d messages within %s, want %d", len(m), timeout, n)
 }
 
 type publishResult struct {
@@ -129,8 +111,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.messages = append(s.messages, m)
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changed.Notify()
 	awsquery.WriteResult(w, xmlns, "Publish", publishResult{MessageID: "msg-" + strconv.Itoa(len(s.messages))})
 }
 
@@ -140,10 +121,7 @@ func NewClient(url, region string, maxAttempts int) *sns.Client {
 	return sns.New(sns.Options{
 		Region:       region,
 		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = max(maxAttempts, 1)
-			o.MaxBackoff = 20 * time.Millisecond
-		}),
+		Credentials:  localaws.Credentials,
+		Retryer:      localaws.Retryer(maxAttempts),
 	})
 }

@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redisha/redisha/internal/promoter"
+)
+
+func slogText(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// parseAcceptedLoss reads --accept-data-loss: a duration, or "any".
+func parseAcceptedLoss(s string) (time.Duration, error) {
+	switch strings.TrimSpace(strings.ToLower(s)) {
+	case "":
+		return 0, nil
+	case "any":
+		return promoter.AnyLoss, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, usagef("--accept-data-loss %q: give a positive duration such as 2m, or any (also an unknown loss)", s)
+	}
+	return d, nil
+}
+
+// failoverReport is what `redisha failover` prints with --json.
+type failoverReport struct {
+	To        string              `json:"to"`
+	Apply     bool                `json:"apply"`
+	Epoch     uint64              `json:"epoch,omitempty"`
+	Ready     bool                `json:"ready"`
+	Guards    []promoter.Verdict  `json:"guards"`
+	Promotion *promoter.Promotion `json:"promotion,omitempty"`
+	Stale     bool                `json:"stale,omitempty"`
+}
+
+func newFailoverCmd(env Env) *cobra.Command {
+	var (
+		to, accept string
+		apply      bool
+		asJSON     bool
+		wait, poll time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "failover --datastore ID --addr HOST:PORT --to REGION [--apply] [--accept-data-loss D] [flags]",
+		Short: "Promote a region's secondary under the promoter's guards: a plan, or the promotion with --apply",
+		Long: `failover evaluates the promoter's guards for promoting REGION's member of the Global Datastore
+(independent evidence that the primary is down, datastore available, member SECONDARY and associated,
+data-loss bound, latch) with the promoter's state from its DynamoDB table in REGION, and prints each
+verdict as a plan. Nothing changes without --apply.
+
+With --apply, when every guard holds, it records the decision in the promoter's table (so the latch
+holds for the promoters too), calls FailoverGlobalReplicationGroup through REGION's endpoint, and
+waits until the datastore is available, the member PRIMARY and a real write succeeds.
+--accept-data-loss D accepts a replica that was up to D behind (any: also an unknown lag).
+
+For a planned move with the primary healthy, use 'redisha switchover'. Exit codes: 0 the plan holds
+(or the promotion is verified), 1 a guard refuses (or the promotion failed), 2 bad usage.`,
+		Args: noArgs,
+	}
+	g := addGDSFlags(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&to, "to", "", "the `region` to promote (required)")
+	fs.BoolVar(&apply, "apply", false, "promote when every guard holds (default: print the plan only)")
+	fs.StringVar(&accept, "accept-data-loss", "", "accept a replica up to this `duration` behind, or any")
+	fs.DurationVar(&wait, "wait", promoter.DefaultPromoteTimeout, "how long to wait for the promotion to be verified")
+	fs.DurationVar(&poll, "poll", promoter.DefaultPollInterval, "pause between checks while promoting")
+	fs.BoolVar(&asJSON, "json", false, "print the plan (and the promotion) as one JSON object")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if to == "" {
+			return usagef("--to is required: give the region to promote, e.g. --to us-west-2")
+		}
+		loss, err := parseAcceptedLoss(accept)
+		if err != nil {
+			return err
+		}
+		if wait <= 0 || poll <= 0 {
+			return usagef("--wait and --poll must be positive durations")
+		}
+		ctx := cmd.Context()
+		d, m, err := g.openTarget(ctx, env, to)
+		if err != nil {
+			return err
+		}
+		client, err := d.redis(m)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		r := d.runner(m, client, env.Stderr)
+		r.Mode, r.AcceptedLoss, r.PromoteTimeout, r.PollInterval = promoter.ModeAuto, loss, wait, poll
+
+		rep := failoverReport{To: to, Apply: apply}
+		if apply {
+			out, err := r.Run(ctx)
+			rep.Epoch, rep.Ready, rep.Guards, rep.Promotion, rep.Stale = out.Decision.Epoch, out.Decision.Ready, out.Decision.Guards, out.Promotion, out.Stale
+			printFailover(env.Stdout, rep, r, asJSON)
+			switch {
+			case err != nil && rep.Promotion == nil:
+				return err
+			case rep.Stale:
+				return findingf("another run recorded a decision first: nothing done; run again")
+			case !rep.Ready:
+				return findingf("refused by: %s", strings.Join(refusedGuards(rep.Guards), ", "))
+			case rep.Promotion != nil && rep.Promotion.Err != "":
+				return findingf("promotion of %s: %s", to, rep.Promotion.Err)
+			}
+			return nil
+		}
+		// The plan: the promoter's view now, recorded nowhere.
+		rec, err := r.Store.Load(ctx)
+		if err != nil {
+			return err
+		}
+		dec := promoter.Decide(promoter.Input{LocalRegion: to, Obs: r.Observe(ctx), Prev: rec.State, Mode: promoter.ModeAuto,
+			AcceptedLoss: loss})
+		rep.Ready, rep.Guards = dec.Ready, dec.Guards
+		printFailover(env.Stdout, rep, r, asJSON)
+		if !rep.Ready {
+			return findingf("refused by: %s", strings.Join(refusedGuards(rep.Guards), ", "))
+		}
+		return nil
+	}
+	return cmd
+}
+
+func refusedGuards(vs []promoter.Verdict) []string {
+	var out []string
+	for _, v := range vs {
+		if !v.OK {
+			out = append(out, v.Guard)
+		}
+	}
+	return out
+}
+
+func printFailover(w io.Writer, rep failoverReport, r *promoter.Runner, asJSON bool) {
+	if asJSON {
+		printJSON(w, rep)
+		return
+	}
+	what := "plan"
+	if rep.Apply {
+		what = fmt.Sprintf("decision (epoch %d)", rep.Epoch)
+	}
+	fmt.Fprintf(w, "Promote %s (%s) of %s, primary now %s — %s:\n", r.GroupID, rep.To, r.DatastoreID, r.PeerRegion, what)
+	for _, v := range rep.Guards {
+		if v.Guard == promoter.GuardMode {
+			continue // an operator's command is the mode
+		}
+		mark := "REFUSES"
+		if v.OK {
+			mark = "holds"
+		}
+		fmt.Fprintf(w, "  %-9s %-7s %s\n", v.Guard, mark, v.Reason)
+	}
+	switch p := rep.Promotion; {
+	case rep.Stale:
+		fmt.Fprintln(w, "another run recorded a decision first: nothing done")
+	case p != nil && p.Err == "":
+		fmt.Fprintf(w, "promoted: call accepted after %s, PRIMARY after %s, a write succeeded after %s\n",
+			p.Called.Sub(p.Started).Round(time.Millisecond), p.Primary.Sub(p.Started).Round(time.Millisecond), p.Writable.Sub(p.Started).Round(time.Millisecond))
+	case p != nil:
+		fmt.Fprintf(w, "promotion failed: %s\n", p.Err)
+	case rep.Ready && !rep.Apply:
+		fmt.Fprintln(w, "every guard holds: run again with --apply to promote")
+	}
+}

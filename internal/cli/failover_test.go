@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redisha/redisha/internal/eclocal"
+	"github.com/redisha/redisha/internal/redistest"
+)
+
+func TestFailoverPlanThenApply(t *testing.T) {
+	bd := newGDSBed(t)
+	bd.heartbeat(t, 5, time.Second)
+	bd.seedPromoter(t, 5, 5*time.Second)
+
+	// The primary is healthy: the plan refuses on the evidence.
+	code, out, errOut := run(t, nil, gdsArgs("failover", "--to", "us-west-2")...)
+	if code != ExitUnhealthy || !strings.Contains(out, "evidence  REFUSES") || !strings.Contains(errOut, "refused by: evidence") {
+		t.Fatalf("plan with a healthy primary: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// Region A is lost: its node stops, its alarm fires, and the promoter
+	// last saw the heartbeat advance five minutes ago.
+	bd.a.Kill()
+	bd.cw.SetAlarmState("redisha-us-east-1-writable", "ALARM")
+	bd.seedPromoterAt(t, 5, 5*time.Minute)
+	code, out, errOut = run(t, nil, gdsArgs("failover", "--to", "us-west-2")...)
+	if code != ExitOK || !strings.Contains(out, "every guard holds: run again with --apply") {
+		t.Fatalf("plan in an outage: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, c := range bd.ec.Calls() {
+		if c.Action == "FailoverGlobalReplicationGroup" {
+			t.Fatal("the plan called the failover")
+		}
+	}
+
+	code, out, errOut = run(t, nil, gdsArgs("failover", "--to", "us-west-2", "--apply", "--poll", "10ms", "--wait", "20s", "--json")...)
+	if code != ExitOK {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rep failoverReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Ready || rep.Promotion == nil || rep.Promotion.Err != "" || rep.Epoch != 10 {
+		t.Fatalf("apply report %+v", rep)
+	}
+	if d, _ := bd.ec.Datastore(gdsID); d.Members[1].Role != eclocal.RolePrimary {
+		t.Fatalf("datastore %+v", d)
+	}
+	if err := redistest.Admin(t, bd.b.Addr, "", "").Set(context.Background(), "app:k", "v", 0).Err(); err != nil {
+		t.Fatalf("write to the promoted node: %v", err)
+	}
+	// The latch now holds for the promoters, and for another failover.
+	code, out, _ = run(t, nil, gdsArgs("failover", "--to", "us-west-2")...)
+	if code != ExitUnhealthy || !strings.Contains(out, "already PRIMARY") || !strings.Contains(out, "latched") {
+		t.Fatalf("after the promotion: exit %d\n%s", code, out)
+	}
+}
+
+func TestFailoverStaleSecondaryNeedsAcceptedLoss(t *testing.T) {
+	bd := newGDSBed(t)
+	bd.heartbeat(t, 5, time.Second)
+	bd.a.Kill()
+	bd.cw.SetAlarmState("redisha-us-east-1-writable", "ALARM")
+	// The replica was two minutes behind when the primary was last healthy.
+	rec := bd.record(5, time.Now().Add(-5*time.Minute))
+	rec.State.HealthyAge = 2 * time.Minute
+	bd.saveRecord(t, 0, rec)
+	code, out, _ := run(t, nil, gdsArgs("failover", "--to", "us-west-2")...)
+	if code != ExitUnhealthy || !strings.Contains(out, "stale secondary") {
+		t.Fatalf("stale: exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, nil, gdsArgs("failover", "--to", "us-west-2", "--accept-data-loss", "3m")...)
+	if code != ExitOK || !strings.Contains(out, "accepted by an operator") {
+		t.Fatalf("with --accept-data-loss 3m: exit %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redisha/redisha/internal/ddblocal"
+	"github.com/redisha/redisha/internal/eclocal"
+	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/promoter/wiring"
+	"github.com/redisha/redisha/internal/redistest"
+)
+
+// A planned move to us-west-2 and the failback to us-east-1: each waits for
+// the target to catch up, promotes through the target's endpoint, verifies
+// a write and the marker, and latches the target's promoter.
+func TestSwitchoverAndFailback(t *testing.T) {
+	bd := newGDSBed(t)
+	ctx := context.Background()
+	for i, to := range []string{"us-west-2", "us-east-1"} {
+		code, out, errOut := run(t, nil, gdsArgs("switchover", "--to", to, "--poll", "10ms", "--wait", "20s")...)
+		if code != ExitOK || !strings.Contains(out, "marker kept: true; latch recorded: true") {
+			t.Fatalf("switchover to %s: exit %d\n%s\n%s", to, code, out, errOut)
+		}
+		d, _ := bd.ec.Datastore(gdsID)
+		if p, _ := d.Primary(); p.Region != to {
+			t.Fatalf("after switchover %d the primary is %s, want %s", i, p.Region, to)
+		}
+		newP, oldP := bd.b, bd.a
+		if to == "us-east-1" {
+			newP, oldP = bd.a, bd.b
+		}
+		if err := redistest.Admin(t, newP.Addr, "", "").Set(ctx, "app:k", to, 0).Err(); err != nil {
+			t.Fatalf("write to the new primary %s: %v", to, err)
+		}
+		redistest.WaitReplicaLink(t, oldP.Addr, "")
+		st := latch.New(ddblocal.NewClient(bd.ddb.URL(), to, 2), "redisha-promoter", wiring.LatchKey(gdsID, to))
+		rec, err := st.Load(ctx)
+		if err != nil || rec.State.PromotedAt.IsZero() || time.Since(rec.State.PromotedAt) > time.Minute {
+			t.Fatalf("latch of %s: %+v, %v", to, rec, err)
+		}
+	}
+	// The primary is already there: a finding, nothing called.
+	before := len(bd.ec.Calls())
+	if code, _, errOut := run(t, nil, gdsArgs("switchover", "--to", "us-east-1")...); code != ExitUnhealthy || !strings.Contains(errOut, "already the primary") {
+		t.Fatalf("switchover to the primary: exit %d %s", code, errOut)
+	}
+	for _, c := range bd.ec.Calls()[before:] {
+		if c.Action == "FailoverGlobalReplicationGroup" {
+			t.Fatal("a failover was called")
+		}
+	}
+}
+
+func TestSwitchoverRefusesWhileModifying(t *testing.T) {
+	bd := newGDSBed(t)
+	bd.ec.SetStatus(gdsID, eclocal.StatusModifying)
+	if code, _, errOut := run(t, nil, gdsArgs("switchover", "--to", "us-west-2")...); code != ExitUnhealthy || !strings.Contains(errOut, "modifying, not available") {
+		t.Fatalf("switchover while modifying: exit %d %s", code, errOut)
+	}
+}

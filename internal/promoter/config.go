@@ -1,0 +1,193 @@
+package promoter
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/redisconn"
+)
+
+// Config is the promoter Lambda's whole configuration, read from its
+// environment. The Redis connection variables are the checker's
+// (REDIS_ADDR, REDIS_TLS, REDIS_AUTH_SECRET_ARN, … and KEY_PREFIX), read
+// with the same rules; Environment gives the variables back, so the CDK app
+// builds the function's environment from a Config.
+type Config struct {
+	// Redis is the local replication group's primary endpoint (read-only
+	// while the region is secondary). env: REDIS_* as for the checker.
+	Redis         redisconn.Config
+	AuthSecretARN string
+	PasswordFile  string
+	// KeyPrefix is the checker's key prefix (the heartbeat is
+	// <prefix>heartbeat). env: KEY_PREFIX. default: healthcheck:
+	KeyPrefix string
+	// Namespace of the decision metrics. env: METRIC_NAMESPACE.
+	// default: Custom/Redis
+	Namespace string
+
+	// Region is the local region, the only one this promoter may promote.
+	// env: AWS_REGION (set by Lambda). required
+	Region string
+	// DatastoreID is the Global Datastore's full id (region prefix
+	// included). env: GLOBAL_DATASTORE_ID. required
+	DatastoreID string
+	// GroupID is the local member's replication group id.
+	// env: REPLICATION_GROUP_ID. required
+	GroupID string
+	// PeerRegion is the other member's region. env: PEER_REGION. required
+	PeerRegion string
+	// PeerAlarm is the other region's "accepts writes" alarm, read in
+	// PeerRegion. env: PEER_WRITABLE_ALARM. required
+	PeerAlarm string
+	// LatchTable is the DynamoDB table (in Region, partition key "pk",
+	// string) that keeps the state. env: LATCH_TABLE. required
+	LatchTable string
+	// TopicARN receives the pages. env: SNS_TOPIC_ARN. default: none (pages
+	// are logged only)
+	TopicARN string
+
+	// Mode: off, advise or auto. env: PROMOTER_MODE. default: advise
+	Mode Mode
+	// Bounds. env: STALL_AFTER (90s), HEARTBEAT_INTERVAL (30s),
+	// MAX_DATA_LOSS (5s), COOLDOWN (1h)
+	Bounds Bounds
+	// CallTimeout bounds each AWS and Redis call. env: CALL_TIMEOUT.
+	// default: 5s
+	CallTimeout time.Duration
+	// PromoteTimeout bounds a promotion, call to verified write; the
+	// function's timeout must exceed it by the run's other calls.
+	// env: PROMOTE_TIMEOUT. default: 5m
+	PromoteTimeout time.Duration
+	// PollInterval is the pause between checks while promoting.
+	// env: POLL_INTERVAL. default: 5s
+	PollInterval time.Duration
+}
+
+// Variable names of the promoter's own settings.
+const (
+	EnvRegion            = "AWS_REGION"
+	EnvDatastoreID       = "GLOBAL_DATASTORE_ID"
+	EnvGroupID           = "REPLICATION_GROUP_ID"
+	EnvPeerRegion        = "PEER_REGION"
+	EnvPeerAlarm         = "PEER_WRITABLE_ALARM"
+	EnvLatchTable        = "LATCH_TABLE"
+	EnvTopicARN          = "SNS_TOPIC_ARN"
+	EnvMode              = "PROMOTER_MODE"
+	EnvStallAfter        = "STALL_AFTER"
+	EnvHeartbeatInterval = "HEARTBEAT_INTERVAL"
+	EnvMaxDataLoss       = "MAX_DATA_LOSS"
+	EnvCooldown          = "COOLDOWN"
+	EnvCallTimeout       = "CALL_TIMEOUT"
+	EnvPromoteTimeout    = "PROMOTE_TIMEOUT"
+	EnvPollInterval      = "POLL_INTERVAL"
+)
+
+// ConfigFromEnv reads and validates the configuration; getenv is os.Getenv
+// in production. Every problem is reported, one per line, naming the
+// variable and the fix.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var errs []error
+	conn, err := config.FromEnv(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c := Config{
+		Redis: conn.Redis, AuthSecretARN: conn.AuthSecretARN, PasswordFile: conn.PasswordFile,
+		KeyPrefix: conn.Check.Prefix, Namespace: conn.Namespace,
+		Region: strings.TrimSpace(getenv(EnvRegion)), DatastoreID: strings.TrimSpace(getenv(EnvDatastoreID)),
+		GroupID: strings.TrimSpace(getenv(EnvGroupID)), PeerRegion: strings.TrimSpace(getenv(EnvPeerRegion)),
+		PeerAlarm: strings.TrimSpace(getenv(EnvPeerAlarm)), LatchTable: strings.TrimSpace(getenv(EnvLatchTable)),
+		TopicARN: strings.TrimSpace(getenv(EnvTopicARN)),
+	}
+	for _, req := range []struct{ name, val, example string }{
+		{EnvRegion, c.Region, "us-west-2 (Lambda sets it)"},
+		{EnvDatastoreID, c.DatastoreID, "ldgnf-redisha"},
+		{EnvGroupID, c.GroupID, "redis-secondary"},
+		{EnvPeerRegion, c.PeerRegion, "us-east-1"},
+		{EnvPeerAlarm, c.PeerAlarm, "redisha-us-east-1-writable"},
+		{EnvLatchTable, c.LatchTable, "redisha-promoter"},
+	} {
+		if req.val == "" {
+			errs = append(errs, fmt.Errorf("%s is not set: give it, e.g. %s", req.name, req.example))
+		}
+	}
+	if c.Region != "" && c.Region == c.PeerRegion {
+		errs = append(errs, fmt.Errorf("%s=%q is the local region: give the other member's region", EnvPeerRegion, c.PeerRegion))
+	}
+	if c.TopicARN != "" && !strings.HasPrefix(c.TopicARN, "arn:") {
+		errs = append(errs, fmt.Errorf("%s=%q: give the topic's ARN, arn:aws:sns:REGION:ACCOUNT:NAME", EnvTopicARN, c.TopicARN))
+	}
+	if c.Mode, err = ParseMode(getenv(EnvMode)); err != nil {
+		errs = append(errs, fmt.Errorf("%s=%q: use off, advise or auto", EnvMode, getenv(EnvMode)))
+	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: use a positive Go duration such as %s", name, v, def))
+			return def
+		}
+		return d
+	}
+	c.Bounds = Bounds{
+		StallAfter:        dur(EnvStallAfter, DefaultStallAfter),
+		HeartbeatInterval: dur(EnvHeartbeatInterval, DefaultHeartbeatInterval),
+		MaxDataLoss:       dur(EnvMaxDataLoss, DefaultMaxDataLoss),
+		Cooldown:          dur(EnvCooldown, DefaultCooldown),
+	}
+	c.CallTimeout = dur(EnvCallTimeout, DefaultCallTimeout)
+	c.PromoteTimeout = dur(EnvPromoteTimeout, DefaultPromoteTimeout)
+	c.PollInterval = dur(EnvPollInterval, DefaultPollInterval)
+	if c.Bounds.StallAfter <= c.Bounds.HeartbeatInterval {
+		// Between two heartbeats the value does not change: a bound at or
+		// under the interval would read every healthy gap as a stall.
+		errs = append(errs, fmt.Errorf("%s=%s is not over %s=%s: the heartbeat does not advance between writes; use at least %s",
+			EnvStallAfter, c.Bounds.StallAfter, EnvHeartbeatInterval, c.Bounds.HeartbeatInterval, 3*c.Bounds.HeartbeatInterval))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Environment returns the variables that give c back through ConfigFromEnv
+// (defaults included, so the template shows every value), except
+// AWS_REGION, which Lambda reserves and sets to the function's region.
+func (c Config) Environment() map[string]string {
+	env := map[string]string{
+		config.EnvAddr:       c.Redis.Addr,
+		config.EnvTLS:        strconv.FormatBool(c.Redis.TLS),
+		EnvDatastoreID:       c.DatastoreID,
+		EnvGroupID:           c.GroupID,
+		EnvPeerRegion:        c.PeerRegion,
+		EnvPeerAlarm:         c.PeerAlarm,
+		EnvLatchTable:        c.LatchTable,
+		EnvMode:              string(c.Mode),
+		EnvStallAfter:        c.Bounds.StallAfter.String(),
+		EnvHeartbeatInterval: c.Bounds.HeartbeatInterval.String(),
+		EnvMaxDataLoss:       c.Bounds.MaxDataLoss.String(),
+		EnvCooldown:          c.Bounds.Cooldown.String(),
+		EnvCallTimeout:       c.CallTimeout.String(),
+		EnvPromoteTimeout:    c.PromoteTimeout.String(),
+		EnvPollInterval:      c.PollInterval.String(),
+	}
+	for name, v := range map[string]string{
+		config.EnvTLSServerName: c.Redis.TLSServerName, config.EnvTLSCAFile: c.Redis.TLSCAFile,
+		config.EnvUsername: c.Redis.Username, config.EnvAuthSecretARN: c.AuthSecretARN,
+		config.EnvPasswordFile: c.PasswordFile, config.EnvKeyPrefix: c.KeyPrefix,
+		config.EnvNamespace: c.Namespace, EnvTopicARN: c.TopicARN,
+	} {
+		if v != "" {
+			env[name] = v
+		}
+	}
+	if c.Redis.DB != 0 {
+		env[config.EnvDB] = strconv.Itoa(c.Redis.DB)
+	}
+	// AWS_REGION is left out: Lambda reserves and sets it.
+	return env
+}

@@ -1,0 +1,75 @@
+package promoter_test
+
+import (
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redisha/redisha/internal/promoter"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func goodEnv() map[string]string {
+	return map[string]string{
+		"AWS_REGION": "us-west-2", "REDIS_ADDR": "master.redis-secondary.abc.usw2.cache.amazonaws.com:6379",
+		"REDIS_AUTH_SECRET_ARN": "arn:aws:secretsmanager:us-west-2:1:secret:redis", "GLOBAL_DATASTORE_ID": "ldgnf-redisha",
+		"REPLICATION_GROUP_ID": "redis-secondary", "PEER_REGION": "us-east-1", "PEER_WRITABLE_ALARM": "redisha-us-east-1-writable",
+		"LATCH_TABLE": "redisha-promoter",
+	}
+}
+
+func TestConfigDefaultsAndRoundTrip(t *testing.T) {
+	c, err := promoter.ConfigFromEnv(env(goodEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != promoter.ModeAdvise || c.Bounds.StallAfter != 3*time.Minute || c.Bounds.Cooldown != time.Hour ||
+		c.Bounds.MaxDataLoss != 5*time.Second || c.KeyPrefix != "healthcheck:" || !c.Redis.TLS || c.PromoteTimeout != 5*time.Minute {
+		t.Fatalf("defaults %+v", c)
+	}
+	e := c.Environment()
+	if _, ok := e["AWS_REGION"]; ok {
+		t.Error("Environment sets AWS_REGION, which Lambda reserves")
+	}
+	e["AWS_REGION"] = "us-west-2"
+	back, err := promoter.ConfigFromEnv(env(e))
+	if err != nil {
+		t.Fatalf("environment %v does not load: %v", e, err)
+	}
+	if !maps.Equal(back.Environment(), c.Environment()) || back.Region != c.Region {
+		t.Fatalf("round trip:\n%v\n%v", back.Environment(), c.Environment())
+	}
+}
+
+func TestConfigErrorsNameTheVariable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit map[string]string
+		want []string
+	}{
+		{"required missing", map[string]string{"GLOBAL_DATASTORE_ID": "", "LATCH_TABLE": "", "PEER_WRITABLE_ALARM": ""},
+			[]string{"GLOBAL_DATASTORE_ID is not set", "LATCH_TABLE is not set", "PEER_WRITABLE_ALARM is not set"}},
+		{"peer is local", map[string]string{"PEER_REGION": "us-west-2"}, []string{`PEER_REGION="us-west-2" is the local region`}},
+		{"mode", map[string]string{"PROMOTER_MODE": "yes"}, []string{`PROMOTER_MODE="yes": use off, advise or auto`}},
+		{"duration", map[string]string{"COOLDOWN": "soon"}, []string{`COOLDOWN="soon": use a positive Go duration`}},
+		{"stall under the interval", map[string]string{"STALL_AFTER": "20s"}, []string{"STALL_AFTER=20s is not over HEARTBEAT_INTERVAL=30s"}},
+		{"topic", map[string]string{"SNS_TOPIC_ARN": "pages"}, []string{"SNS_TOPIC_ARN=\"pages\": give the topic's ARN"}},
+		{"checker's variables", map[string]string{"REDIS_ADDR": "", "REDIS_PASSWORD": "x"}, []string{"REDIS_ADDR is not set", "REDIS_PASSWORD is set"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := goodEnv()
+			maps.Copy(e, tc.edit)
+			_, err := promoter.ConfigFromEnv(env(e))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}

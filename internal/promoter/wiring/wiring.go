@@ -1,0 +1,80 @@
+// Package wiring builds the promoter Lambda's Runner from its Config, once
+// per cold start: the AWS clients (ElastiCache, DynamoDB and SNS of the
+// local region, CloudWatch of the peer region; each honours
+// AWS_ENDPOINT_URL_<SERVICE>), the Redis client of the local endpoint and
+// the token source. Nothing here touches the network.
+package wiring
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/promoter"
+	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/secret"
+)
+
+// LatchKey is the latch store item of a promoter: one per datastore and
+// region.
+func LatchKey(datastoreID, region string) string { return datastoreID + "/" + region }
+
+// Build returns the Runner for cfg, writing metrics to stdout and logging to
+// log; close releases the Redis client.
+func Build(ctx context.Context, cfg promoter.Config, stdout io.Writer, log *slog.Logger) (r *promoter.Runner, close func() error, err error) {
+	ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
+	if err != nil {
+		return nil, nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	// The peer region's CloudWatch: its alarm lives there. Every other
+	// call goes to the local region, the one that must work when the
+	// other is lost.
+	peer := ac.Copy()
+	peer.Region = cfg.PeerRegion
+
+	rc := cfg.Redis
+	rc.DialTimeout, rc.IOTimeout = cfg.CallTimeout, cfg.CallTimeout
+	var tokens *secret.Source
+	switch {
+	case cfg.AuthSecretARN != "":
+		tokens = secret.FromSecretsManager(secretsmanager.NewFromConfig(ac), cfg.AuthSecretARN, secret.DefaultMaxAge)
+	case cfg.PasswordFile != "":
+		tokens = secret.FromFile(cfg.PasswordFile)
+	}
+	if tokens != nil {
+		user := rc.Username
+		rc.Credentials = func(ctx context.Context) (string, string, error) {
+			tok, err := tokens.Token(ctx)
+			return user, tok, err
+		}
+	}
+	client, err := redisconn.New(rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	r = &promoter.Runner{
+		Region: cfg.Region, DatastoreID: cfg.DatastoreID, GroupID: cfg.GroupID,
+		PeerRegion: cfg.PeerRegion, PeerAlarm: cfg.PeerAlarm,
+		Mode: cfg.Mode, Bounds: cfg.Bounds,
+		ElastiCache: elasticache.NewFromConfig(ac),
+		Alarms:      cloudwatch.NewFromConfig(peer),
+		Redis:       promoter.RedisEndpoint{Client: client, Prefix: cfg.KeyPrefix},
+		Store:       latch.New(dynamodb.NewFromConfig(ac), cfg.LatchTable, LatchKey(cfg.DatastoreID, cfg.Region)),
+		TopicARN:    cfg.TopicARN,
+		Metrics:     stdout, Namespace: cfg.Namespace, Log: log,
+		CallTimeout: cfg.CallTimeout, PromoteTimeout: cfg.PromoteTimeout, PollInterval: cfg.PollInterval,
+	}
+	if cfg.TopicARN != "" {
+		r.SNS = sns.NewFromConfig(ac)
+	}
+	return r, client.Close, nil
+}
