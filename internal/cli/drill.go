@@ -18,7 +18,7 @@ func newDrillCmd(env Env) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "drill [--scenario NAME] [flags]",
-		Short: "rehearse a regional failover on this machine and measure it as applications see it",
+		Short: "Rehearse a regional failover on this machine and measure it as applications see it",
 		Long: `drill runs the whole failover loop on loopback: two regions of a Global Datastore (real redis-servers,
 region B replicating from region A), the health-checker Lambda binary in each region on the 30-second
 loop, a local CloudWatch that evaluates the writable alarms as CloudWatch does (missing data included),
