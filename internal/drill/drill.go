@@ -517,17 +517,24 @@ func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report,
 	return rep, nil
 }
 
-// status prints one live line per wall second.
+// status keeps one live line up to date on a terminal; elsewhere (a log,
+// a pipe) it prints a line only when something changed.
 func (d *Drill) status(ctx context.Context) {
+	f, ok := d.cfg.Status.(*os.File)
+	live := false
+	if ok {
+		st, err := f.Stat()
+		live = err == nil && st.Mode()&os.ModeCharDevice != 0
+	}
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
+	last := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		since := d.clock.Now().Sub(d.t0()).Round(time.Second)
 		which, _ := d.dns.Choose()
 		apps := ""
 		for _, a := range d.apps {
@@ -535,8 +542,16 @@ func (d *Drill) status(ctx context.Context) {
 			apps += fmt.Sprintf(" app %s:%s", a.region, a.state)
 			a.mu.Unlock()
 		}
-		fmt.Fprintf(d.cfg.Status, "\r\033[K t%+-8s alarm a:%-17s b:%-17s dns:%-9s datastore:%s primary:%s%s",
-			since, d.alarms.State(writableAlarm("a")), d.alarms.State(writableAlarm("b")), which,
+		line := fmt.Sprintf("alarm a:%-17s b:%-17s dns:%-9s datastore:%s primary:%s%s",
+			d.alarms.State(writableAlarm("a")), d.alarms.State(writableAlarm("b")), which,
 			d.ds.Status(), d.topo.PrimaryRegion(), apps)
+		since := d.clock.Now().Sub(d.t0()).Round(time.Second)
+		switch {
+		case live:
+			fmt.Fprintf(d.cfg.Status, "\r\033[K t%+-8s %s", since, line)
+		case line != last:
+			fmt.Fprintf(d.cfg.Status, "t%+-8s %s\n", since, line)
+		}
+		last = line
 	}
 }
