@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ func newDrillCmd(env Env) *cobra.Command {
 		scenario, bootstrap, svg string
 		speed                    float64
 		asJSON, list, fill       bool
+		lag                      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "drill [--scenario NAME] [flags]",
@@ -42,6 +44,7 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 	cmd.Flags().StringVar(&bootstrap, "bootstrap", "build/local/bootstrap", "the checker Lambda binary built for this machine (`file`; make drill builds it)")
 	cmd.Flags().StringVar(&svg, "svg", "", "write the timeline picture here (`file`; default build/drill/<scenario>.svg, \"-\" for none)")
 	cmd.Flags().BoolVar(&fill, "fill-missing", false, "writable alarms on FILL(HealthCheckStatus, 0) instead of missing data as breaching (a silent region is detected as fast as a failing one)")
+	cmd.Flags().DurationVar(&lag, "route53-lag", 0, "how long Route 53 takes to follow an alarm (real scale; AWS does not document it, the design assumes 30s)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
 	cmd.Flags().BoolVar(&list, "list", false, "list the scenarios and what each shows, then exit")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -65,7 +68,10 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 		case "-":
 			svg = ""
 		}
-		cfg := drill.Config{Bootstrap: bootstrap, Speed: speed, FillMissing: fill}
+		if lag < 0 {
+			return usagef("--route53-lag %s: use 0 or more", lag)
+		}
+		cfg := drill.Config{Bootstrap: bootstrap, Speed: speed, FillMissing: fill, Route53Lag: lag}
 		if err := cfg.Validate(); err != nil {
 			return usagef("--bootstrap: %w", err)
 		}

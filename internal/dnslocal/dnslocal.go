@@ -38,6 +38,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/redisha/redisha/internal/alarmeval"
+	"github.com/redisha/redisha/internal/timescale"
 )
 
 // InsufficientData is a health check's InsufficientDataHealthStatus.
@@ -61,9 +62,41 @@ type HealthCheck struct {
 	// InsufficientDataHealthStatus. default: LastKnownStatus (the value
 	// CloudFormation and CDK give a CLOUDWATCH_METRIC check left unset)
 	InsufficientDataHealthStatus InsufficientData
+	// Lag is how long Route 53 takes to follow a change of the alarm's
+	// state, on Clock. AWS does not document it; the design assumes about
+	// 30 s. default: 0 (follows at once)
+	Lag time.Duration
+	// Clock keeps Lag's time. default: real time
+	Clock *timescale.Clock
 
 	mu        sync.Mutex
 	lastKnown *bool
+	seen      []seenState // alarm states within Lag, oldest first
+}
+
+type seenState struct {
+	at    time.Time
+	state alarmeval.State
+}
+
+// lagged returns the alarm state Route 53 acts on: the one in effect Lag
+// ago (the oldest one seen, until Lag has passed since it was).
+func (h *HealthCheck) lagged(st alarmeval.State) alarmeval.State {
+	if h.Lag <= 0 {
+		return st
+	}
+	now := time.Now()
+	if h.Clock != nil {
+		now = h.Clock.Now()
+	}
+	if n := len(h.seen); n == 0 || h.seen[n-1].state != st {
+		h.seen = append(h.seen, seenState{at: now, state: st})
+	}
+	// Drop the states superseded before now−Lag, keeping the one in effect.
+	for len(h.seen) > 1 && !h.seen[1].at.After(now.Add(-h.Lag)) {
+		h.seen = h.seen[1:]
+	}
+	return h.seen[0].state
 }
 
 // Healthy is the check's status now.
@@ -71,6 +104,7 @@ func (h *HealthCheck) Healthy() bool {
 	st := h.Alarm()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	st = h.lagged(st)
 	switch st {
 	case alarmeval.StateOK:
 		ok := true

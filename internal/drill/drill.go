@@ -55,6 +55,9 @@ type Config struct {
 	FillMissing bool
 	// TTL of redis.internal. default: 10s
 	TTL time.Duration
+	// Route53Lag is how long Route 53 takes to follow an alarm's change (AWS
+	// does not document it; the design assumes about 30 s). default: 0
+	Route53Lag time.Duration
 	// FailoverDelay is how long FailoverGlobalReplicationGroup keeps the
 	// datastore modifying (AWS quotes about a minute). default: 60s
 	FailoverDelay time.Duration
@@ -238,7 +241,7 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	}
 	hc := func(r string) *dnslocal.HealthCheck {
 		return &dnslocal.HealthCheck{Name: writableAlarm(r), Alarm: d.alarms.StateFunc(writableAlarm(r)),
-			InsufficientDataHealthStatus: dnslocal.Unhealthy}
+			InsufficientDataHealthStatus: dnslocal.Unhealthy, Lag: cfg.Route53Lag, Clock: clock}
 	}
 	d.dns, err = dnslocal.Start(dnslocal.Options{TTL: cfg.TTL},
 		dnslocal.Record{Target: EndpointName("a"), HealthCheck: hc("a")},
