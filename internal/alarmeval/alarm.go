@@ -114,6 +114,11 @@ type Alarm struct {
 	// with 60-second periods for N = 1 and 2.
 	// default: max(5, EvaluationPeriods+2)
 	EvaluationRange int
+	// FillMissing, when set, makes the alarm watch the metric math
+	// expression FILL(metric, *FillMissing) instead of the metric: every
+	// period without data takes that value, so a region that goes silent
+	// looks like one that reports it, and TreatMissingData never applies.
+	FillMissing *float64
 }
 
 // WithDefaults fills the fields left zero with their documented defaults.
@@ -218,6 +223,18 @@ func Evaluate(a Alarm, rng []Point, current State) Result {
 	n, m := a.EvaluationPeriods, a.DatapointsToAlarm
 	if len(rng) > a.EvaluationRange {
 		rng = rng[len(rng)-a.EvaluationRange:]
+	}
+	if a.FillMissing != nil {
+		filled := make([]Point, a.EvaluationRange)
+		for i := range filled {
+			filled[i] = Point{Value: *a.FillMissing}
+		}
+		for i, p := range rng {
+			if !p.Missing {
+				filled[len(filled)-len(rng)+i] = p
+			}
+		}
+		rng = filled
 	}
 	// age of rng[i] in periods: 1 for the most recent one.
 	age := func(i int) int { return len(rng) - i }
@@ -366,6 +383,11 @@ func (a Alarm) Describe() string {
 	for i, d := range a.Dimensions {
 		dims[i] = d.Name + "=" + d.Value
 	}
-	return fmt.Sprintf("%s(%s{%s}) %s %g for %d of %d × %s, missing data %s", a.Statistic, a.MetricName,
-		strings.Join(dims, ","), op, a.Threshold, a.DatapointsToAlarm, a.EvaluationPeriods, a.Period, a.TreatMissingData)
+	metric := fmt.Sprintf("%s(%s{%s})", a.Statistic, a.MetricName, strings.Join(dims, ","))
+	missing := "missing data " + string(a.TreatMissingData)
+	if a.FillMissing != nil {
+		metric = fmt.Sprintf("FILL(%s, %g)", metric, *a.FillMissing)
+		missing = "missing data filled"
+	}
+	return fmt.Sprintf("%s %s %g for %d of %d × %s, %s", metric, op, a.Threshold, a.DatapointsToAlarm, a.EvaluationPeriods, a.Period, missing)
 }

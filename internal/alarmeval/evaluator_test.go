@@ -86,11 +86,18 @@ func TestSilentRegionVersusFailingChecks(t *testing.T) {
 		{"region silent, missing breaching", alarmeval.Breaching, func(*bed, *testing.T) {}, alarmeval.StateAlarm, 10},
 		{"region silent, missing as missing", alarmeval.Missing, func(*bed, *testing.T) {}, alarmeval.StateInsufficientData, 10},
 		{"region silent, missing not breaching", alarmeval.NotBreaching, func(*bed, *testing.T) {}, alarmeval.StateAlarm, -1},
+		// FILL(m, 0): silence looks like failing checks.
+		{"region silent, FILL(m, 0)", "fill0", func(*bed, *testing.T) {}, alarmeval.StateAlarm, 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBed(t)
 			e := alarmeval.New(b.cw, b.clock)
 			a := seedAlarm(tc.treat)
+			if tc.treat == "fill0" {
+				zero := 0.0
+				a = seedAlarm(alarmeval.Missing)
+				a.FillMissing = &zero
+			}
 			if err := e.Add(a); err != nil {
 				t.Fatal(err)
 			}

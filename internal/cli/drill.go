@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,11 +15,12 @@ func newDrillCmd(env Env) *cobra.Command {
 	var (
 		scenario, bootstrap, svg string
 		speed                    float64
-		asJSON, list             bool
+		asJSON, list, fill       bool
+		lag                      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "drill [--scenario NAME] [flags]",
-		Short: "rehearse a regional failover on this machine and measure it as applications see it",
+		Short: "Rehearse a regional failover on this machine and measure it as applications see it",
 		Long: `drill runs the whole failover loop on loopback: two regions of a Global Datastore (real redis-servers,
 region B replicating from region A), the health-checker Lambda binary in each region on the 30-second
 loop, a local CloudWatch that evaluates the writable alarms as CloudWatch does (missing data included),
@@ -41,6 +43,8 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 	cmd.Flags().Float64Var(&speed, "speed", 30, "scenario seconds per wall second (1 = real time, at most 200)")
 	cmd.Flags().StringVar(&bootstrap, "bootstrap", "build/local/bootstrap", "the checker Lambda binary built for this machine (`file`; make drill builds it)")
 	cmd.Flags().StringVar(&svg, "svg", "", "write the timeline picture here (`file`; default build/drill/<scenario>.svg, \"-\" for none)")
+	cmd.Flags().BoolVar(&fill, "fill-missing", false, "writable alarms on FILL(HealthCheckStatus, 0) instead of missing data as breaching (a silent region is detected as fast as a failing one)")
+	cmd.Flags().DurationVar(&lag, "route53-lag", 0, "how long Route 53 takes to follow an alarm (real scale; AWS does not document it, the design assumes 30s)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
 	cmd.Flags().BoolVar(&list, "list", false, "list the scenarios and what each shows, then exit")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -64,7 +68,10 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 		case "-":
 			svg = ""
 		}
-		cfg := drill.Config{Bootstrap: bootstrap, Speed: speed}
+		if lag < 0 {
+			return usagef("--route53-lag %s: use 0 or more", lag)
+		}
+		cfg := drill.Config{Bootstrap: bootstrap, Speed: speed, FillMissing: fill, Route53Lag: lag}
 		if err := cfg.Validate(); err != nil {
 			return usagef("--bootstrap: %w", err)
 		}

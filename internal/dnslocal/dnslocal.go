@@ -38,6 +38,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/redisha/redisha/internal/alarmeval"
+	"github.com/redisha/redisha/internal/timescale"
 )
 
 // InsufficientData is a health check's InsufficientDataHealthStatus.
@@ -61,9 +62,41 @@ type HealthCheck struct {
 	// InsufficientDataHealthStatus. default: LastKnownStatus (the value
 	// CloudFormation and CDK give a CLOUDWATCH_METRIC check left unset)
 	InsufficientDataHealthStatus InsufficientData
+	// Lag is how long Route 53 takes to follow a change of the alarm's
+	// state, on Clock. AWS does not document it; the design assumes about
+	// 30 s. default: 0 (follows at once)
+	Lag time.Duration
+	// Clock keeps Lag's time. default: real time
+	Clock *timescale.Clock
 
 	mu        sync.Mutex
 	lastKnown *bool
+	seen      []seenState // alarm states within Lag, oldest first
+}
+
+type seenState struct {
+	at    time.Time
+	state alarmeval.State
+}
+
+// lagged returns the alarm state Route 53 acts on: the one in effect Lag
+// ago (the oldest one seen, until Lag has passed since it was).
+func (h *HealthCheck) lagged(st alarmeval.State) alarmeval.State {
+	if h.Lag <= 0 {
+		return st
+	}
+	now := time.Now()
+	if h.Clock != nil {
+		now = h.Clock.Now()
+	}
+	if n := len(h.seen); n == 0 || h.seen[n-1].state != st {
+		h.seen = append(h.seen, seenState{at: now, state: st})
+	}
+	// Drop the states superseded before now−Lag, keeping the one in effect.
+	for len(h.seen) > 1 && !h.seen[1].at.After(now.Add(-h.Lag)) {
+		h.seen = h.seen[1:]
+	}
+	return h.seen[0].state
 }
 
 // Healthy is the check's status now.
@@ -71,6 +104,7 @@ func (h *HealthCheck) Healthy() bool {
 	st := h.Alarm()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	st = h.lagged(st)
 	switch st {
 	case alarmeval.StateOK:
 		ok := true
@@ -188,16 +222,11 @@ func Start(o Options, primary, secondary Record) (*Server, error) {
 	}
 	s := &Server{opts: o, name: dns.Fqdn(strings.ToLower(o.Name)), primary: primary, secondary: secondary,
 		hosts: map[string]net.IP{}, now: time.Now, quit: make(chan struct{})}
-	pc, err := net.ListenPacket("udp", o.Addr)
+	pc, ln, err := listen(o.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("dnslocal: listen udp %s: %w", o.Addr, err)
+		return nil, err
 	}
 	s.addr = pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("dnslocal: listen tcp %s: %w", s.addr, err)
-	}
 	h := dns.HandlerFunc(s.serve)
 	s.udp = &dns.Server{PacketConn: pc, Handler: h}
 	s.tcp = &dns.Server{Listener: ln, Handler: h}
@@ -230,6 +259,28 @@ func (s *Server) poll() {
 			return
 		}
 	}
+}
+
+// listen opens UDP and TCP on the same port; with port 0 it tries other
+// free UDP ports when the TCP port of the same number is taken.
+func listen(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	var err error
+	for range 10 {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", addr); err != nil {
+			return nil, nil, fmt.Errorf("dnslocal: listen udp %s: %w", addr, err)
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		if port != "0" {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("dnslocal: listen tcp on %s: %w", addr, err)
 }
 
 // Addr is the server's host:port (UDP and TCP).

@@ -223,3 +223,32 @@ func TestRefusesNonLoopback(t *testing.T) {
 		t.Errorf("unknown name: rcode %d, want NXDOMAIN", in.Rcode)
 	}
 }
+
+// Route 53 follows the alarm Lag later: a change shorter than Lag is still
+// seen, late, and the answer moves only once Lag has passed.
+func TestHealthCheckLag(t *testing.T) {
+	clock, err := timescale.New(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &alarm{s: alarmeval.StateOK}
+	hc := &dnslocal.HealthCheck{Alarm: a.get, InsufficientDataHealthStatus: dnslocal.Unhealthy, Lag: 30 * time.Second, Clock: clock}
+	if !hc.Healthy() {
+		t.Fatal("OK alarm: unhealthy")
+	}
+	a.set(alarmeval.StateAlarm)
+	changed := clock.Now()
+	if !hc.Healthy() {
+		t.Fatal("followed the alarm at once despite the lag")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for hc.Healthy() {
+		if time.Now().After(deadline) {
+			t.Fatal("never followed the alarm")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if el := clock.Since(changed); el < 30*time.Second {
+		t.Errorf("followed after %s, before the 30-s lag", el)
+	}
+}

@@ -48,8 +48,16 @@ type Config struct {
 	// missing data breaching, as the seed's alarm. default: 60s, 2
 	AlarmPeriod      time.Duration
 	AlarmEvaluations int
+	// FillMissing makes the writable alarms watch FILL(HealthCheckStatus, 0)
+	// instead of treating missing data as breaching: a silent region is
+	// then detected as fast as a failing one. default: false (the seed's
+	// alarm)
+	FillMissing bool
 	// TTL of redis.internal. default: 10s
 	TTL time.Duration
+	// Route53Lag is how long Route 53 takes to follow an alarm's change (AWS
+	// does not document it; the design assumes about 30 s). default: 0
+	Route53Lag time.Duration
 	// FailoverDelay is how long FailoverGlobalReplicationGroup keeps the
 	// datastore modifying (AWS quotes about a minute). default: 60s
 	FailoverDelay time.Duration
@@ -132,6 +140,10 @@ type Drill struct {
 	tl        *Timeline
 	ds        *datastore
 	promoters map[string]*regionPromoter
+
+	// runs tracks the checker and promoter runs the loop starts, so Run
+	// returns only after the last one.
+	runs sync.WaitGroup
 
 	mu        sync.Mutex
 	fault     time.Time       // scenario time of the fault
@@ -219,13 +231,17 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 			Dimensions: []metrics.Dimension{{Name: "Region", Value: r}}, Period: cfg.AlarmPeriod,
 			EvaluationPeriods: cfg.AlarmEvaluations, Statistic: alarmeval.Minimum,
 			ComparisonOperator: alarmeval.LessThanThreshold, Threshold: 1, TreatMissingData: alarmeval.Breaching}
+		if cfg.FillMissing {
+			zero := 0.0
+			a.FillMissing = &zero
+		}
 		if err = d.alarms.Add(a); err != nil {
 			return d, err
 		}
 	}
 	hc := func(r string) *dnslocal.HealthCheck {
 		return &dnslocal.HealthCheck{Name: writableAlarm(r), Alarm: d.alarms.StateFunc(writableAlarm(r)),
-			InsufficientDataHealthStatus: dnslocal.Unhealthy}
+			InsufficientDataHealthStatus: dnslocal.Unhealthy, Lag: cfg.Route53Lag, Clock: clock}
 	}
 	d.dns, err = dnslocal.Start(dnslocal.Options{TTL: cfg.TTL},
 		dnslocal.Record{Target: EndpointName("a"), HealthCheck: hc("a")},
@@ -297,7 +313,9 @@ func (d *Drill) loop(ctx context.Context) {
 				d.tl.Set("checker "+r, "silent", d.clock.Now())
 				continue
 			}
+			d.runs.Add(1)
 			go func(r string) {
+				defer d.runs.Done()
 				res, ran, err := d.checkers[r].invoke(ctx, d.clock.Wall(10*time.Second)+time.Second)
 				if !ran || ctx.Err() != nil {
 					return
@@ -318,7 +336,7 @@ func (d *Drill) loop(ctx context.Context) {
 				d.tl.Set("promoter "+r, "lost", d.clock.Now())
 				continue
 			}
-			go d.runPromoter(ctx, d.promoters[r])
+			d.runs.Go(func() { d.runPromoter(ctx, d.promoters[r]) })
 		}
 		next = next.Add(d.cfg.Loop)
 		if d.clock.SleepUntil(ctx, next) != nil {
@@ -390,8 +408,10 @@ func (d *Drill) sample(ctx context.Context) {
 		}
 		which, rec := d.dns.Choose()
 		d.tl.Set("redis.internal", "→ "+regionOfEndpoint(rec.Target)+" ("+strings.ToLower(string(which))+")", now)
-		if d.ds.Status() == "available" {
+		if st := d.ds.Status(); st == "available" {
 			d.tl.Set("datastore", "primary "+d.topo.PrimaryRegion(), now)
+		} else {
+			d.tl.Set("datastore", st, now)
 		}
 	}
 }
@@ -445,6 +465,7 @@ func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report,
 		appsWG.Wait()
 		stop()
 		wg.Wait()
+		d.runs.Wait()
 	}
 
 	if err := d.clock.SleepUntil(ctx, d.fault); err != nil {
@@ -499,17 +520,24 @@ func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report,
 	return rep, nil
 }
 
-// status prints one live line per wall second.
+// status keeps one live line up to date on a terminal; elsewhere (a log,
+// a pipe) it prints a line only when something changed.
 func (d *Drill) status(ctx context.Context) {
+	f, ok := d.cfg.Status.(*os.File)
+	live := false
+	if ok {
+		st, err := f.Stat()
+		live = err == nil && st.Mode()&os.ModeCharDevice != 0
+	}
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
+	last := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		since := d.clock.Now().Sub(d.t0()).Round(time.Second)
 		which, _ := d.dns.Choose()
 		apps := ""
 		for _, a := range d.apps {
@@ -517,8 +545,16 @@ func (d *Drill) status(ctx context.Context) {
 			apps += fmt.Sprintf(" app %s:%s", a.region, a.state)
 			a.mu.Unlock()
 		}
-		fmt.Fprintf(d.cfg.Status, "\r\033[K t%+-8s alarm a:%-17s b:%-17s dns:%-9s datastore:%s primary:%s%s",
-			since, d.alarms.State(writableAlarm("a")), d.alarms.State(writableAlarm("b")), which,
+		line := fmt.Sprintf("alarm a:%-17s b:%-17s dns:%-9s datastore:%s primary:%s%s",
+			d.alarms.State(writableAlarm("a")), d.alarms.State(writableAlarm("b")), which,
 			d.ds.Status(), d.topo.PrimaryRegion(), apps)
+		since := d.clock.Now().Sub(d.t0()).Round(time.Second)
+		switch {
+		case live:
+			fmt.Fprintf(d.cfg.Status, "\r\033[K t%+-8s %s", since, line)
+		case line != last:
+			fmt.Fprintf(d.cfg.Status, "t%+-8s %s\n", since, line)
+		}
+		last = line
 	}
 }

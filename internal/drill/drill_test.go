@@ -3,7 +3,6 @@ package drill
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,14 +41,14 @@ func runScenario(t *testing.T, name string, speed float64) *Report {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var logs bytes.Buffer
+	logs := &syncWriter{w: &bytes.Buffer{}}
 	defer func() { t.Log(logs.String()) }()
-	rep, err := Run(ctx, Config{Bootstrap: bootstrapPath, Speed: speed, Logs: &syncWriter{w: &logs}}, sc,
+	rep, err := Run(ctx, Config{Bootstrap: bootstrapPath, Speed: speed, Logs: logs}, sc,
 		filepath.Join(t.TempDir(), "timeline.svg"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep.WriteTable(&syncWriter{w: &logs})
+	rep.WriteTable(logs)
 	if !rep.Passed {
 		t.Errorf("%s: %v", name, rep.Problems)
 	}
@@ -58,7 +57,13 @@ func runScenario(t *testing.T, name string, speed float64) *Report {
 
 type syncWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {

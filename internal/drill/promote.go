@@ -150,7 +150,10 @@ type Decision struct {
 func (d *Drill) startPromoters(logs io.Writer) error {
 	d.ddb = ddblocal.New()
 	d.ddb.CreateTable("redisha-promoter", latch.KeyAttribute)
-	call := max(d.clock.Wall(5*time.Second), 300*time.Millisecond)
+	// A second at least: the runner's calls must not time out on a loaded
+	// machine (a cut path answers nothing and costs the whole timeout; a
+	// lost region's endpoints refuse at once).
+	call := max(d.clock.Wall(5*time.Second), time.Second)
 	for _, r := range []string{"a", "b"} {
 		other := "b"
 		if r == "b" {

@@ -100,3 +100,19 @@ func (l *link) Delay(d time.Duration) error {
 		`{"name":"lag","type":"latency","stream":"downstream","attributes":{"latency":%d}}`, d.Milliseconds())))
 	return err
 }
+
+// Down stops the path listening: connections are refused at once, as when
+// a region's endpoint is gone. Up brings it back on the same address.
+func (l *link) Down() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.proxy.Stop()
+}
+
+// Up restarts a path that is Down.
+func (l *link) Up() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.proxy.Listen = l.Addr
+	return l.proxy.Start()
+}

@@ -70,25 +70,34 @@ type AppReport struct {
 
 // Predicted is what the configured knobs give on paper (the timeline
 // calculator of docs/drill.md), for comparison with what was measured.
+// Times are seconds after the fault.
 type Predicted struct {
-	// DetectFailing: a region whose checks publish 0: N to N+1 periods.
-	DetectFailingMin, DetectFailingMax float64
-	// DetectSilent: a region that publishes nothing: its last datapoints
-	// leave the evaluation range first: range to range+1 periods.
-	DetectSilentMin, DetectSilentMax float64
-	// Promote: the stall bound, one loop, the failover delay.
-	PromoteMin, PromoteMax float64
+	// DetectFailing: checks publish 0 from the next loop on; the period
+	// holding the first 0 breaches, and N periods must: (N−1)·P … N·P + I.
+	DetectFailingMin float64 `json:"detect_failing_min_s"`
+	DetectFailingMax float64 `json:"detect_failing_max_s"`
+	// DetectSilent: nothing is published; with missing data breaching the
+	// last real datapoints keep the alarm OK until they leave the
+	// evaluation range R: (R−1)·P … R·P + I (with FILL(m, 0): as failing).
+	DetectSilentMin float64 `json:"detect_silent_min_s"`
+	DetectSilentMax float64 `json:"detect_silent_max_s"`
+	// Promote: the stall bound plus up to one loop, then the failover delay.
+	PromoteMin float64 `json:"promote_min_s"`
+	PromoteMax float64 `json:"promote_max_s"`
 }
 
 func (d *Drill) predicted() Predicted {
-	p := d.cfg.AlarmPeriod.Seconds()
+	p, i := d.cfg.AlarmPeriod.Seconds(), d.cfg.Loop.Seconds()
 	n := float64(d.cfg.AlarmEvaluations)
 	r := float64(alarmeval.Alarm{EvaluationPeriods: d.cfg.AlarmEvaluations}.WithDefaults().EvaluationRange)
+	if d.cfg.FillMissing {
+		r = n // FILL(m, 0): silence is zeros
+	}
 	return Predicted{
-		DetectFailingMin: n * p, DetectFailingMax: (n + 1) * p,
-		DetectSilentMin: r * p, DetectSilentMax: (r + 1) * p,
+		DetectFailingMin: (n - 1) * p, DetectFailingMax: n*p + i,
+		DetectSilentMin: (r - 1) * p, DetectSilentMax: r*p + i,
 		PromoteMin: d.cfg.StallAfter.Seconds() + d.cfg.FailoverDelay.Seconds(),
-		PromoteMax: d.cfg.StallAfter.Seconds() + d.cfg.Loop.Seconds() + d.cfg.FailoverDelay.Seconds() + (r+1)*p,
+		PromoteMax: d.cfg.StallAfter.Seconds() + 2*i + d.cfg.FailoverDelay.Seconds(),
 	}
 }
 
@@ -105,10 +114,12 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 		}
 	}
 	d.mu.Lock()
+	promoted := map[string]bool{}
 	for _, dec := range d.decisions {
-		if dec.AtS < 0 {
+		if dec.AtS < 0 || promoted[dec.Region] {
 			continue
 		}
+		promoted[dec.Region] = dec.Promote
 		if dec.Promote && rep.Decision == nil {
 			rep.Decision = &dec.AtS
 		}
@@ -270,7 +281,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmtDur(p.DetectFailingMin), fmtDur(p.DetectFailingMax), fmtDur(p.DetectSilentMin), fmtDur(p.DetectSilentMax),
 		fmtDur(p.PromoteMin), fmtDur(p.PromoteMax))
 	for region, why := range r.LastRefusal {
-		fmt.Fprintf(w, "promoter %s last refused: %s\n", region, strings.Join(why, "; "))
+		fmt.Fprintf(w, "promoter %s, last refusal (before any promotion of its own): %s\n", region, strings.Join(why, "; "))
 	}
 	if r.Picture != "" {
 		fmt.Fprintf(w, "timeline picture: %s\n", r.Picture)

@@ -128,7 +128,8 @@ func (d *Drill) loseRegion(region string) {
 	d.silenced[region] = true
 	d.mu.Unlock()
 	d.topo.StopRegion(region)
-	_ = d.promoters[other(region)].cwPath.Cut()
+	// The region's CloudWatch endpoint is gone: calls are refused at once.
+	d.promoters[other(region)].cwPath.Down()
 }
 
 // restoreRegion brings a lost region back as the current roles want it.
@@ -140,7 +141,9 @@ func (d *Drill) restoreRegion(ctx context.Context, region string) error {
 	d.lost[region] = false
 	d.silenced[region] = false
 	d.mu.Unlock()
-	_ = d.promoters[other(region)].cwPath.Heal()
+	if err := d.promoters[other(region)].cwPath.Up(); err != nil {
+		return err
+	}
 	d.tl.Mark("region "+region+" back", d.clock.Now())
 	return nil
 }

@@ -200,6 +200,14 @@ func (t *Topology) Region(name string) *Region {
 	panic("drill: no region " + name)
 }
 
+// index is the region's index in Regions.
+func (t *Topology) index(region string) int {
+	if region == t.Regions[1].Name {
+		return 1
+	}
+	return 0
+}
+
 // Primary is the region's primary node.
 func (t *Topology) Primary(region string) *Node {
 	t.mu.Lock()
@@ -286,10 +294,7 @@ func (t *Topology) upstreamOf(regionIdx int) string {
 // link follow, and the old primary, when it answers, becomes its replica.
 func (t *Topology) FailoverInRegion(ctx context.Context, region string) error {
 	t.mu.Lock()
-	idx := 0
-	if region == t.Regions[1].Name {
-		idx = 1
-	}
+	idx := t.index(region)
 	r := t.Regions[idx]
 	old, next := r.Nodes[r.primary], r.Nodes[1-r.primary]
 	r.primary = 1 - r.primary
@@ -321,10 +326,7 @@ func (t *Topology) FailoverInRegion(ctx context.Context, region string) error {
 // other region's primary, when it answers, replicates from it.
 func (t *Topology) FailoverGlobal(ctx context.Context, region string) error {
 	t.mu.Lock()
-	idx := 0
-	if region == t.Regions[1].Name {
-		idx = 1
-	}
+	idx := t.index(region)
 	t.global = idx
 	r, other := t.Regions[idx], t.Regions[1-idx]
 	next, old := r.Nodes[r.primary], other.Nodes[other.primary]
@@ -344,10 +346,7 @@ func (t *Topology) FailoverGlobal(ctx context.Context, region string) error {
 // the region is no longer the primary region, its replica from its primary.
 func (t *Topology) RestoreRegion(ctx context.Context, region string) error {
 	t.mu.Lock()
-	idx := 0
-	if region == t.Regions[1].Name {
-		idx = 1
-	}
+	idx := t.index(region)
 	r := t.Regions[idx]
 	upstream := t.upstreamOf(idx)
 	primary, replica := r.Nodes[r.primary], r.Nodes[1-r.primary]

@@ -1,0 +1,119 @@
+package drill
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The windows an application saw: the longest stretch without a write,
+// split by error class.
+func TestAppReportWindows(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	a := &app{region: "a"}
+	a.ops = []op{
+		{at: at(-10), ok: true, seq: 1},
+		{at: at(0), class: "refused", seq: 2},
+		{at: at(30), class: "refused", seq: 3},
+		{at: at(60), class: "readonly", seq: 4},
+		{at: at(90), ok: true, seq: 5},
+		{at: at(100), class: "timeout", seq: 6},
+		{at: at(105), ok: true, seq: 7},
+	}
+	r := appReport(context.Background(), a, t0, "127.0.0.1:1")
+	if r.WriteUnavailable != 90 || r.ReadOnly != 30 || r.Disconnected != 65 {
+		t.Errorf("windows %+v: want 90 s without writes, 30 s read-only, 65 s disconnected", r)
+	}
+	if r.Errors["refused"] != 2 || r.Errors["readonly"] != 1 || r.Errors["timeout"] != 1 {
+		t.Errorf("errors %v", r.Errors)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("READONLY You can't write against a read only replica."), "readonly"},
+		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), "refused"},
+		{context.DeadlineExceeded, "timeout"},
+		{errors.New("read tcp: i/o timeout"), "timeout"},
+		{errors.New("EOF"), "reset"},
+		{errors.New("ERR unknown"), "error"},
+	} {
+		if got := classify(tc.err); got != tc.want {
+			t.Errorf("classify(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// Promotion must happen exactly when the scenario says.
+func TestScenarioExpectations(t *testing.T) {
+	lost := Scenario{ExpectPromotion: true}
+	none := Scenario{ExpectRefusal: "evidence"}
+	planned := Scenario{ExpectPlanned: 2, NoLoss: true}
+	one := []PromotionReport{{To: "b"}}
+	for _, tc := range []struct {
+		name string
+		sc   Scenario
+		rep  Report
+		ok   bool
+	}{
+		{"one promotion expected, one made", lost, Report{Promotions: one}, true},
+		{"one promotion expected, none made", lost, Report{}, false},
+		{"one promotion expected, two made", lost, Report{Promotions: append(one, one...)}, false},
+		{"none expected, one made", none, Report{Promotions: one, LastRefusal: map[string][]string{"b": {"evidence: x"}}}, false},
+		{"none expected, refused on evidence", none, Report{LastRefusal: map[string][]string{"b": {"evidence: partition"}}}, true},
+		{"none expected, refused on another guard", none, Report{LastRefusal: map[string][]string{"b": {"latch: x"}}}, false},
+		{"planned, none lost", planned, Report{Promotions: []PromotionReport{{Planned: true}, {Planned: true}}, Apps: []AppReport{{Lost: 0}}}, true},
+		{"planned, a write lost", planned, Report{Promotions: []PromotionReport{{Planned: true}, {Planned: true}}, Apps: []AppReport{{Lost: 1}}}, false},
+	} {
+		if got := len(tc.sc.check(&tc.rep)) == 0; got != tc.ok {
+			t.Errorf("%s: passed %v, want %v (%v)", tc.name, got, tc.ok, tc.sc.check(&tc.rep))
+		}
+	}
+}
+
+// The picture is well-formed SVG with one labelled row per component and
+// the marks.
+func TestTimelineSVG(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tl := newTimeline("a1", "app a")
+	tl.Set("a1", "primary", t0.Add(-time.Minute))
+	tl.Set("a1", "primary", t0) // no change: no new span
+	tl.Set("a1", "down", t0)
+	tl.Set("app a", appWriting, t0.Add(-time.Minute))
+	tl.Set("app a", appDown, t0.Add(time.Second))
+	tl.Set("redis.internal", "→ b (secondary)", t0.Add(2*time.Minute)) // a new row
+	tl.Mark("fault", t0)
+	rows, spans, marks := tl.close(t0, t0.Add(3*time.Minute))
+	if len(rows) != 3 || len(spans["a1"]) != 2 || spans["a1"][1].FromS != 0 || spans["a1"][1].ToS != 180 {
+		t.Fatalf("rows %v, a1 %+v", rows, spans["a1"])
+	}
+	var b bytes.Buffer
+	if err := writeSVG(&b, "title <&>", rows, spans, marks, -60, 180); err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b.Bytes()))
+	for {
+		if _, err := dec.Token(); err != nil {
+			if err.Error() != "EOF" {
+				t.Fatalf("not well-formed XML: %v\n%s", err, b.String())
+			}
+			break
+		}
+	}
+	for _, want := range []string{">a1<", ">app a<", ">redis.internal<", "fault (+0s)", stateColor("down"), "title &lt;&amp;&gt;"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("picture lacks %q", want)
+		}
+	}
+}
