@@ -87,14 +87,15 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	s := p.Settings
 	n := newNetwork(stack, NetworkProps{VpcID: s.SecondaryVpcID, SubnetIDs: s.SecondarySubnets, AZs: s.SecondaryAZs,
 		Cidr: s.SecondaryCidr, RemoteCidr: s.PrimaryCidr, Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
-	rg := newSecondaryGroup(stack, s, n, p.GlobalID)
+	secretARN := replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion)
+	rg := newSecondaryGroup(stack, s, n, p.GlobalID, secretARN)
 	var peering *string
 	if s.Peered() {
 		peering = newPeering(stack, n, p.PrimaryVpcID, s.PrimaryRegion, s.PrimaryCidr)
 	}
 	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
 		Addr: *endpoint(rg), ServerName: *rg.AttrPrimaryEndPointAddress(),
-		SecretARN: *replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion),
+		SecretARN: *secretARN,
 		Role:      check.Replica, GroupID: s.SecondaryRGID, Region: s.SecondaryRegion,
 	}})
 	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", GroupID: s.SecondaryRGID})

@@ -88,9 +88,9 @@ func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *pr
 // its full id. Node type, engine, version, encryption, Multi-AZ and failover
 // settings are inherited from the Global Datastore and must not be set here
 // (AWS: "Do not pass in values for these parameters" when joining one).
-func newSecondaryGroup(scope constructs.Construct, s Settings, n *network, globalID *string) awselasticache.CfnReplicationGroup {
+func newSecondaryGroup(scope constructs.Construct, s Settings, n *network, globalID, secretARN *string) awselasticache.CfnReplicationGroup {
 	sg := subnetGroup(scope, n, s.SecondaryRGID+"-subnets")
-	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Secondary"), &awselasticache.CfnReplicationGroupProps{
+	props := &awselasticache.CfnReplicationGroupProps{
 		ReplicationGroupId:          jsii.String(s.SecondaryRGID),
 		ReplicationGroupDescription: jsii.String("redisha secondary (Global Datastore member)"),
 		GlobalReplicationGroupId:    globalID,
@@ -98,13 +98,26 @@ func newSecondaryGroup(scope constructs.Construct, s Settings, n *network, globa
 		Port:                        jsii.Number(float64(s.Port)),
 		CacheSubnetGroupName:        sg.Ref(),
 		SecurityGroupIds:            jsii.Strings(*n.cacheSG.SecurityGroupId()),
-	})
+	}
+	if s.SecondaryAuthToken {
+		// AWS does not say whether a secondary inherits the primary's AUTH
+		// token, and AuthToken is not among the parameters it says not to pass
+		// when joining: the secondary gets the same token, read from the
+		// secret's replica in its own region (a dynamic reference, never the
+		// value). verify checks AuthTokenEnabled on both members.
+		props.AuthToken = awscdk.SecretValue_SecretsManager(secretARN, nil).UnsafeUnwrap()
+	}
+	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Secondary"), props)
 	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
-	cdknag.NagSuppressions_AddResourceSuppressions(rg, &[]*cdknag.NagPackSuppression{
-		{Id: jsii.String("AwsSolutions-AEC3"), Reason: jsii.String("A Global Datastore secondary inherits in-transit and at-rest encryption from the Global Datastore (both on); setting them here is rejected")},
-		{Id: jsii.String("AwsSolutions-AEC4"), Reason: jsii.String("A Global Datastore secondary inherits Multi-AZ and automatic failover from the Global Datastore (both on)")},
-		{Id: jsii.String("AwsSolutions-AEC6"), Reason: jsii.String("A Global Datastore secondary inherits the primary's AUTH token")},
-	}, jsii.Bool(false))
+	suppressions := []*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-AEC3"), Reason: jsii.String("A Global Datastore secondary inherits in-transit and at-rest encryption from the Global Datastore (both on); AWS lists both among the parameters not to pass when joining")},
+		{Id: jsii.String("AwsSolutions-AEC4"), Reason: jsii.String("A Global Datastore secondary inherits automatic failover (AWS lists AutomaticFailoverEnabled among the parameters not to pass) and Multi-AZ from the Global Datastore; redisha verify checks both on the deployed member")},
+	}
+	if !s.SecondaryAuthToken {
+		suppressions = append(suppressions, &cdknag.NagPackSuppression{Id: jsii.String("AwsSolutions-AEC6"),
+			Reason: jsii.String("secondaryAuthToken=false: the deploy refused an AuthToken on the joining secondary, so it relies on the token the Global Datastore carries; redisha verify checks AuthTokenEnabled on the member")})
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(rg, &suppressions, jsii.Bool(false))
 	return rg
 }
 

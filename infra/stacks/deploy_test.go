@@ -118,3 +118,14 @@ func TestHealthCheckFollowsAlarmSettings(t *testing.T) {
 		t.Errorf("recordTtl changed the health check: %v, before %v", after, before)
 	}
 }
+
+// If the first deploy refuses an AuthToken on the joining secondary,
+// secondaryAuthToken=false leaves it out, with the reason recorded for
+// cdk-nag.
+func TestSecondaryAuthTokenCanBeLeftOut(t *testing.T) {
+	s := build(t, map[string]any{"secondaryAuthToken": "false"})
+	noNagErrors(t, s)
+	has(t, s.tpl["secondary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"GlobalReplicationGroupId": assertions.Match_AnyValue(), "AuthToken": assertions.Match_Absent(),
+	}))
+}

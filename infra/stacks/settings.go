@@ -60,6 +60,10 @@ type Settings struct {
 	// security group may reach the other region's cache in it.
 	// context: primaryCidr, secondaryCidr
 	PrimaryCidr, SecondaryCidr string
+	// SecondaryAuthToken gives the joining secondary the AUTH token (from the
+	// secret's replica) as its own AuthToken. context: secondaryAuthToken
+	// (default true); false only if the first deploy refuses it.
+	SecondaryAuthToken bool
 }
 
 // Peered says whether the app peers the two VPCs: it does when it creates
@@ -190,6 +194,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		LambdaAsset:      str("lambdaAsset", "build/lambda"),
 
 		ReservedConcurrency: num("reservedConcurrency", 0),
+		SecondaryAuthToken:  boolean("secondaryAuthToken", true),
 	}
 	rawTimeout := str("checkTimeout", "")
 	if rawTimeout == "" {
