@@ -46,6 +46,7 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", GroupID: s.PrimaryRGID, Route53: true})
 	out(stack, "PrimaryEndpoint", endpoint(ds.group), "primary endpoint (host:port)")
 	out(stack, "GlobalDatastoreId", ds.global.AttrGlobalReplicationGroupId(), "Global Datastore id (prefix included)")
+	out(stack, "CreatedWith", jsii.String(s.members().Record()), "after the first deploy, put this in cdk.json as \"createdWith\" (docs/infra.md, Lifecycle)")
 	out(stack, "AuthTokenSecretArn", ds.secret.SecretArn(), "Secrets Manager secret holding the AUTH token")
 	out(stack, "Route53AlarmName", mon.route53Alarm.AlarmName(), "alarm the Route 53 health check follows")
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
@@ -187,7 +188,6 @@ func dashboardURL(region, name string) *string {
 // on that resource (see newChecker).
 func suppress(stack awscdk.Stack) {
 	cdknag.NagSuppressions_AddStackSuppressions(stack, &[]*cdknag.NagPackSuppression{
-		{Id: jsii.String("AwsSolutions-SMG4"), Reason: jsii.String("The ElastiCache AUTH token is rotated with ModifyReplicationGroup (AuthTokenUpdateStrategy ROTATE) in a coordinated change, not by a Secrets Manager rotation Lambda")},
 		{Id: jsii.String("AwsSolutions-AEC5"), Reason: jsii.String("The port is a setting (context \"port\"); the default 6379 is kept because clients and the design expect it; the cache is reachable only from the checker's security group and the configured CIDRs")},
 	}, jsii.Bool(true))
 }

@@ -43,34 +43,47 @@ func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *pr
 		ReplicaRegions: &[]*awssecretsmanager.ReplicaRegion{{Region: jsii.String(s.SecondaryRegion)}},
 		RemovalPolicy:  awscdk.RemovalPolicy_RETAIN,
 	})
+	cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("The AUTH token is not rotated. Changing the AUTH token of Global Datastore members " +
+			"(ModifyReplicationGroup with AuthTokenUpdateStrategy) is not verified by this project, and a secret changed " +
+			"out of band would be pushed to the groups by CloudFormation on the next deploy; docs/infra.md says so"),
+	}}, jsii.Bool(false))
 	sg := subnetGroup(scope, n, s.PrimaryRGID+"-subnets")
 	// The primary replication group, as the design's step 1.
 	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Primary"), &awselasticache.CfnReplicationGroupProps{
 		ReplicationGroupId:          jsii.String(s.PrimaryRGID),
 		ReplicationGroupDescription: jsii.String("redisha primary (Global Datastore member)"),
 		Engine:                      jsii.String("redis"),
-		EngineVersion:               jsii.String(s.EngineVersion),
-		CacheNodeType:               jsii.String(s.NodeType),
-		NumCacheClusters:            jsii.Number(float64(1 + s.Replicas)),
-		AutomaticFailoverEnabled:    jsii.Bool(true),
-		MultiAzEnabled:              jsii.Bool(true),
-		AtRestEncryptionEnabled:     jsii.Bool(true),
-		TransitEncryptionEnabled:    jsii.Bool(true),
-		AuthToken:                   secret.SecretValue().UnsafeUnwrap(), // a {{resolve:secretsmanager:…}} reference, never the value
-		Port:                        jsii.Number(float64(s.Port)),
-		CacheSubnetGroupName:        sg.Ref(),
-		SecurityGroupIds:            jsii.Strings(*n.cacheSG.SecurityGroupId()),
-		SnapshotRetentionLimit:      jsii.Number(7),
-		AutoMinorVersionUpgrade:     jsii.Bool(true),
+		// The creation values, for ever (see CreatedWith): AWS rejects
+		// changing a Global Datastore member through the group.
+		EngineVersion:            jsii.String(s.members().EngineVersion),
+		CacheNodeType:            jsii.String(s.members().NodeType),
+		NumCacheClusters:         jsii.Number(float64(1 + s.members().Replicas)),
+		AutomaticFailoverEnabled: jsii.Bool(true),
+		MultiAzEnabled:           jsii.Bool(true),
+		AtRestEncryptionEnabled:  jsii.Bool(true),
+		TransitEncryptionEnabled: jsii.Bool(true),
+		AuthToken:                secret.SecretValue().UnsafeUnwrap(), // a {{resolve:secretsmanager:…}} reference, never the value
+		Port:                     jsii.Number(float64(s.Port)),
+		CacheSubnetGroupName:     sg.Ref(),
+		SecurityGroupIds:         jsii.Strings(*n.cacheSG.SecurityGroupId()),
+		SnapshotRetentionLimit:   jsii.Number(7),
+		AutoMinorVersionUpgrade:  jsii.Bool(true),
 	})
 	// Data-bearing: a final snapshot is taken when the stack deletes it.
 	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
 	// The Global Datastore, created with the primary as its only member
 	// (CloudFormation rejects several members at creation).
+	nodeType, engineVersion := s.globalChanges()
 	global := awselasticache.NewCfnGlobalReplicationGroup(scope, jsii.String("Global"), &awselasticache.CfnGlobalReplicationGroupProps{
 		GlobalReplicationGroupIdSuffix:    jsii.String(s.GlobalIDSuffix),
 		GlobalReplicationGroupDescription: jsii.String("redisha Global Datastore"),
 		AutomaticFailoverEnabled:          jsii.Bool(true),
+		// Scaling and engine upgrades of the members, once createdWith is
+		// recorded: the one place CloudFormation can change them.
+		CacheNodeType: nodeType,
+		EngineVersion: engineVersion,
 		Members: &[]interface{}{&awselasticache.CfnGlobalReplicationGroup_GlobalReplicationGroupMemberProperty{
 			ReplicationGroupId:     rg.Ref(),
 			ReplicationGroupRegion: jsii.String(s.PrimaryRegion),
@@ -94,7 +107,7 @@ func newSecondaryGroup(scope constructs.Construct, s Settings, n *network, globa
 		ReplicationGroupId:          jsii.String(s.SecondaryRGID),
 		ReplicationGroupDescription: jsii.String("redisha secondary (Global Datastore member)"),
 		GlobalReplicationGroupId:    globalID,
-		NumCacheClusters:            jsii.Number(float64(1 + s.Replicas)),
+		NumCacheClusters:            jsii.Number(float64(1 + s.members().Replicas)),
 		Port:                        jsii.Number(float64(s.Port)),
 		CacheSubnetGroupName:        sg.Ref(),
 		SecurityGroupIds:            jsii.Strings(*n.cacheSG.SecurityGroupId()),

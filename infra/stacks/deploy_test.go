@@ -129,3 +129,59 @@ func TestSecondaryAuthTokenCanBeLeftOut(t *testing.T) {
 		"GlobalReplicationGroupId": assertions.Match_AnyValue(), "AuthToken": assertions.Match_Absent(),
 	}))
 }
+
+// Lifecycle: once createdWith is recorded, the replication groups keep
+// their creation values, and node type and engine changes go through the
+// Global Datastore resource.
+func TestChangesGoThroughTheGlobalDatastore(t *testing.T) {
+	_, tpl := synth(t)
+	// Before anything is recorded the Global Datastore carries no change,
+	// and the primary stack says what to record.
+	has(t, tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{
+		"CacheNodeType": assertions.Match_Absent(), "EngineVersion": assertions.Match_Absent(),
+	}))
+	record := (*tpl["primary"].FindOutputs(jsii.String("CreatedWith"), nil))["CreatedWith"]
+	want := `{"nodeType":"cache.r7g.large","engineVersion":"7.1","replicas":1,"port":6379,"primaryRegion":"us-east-1","secondaryRegion":"us-west-2",` +
+		`"primaryReplicationGroupId":"redis-primary","secondaryReplicationGroupId":"redis-secondary","globalIdSuffix":"redisha"}`
+	if v, _ := (*record)["Value"].(string); v != want {
+		t.Fatalf("CreatedWith output %v, want %s", record, want)
+	}
+	s := build(t, map[string]any{"createdWith": want, "nodeType": "cache.r7g.xlarge", "engineVersion": "7.2", "replicas": "2"})
+	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{
+		"CacheNodeType": "cache.r7g.xlarge", "EngineVersion": "7.2",
+	}))
+	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"CacheNodeType": "cache.r7g.large", "EngineVersion": "7.1", "NumCacheClusters": 2,
+	}))
+	has(t, s.tpl["secondary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{"NumCacheClusters": 2}))
+	// The alarms follow the replicas changed out of band.
+	nodeAlarm(t, s.tpl["secondary"], "CurrConnections", "Maximum", "redis-secondary", 3, 52000)
+}
+
+// What AWS rejects on a member, or what would need a replacement, is
+// refused at synth with what to do.
+func TestLifecycleRefusals(t *testing.T) {
+	created := `{"nodeType":"cache.r7g.large","engineVersion":"7.1","replicas":1,"port":6379,"primaryRegion":"us-east-1","secondaryRegion":"us-west-2",` +
+		`"primaryReplicationGroupId":"redis-primary","secondaryReplicationGroupId":"redis-secondary","globalIdSuffix":"redisha"}`
+	for _, c := range []struct {
+		ctx  map[string]any
+		want []string
+	}{
+		{map[string]any{"port": "6380"}, []string{`"port" = 6380`, "created with 6379", "set it back to 6379"}},
+		{map[string]any{"secondaryReplicationGroupId": "redis-dr"}, []string{`"secondaryReplicationGroupId" = redis-dr`, "cannot be renamed", "new Global Datastore"}},
+		{map[string]any{"globalIdSuffix": "other"}, []string{`"globalIdSuffix" = other`}},
+		{map[string]any{"engineVersion": "6.2"}, []string{`"engineVersion" = 6.2`, "never downgraded", "7.1 or later"}},
+		{map[string]any{"createdWith": `{"nodeType":"cache.r7g.large"}`}, []string{`"createdWith"`, "every field"}},
+	} {
+		ctx := map[string]any{"createdWith": created}
+		for k, v := range c.ctx {
+			ctx[k] = v
+		}
+		_, err := Load(ctxOf(ctx), "123456789012")
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %v, want %q", c.ctx, err, w)
+			}
+		}
+	}
+}
