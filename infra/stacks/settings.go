@@ -67,6 +67,9 @@ type Settings struct {
 	// Created is what the replication groups were created with, recorded
 	// after the first deploy. context: createdWith (JSON; default none).
 	Created *CreatedWith
+	// Adopt names an existing Global Datastore to deploy around (none: the
+	// app creates one).
+	Adopt *Adopt
 }
 
 // Peered says whether the app peers the two VPCs: it does when it creates
@@ -240,6 +243,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 			s.Created = &c
 		}
 	}
+	loadAdopt(&s, str, bad)
 	if s.Account == "" {
 		errs = append(errs, errors.New(`context "account" is not set and CDK_DEFAULT_ACCOUNT is empty: run with AWS credentials, or pass -c account=123456789012`))
 	} else if !accountRE.MatchString(s.Account) {
