@@ -4,8 +4,8 @@
 // the checker's asset a linux/arm64 bootstrap, and no cdk-nag finding left
 // non-compliant; and what the first deploy needs: no reserved concurrency, a
 // secondary that passes nothing it inherits, a loop whose checks catch
-// errors, alarm topics CloudWatch can publish to. It prints one line per stack and exits 1 listing every
-// problem.
+// errors, alarm topics CloudWatch can publish to. It prints one line per
+// stack and exits 1 listing every problem.
 package main
 
 import (
