@@ -3,6 +3,7 @@ package test
 import (
 	"bufio"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,13 +25,14 @@ func buildCLI(t testing.TB) string {
 	return bin
 }
 
-// A probe interrupted by SIGINT or SIGTERM finishes its checks in flight,
-// deletes its probe key, prints the summary and leaves no key behind.
+// A probe interrupted by SIGINT, SIGTERM or SIGHUP (an SSH session that
+// drops) finishes its checks in flight, deletes its probe key, prints and
+// writes the summary and leaves no key behind.
 func TestProbeInterruptedLeavesNoKeys(t *testing.T) {
 	bin := buildCLI(t)
 	srv := redistest.Start(t, redisserver.Options{})
 	admin := redistest.Admin(t, srv.Addr, "", "")
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := t.TempDir()
 			cmd := exec.Command(bin, "probe", "--addr", srv.Addr, "--duration", "0", "--out", out)
@@ -69,6 +71,9 @@ func TestProbeInterruptedLeavesNoKeys(t *testing.T) {
 			}
 			if !strings.Contains(text.String(), "windows none") {
 				t.Errorf("no summary after %s:\n%s", sig, text.String())
+			}
+			if _, err := os.Stat(filepath.Join(out, "summary.json")); err != nil {
+				t.Errorf("no summary.json after %s: %v", sig, err)
 			}
 			redistest.AssertNoKeys(t, admin, check.DefaultPrefix)
 			if n := admin.DBSize(context.Background()).Val(); n != 0 {

@@ -1,20 +1,18 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
-// checkFlags are the flags that shape a check, shared by check and probe.
+// checkFlags are the flags that shape a check.
 type checkFlags struct {
 	timeout   time.Duration
 	role      string
@@ -23,7 +21,8 @@ type checkFlags struct {
 	keyTTL    time.Duration
 }
 
-func (c *checkFlags) register(fs *flag.FlagSet, defTimeout time.Duration) {
+func (c *checkFlags) register(cmd *cobra.Command, defTimeout time.Duration) {
+	fs := cmd.Flags()
 	fs.DurationVar(&c.timeout, "timeout", defTimeout, "deadline of one check, dial included; a server that has not answered by then is unhealthy")
 	fs.StringVar(&c.role, "expect-role", "primary", "`role` the endpoint must play: primary (PING+SET+GET+DEL) or replica (PING+GET)")
 	fs.BoolVar(&c.heartbeat, "heartbeat", false, "primary: refresh <prefix>heartbeat; replica: report its age as the replication lag")
@@ -33,84 +32,102 @@ func (c *checkFlags) register(fs *flag.FlagSet, defTimeout time.Duration) {
 
 func (c *checkFlags) options() (check.Options, error) {
 	if c.timeout <= 0 {
-		return check.Options{}, errors.New("--timeout must be positive, e.g. --timeout 2s")
+		return check.Options{}, usagef("--timeout must be positive, e.g. --timeout 2s")
 	}
 	role, err := check.ParseRole(c.role)
 	if err != nil {
-		return check.Options{}, fmt.Errorf("--expect-role: %w", err)
+		return check.Options{}, usagef("--expect-role: %w", err)
 	}
 	if c.keyTTL < time.Second {
-		return check.Options{}, errors.New("--key-ttl must be at least 1s, e.g. --key-ttl 30s")
+		return check.Options{}, usagef("--key-ttl must be at least 1s, e.g. --key-ttl 30s")
+	}
+	if err := validPrefix(c.prefix); err != nil {
+		return check.Options{}, err
 	}
 	o := check.Options{Prefix: c.prefix, KeyTTL: c.keyTTL, Timeout: c.timeout, ExpectRole: role, Heartbeat: c.heartbeat}
 	if err := o.Validate(); err != nil {
-		return o, fmt.Errorf("--prefix: %w", err)
+		return o, usagef("%w", err)
 	}
 	return o, nil
 }
 
-func runCheck(ctx context.Context, env Env, args []string) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+// validPrefix is the one rule for --prefix in every command: not empty (the
+// keys need a namespace) and no white space.
+func validPrefix(p string) error {
+	if p == "" {
+		return usagef("--prefix must not be empty: health-check keys need a namespace, e.g. --prefix %s", check.DefaultPrefix)
+	}
+	if err := (check.Options{Prefix: p}).Validate(); err != nil {
+		return usagef("--prefix: %w", err)
+	}
+	return nil
+}
+
+func newCheckCmd(env Env) *cobra.Command {
 	var (
-		conn     connFlags
+		conn     *connFlags
 		cf       checkFlags
 		count    int
 		interval time.Duration
 		asJSON   bool
 	)
-	conn.register(fs)
-	cf.register(fs, check.DefaultTimeout)
+	cmd := &cobra.Command{
+		Use:   "check --addr HOST:PORT [flags]",
+		Short: "Run health checks against one endpoint, as the Lambda does",
+		Long: `Runs the health checker's check: one pipeline of PING, SET <unique key> <token> PX <ttl> NX,
+GET, DEL (replica role: PING, GET of the heartbeat key). --count N runs N checks on one client
+(0: until Ctrl-C); --json prints one JSON object per check.
+Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
+		Args: noArgs,
+	}
+	conn = addConnFlags(cmd)
+	cf.register(cmd, check.DefaultTimeout)
+	fs := cmd.Flags()
 	fs.IntVar(&count, "count", 1, "number of checks on one client (0: until Ctrl-C)")
 	fs.DurationVar(&interval, "interval", time.Second, "pause between checks when --count is not 1")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per check")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: redisha check --addr HOST:PORT [flags]\n\n"+
-			"Runs the health checker's check: one pipeline of PING, SET <unique key> <token> PX <ttl> NX,\n"+
-			"GET, DEL (replica role: PING, GET of the heartbeat key). Exit 0 when every check was healthy,\n"+
-			"1 when one was not, 2 on bad usage.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if rc := parseFlags(fs, env, args); rc >= 0 {
-		return rc
-	}
-	if count < 0 {
-		return usageError(env, "check", errors.New("--count must be 0 (forever) or more"))
-	}
-	if interval < 0 {
-		return usageError(env, "check", errors.New("--interval must not be negative"))
-	}
-	opts, err := cf.options()
-	if err != nil {
-		return usageError(env, "check", err)
-	}
-	cfg, err := conn.config(env, cf.timeout)
-	if err != nil {
-		return usageError(env, "check", err)
-	}
-	k := check.NewChecker(func() (*redis.Client, error) { return redisconn.New(cfg) }, opts)
-	defer k.Close()
 
-	rc := ExitOK
-	enc := json.NewEncoder(env.Stdout)
-	hinted := false
-	for i := 0; count == 0 || i < count; i++ {
-		if i > 0 && interval > 0 {
-			select {
-			case <-ctx.Done():
-				return rc
-			case <-time.After(interval):
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if count < 0 {
+			return usagef("--count must be 0 (forever) or more")
+		}
+		if interval < 0 {
+			return usagef("--interval must not be negative")
+		}
+		opts, err := cf.options()
+		if err != nil {
+			return err
+		}
+		cfg, err := conn.config(env.Getenv, cf.timeout)
+		if err != nil {
+			return err
+		}
+		k := check.NewChecker(func() (*redis.Client, error) { return redisconn.New(cfg) }, opts)
+		defer k.Close()
+
+		ctx := cmd.Context()
+		enc := json.NewEncoder(env.Stdout)
+		hinted := false
+		ran, failed := 0, 0
+		for i := 0; count == 0 || i < count; i++ {
+			if i > 0 && interval > 0 {
+				select {
+				case <-ctx.Done():
+				case <-time.After(interval):
+				}
 			}
-		}
-		if ctx.Err() != nil {
-			return rc
-		}
-		r := k.Check(ctx)
-		if !r.Healthy {
-			rc = ExitUnhealthy
-		}
-		if asJSON {
-			_ = enc.Encode(r)
-		} else {
+			if ctx.Err() != nil {
+				break
+			}
+			r := k.Check(ctx)
+			ran++
+			if !r.Healthy {
+				failed++
+			}
+			if asJSON {
+				_ = enc.Encode(r)
+				continue
+			}
 			fmt.Fprintln(env.Stdout, formatResult(cfg.Addr, r))
 			if cfg.TLS && r.Reason == check.ReasonTimeout && r.Step == check.StepPing && !hinted {
 				// A plain-text port never answers a TLS handshake: it looks
@@ -119,8 +136,12 @@ func runCheck(ctx context.Context, env Env, args []string) int {
 				hinted = true
 			}
 		}
+		if failed > 0 {
+			return findingf("%d of %d checks were unhealthy", failed, ran)
+		}
+		return nil
 	}
-	return rc
+	return cmd
 }
 
 // formatResult is the one-line human form of a result.

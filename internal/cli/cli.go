@@ -1,23 +1,21 @@
-// Package cli implements the redisha operator commands. cmd/redisha is a thin
-// main over Main.
 package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 )
 
-// Exit codes shared by every command.
+// Exit codes shared by every command. Main is the one place that maps a
+// command's error to them.
 const (
-	ExitOK        = 0 // every check healthy
-	ExitUnhealthy = 1 // at least one check (or DB, or window) failed
+	ExitOK        = 0 // the command ran and found nothing wrong
+	ExitUnhealthy = 1 // a finding: a check, DB or window failed (or the run itself did)
 	ExitUsage     = 2 // bad flags or arguments; nothing ran
 )
 
@@ -28,74 +26,85 @@ type Env struct {
 	Getenv func(string) string
 }
 
-type command struct {
-	summary string
-	run     func(ctx context.Context, env Env, args []string) int
+// FindingError is what a command returns when it ran and found a failure
+// (a check unhealthy, a DB not answering, an outage window). Exit code 1.
+type FindingError struct {
+	// Msg sums up the finding, e.g. "2 of 10 checks were unhealthy".
+	Msg string
 }
 
-var commands = map[string]command{
-	"check": {"run health checks against one endpoint (as the Lambda does)", runCheck},
-	"probe": {"measure downtime to the millisecond during an upgrade or failover", runProbe},
-	"sweep": {"PING (and optionally write/read) every DB index, one line per DB", runSweep},
+func (e *FindingError) Error() string { return e.Msg }
+
+// UsageError is a bad flag, argument or environment variable, found before
+// anything ran. Its message names the flag and the fix. Exit code 2.
+type UsageError struct {
+	Err error
 }
 
-// Main runs the command named by args[0] and returns the exit code.
-// SIGINT and SIGTERM cancel the context so commands stop cleanly.
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// findingf returns a *FindingError.
+func findingf(format string, args ...any) error {
+	return &FindingError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// usagef returns a *UsageError; %w in format keeps the cause.
+func usagef(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// Main runs the command line args (without the program name) and returns
+// the exit code. SIGINT, SIGTERM and SIGHUP (an SSH session that drops)
+// cancel the command's context, so every command cleans up the same way.
 func Main(args []string, env Env) int {
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(env.Stderr)
-		if len(args) == 0 {
-			return ExitUsage
-		}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	root := newRootCmd(env)
+	if args == nil {
+		args = []string{} // cobra reads os.Args when given nil
+	}
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
 		return ExitOK
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(env.Stderr, "redisha: unknown command %q\n\n", args[0])
-		usage(env.Stderr)
-		return ExitUsage
+	if cmd == nil {
+		cmd = root
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return cmd.run(ctx, env, args[1:])
+	fmt.Fprintf(env.Stderr, "%s: %v\n", cmd.CommandPath(), err)
+	return exitCode(err)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: redisha <command> [flags]\n\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w, "\nRun 'redisha <command> --help' for the flags of a command.")
-	fmt.Fprintln(w, "Exit codes: 0 healthy, 1 unhealthy, 2 bad usage.")
-}
-
-// parseFlags parses args into fs and maps the outcome to an exit code:
-// -1 means go on; ExitOK after --help; ExitUsage on a bad flag.
-func parseFlags(fs *flag.FlagSet, env Env, args []string) int {
-	fs.SetOutput(env.Stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
+// exitCode maps an error to an exit code. Errors a command's RunE returns
+// arrive as *FindingError or *UsageError (see root.go); anything else was
+// raised by the command tree itself (unknown command, bad arguments) before
+// the command ran, which is a usage error.
+func exitCode(err error) int {
+	var (
+		u *UsageError
+		f *FindingError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &u):
+		return ExitUsage
+	case errors.As(err, &f):
+		return ExitUnhealthy
+	default:
 		return ExitUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(env.Stderr, "redisha %s: unexpected argument %q (flags only)\n", fs.Name(), fs.Arg(0))
-		return ExitUsage
-	}
-	return -1
 }
 
-// usageError prints a usage error naming the flag and returns ExitUsage.
-func usageError(env Env, cmd string, err error) int {
-	fmt.Fprintf(env.Stderr, "redisha %s: %v\n", cmd, err)
-	return ExitUsage
+// printJSON writes v as indented JSON, the --json form of a report.
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
 }

@@ -2,64 +2,165 @@ package cli
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
-// connFlags are the connection flags every command shares.
+// connFlags are the connection flags of every command that talks to Redis.
+// addConnFlags defines them; config resolves them (flag, else environment)
+// into a validated redisconn.Config.
 type connFlags struct {
+	fs                                                 *pflag.FlagSet
 	addr, tlsServerName, tlsCAFile, user, passwordFile string
 	tls                                                bool
 	db                                                 int
+	// fromEnv records the flags whose value came from the environment, so
+	// that an error about them names the variable.
+	fromEnv map[string]string
 }
 
-func (c *connFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.addr, "addr", "", "endpoint `host:port` (required), e.g. redis.internal:6379")
-	fs.BoolVar(&c.tls, "tls", false, "connect with TLS (certificate verification always on)")
-	fs.StringVar(&c.tlsServerName, "tls-server-name", "", "`name` to verify in the server certificate when --addr is a CNAME\n(e.g. the ElastiCache primary endpoint behind redis.internal)")
-	fs.StringVar(&c.tlsCAFile, "tls-ca-file", "", "PEM `file` of extra CAs to trust (default: system roots)")
-	fs.StringVar(&c.user, "user", "", "ACL `username` (default: the default user)")
-	fs.StringVar(&c.passwordFile, "password-file", "", "`file` holding the AUTH token (or set REDISHA_PASSWORD_FILE);\nthe token is never taken on the command line")
-	fs.IntVar(&c.db, "db", 0, "database `index`")
+// Connection flag names and the variables they fall back to.
+const (
+	flagAddr          = "addr"
+	flagTLS           = "tls"
+	flagTLSServerName = "tls-server-name"
+	flagTLSCAFile     = "tls-ca-file"
+	flagUser          = "user"
+	flagPasswordFile  = "password-file"
+	flagDB            = "db"
+)
+
+// connEnv maps each connection flag to its environment variable.
+var connEnv = map[string]string{
+	flagAddr:          "REDISHA_ADDR",
+	flagTLS:           "REDISHA_TLS",
+	flagTLSServerName: "REDISHA_TLS_SERVER_NAME",
+	flagTLSCAFile:     "REDISHA_TLS_CA_FILE",
+	flagUser:          "REDISHA_USER",
+	flagPasswordFile:  "REDISHA_PASSWORD_FILE",
+	flagDB:            "REDISHA_DB",
 }
 
-// config validates the flags and reads the password file.
-func (c *connFlags) config(env Env, timeout time.Duration) (redisconn.Config, error) {
+// connFlagOrder is the order the flags are defined (and documented) in.
+var connFlagOrder = []string{flagAddr, flagTLS, flagTLSServerName, flagTLSCAFile, flagUser, flagPasswordFile, flagDB}
+
+// fieldFlags maps the field a redisconn.FieldError is about to its flag.
+var fieldFlags = map[redisconn.Field]string{
+	redisconn.FieldAddr:          flagAddr,
+	redisconn.FieldDB:            flagDB,
+	redisconn.FieldTLSServerName: flagTLSServerName,
+	redisconn.FieldTLSCAFile:     flagTLSCAFile,
+	redisconn.FieldTimeout:       "timeout",
+}
+
+// addConnFlags defines the connection flags on cmd. Call config in RunE.
+func addConnFlags(cmd *cobra.Command) *connFlags {
+	c := &connFlags{fs: cmd.Flags()}
+	fs := c.fs
+	usage := func(name, text string) string { return text + " (env " + connEnv[name] + ")" }
+	fs.StringVar(&c.addr, flagAddr, "", usage(flagAddr, "endpoint `host:port` (required), e.g. redis.internal:6379"))
+	fs.BoolVar(&c.tls, flagTLS, false, usage(flagTLS, "connect with TLS (certificate verification always on)"))
+	fs.StringVar(&c.tlsServerName, flagTLSServerName, "", usage(flagTLSServerName,
+		"`name` to verify in the server certificate when --addr is a CNAME (e.g. the ElastiCache primary endpoint behind redis.internal)"))
+	fs.StringVar(&c.tlsCAFile, flagTLSCAFile, "", usage(flagTLSCAFile, "PEM `file` of extra CAs to trust (default: system roots)"))
+	fs.StringVar(&c.user, flagUser, "", usage(flagUser, "ACL `username` (default: the default user)"))
+	fs.StringVar(&c.passwordFile, flagPasswordFile, "", usage(flagPasswordFile,
+		"`file` holding the AUTH token; the token is never taken on the command line"))
+	fs.IntVar(&c.db, flagDB, 0, usage(flagDB, "database `index`"))
+	for _, name := range connFlagOrder {
+		_ = fs.SetAnnotation(name, envAnnotation, []string{connEnv[name]})
+	}
+	return c
+}
+
+// envAnnotation marks a flag with the variable it falls back to.
+const envAnnotation = "redisha_env"
+
+// applyEnv sets every connection flag not given on the command line from
+// its environment variable, when that is set.
+func (c *connFlags) applyEnv(getenv func(string) string) error {
+	c.fromEnv = map[string]string{}
+	for _, name := range connFlagOrder {
+		f := c.fs.Lookup(name)
+		v := getenv(connEnv[name])
+		if f == nil || f.Changed || v == "" {
+			continue
+		}
+		if err := f.Value.Set(v); err != nil {
+			return usagef("%s=%q: %v: give a value as for --%s", connEnv[name], v, err, name)
+		}
+		c.fromEnv[name] = connEnv[name]
+	}
+	return nil
+}
+
+// flagName names the flag, and the variable when the value came from it.
+func (c *connFlags) flagName(name string) string {
+	if env, ok := c.fromEnv[name]; ok {
+		return "--" + name + " (from " + env + ")"
+	}
+	return "--" + name
+}
+
+// config resolves the flags, reads the password file and validates the
+// result, the CA file included. Every error is a *UsageError naming the
+// flag (and the variable, when the value came from one).
+func (c *connFlags) config(getenv func(string) string, timeout time.Duration) (redisconn.Config, error) {
+	if err := c.applyEnv(getenv); err != nil {
+		return redisconn.Config{}, err
+	}
 	if c.addr == "" {
-		return redisconn.Config{}, errors.New("--addr is required: give the endpoint as host:port, e.g. --addr redis.internal:6379")
+		return redisconn.Config{}, usagef("--addr is required: give the endpoint as host:port, e.g. --addr redis.internal:6379 (or set %s)", connEnv[flagAddr])
 	}
 	cfg := redisconn.Config{
 		Addr: c.addr, TLS: c.tls, TLSServerName: c.tlsServerName, TLSCAFile: c.tlsCAFile,
 		Username: c.user, DB: c.db, DialTimeout: timeout, IOTimeout: timeout,
 	}
-	pf := c.passwordFile
-	if pf == "" {
-		pf = env.Getenv("REDISHA_PASSWORD_FILE")
-	}
-	if pf != "" {
+	if pf := c.passwordFile; pf != "" {
 		b, err := os.ReadFile(pf)
 		if err != nil {
-			return cfg, fmt.Errorf("--password-file: %w", err)
+			return cfg, usagef("%s: %w", c.flagName(flagPasswordFile), err)
 		}
-		cfg.Password = strings.TrimRight(string(b), "\r\n")
+		// Secrets are often saved with a trailing newline or spaces; the
+		// token itself never has white space around it.
+		cfg.Password = strings.TrimSpace(string(b))
 		if cfg.Password == "" {
-			return cfg, fmt.Errorf("--password-file %s is empty: put the AUTH token in it", pf)
+			return cfg, usagef("%s %s is empty: put the AUTH token in it", c.flagName(flagPasswordFile), pf)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, flagErr(err)
+		return cfg, c.usageErr(err)
+	}
+	// The CA file is read now: a missing or non-PEM bundle is bad usage,
+	// not a run of failed handshakes.
+	if _, err := cfg.TLSConfig(); err != nil {
+		return cfg, usagef("%s: %w: give a PEM bundle of the CAs to trust", c.flagName(flagTLSCAFile), err)
 	}
 	return cfg, nil
 }
 
-// flagErr rewrites redisconn's field names as the flags that set them.
-func flagErr(err error) error {
-	r := strings.NewReplacer("addr ", "--addr ", "db ", "--db ", "tls server name", "--tls-server-name",
-		"tls CA file", "--tls-ca-file", "TLS is off", "--tls is off", "turn TLS on", "add --tls")
-	return errors.New(r.Replace(err.Error()))
+// usageErr turns a redisconn validation error into a usage error that names
+// the flag instead of the config field.
+func (c *connFlags) usageErr(err error) error {
+	var fe *redisconn.FieldError
+	if errors.As(err, &fe) {
+		if name, ok := fieldFlags[fe.Field]; ok {
+			return usagef("%s %w", c.flagName(name), fe.Err)
+		}
+	}
+	return &UsageError{Err: err}
+}
+
+// noArgs refuses positional arguments: every command takes flags only.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q: %s takes flags only (see '%s --help')", args[0], cmd.Name(), cmd.CommandPath())
+	}
+	return nil
 }

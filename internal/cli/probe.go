@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,14 +11,32 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/probe"
 )
 
-func runProbe(ctx context.Context, env Env, args []string) int {
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+// probeLong is probe's help: what it measures and how to read it.
+const probeLong = `Measures downtime to the millisecond during an engine upgrade, failover or drill. Two series run side by
+side, each on its own connection:
+  write  SET <prefix><random> <token> NX PX <key-ttl>, GET, DEL: one pipeline, nothing left behind
+  read   GET of a probe key written at start (expires within minutes if the probe is killed outright)
+A window opens at the START of a series' first failed check and closes when its first successful check gets
+its ANSWER (a check sent into a stall succeeds the moment the server resumes). Timestamps are taken around
+each check, to the microsecond, and reported in ms. A check with no answer within --timeout is a failure.
+Every connection error or READONLY drops the connection and the next check dials at once, resolving the
+name again, so an endpoint that moves (failover, CNAME flip) is followed; each new connection records the
+server's role, run id and IP, and changes are listed under the windows they fall in.
+Reasons: refused, reset, timeout, readonly, loading, busy, masterdown, oom, auth, noperm, tls, dns, cluster,
+and paused_writes (a write timed out while reads were answered: CLIENT PAUSE WRITE, a failover's pause).
+Ctrl-C (or SIGTERM, or SIGHUP when the terminal goes away) ends the run cleanly: checks in flight finish
+within --timeout, the probe key is deleted, the summary is printed (and written).
+Exit 0 when no window opened, 1 when one did, 2 on bad usage.`
+
+func newProbeCmd(env Env) *cobra.Command {
 	var (
-		conn     connFlags
+		conn     *connFlags
 		timeout  time.Duration
 		duration time.Duration
 		interval time.Duration
@@ -34,7 +50,14 @@ func runProbe(ctx context.Context, env Env, args []string) int {
 		seedLogs string
 		quiet    bool
 	)
-	conn.register(fs)
+	cmd := &cobra.Command{
+		Use:   "probe --addr HOST:PORT [flags]",
+		Short: "Measure downtime to the millisecond during an upgrade or failover",
+		Long:  probeLong,
+		Args:  noArgs,
+	}
+	conn = addConnFlags(cmd)
+	fs := cmd.Flags()
 	fs.DurationVar(&timeout, "timeout", time.Second, "deadline of each check; a check that outlasts it is a failure, so a stall shows as an outage")
 	fs.DurationVar(&duration, "duration", 20*time.Minute, "how long each cycle runs (0: until Ctrl-C)")
 	fs.DurationVar(&interval, "interval", 0, "pause between the checks of a series (0: back to back, the seed's \"no sleep\" mode)")
@@ -47,101 +70,77 @@ func runProbe(ctx context.Context, env Env, args []string) int {
 	fs.DurationVar(&sample, "sample", time.Second, "write at most one success per series to the logs per this period (failures are never thinned)")
 	fs.StringVar(&seedLogs, "seed-logs", "", "`dir` to also write redis_success.log and redis_error.log in the runbook scripts' format")
 	fs.BoolVar(&quiet, "quiet", false, "no live status line")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: redisha probe --addr HOST:PORT [flags]
 
-Measures downtime to the millisecond during an engine upgrade, failover or drill. Two series run side by
-side, each on its own connection:
-  write  SET <prefix><random> <token> NX PX <key-ttl>, GET, DEL: one pipeline, nothing left behind
-  read   GET of a probe key written at start (expires within minutes if the probe is killed outright)
-A window opens at the START of a series' first failed check and closes when its first successful check gets
-its ANSWER (a check sent into a stall succeeds the moment the server resumes). Timestamps are taken around
-each check, to the microsecond, and reported in ms. A check with no answer within --timeout is a failure.
-Every connection error or READONLY drops the connection and the next check dials at once, resolving the
-name again, so an endpoint that moves (failover, CNAME flip) is followed; each new connection records the
-server's role, run id and IP, and changes are listed under the windows they fall in.
-Reasons: refused, reset, timeout, readonly, loading, busy, masterdown, oom, auth, noperm, tls, dns, cluster,
-and paused_writes (a write timed out while reads were answered: CLIENT PAUSE WRITE, a failover's pause).
-Ctrl-C (or SIGTERM) ends the run cleanly: checks in flight finish within --timeout, the probe key is
-deleted, the summary is printed (and written). Exit 0 when no window opened, 1 when one did, 2 on bad usage.
-
-Flags:`)
-		fs.PrintDefaults()
-	}
-	if rc := parseFlags(fs, env, args); rc >= 0 {
-		return rc
-	}
-	switch {
-	case timeout <= 0:
-		return usageError(env, "probe", errors.New("--timeout must be positive, e.g. --timeout 1s"))
-	case duration < 0:
-		return usageError(env, "probe", errors.New("--duration must not be negative (0 runs until Ctrl-C)"))
-	case interval < 0:
-		return usageError(env, "probe", errors.New("--interval must not be negative (0 runs checks back to back)"))
-	case cycles < 1:
-		return usageError(env, "probe", errors.New("--cycles must be at least 1"))
-	case brk < 0:
-		return usageError(env, "probe", errors.New("--break must not be negative"))
-	case keyTTL < time.Second:
-		return usageError(env, "probe", errors.New("--key-ttl must be at least 1s, e.g. --key-ttl 30s"))
-	case sample <= 0:
-		return usageError(env, "probe", errors.New("--sample must be positive, e.g. --sample 1s"))
-	case prefix == "":
-		return usageError(env, "probe", errors.New("--prefix must not be empty: probe keys need a namespace, e.g. --prefix healthcheck:"))
-	case duration == 0 && cycles > 1:
-		return usageError(env, "probe", errors.New("--cycles needs a --duration: a cycle without one never ends"))
-	}
-	if err := (check.Options{Prefix: prefix}).Validate(); err != nil {
-		return usageError(env, "probe", fmt.Errorf("--prefix: %w", err))
-	}
-	cfg, err := conn.config(env, timeout)
-	if err != nil {
-		return usageError(env, "probe", err)
-	}
-	// Output files are opened before anything runs: a bad --out is a usage
-	// error, not a run that loses its log.
-	sinks, err := openSinks(outDir, seedLogs)
-	if err != nil {
-		return usageError(env, "probe", err)
-	}
-	defer sinks.close()
-
-	p, err := probe.New(probe.Config{
-		Conn: cfg, Timeout: timeout, Duration: duration, Interval: interval, Cycles: cycles, Break: brk,
-		Prefix: prefix, KeyTTL: keyTTL, SampleEvery: sample, Sink: sinks.event,
-	})
-	if err != nil {
-		return usageError(env, "probe", flagErr(err))
-	}
-	fmt.Fprintf(env.Stderr, "probing %s: timeout %s, %s per cycle × %d, interval %s; Ctrl-C ends the run\n",
-		cfg.Redacted(), timeout, orForever(duration), cycles, interval)
-
-	statusDone := make(chan struct{})
-	var wg sync.WaitGroup
-	if !quiet && isTerminal(env.Stderr) {
-		wg.Add(1)
-		go func() { defer wg.Done(); liveStatus(env.Stderr, p, statusDone) }()
-	}
-	sum := p.Run(context.Background(), ctx.Done())
-	close(statusDone)
-	wg.Wait()
-
-	if outDir != "" {
-		if err := writeJSON(filepath.Join(outDir, "summary.json"), sum); err != nil {
-			fmt.Fprintf(env.Stderr, "redisha probe: %v\n", err)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		switch {
+		case timeout <= 0:
+			return usagef("--timeout must be positive, e.g. --timeout 1s")
+		case duration < 0:
+			return usagef("--duration must not be negative (0 runs until Ctrl-C)")
+		case interval < 0:
+			return usagef("--interval must not be negative (0 runs checks back to back)")
+		case cycles < 1:
+			return usagef("--cycles must be at least 1")
+		case brk < 0:
+			return usagef("--break must not be negative")
+		case keyTTL < time.Second:
+			return usagef("--key-ttl must be at least 1s, e.g. --key-ttl 30s")
+		case sample <= 0:
+			return usagef("--sample must be positive, e.g. --sample 1s")
+		case duration == 0 && cycles > 1:
+			return usagef("--cycles needs a --duration: a cycle without one never ends")
 		}
+		if err := validPrefix(prefix); err != nil {
+			return err
+		}
+		cfg, err := conn.config(env.Getenv, timeout)
+		if err != nil {
+			return err
+		}
+		// Output files are opened before anything runs: a bad --out is a
+		// usage error, not a run that loses its log.
+		sinks, err := openSinks(outDir, seedLogs)
+		if err != nil {
+			return &UsageError{Err: err}
+		}
+		defer sinks.close()
+
+		p, err := probe.New(probe.Config{
+			Conn: cfg, Timeout: timeout, Duration: duration, Interval: interval, Cycles: cycles, Break: brk,
+			Prefix: prefix, KeyTTL: keyTTL, SampleEvery: sample, Sink: sinks.event,
+		})
+		if err != nil {
+			return conn.usageErr(err)
+		}
+		fmt.Fprintf(env.Stderr, "probing %s: timeout %s, %s per cycle × %d, interval %s; Ctrl-C ends the run\n",
+			cfg.Redacted(), timeout, orForever(duration), cycles, interval)
+
+		statusDone := make(chan struct{})
+		var wg sync.WaitGroup
+		if !quiet && isTerminal(env.Stderr) {
+			wg.Add(1)
+			go func() { defer wg.Done(); liveStatus(env.Stderr, p, statusDone) }()
+		}
+		sum := p.Run(context.Background(), cmd.Context().Done())
+		close(statusDone)
+		wg.Wait()
+
+		if outDir != "" {
+			if err := writeJSON(filepath.Join(outDir, "summary.json"), sum); err != nil {
+				fmt.Fprintf(env.Stderr, "%s: %v\n", cmd.CommandPath(), err)
+			}
+		}
+		if asJSON {
+			printJSON(env.Stdout, sum)
+		} else {
+			printSummary(env.Stdout, sum)
+		}
+		if n := len(sum.Windows); n > 0 {
+			return findingf("%d outage window(s), longest %dms", n, sum.LongestMS)
+		}
+		return nil
 	}
-	if asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(sum)
-	} else {
-		printSummary(env.Stdout, sum)
-	}
-	if len(sum.Windows) > 0 {
-		return ExitUnhealthy
-	}
-	return ExitOK
+	return cmd
 }
 
 func orForever(d time.Duration) string {

@@ -223,9 +223,9 @@ func TestProbeUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
 		}
 	}
-	expectHelp(t, "probe", "-addr", "-tls", "-tls-server-name", "-tls-ca-file", "-user", "-password-file", "-db",
-		"-timeout", "-duration", "-interval", "-cycles", "-break", "-out", "-json", "-prefix", "-key-ttl", "-sample",
-		"-seed-logs", "-quiet", "paused_writes", "Exit 0")
+	expectHelp(t, "probe", "--addr", "--tls", "--tls-server-name", "--tls-ca-file", "--user", "--password-file", "--db",
+		"--timeout", "--duration", "--interval", "--cycles", "--break", "--out", "--json", "--prefix", "--key-ttl", "--sample",
+		"--seed-logs", "--quiet", "paused_writes", "Exit 0")
 }
 
 func readEvents(t *testing.T, path string) []map[string]any {

@@ -1,23 +1,20 @@
 package cli
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/sweep"
 )
 
-func runSweep(ctx context.Context, env Env, args []string) int {
-	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+func newSweepCmd(env Env) *cobra.Command {
 	var (
-		conn    connFlags
+		conn    *connFlags
 		dbs     string
 		rw      bool
 		logFile string
@@ -25,82 +22,78 @@ func runSweep(ctx context.Context, env Env, args []string) int {
 		asJSON  bool
 		prefix  string
 	)
-	conn.register(fs)
+	cmd := &cobra.Command{
+		Use:   "sweep --addr HOST:PORT [flags]",
+		Short: "PING (and optionally write/read) every DB index, one line per DB",
+		Long: `Checks every DB index of the endpoint, one line per DB: PING, and with --rw a write/read of a unique
+key with a TTL that is deleted at once. In cluster mode it checks DB 0 on every shard's primary.
+Meant for cron during an upgrade window, e.g.
+  */5 * * * * redisha sweep --addr redis.internal:6379 --tls --log /var/log/redis_db_health.log
+Exit 0 when every DB answered, 1 when one did not, 2 on bad usage.`,
+		Args: noArgs,
+	}
+	conn = addConnFlags(cmd)
+	fs := cmd.Flags()
 	// The shared --db does not apply here; say so where it is listed.
-	fs.Lookup("db").Usage = "not used by sweep (it is refused): choose the DB `index`es with --dbs"
-	fs.StringVar(&dbs, "dbs", "", "DB `indexes` to check, e.g. 0-15 or 0,3,5-7 (default: all the server has:\nCONFIG GET databases, or 16 where CONFIG is blocked, as on ElastiCache)")
+	fs.Lookup(flagDB).Usage = "not used by sweep (it is refused): choose the DB `index`es with --dbs"
+	fs.StringVar(&dbs, "dbs", "", "DB `indexes` to check, e.g. 0-15 or 0,3,5-7 (default: all the server has: CONFIG GET databases, or 16 where CONFIG is blocked, as on ElastiCache)")
 	fs.BoolVar(&rw, "rw", false, "also write and read back a unique key (SET NX PX, GET, DEL) on each DB; nothing is left behind")
 	fs.StringVar(&logFile, "log", "", "`file` to append the report to (the runbook's /var/log/redis_db_health.log format)")
 	fs.DurationVar(&timeout, "timeout", 2*time.Second, "deadline of each DB's check, dial included; no answer by then is NOT RUNNING (timeout)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.StringVar(&prefix, "prefix", check.DefaultPrefix, "key `prefix` of the --rw keys")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: redisha sweep --addr HOST:PORT [flags]
 
-Checks every DB index of the endpoint, one line per DB: PING, and with --rw a write/read of a unique
-key with a TTL that is deleted at once. In cluster mode it checks DB 0 on every shard's primary.
-Meant for cron during an upgrade window, e.g.
-  */5 * * * * redisha sweep --addr redis.internal:6379 --tls --log /var/log/redis_db_health.log
-Exit 0 when every DB answered, 1 when one did not, 2 on bad usage.
-
-Flags:`)
-		fs.PrintDefaults()
-	}
-	if rc := parseFlags(fs, env, args); rc >= 0 {
-		return rc
-	}
-	if timeout <= 0 {
-		return usageError(env, "sweep", errors.New("--timeout must be positive, e.g. --timeout 2s"))
-	}
-	if prefix == "" {
-		return usageError(env, "sweep", errors.New("--prefix must not be empty: probe keys need a namespace, e.g. --prefix healthcheck:"))
-	}
-	if err := (check.Options{Prefix: prefix}).Validate(); err != nil {
-		return usageError(env, "sweep", fmt.Errorf("--prefix: %w", err))
-	}
-	cfg := sweep.Config{RW: rw, Timeout: timeout, Prefix: prefix}
-	if dbs != "" {
-		list, err := sweep.ParseDBs(dbs)
-		if err != nil {
-			return usageError(env, "sweep", fmt.Errorf("--dbs: %w", err))
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if timeout <= 0 {
+			return usagef("--timeout must be positive, e.g. --timeout 2s")
 		}
-		cfg.DBs = list
-	}
-	if conn.db != 0 {
-		return usageError(env, "sweep", errors.New("--db does not apply: use --dbs to choose the DBs to sweep"))
-	}
-	c, err := conn.config(env, timeout)
-	if err != nil {
-		return usageError(env, "sweep", err)
-	}
-	cfg.Conn = c
-	var logw io.Writer
-	if logFile != "" {
-		f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return usageError(env, "sweep", fmt.Errorf("--log: %w", err))
+		if err := validPrefix(prefix); err != nil {
+			return err
 		}
-		defer f.Close()
-		logw = f
+		cfg := sweep.Config{RW: rw, Timeout: timeout, Prefix: prefix}
+		if dbs != "" {
+			list, err := sweep.ParseDBs(dbs)
+			if err != nil {
+				return usagef("--dbs: %w", err)
+			}
+			cfg.DBs = list
+		}
+		if cmd.Flags().Changed(flagDB) {
+			return usagef("--db does not apply: use --dbs to choose the DBs to sweep")
+		}
+		c, err := conn.config(env.Getenv, timeout)
+		if err != nil {
+			return err
+		}
+		c.DB = 0 // REDISHA_DB, if set, is for the other commands.
+		cfg.Conn = c
+		var logw io.Writer
+		if logFile != "" {
+			f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return usagef("--log: %w", err)
+			}
+			defer f.Close()
+			logw = f
+		}
+		rep, err := sweep.Run(cmd.Context(), cfg)
+		if err != nil {
+			return conn.usageErr(err)
+		}
+		if asJSON {
+			printJSON(env.Stdout, rep)
+		} else {
+			writeSweep(env.Stdout, rep)
+		}
+		if logw != nil {
+			writeSweep(logw, rep)
+		}
+		if n := rep.Failed(); n > 0 {
+			return findingf("%d of %d DBs did not answer", n, len(rep.Results))
+		}
+		return nil
 	}
-	rep, err := sweep.Run(ctx, cfg)
-	if err != nil {
-		return usageError(env, "sweep", flagErr(err))
-	}
-	if asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-	} else {
-		writeSweep(env.Stdout, rep)
-	}
-	if logw != nil {
-		writeSweep(logw, rep)
-	}
-	if rep.Failed() > 0 {
-		return ExitUnhealthy
-	}
-	return ExitOK
+	return cmd
 }
 
 // writeSweep prints the report in the runbook's log format, with the reason

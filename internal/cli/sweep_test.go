@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/redisserver"
 	"github.com/redisha/redisha/internal/redistest"
@@ -83,29 +85,30 @@ func TestSweepUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
 		}
 	}
-	expectHelp(t, "sweep", "-addr", "-tls", "-tls-server-name", "-tls-ca-file", "-user", "-password-file", "-db",
-		"-dbs", "-rw", "-log", "-timeout", "-json", "-prefix", "cluster mode", "Exit 0")
+	expectHelp(t, "sweep", "--addr", "--tls", "--tls-server-name", "--tls-ca-file", "--user", "--password-file", "--db",
+		"--dbs", "--rw", "--log", "--timeout", "--json", "--prefix", "cluster mode", "Exit 0")
 }
 
-// expectHelp asserts that cmd --help exits 0 and explains every flag: each
-// one is listed with a description under it.
+// expectHelp asserts that cmd --help exits 0, prints its help on stdout,
+// mentions every string in want and gives every flag a description.
 func expectHelp(t *testing.T, cmd string, want ...string) {
 	t.Helper()
 	code, stdout, errOut := run(t, nil, cmd, "--help")
-	if code != ExitOK {
-		t.Fatalf("%s --help: exit %d", cmd, code)
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("%s --help: exit %d, stderr %q", cmd, code, errOut)
 	}
-	help := stdout + errOut
 	for _, w := range want {
-		if !strings.Contains(help, w) {
+		if !strings.Contains(stdout, w) {
 			t.Errorf("%s --help does not mention %s", cmd, w)
 		}
 	}
-	lines := strings.Split(help, "\n")
-	for i, l := range lines {
-		if strings.HasPrefix(l, "  -") && !strings.Contains(l, "\t") &&
-			(i+1 == len(lines) || !strings.HasPrefix(lines[i+1], "    \t") || strings.TrimSpace(lines[i+1]) == "") {
-			t.Errorf("%s --help: flag %q has no description", cmd, strings.TrimSpace(l))
-		}
+	c, _, err := newRootCmd(Env{}).Find([]string{cmd})
+	if err != nil {
+		t.Fatal(err)
 	}
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if strings.TrimSpace(f.Usage) == "" {
+			t.Errorf("%s --help: flag --%s has no description", cmd, f.Name)
+		}
+	})
 }

@@ -204,14 +204,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 
 // envFor names the variable behind a redisconn validation error.
 func envFor(err error) string {
-	s := err.Error()
-	switch {
-	case strings.HasPrefix(s, "tls server name"):
-		return EnvTLSServerName
-	case strings.HasPrefix(s, "tls CA file"):
-		return EnvTLSCAFile
-	case strings.HasPrefix(s, "db"):
-		return EnvDB
+	var fe *redisconn.FieldError
+	if errors.As(err, &fe) {
+		switch fe.Field {
+		case redisconn.FieldTLSServerName:
+			return EnvTLSServerName
+		case redisconn.FieldTLSCAFile:
+			return EnvTLSCAFile
+		case redisconn.FieldDB:
+			return EnvDB
+		case redisconn.FieldTimeout:
+			return EnvCheckTimeout
+		}
 	}
 	return EnvAddr
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -58,29 +57,70 @@ type Config struct {
 // DefaultTimeout is the dial and I/O timeout when none is given.
 const DefaultTimeout = 2 * time.Second
 
-// Validate reports the first setting that cannot work, naming it.
+// Field names a Config field, so that callers can say which of their own
+// settings (a flag, an environment variable) is at fault without parsing
+// messages.
+type Field string
+
+// The fields Validate reports on.
+const (
+	FieldAddr          Field = "Addr"
+	FieldDB            Field = "DB"
+	FieldTLSServerName Field = "TLSServerName"
+	FieldTLSCAFile     Field = "TLSCAFile"
+	FieldTimeout       Field = "Timeout" // DialTimeout or IOTimeout
+)
+
+// fieldLabels are the fields as messages name them.
+var fieldLabels = map[Field]string{
+	FieldAddr:          "addr",
+	FieldDB:            "db",
+	FieldTLSServerName: "tls server name",
+	FieldTLSCAFile:     "tls CA file",
+	FieldTimeout:       "timeouts",
+}
+
+// FieldError is a setting that cannot work. Its message is the field's label
+// followed by Err, e.g. `db -2 is negative: use a database index of 0 or more`.
+type FieldError struct {
+	// Field is the setting at fault.
+	Field Field
+	// Err says what is wrong with it and the fix, without naming it.
+	Err error
+}
+
+func (e *FieldError) Error() string { return fieldLabels[e.Field] + " " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(f Field, format string, args ...any) error {
+	return &FieldError{Field: f, Err: fmt.Errorf(format, args...)}
+}
+
+// Validate reports the first setting that cannot work as a *FieldError.
 func (c Config) Validate() error {
 	if c.Addr == "" {
-		return errors.New("addr is empty: give the endpoint as host:port, e.g. redis.internal:6379")
+		return fieldErr(FieldAddr, "is empty: give the endpoint as host:port, e.g. redis.internal:6379")
 	}
 	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil || host == "" {
-		return fmt.Errorf("addr %q is not host:port: give e.g. redis.internal:6379", c.Addr)
+		return fieldErr(FieldAddr, "%q is not host:port: give e.g. redis.internal:6379", c.Addr)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("addr %q has no valid port: use a port from 1 to 65535", c.Addr)
+		return fieldErr(FieldAddr, "%q has no valid port: use a port from 1 to 65535", c.Addr)
 	}
 	if c.DB < 0 {
-		return fmt.Errorf("db %d is negative: use a database index of 0 or more", c.DB)
+		return fieldErr(FieldDB, "%d is negative: use a database index of 0 or more", c.DB)
 	}
 	if c.TLSServerName != "" && !c.TLS {
-		return errors.New("tls server name is set but TLS is off: turn TLS on or drop the server name")
+		return fieldErr(FieldTLSServerName, "is set but TLS is off: turn TLS on or drop the server name")
 	}
 	if c.TLSCAFile != "" && !c.TLS {
-		return errors.New("tls CA file is set but TLS is off: turn TLS on or drop the CA file")
+		return fieldErr(FieldTLSCAFile, "is set but TLS is off: turn TLS on or drop the CA file")
 	}
 	if c.DialTimeout < 0 || c.IOTimeout < 0 {
-		return errors.New("timeouts must not be negative")
+		return fieldErr(FieldTimeout, "must not be negative")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package redisconn
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,23 +11,29 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
+// Validate names the field at fault in a *FieldError whose message starts
+// with the field's label.
 func TestValidate(t *testing.T) {
 	cases := []struct {
-		cfg  Config
-		want string
+		cfg   Config
+		field Field
+		want  string
 	}{
-		{Config{}, "addr is empty"},
-		{Config{Addr: "redis.internal"}, `addr "redis.internal" is not host:port`},
-		{Config{Addr: ":6379"}, `addr ":6379" is not host:port`},
-		{Config{Addr: "h:x"}, "has no valid port"},
-		{Config{Addr: "h:1", DB: -1}, "db -1 is negative"},
-		{Config{Addr: "h:1", TLSServerName: "x"}, "tls server name is set but TLS is off"},
-		{Config{Addr: "h:1", TLSCAFile: "x"}, "tls CA file is set but TLS is off"},
-		{Config{Addr: "h:1", DialTimeout: -time.Second}, "must not be negative"},
+		{Config{}, FieldAddr, "addr is empty"},
+		{Config{Addr: "redis.internal"}, FieldAddr, `addr "redis.internal" is not host:port`},
+		{Config{Addr: ":6379"}, FieldAddr, `addr ":6379" is not host:port`},
+		{Config{Addr: "h:x"}, FieldAddr, "has no valid port"},
+		{Config{Addr: "h:1", DB: -1}, FieldDB, "db -1 is negative"},
+		{Config{Addr: "h:1", TLSServerName: "x"}, FieldTLSServerName, "tls server name is set but TLS is off"},
+		{Config{Addr: "h:1", TLSCAFile: "x"}, FieldTLSCAFile, "tls CA file is set but TLS is off"},
+		{Config{Addr: "h:1", DialTimeout: -time.Second}, FieldTimeout, "timeouts must not be negative"},
 	}
 	for _, tc := range cases {
-		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		err := tc.cfg.Validate()
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field || !strings.HasPrefix(err.Error(), fieldLabels[tc.field]+" ") ||
+			!strings.Contains(err.Error(), tc.want) || errors.Unwrap(err) != fe.Err {
+			t.Errorf("%+v: %#v, want a *FieldError on %s saying %q", tc.cfg, err, tc.field, tc.want)
 		}
 	}
 	if err := (Config{Addr: "[::1]:6379"}).Validate(); err != nil {
