@@ -148,8 +148,10 @@ func (t Target) member(ctx context.Context, m Member) []Result {
 	return rs
 }
 
-// NodeClusters are the node clusters of a group of n nodes, as the alarms
-// name them: <group>-001 … <group>-00n.
+// NodeClusters are the node clusters of a group of n nodes: <group>-001 …
+// <group>-00n. The primary is any of them (Multi-AZ failover promotes a
+// replica without renaming it); the CDK app's alarms and verify both name
+// the nodes with it.
 func NodeClusters(groupID string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
