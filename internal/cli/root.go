@@ -13,6 +13,7 @@ func commands(env Env) []*cobra.Command {
 		newCheckCmd(env),
 		newProbeCmd(env),
 		newSweepCmd(env),
+		newVerifyCmd(env),
 	}
 }
 
