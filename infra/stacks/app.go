@@ -60,6 +60,7 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 	out(stack, "AuthTokenSecretArn", secretARN, "Secrets Manager secret holding the AUTH token")
 	out(stack, "Route53AlarmName", mon.route53Alarm.AlarmName(), "alarm the Route 53 health check follows")
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
+	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
 	outClientSG(stack, n)
 	out(stack, "DashboardUrl", dashboardURL(s.PrimaryRegion, "redisha-primary"), "CloudWatch dashboard")
@@ -126,6 +127,7 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
 	outClientSG(stack, n)
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
+	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
 	out(stack, "DashboardUrl", dashboardURL(s.SecondaryRegion, "redisha-secondary"), "CloudWatch dashboard")
 	suppress(stack)
 	return &SecondaryStack{Stack: stack, Network: n, Group: host, Checker: ck, Monitoring: mon, Peering: peering}

@@ -9,6 +9,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/spf13/cobra"
 
 	"github.com/redisha/redisha/internal/verify"
@@ -19,6 +20,7 @@ func newVerifyCmd(env Env) *cobra.Command {
 		primaryRegion, secondaryRegion string
 		primaryGroup, secondaryGroup   string
 		globalID                       string
+		primaryTopic, secondaryTopic   string
 		replicas                       int
 		timeout                        time.Duration
 		asJSON                         bool
@@ -26,11 +28,13 @@ func newVerifyCmd(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify [flags]",
 		Short: "Check a deployed Global Datastore and its monitoring with read-only AWS calls",
-		Long: `verify checks, with read-only AWS calls (DescribeReplicationGroups, ListMetrics), what the CDK
+		Long: `verify checks, with read-only AWS calls (DescribeReplicationGroups, ListMetrics,
+ListSubscriptionsByTopic), what the CDK
 templates cannot show: that both members have the AUTH token, in-transit and at-rest encryption, Multi-AZ and
 automatic failover (a joining secondary inherits them from the Global Datastore), that both are members of the
 datastore with the expected roles, and that the metrics the alarms read exist with exactly the dimensions the
-alarms use (every node's, the checker's, and the cross-region lag in the secondary region).
+alarms use (every node's, the checker's, and the cross-region lag in the secondary region), and, given the
+alarm topics, that each has subscribers and all of them confirmed.
 
 It prints one line per check ("ok" or "FAIL", region, check, detail), or a JSON list with --json. Credentials
 and profile come from the usual AWS sources (environment, shared config, instance role). Exit codes: 0 every
@@ -43,6 +47,8 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 	fs.StringVar(&primaryGroup, "primary-group", "redis-primary", "replication group `id` of the primary member")
 	fs.StringVar(&secondaryGroup, "secondary-group", "redis-secondary", "replication group `id` of the secondary member")
 	fs.StringVar(&globalID, "global-id", "", "the Global Datastore's full `id` (output GlobalDatastoreId); empty: any datastore")
+	fs.StringVar(&primaryTopic, "primary-topic-arn", "", "the primary region's alarm topic (output AlarmTopicArn): its subscriptions must be confirmed; empty: not checked")
+	fs.StringVar(&secondaryTopic, "secondary-topic-arn", "", "the secondary region's alarm topic; empty: not checked")
 	fs.IntVar(&replicas, "replicas", 1, "replicas per member (context replicas): nodes = 1 + replicas")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of each AWS call")
 	fs.BoolVar(&asJSON, "json", false, "print the results as a JSON list")
@@ -58,19 +64,19 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 			return usagef("--timeout must be positive, e.g. --timeout 10s")
 		}
 		ctx := cmd.Context()
-		member := func(region, group, role string) (verify.Member, error) {
+		member := func(region, group, role, topic string) (verify.Member, error) {
 			cfg, err := loadAWS(ctx, region, timeout)
 			if err != nil {
 				return verify.Member{}, err
 			}
-			return verify.Member{Region: region, GroupID: group, Role: role,
-				ElastiCache: elasticache.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg)}, nil
+			return verify.Member{Region: region, GroupID: group, Role: role, TopicARN: topic,
+				ElastiCache: elasticache.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg)}, nil
 		}
-		p, err := member(primaryRegion, primaryGroup, "PRIMARY")
+		p, err := member(primaryRegion, primaryGroup, "PRIMARY", primaryTopic)
 		if err != nil {
 			return err
 		}
-		s, err := member(secondaryRegion, secondaryGroup, "SECONDARY")
+		s, err := member(secondaryRegion, secondaryGroup, "SECONDARY", secondaryTopic)
 		if err != nil {
 			return err
 		}

@@ -12,16 +12,18 @@ import (
 
 // localAWS points the process's AWS configuration at local ElastiCache and
 // CloudWatch endpoints (both regions share them) with static credentials.
-func localAWS(t *testing.T, groups map[string]verifylocal.Group, metrics []verifylocal.Metric) {
+func localAWS(t *testing.T, groups map[string]verifylocal.Group, metrics []verifylocal.Metric, topics map[string][]verifylocal.Subscription) {
 	t.Helper()
 	es := httptest.NewServer(&verifylocal.ElastiCache{Groups: groups})
 	cs := httptest.NewServer(&verifylocal.CloudWatch{Metrics: metrics})
+	ss := httptest.NewServer(&verifylocal.SNS{Topics: topics})
 	t.Cleanup(es.Close)
 	t.Cleanup(cs.Close)
+	t.Cleanup(ss.Close)
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKIDLOCAL", "AWS_SECRET_ACCESS_KEY": "local-secret", "AWS_SESSION_TOKEN": "",
 		"AWS_PROFILE": "", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_ENDPOINT_URL_ELASTICACHE": es.URL, "AWS_ENDPOINT_URL_CLOUDWATCH": cs.URL, "AWS_MAX_ATTEMPTS": "1",
+		"AWS_ENDPOINT_URL_ELASTICACHE": es.URL, "AWS_ENDPOINT_URL_CLOUDWATCH": cs.URL, "AWS_ENDPOINT_URL_SNS": ss.URL, "AWS_MAX_ATTEMPTS": "1",
 	} {
 		t.Setenv(k, v)
 	}
@@ -33,10 +35,13 @@ func TestVerifyCommand(t *testing.T) {
 		"redis-secondary": verifylocal.Good("redis-secondary", "ldgnf-redisha", "SECONDARY"),
 	}
 	metrics := append(verifylocal.HealthyMetrics("redis-primary", 2, false), verifylocal.HealthyMetrics("redis-secondary", 2, true)...)
-	localAWS(t, groups, metrics)
+	topics := map[string][]verifylocal.Subscription{
+		"arn:aws:sns:us-east-1:123456789012:alarms": {{Protocol: "email", Endpoint: "oncall@example.com", Confirmed: true}},
+	}
+	localAWS(t, groups, metrics, topics)
 
-	code, out, errs := run(t, nil, "verify", "--global-id", "ldgnf-redisha")
-	if code != ExitOK || strings.Count(out, "\n") != 13 || strings.Contains(out, "FAIL") {
+	code, out, errs := run(t, nil, "verify", "--global-id", "ldgnf-redisha", "--primary-topic-arn", "arn:aws:sns:us-east-1:123456789012:alarms")
+	if code != ExitOK || strings.Count(out, "\n") != 14 || strings.Contains(out, "FAIL") {
 		t.Fatalf("exit %d, stdout:\n%s\nstderr: %s", code, out, errs)
 	}
 	if !strings.Contains(out, "ok   us-west-2      auth token: redis-secondary AuthTokenEnabled=true") {
@@ -47,7 +52,7 @@ func TestVerifyCommand(t *testing.T) {
 	g := groups["redis-secondary"]
 	g.Auth = false
 	groups["redis-secondary"] = g
-	localAWS(t, groups, metrics)
+	localAWS(t, groups, metrics, topics)
 	code, out, errs = run(t, nil, "verify", "--json")
 	var rs []verify.Result
 	if err := json.Unmarshal([]byte(out), &rs); err != nil {

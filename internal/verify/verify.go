@@ -3,7 +3,8 @@
 // members have the AUTH token, encryption, Multi-AZ and automatic failover
 // AWS says a joining secondary inherits, that both belong to the datastore,
 // and that the metrics the alarms read exist with exactly the dimensions
-// the alarms use. Each check is one Result; the caller prints them.
+// the alarms use, and that the alarm topics have confirmed subscribers. Each
+// check is one Result; the caller prints them.
 package verify
 
 import (
@@ -20,6 +21,8 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/redisha/redisha/internal/metrics"
 )
@@ -36,6 +39,12 @@ type CloudWatchAPI interface {
 		optFns ...func(*cloudwatch.Options)) (*cloudwatch.ListMetricsOutput, error)
 }
 
+// SNSAPI is the read-only SNS call verify makes.
+type SNSAPI interface {
+	ListSubscriptionsByTopic(ctx context.Context, in *sns.ListSubscriptionsByTopicInput,
+		optFns ...func(*sns.Options)) (*sns.ListSubscriptionsByTopicOutput, error)
+}
+
 // Member is one region's Global Datastore member and the clients of its
 // region.
 type Member struct {
@@ -46,6 +55,10 @@ type Member struct {
 	Role        string
 	ElastiCache ElastiCacheAPI
 	CloudWatch  CloudWatchAPI
+	// TopicARN is the region's alarm topic (output AlarmTopicArn); empty
+	// skips the paging check.
+	TopicARN string
+	SNS      SNSAPI
 }
 
 // Target is the deployment to verify.
@@ -104,8 +117,49 @@ func Run(ctx context.Context, t Target) []Result {
 	for _, m := range t.Members {
 		out = append(out, t.member(ctx, m)...)
 		out = append(out, t.metrics(ctx, m)...)
+		if m.TopicARN != "" {
+			out = append(out, t.paging(ctx, m))
+		}
 	}
 	return out
+}
+
+// paging checks that the alarm topic has subscribers and that each one
+// confirmed (an unconfirmed e-mail subscription receives nothing).
+func (t Target) paging(ctx context.Context, m Member) Result {
+	r := Result{Check: "paging subscription", Region: m.Region}
+	var subs []snstypes.Subscription
+	in := &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(m.TopicARN)}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, t.CallTimeout)
+		out, err := m.SNS.ListSubscriptionsByTopic(cctx, in)
+		cancel()
+		if err != nil {
+			r.Detail = fmt.Sprintf("ListSubscriptionsByTopic %s: %v", m.TopicARN, err)
+			return r
+		}
+		subs = append(subs, out.Subscriptions...)
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	var pending []string
+	for _, s := range subs {
+		if aws.ToString(s.SubscriptionArn) == "PendingConfirmation" {
+			pending = append(pending, aws.ToString(s.Protocol)+":"+aws.ToString(s.Endpoint))
+		}
+	}
+	switch {
+	case len(subs) == 0:
+		r.Detail = "no subscriber on " + m.TopicARN + ": nobody is paged (deploy with -c alarmEmail=…, or subscribe on-call)"
+	case len(pending) > 0:
+		r.Detail = fmt.Sprintf("%d of %d subscriptions not confirmed (%s): confirm them from the message AWS sent",
+			len(pending), len(subs), strings.Join(pending, ", "))
+	default:
+		r.OK, r.Detail = true, fmt.Sprintf("%d confirmed subscription(s) on %s", len(subs), m.TopicARN)
+	}
+	return r
 }
 
 // member checks the replication group as AWS describes it.

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/redisha/redisha/internal/verify"
 	"github.com/redisha/redisha/internal/verify/verifylocal"
@@ -111,6 +112,34 @@ func TestMissingGroupAndStalledCloudWatch(t *testing.T) {
 	}
 	if r := got["us-east-1 node metrics"]; r.OK || !strings.Contains(r.Detail, "ListMetrics AWS/ElastiCache EngineCPUUtilization") {
 		t.Errorf("stalled CloudWatch: %+v", r)
+	}
+}
+
+// The alarm topic must have subscribers, all confirmed: an unconfirmed
+// e-mail subscription receives nothing.
+func TestPagingSubscription(t *testing.T) {
+	topic := "arn:aws:sns:us-east-1:123456789012:redisha-alarms"
+	for _, c := range []struct {
+		subs []verifylocal.Subscription
+		ok   bool
+		want string
+	}{
+		{[]verifylocal.Subscription{{Protocol: "email", Endpoint: "oncall@example.com", Confirmed: true}}, true, "1 confirmed subscription(s)"},
+		{[]verifylocal.Subscription{{Protocol: "email", Endpoint: "oncall@example.com", Confirmed: true}, {Protocol: "email", Endpoint: "new@example.com", Confirmed: false}}, false, "1 of 2 subscriptions not confirmed (email:new@example.com)"},
+		{nil, false, "no subscriber"},
+	} {
+		sn := httptest.NewServer(&verifylocal.SNS{Topics: map[string][]verifylocal.Subscription{topic: c.subs}})
+		m := region(t, "us-east-1", "redis-primary", "PRIMARY",
+			&verifylocal.ElastiCache{Groups: map[string]verifylocal.Group{"redis-primary": verifylocal.Good("redis-primary", "ldgnf-redisha", "PRIMARY")}},
+			&verifylocal.CloudWatch{Metrics: verifylocal.HealthyMetrics("redis-primary", 1, false)})
+		m.TopicARN = topic
+		m.SNS = sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String(sn.URL), Credentials: creds,
+			Retryer: retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1 })})
+		r := byCheck(verify.Run(context.Background(), verify.Target{Nodes: 1, Members: []verify.Member{m}}))["us-east-1 paging subscription"]
+		sn.Close()
+		if r.OK != c.ok || !strings.Contains(r.Detail, c.want) {
+			t.Errorf("%v: %+v, want ok=%v and %q", c.subs, r, c.ok, c.want)
+		}
 	}
 }
 

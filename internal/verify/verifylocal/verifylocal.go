@@ -1,6 +1,7 @@
 // Package verifylocal is the AWS side of a deployed redisha on loopback, for
 // verify's tests and the CLI's: an ElastiCache endpoint answering
-// DescribeReplicationGroups in the awsquery protocol and a CloudWatch
+// DescribeReplicationGroups and an SNS endpoint answering
+// ListSubscriptionsByTopic in the awsquery protocol, and a CloudWatch
 // endpoint answering ListMetrics in RPCv2 CBOR, as the real aws-sdk-go-v2
 // clients speak them. Serve them with httptest.NewServer.
 package verifylocal
@@ -37,6 +38,7 @@ type ElastiCache struct {
 	asked  []url.Values
 }
 
+// ServeHTTP answers one DescribeReplicationGroups request.
 func (e *ElastiCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	form, err := url.ParseQuery(string(body))
@@ -110,6 +112,7 @@ type wireListMetrics struct {
 	NextToken  *string         `cbor:"NextToken,omitempty"`
 }
 
+// ServeHTTP answers one ListMetrics request.
 func (c *CloudWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body) // read first: the server notices a closed connection only after the body
 	if c.Stall > 0 {
@@ -188,6 +191,50 @@ func HealthyMetrics(groupID string, nodes int, secondary bool) []Metric {
 		ms = append(ms, Metric{"AWS/ElastiCache", "GlobalDatastoreReplicationLag", map[string]string{"CacheClusterId": groupID + "-002", "CacheNodeId": "0001"}})
 	}
 	return append(ms, Metric{"Custom/Redis", "HealthCheckStatus", map[string]string{"ReplicationGroup": groupID}})
+}
+
+// Subscription is one subscription the local SNS lists.
+type Subscription struct {
+	Protocol, Endpoint string
+	Confirmed          bool
+}
+
+// SNS is a local SNS endpoint answering ListSubscriptionsByTopic in the
+// awsquery protocol the SDK speaks (form-encoded POST, XML answer, lists
+// as <member> elements).
+type SNS struct {
+	Topics map[string][]Subscription // by topic ARN
+}
+
+// ServeHTTP answers one ListSubscriptionsByTopic request.
+func (n *SNS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	form, err := url.ParseQuery(string(body))
+	if err != nil || r.Method != http.MethodPost || form.Get("Action") != "ListSubscriptionsByTopic" || form.Get("Version") != "2010-03-31" {
+		http.Error(w, "not an awsquery ListSubscriptionsByTopic request", http.StatusBadRequest)
+		return
+	}
+	arn := form.Get("TopicArn")
+	subs, ok := n.Topics[arn]
+	w.Header().Set("Content-Type", "text/xml")
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>NotFound</Code>`+
+			`<Message>Topic does not exist</Message></Error><RequestId>r3</RequestId></ErrorResponse>`)
+		return
+	}
+	var members strings.Builder
+	for i, s := range subs {
+		subARN := "PendingConfirmation"
+		if s.Confirmed {
+			subARN = fmt.Sprintf("%s:sub-%d", arn, i)
+		}
+		fmt.Fprintf(&members, `<member><TopicArn>%s</TopicArn><Protocol>%s</Protocol><SubscriptionArn>%s</SubscriptionArn>`+
+			`<Owner>123456789012</Owner><Endpoint>%s</Endpoint></member>`, xmlEscape(arn), s.Protocol, xmlEscape(subARN), xmlEscape(s.Endpoint))
+	}
+	fmt.Fprintf(w, `<ListSubscriptionsByTopicResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ListSubscriptionsByTopicResult>`+
+		`<Subscriptions>%s</Subscriptions></ListSubscriptionsByTopicResult><ResponseMetadata><RequestId>r4</RequestId></ResponseMetadata>`+
+		`</ListSubscriptionsByTopicResponse>`, members.String())
 }
 
 // Good is a member as redisha deploys it.
