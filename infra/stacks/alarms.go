@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/verify"
 )
 
 // MonitoringProps shape one region's alarms and dashboard.
@@ -60,24 +61,13 @@ func cacheMetric(name, stat, cluster string) awscloudwatch.Metric {
 	})
 }
 
-// memberClusters are the node clusters of a replication group of n nodes:
-// <group>-001 … <group>-00n. The primary is any of them: Multi-AZ failover
-// promotes a replica without renaming it.
-func memberClusters(groupID string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s-%03d", groupID, i+1)
-	}
-	return out
-}
-
 // everyNode is the highest value of one metric over every node of a group
 // (metric math MAX over the nodes): what the alarm claims to watch holds
 // whichever node is the primary, after any in-region failover too.
 func everyNode(name, stat, groupID string, nodes int) awscloudwatch.MathExpression {
 	using := map[string]awscloudwatch.IMetric{}
 	var ids []string
-	for i, c := range memberClusters(groupID, nodes) {
+	for i, c := range verify.NodeClusters(groupID, nodes) {
 		id := fmt.Sprintf("m%d", i+1)
 		ids = append(ids, id)
 		using[id] = cacheMetric(name, stat, c)
@@ -93,7 +83,7 @@ func everyNode(name, stat, groupID string, nodes int) awscloudwatch.MathExpressi
 // nodeMetrics are one metric of every node of a group, for graphs.
 func nodeMetrics(name, stat, groupID string, nodes int) []awscloudwatch.IMetric {
 	var out []awscloudwatch.IMetric
-	for _, c := range memberClusters(groupID, nodes) {
+	for _, c := range verify.NodeClusters(groupID, nodes) {
 		out = append(out, cacheMetric(name, stat, c))
 	}
 	return out

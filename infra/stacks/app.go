@@ -27,9 +27,12 @@ type PrimaryStackProps struct {
 type PrimaryStack struct {
 	awscdk.Stack
 	Network    *network
-	Datastore  *primaryDatastore
+	Datastore  *primaryDatastore // nil for an adopted datastore
 	Checker    *checker
 	Monitoring *monitoring
+	Host       *string // host of the primary group's primary endpoint
+	SecretARN  *string // the AUTH token's secret in the primary region
+	GlobalID   *string // the Global Datastore's full id
 }
 
 // NewPrimaryStack builds the primary region.
@@ -37,23 +40,39 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	s := p.Settings
 	n := newNetwork(stack, NetworkProps{VpcID: s.PrimaryVpcID, SubnetIDs: s.PrimarySubnetIDs, AZs: s.PrimaryAZs,
-		Cidr: s.PrimaryCidr, RemoteCidr: s.SecondaryCidr, Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
-	ds := newPrimaryDatastore(stack, s, n)
+		Cidr: s.PrimaryCidr, RemoteCidr: s.SecondaryCidr, CacheSGID: adopted(s, func(a *Adopt) string { return a.PrimaryCacheSG }), Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
+	var ds *primaryDatastore
+	var addr, host, secretARN, globalID *string
+	if a := s.Adopt; a != nil {
+		addr, host, secretARN, globalID = jsii.String(a.PrimaryEndpoint), jsii.String(hostOf(a.PrimaryEndpoint)), jsii.String(a.AuthSecretARN), jsii.String(a.GlobalID)
+	} else {
+		ds = newPrimaryDatastore(stack, s, n)
+		addr, host, secretARN, globalID = endpoint(ds.group), ds.group.AttrPrimaryEndPointAddress(), ds.secret.SecretArn(), ds.global.AttrGlobalReplicationGroupId()
+		out(stack, "CreatedWith", jsii.String(s.members().Record()), "after the first deploy, put this in cdk.json as \"createdWith\" (docs/infra.md, Lifecycle)")
+	}
 	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
-		Addr: *endpoint(ds.group), ServerName: *ds.group.AttrPrimaryEndPointAddress(), SecretARN: *ds.secret.SecretArn(),
+		Addr: *addr, ServerName: *host, SecretARN: *secretARN,
 		Role: check.Primary, GroupID: s.PrimaryRGID, Region: s.PrimaryRegion,
 	}})
 	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", GroupID: s.PrimaryRGID, Route53: true})
-	out(stack, "PrimaryEndpoint", endpoint(ds.group), "primary endpoint (host:port)")
-	out(stack, "GlobalDatastoreId", ds.global.AttrGlobalReplicationGroupId(), "Global Datastore id (prefix included)")
-	out(stack, "AuthTokenSecretArn", ds.secret.SecretArn(), "Secrets Manager secret holding the AUTH token")
+	out(stack, "PrimaryEndpoint", addr, "primary endpoint (host:port)")
+	out(stack, "GlobalDatastoreId", globalID, "Global Datastore id (prefix included)")
+	out(stack, "AuthTokenSecretArn", secretARN, "Secrets Manager secret holding the AUTH token")
 	out(stack, "Route53AlarmName", mon.route53Alarm.AlarmName(), "alarm the Route 53 health check follows")
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
+	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
-	out(stack, "AppClientSecurityGroupId", n.appSG.SecurityGroupId(), "attach to application clients: it may reach the cache's port")
+	outClientSG(stack, n)
 	out(stack, "DashboardUrl", dashboardURL(s.PrimaryRegion, "redisha-primary"), "CloudWatch dashboard")
 	suppress(stack)
-	return &PrimaryStack{Stack: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon}
+	return &PrimaryStack{Stack: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID}
+}
+
+// outClientSG outputs the app client security group, when the app made one.
+func outClientSG(stack awscdk.Stack, n *network) {
+	if n.appSG != nil {
+		out(stack, "AppClientSecurityGroupId", n.appSG.SecurityGroupId(), "attach to application clients: it may reach the cache's port")
+	}
 }
 
 // SecondaryStackProps shape the secondary region's stack.
@@ -86,25 +105,32 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	s := p.Settings
 	n := newNetwork(stack, NetworkProps{VpcID: s.SecondaryVpcID, SubnetIDs: s.SecondarySubnets, AZs: s.SecondaryAZs,
-		Cidr: s.SecondaryCidr, RemoteCidr: s.PrimaryCidr, Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
-	rg := newSecondaryGroup(stack, s, n, p.GlobalID)
+		Cidr: s.SecondaryCidr, RemoteCidr: s.PrimaryCidr, CacheSGID: adopted(s, func(a *Adopt) string { return a.SecondaryCacheSG }), Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
+	var addr, host, secretARN *string
+	if a := s.Adopt; a != nil {
+		addr, host, secretARN = jsii.String(a.SecondaryEndpoint), jsii.String(hostOf(a.SecondaryEndpoint)), jsii.String(a.SecondaryAuthSecretARN)
+	} else {
+		secretARN = replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion)
+		rg := newSecondaryGroup(stack, s, n, p.GlobalID, secretARN)
+		addr, host = endpoint(rg), rg.AttrPrimaryEndPointAddress()
+	}
 	var peering *string
 	if s.Peered() {
 		peering = newPeering(stack, n, p.PrimaryVpcID, s.PrimaryRegion, s.PrimaryCidr)
 	}
 	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
-		Addr: *endpoint(rg), ServerName: *rg.AttrPrimaryEndPointAddress(),
-		SecretARN: *replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion),
-		Role:      check.Replica, GroupID: s.SecondaryRGID, Region: s.SecondaryRegion,
+		Addr: *addr, ServerName: *host, SecretARN: *secretARN,
+		Role: check.Replica, GroupID: s.SecondaryRGID, Region: s.SecondaryRegion,
 	}})
 	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", GroupID: s.SecondaryRGID})
-	out(stack, "SecondaryEndpoint", endpoint(rg), "secondary endpoint (host:port; read-only until promoted)")
+	out(stack, "SecondaryEndpoint", addr, "secondary endpoint (host:port; read-only until promoted)")
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
-	out(stack, "AppClientSecurityGroupId", n.appSG.SecurityGroupId(), "attach to application clients: it may reach the cache's port")
+	outClientSG(stack, n)
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
+	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
 	out(stack, "DashboardUrl", dashboardURL(s.SecondaryRegion, "redisha-secondary"), "CloudWatch dashboard")
 	suppress(stack)
-	return &SecondaryStack{Stack: stack, Network: n, Group: rg.AttrPrimaryEndPointAddress(), Checker: ck, Monitoring: mon, Peering: peering}
+	return &SecondaryStack{Stack: stack, Network: n, Group: host, Checker: ck, Monitoring: mon, Peering: peering}
 }
 
 // DNSStackProps shape the failover name's stack.
@@ -151,8 +177,7 @@ func Build(app awscdk.App, s Settings) *App {
 	secondary := NewSecondaryStack(app, "RedishaSecondary", &SecondaryStackProps{
 		StackProps: awscdk.StackProps{Env: env(s.SecondaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
 			Description: jsii.String("redisha: secondary region of the Global Datastore, its checker and alarms")},
-		Settings: s, GlobalID: primary.Datastore.global.AttrGlobalReplicationGroupId(),
-		PrimarySecretARN: primary.Datastore.secret.SecretArn(), PrimaryVpcID: primary.Network.vpc.VpcId(),
+		Settings: s, GlobalID: primary.GlobalID, PrimarySecretARN: primary.SecretARN, PrimaryVpcID: primary.Network.vpc.VpcId(),
 	})
 	// The secondary joins a Global Datastore that must exist first.
 	secondary.AddStackDependency(primary.Stack, jsii.String("the Global Datastore must exist before a secondary joins it"))
@@ -160,7 +185,7 @@ func Build(app awscdk.App, s Settings) *App {
 		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
 			Description: jsii.String("redisha: private zone, health check and failover records")},
 		DNSProps: DNSProps{Settings: s, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
-			PrimaryEndpoint: primary.Datastore.group.AttrPrimaryEndPointAddress(), SecondaryEndpoint: secondary.Group},
+			PrimaryEndpoint: primary.Host, SecondaryEndpoint: secondary.Group},
 	})
 	if secondary.Peering != nil {
 		// The routes back, in the primary region: the peering exists only
@@ -171,6 +196,15 @@ func Build(app awscdk.App, s Settings) *App {
 	dnsStack.AddStackDependency(primary.Stack, jsii.String("the health check follows the primary region's alarm"))
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return &App{Primary: primary, Secondary: secondary, DNS: dnsStack}
+}
+
+// adopted is field of the adopted datastore's settings, or "" when the app
+// creates the datastore.
+func adopted(s Settings, field func(*Adopt) string) string {
+	if s.Adopt == nil {
+		return ""
+	}
+	return field(s.Adopt)
 }
 
 func out(stack awscdk.Stack, id string, value *string, desc string) {
@@ -186,7 +220,6 @@ func dashboardURL(region, name string) *string {
 // on that resource (see newChecker).
 func suppress(stack awscdk.Stack) {
 	cdknag.NagSuppressions_AddStackSuppressions(stack, &[]*cdknag.NagPackSuppression{
-		{Id: jsii.String("AwsSolutions-SMG4"), Reason: jsii.String("The ElastiCache AUTH token is rotated with ModifyReplicationGroup (AuthTokenUpdateStrategy ROTATE) in a coordinated change, not by a Secrets Manager rotation Lambda")},
 		{Id: jsii.String("AwsSolutions-AEC5"), Reason: jsii.String("The port is a setting (context \"port\"); the default 6379 is kept because clients and the design expect it; the cache is reachable only from the checker's security group and the configured CIDRs")},
 	}, jsii.Bool(true))
 }

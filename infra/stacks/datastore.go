@@ -43,34 +43,47 @@ func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *pr
 		ReplicaRegions: &[]*awssecretsmanager.ReplicaRegion{{Region: jsii.String(s.SecondaryRegion)}},
 		RemovalPolicy:  awscdk.RemovalPolicy_RETAIN,
 	})
+	cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("The AUTH token is not rotated. Changing the AUTH token of Global Datastore members " +
+			"(ModifyReplicationGroup with AuthTokenUpdateStrategy) is not verified by this project, and a secret changed " +
+			"out of band would be pushed to the groups by CloudFormation on the next deploy; docs/infra.md says so"),
+	}}, jsii.Bool(false))
 	sg := subnetGroup(scope, n, s.PrimaryRGID+"-subnets")
 	// The primary replication group, as the design's step 1.
 	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Primary"), &awselasticache.CfnReplicationGroupProps{
 		ReplicationGroupId:          jsii.String(s.PrimaryRGID),
 		ReplicationGroupDescription: jsii.String("redisha primary (Global Datastore member)"),
 		Engine:                      jsii.String("redis"),
-		EngineVersion:               jsii.String(s.EngineVersion),
-		CacheNodeType:               jsii.String(s.NodeType),
-		NumCacheClusters:            jsii.Number(float64(1 + s.Replicas)),
-		AutomaticFailoverEnabled:    jsii.Bool(true),
-		MultiAzEnabled:              jsii.Bool(true),
-		AtRestEncryptionEnabled:     jsii.Bool(true),
-		TransitEncryptionEnabled:    jsii.Bool(true),
-		AuthToken:                   secret.SecretValue().UnsafeUnwrap(), // a {{resolve:secretsmanager:…}} reference, never the value
-		Port:                        jsii.Number(float64(s.Port)),
-		CacheSubnetGroupName:        sg.Ref(),
-		SecurityGroupIds:            jsii.Strings(*n.cacheSG.SecurityGroupId()),
-		SnapshotRetentionLimit:      jsii.Number(7),
-		AutoMinorVersionUpgrade:     jsii.Bool(true),
+		// The creation values, for ever (see CreatedWith): AWS rejects
+		// changing a Global Datastore member through the group.
+		EngineVersion:            jsii.String(s.members().EngineVersion),
+		CacheNodeType:            jsii.String(s.members().NodeType),
+		NumCacheClusters:         jsii.Number(float64(1 + s.members().Replicas)),
+		AutomaticFailoverEnabled: jsii.Bool(true),
+		MultiAzEnabled:           jsii.Bool(true),
+		AtRestEncryptionEnabled:  jsii.Bool(true),
+		TransitEncryptionEnabled: jsii.Bool(true),
+		AuthToken:                secret.SecretValue().UnsafeUnwrap(), // a {{resolve:secretsmanager:…}} reference, never the value
+		Port:                     jsii.Number(float64(s.Port)),
+		CacheSubnetGroupName:     sg.Ref(),
+		SecurityGroupIds:         jsii.Strings(*n.cacheSG.SecurityGroupId()),
+		SnapshotRetentionLimit:   jsii.Number(7),
+		AutoMinorVersionUpgrade:  jsii.Bool(true),
 	})
 	// Data-bearing: a final snapshot is taken when the stack deletes it.
 	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
 	// The Global Datastore, created with the primary as its only member
 	// (CloudFormation rejects several members at creation).
+	nodeType, engineVersion := s.globalChanges()
 	global := awselasticache.NewCfnGlobalReplicationGroup(scope, jsii.String("Global"), &awselasticache.CfnGlobalReplicationGroupProps{
 		GlobalReplicationGroupIdSuffix:    jsii.String(s.GlobalIDSuffix),
 		GlobalReplicationGroupDescription: jsii.String("redisha Global Datastore"),
 		AutomaticFailoverEnabled:          jsii.Bool(true),
+		// Scaling and engine upgrades of the members, once createdWith is
+		// recorded: the one place CloudFormation can change them.
+		CacheNodeType: nodeType,
+		EngineVersion: engineVersion,
 		Members: &[]interface{}{&awselasticache.CfnGlobalReplicationGroup_GlobalReplicationGroupMemberProperty{
 			ReplicationGroupId:     rg.Ref(),
 			ReplicationGroupRegion: jsii.String(s.PrimaryRegion),
@@ -88,23 +101,36 @@ func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *pr
 // its full id. Node type, engine, version, encryption, Multi-AZ and failover
 // settings are inherited from the Global Datastore and must not be set here
 // (AWS: "Do not pass in values for these parameters" when joining one).
-func newSecondaryGroup(scope constructs.Construct, s Settings, n *network, globalID *string) awselasticache.CfnReplicationGroup {
+func newSecondaryGroup(scope constructs.Construct, s Settings, n *network, globalID, secretARN *string) awselasticache.CfnReplicationGroup {
 	sg := subnetGroup(scope, n, s.SecondaryRGID+"-subnets")
-	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Secondary"), &awselasticache.CfnReplicationGroupProps{
+	props := &awselasticache.CfnReplicationGroupProps{
 		ReplicationGroupId:          jsii.String(s.SecondaryRGID),
 		ReplicationGroupDescription: jsii.String("redisha secondary (Global Datastore member)"),
 		GlobalReplicationGroupId:    globalID,
-		NumCacheClusters:            jsii.Number(float64(1 + s.Replicas)),
+		NumCacheClusters:            jsii.Number(float64(1 + s.members().Replicas)),
 		Port:                        jsii.Number(float64(s.Port)),
 		CacheSubnetGroupName:        sg.Ref(),
 		SecurityGroupIds:            jsii.Strings(*n.cacheSG.SecurityGroupId()),
-	})
+	}
+	if s.SecondaryAuthToken {
+		// AWS does not say whether a secondary inherits the primary's AUTH
+		// token, and AuthToken is not among the parameters it says not to pass
+		// when joining: the secondary gets the same token, read from the
+		// secret's replica in its own region (a dynamic reference, never the
+		// value). verify checks AuthTokenEnabled on both members.
+		props.AuthToken = awscdk.SecretValue_SecretsManager(secretARN, nil).UnsafeUnwrap()
+	}
+	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Secondary"), props)
 	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
-	cdknag.NagSuppressions_AddResourceSuppressions(rg, &[]*cdknag.NagPackSuppression{
-		{Id: jsii.String("AwsSolutions-AEC3"), Reason: jsii.String("A Global Datastore secondary inherits in-transit and at-rest encryption from the Global Datastore (both on); setting them here is rejected")},
-		{Id: jsii.String("AwsSolutions-AEC4"), Reason: jsii.String("A Global Datastore secondary inherits Multi-AZ and automatic failover from the Global Datastore (both on)")},
-		{Id: jsii.String("AwsSolutions-AEC6"), Reason: jsii.String("A Global Datastore secondary inherits the primary's AUTH token")},
-	}, jsii.Bool(false))
+	suppressions := []*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-AEC3"), Reason: jsii.String("A Global Datastore secondary inherits in-transit and at-rest encryption from the Global Datastore (both on); AWS lists both among the parameters not to pass when joining")},
+		{Id: jsii.String("AwsSolutions-AEC4"), Reason: jsii.String("A Global Datastore secondary inherits automatic failover (AWS lists AutomaticFailoverEnabled among the parameters not to pass) and Multi-AZ from the Global Datastore; redisha verify checks both on the deployed member")},
+	}
+	if !s.SecondaryAuthToken {
+		suppressions = append(suppressions, &cdknag.NagPackSuppression{Id: jsii.String("AwsSolutions-AEC6"),
+			Reason: jsii.String("secondaryAuthToken=false: the deploy refused an AuthToken on the joining secondary, so it relies on the token the Global Datastore carries; redisha verify checks AuthTokenEnabled on the member")})
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(rg, &suppressions, jsii.Bool(false))
 	return rg
 }
 

@@ -118,3 +118,141 @@ func TestHealthCheckFollowsAlarmSettings(t *testing.T) {
 		t.Errorf("recordTtl changed the health check: %v, before %v", after, before)
 	}
 }
+
+// If the first deploy refuses an AuthToken on the joining secondary,
+// secondaryAuthToken=false leaves it out, with the reason recorded for
+// cdk-nag.
+func TestSecondaryAuthTokenCanBeLeftOut(t *testing.T) {
+	s := build(t, map[string]any{"secondaryAuthToken": "false"})
+	noNagErrors(t, s)
+	has(t, s.tpl["secondary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"GlobalReplicationGroupId": assertions.Match_AnyValue(), "AuthToken": assertions.Match_Absent(),
+	}))
+}
+
+// Lifecycle: once createdWith is recorded, the replication groups keep
+// their creation values, and node type and engine changes go through the
+// Global Datastore resource.
+func TestChangesGoThroughTheGlobalDatastore(t *testing.T) {
+	_, tpl := synth(t)
+	// Before anything is recorded the Global Datastore carries no change,
+	// and the primary stack says what to record.
+	has(t, tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{
+		"CacheNodeType": assertions.Match_Absent(), "EngineVersion": assertions.Match_Absent(),
+	}))
+	record := (*tpl["primary"].FindOutputs(jsii.String("CreatedWith"), nil))["CreatedWith"]
+	want := `{"nodeType":"cache.r7g.large","engineVersion":"7.1","replicas":1,"port":6379,"primaryRegion":"us-east-1","secondaryRegion":"us-west-2",` +
+		`"primaryReplicationGroupId":"redis-primary","secondaryReplicationGroupId":"redis-secondary","globalIdSuffix":"redisha"}`
+	if v, _ := (*record)["Value"].(string); v != want {
+		t.Fatalf("CreatedWith output %v, want %s", record, want)
+	}
+	s := build(t, map[string]any{"createdWith": want, "nodeType": "cache.r7g.xlarge", "engineVersion": "7.2", "replicas": "2"})
+	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{
+		"CacheNodeType": "cache.r7g.xlarge", "EngineVersion": "7.2",
+	}))
+	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"CacheNodeType": "cache.r7g.large", "EngineVersion": "7.1", "NumCacheClusters": 2,
+	}))
+	has(t, s.tpl["secondary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{"NumCacheClusters": 2}))
+	// The alarms follow the replicas changed out of band.
+	nodeAlarm(t, s.tpl["secondary"], "CurrConnections", "Maximum", "redis-secondary", 3, 52000)
+}
+
+// What AWS rejects on a member, or what would need a replacement, is
+// refused at synth with what to do.
+func TestLifecycleRefusals(t *testing.T) {
+	created := `{"nodeType":"cache.r7g.large","engineVersion":"7.1","replicas":1,"port":6379,"primaryRegion":"us-east-1","secondaryRegion":"us-west-2",` +
+		`"primaryReplicationGroupId":"redis-primary","secondaryReplicationGroupId":"redis-secondary","globalIdSuffix":"redisha"}`
+	for _, c := range []struct {
+		ctx  map[string]any
+		want []string
+	}{
+		{map[string]any{"port": "6380"}, []string{`"port" = 6380`, "created with 6379", "set it back to 6379"}},
+		{map[string]any{"secondaryReplicationGroupId": "redis-dr"}, []string{`"secondaryReplicationGroupId" = redis-dr`, "cannot be renamed", "new Global Datastore"}},
+		{map[string]any{"globalIdSuffix": "other"}, []string{`"globalIdSuffix" = other`}},
+		{map[string]any{"engineVersion": "6.2"}, []string{`"engineVersion" = 6.2`, "never downgraded", "7.1 or later"}},
+		{map[string]any{"createdWith": `{"nodeType":"cache.r7g.large"}`}, []string{`"createdWith"`, "every field"}},
+	} {
+		ctx := map[string]any{"createdWith": created}
+		for k, v := range c.ctx {
+			ctx[k] = v
+		}
+		_, err := Load(ctxOf(ctx), "123456789012")
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %v, want %q", c.ctx, err, w)
+			}
+		}
+	}
+}
+
+// adoptCtx adopts an existing Global Datastore in existing VPCs.
+var adoptCtx = map[string]any{
+	"existingGlobalDatastoreId": "ldgnf-prod", "primaryReplicationGroupId": "prod-east", "secondaryReplicationGroupId": "prod-west",
+	"primaryEndpoint":             "master.prod-east.abc123.use1.cache.amazonaws.com:6379",
+	"secondaryEndpoint":           "master.prod-west.def456.usw2.cache.amazonaws.com:6379",
+	"authSecretArn":               "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod-redis-token-AbCdEf",
+	"primaryCacheSecurityGroupId": "sg-0aaa1111bbb22222c", "secondaryCacheSecurityGroupId": "sg-0ddd3333eee44444f",
+	"primaryVpcId": "vpc-0abc12345def67890", "primarySubnetIds": "subnet-0aaa1111bbb22222c,subnet-0ddd3333eee44444f",
+	"secondaryVpcId": "vpc-0fed98765cba43210", "secondarySubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba987654321f",
+}
+
+// An existing datastore is adopted by id: nothing of it is created, and the
+// checkers, alarms and failover name are built around it.
+func TestAdoptExistingDatastore(t *testing.T) {
+	s := build(t, adoptCtx)
+	noNagErrors(t, s)
+	for _, stack := range []string{"primary", "secondary"} {
+		for _, typ := range []string{"AWS::ElastiCache::ReplicationGroup", "AWS::ElastiCache::GlobalReplicationGroup",
+			"AWS::ElastiCache::SubnetGroup", "AWS::SecretsManager::Secret", "AWS::EC2::VPC"} {
+			countIs(t, s.tpl[stack], jsii.String(typ), jsii.Number(0))
+		}
+	}
+	for stack, want := range map[string][2]string{
+		"primary":   {"master.prod-east.abc123.use1.cache.amazonaws.com:6379", "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod-redis-token-AbCdEf"},
+		"secondary": {"master.prod-west.def456.usw2.cache.amazonaws.com:6379", "arn:aws:secretsmanager:us-west-2:123456789012:secret:prod-redis-token-AbCdEf"},
+	} {
+		has(t, s.tpl[stack], jsii.String("AWS::Lambda::Function"), obj(map[string]any{
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]interface{}{
+				"REDIS_ADDR": want[0], "REDIS_AUTH_SECRET_ARN": want[1], "REDIS_TLS_SERVER_NAME": strings.Split(want[0], ":")[0],
+			})},
+		}))
+		// The existing cache's security group lets the checker in.
+		has(t, s.tpl[stack], jsii.String("AWS::EC2::SecurityGroupIngress"), obj(map[string]any{
+			"GroupId": map[string]string{"primary": "sg-0aaa1111bbb22222c", "secondary": "sg-0ddd3333eee44444f"}[stack], "FromPort": 6379,
+			"SourceSecurityGroupId": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^CheckerSG")), "GroupId"}},
+		}))
+	}
+	nodeAlarm(t, s.tpl["primary"], "EngineCPUUtilization", "Maximum", "prod-east", 2, 80)
+	has(t, s.tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
+		"Failover": "PRIMARY", "ResourceRecords": []any{"master.prod-east.abc123.use1.cache.amazonaws.com"},
+	}))
+	has(t, s.tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
+		"Failover": "SECONDARY", "ResourceRecords": []any{"master.prod-west.def456.usw2.cache.amazonaws.com"},
+	}))
+	out := (*s.tpl["primary"].FindOutputs(jsii.String("GlobalDatastoreId"), nil))["GlobalDatastoreId"]
+	if (*out)["Value"] != "ldgnf-prod" {
+		t.Errorf("GlobalDatastoreId output %v", out)
+	}
+}
+
+// Adoption needs its keys; each missing one is named.
+func TestAdoptRefusals(t *testing.T) {
+	for key, want := range map[string]string{
+		"primaryEndpoint":               "host:port",
+		"authSecretArn":                 "secret holding the AUTH token in us-east-1",
+		"secondaryCacheSecurityGroupId": "security group of the existing replication group",
+		"primaryVpcId":                  "existing VPCs",
+	} {
+		ctx := map[string]any{}
+		for k, v := range adoptCtx {
+			if k != key && !(key == "primaryVpcId" && k == "primarySubnetIds") {
+				ctx[k] = v
+			}
+		}
+		_, err := Load(ctxOf(ctx), "123456789012")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("without %s: error %v, want %q", key, err, want)
+		}
+	}
+}

@@ -14,9 +14,9 @@ import (
 type network struct {
 	vpc     awsec2.IVpc
 	subnets *[]*string
-	cacheSG awsec2.SecurityGroup
+	cacheSG awsec2.ISecurityGroup
 	checkSG awsec2.SecurityGroup
-	appSG   awsec2.SecurityGroup // attach to application clients of the cache
+	appSG   awsec2.SecurityGroup // attach to application clients of the cache; nil for an adopted cache
 	// routeTables of the subnets, when the app created the VPC (to route
 	// to the other region's VPC through the peering).
 	routeTables []*string
@@ -29,6 +29,7 @@ type NetworkProps struct {
 	AZs        []string // zones of the new VPC
 	Cidr       string   // address range of the new VPC
 	RemoteCidr string   // the other region's VPC range: its clients reach this cache, this region's clients reach its cache
+	CacheSGID  string   // an adopted cache's security group: the checker is let in, nothing else is created
 	Port       int
 	AppCidrs   []string // extra sources allowed to reach the port
 	APIMetrics bool     // the checker calls PutMetricData (METRICS_MODE=api)
@@ -76,24 +77,33 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 	n.checkSG = awsec2.NewSecurityGroup(scope, jsii.String("CheckerSG"), &awsec2.SecurityGroupProps{
 		Vpc: n.vpc, Description: jsii.String("redisha health checker"), AllowAllOutbound: jsii.Bool(false),
 	})
-	n.cacheSG = awsec2.NewSecurityGroup(scope, jsii.String("CacheSG"), &awsec2.SecurityGroupProps{
-		Vpc: n.vpc, Description: jsii.String("ElastiCache: the Redis port from the checker and app clients only"),
-		AllowAllOutbound: jsii.Bool(false),
-	})
 	port := awsec2.Port_Tcp(jsii.Number(float64(p.Port)))
-	n.cacheSG.AddIngressRule(n.checkSG, port, jsii.String("health checker"), nil)
-	n.checkSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
-	// Applications reach the cache by wearing this group (EKS pods through
-	// security groups for pods, instances, functions), or from appClientCidrs.
-	n.appSG = awsec2.NewSecurityGroup(scope, jsii.String("AppClientSG"), &awsec2.SecurityGroupProps{
-		Vpc: n.vpc, Description: jsii.String("redisha: attach to application clients of the cache"), AllowAllOutbound: jsii.Bool(false),
-	})
-	n.cacheSG.AddIngressRule(n.appSG, port, jsii.String("application clients"), nil)
-	n.appSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
-	for _, c := range p.AppCidrs {
-		n.cacheSG.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(c)), port, jsii.String("application clients "+c), nil)
+	if p.CacheSGID != "" {
+		// An adopted cache: its security group gains the checker's rule; its
+		// clients are its owner's business.
+		n.cacheSG = awsec2.SecurityGroup_FromSecurityGroupId(scope, jsii.String("CacheSG"), jsii.String(p.CacheSGID),
+			&awsec2.SecurityGroupImportOptions{AllowAllOutbound: jsii.Bool(false), Mutable: jsii.Bool(true)})
+		n.cacheSG.AddIngressRule(n.checkSG, port, jsii.String("redisha health checker"), nil)
+		n.checkSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
+	} else {
+		n.cacheSG = awsec2.NewSecurityGroup(scope, jsii.String("CacheSG"), &awsec2.SecurityGroupProps{
+			Vpc: n.vpc, Description: jsii.String("ElastiCache: the Redis port from the checker and app clients only"),
+			AllowAllOutbound: jsii.Bool(false),
+		})
+		n.cacheSG.AddIngressRule(n.checkSG, port, jsii.String("health checker"), nil)
+		n.checkSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
+		// Applications reach the cache by wearing this group (EKS pods through
+		// security groups for pods, instances, functions), or from appClientCidrs.
+		n.appSG = awsec2.NewSecurityGroup(scope, jsii.String("AppClientSG"), &awsec2.SecurityGroupProps{
+			Vpc: n.vpc, Description: jsii.String("redisha: attach to application clients of the cache"), AllowAllOutbound: jsii.Bool(false),
+		})
+		n.cacheSG.AddIngressRule(n.appSG, port, jsii.String("application clients"), nil)
+		n.appSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
+		for _, c := range p.AppCidrs {
+			n.cacheSG.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(c)), port, jsii.String("application clients "+c), nil)
+		}
 	}
-	if p.RemoteCidr != "" {
+	if p.RemoteCidr != "" && p.CacheSGID == "" {
 		// Across regions security groups cannot name each other: the other
 		// region's clients are admitted by address, and this region's app
 		// clients may reach the other region's cache (the failover name

@@ -132,8 +132,8 @@ func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	_, tpl := synth(t)
 	want := map[string][]string{
-		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "Route53AlarmName", "FastAlarmName", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
-		"secondary": {"SecondaryEndpoint", "FastAlarmName", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
+		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "Route53AlarmName", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
+		"secondary": {"SecondaryEndpoint", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
 		"dns":       {"HostedZoneId", "HealthCheckId", "RecordName"},
 	}
 	for stack, names := range want {

@@ -60,6 +60,16 @@ type Settings struct {
 	// security group may reach the other region's cache in it.
 	// context: primaryCidr, secondaryCidr
 	PrimaryCidr, SecondaryCidr string
+	// SecondaryAuthToken gives the joining secondary the AUTH token (from the
+	// secret's replica) as its own AuthToken. context: secondaryAuthToken
+	// (default true); false only if the first deploy refuses it.
+	SecondaryAuthToken bool
+	// Created is what the replication groups were created with, recorded
+	// after the first deploy. context: createdWith (JSON; default none).
+	Created *CreatedWith
+	// Adopt names an existing Global Datastore to deploy around (none: the
+	// app creates one).
+	Adopt *Adopt
 }
 
 // Peered says whether the app peers the two VPCs: it does when it creates
@@ -190,6 +200,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		LambdaAsset:      str("lambdaAsset", "build/lambda"),
 
 		ReservedConcurrency: num("reservedConcurrency", 0),
+		SecondaryAuthToken:  boolean("secondaryAuthToken", true),
 	}
 	rawTimeout := str("checkTimeout", "")
 	if rawTimeout == "" {
@@ -216,6 +227,23 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		}
 	}
 
+	if v := ctx("createdWith"); v != nil {
+		b, _ := json.Marshal(v)
+		if sv, ok := v.(string); ok {
+			b = []byte(sv)
+		}
+		var c CreatedWith
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil || c.NodeType == "" || c.EngineVersion == "" || c.Replicas == 0 || c.Port == 0 ||
+			c.PrimaryRegion == "" || c.SecondaryRegion == "" || c.PrimaryRGID == "" || c.SecondaryRGID == "" || c.GlobalIDSuffix == "" {
+			bad("createdWith", v, "give the JSON object a first synth prints (every field: nodeType, engineVersion, replicas, port, "+
+				"primaryRegion, secondaryRegion, primaryReplicationGroupId, secondaryReplicationGroupId, globalIdSuffix)")
+		} else {
+			s.Created = &c
+		}
+	}
+	loadAdopt(&s, str, bad)
 	if s.Account == "" {
 		errs = append(errs, errors.New(`context "account" is not set and CDK_DEFAULT_ACCOUNT is empty: run with AWS credentials, or pass -c account=123456789012`))
 	} else if !accountRE.MatchString(s.Account) {
@@ -336,6 +364,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	if s.MetricsMode != config.MetricsEMF && s.MetricsMode != config.MetricsAPI {
 		bad("metricsMode", s.MetricsMode, "use emf (no endpoint needed) or api (adds a monitoring VPC endpoint)")
 	}
+	lifecycleRefusals(s, bad)
 	// What the checker itself would refuse at start, in its own words; then
 	// what it would accept but the function's timeout cannot give it.
 	if refused := runtimeRefusals(s, map[string]string{"checkTimeout": rawTimeout}); len(refused) > 0 {

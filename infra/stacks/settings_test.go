@@ -27,7 +27,7 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 		ZoneName: "internal", RecordName: "redis.internal", RecordTTL: 10,
 		AlarmPeriod: 60, AlarmEvaluations: 2, FastAlarmPeriod: 30, CheckTimeout: 2 * time.Second, MetricsMode: config.MetricsEMF,
 		MaxConnections: 52000, ReplicationLag: 5, LambdaAsset: "build/lambda", VpcEndpoints: true,
-		PrimaryCidr: "10.0.0.0/16", SecondaryCidr: "10.1.0.0/16",
+		PrimaryCidr: "10.0.0.0/16", SecondaryCidr: "10.1.0.0/16", SecondaryAuthToken: true,
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", s, want)

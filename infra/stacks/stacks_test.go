@@ -196,6 +196,11 @@ func TestSecondaryJoinsTheGlobalDatastore(t *testing.T) {
 			t.Error("the secondary does not name the Global Datastore")
 		}
 		// Inherited from the Global Datastore: setting them is rejected.
+		// The AUTH token: from the secret's replica in the secondary's region.
+		if tok := jsonOf(p["AuthToken"]); !strings.HasPrefix(tok, `{"Fn::Join":["",["{{resolve:secretsmanager:arn:",`) ||
+			!strings.Contains(tok, `":secretsmanager:us-west-2:"`) || !strings.HasSuffix(tok, `":SecretString:::}}"]]}`) {
+			t.Errorf("secondary AuthToken %s, want a dynamic reference to the secret's replica in us-west-2", tok)
+		}
 		for _, k := range []string{"Engine", "EngineVersion", "AtRestEncryptionEnabled", "TransitEncryptionEnabled",
 			"CacheNodeType", "CacheParameterGroupName", "AutomaticFailoverEnabled", "SnapshotArns", "SnapshotName"} {
 			if _, ok := p[k]; ok {

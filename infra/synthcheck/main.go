@@ -2,8 +2,10 @@
 // a secondary stack in two different regions plus the DNS stack in the
 // primary's, each carrying the design's resources, no secret in any template,
 // the checker's asset a linux/arm64 bootstrap, and no cdk-nag finding left
-// non-compliant. It prints one line per stack and exits 1 listing every
-// problem.
+// non-compliant; and what the first deploy needs: no reserved concurrency, a
+// secondary that passes nothing it inherits, a loop whose checks catch
+// errors, alarm topics CloudWatch can publish to. It prints one line per
+// stack and exits 1 listing every problem.
 package main
 
 import (
@@ -177,6 +179,12 @@ func checkSecondary(t template, bad func(string, ...any)) {
 		if _, ok := rgs[0].Properties["GlobalReplicationGroupId"].(map[string]any); !ok {
 			bad("secondary: GlobalReplicationGroupId %v is not a reference to the primary stack's Global Datastore", rgs[0].Properties["GlobalReplicationGroupId"])
 		}
+		// AWS: do not pass these when joining a Global Datastore.
+		for _, k := range []string{"CacheNodeType", "Engine", "EngineVersion", "TransitEncryptionEnabled", "AtRestEncryptionEnabled", "AutomaticFailoverEnabled"} {
+			if _, ok := rgs[0].Properties[k]; ok {
+				bad("secondary: the joining group sets %s, which it inherits from the Global Datastore", k)
+			}
+		}
 	}
 	checkChecker("secondary", t, "replica", bad)
 }
@@ -190,6 +198,9 @@ func checkChecker(stack string, t template, role string, bad func(string, ...any
 			continue // the cross-region reference handlers
 		}
 		ok = true
+		if _, ok := f.Properties["ReservedConcurrentExecutions"]; ok {
+			bad("%s: the checker reserves concurrency, which fails in accounts with a small quota (opt-in only)", stack)
+		}
 		if vars["EXPECT_ROLE"] != role || f.Properties["Runtime"] != "provided.al2023" ||
 			fmt.Sprint(f.Properties["Architectures"]) != "[arm64]" || f.Properties["VpcConfig"] == nil {
 			bad("%s: checker %v, want role %s on provided.al2023 arm64 in the VPC", stack, f.Properties, role)
@@ -202,6 +213,13 @@ func checkChecker(stack string, t template, role string, bad func(string, ...any
 	if len(machines) != 1 || machines[0].Properties["StateMachineType"] != "EXPRESS" ||
 		!strings.Contains(fmt.Sprint(machines[0].Properties["DefinitionString"]), `"Seconds":30`) {
 		bad("%s: want one Express state machine with a 30 s Wait", stack)
+	} else if strings.Count(fmt.Sprint(machines[0].Properties["DefinitionString"]), `"Catch"`) != 2 {
+		bad("%s: both checks of the loop must catch errors, so a failed check does not cancel the next", stack)
+	}
+	for _, topic := range t.of("AWS::SNS::Topic") {
+		if strings.Contains(fmt.Sprint(topic.Properties["KmsMasterKeyId"]), "alias/aws/sns") {
+			bad("%s: an alarm topic under alias/aws/sns: CloudWatch cannot publish to it", stack)
+		}
 	}
 	rules := t.of("AWS::Events::Rule")
 	if len(rules) != 1 || rules[0].Properties["ScheduleExpression"] != "rate(1 minute)" {

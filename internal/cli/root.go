@@ -18,6 +18,7 @@ func commands(env Env) []*cobra.Command {
 		newSwitchoverCmd(env),
 		newMigrateCmd(env),
 		newDrillCmd(env),
+		newVerifyCmd(env),
 	}
 }
 

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/redisha/redisha/internal/verify"
+	"github.com/redisha/redisha/internal/verify/verifylocal"
+)
+
+// localAWS points the process's AWS configuration at local ElastiCache and
+// CloudWatch endpoints (both regions share them) with static credentials.
+func localAWS(t *testing.T, groups map[string]verifylocal.Group, metrics []verifylocal.Metric, topics map[string][]verifylocal.Subscription) {
+	t.Helper()
+	es := httptest.NewServer(&verifylocal.ElastiCache{Groups: groups})
+	cs := httptest.NewServer(&verifylocal.CloudWatch{Metrics: metrics})
+	ss := httptest.NewServer(&verifylocal.SNS{Topics: topics})
+	t.Cleanup(es.Close)
+	t.Cleanup(cs.Close)
+	t.Cleanup(ss.Close)
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIDLOCAL", "AWS_SECRET_ACCESS_KEY": "local-secret", "AWS_SESSION_TOKEN": "",
+		"AWS_PROFILE": "", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_ENDPOINT_URL_ELASTICACHE": es.URL, "AWS_ENDPOINT_URL_CLOUDWATCH": cs.URL, "AWS_ENDPOINT_URL_SNS": ss.URL, "AWS_MAX_ATTEMPTS": "1",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+func TestVerifyCommand(t *testing.T) {
+	groups := map[string]verifylocal.Group{
+		"redis-primary":   verifylocal.Good("redis-primary", "ldgnf-redisha", "PRIMARY"),
+		"redis-secondary": verifylocal.Good("redis-secondary", "ldgnf-redisha", "SECONDARY"),
+	}
+	metrics := append(verifylocal.HealthyMetrics("redis-primary", 2, false), verifylocal.HealthyMetrics("redis-secondary", 2, true)...)
+	topics := map[string][]verifylocal.Subscription{
+		"arn:aws:sns:us-east-1:123456789012:alarms": {{Protocol: "email", Endpoint: "oncall@example.com", Confirmed: true}},
+	}
+	localAWS(t, groups, metrics, topics)
+
+	code, out, errs := run(t, nil, "verify", "--global-id", "ldgnf-redisha", "--primary-topic-arn", "arn:aws:sns:us-east-1:123456789012:alarms")
+	if code != ExitOK || strings.Count(out, "\n") != 14 || strings.Contains(out, "FAIL") {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr: %s", code, out, errs)
+	}
+	if !strings.Contains(out, "ok   us-west-2      auth token: redis-secondary AuthTokenEnabled=true") {
+		t.Errorf("no auth token line for the secondary:\n%s", out)
+	}
+
+	// A secondary without the AUTH token is a finding, in JSON too.
+	g := groups["redis-secondary"]
+	g.Auth = false
+	groups["redis-secondary"] = g
+	localAWS(t, groups, metrics, topics)
+	code, out, errs = run(t, nil, "verify", "--json")
+	var rs []verify.Result
+	if err := json.Unmarshal([]byte(out), &rs); err != nil {
+		t.Fatalf("--json output %q: %v", out, err)
+	}
+	if code != ExitUnhealthy || verify.Failed(rs) != 1 || !strings.Contains(errs, "redisha verify: 1 of 13 checks failed") {
+		t.Errorf("exit %d, %d failed, stderr %q", code, verify.Failed(rs), errs)
+	}
+}
+
+func TestVerifyUsage(t *testing.T) {
+	for args, want := range map[string]string{
+		"verify --secondary-region us-east-1": "--primary-region and --secondary-region",
+		"verify --replicas 9":                 "--replicas 9",
+		"verify --timeout 0s":                 "--timeout must be positive",
+		"verify extra":                        "extra",
+	} {
+		code, _, errs := run(t, nil, strings.Fields(args)...)
+		if code != ExitUsage || !strings.Contains(errs, want) {
+			t.Errorf("%s: exit %d, stderr %q, want 2 and %q", args, code, errs, want)
+		}
+	}
+}

@@ -1,0 +1,331 @@
+// Package verify checks, with read-only AWS calls, what a synthesized
+// template cannot show about a deployed redisha: that both Global Datastore
+// members have the AUTH token, encryption, Multi-AZ and automatic failover
+// AWS says a joining secondary inherits, that both belong to the datastore,
+// and that the metrics the alarms read exist with exactly the dimensions
+// the alarms use, and that the alarm topics have confirmed subscribers. Each
+// check is one Result; the caller prints them.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/redisha/redisha/internal/metrics"
+)
+
+// ElastiCacheAPI is the read-only ElastiCache call verify makes.
+type ElastiCacheAPI interface {
+	DescribeReplicationGroups(ctx context.Context, in *elasticache.DescribeReplicationGroupsInput,
+		optFns ...func(*elasticache.Options)) (*elasticache.DescribeReplicationGroupsOutput, error)
+}
+
+// CloudWatchAPI is the read-only CloudWatch call verify makes.
+type CloudWatchAPI interface {
+	ListMetrics(ctx context.Context, in *cloudwatch.ListMetricsInput,
+		optFns ...func(*cloudwatch.Options)) (*cloudwatch.ListMetricsOutput, error)
+}
+
+// SNSAPI is the read-only SNS call verify makes.
+type SNSAPI interface {
+	ListSubscriptionsByTopic(ctx context.Context, in *sns.ListSubscriptionsByTopicInput,
+		optFns ...func(*sns.Options)) (*sns.ListSubscriptionsByTopicOutput, error)
+}
+
+// Member is one region's Global Datastore member and the clients of its
+// region.
+type Member struct {
+	Region  string
+	GroupID string // replication group id
+	// Role is the member's expected role in the datastore: PRIMARY or
+	// SECONDARY.
+	Role        string
+	ElastiCache ElastiCacheAPI
+	CloudWatch  CloudWatchAPI
+	// TopicARN is the region's alarm topic (output AlarmTopicArn); empty
+	// skips the paging check.
+	TopicARN string
+	SNS      SNSAPI
+}
+
+// Target is the deployment to verify.
+type Target struct {
+	// GlobalID is the Global Datastore's full id (output GlobalDatastoreId);
+	// empty skips the membership's id check.
+	GlobalID string
+	// Nodes is the number of nodes in each group (1 + replicas).
+	Nodes int
+	// Namespace of the checker's metrics. default: metrics.DefaultNamespace
+	Namespace string
+	// CallTimeout bounds each AWS call within the caller's deadline.
+	// default: 10 s
+	CallTimeout time.Duration
+	Members     []Member
+}
+
+// Result is one check.
+type Result struct {
+	Check  string `json:"check"`
+	Region string `json:"region"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// String is the result as one line: "ok   us-east-1 auth token: …".
+func (r Result) String() string {
+	mark := "FAIL"
+	if r.OK {
+		mark = "ok  "
+	}
+	return fmt.Sprintf("%s %-14s %s: %s", mark, r.Region, r.Check, r.Detail)
+}
+
+// Failed counts the results that are not OK.
+func Failed(rs []Result) int {
+	n := 0
+	for _, r := range rs {
+		if !r.OK {
+			n++
+		}
+	}
+	return n
+}
+
+// Run runs every check on every member, in order, and returns one Result
+// per check. An AWS call that fails fails its checks, naming the call.
+func Run(ctx context.Context, t Target) []Result {
+	if t.CallTimeout <= 0 {
+		t.CallTimeout = 10 * time.Second
+	}
+	if t.Namespace == "" {
+		t.Namespace = metrics.DefaultNamespace
+	}
+	var out []Result
+	for _, m := range t.Members {
+		out = append(out, t.member(ctx, m)...)
+		out = append(out, t.metrics(ctx, m)...)
+		if m.TopicARN != "" {
+			out = append(out, t.paging(ctx, m))
+		}
+	}
+	return out
+}
+
+// paging checks that the alarm topic has subscribers and that each one
+// confirmed (an unconfirmed e-mail subscription receives nothing).
+func (t Target) paging(ctx context.Context, m Member) Result {
+	r := Result{Check: "paging subscription", Region: m.Region}
+	var subs []snstypes.Subscription
+	in := &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(m.TopicARN)}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, t.CallTimeout)
+		out, err := m.SNS.ListSubscriptionsByTopic(cctx, in)
+		cancel()
+		if err != nil {
+			r.Detail = fmt.Sprintf("ListSubscriptionsByTopic %s: %v", m.TopicARN, err)
+			return r
+		}
+		subs = append(subs, out.Subscriptions...)
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	var pending []string
+	for _, s := range subs {
+		if aws.ToString(s.SubscriptionArn) == "PendingConfirmation" {
+			pending = append(pending, aws.ToString(s.Protocol)+":"+aws.ToString(s.Endpoint))
+		}
+	}
+	switch {
+	case len(subs) == 0:
+		r.Detail = "no subscriber on " + m.TopicARN + ": nobody is paged (deploy with -c alarmEmail=…, or subscribe on-call)"
+	case len(pending) > 0:
+		r.Detail = fmt.Sprintf("%d of %d subscriptions not confirmed (%s): confirm them from the message AWS sent",
+			len(pending), len(subs), strings.Join(pending, ", "))
+	default:
+		r.OK, r.Detail = true, fmt.Sprintf("%d confirmed subscription(s) on %s", len(subs), m.TopicARN)
+	}
+	return r
+}
+
+// member checks the replication group as AWS describes it.
+func (t Target) member(ctx context.Context, m Member) []Result {
+	res := func(check string, ok bool, format string, a ...any) Result {
+		return Result{Check: check, Region: m.Region, OK: ok, Detail: fmt.Sprintf(format, a...)}
+	}
+	cctx, cancel := context.WithTimeout(ctx, t.CallTimeout)
+	defer cancel()
+	out, err := m.ElastiCache.DescribeReplicationGroups(cctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(m.GroupID)})
+	if err == nil && len(out.ReplicationGroups) != 1 {
+		err = fmt.Errorf("%d groups described, want 1", len(out.ReplicationGroups))
+	}
+	if err != nil {
+		return []Result{res("replication group", false, "DescribeReplicationGroups %s: %v", m.GroupID, err)}
+	}
+	g := out.ReplicationGroups[0]
+	var rs []Result
+	rs = append(rs, res("auth token", aws.ToBool(g.AuthTokenEnabled),
+		"%s AuthTokenEnabled=%v (clients and the checker send the AUTH token)", m.GroupID, aws.ToBool(g.AuthTokenEnabled)))
+	enc := aws.ToBool(g.TransitEncryptionEnabled) && aws.ToBool(g.AtRestEncryptionEnabled)
+	rs = append(rs, res("encryption", enc, "%s TransitEncryptionEnabled=%v AtRestEncryptionEnabled=%v",
+		m.GroupID, aws.ToBool(g.TransitEncryptionEnabled), aws.ToBool(g.AtRestEncryptionEnabled)))
+	ha := g.MultiAZ == ectypes.MultiAZStatusEnabled && g.AutomaticFailover == ectypes.AutomaticFailoverStatusEnabled
+	rs = append(rs, res("multi-az and failover", ha, "%s MultiAZ=%s AutomaticFailover=%s", m.GroupID, g.MultiAZ, g.AutomaticFailover))
+	info := g.GlobalReplicationGroupInfo
+	switch {
+	case info == nil || aws.ToString(info.GlobalReplicationGroupId) == "":
+		rs = append(rs, res("global datastore member", false, "%s is not a Global Datastore member", m.GroupID))
+	case t.GlobalID != "" && aws.ToString(info.GlobalReplicationGroupId) != t.GlobalID:
+		rs = append(rs, res("global datastore member", false, "%s belongs to %s, want %s",
+			m.GroupID, aws.ToString(info.GlobalReplicationGroupId), t.GlobalID))
+	case m.Role != "" && !strings.EqualFold(aws.ToString(info.GlobalReplicationGroupMemberRole), m.Role):
+		rs = append(rs, res("global datastore member", false, "%s is %s in %s, want %s (failed over? see docs/infra.md)",
+			m.GroupID, aws.ToString(info.GlobalReplicationGroupMemberRole), aws.ToString(info.GlobalReplicationGroupId), m.Role))
+	default:
+		rs = append(rs, res("global datastore member", true, "%s is %s in %s",
+			m.GroupID, aws.ToString(info.GlobalReplicationGroupMemberRole), aws.ToString(info.GlobalReplicationGroupId)))
+	}
+	return rs
+}
+
+// NodeClusters are the node clusters of a group of n nodes: <group>-001 …
+// <group>-00n. The primary is any of them (Multi-AZ failover promotes a
+// replica without renaming it); the CDK app's alarms and verify both name
+// the nodes with it.
+func NodeClusters(groupID string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%03d", groupID, i+1)
+	}
+	return out
+}
+
+// metrics checks that the metrics the alarms read exist, with the alarms'
+// exact dimension sets.
+func (t Target) metrics(ctx context.Context, m Member) []Result {
+	var rs []Result
+	// The node alarms: every node's metric under {CacheClusterId, CacheNodeId=0001}.
+	var missing []string
+	for _, c := range NodeClusters(m.GroupID, t.Nodes) {
+		want := map[string]string{"CacheClusterId": c, "CacheNodeId": "0001"}
+		found, err := t.exists(ctx, m.CloudWatch, "AWS/ElastiCache", "EngineCPUUtilization", want)
+		if err != nil {
+			return append(rs, Result{Check: "node metrics", Region: m.Region, Detail: err.Error()})
+		}
+		if !found {
+			missing = append(missing, c)
+		}
+	}
+	rs = append(rs, Result{Check: "node metrics", Region: m.Region, OK: len(missing) == 0,
+		Detail: nodeDetail(m.GroupID, t.Nodes, missing)})
+	// The Route 53 and paging alarms: the checker's status with its dimension.
+	want := map[string]string{"ReplicationGroup": m.GroupID}
+	found, err := t.exists(ctx, m.CloudWatch, t.Namespace, metrics.HealthCheckStatus, want)
+	r := Result{Check: "checker metric", Region: m.Region, OK: found && err == nil,
+		Detail: fmt.Sprintf("%s %s{ReplicationGroup=%s} exists", t.Namespace, metrics.HealthCheckStatus, m.GroupID)}
+	if err != nil {
+		r.Detail = err.Error()
+	} else if !found {
+		r.Detail = fmt.Sprintf("no %s %s{ReplicationGroup=%s}: is the checker running and publishing?", t.Namespace, metrics.HealthCheckStatus, m.GroupID)
+	}
+	rs = append(rs, r)
+	// The cross-region lag alarm: published by the secondary member's nodes.
+	if strings.EqualFold(m.Role, "SECONDARY") {
+		var any bool
+		for _, c := range NodeClusters(m.GroupID, t.Nodes) {
+			found, err := t.exists(ctx, m.CloudWatch, "AWS/ElastiCache", "GlobalDatastoreReplicationLag", map[string]string{"CacheClusterId": c, "CacheNodeId": "0001"})
+			if err != nil {
+				return append(rs, Result{Check: "cross-region lag metric", Region: m.Region, Detail: err.Error()})
+			}
+			any = any || found
+		}
+		detail := "GlobalDatastoreReplicationLag{CacheClusterId, CacheNodeId=0001} exists on a node of " + m.GroupID
+		if !any {
+			detail = "no GlobalDatastoreReplicationLag{CacheClusterId, CacheNodeId=0001} on any node of " + m.GroupID +
+				": the lag alarms are blind; find the real dimensions with aws cloudwatch list-metrics"
+		}
+		rs = append(rs, Result{Check: "cross-region lag metric", Region: m.Region, OK: any, Detail: detail})
+	}
+	return rs
+}
+
+func nodeDetail(group string, n int, missing []string) string {
+	if len(missing) == 0 {
+		return fmt.Sprintf("EngineCPUUtilization{CacheClusterId, CacheNodeId=0001} exists for all %d nodes of %s", n, group)
+	}
+	return fmt.Sprintf("no EngineCPUUtilization{CacheClusterId, CacheNodeId=0001} for %s: the node alarms are blind there; "+
+		"find the real dimensions with aws cloudwatch list-metrics", strings.Join(missing, ", "))
+}
+
+// exists reports whether a metric exists with exactly the given dimensions
+// (ListMetrics matches dimension sets that contain them; the alarm needs
+// the set itself).
+func (t Target) exists(ctx context.Context, cw CloudWatchAPI, namespace, name string, dims map[string]string) (bool, error) {
+	var filters []cwtypes.DimensionFilter
+	for _, k := range slices.Sorted(maps.Keys(dims)) {
+		filters = append(filters, cwtypes.DimensionFilter{Name: aws.String(k), Value: aws.String(dims[k])})
+	}
+	in := &cloudwatch.ListMetricsInput{Namespace: aws.String(namespace), MetricName: aws.String(name), Dimensions: filters}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, t.CallTimeout)
+		out, err := cw.ListMetrics(cctx, in)
+		cancel()
+		if err != nil {
+			return false, fmt.Errorf("ListMetrics %s %s: %w", namespace, name, err)
+		}
+		for _, m := range out.Metrics {
+			if sameDimensions(m.Dimensions, dims) {
+				return true, nil
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return false, nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+func sameDimensions(ds []cwtypes.Dimension, want map[string]string) bool {
+	if len(ds) != len(want) {
+		return false
+	}
+	for _, d := range ds {
+		if v, ok := want[aws.ToString(d.Name)]; !ok || v != aws.ToString(d.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrNoMembers is returned by Validate for a target without members.
+var ErrNoMembers = errors.New("no member to verify")
+
+// Validate reports a target that cannot be checked, naming the field.
+func (t Target) Validate() error {
+	if len(t.Members) == 0 {
+		return ErrNoMembers
+	}
+	if t.Nodes < 1 {
+		return fmt.Errorf("nodes %d: give the number of nodes per group (1 + replicas)", t.Nodes)
+	}
+	for _, m := range t.Members {
+		if m.Region == "" || m.GroupID == "" {
+			return fmt.Errorf("member %+v: give its region and replication group id", m)
+		}
+	}
+	return nil
+}
