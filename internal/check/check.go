@@ -9,18 +9,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Role is the role a check expects of the endpoint.
+// Role is a node's role, or the role a check expects of it.
 type Role string
 
 // Roles.
 const (
+	// Auto: learn the node's role in every check (ROLE, in the same
+	// pipeline) and check it as what it is: the write check on a primary,
+	// the read check on a replica.
+	Auto Role = "auto"
 	// Primary: the endpoint must accept writes (PING, SET, GET, DEL).
 	Primary Role = "primary"
 	// Replica: the endpoint must answer reads (PING, GET of the heartbeat key);
@@ -28,15 +31,17 @@ const (
 	Replica Role = "replica"
 )
 
-// ParseRole reads a role name; empty means Primary.
+// ParseRole reads a role name; empty means Auto.
 func ParseRole(s string) (Role, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "primary":
+	case "", "auto":
+		return Auto, nil
+	case "primary":
 		return Primary, nil
 	case "replica":
 		return Replica, nil
 	}
-	return "", fmt.Errorf("role %q is unknown: use primary or replica", s)
+	return "", fmt.Errorf("role %q is unknown: use auto, primary or replica", s)
 }
 
 // Step names the command of a check that failed.
@@ -45,6 +50,7 @@ type Step string
 // Steps of a check, in pipeline order.
 const (
 	StepPing      Step = "ping"
+	StepRole      Step = "role"
 	StepSet       Step = "set"
 	StepGet       Step = "get"
 	StepDel       Step = "del"
@@ -68,18 +74,25 @@ type Options struct {
 	// KeyTTL is the expiry of the probe key, so a check cut off half-way
 	// leaves nothing behind for long. default: 30 seconds
 	KeyTTL time.Duration
-	// Timeout bounds the whole check; a server that has not answered by then
-	// is unhealthy (stalled), never a slow success. Zero means the caller's
+	// Timeout bounds the whole check, a redial and a second pipeline after a
+	// role change included; a server that has not answered by then is
+	// unhealthy (stalled), never a slow success. Zero means the caller's
 	// context alone bounds it. default: none here (callers pass 2 seconds)
 	Timeout time.Duration
-	// ExpectRole is the role the endpoint must play. default: Primary
+	// ExpectRole is the role the endpoint must play: Auto checks the node as
+	// the role it reports. default: Auto
 	ExpectRole Role
-	// Heartbeat: on a primary, refresh <prefix>heartbeat with the write time;
-	// on a replica, report that key's age as the replication lag.
+	// Heartbeat: on a primary, refresh <prefix>heartbeat (a Heartbeat: the
+	// write time, Region and a sequence number); on a replica, report that
+	// key's age as the replication lag, and its absence as such.
 	// default: false
 	Heartbeat bool
-	// HeartbeatTTL is the expiry of the heartbeat key. default: 10 minutes
+	// HeartbeatTTL is the expiry of the heartbeat key; a replica that finds
+	// no heartbeat reports its lag as at least this. default: 10 minutes
 	HeartbeatTTL time.Duration
+	// Region names the writer in the heartbeat (e.g. the AWS region).
+	// default: none ("-" on the wire)
+	Region string
 	// Now is the clock (tests only). default: time.Now
 	Now func() time.Time
 }
@@ -95,7 +108,7 @@ func (o Options) withDefaults() Options {
 		o.HeartbeatTTL = DefaultHeartbeatTTL
 	}
 	if o.ExpectRole == "" {
-		o.ExpectRole = Primary
+		o.ExpectRole = Auto
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -117,6 +130,9 @@ func (o Options) Validate() error {
 	if strings.ContainsAny(o.Prefix, " \r\n") {
 		return fmt.Errorf("key prefix %q has white space: use e.g. healthcheck:", o.Prefix)
 	}
+	if strings.ContainsAny(o.Region, " \t\r\n") {
+		return fmt.Errorf("region %q has white space: use e.g. us-east-1", o.Region)
+	}
 	return nil
 }
 
@@ -129,8 +145,15 @@ func (o Options) HeartbeatKey() string {
 type Result struct {
 	// Healthy is true when every step answered as expected in time.
 	Healthy bool `json:"healthy"`
-	// Role is the role the check expected.
+	// Role is the node's role as it answered ROLE in this check; when it
+	// did not answer, the role the check was run as.
 	Role Role `json:"role"`
+	// Expect is the configured role when it is fixed; empty in Auto.
+	Expect Role `json:"expect_role,omitempty"`
+	// Writable is true when this check proved a write: the write check ran
+	// and passed. A replica, or a primary that refused or stalled the write,
+	// is not writable.
+	Writable bool `json:"writable"`
 	// Start is when the check began.
 	Start time.Time `json:"time"`
 	// Latency is the wall time of the check, dial included on a cold client.
@@ -143,23 +166,36 @@ type Result struct {
 	Reason Reason `json:"reason,omitempty"`
 	// Error is the failure as text, without secrets; empty when healthy.
 	Error string `json:"error,omitempty"`
-	// HeartbeatAge is the replica's view of the heartbeat's age, when read.
+	// Redialed is true when the warm connection answered READONLY or was
+	// dropped, so the endpoint had likely moved (failover): that connection
+	// was closed and what this result says is a fresh connection's answer,
+	// dialed and resolved again within the same deadline.
+	Redialed bool `json:"redialed,omitempty"`
+	// RedialReason is what the warm connection met (readonly or reset).
+	RedialReason Reason `json:"redial_reason,omitempty"`
+	// Remote is the ip:port the last dial reached, when known.
+	Remote string `json:"remote,omitempty"`
+	// HeartbeatAge is the replica's view of the heartbeat's age, when read;
+	// when the heartbeat is missing, its TTL: a lower bound of the lag.
 	HeartbeatAge *time.Duration `json:"-"`
+	// HeartbeatMissing is true when a replica check expected a heartbeat
+	// and found none: replication has been broken for longer than the
+	// heartbeat's TTL, or no primary checker writes it.
+	HeartbeatMissing bool `json:"heartbeat_missing,omitempty"`
 	// HeartbeatAgeSeconds is HeartbeatAge in seconds, for JSON.
 	HeartbeatAgeSeconds *float64 `json:"heartbeat_age_seconds,omitempty"`
 }
 
-func (r *Result) finish(now time.Time) {
-	r.Latency = now.Sub(r.Start)
-	r.LatencyMS = float64(r.Latency.Microseconds()) / 1000
-	if r.HeartbeatAge != nil {
-		s := r.HeartbeatAge.Seconds()
-		r.HeartbeatAgeSeconds = &s
-	}
-}
+// Milliseconds is d in milliseconds, to the microsecond: the one conversion
+// every result, log line and metric uses.
+func Milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// TimeLayout is how results print times: UTC, to the millisecond.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 func (r *Result) fail(step Step, reason Reason, err error) {
 	r.Healthy = false
+	r.Writable = false
 	r.Step = step
 	r.Reason = reason
 	if err != nil {
@@ -169,38 +205,62 @@ func (r *Result) fail(step Step, reason Reason, err error) {
 
 // Check runs one check against c with the options. c is typically a
 // *redis.Client built by redisconn; a cluster client works for the replica
-// role and for primaries where the key's slot is local.
+// role and for primaries where the key's slot is local. In Auto it checks
+// the node as a primary first and, when ROLE says otherwise, once more as
+// what it is; a Checker remembers the role so a warm check stays one round
+// trip.
 func Check(ctx context.Context, c redis.Cmdable, o Options) Result {
 	o = o.withDefaults()
-	r := Result{Role: o.ExpectRole, Start: o.Now()}
+	start := o.Now()
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
-	switch o.ExpectRole {
-	case Replica:
-		checkReplica(ctx, c, o, &r)
-	default:
-		checkPrimary(ctx, c, o, &r)
+	role := o.ExpectRole
+	if role == Auto {
+		role = Primary
 	}
-	r.finish(o.Now())
+	hb := Heartbeat{Region: o.Region}
+	r, seen := attempt(ctx, c, o, role, hb)
+	if o.ExpectRole == Auto && seen != "" && seen != role && ctx.Err() == nil {
+		r, _ = attempt(ctx, c, o, seen, hb)
+	}
+	r.Start = start
+	r.finish(ctx, o.Now())
 	return r
 }
 
-func checkPrimary(ctx context.Context, c redis.Cmdable, o Options, r *Result) {
-	key, token := newKeyToken(o.Prefix)
-	// One pipeline, one round trip. The SET is NX so that a check can never
-	// overwrite another value, and carries a TTL so that it expires even
-	// when the DEL never runs.
+// finish measures the latency and tells a cancelled check (Ctrl-C) from
+// one that ran out of time.
+func (r *Result) finish(ctx context.Context, now time.Time) {
+	r.Latency = now.Sub(r.Start)
+	r.LatencyMS = Milliseconds(r.Latency)
+	if r.HeartbeatAge != nil {
+		s := r.HeartbeatAge.Seconds()
+		r.HeartbeatAgeSeconds = &s
+	}
+	if !r.Healthy && r.Reason == ReasonTimeout && errors.Is(ctx.Err(), context.Canceled) {
+		r.Reason = ReasonCanceled
+	}
+}
+
+// attempt sends one pipeline shaped for role, with ROLE in it, and returns
+// the result and the role the node reported ("" when ROLE did not answer).
+func attempt(ctx context.Context, c redis.Cmdable, o Options, role Role, hb Heartbeat) (Result, Role) {
+	r := Result{Role: role}
+	if o.ExpectRole != Auto {
+		r.Expect = o.ExpectRole
+	}
 	pipe := c.Pipeline()
 	ping := pipe.Ping(ctx)
-	set := pipe.SetArgs(ctx, key, token, redis.SetArgs{Mode: "NX", TTL: o.KeyTTL})
-	get := pipe.Get(ctx, key)
-	del := pipe.Del(ctx, key)
-	var hb *redis.StatusCmd
-	if o.Heartbeat {
-		hb = pipe.Set(ctx, o.HeartbeatKey(), strconv.FormatInt(o.Now().UnixMilli(), 10), o.HeartbeatTTL)
+	roleCmd := pipe.Do(ctx, "ROLE")
+	var verify func(execErr error) bool
+	if role == Replica {
+		verify = queueReplica(ctx, pipe, o, &r)
+	} else {
+		key, token := newKeyToken(o.Prefix)
+		verify = queuePrimary(ctx, pipe, o, &r, key, token, hb)
 	}
 	_, execErr := pipe.Exec(ctx)
 	// Each command counts as answered when it holds the reply expected of
@@ -209,63 +269,111 @@ func checkPrimary(ctx context.Context, c redis.Cmdable, o Options, r *Result) {
 	// reply (e.g. SET under CLIENT PAUSE WRITE, after PING answered).
 	if ping.Val() != "PONG" {
 		r.failCmd(StepPing, ping.Err(), execErr, fmt.Errorf("ping answered %q, want PONG", ping.Val()))
-		return
+		return r, ""
 	}
-	if set.Val() != "OK" {
-		if errors.Is(set.Err(), redis.Nil) {
-			// NX refused: the random key exists. Vanishingly rare, but never
-			// a success: the round trip did not prove a write.
-			r.fail(StepSet, ReasonKeyExists, fmt.Errorf("key %s already exists", key))
-			return
+	seen := parseRole(roleCmd)
+	if seen != "" {
+		r.Role = seen
+	} else if o.ExpectRole == Auto {
+		// Without its role the node cannot be checked as what it is.
+		err := roleCmd.Err()
+		if err == nil {
+			err = fmt.Errorf("role answered %v, want master or slave", roleCmd.Val())
 		}
-		r.failCmd(StepSet, set.Err(), execErr, fmt.Errorf("set answered %q, want OK", set.Val()))
-		return
+		r.failCmd(StepRole, fmt.Errorf("%w (grant the ACL user +role, or set the expected role)", err), execErr, nil)
+		return r, ""
 	}
-	if get.Val() != token {
-		if errors.Is(get.Err(), redis.Nil) {
-			r.fail(StepGet, ReasonMismatch, errors.New("read back nothing: the key vanished after the write"))
-			return
-		}
-		r.failCmd(StepGet, get.Err(), execErr, errors.New("read back a value other than the one written"))
-		return
-	}
-	if del.Val() != 1 {
-		r.failCmd(StepDel, del.Err(), execErr, fmt.Errorf("del removed %d keys, want 1", del.Val()))
-		return
-	}
-	if hb != nil && hb.Val() != "OK" {
-		r.failCmd(StepHeartbeat, hb.Err(), execErr, fmt.Errorf("heartbeat set answered %q, want OK", hb.Val()))
-		return
-	}
-	r.Healthy = true
+	r.Healthy = verify(execErr)
+	r.Writable = r.Healthy && role != Replica
+	return r, seen
 }
 
-func checkReplica(ctx context.Context, c redis.Cmdable, o Options, r *Result) {
-	pipe := c.Pipeline()
-	ping := pipe.Ping(ctx)
-	get := pipe.Get(ctx, o.HeartbeatKey())
-	_, execErr := pipe.Exec(ctx)
-	if ping.Val() != "PONG" {
-		r.failCmd(StepPing, ping.Err(), execErr, fmt.Errorf("ping answered %q, want PONG", ping.Val()))
-		return
+// parseRole reads ROLE's reply: master → Primary, slave → Replica.
+func parseRole(cmd *redis.Cmd) Role {
+	// Val, not Slice: go-redis sets a failed pipeline's error on commands
+	// whose replies did arrive too.
+	v, _ := cmd.Val().([]interface{})
+	if len(v) == 0 {
+		return ""
 	}
-	err := get.Err()
-	switch {
-	case errors.Is(err, redis.Nil):
-		// Readable; no heartbeat yet (heartbeats off, or not replicated yet).
-	case err != nil && get.Val() == "":
-		r.failCmd(StepGet, err, execErr, nil)
-		return
-	case o.Heartbeat:
-		if hb, perr := ParseHeartbeat(get.Val()); perr == nil {
-			age := o.Now().Sub(hb.Written)
-			if age < 0 {
-				age = 0 // clocks of two hosts; a lag is never negative
+	switch s, _ := v[0].(string); s {
+	case "master":
+		return Primary
+	case "slave":
+		return Replica
+	}
+	return ""
+}
+
+// queuePrimary queues the write check and returns its verdict, to call
+// after the pipeline ran.
+func queuePrimary(ctx context.Context, pipe redis.Pipeliner, o Options, r *Result, key, token string, hb Heartbeat) func(execErr error) bool {
+	// The SET is NX so that a check can never overwrite another value, and
+	// carries a TTL so that it expires even when the DEL never runs.
+	set := pipe.SetArgs(ctx, key, token, redis.SetArgs{Mode: "NX", TTL: o.KeyTTL})
+	get := pipe.Get(ctx, key)
+	del := pipe.Del(ctx, key)
+	var hbCmd *redis.StatusCmd
+	if o.Heartbeat {
+		hb.Written = o.Now()
+		hbCmd = pipe.Set(ctx, o.HeartbeatKey(), hb.String(), o.HeartbeatTTL)
+	}
+	return func(execErr error) bool {
+		if set.Val() != "OK" {
+			if errors.Is(set.Err(), redis.Nil) {
+				// NX refused: the random key exists. Vanishingly rare, but never
+				// a success: the round trip did not prove a write.
+				r.fail(StepSet, ReasonKeyExists, fmt.Errorf("key %s already exists", key))
+				return false
 			}
-			r.HeartbeatAge = &age
+			r.failCmd(StepSet, set.Err(), execErr, fmt.Errorf("set answered %q, want OK", set.Val()))
+			return false
 		}
+		if get.Val() != token {
+			if errors.Is(get.Err(), redis.Nil) {
+				r.fail(StepGet, ReasonMismatch, errors.New("read back nothing: the key vanished after the write"))
+				return false
+			}
+			r.failCmd(StepGet, get.Err(), execErr, errors.New("read back a value other than the one written"))
+			return false
+		}
+		if del.Val() != 1 {
+			r.failCmd(StepDel, del.Err(), execErr, fmt.Errorf("del removed %d keys, want 1", del.Val()))
+			return false
+		}
+		if hbCmd != nil && hbCmd.Val() != "OK" {
+			r.failCmd(StepHeartbeat, hbCmd.Err(), execErr, fmt.Errorf("heartbeat set answered %q, want OK", hbCmd.Val()))
+			return false
+		}
+		return true
 	}
-	r.Healthy = true
+}
+
+// queueReplica queues the read check and returns its verdict.
+func queueReplica(ctx context.Context, pipe redis.Pipeliner, o Options, r *Result) func(execErr error) bool {
+	get := pipe.Get(ctx, o.HeartbeatKey())
+	return func(execErr error) bool {
+		err := get.Err()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			r.failCmd(StepGet, err, execErr, nil)
+			return false
+		}
+		if !o.Heartbeat {
+			return true
+		}
+		hb, perr := ParseHeartbeat(get.Val())
+		if err != nil || perr != nil {
+			// Expected and absent: the primary has not written for longer
+			// than the key's TTL (or not at all). The lag is at least that,
+			// and saying so keeps a lag alarm breaching.
+			age := o.HeartbeatTTL
+			r.HeartbeatAge, r.HeartbeatMissing = &age, true
+			return true
+		}
+		age := max(o.Now().Sub(hb.Written), 0) // clocks of two hosts; a lag is never negative
+		r.HeartbeatAge = &age
+		return true
+	}
 }
 
 // newKeyToken returns a unique key under prefix and a random value: 128

@@ -149,11 +149,22 @@ func TestFaultWriteToReplica(t *testing.T) {
 	replica := redistest.StartReplica(t, primary, "")
 	cfg := redisconn.Config{Addr: replica.Addr}
 
-	k := newChecker(t, cfg, faultOpts())
+	// A fixed primary role: a replica is a failure. On the warm connection
+	// READONLY makes the checker ask a fresh one, which says the same.
+	k := newChecker(t, cfg, check.Options{Timeout: faultTimeout, ExpectRole: check.Primary})
+	r := boundedCheck(t, k)
+	wantFailure(t, r, check.StepSet, check.ReasonReadOnly)
+	if r.Role != check.Replica || r.Expect != check.Primary || r.Writable {
+		t.Fatalf("role %q expect %q writable %v, want replica, primary, false", r.Role, r.Expect, r.Writable)
+	}
 	wantFailure(t, boundedCheck(t, k), check.StepSet, check.ReasonReadOnly)
-	// A READONLY answer is the server's, not the connection's: the client
-	// stays and the next check still gets the same answer.
-	wantFailure(t, boundedCheck(t, k), check.StepSet, check.ReasonReadOnly)
+	// Auto: the node is checked as what it is.
+	ak := newChecker(t, cfg, faultOpts())
+	r = boundedCheck(t, ak)
+	wantHealthy(t, r)
+	if r.Role != check.Replica || r.Writable {
+		t.Fatalf("auto on a replica: role %q writable %v", r.Role, r.Writable)
+	}
 
 	rk := newChecker(t, cfg, check.Options{Timeout: faultTimeout, ExpectRole: check.Replica})
 	wantHealthy(t, boundedCheck(t, rk))
@@ -213,8 +224,9 @@ func TestFaultAuth(t *testing.T) {
 func TestACLUser(t *testing.T) {
 	srv := redistest.Start(t, redisserver.Options{Config: []string{
 		// What a checker needs, and no more.
-		"user checker on >checker-pw ~healthcheck:* resetchannels -@all +ping +set +get +del",
-		"user nowrite on >nowrite-pw ~healthcheck:* resetchannels -@all +ping +get +del",
+		"user checker on >checker-pw ~healthcheck:* resetchannels -@all +ping +role +set +get +del",
+		"user nowrite on >nowrite-pw ~healthcheck:* resetchannels -@all +ping +role +get +del",
+		"user norole on >norole-pw ~healthcheck:* resetchannels -@all +ping +set +get +del",
 	}})
 	admin := redistest.Admin(t, srv.Addr, "", "")
 
@@ -230,6 +242,19 @@ func TestACLUser(t *testing.T) {
 	t.Run("no SET permission", func(t *testing.T) {
 		cfg := redisconn.Config{Addr: srv.Addr, Username: "nowrite", Password: "nowrite-pw"}
 		wantFailure(t, boundedCheck(t, newChecker(t, cfg, faultOpts())), check.StepSet, check.ReasonNoPerm)
+	})
+	t.Run("no ROLE permission", func(t *testing.T) {
+		cfg := redisconn.Config{Addr: srv.Addr, Username: "norole", Password: "norole-pw"}
+		// Auto needs the role: a failure that says what to grant.
+		r := boundedCheck(t, newChecker(t, cfg, faultOpts()))
+		wantFailure(t, r, check.StepRole, check.ReasonNoPerm)
+		if !strings.Contains(r.Error, "+role") {
+			t.Fatalf("error does not say what to grant: %s", r.Error)
+		}
+		// A fixed role does without it.
+		o := faultOpts()
+		o.ExpectRole = check.Primary
+		wantHealthy(t, boundedCheck(t, newChecker(t, cfg, o)))
 	})
 	t.Run("wrong password for the user", func(t *testing.T) {
 		cfg := redisconn.Config{Addr: srv.Addr, Username: "checker", Password: "nowrite-pw"}

@@ -30,7 +30,7 @@ func TestHeartbeat(t *testing.T) {
 
 	before := time.Now()
 	pk := newChecker(t, redisconn.Config{Addr: primary.Addr},
-		check.Options{Timeout: faultTimeout, Heartbeat: true, HeartbeatTTL: ttl})
+		check.Options{Timeout: faultTimeout, Heartbeat: true, HeartbeatTTL: ttl, Region: "test-1"})
 	wantHealthy(t, boundedCheck(t, pk))
 	after := time.Now()
 
@@ -39,9 +39,18 @@ func TestHeartbeat(t *testing.T) {
 	if err != nil {
 		t.Fatalf("get %s: %v", hbKey, err)
 	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || ms < before.UnixMilli() || ms > after.UnixMilli() {
+	hb, err := check.ParseHeartbeat(v)
+	if ms := hb.Written.UnixMilli(); err != nil || ms < before.UnixMilli() || ms > after.UnixMilli() {
 		t.Fatalf("heartbeat %q is not the write time in unix ms (between %d and %d)", v, before.UnixMilli(), after.UnixMilli())
+	}
+	if hb.Region != "test-1" || hb.Seq == 0 {
+		t.Fatalf("heartbeat %q: want region test-1 and a sequence", v)
+	}
+	// The next write carries the next sequence number.
+	wantHealthy(t, boundedCheck(t, pk))
+	next, _ := check.ParseHeartbeat(padmin.Get(ctx, hbKey).Val())
+	if next.Seq != hb.Seq+1 {
+		t.Fatalf("sequence %d after %d, want +1", next.Seq, hb.Seq)
 	}
 	pttl, err := padmin.PTTL(ctx, hbKey).Result()
 	if err != nil || pttl <= 0 || pttl > ttl {
@@ -215,7 +224,7 @@ func TestNoMaintenanceNotifications(t *testing.T) {
 	cmds, errs := commandStats(t, admin)
 	// go-redis opens each connection with HELLO 2 (and its AUTH); the
 	// admin client adds CONFIG RESETSTAT and INFO.
-	allowed := map[string]bool{"ping": true, "set": true, "get": true, "del": true, "hello": true,
+	allowed := map[string]bool{"ping": true, "role": true, "set": true, "get": true, "del": true, "hello": true,
 		"config|resetstat": true, "info": true}
 	for name := range cmds {
 		if !allowed[name] {
@@ -249,7 +258,7 @@ func TestOptionsValidate(t *testing.T) {
 	}{
 		{"zero value", check.Options{}, ""},
 		{"replica", check.Options{ExpectRole: check.Replica, Heartbeat: true}, ""},
-		{"unknown role", check.Options{ExpectRole: "leader"}, `role "leader" is unknown: use primary or replica`},
+		{"unknown role", check.Options{ExpectRole: "leader"}, `role "leader" is unknown: use auto, primary or replica`},
 		{"negative timeout", check.Options{Timeout: -time.Second}, "must not be negative"},
 		{"negative key TTL", check.Options{KeyTTL: -time.Second}, "must not be negative"},
 		{"key TTL under 1ms", check.Options{KeyTTL: time.Microsecond}, "key TTL is under 1ms"},
@@ -265,7 +274,7 @@ func TestOptionsValidate(t *testing.T) {
 			}
 		})
 	}
-	for in, want := range map[string]check.Role{"": check.Primary, "primary": check.Primary,
+	for in, want := range map[string]check.Role{"": check.Auto, "auto": check.Auto, "primary": check.Primary,
 		" Replica ": check.Replica} {
 		if got, err := check.ParseRole(in); err != nil || got != want {
 			t.Errorf("ParseRole(%q) = %q, %v; want %q", in, got, err, want)

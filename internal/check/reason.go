@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisha/redisha/internal/redisconn"
 )
 
 // Reason classifies why a check failed.
@@ -19,23 +21,25 @@ type Reason string
 
 // Reasons, from the network up to the data.
 const (
-	ReasonRefused   Reason = "refused"    // nothing listens: server down or restarting
-	ReasonTimeout   Reason = "timeout"    // no answer before the deadline: stalled, paused or unreachable
-	ReasonReset     Reason = "reset"      // connection reset or closed mid-check
-	ReasonDNS       Reason = "dns"        // the endpoint name does not resolve
-	ReasonTLS       Reason = "tls"        // handshake or certificate failure
-	ReasonAuth      Reason = "auth"       // wrong password or user (NOAUTH, WRONGPASS)
-	ReasonNoPerm    Reason = "noperm"     // ACL user lacks a command or key (NOPERM)
-	ReasonReadOnly  Reason = "readonly"   // a replica answered a write (READONLY)
-	ReasonOOM       Reason = "oom"        // maxmemory reached with a noeviction policy (OOM)
-	ReasonLoading   Reason = "loading"    // dataset still loading after a restart (LOADING)
-	ReasonBusy      Reason = "busy"       // a script or function blocks the server (BUSY)
-	ReasonMaster    Reason = "masterdown" // replica lost its primary and serves no stale data (MASTERDOWN)
-	ReasonCluster   Reason = "cluster"    // cluster redirection or cluster down (MOVED, ASK, CLUSTERDOWN, TRYAGAIN)
-	ReasonMismatch  Reason = "mismatch"   // an answer other than the one written or expected
-	ReasonKeyExists Reason = "key_exists" // the random probe key already existed
-	ReasonError     Reason = "error"      // any other server error
-	ReasonUnknown   Reason = "unknown"    // any other client-side failure
+	ReasonRefused    Reason = "refused"    // nothing listens: server down or restarting
+	ReasonTimeout    Reason = "timeout"    // no answer before the deadline: stalled, paused or unreachable
+	ReasonReset      Reason = "reset"      // connection reset or closed mid-check
+	ReasonDNS        Reason = "dns"        // the endpoint name does not resolve
+	ReasonTLS        Reason = "tls"        // handshake or certificate failure
+	ReasonAuth       Reason = "auth"       // wrong password or user (NOAUTH, WRONGPASS)
+	ReasonNoPerm     Reason = "noperm"     // ACL user lacks a command or key (NOPERM)
+	ReasonReadOnly   Reason = "readonly"   // a replica answered a write (READONLY)
+	ReasonOOM        Reason = "oom"        // maxmemory reached with a noeviction policy (OOM)
+	ReasonLoading    Reason = "loading"    // dataset still loading after a restart (LOADING)
+	ReasonBusy       Reason = "busy"       // a script or function blocks the server (BUSY)
+	ReasonMaster     Reason = "masterdown" // replica lost its primary and serves no stale data (MASTERDOWN)
+	ReasonCluster    Reason = "cluster"    // cluster redirection or cluster down (MOVED, ASK, CLUSTERDOWN, TRYAGAIN)
+	ReasonMismatch   Reason = "mismatch"   // an answer other than the one written or expected
+	ReasonKeyExists  Reason = "key_exists" // the random probe key already existed
+	ReasonMaxClients Reason = "maxclients" // the server refused the connection: max number of clients reached
+	ReasonCanceled   Reason = "canceled"   // the caller gave up (Ctrl-C, a cancelled context): says nothing of the server
+	ReasonError      Reason = "error"      // any other server error
+	ReasonUnknown    Reason = "unknown"    // any other client-side failure
 )
 
 // redisPrefixes maps the error code a server sends to a reason.
@@ -66,7 +70,7 @@ func Classify(err error) Reason {
 		return ""
 	}
 	var rerr redis.Error
-	if errors.As(err, &rerr) && !isNetErr(err) {
+	if errors.As(err, &rerr) && redisconn.ServerReply(err) {
 		msg := rerr.Error()
 		for _, p := range redisPrefixes {
 			if strings.HasPrefix(msg, p.prefix) {
@@ -74,6 +78,10 @@ func Classify(err error) Reason {
 			}
 		}
 		return ReasonError
+	}
+	var goodbye *redisconn.ServerGoodbyeError
+	if errors.As(err, &goodbye) && strings.Contains(goodbye.Reply, "max number of clients") {
+		return ReasonMaxClients
 	}
 	var (
 		dnsErr  *net.DNSError
@@ -100,7 +108,7 @@ func Classify(err error) Reason {
 		errors.Is(err, redis.ErrClosed):
 		return ReasonReset
 	case errors.Is(err, context.Canceled):
-		return ReasonTimeout
+		return ReasonCanceled
 	}
 	var nerr net.Error
 	if errors.As(err, &nerr) && nerr.Timeout() {
@@ -112,19 +120,12 @@ func Classify(err error) Reason {
 	return ReasonUnknown
 }
 
-// isNetErr reports whether err came from the connection rather than from a
-// server reply (go-redis's Error interface is satisfied by both).
-func isNetErr(err error) bool {
-	var nerr net.Error
-	return errors.As(err, &nerr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
 // Connection reports whether the reason means the connection itself is
 // suspect, so a long-lived client should drop it and dial afresh.
 func (r Reason) Connection() bool {
 	switch r {
-	case ReasonRefused, ReasonTimeout, ReasonReset, ReasonDNS, ReasonTLS, ReasonUnknown, ReasonAuth:
+	case ReasonRefused, ReasonTimeout, ReasonReset, ReasonDNS, ReasonTLS, ReasonUnknown, ReasonAuth,
+		ReasonMaxClients, ReasonCanceled:
 		return true
 	}
 	return false

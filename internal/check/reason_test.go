@@ -129,7 +129,7 @@ func TestClassifyRealErrors(t *testing.T) {
 		{"stalled TLS handshake", check.ReasonTimeout, func(t *testing.T) error {
 			return ping(client(t, redisconn.Config{Addr: stalled.Addr, TLS: true}), 200*time.Millisecond)
 		}},
-		{"canceled", check.ReasonTimeout, func(t *testing.T) error {
+		{"canceled", check.ReasonCanceled, func(t *testing.T) error {
 			c, cancel := context.WithCancel(ctx)
 			cancel()
 			return plainC.Ping(c).Err()
@@ -267,6 +267,7 @@ func TestReasonConnection(t *testing.T) {
 		{check.ReasonLoading, false}, {check.ReasonBusy, false}, {check.ReasonMaster, false},
 		{check.ReasonCluster, false}, {check.ReasonMismatch, false}, {check.ReasonKeyExists, false},
 		{check.ReasonError, false}, {"", false},
+		{check.ReasonMaxClients, true}, {check.ReasonCanceled, true},
 	} {
 		if got := tc.r.Connection(); got != tc.want {
 			t.Errorf("%q.Connection() = %v, want %v", tc.r, got, tc.want)

@@ -50,27 +50,54 @@ type Config struct {
 	// HighResolution also publishes HealthCheckStatusHighRes at 1-second
 	// resolution. env: METRIC_HIGH_RESOLUTION. default: false
 	HighResolution bool
+	// SecretTimeout bounds the AUTH token read from Secrets Manager within
+	// an invocation. env: SECRET_TIMEOUT. default: 2s
+	SecretTimeout time.Duration
+	// PublishTimeout bounds the metrics publish (PutMetricData, retries
+	// included) within an invocation. env: PUBLISH_TIMEOUT. default: 1.5s
+	PublishTimeout time.Duration
+	// FunctionTimeout is the Lambda function's timeout, when the template
+	// passes it: the budgets above and CHECK_TIMEOUT must fit in it.
+	// env: FUNCTION_TIMEOUT. default: none (checked per invocation only)
+	FunctionTimeout time.Duration
 }
+
+// Defaults of the invocation's budgets.
+const (
+	DefaultSecretTimeout  = 2 * time.Second
+	DefaultPublishTimeout = 1500 * time.Millisecond
+	// maxBudget bounds each of CHECK_TIMEOUT, SECRET_TIMEOUT, PUBLISH_TIMEOUT.
+	maxBudget = 60 * time.Second
+	// InvocationMargin is kept after the last budget so a failed invocation
+	// still reports its error before Lambda's own timeout.
+	InvocationMargin = 200 * time.Millisecond
+)
 
 // Variable names, in the order the README documents them.
 const (
-	EnvAddr           = "REDIS_ADDR"
-	EnvTLS            = "REDIS_TLS"
-	EnvTLSServerName  = "REDIS_TLS_SERVER_NAME"
-	EnvTLSCAFile      = "REDIS_TLS_CA_FILE"
-	EnvUsername       = "REDIS_USERNAME"
-	EnvAuthSecretARN  = "REDIS_AUTH_SECRET_ARN"
-	EnvPasswordFile   = "REDIS_PASSWORD_FILE"
-	EnvDB             = "REDIS_DB"
-	EnvCheckTimeout   = "CHECK_TIMEOUT"
-	EnvExpectRole     = "EXPECT_ROLE"
-	EnvHeartbeat      = "HEARTBEAT"
-	EnvKeyPrefix      = "KEY_PREFIX"
-	EnvKeyTTL         = "KEY_TTL"
-	EnvMetricsMode    = "METRICS_MODE"
-	EnvNamespace      = "METRIC_NAMESPACE"
-	EnvDimensions     = "METRIC_DIMENSIONS"
-	EnvHighResolution = "METRIC_HIGH_RESOLUTION"
+	EnvAddr          = "REDIS_ADDR"
+	EnvTLS           = "REDIS_TLS"
+	EnvTLSServerName = "REDIS_TLS_SERVER_NAME"
+	EnvTLSCAFile     = "REDIS_TLS_CA_FILE"
+	EnvUsername      = "REDIS_USERNAME"
+	EnvAuthSecretARN = "REDIS_AUTH_SECRET_ARN"
+	EnvPasswordFile  = "REDIS_PASSWORD_FILE"
+	EnvDB            = "REDIS_DB"
+	EnvCheckTimeout  = "CHECK_TIMEOUT"
+	EnvExpectRole    = "EXPECT_ROLE"
+	EnvHeartbeat     = "HEARTBEAT"
+	// EnvHeartbeatRegion names the writer in the heartbeat; default AWS_REGION.
+	EnvHeartbeatRegion = "HEARTBEAT_REGION"
+	EnvAWSRegion       = "AWS_REGION"
+	EnvKeyPrefix       = "KEY_PREFIX"
+	EnvKeyTTL          = "KEY_TTL"
+	EnvMetricsMode     = "METRICS_MODE"
+	EnvNamespace       = "METRIC_NAMESPACE"
+	EnvDimensions      = "METRIC_DIMENSIONS"
+	EnvHighResolution  = "METRIC_HIGH_RESOLUTION"
+	EnvSecretTimeout   = "SECRET_TIMEOUT"
+	EnvPublishTimeout  = "PUBLISH_TIMEOUT"
+	EnvFunctionTimeout = "FUNCTION_TIMEOUT"
 	// EnvPassword is refused: a token in the environment ends up in
 	// templates and consoles. It is named here only to say so.
 	EnvPassword = "REDIS_PASSWORD"
@@ -94,12 +121,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AuthSecretARN: strings.TrimSpace(getenv(EnvAuthSecretARN)),
 		PasswordFile:  getenv(EnvPasswordFile),
 		Check: check.Options{
-			Prefix:  check.DefaultPrefix,
-			KeyTTL:  check.DefaultKeyTTL,
-			Timeout: check.DefaultTimeout,
+			Prefix:     check.DefaultPrefix,
+			KeyTTL:     check.DefaultKeyTTL,
+			Timeout:    check.DefaultTimeout,
+			ExpectRole: check.Auto,
+			Heartbeat:  true,
+			Region:     strings.TrimSpace(getenv(EnvAWSRegion)),
 		},
-		MetricsMode: MetricsAPI,
-		Namespace:   metrics.DefaultNamespace,
+		MetricsMode:    MetricsAPI,
+		Namespace:      metrics.DefaultNamespace,
+		SecretTimeout:  DefaultSecretTimeout,
+		PublishTimeout: DefaultPublishTimeout,
 	}
 
 	if c.Redis.Addr == "" {
@@ -132,7 +164,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv(EnvExpectRole); v != "" {
 		r, err := check.ParseRole(v)
 		if err != nil {
-			bad(EnvExpectRole, v, "use primary or replica")
+			bad(EnvExpectRole, v, "use auto, primary or replica")
 		}
 		c.Check.ExpectRole = r
 	}
@@ -142,6 +174,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			bad(EnvHeartbeat, v, "use true or false")
 		}
 		c.Check.Heartbeat = b
+	}
+	if v := getenv(EnvHeartbeatRegion); v != "" {
+		if strings.ContainsAny(v, " \t\r\n") {
+			bad(EnvHeartbeatRegion, v, "use a name without white space, e.g. us-east-1")
+		}
+		c.Check.Region = v
 	}
 	if v := getenv(EnvKeyPrefix); v != "" {
 		if strings.ContainsAny(v, " \t\r\n") {
@@ -181,6 +219,22 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.HighResolution = b
 	}
+	budget := func(name string, d *time.Duration) {
+		if v := getenv(name); v != "" {
+			p, err := time.ParseDuration(v)
+			if err != nil || p <= 0 || p > maxBudget {
+				bad(name, v, "use a positive Go duration of at most 60s, e.g. 2s or 1500ms")
+			}
+			*d = p
+		}
+	}
+	budget(EnvSecretTimeout, &c.SecretTimeout)
+	budget(EnvPublishTimeout, &c.PublishTimeout)
+	budget(EnvFunctionTimeout, &c.FunctionTimeout)
+	if need := c.Budget(); c.FunctionTimeout > 0 && c.Check.Timeout > 0 && need > c.FunctionTimeout {
+		errs = append(errs, fmt.Errorf("%s=%s is shorter than %s + %s + %s + %s margin = %s: raise the function timeout or lower the budgets",
+			EnvFunctionTimeout, c.FunctionTimeout, EnvSecretTimeout, EnvCheckTimeout, EnvPublishTimeout, InvocationMargin, need))
+	}
 	if err := (metrics.Options{Namespace: c.Namespace}).Validate(); err != nil {
 		bad(EnvNamespace, c.Namespace, err.Error())
 	}
@@ -194,6 +248,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.AuthSecretARN != "" && !strings.HasPrefix(c.AuthSecretARN, "arn:") {
 		bad(EnvAuthSecretARN, c.AuthSecretARN, "give the secret's full ARN, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME")
 	}
+	errs = append(errs, checkFiles(c)...)
 	if c.Redis.Addr != "" {
 		if err := c.Redis.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %v", envFor(err), err))

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +26,14 @@ func TestDefaults(t *testing.T) {
 	if c.Check.Timeout != 2*time.Second || c.Redis.DialTimeout != 2*time.Second || c.Redis.IOTimeout != 2*time.Second {
 		t.Errorf("timeouts: check %s dial %s io %s, want 2s", c.Check.Timeout, c.Redis.DialTimeout, c.Redis.IOTimeout)
 	}
-	if c.Check.Prefix != "healthcheck:" || c.Check.KeyTTL != check.DefaultKeyTTL || c.Check.Heartbeat {
+	// Auto role and heartbeats: a checker needs no role of its own, and a
+	// replica checker always has a lag to report.
+	if c.Check.Prefix != "healthcheck:" || c.Check.KeyTTL != check.DefaultKeyTTL || !c.Check.Heartbeat ||
+		c.Check.ExpectRole != check.Auto || c.Check.Region != "" {
 		t.Errorf("check options: %+v", c.Check)
+	}
+	if c.SecretTimeout != 2*time.Second || c.PublishTimeout != 1500*time.Millisecond || c.FunctionTimeout != 0 {
+		t.Errorf("budgets: secret %s publish %s function %s", c.SecretTimeout, c.PublishTimeout, c.FunctionTimeout)
 	}
 	if c.MetricsMode != MetricsAPI || c.Namespace != "Custom/Redis" || c.HighResolution || len(c.Dimensions) != 0 {
 		t.Errorf("metrics: %s %s %v %v", c.MetricsMode, c.Namespace, c.HighResolution, c.Dimensions)
@@ -39,6 +47,8 @@ func TestAllSet(t *testing.T) {
 		EnvDB: "3", EnvCheckTimeout: "1500ms", EnvExpectRole: "replica", EnvHeartbeat: "true",
 		EnvKeyPrefix: "hc:", EnvKeyTTL: "45s", EnvMetricsMode: "emf", EnvNamespace: "Team/Redis",
 		EnvDimensions: "ReplicationGroup=redis-primary,Region=us-east-1", EnvHighResolution: "true",
+		EnvAWSRegion: "us-east-1", EnvHeartbeatRegion: "primary-east", EnvSecretTimeout: "1s",
+		EnvPublishTimeout: "2s", EnvFunctionTimeout: "10s",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +60,8 @@ func TestAllSet(t *testing.T) {
 	if c.Redis.DB != 3 || c.Redis.Username != "checker" || c.Redis.TLSServerName == "" ||
 		c.Check.Timeout != 1500*time.Millisecond || c.Check.ExpectRole != check.Replica || !c.Check.Heartbeat ||
 		c.Check.Prefix != "hc:" || c.Check.KeyTTL != 45*time.Second || c.MetricsMode != MetricsEMF ||
-		c.Namespace != "Team/Redis" || !c.HighResolution {
+		c.Namespace != "Team/Redis" || !c.HighResolution || c.Check.Region != "primary-east" ||
+		c.SecretTimeout != time.Second || c.PublishTimeout != 2*time.Second || c.FunctionTimeout != 10*time.Second {
 		t.Errorf("config: %+v", c)
 	}
 }
@@ -71,7 +82,18 @@ func TestBadInput(t *testing.T) {
 		{"negative db", map[string]string{EnvDB: "-1"}, `REDIS_DB="-1": use a database index of 0 or more`},
 		{"timeout not duration", map[string]string{EnvCheckTimeout: "2"}, `CHECK_TIMEOUT="2": use a positive Go duration such as 2s`},
 		{"timeout too long", map[string]string{EnvCheckTimeout: "5m"}, `CHECK_TIMEOUT="5m": use at most 60s`},
-		{"role", map[string]string{EnvExpectRole: "master"}, `EXPECT_ROLE="master": use primary or replica`},
+		{"role", map[string]string{EnvExpectRole: "master"}, `EXPECT_ROLE="master": use auto, primary or replica`},
+		{"heartbeat region", map[string]string{EnvHeartbeatRegion: "us east"}, `HEARTBEAT_REGION="us east": use a name without white space`},
+		{"secret timeout", map[string]string{EnvSecretTimeout: "0s"}, `SECRET_TIMEOUT="0s": use a positive Go duration of at most 60s`},
+		{"publish timeout", map[string]string{EnvPublishTimeout: "2m"}, `PUBLISH_TIMEOUT="2m": use a positive Go duration of at most 60s`},
+		{"budgets over the function timeout", map[string]string{EnvFunctionTimeout: "3s"},
+			"FUNCTION_TIMEOUT=3s is shorter than SECRET_TIMEOUT + CHECK_TIMEOUT + PUBLISH_TIMEOUT + 200ms margin = 5.7s"},
+		{"password file missing", map[string]string{EnvPasswordFile: "/nonexistent/redis-token"},
+			`REDIS_PASSWORD_FILE="/nonexistent/redis-token": no such file or directory: give a readable file`},
+		{"CA file missing", map[string]string{EnvTLSCAFile: "/nonexistent/ca.pem"},
+			`REDIS_TLS_CA_FILE="/nonexistent/ca.pem": no such file or directory: give a readable PEM file`},
+		{"CA file not PEM", map[string]string{EnvTLSCAFile: "config_test.go"},
+			`REDIS_TLS_CA_FILE="config_test.go": the file holds no PEM certificate`},
 		{"heartbeat", map[string]string{EnvHeartbeat: "on"}, `HEARTBEAT="on": use true or false`},
 		{"prefix space", map[string]string{EnvKeyPrefix: "health check:"}, `KEY_PREFIX="health check:": use a prefix without white space`},
 		{"key ttl short", map[string]string{EnvKeyTTL: "10ms"}, `KEY_TTL="10ms": use a Go duration of at least 1s`},
@@ -113,5 +135,26 @@ func TestErrorsJoined(t *testing.T) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}
+	}
+}
+
+// The files the configuration names are read at init: an empty password
+// file fails there too, and good files pass.
+func TestFilesReadAtInit(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	good := filepath.Join(dir, "token")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte("token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := FromEnv(env(map[string]string{EnvAddr: "redis.internal:6379", EnvPasswordFile: empty}))
+	if err == nil || !strings.Contains(err.Error(), "REDIS_PASSWORD_FILE=") || !strings.Contains(err.Error(), "is empty") {
+		t.Fatalf("empty password file: %v", err)
+	}
+	if _, err := FromEnv(env(map[string]string{EnvAddr: "redis.internal:6379", EnvPasswordFile: good})); err != nil {
+		t.Fatalf("good password file: %v", err)
 	}
 }

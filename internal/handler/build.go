@@ -11,7 +11,6 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/config"
@@ -55,13 +54,14 @@ func Build(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.L
 			return user, tok, err
 		}
 	}
-	if _, err := rc.Options(); err != nil { // fail at init, not per invocation
+	conn, err := redisconn.NewClient(rc) // fail at init, not per invocation
+	if err != nil {
 		return nil, nil, err
 	}
-	checker := check.NewChecker(func() (*redis.Client, error) { return redisconn.New(rc) }, cfg.Check)
+	checker := check.New(conn, cfg.Check)
 
 	var pub metrics.Publisher
-	opts := metrics.CloudWatchOptions{Namespace: cfg.Namespace, Dimensions: cfg.Dimensions, HighResolution: cfg.HighResolution}
+	opts := metrics.Options{Namespace: cfg.Namespace, Dimensions: cfg.Dimensions, HighResolution: cfg.HighResolution}
 	switch cfg.MetricsMode {
 	case config.MetricsEMF:
 		pub = metrics.NewEMF(stdout, opts)
@@ -77,5 +77,6 @@ func Build(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.L
 	if tokens != nil {
 		t = tokens
 	}
-	return New(checker, pub, t, log), checker.Close, nil
+	h = New(checker, pub, t, log).WithBudgets(Budgets{Token: cfg.SecretTimeout, Publish: cfg.PublishTimeout, Margin: config.InvocationMargin})
+	return h, checker.Close, nil
 }

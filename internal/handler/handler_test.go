@@ -15,10 +15,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/cwlocal"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/redisserver"
 	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/secret"
+	"github.com/redisha/redisha/internal/secret/secretlocal"
 )
 
 // recorder is a Publisher that keeps what it was given (the CloudWatch and
@@ -80,13 +83,13 @@ func TestHandleHealthyPublishesAndReturnsResult(t *testing.T) {
 			t.Fatalf("%s: %+v", ev.file, resp)
 		}
 		b, _ := json.Marshal(resp)
-		for _, field := range []string{`"healthy":true`, `"latency_ms":`, `"role":"primary"`, `"trigger":"` + ev.trigger} {
+		for _, field := range []string{`"healthy":true`, `"latency_ms":`, `"role":"primary"`, `"writable":true`, `"trigger":"` + ev.trigger} {
 			if !bytes.Contains(b, []byte(field)) {
 				t.Errorf("response %s lacks %s", b, field)
 			}
 		}
 	}
-	if len(rec.samples) != 2 || !rec.samples[0].Healthy || rec.samples[0].Latency <= 0 {
+	if len(rec.samples) != 2 || !rec.samples[0].Healthy || !rec.samples[0].Writable || rec.samples[0].Latency <= 0 {
 		t.Fatalf("samples %+v", rec.samples)
 	}
 	redistest.AssertNoKeys(t, redistest.Admin(t, srv.Addr, "", ""), check.DefaultPrefix)
@@ -145,14 +148,17 @@ func TestHandlePublishFailureFailsInvocation(t *testing.T) {
 	rec := &recorder{err: errors.New("put metric data: throttled")}
 	h, logs := newHandler(t, redisconn.Config{Addr: srv.Addr}, check.Options{Timeout: time.Second}, rec, nil)
 	resp, err := h.Handle(context.Background(), nil)
-	if err == nil || !strings.Contains(err.Error(), "publish metrics: put metric data: throttled") {
-		t.Fatalf("error %v", err)
+	var pe *PublishError
+	if !errors.As(err, &pe) || err.Error() != "publish metrics: put metric data: throttled" {
+		t.Fatalf("error %T %v, want a *PublishError", err, err)
 	}
 	if resp.Published || !resp.Healthy {
 		t.Fatalf("%+v", resp)
 	}
-	if !strings.Contains(logs.String(), "publish metrics failed") {
-		t.Errorf("failure not logged: %s", logs)
+	// The runtime logs a function error, with its type: logged here too, it
+	// would appear twice.
+	if strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("the handler logged the error itself: %s", logs)
 	}
 }
 
@@ -161,8 +167,9 @@ func TestHandleTokenUnavailableIsAnError(t *testing.T) {
 	rec := &recorder{}
 	tk := &tokens{err: errors.New("get secret arn:x: AccessDeniedException")}
 	h, _ := newHandler(t, redisconn.Config{Addr: srv.Addr}, check.Options{Timeout: time.Second}, rec, tk)
-	if _, err := h.Handle(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "auth token") {
-		t.Fatalf("error %v", err)
+	var te *TokenError
+	if _, err := h.Handle(context.Background(), nil); !errors.As(err, &te) || !strings.Contains(err.Error(), "auth token") {
+		t.Fatalf("error %T %v, want a *TokenError", err, err)
 	}
 	if len(rec.samples) != 0 {
 		t.Fatal("published a verdict on Redis without being able to check it")
@@ -205,5 +212,56 @@ func TestTrigger(t *testing.T) {
 		if got := e.Trigger(); got != want {
 			t.Errorf("%s: %s, want %s", in, got, want)
 		}
+	}
+}
+
+// A stalled Secrets Manager or CloudWatch endpoint ends the invocation with
+// an error that names the budget, well before the invocation's deadline.
+func TestHandleStalledEndpointsEndWithinBudgets(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{Password: "right-password-123"})
+	sm := secretlocal.New("right-password-123")
+	t.Cleanup(sm.Close)
+	cw := cwlocal.New()
+	t.Cleanup(cw.Close)
+	tokens := secret.FromSecretsManager(secretlocal.NewClient(sm.URL(), 3), "arn:aws:secretsmanager:us-east-1:1:secret:x", 0)
+	cfg := redisconn.Config{Addr: srv.Addr, Credentials: func(ctx context.Context) (string, string, error) {
+		tok, err := tokens.Token(ctx)
+		return "", tok, err
+	}}
+	pub := metrics.NewCloudWatch(cwlocal.NewClient(cw.URL(), 3), metrics.Options{})
+	h, _ := newHandler(t, cfg, check.Options{Timeout: time.Second}, pub, tokens)
+	h.WithBudgets(Budgets{Token: 300 * time.Millisecond, Publish: 300 * time.Millisecond})
+
+	invoke := func() (Response, error, time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		resp, err := h.Handle(ctx, nil)
+		if ctx.Err() != nil {
+			t.Fatal("the invocation outlived its deadline")
+		}
+		return resp, err, time.Since(start)
+	}
+
+	// Cold: no token cached, Secrets Manager stalls.
+	sm.Stall(time.Minute)
+	_, err, took := invoke()
+	var te *TokenError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "SECRET_TIMEOUT=300ms") {
+		t.Fatalf("stalled Secrets Manager: %T %v", err, err)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("stalled Secrets Manager took %s with a 300ms budget", took)
+	}
+	sm.Stall(0)
+
+	cw.Stall(time.Minute)
+	resp, err, took := invoke()
+	var pe *PublishError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "PUBLISH_TIMEOUT=300ms") || !resp.Healthy {
+		t.Fatalf("stalled CloudWatch: %T %v %+v", err, err, resp)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("stalled CloudWatch took %s with a 300ms budget", took)
 	}
 }

@@ -48,7 +48,7 @@ func TestPutMetricDataOnTheWire(t *testing.T) {
 	dims := []metrics.Dimension{{Name: "ReplicationGroup", Value: "redis-primary"}, {Name: "Region", Value: "us-east-1"}}
 	p := metrics.NewCloudWatch(cwlocal.NewClient(cw.URL(), 1), metrics.Options{Dimensions: dims, HighResolution: true})
 	lag := 1500 * time.Millisecond
-	if err := p.Publish(context.Background(), metrics.Sample{Time: t0, Healthy: true, Latency: 1234 * time.Microsecond, ReplicationLag: &lag}); err != nil {
+	if err := p.Publish(context.Background(), metrics.Sample{Time: t0, Healthy: true, Latency: 1234 * time.Microsecond, ReplicationLag: &lag, Writable: true}); err != nil {
 		t.Fatal(err)
 	}
 	t1 := t0.Add(30 * time.Second)
@@ -59,8 +59,8 @@ func TestPutMetricDataOnTheWire(t *testing.T) {
 		t.Errorf("requests %d (gzip %d), want 2 uncompressed: one call per sample, small bodies stay plain", total, gz)
 	}
 	data := cw.Received()
-	if len(data) != 4+3 {
-		t.Fatalf("%d data, want 7: %v", len(data), data)
+	if len(data) != 5+4 {
+		t.Fatalf("%d data, want 9: %v", len(data), data)
 	}
 	for i, want := range []struct {
 		name  string
@@ -71,10 +71,12 @@ func TestPutMetricDataOnTheWire(t *testing.T) {
 	}{
 		{metrics.HealthCheckStatus, 1, "None", 60, t0},
 		{metrics.HealthCheckLatency, 1.234, "Milliseconds", 60, t0},
+		{metrics.WritableStatus, 1, "None", 60, t0},
 		{metrics.ReplicationLagSeconds, 1.5, "Seconds", 60, t0},
 		{metrics.HealthCheckStatusHighRes, 1, "None", 1, t0},
 		{metrics.HealthCheckStatus, 0, "None", 60, t1},
 		{metrics.HealthCheckLatency, 2000, "Milliseconds", 60, t1},
+		{metrics.WritableStatus, 0, "None", 60, t1},
 		{metrics.HealthCheckStatusHighRes, 0, "None", 1, t1},
 	} {
 		d := data[i]
@@ -99,8 +101,8 @@ func TestPutMetricDataNamespaceAndNoDimensions(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := cw.Received()
-	if len(data) != 2 {
-		t.Fatalf("%d data, want status and latency only: %v", len(data), data)
+	if len(data) != 3 {
+		t.Fatalf("%d data, want status, latency and writable only: %v", len(data), data)
 	}
 	for _, d := range data {
 		if d.Namespace != "Team/Cache" || len(d.Dimensions) != 0 {
@@ -177,7 +179,7 @@ func TestPutMetricDataErrors(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(cw.Received()) != 2 {
+				if len(cw.Received()) != 3 {
 					t.Fatalf("received %v, want the sample once", cw.Received())
 				}
 				return

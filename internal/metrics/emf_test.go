@@ -156,7 +156,7 @@ func TestEMFDocumentFollowsSpecification(t *testing.T) {
 	ds := []metrics.Dimension{{Name: "ReplicationGroup", Value: "redis-secondary"}, {Name: "Region", Value: "us-west-2"}}
 	p := metrics.NewEMF(&buf, metrics.Options{Dimensions: ds, HighResolution: true})
 	lag := 250 * time.Millisecond
-	if err := p.Publish(context.Background(), metrics.Sample{Time: t0, Healthy: true, Latency: 1500 * time.Microsecond, ReplicationLag: &lag}); err != nil {
+	if err := p.Publish(context.Background(), metrics.Sample{Time: t0, Healthy: true, Latency: 1500 * time.Microsecond, ReplicationLag: &lag, Writable: false}); err != nil {
 		t.Fatal(err)
 	}
 	ls := lines(t, buf.Bytes())
@@ -164,7 +164,7 @@ func TestEMFDocumentFollowsSpecification(t *testing.T) {
 		t.Fatalf("%d lines, want 1", len(ls))
 	}
 	root := validateEMF(t, ls[0])
-	for k, want := range map[string]float64{"HealthCheckStatus": 1, "HealthCheckLatency": 1.5, "ReplicationLagSeconds": 0.25, "HealthCheckStatusHighRes": 1} {
+	for k, want := range map[string]float64{"HealthCheckStatus": 1, "HealthCheckLatency": 1.5, "ReplicationLagSeconds": 0.25, "HealthCheckStatusHighRes": 1, "WritableStatus": 0} {
 		if got := number(t, root[k]); got != want {
 			t.Errorf("%s = %v, want %v", k, got, want)
 		}
@@ -196,6 +196,7 @@ func TestEMFDocumentFollowsSpecification(t *testing.T) {
 		"HealthCheckStatus":        {"None", nil}, // standard resolution: Route 53 rejects alarms on high-resolution data
 		"HealthCheckLatency":       {"Milliseconds", nil},
 		"ReplicationLagSeconds":    {"Seconds", nil},
+		"WritableStatus":           {"None", nil},
 		"HealthCheckStatusHighRes": {"None", json.Number("1")},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -220,7 +221,7 @@ func TestEMFWithoutDimensionsUsesEmptySet(t *testing.T) {
 	if !strings.Contains(buf.String(), `"Namespace":"Team/Cache","Dimensions":[[]],"Metrics":[`) {
 		t.Fatalf("want one empty dimension set: %s", buf.String())
 	}
-	if len(root) != 3 { // _aws and the two values
+	if len(root) != 4 { // _aws and the three values
 		t.Fatalf("root members %v", root)
 	}
 }
@@ -231,7 +232,7 @@ func TestEMFWithoutDimensionsUsesEmptySet(t *testing.T) {
 func TestEMFMatchesEncodingJSON(t *testing.T) {
 	ds := []metrics.Dimension{{Name: `Quote"d`, Value: `back\slash <&> 'single'`}, {Name: "Region", Value: "eu-central-1"}}
 	for _, s := range []metrics.Sample{
-		{Time: t0, Healthy: true, Latency: 0},
+		{Time: t0, Healthy: true, Latency: 0, Writable: true},
 		{Time: t0, Latency: time.Nanosecond},
 		{Time: t0.Add(time.Hour), Healthy: true, Latency: 1234567 * time.Microsecond, ReplicationLag: ptr(-3 * time.Millisecond)},
 		{Time: t0, Latency: time.Duration(math.MaxInt64), ReplicationLag: ptr(time.Duration(math.MaxInt64))},
@@ -280,6 +281,11 @@ func reference(o metrics.Options, s metrics.Sample) map[string]any {
 	defs := []map[string]any{{"Name": "HealthCheckStatus", "Unit": "None"}, {"Name": "HealthCheckLatency", "Unit": "Milliseconds"}}
 	doc["HealthCheckStatus"] = status
 	doc["HealthCheckLatency"] = float64(s.Latency.Microseconds()) / 1000
+	defs = append(defs, map[string]any{"Name": "WritableStatus", "Unit": "None"})
+	doc["WritableStatus"] = 0.0
+	if s.Writable {
+		doc["WritableStatus"] = 1.0
+	}
 	if s.ReplicationLag != nil {
 		defs = append(defs, map[string]any{"Name": "ReplicationLagSeconds", "Unit": "Seconds"})
 		doc["ReplicationLagSeconds"] = s.ReplicationLag.Seconds()

@@ -4,9 +4,9 @@
 // ships stdout to CloudWatch Logs, which extracts the metrics).
 //
 // Both publishers send the same metrics for a Sample: HealthCheckStatus (1
-// or 0, unit None), HealthCheckLatency (Milliseconds), ReplicationLagSeconds
-// (Seconds) when the sample carries a lag, and HealthCheckStatusHighRes
-// (StorageResolution 1) when high resolution is on.
+// or 0, unit None), HealthCheckLatency (Milliseconds), WritableStatus (1 or
+// 0), ReplicationLagSeconds (Seconds) when the sample carries a lag, and
+// HealthCheckStatusHighRes (StorageResolution 1) when high resolution is on.
 package metrics
 
 import (
@@ -26,8 +26,14 @@ const (
 	HealthCheckStatusHighRes = "HealthCheckStatusHighRes"
 	// HealthCheckLatency is the check's wall time in milliseconds.
 	HealthCheckLatency = "HealthCheckLatency"
-	// ReplicationLagSeconds is the heartbeat age a replica check read.
+	// ReplicationLagSeconds is the heartbeat age a replica check read; when
+	// the heartbeat is missing, its TTL (a lower bound), so a lag alarm keeps
+	// breaching while replication is broken.
 	ReplicationLagSeconds = "ReplicationLagSeconds"
+	// WritableStatus is 1 when the endpoint accepted a write in this check
+	// (a primary whose write check passed), else 0 (unit None, standard
+	// resolution): the signal DNS follows to the writer.
+	WritableStatus = "WritableStatus"
 )
 
 // DefaultNamespace is the CloudWatch namespace when none is configured.
@@ -50,6 +56,48 @@ type Sample struct {
 	Latency time.Duration
 	// ReplicationLag becomes ReplicationLagSeconds when not nil.
 	ReplicationLag *time.Duration
+	// Writable becomes WritableStatus 1 or 0.
+	Writable bool
+}
+
+// value is one metric of a sample, as both publishers send it.
+type value struct {
+	name       string
+	unit       string
+	value      float64
+	resolution int
+}
+
+// values lists the sample's metrics in publishing order.
+func (o Options) values(s Sample) []value {
+	status := flag(s.Healthy)
+	out := make([]value, 0, 5)
+	out = append(out,
+		value{HealthCheckStatus, "None", status, stdResolution},
+		value{HealthCheckLatency, "Milliseconds", float64(s.Latency.Microseconds()) / 1000, stdResolution},
+		value{WritableStatus, "None", flag(s.Writable), stdResolution})
+	if s.ReplicationLag != nil {
+		out = append(out, value{ReplicationLagSeconds, "Seconds", s.ReplicationLag.Seconds(), stdResolution})
+	}
+	if o.HighResolution {
+		out = append(out, value{HealthCheckStatusHighRes, "None", status, highResolution})
+	}
+	return out
+}
+
+func flag(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// sampleTime is the sample's time, or now when it has none.
+func sampleTime(s Sample) time.Time {
+	if s.Time.IsZero() {
+		return time.Now()
+	}
+	return s.Time
 }
 
 // Publisher sends one sample. An error means the metric did not arrive; the

@@ -30,10 +30,6 @@ type Options struct {
 	HighResolution bool
 }
 
-// CloudWatchOptions is Options under the name the PutMetricData publisher's
-// callers use; both publishers take the same options.
-type CloudWatchOptions = Options
-
 func (o Options) withDefaults() Options {
 	if o.Namespace == "" {
 		o.Namespace = DefaultNamespace
@@ -97,7 +93,7 @@ func validateDimensions(ds []Dimension) error {
 
 func isMetricName(s string) bool {
 	switch s {
-	case HealthCheckStatus, HealthCheckStatusHighRes, HealthCheckLatency, ReplicationLagSeconds:
+	case HealthCheckStatus, HealthCheckStatusHighRes, HealthCheckLatency, ReplicationLagSeconds, WritableStatus:
 		return true
 	}
 	return false

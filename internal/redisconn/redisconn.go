@@ -217,10 +217,13 @@ func (c Config) Options() (*redis.Options, error) {
 	}
 	o.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dialTCP(ctx, network, addr)
-		if err != nil || tc == nil {
-			return conn, err
+		if err == nil && tc != nil {
+			conn, err = tlsHandshake(ctx, conn, tc)
 		}
-		return tlsHandshake(ctx, conn, tc)
+		if err != nil {
+			return nil, err
+		}
+		return newGoodbyeConn(conn), nil
 	}
 	return o, nil
 }
@@ -250,11 +253,3 @@ func tlsHandshake(ctx context.Context, conn net.Conn, tc *tls.Config) (net.Conn,
 	}
 	return tconn, nil
 }
-
-// go-redis logs dial failures on its own; redisha reports every failure in
-// its results, so the library's log lines would only repeat them.
-func init() { redis.SetLogger(discardLogger{}) }
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(context.Context, string, ...interface{}) {}

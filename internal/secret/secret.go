@@ -40,7 +40,8 @@ type Source struct {
 
 // FromSecretsManager reads the token from the secret arn. The secret string
 // is the token itself or a JSON object with a "password", "authToken",
-// "auth_token" or "token" member.
+// "auth_token" or "token" member; surrounding white space is dropped (a
+// token never has any, and a pasted one often does).
 func FromSecretsManager(api GetSecretValueAPI, arn string, maxAge time.Duration) *Source {
 	return newSource(func(ctx context.Context) (string, error) {
 		out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
@@ -58,14 +59,14 @@ func FromSecretsManager(api GetSecretValueAPI, arn string, maxAge time.Duration)
 	}, maxAge)
 }
 
-// FromFile reads the token from a file (trailing newlines dropped).
+// FromFile reads the token from a file (surrounding white space dropped).
 func FromFile(path string) *Source {
 	return newSource(func(context.Context) (string, error) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return "", fmt.Errorf("read password file: %w", err)
 		}
-		tok := strings.TrimRight(string(b), "\r\n")
+		tok := strings.TrimSpace(string(b))
 		if tok == "" {
 			return "", fmt.Errorf("password file %s is empty: put the AUTH token in it", path)
 		}
@@ -116,8 +117,8 @@ func parse(s string) (string, error) {
 			return "", errors.New("secret looks like JSON but does not parse")
 		}
 		for _, k := range []string{"password", "authToken", "auth_token", "token"} {
-			if v, ok := m[k].(string); ok && v != "" {
-				return v, nil
+			if v, ok := m[k].(string); ok && strings.TrimSpace(v) != "" {
+				return strings.TrimSpace(v), nil
 			}
 		}
 		return "", errors.New(`secret JSON has no "password", "authToken", "auth_token" or "token" string member`)
@@ -125,5 +126,5 @@ func parse(s string) (string, error) {
 	if t == "" {
 		return "", errors.New("secret string is empty")
 	}
-	return s, nil
+	return t, nil
 }

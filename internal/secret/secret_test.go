@@ -2,68 +2,28 @@ package secret
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/redisha/redisha/internal/secret/secretlocal"
 )
 
-// secretsEndpoint answers GetSecretValue the way Secrets Manager does
-// (awsJson1_1: POST /, X-Amz-Target header, JSON body).
-type secretsEndpoint struct {
-	mu     sync.Mutex
-	value  string
-	fail   bool
-	calls  atomic.Int64
-	lastID string
-}
-
-func (e *secretsEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	e.calls.Add(1)
-	if r.Method != http.MethodPost || r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" {
-		http.Error(w, "unexpected call "+r.Header.Get("X-Amz-Target"), http.StatusBadRequest)
-		return
-	}
-	var in struct{ SecretId string }
-	_ = json.NewDecoder(r.Body).Decode(&in)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.lastID = in.SecretId
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	if e.fail {
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"__type":"ResourceNotFoundException","Message":"Secrets Manager can't find the specified secret."}`))
-		return
-	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"ARN": in.SecretId, "Name": "redis-auth", "SecretString": e.value})
-}
-
-func newClient(t *testing.T, e *secretsEndpoint) *secretsmanager.Client {
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	return secretsmanager.New(secretsmanager.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(srv.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		RetryMaxAttempts: 1,
-	})
+func newEndpoint(t *testing.T, value string) *secretlocal.Server {
+	t.Helper()
+	e := secretlocal.New(value)
+	t.Cleanup(e.Close)
+	return e
 }
 
 const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-auth-AbCdEf"
 
 func TestSecretsManagerCachedAndRefreshed(t *testing.T) {
-	e := &secretsEndpoint{value: "first-token-0123456789"}
-	s := FromSecretsManager(newClient(t, e), arn, time.Minute)
+	e := newEndpoint(t, "first-token-0123456789")
+	s := FromSecretsManager(secretlocal.NewClient(e.URL(), 1), arn, time.Minute)
 	now := time.Now()
 	s.now = func() time.Time { return now }
 	ctx := context.Background()
@@ -73,41 +33,38 @@ func TestSecretsManagerCachedAndRefreshed(t *testing.T) {
 			t.Fatalf("token %q, %v", tok, err)
 		}
 	}
-	if n := e.calls.Load(); n != 1 {
+	if n := e.Calls(); n != 1 {
 		t.Fatalf("%d calls for 3 tokens, want 1 (cached across warm invocations)", n)
 	}
-	if e.lastID != arn {
-		t.Fatalf("asked for %q, want %q", e.lastID, arn)
+	if e.LastID() != arn {
+		t.Fatalf("asked for %q, want %q", e.LastID(), arn)
 	}
 	// Rotated: Invalidate (after an auth failure) fetches again.
-	e.mu.Lock()
-	e.value = `{"password":"second-token-0123456789"}`
-	e.mu.Unlock()
+	e.SetValue(`{"password":" second-token-0123456789\n"}`)
 	s.Invalidate()
 	if tok, _ := s.Token(ctx); tok != "second-token-0123456789" {
 		t.Fatalf("after invalidate: %q", tok)
 	}
 	// Aged out: fetched again; a failing refresh keeps the cached token.
-	e.mu.Lock()
-	e.fail = true
-	e.mu.Unlock()
+	e.Fail(true)
 	now = now.Add(2 * time.Minute)
 	if tok, err := s.Token(ctx); err != nil || tok != "second-token-0123456789" {
 		t.Fatalf("refresh failure must serve the cached token: %q, %v", tok, err)
 	}
-	if n := e.calls.Load(); n != 3 {
+	if n := e.Calls(); n != 3 {
 		t.Fatalf("%d calls, want 3", n)
 	}
 }
 
 func TestSecretsManagerErrors(t *testing.T) {
-	e := &secretsEndpoint{fail: true}
-	_, err := FromSecretsManager(newClient(t, e), arn, 0).Token(context.Background())
+	e := newEndpoint(t, "")
+	e.Fail(true)
+	_, err := FromSecretsManager(secretlocal.NewClient(e.URL(), 1), arn, 0).Token(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "get secret "+arn) || !strings.Contains(err.Error(), "ResourceNotFound") {
 		t.Fatalf("error %v", err)
 	}
-	e = &secretsEndpoint{value: `{"user":"x"}`}
-	_, err = FromSecretsManager(newClient(t, e), arn, 0).Token(context.Background())
+	e = newEndpoint(t, `{"user":"x"}`)
+	_, err = FromSecretsManager(secretlocal.NewClient(e.URL(), 1), arn, 0).Token(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `no "password"`) {
 		t.Fatalf("error %v", err)
 	}
@@ -116,6 +73,8 @@ func TestSecretsManagerErrors(t *testing.T) {
 func TestParse(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain-token":                 "plain-token",
+		"  spaced-token\r\n":          "spaced-token",
+		`{"password":" e\n"}`:         "e",
 		`{"authToken":"a"}`:           "a",
 		`{"auth_token":"b"}`:          "b",
 		`{"token":"c","password":""}`: "c",
@@ -145,5 +104,21 @@ func TestFromFile(t *testing.T) {
 	_ = os.WriteFile(empty, nil, 0o600)
 	if _, err := FromFile(empty).Token(context.Background()); err == nil || !strings.Contains(err.Error(), "is empty") {
 		t.Fatalf("empty file: %v", err)
+	}
+}
+
+// A stalled endpoint ends the read at the caller's deadline.
+func TestSecretsManagerStalledEndsAtDeadline(t *testing.T) {
+	e := newEndpoint(t, "token-0123456789")
+	e.Stall(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := FromSecretsManager(secretlocal.NewClient(e.URL(), 3), arn, 0).Token(ctx)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want the deadline", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %s after a 300ms deadline", took)
 	}
 }

@@ -1,0 +1,48 @@
+package config
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Budget is the time one invocation may need: the token read, the check and
+// the publish, each at its limit, and the margin to report a failure.
+func (c Config) Budget() time.Duration {
+	return c.SecretTimeout + c.Check.Timeout + c.PublishTimeout + InvocationMargin
+}
+
+// checkFiles reads the files the configuration names, so that what would
+// certainly fail at the first invocation fails at init, naming the variable.
+func checkFiles(c Config) []error {
+	var errs []error
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s=%q: %v: give a readable file holding the AUTH token", EnvPasswordFile, c.PasswordFile, unwrapPath(err)))
+		case strings.TrimSpace(string(b)) == "":
+			errs = append(errs, fmt.Errorf("%s=%q: the file is empty: put the AUTH token in it", EnvPasswordFile, c.PasswordFile))
+		}
+	}
+	if c.Redis.TLSCAFile != "" && c.Redis.TLS {
+		b, err := os.ReadFile(c.Redis.TLSCAFile)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s=%q: %v: give a readable PEM file of CA certificates", EnvTLSCAFile, c.Redis.TLSCAFile, unwrapPath(err)))
+		case !x509.NewCertPool().AppendCertsFromPEM(b):
+			errs = append(errs, fmt.Errorf("%s=%q: the file holds no PEM certificate: give the CA bundle in PEM form", EnvTLSCAFile, c.Redis.TLSCAFile))
+		}
+	}
+	return errs
+}
+
+// unwrapPath drops the path from an *os.PathError: the message names it.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
