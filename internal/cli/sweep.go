@@ -99,7 +99,7 @@ Exit 0 when every DB answered, 1 when one did not, 2 on bad usage.`,
 // writeSweep prints the report in the runbook's log format, with the reason
 // and latency added.
 func writeSweep(w io.Writer, rep sweep.Report) {
-	fmt.Fprintf(w, "===== Redis DB Health Check at %s =====\n", rep.Time.Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(w, "===== Redis DB Health Check at %s =====\n", rep.Time.Format(runbookStamp))
 	if rep.Cluster {
 		fmt.Fprintln(w, "cluster mode: DB 0 on each shard's primary")
 	} else if rep.DatabasesFrom == "default" {

@@ -144,7 +144,7 @@ func checkDB(ctx context.Context, conn redisconn.Config, db int, cfg Config) Res
 	}
 	start := time.Now()
 	v, err := c.Ping(cctx).Result()
-	res.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+	res.LatencyMS = check.Milliseconds(time.Since(start))
 	switch {
 	case err != nil:
 		res.Step, res.Reason, res.Error = check.StepPing, check.Classify(err), err.Error()
