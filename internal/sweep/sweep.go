@@ -72,19 +72,70 @@ func (r Report) Failed() int {
 	return n
 }
 
-// Run sweeps the endpoint.
+// DefaultTimeout bounds each DB's check when Config.Timeout is zero.
+const DefaultTimeout = 2 * time.Second
+
+// Field names a Config field in a *FieldError.
+type Field string
+
+// Config fields a FieldError can be about.
+const (
+	FieldTimeout Field = "timeout"
+	FieldPrefix  Field = "prefix"
+	FieldDBs     Field = "dbs"
+)
+
+// FieldError is a Config field that cannot work. Its message is the field
+// followed by Err.
+type FieldError struct {
+	// Field is the setting at fault.
+	Field Field
+	// Err says what is wrong with it and the fix, without naming it.
+	Err error
+}
+
+func (e *FieldError) Error() string { return string(e.Field) + " " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func (c Config) withDefaults() Config {
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Prefix == "" {
+		c.Prefix = check.DefaultPrefix
+	}
+	c.Conn.DB, c.Conn.DialTimeout, c.Conn.IOTimeout = 0, c.Timeout, c.Timeout
+	return c
+}
+
+// Validate reports the first field that cannot work: a *FieldError for the
+// sweep's own fields, redisconn's error for Conn (its DB is ignored). Zero
+// values stand for the defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.Timeout < 0 {
+		return &FieldError{Field: FieldTimeout, Err: errors.New("must be positive, e.g. 2s")}
+	}
+	if err := (check.Options{Prefix: c.Prefix}).Validate(); err != nil {
+		return &FieldError{Field: FieldPrefix, Err: err}
+	}
+	for _, db := range c.DBs {
+		if db < 0 {
+			return &FieldError{Field: FieldDBs, Err: fmt.Errorf("%d is negative: use DB indexes of 0 or more", db)}
+		}
+	}
+	return c.Conn.Validate()
+}
+
+// Run validates the config and sweeps the endpoint.
 func Run(ctx context.Context, cfg Config) (Report, error) {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Second
-	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = check.DefaultPrefix
-	}
-	conn := cfg.Conn
-	conn.DB, conn.DialTimeout, conn.IOTimeout = 0, cfg.Timeout, cfg.Timeout
-	if err := conn.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
+	cfg = cfg.withDefaults()
+	conn := cfg.Conn
 	rep := Report{Time: time.Now()}
 
 	admin, err := redisconn.New(conn)
