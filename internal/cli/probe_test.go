@@ -423,3 +423,14 @@ func TestProbeOutputStaysSmallWhileDown(t *testing.T) {
 		t.Errorf("seed error log:\n%s", e)
 	}
 }
+
+// --duration is a bound: with --interval 4s and --duration 500ms the run
+// ends after about 500 ms (it ran the whole 4 s interval before).
+func TestProbeDurationBoundsTheInterval(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	start := time.Now()
+	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--interval", "4s", "--duration", "500ms", "--timeout", "200ms")
+	if el := time.Since(start); code != ExitOK || el > 1500*time.Millisecond {
+		t.Fatalf("exit %d after %s: %s %s", code, el, stdout, stderr)
+	}
+}
