@@ -155,7 +155,7 @@ func newProbeCmd(env Env) *cobra.Command {
 }
 
 // probeFlags maps the probe.Config field a FieldError is about to its flag.
-var probeFlags = map[probe.Field]string{
+var probeFlags = map[string]string{
 	probe.FieldTimeout: "timeout", probe.FieldDuration: "duration", probe.FieldInterval: "interval",
 	probe.FieldCycles: "cycles", probe.FieldBreak: "break", probe.FieldPrefix: "prefix",
 	probe.FieldKeyTTL: "key-ttl", probe.FieldSampleEvery: "sample",

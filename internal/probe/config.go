@@ -1,10 +1,10 @@
 package probe
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/fielderr"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
@@ -40,38 +40,23 @@ type Config struct {
 	Sink func(Event)
 }
 
-// Field names a Config field in a *FieldError.
-type Field string
+// FieldError is a Config field that cannot work (Field is one of the
+// Field constants).
+type FieldError = fielderr.Error
 
 // Config fields a FieldError can be about.
 const (
-	FieldTimeout     Field = "timeout"
-	FieldDuration    Field = "duration"
-	FieldInterval    Field = "interval"
-	FieldCycles      Field = "cycles"
-	FieldBreak       Field = "break"
-	FieldPrefix      Field = "prefix"
-	FieldKeyTTL      Field = "key ttl"
-	FieldSampleEvery Field = "sample every"
+	FieldTimeout     = "timeout"
+	FieldDuration    = "duration"
+	FieldInterval    = "interval"
+	FieldCycles      = "cycles"
+	FieldBreak       = "break"
+	FieldPrefix      = "prefix"
+	FieldKeyTTL      = "key ttl"
+	FieldSampleEvery = "sample every"
 )
 
-// FieldError is a Config field that cannot work. Its message is the field
-// followed by Err, e.g. "timeout must not be negative: use e.g. 1s".
-type FieldError struct {
-	// Field is the setting at fault.
-	Field Field
-	// Err says what is wrong with it and the fix, without naming it.
-	Err error
-}
-
-func (e *FieldError) Error() string { return string(e.Field) + " " + e.Err.Error() }
-
-// Unwrap returns Err.
-func (e *FieldError) Unwrap() error { return e.Err }
-
-func fieldErr(f Field, format string, args ...any) error {
-	return &FieldError{Field: f, Err: fmt.Errorf(format, args...)}
-}
+var fieldErr = fielderr.New
 
 func (c Config) withDefaults() Config {
 	if c.Timeout == 0 {

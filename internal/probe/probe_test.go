@@ -131,14 +131,16 @@ func ready(es []probe.Event) bool {
 	return described[probe.Write] && described[probe.Read] && healthy(time.Time{})(after)
 }
 
-// run probes cfg: it waits for a healthy baseline (a success of each
-// series), injects the fault, waits until both series are healthy again
-// after it, then ends the run and returns the summary and the injected
-// fault's measured length.
-func run(t *testing.T, cfg probe.Config, inject func() time.Duration) (*probe.Summary, time.Duration) {
+// started runs a probe of cfg in the background and waits until it is
+// ready (both series connected, described and answered). stop ends the run
+// and returns the summary.
+func started(t *testing.T, cfg probe.Config) (w *watch, stop func() *probe.Summary) {
 	t.Helper()
-	w := newWatch()
-	cfg.Sink, cfg.SampleEvery = w.sink, 50*time.Millisecond
+	w = newWatch()
+	cfg.Sink = w.sink
+	if cfg.SampleEvery == 0 {
+		cfg.SampleEvery = 50 * time.Millisecond
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = probeTimeout
 	}
@@ -150,24 +152,34 @@ func run(t *testing.T, cfg probe.Config, inject func() time.Duration) (*probe.Su
 	done := make(chan *probe.Summary, 1)
 	go func() { done <- p.Run(ctx) }()
 	t.Cleanup(func() {
+		cancel()
 		if t.Failed() {
 			w.log(t)
 		}
 	})
 	w.until(t, "healthy baseline", ready)
-	t0 := time.Now()
-	injected := inject()
-	t.Logf("fault injected at %s", t0.Format("15:04:05.000"))
-	// Healthy again: a sampled success of each series after the fault.
-	w.until(t, "recovery", healthy(time.Now().Add(cfg.SampleEvery)))
-	cancel()
-	select {
-	case s := <-done:
-		return s, injected
-	case <-time.After(10 * time.Second):
-		t.Fatal("probe did not stop within 10s")
-		return nil, 0
+	return w, func() *probe.Summary {
+		cancel()
+		select {
+		case s := <-done:
+			return s
+		case <-time.After(10 * time.Second):
+			t.Fatal("probe did not stop within 10s")
+			return nil
+		}
 	}
+}
+
+// run probes cfg: once the probe is ready it injects the fault, waits until
+// both series are healthy again after it, then ends the run and returns
+// the summary and the injected fault's measured length.
+func run(t *testing.T, cfg probe.Config, inject func() time.Duration) (*probe.Summary, time.Duration) {
+	t.Helper()
+	w, stop := started(t, cfg)
+	injected := inject()
+	// Healthy again: a sampled success of each series after the fault.
+	w.until(t, "recovery", healthy(time.Now().Add(50*time.Millisecond)))
+	return stop(), injected
 }
 
 func windows(s *probe.Summary, kind probe.Kind) []probe.Window {
@@ -380,16 +392,7 @@ func TestDurationBoundsAnInterval(t *testing.T) {
 func TestFlushAllIsDataLoss(t *testing.T) {
 	srv := redistest.Start(t, redisserver.Options{})
 	admin := redistest.Admin(t, srv.Addr, "", "")
-	w := newWatch()
-	p, err := probe.New(probe.Config{Conn: redisconn.Config{Addr: srv.Addr}, Timeout: probeTimeout,
-		SampleEvery: 50 * time.Millisecond, Sink: w.sink})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan *probe.Summary, 1)
-	go func() { done <- p.Run(ctx) }()
-	w.until(t, "healthy baseline", healthy(time.Time{}))
+	w, stop := started(t, probe.Config{Conn: redisconn.Config{Addr: srv.Addr}})
 	if err := admin.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -397,8 +400,7 @@ func TestFlushAllIsDataLoss(t *testing.T) {
 		return slices.ContainsFunc(es, func(e probe.Event) bool { return e.Type == probe.EventKeyWritten })
 	})
 	w.until(t, "more reads", healthy(time.Now().Add(100*time.Millisecond)))
-	cancel()
-	s := <-done
+	s := stop()
 	if len(s.DataLoss) != 1 || len(s.Windows) != 0 || !s.Findings() {
 		t.Fatalf("data loss %+v, windows %+v", s.DataLoss, s.Windows)
 	}
@@ -414,16 +416,7 @@ func TestFlushAllIsDataLoss(t *testing.T) {
 func TestReadKeyRewriteRefusedIsNotedOnce(t *testing.T) {
 	empty := redistest.Start(t, redisserver.Options{})
 	srv := redistest.Start(t, redisserver.Options{})
-	w := newWatch()
-	p, err := probe.New(probe.Config{Conn: redisconn.Config{Addr: srv.Addr}, Timeout: probeTimeout,
-		SampleEvery: 50 * time.Millisecond, Sink: w.sink})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan *probe.Summary, 1)
-	go func() { done <- p.Run(ctx) }()
-	w.until(t, "healthy baseline", healthy(time.Time{}))
+	w, stop := started(t, probe.Config{Conn: redisconn.Config{Addr: srv.Addr}})
 	admin := redistest.Admin(t, srv.Addr, "", "")
 	if err := admin.Do(context.Background(), "REPLICAOF", "127.0.0.1", strconv.Itoa(empty.Port)).Err(); err != nil {
 		t.Fatal(err)
@@ -434,8 +427,7 @@ func TestReadKeyRewriteRefusedIsNotedOnce(t *testing.T) {
 	})
 	// A second of reads that find no key.
 	time.Sleep(time.Second)
-	cancel()
-	s := <-done
+	s := stop()
 	if n := w.count(probe.EventKeyWriteFailed); n != 1 {
 		t.Errorf("%d key_write_failed events in a second of READONLY, want 1", n)
 	}
@@ -555,7 +547,7 @@ func TestConfigValidate(t *testing.T) {
 	conn := redisconn.Config{Addr: "127.0.0.1:6379"}
 	for _, tc := range []struct {
 		cfg   probe.Config
-		field probe.Field
+		field string
 	}{
 		{probe.Config{Conn: conn, Timeout: -time.Second}, probe.FieldTimeout},
 		{probe.Config{Conn: conn, Duration: -time.Second}, probe.FieldDuration},
@@ -569,7 +561,7 @@ func TestConfigValidate(t *testing.T) {
 	} {
 		_, err := probe.New(tc.cfg)
 		var fe *probe.FieldError
-		if !errors.As(err, &fe) || fe.Field != tc.field || !strings.HasPrefix(err.Error(), string(tc.field)+" ") {
+		if !errors.As(err, &fe) || fe.Field != tc.field || !strings.HasPrefix(err.Error(), tc.field+" ") {
 			t.Errorf("%+v: %v, want a %q field error", tc.cfg, err, tc.field)
 		}
 	}

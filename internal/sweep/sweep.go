@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/fielderr"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
@@ -75,29 +76,16 @@ func (r Report) Failed() int {
 // DefaultTimeout bounds each DB's check when Config.Timeout is zero.
 const DefaultTimeout = 2 * time.Second
 
-// Field names a Config field in a *FieldError.
-type Field string
+// FieldError is a Config field that cannot work (Field is one of the
+// Field constants, named as the CLI's flags are).
+type FieldError = fielderr.Error
 
 // Config fields a FieldError can be about.
 const (
-	FieldTimeout Field = "timeout"
-	FieldPrefix  Field = "prefix"
-	FieldDBs     Field = "dbs"
+	FieldTimeout = "timeout"
+	FieldPrefix  = "prefix"
+	FieldDBs     = "dbs"
 )
-
-// FieldError is a Config field that cannot work. Its message is the field
-// followed by Err.
-type FieldError struct {
-	// Field is the setting at fault.
-	Field Field
-	// Err says what is wrong with it and the fix, without naming it.
-	Err error
-}
-
-func (e *FieldError) Error() string { return string(e.Field) + " " + e.Err.Error() }
-
-// Unwrap returns Err.
-func (e *FieldError) Unwrap() error { return e.Err }
 
 func (c Config) withDefaults() Config {
 	if c.Timeout == 0 {
@@ -116,14 +104,14 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if c.Timeout < 0 {
-		return &FieldError{Field: FieldTimeout, Err: errors.New("must be positive, e.g. 2s")}
+		return fielderr.New(FieldTimeout, "must be positive, e.g. 2s")
 	}
 	if err := (check.Options{Prefix: c.Prefix}).Validate(); err != nil {
 		return &FieldError{Field: FieldPrefix, Err: err}
 	}
 	for _, db := range c.DBs {
 		if db < 0 {
-			return &FieldError{Field: FieldDBs, Err: fmt.Errorf("%d is negative: use DB indexes of 0 or more", db)}
+			return fielderr.New(FieldDBs, "%d is negative: use DB indexes of 0 or more", db)
 		}
 	}
 	return c.Conn.Validate()

@@ -141,7 +141,7 @@ func TestConfigValidate(t *testing.T) {
 	conn := redisconn.Config{Addr: "127.0.0.1:6379"}
 	for _, tc := range []struct {
 		cfg   Config
-		field Field
+		field string
 	}{
 		{Config{Conn: conn, Timeout: -time.Second}, FieldTimeout},
 		{Config{Conn: conn, Prefix: "a b"}, FieldPrefix},
