@@ -325,9 +325,9 @@ func printSummary(w io.Writer, r probeReport) {
 }
 
 // changeText renders a change as the table shows it, e.g.
-// "01:08:57.607 write: run id 916d9592 → 1cc04d69 (another server process: ...)".
+// "2026-11-23T01:08:57.607Z write: run id 916d9592 → 1cc04d69 (another server process: ...)".
 func changeText(c probe.Change) string {
-	at := time.Time(c.Time).UTC().Format("15:04:05.000")
+	at := fmtTime(c.Time)
 	switch c.Field {
 	case probe.ChangeRunID:
 		return fmt.Sprintf("%s %s: run id %s → %s (another server process: restart, replacement or failover)",

@@ -9,12 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/probe"
-	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/redisserver"
 	"github.com/redisha/redisha/internal/redistest"
 )
@@ -165,39 +166,46 @@ func TestProbeCyclesOnAnInterval(t *testing.T) {
 	}
 }
 
-// The status line a terminal shows: redrawn in place, with the rate, the
-// state and the longest window so far; cleared at the end.
+// fakeStatus plays a probe's live state on the fake clock: up for 400 ms,
+// down for 700 ms (a 700 ms window), then up again.
+type fakeStatus struct{ start time.Time }
+
+func (f fakeStatus) Status() probe.Status {
+	el := time.Since(f.start)
+	st := probe.Status{Elapsed: el, Checks: int(el / time.Millisecond), WriteUp: true, ReadUp: true}
+	switch {
+	case el >= 400*time.Millisecond && el < 1100*time.Millisecond:
+		st.WriteUp, st.ReadUp, st.OpenSince = false, false, el-400*time.Millisecond
+	case el >= 1100*time.Millisecond:
+		st.LongestMS, st.WindowsNow, st.DataLoss = 700, 1, 1
+	}
+	return st
+}
+
+// The status line a terminal shows: redrawn in place four times a second,
+// with the rate, the state and the longest window so far; cleared at the
+// end. On the fake clock, so every redraw is the one expected.
 func TestLiveStatus(t *testing.T) {
-	srv := redistest.Start(t, redisserver.Options{})
-	p, err := probe.New(probe.Config{Conn: redisconn.Config{Addr: srv.Addr}, Timeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() { p.Run(ctx); close(finished) }()
-	var buf bytes.Buffer
-	statusDone := make(chan struct{})
-	go func() { liveStatus(&buf, p, done); close(statusDone) }()
-	time.Sleep(400 * time.Millisecond)
-	_ = srv.Pause()
-	time.Sleep(700 * time.Millisecond)
-	_ = srv.Resume()
-	time.Sleep(400 * time.Millisecond)
-	close(done)
-	<-statusDone
-	stop()
-	<-finished
-	out := buf.String()
-	for _, want := range []string{"\r\033[K", "checks (", "/s)", "  UP  ", "DOWN (writes+reads) for ", "longest "} {
-		if !strings.Contains(out, want) {
-			t.Errorf("status lines lack %q:\n%q", want, out)
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		done, finished := make(chan struct{}), make(chan struct{})
+		go func() { liveStatus(&buf, fakeStatus{start: time.Now()}, done); close(finished) }()
+		time.Sleep(1500*time.Millisecond + time.Millisecond)
+		close(done)
+		<-finished
+		lines := strings.Split(buf.String(), "\r\033[K")
+		want := []string{"",
+			"0s  250 checks (1000/s)  UP  windows 0, longest 0ms",
+			"1s  500 checks (1000/s)  DOWN (writes+reads) for 100ms  windows 0, longest 0ms",
+			"1s  750 checks (1000/s)  DOWN (writes+reads) for 350ms  windows 0, longest 0ms",
+			"1s  1000 checks (1000/s)  DOWN (writes+reads) for 600ms  windows 0, longest 0ms",
+			"1s  1250 checks (1000/s)  UP  DATA LOST ×1  windows 1, longest 700ms",
+			"2s  1500 checks (1000/s)  UP  DATA LOST ×1  windows 1, longest 700ms",
+			""}
+		if !slices.Equal(lines, want) {
+			t.Errorf("status lines\n%q\nwant\n%q", lines, want)
 		}
-	}
-	if !strings.HasSuffix(out, "\r\033[K") {
-		t.Errorf("status line not cleared at the end: %q", out[max(0, len(out)-80):])
-	}
+	})
 }
 
 func TestProbeUsage(t *testing.T) {
