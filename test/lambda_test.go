@@ -121,6 +121,8 @@ func (f *function) invoke(t *testing.T, event string) lambdarun.Result {
 type response struct {
 	Healthy    bool     `json:"healthy"`
 	Role       string   `json:"role"`
+	Writable   bool     `json:"writable"`
+	Missing    bool     `json:"heartbeat_missing"`
 	LatencyMS  float64  `json:"latency_ms"`
 	FailedStep string   `json:"failed_step"`
 	Reason     string   `json:"reason"`
@@ -220,7 +222,8 @@ func TestLambdaAPIModePublishesToCloudWatch(t *testing.T) {
 	defer cw.Close()
 	common := []string{"AWS_ENDPOINT_URL_CLOUDWATCH=" + cw.URL(), "REDIS_TLS=false", "HEARTBEAT=true"}
 	fp := startFunction(t, append(common, "REDIS_ADDR="+primary.Addr, "METRIC_DIMENSIONS=Role=primary", "METRIC_HIGH_RESOLUTION=true")...)
-	fr := startFunction(t, append(common, "REDIS_ADDR="+replica.Addr, "EXPECT_ROLE=replica", "METRIC_DIMENSIONS=Role=replica")...)
+	// The replica's checker runs in the default role, auto.
+	fr := startFunction(t, append(common, "REDIS_ADDR="+replica.Addr, "METRIC_DIMENSIONS=Role=replica", "PUBLISH_TIMEOUT=500ms")...)
 
 	if r := decode(t, fp.invoke(t, "eventbridge-scheduled.json")); !r.Healthy || !r.Published || r.Trigger != "schedule" {
 		t.Fatalf("primary: %+v", r)
@@ -230,12 +233,12 @@ func TestLambdaAPIModePublishesToCloudWatch(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		r = decode(t, fr.invoke(t, "stepfunctions-loop.json"))
-		if r.LagSeconds != nil || time.Now().After(deadline) {
+		if (r.LagSeconds != nil && !r.Missing) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !r.Healthy || r.Role != "replica" || r.LagSeconds == nil || *r.LagSeconds < 0 || *r.LagSeconds > 10 {
+	if !r.Healthy || r.Role != "replica" || r.Writable || r.LagSeconds == nil || *r.LagSeconds < 0 || *r.LagSeconds > 10 {
 		t.Fatalf("replica: %+v", r)
 	}
 	data := cw.Received()
@@ -247,7 +250,8 @@ func TestLambdaAPIModePublishesToCloudWatch(t *testing.T) {
 			t.Errorf("namespace %s", d.Namespace)
 		}
 	}
-	for key, want := range map[string]float64{"HealthCheckStatus/primary": 1, "HealthCheckStatusHighRes/primary": 1, "HealthCheckStatus/replica": 1} {
+	for key, want := range map[string]float64{"HealthCheckStatus/primary": 1, "HealthCheckStatusHighRes/primary": 1, "HealthCheckStatus/replica": 1,
+		"WritableStatus/primary": 1, "WritableStatus/replica": 0} {
 		if d, ok := byName[key]; !ok || d.Value != want {
 			t.Errorf("%s: %+v (ok %v), want %g", key, d, ok, want)
 		}
@@ -265,15 +269,82 @@ func TestLambdaAPIModePublishesToCloudWatch(t *testing.T) {
 	if r.Healthy || r.Reason != "refused" || !r.Published {
 		t.Fatalf("primary down: %+v", r)
 	}
-	last := cw.Received()
-	if d := last[len(last)-3]; d.MetricName != "HealthCheckStatus" || d.Value != 0 {
-		t.Fatalf("published %+v, want HealthCheckStatus 0", d)
+	for _, name := range []string{"HealthCheckStatus", "WritableStatus"} {
+		if d := lastDatum(cw.Received(), name, "primary"); d.Value != 0 {
+			t.Fatalf("published %+v, want %s 0", d, name)
+		}
 	}
 
 	// CloudWatch failing: the invocation fails (the function's Errors metric).
-	cw.FailNext(cwlocal.Unavailable, cwlocal.Unavailable, cwlocal.Unavailable, cwlocal.Unavailable)
+	// A stalled endpoint: the invocation ends at its publish budget.
+	cw.Stall(time.Minute)
 	res := fr.invoke(t, "stepfunctions-loop.json")
-	if res.Error == nil || !strings.Contains(res.Error.Message, "publish metrics") {
+	cw.Stall(0)
+	if res.Error == nil || !strings.Contains(res.Error.Message, "publish metrics: no answer within PUBLISH_TIMEOUT=500ms") ||
+		res.Error.Type != "PublishError" {
 		t.Fatalf("publish failure: %+v body %s", res.Error, res.Body)
+	}
+	// Logged once, at ERROR, with the type that says what failed.
+	// The output travels through a pipe: once a later invocation's line is
+	// there, every line of the failed one is too.
+	next := fr.invoke(t, "stepfunctions-loop.json")
+	if r := decode(t, next); !r.Published {
+		t.Fatalf("after the publish failure: %+v", r)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(linesWith(fr.out.String(), next.RequestID)) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line of invocation %s:\n%s", next.RequestID, fr.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	logged := linesWith(fr.out.String(), "publish metrics")
+	if len(logged) != 1 || !strings.Contains(logged[0], `"level":"ERROR"`) || !strings.Contains(logged[0], "PublishError") {
+		t.Fatalf("the function error is logged %d times, want once at ERROR with its type:\n%s", len(logged), strings.Join(logged, "\n"))
+	}
+	// The ready line shows the effective role.
+	if !strings.Contains(fr.out.String(), `"role":"auto"`) {
+		t.Errorf("ready line lacks the role:\n%s", fr.out.String())
+	}
+}
+
+func linesWith(out, sub string) []string {
+	var ls []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, sub) {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}
+
+// lastDatum is the last datum of a metric for a Role dimension value.
+func lastDatum(data []cwlocal.Datum, name, role string) cwlocal.Datum {
+	var last cwlocal.Datum
+	for _, d := range data {
+		if d.MetricName == name && len(d.Dimensions) > 0 && d.Dimensions[0].Value == role {
+			last = d
+		}
+	}
+	return last
+}
+
+// Files that would certainly fail later fail at init, naming the variable.
+func TestLambdaBadFilesFailAtInit(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := startFunction(t, "REDIS_ADDR=127.0.0.1:6379", "REDIS_PASSWORD_FILE=/nonexistent/redis-token", "REDIS_TLS_CA_FILE="+notPEM)
+	select {
+	case <-f.proc.Exited():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the function did not exit on unusable files")
+	}
+	out := f.out.String()
+	for _, want := range []string{`REDIS_PASSWORD_FILE=\"/nonexistent/redis-token\": no such file or directory`,
+		`REDIS_TLS_CA_FILE=\"` + notPEM + `\": the file holds no PEM certificate`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -37,10 +37,11 @@ func alive(pid int) bool {
 }
 
 // `make run`: invocations on a compressed schedule, the metrics printed, a
-// stalled primary reported unhealthy, and Ctrl-C stops everything.
+// stalled primary reported unhealthy, both checkers following a REPLICAOF
+// swap, and Ctrl-C stops everything.
 func TestLocalRunShowsResultsAndStopsEverything(t *testing.T) {
 	runner := buildLocalRunner(t)
-	cmd := exec.Command(runner, "--bootstrap", bootstrap(t), "--minute", "2s", "--outage-round", "2")
+	cmd := exec.Command(runner, "--bootstrap", bootstrap(t), "--minute", "2s", "--outage-round", "2", "--swap-round", "3")
 	cmd.Dir = ".." // the runner reads events/ as `make run` does, from the repository root
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -69,6 +70,10 @@ func TestLocalRunShowsResultsAndStopsEverything(t *testing.T) {
 		"status metric":     regexp.MustCompile(`metric: Custom/Redis HealthCheckStatus\{Region=local-1,Role=primary\} = 0 None`),
 		"lag metric":        regexp.MustCompile(`metric: Custom/Redis ReplicationLagSeconds\{Region=local-2,Role=replica\}`),
 		"recovered primary": regexp.MustCompile(`^-- primary resumed --`),
+		// After the REPLICAOF swap each checker follows its node's role.
+		"demoted primary":  regexp.MustCompile(`^primary\s+\S+\s+healthy\s+role=replica writable=false`),
+		"promoted replica": regexp.MustCompile(`^replica\s+\S+\s+healthy\s+role=primary writable=true`),
+		"writable metric":  regexp.MustCompile(`metric: Custom/Redis WritableStatus\{Region=local-2,Role=replica\} = 1 None`),
 	}
 	deadline := time.After(60 * time.Second)
 	for len(want) > 0 {

@@ -2,7 +2,9 @@
 // binary locally the way AWS runs it, on a compressed schedule, against a
 // throwaway redis-server (and a replica of it, as the secondary region's
 // checker sees it), with a local CloudWatch endpoint that decodes and prints
-// every metric the function publishes. Ctrl-C stops everything it started.
+// every metric the function publishes. Both checkers run in the default
+// role, auto; a REPLICAOF swap mid-run shows them follow the roles. Ctrl-C
+// stops everything it started.
 package main
 
 import (
@@ -18,8 +20,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisha/redisha/internal/cwlocal"
 	"github.com/redisha/redisha/internal/lambdarun"
+	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/redisserver"
 )
 
@@ -33,6 +38,7 @@ func run() int {
 		minute    = flag.Duration("minute", 10*time.Second, "what one EventBridge minute lasts here; the Step Functions loop invokes again after half of it")
 		rounds    = flag.Int("rounds", 0, "stop after this many schedule rounds (0: until Ctrl-C)")
 		outage    = flag.Int("outage-round", 3, "pause the primary (SIGSTOP) during this round to show a failing check (0: never)")
+		swap      = flag.Int("swap-round", 5, "promote the replica and demote the primary (REPLICAOF) before this round (0: never)")
 		verbose   = flag.Bool("v", false, "also print the functions' own log lines")
 	)
 	flag.Parse()
@@ -46,7 +52,8 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := demo(ctx, *bootstrap, *minute, *rounds, *outage, *verbose); err != nil && !errors.Is(err, context.Canceled) {
+	redisconn.QuietGoRedisLogger()
+	if err := demo(ctx, *bootstrap, *minute, *rounds, *outage, *swap, *verbose); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "redisha-local:", err)
 		return 1
 	}
@@ -61,7 +68,7 @@ type function struct {
 	proc *lambdarun.Process
 }
 
-func demo(ctx context.Context, bootstrap string, minute time.Duration, rounds, outage int, verbose bool) error {
+func demo(ctx context.Context, bootstrap string, minute time.Duration, rounds, outage, swap int, verbose bool) error {
 	primary, err := redisserver.Start(redisserver.Options{})
 	if err != nil {
 		return err
@@ -86,19 +93,19 @@ func demo(ctx context.Context, bootstrap string, minute time.Duration, rounds, o
 	common := []string{
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + cw.URL(),
-		"REDIS_TLS=false", "HEARTBEAT=true", "CHECK_TIMEOUT=1s",
+		"REDIS_TLS=false", "CHECK_TIMEOUT=1s",
 	}
 	fns := []*function{}
-	for _, f := range []struct{ name, addr, role, dims string }{
-		{"primary", primary.Addr, "primary", "Region=local-1,Role=primary"},
-		{"replica", replica.Addr, "replica", "Region=local-2,Role=replica"},
+	for _, f := range []struct{ name, addr, region, dims string }{
+		{"primary", primary.Addr, "local-1", "Region=local-1,Role=primary"},
+		{"replica", replica.Addr, "local-2", "Region=local-2,Role=replica"},
 	} {
 		api, err := lambdarun.NewServer()
 		if err != nil {
 			return err
 		}
 		defer api.Close()
-		env := append(append([]string{}, common...), "REDIS_ADDR="+f.addr, "EXPECT_ROLE="+f.role, "METRIC_DIMENSIONS="+f.dims)
+		env := append(append([]string{}, common...), "REDIS_ADDR="+f.addr, "HEARTBEAT_REGION="+f.region, "METRIC_DIMENSIONS="+f.dims)
 		proc, err := api.StartProcess(bootstrap, env, logs)
 		if err != nil {
 			return err
@@ -113,6 +120,12 @@ func demo(ctx context.Context, bootstrap string, minute time.Duration, rounds, o
 		{"events/stepfunctions-loop.json", "stepfunctions"},
 	}
 	for round := 1; rounds == 0 || round <= rounds; round++ {
+		if round == swap {
+			fmt.Println("-- REPLICAOF swap: the replica is promoted, the primary demoted; each checker follows its node's role --")
+			if err := replicaofSwap(ctx, primary, replica); err != nil {
+				return err
+			}
+		}
 		paused := round == outage
 		if paused {
 			fmt.Println("-- pausing the primary (SIGSTOP) for this round: a stalled server must be reported unhealthy --")
@@ -158,6 +171,10 @@ func printResult(name, trigger string, res lambdarun.Result) {
 	}
 	var r struct {
 		Healthy   bool     `json:"healthy"`
+		Role      string   `json:"role"`
+		Writable  bool     `json:"writable"`
+		Redialed  bool     `json:"redialed"`
+		Missing   bool     `json:"heartbeat_missing"`
 		LatencyMS float64  `json:"latency_ms"`
 		Step      string   `json:"failed_step"`
 		Reason    string   `json:"reason"`
@@ -168,7 +185,13 @@ func printResult(name, trigger string, res lambdarun.Result) {
 	if !r.Healthy {
 		state = "UNHEALTHY"
 	}
-	line := fmt.Sprintf("%-8s %-13s %s latency=%.2fms", name, trigger, state, r.LatencyMS)
+	line := fmt.Sprintf("%-8s %-13s %s role=%s writable=%v latency=%.2fms", name, trigger, state, r.Role, r.Writable, r.LatencyMS)
+	if r.Redialed {
+		line += " redialed"
+	}
+	if r.Missing {
+		line += " heartbeat_missing"
+	}
 	if !r.Healthy {
 		line += fmt.Sprintf(" step=%s reason=%s", r.Step, r.Reason)
 	}
@@ -176,4 +199,26 @@ func printResult(name, trigger string, res lambdarun.Result) {
 		line += fmt.Sprintf(" lag=%.3fs", *r.Lag)
 	}
 	fmt.Printf("%s  (invocation %s)\n  response: %s\n", line, res.Duration.Round(time.Millisecond), res.Body)
+}
+
+// replicaofSwap promotes replica and makes primary its replica, as a
+// failover does.
+func replicaofSwap(ctx context.Context, primary, replica *redisserver.Server) error {
+	for _, step := range []struct {
+		srv  *redisserver.Server
+		args []any
+	}{
+		{replica, []any{"REPLICAOF", "NO", "ONE"}},
+		{primary, []any{"REPLICAOF", "127.0.0.1", strconv.Itoa(replica.Port)}},
+	} {
+		c := redis.NewClient(&redis.Options{Addr: step.srv.Addr, Protocol: 2, DisableIdentity: true})
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := c.Do(cctx, step.args...).Err()
+		cancel()
+		_ = c.Close()
+		if err != nil {
+			return fmt.Errorf("%v on %s: %w", step.args, step.srv.Addr, err)
+		}
+	}
+	return nil
 }

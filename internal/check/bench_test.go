@@ -31,7 +31,7 @@ func BenchmarkCheck(b *testing.B) {
 		name string
 		opts check.Options
 	}{
-		{"primary", check.Options{Timeout: 2 * time.Second}},
+		{"primary", check.Options{Timeout: 2 * time.Second}}, // auto, on a primary
 		{"primary+heartbeat", check.Options{Timeout: 2 * time.Second, Heartbeat: true}},
 		{"replica", check.Options{Timeout: 2 * time.Second, ExpectRole: check.Replica}},
 		{"replica+heartbeat", check.Options{Timeout: 2 * time.Second, ExpectRole: check.Replica, Heartbeat: true}},
@@ -62,7 +62,8 @@ func BenchmarkCheckRoundTrips(b *testing.B) {
 		b.ReportMetric(float64(time.Since(start))/float64(n)/float64(rtt), "rtt/op")
 	}
 
-	for _, role := range []check.Role{check.Primary, check.Replica} {
+	// auto, on the primary: ROLE rides in the same pipeline.
+	for _, role := range []check.Role{check.Auto, check.Primary, check.Replica} {
 		b.Run("check/"+string(role), func(b *testing.B) {
 			k := benchChecker(b, p.Addr, check.Options{Timeout: 2 * time.Second, ExpectRole: role, Heartbeat: true})
 			n, start := 0, time.Now()

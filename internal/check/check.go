@@ -127,11 +127,26 @@ func (o Options) Validate() error {
 	if o.KeyTTL > 0 && o.KeyTTL < time.Millisecond {
 		return errors.New("key TTL is under 1ms: use at least a few seconds")
 	}
-	if strings.ContainsAny(o.Prefix, " \r\n") {
-		return fmt.Errorf("key prefix %q has white space: use e.g. healthcheck:", o.Prefix)
+	if o.Prefix != "" { // empty: the default
+		if err := ValidatePrefix(o.Prefix); err != nil {
+			return err
+		}
 	}
 	if strings.ContainsAny(o.Region, " \t\r\n") {
 		return fmt.Errorf("region %q has white space: use e.g. us-east-1", o.Region)
+	}
+	return nil
+}
+
+// ValidatePrefix is the one rule for a key prefix a user gives (a flag, a
+// variable): not empty, since check keys need a namespace of their own, and
+// no white space.
+func ValidatePrefix(p string) error {
+	if p == "" {
+		return errors.New("key prefix is empty: check keys need a namespace of their own, e.g. healthcheck:")
+	}
+	if strings.ContainsAny(p, " \t\r\n") {
+		return fmt.Errorf("key prefix %q has white space: use e.g. healthcheck:", p)
 	}
 	return nil
 }

@@ -240,16 +240,26 @@ func waitHeartbeat(t *testing.T, k *check.Checker) check.Result {
 func TestHeartbeatMissingOnReplica(t *testing.T) {
 	primary := redistest.Start(t, redisserver.Options{})
 	replica := redistest.StartReplica(t, primary, "")
-	const ttl = 300 * time.Millisecond
+	const ttl = 2 * time.Second
 	pk := newChecker(t, redisconn.Config{Addr: primary.Addr},
 		check.Options{Timeout: faultTimeout, Heartbeat: true, HeartbeatTTL: ttl})
 	rk := newChecker(t, redisconn.Config{Addr: replica.Addr},
 		check.Options{Timeout: faultTimeout, Heartbeat: true, HeartbeatTTL: ttl, ExpectRole: check.Replica})
-	wantHealthy(t, boundedCheck(t, pk))
-	waitHeartbeat(t, rk)
+	// The primary writes until the replica has read one heartbeat (each
+	// lives only 2 s: a loaded box may lose one on the way).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		wantHealthy(t, boundedCheck(t, pk))
+		if r := boundedCheck(t, rk); r.HeartbeatAge != nil && !r.HeartbeatMissing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no heartbeat on the replica after 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	primary.Kill() // replication stops; the replica keeps serving reads
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		r := boundedCheck(t, rk)
 		wantHealthy(t, r)
@@ -260,7 +270,7 @@ func TestHeartbeatMissingOnReplica(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("heartbeat still read 10s after replication stopped: %+v", r)
+			t.Fatalf("heartbeat still read 15s after replication stopped: %+v", r)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

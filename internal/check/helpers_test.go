@@ -3,6 +3,7 @@ package check_test
 import (
 	"context"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/redistest"
 )
 
@@ -159,4 +161,9 @@ func (s *nxdomainServer) dialer() func(ctx context.Context, network, addr string
 	}}
 	d := &net.Dialer{Resolver: res}
 	return d.DialContext
+}
+
+func TestMain(m *testing.M) {
+	redisconn.QuietGoRedisLogger() // as the programs do: results carry every failure
+	os.Exit(m.Run())
 }

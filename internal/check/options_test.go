@@ -280,6 +280,12 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("ParseRole(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
+	for p, want := range map[string]string{"": "key prefix is empty", "a b:": "has white space", "tab\t:": "has white space", "hc:": ""} {
+		err := check.ValidatePrefix(p)
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("ValidatePrefix(%q) = %v, want %q", p, err, want)
+		}
+	}
 	if key := (check.Options{Prefix: "hc:"}).HeartbeatKey(); key != "hc:heartbeat" {
 		t.Errorf("HeartbeatKey() = %q, want hc:heartbeat", key)
 	}

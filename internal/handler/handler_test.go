@@ -265,3 +265,20 @@ func TestHandleStalledEndpointsEndWithinBudgets(t *testing.T) {
 		t.Fatalf("stalled CloudWatch took %s with a 300ms budget", took)
 	}
 }
+
+// An invocation with less time than the budgets need says so, once.
+func TestHandleShortFunctionTimeoutWarnsOnce(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	h, logs := newHandler(t, redisconn.Config{Addr: srv.Addr}, check.Options{Timeout: time.Second}, &recorder{}, nil)
+	for i := 0; i < 2; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		resp, err := h.Handle(ctx, nil)
+		cancel()
+		if err != nil || !resp.Healthy {
+			t.Fatalf("invocation %d: %+v %v", i, resp, err)
+		}
+	}
+	if n := strings.Count(logs.String(), "the function timeout is too short"); n != 1 {
+		t.Fatalf("warned %d times, want once:\n%s", n, logs)
+	}
+}

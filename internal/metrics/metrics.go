@@ -12,6 +12,8 @@ package metrics
 import (
 	"context"
 	"time"
+
+	"github.com/redisha/redisha/internal/check"
 )
 
 // Metric names. HealthCheckStatus is the name the CloudWatch alarm and the
@@ -74,7 +76,7 @@ func (o Options) values(s Sample) []value {
 	out := make([]value, 0, 5)
 	out = append(out,
 		value{HealthCheckStatus, "None", status, stdResolution},
-		value{HealthCheckLatency, "Milliseconds", float64(s.Latency.Microseconds()) / 1000, stdResolution},
+		value{HealthCheckLatency, "Milliseconds", check.Milliseconds(s.Latency), stdResolution},
 		value{WritableStatus, "None", flag(s.Writable), stdResolution})
 	if s.ReplicationLag != nil {
 		out = append(out, value{ReplicationLagSeconds, "Seconds", s.ReplicationLag.Seconds(), stdResolution})

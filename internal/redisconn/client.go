@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -177,7 +178,23 @@ type goodbyeConn struct {
 	goodbye string
 }
 
-func newGoodbyeConn(c net.Conn) net.Conn { return &goodbyeConn{Conn: c, first: true} }
+func newGoodbyeConn(c net.Conn) net.Conn {
+	g := &goodbyeConn{Conn: c, first: true}
+	if _, ok := c.(syscall.Conn); ok {
+		return goodbyeSysConn{g}
+	}
+	return g
+}
+
+// goodbyeSysConn keeps the raw socket reachable, so go-redis's pool still
+// peeks at idle plain-TCP connections before reusing them (it does not for
+// TLS, whose outer connection has no raw socket).
+type goodbyeSysConn struct{ *goodbyeConn }
+
+// SyscallConn returns the raw socket of the wrapped connection.
+func (c goodbyeSysConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
+}
 
 func (c *goodbyeConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
