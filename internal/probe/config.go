@@ -100,7 +100,7 @@ func (c Config) Validate() error {
 	case c.Duration == 0 && c.Cycles > 1:
 		return fieldErr(FieldCycles, "needs a duration: a cycle without one never ends")
 	}
-	if err := (check.Options{Prefix: c.Prefix}).Validate(); err != nil {
+	if err := check.ValidatePrefix(c.Prefix); err != nil {
 		return &FieldError{Field: FieldPrefix, Err: err}
 	}
 	return c.Conn.Validate()

@@ -106,7 +106,7 @@ func (c Config) Validate() error {
 	if c.Timeout < 0 {
 		return fielderr.New(FieldTimeout, "must be positive, e.g. 2s")
 	}
-	if err := (check.Options{Prefix: c.Prefix}).Validate(); err != nil {
+	if err := check.ValidatePrefix(c.Prefix); err != nil {
 		return &FieldError{Field: FieldPrefix, Err: err}
 	}
 	for _, db := range c.DBs {
