@@ -296,9 +296,12 @@ func printSummary(w io.Writer, r probeReport) {
 	fmt.Fprintf(bw, "avail.  %.4f%% (writes %.4f%%, reads %.4f%%)\n", 100*s.Availability,
 		100*s.Series[probe.Write].Availability, 100*s.Series[probe.Read].Availability)
 	fmt.Fprintf(bw, "down    %dms in total, longest window %dms\n", s.TotalDowntimeMS, s.LongestMS)
-	if len(s.DataLoss) == 0 {
+	switch rs := s.Series[probe.Read]; {
+	case len(s.DataLoss) == 0 && rs.Checks == rs.Failed:
+		fmt.Fprintln(bw, "data    not known: no read succeeded")
+	case len(s.DataLoss) == 0:
 		fmt.Fprintln(bw, "data    no loss: the read probe key was there at every read")
-	} else {
+	default:
 		fmt.Fprintf(bw, "data    LOST %d time(s): the read probe key vanished (FLUSHALL, a restart without persistence, a failover to a replica that lacked it)\n", len(s.DataLoss))
 		for _, d := range s.DataLoss {
 			fmt.Fprintf(bw, "        at %s (written %dms before)\n", fmtTime(d.Time), d.KeyAgeMS)

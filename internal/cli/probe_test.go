@@ -60,7 +60,8 @@ func TestProbeWritesSummaryEventsAndSeedLogs(t *testing.T) {
 	// the table as an open window.
 	srv.Kill()
 	code, stdout, _ = run(t, nil, "probe", "--addr", srv.Addr, "--duration", "500ms", "--timeout", "200ms")
-	if code != ExitUnhealthy || !strings.Contains(stdout, "(open)") || !strings.Contains(stdout, "refused") {
+	if code != ExitUnhealthy || !strings.Contains(stdout, "(open)") || !strings.Contains(stdout, "refused") ||
+		!strings.Contains(stdout, "data    not known: no read succeeded") {
 		t.Fatalf("exit %d:\n%s", code, stdout)
 	}
 }
