@@ -27,10 +27,12 @@ const (
 	Read  Kind = "read"
 )
 
-// Probe is one run.
+// Probe is one run: build it with New, run it once with Run.
 type Probe struct {
-	cfg Config
-	rec *recorder
+	cfg  Config
+	rec  *recorder
+	key  *readKey
+	w, r *series
 }
 
 // New validates the configuration (the TLS CA file is read here, so a bad
@@ -44,7 +46,16 @@ func New(cfg Config) (*Probe, error) {
 	if _, err := cfg.Conn.TLSConfig(); err != nil {
 		return nil, err
 	}
-	return &Probe{cfg: cfg, rec: newRecorder(cfg)}, nil
+	p := &Probe{cfg: cfg, rec: newRecorder(cfg),
+		key: &readKey{name: cfg.Prefix + "probe:" + randomHex(), ttl: readKeyTTL(cfg)}}
+	var err error
+	if p.w, err = newSeries(Write, cfg, p.rec, p.key); err != nil {
+		return nil, err
+	}
+	if p.r, err = newSeries(Read, cfg, p.rec, p.key); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Status is the live state, for a status line.
@@ -55,20 +66,8 @@ func (p *Probe) Status() Status { return p.rec.status() }
 // a write is never cut half-way) and deletes the read probe key, so an
 // interrupted run leaves no key behind.
 func (p *Probe) Run(ctx context.Context) *Summary {
-	cfg, rec := p.cfg, p.rec
-	key := &readKey{name: cfg.Prefix + "probe:" + randomHex(), ttl: readKeyTTL(cfg)}
-
-	w, err := newSeries(Write, cfg, rec, key)
-	if err != nil { // New checked the config: not expected
-		rec.event(Event{Series: Write, Type: EventKeyWriteFailed, Error: err.Error()})
-		return rec.summary()
-	}
+	cfg, rec, w, r := p.cfg, p.rec, p.w, p.r
 	defer w.close()
-	r, err := newSeries(Read, cfg, rec, key)
-	if err != nil {
-		rec.event(Event{Series: Read, Type: EventKeyWriteFailed, Error: err.Error()})
-		return rec.summary()
-	}
 	defer r.close()
 	// The read key is written at start, renewed by the write series every
 	// minute, and written again after a read that found it missing. Down
