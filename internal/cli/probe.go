@@ -23,8 +23,8 @@ its ANSWER (a check sent into a stall succeeds the moment the server resumes). T
 each check, to the microsecond, and reported in ms. A check with no answer within --timeout is a failure.
 Every connection error or READONLY drops the connection and the next check dials at once, resolving the
 name again, so an endpoint that moves (failover, CNAME flip) is followed; while the same failure repeats,
-the redial backs off to 8-16 ms (jittered): at most ~125 new connections/s per series, windows still
-accurate to ~16 ms. Each new connection records the server's role, run id and IP, and changes are listed
+the redial backs off to 10-20 ms (jittered): at most ~100 new connections/s per series, windows still
+accurate to ~20 ms. Each new connection records the server's role, run id and IP, and changes are listed
 under the windows they fall in. A read probe key found missing is lost data (FLUSHALL, a restart without
 persistence, a failover to a replica that lacked it): a finding of its own, whatever the windows say.
 Reasons: refused, reset, timeout, readonly, loading, busy, masterdown, oom, auth, noperm, tls, dns, cluster,

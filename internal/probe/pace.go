@@ -11,15 +11,16 @@ import (
 // Back-off of a series while the same connection-costing failure repeats
 // (refused, reset, READONLY, a wrong password, maxclients): the first
 // failure is re-dialed at once, the next ones after 1, 2, 4, 8 ms and then
-// 8–16 ms (jittered, so two probes or two series do not dial in step).
-// That keeps a sustained failure under ~125 new connections a second per
-// series (a thousand or more without it: ephemeral ports run out and, with
-// TLS, every one is a handshake), while the first check after the fault
-// clears starts at most 16 ms late: the window's end is that much late at
-// worst, inside the ±20 ms the probe is held to.
+// 10–20 ms (jittered, so two probes or two series do not dial in step).
+// That keeps a sustained failure under ~100 checks, and so ~100 new
+// connections, a second per series (go-redis adds one background dial
+// after a refused one: ~200 attempts); without it, thousands: ephemeral
+// ports run out and, with TLS, every one is a handshake. The first check
+// after the fault clears starts at most 20 ms late: the window's end is
+// that much late at worst, inside the ±20 ms the probe is held to.
 const (
 	backoffBase = time.Millisecond
-	backoffCap  = 16 * time.Millisecond
+	backoffCap  = 20 * time.Millisecond
 )
 
 // outcome is what pacing needs to know of a check.
