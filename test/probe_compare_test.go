@@ -23,75 +23,6 @@ import (
 // redis-tools, installed with redis-server).
 const redisCLI = "/usr/bin/redis-cli"
 
-// fault sets up a server (and what stands in front of it) and returns the
-// address both tools probe and a function that injects one outage and
-// returns how long it lasted.
-type fault struct {
-	name  string
-	setup func(tb testing.TB) (addr string, inject func() time.Duration)
-}
-
-// plain is a fault on one plain server.
-func plain(inject func(tb testing.TB, s *redisserver.Server) time.Duration) func(testing.TB) (string, func() time.Duration) {
-	return func(tb testing.TB) (string, func() time.Duration) {
-		s := redistest.Start(tb, redisserver.Options{})
-		return s.Addr, func() time.Duration { return inject(tb, s) }
-	}
-}
-
-var faults = []fault{
-	{"kill-restart-800ms", plain(func(_ testing.TB, s *redisserver.Server) time.Duration {
-		start := time.Now()
-		s.Kill()
-		time.Sleep(800 * time.Millisecond)
-		_ = s.Restart()
-		return time.Since(start)
-	})},
-	{"sigstop-900ms", plain(func(_ testing.TB, s *redisserver.Server) time.Duration {
-		start := time.Now()
-		_ = s.Pause()
-		time.Sleep(900 * time.Millisecond)
-		_ = s.Resume()
-		return time.Since(start)
-	})},
-	{"client-pause-write-900ms", plain(func(tb testing.TB, s *redisserver.Server) time.Duration {
-		start := time.Now()
-		redistest.PauseWrites(tb, s.Addr, 900*time.Millisecond)
-		time.Sleep(900*time.Millisecond - time.Since(start))
-		return 900 * time.Millisecond
-	})},
-	{"debug-sleep-900ms", plain(func(tb testing.TB, s *redisserver.Server) time.Duration {
-		start := time.Now()
-		redistest.DebugSleep(tb, s.Addr, 900*time.Millisecond)
-		return time.Since(start)
-	})},
-	// A restart that loads 10,000 keys from disk at 100 µs a key: refused,
-	// then -LOADING for about a second.
-	{"restart-loading-1s", func(tb testing.TB) (string, func() time.Duration) {
-		s := redistest.StartLoading(tb, 10000, 100*time.Microsecond)
-		return s.Addr, func() time.Duration {
-			start := time.Now()
-			s.Kill()
-			_ = s.Restart() // returns once loaded
-			return time.Since(start)
-		}
-	}},
-	// A failover: the replica is promoted and the old primary demoted
-	// (READONLY), and 700 ms later the endpoint moves to the new primary.
-	{"failover-readonly-700ms", func(tb testing.TB) (string, func() time.Duration) {
-		primary := redistest.Start(tb, redisserver.Options{})
-		replica := redistest.StartReplica(tb, primary, "")
-		endpoint := redistest.NewProxy(tb, primary.Addr)
-		return endpoint.Addr, func() time.Duration {
-			start := time.Now()
-			redistest.Failover(tb, primary, replica, "")
-			time.Sleep(700 * time.Millisecond)
-			endpoint.Retarget(tb, replica.Addr)
-			return time.Since(start)
-		}
-	}},
-}
-
 // probeResult is what one tool measured in one run.
 type probeResult struct {
 	checks  int
@@ -102,18 +33,20 @@ type probeResult struct {
 // BenchmarkProbeVsSeedScript runs redisha probe and the runbook's bash
 // probe against the same local server and the same injected fault, and
 // reports each tool's checks per second and the error of its longest
-// window against the injected outage (ms; negative means it saw less).
+// window against the injected outage (ms; negative means it saw less): the
+// mean, the smallest and the largest over the runs.
 func BenchmarkProbeVsSeedScript(b *testing.B) {
 	if _, err := os.Stat(redisCLI); err != nil {
 		b.Fatalf("%s not found: install redis-tools (it comes with redis-server)", redisCLI)
 	}
-	for _, f := range faults {
+	for _, f := range redistest.Faults {
 		for _, tool := range []string{"redisha", "seed-bash"} {
-			b.Run(f.name+"/"+tool, func(b *testing.B) {
+			b.Run(f.Name+"/"+tool, func(b *testing.B) {
 				var errSum, rateSum float64
+				errMin, errMax := math.Inf(1), math.Inf(-1)
 				n := 0
 				for b.Loop() {
-					addr, inject := f.setup(b)
+					addr, inject := f.Setup(b)
 					var res probeResult
 					var injected time.Duration
 					if tool == "redisha" {
@@ -121,11 +54,15 @@ func BenchmarkProbeVsSeedScript(b *testing.B) {
 					} else {
 						res, injected = runSeedScript(b, addr, inject)
 					}
-					errSum += float64((res.longest - injected).Milliseconds())
+					e := float64((res.longest - injected).Milliseconds())
+					errSum += e
+					errMin, errMax = math.Min(errMin, e), math.Max(errMax, e)
 					rateSum += float64(res.checks) / res.elapsed.Seconds()
 					n++
 				}
 				b.ReportMetric(errSum/float64(n), "window-error-ms")
+				b.ReportMetric(errMin, "min-error-ms")
+				b.ReportMetric(errMax, "max-error-ms")
 				b.ReportMetric(rateSum/float64(n), "checks/s")
 			})
 		}
@@ -137,13 +74,13 @@ func runRedisha(b *testing.B, addr string, inject func() time.Duration) (probeRe
 	if err != nil {
 		b.Fatal(err)
 	}
-	stop := make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan *probe.Summary, 1)
-	go func() { done <- p.Run(context.Background(), stop) }()
+	go func() { done <- p.Run(ctx) }()
 	time.Sleep(time.Second)
 	injected := inject()
 	time.Sleep(1500 * time.Millisecond)
-	close(stop)
+	stop()
 	s := <-done
 	return probeResult{checks: s.Series[probe.Write].Checks, elapsed: time.Duration(s.ElapsedMS) * time.Millisecond,
 		longest: time.Duration(s.Series[probe.Write].LongestMS) * time.Millisecond}, injected

@@ -42,15 +42,17 @@ func TestProbeInterruptedLeavesNoKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-			// Let it run flat out for a while, with keys being written.
+			// Wait until both series are connected and described (the
+			// server events in events.jsonl) and a write check key has
+			// been seen: the probe is running flat out.
 			deadline := time.Now().Add(10 * time.Second)
 			for time.Now().Before(deadline) {
-				if n := admin.DBSize(context.Background()).Val(); n > 0 {
+				b, _ := os.ReadFile(filepath.Join(out, "events.jsonl"))
+				if strings.Count(string(b), `"event":"server"`) >= 2 && admin.DBSize(context.Background()).Val() > 0 {
 					break
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			time.Sleep(500 * time.Millisecond)
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}

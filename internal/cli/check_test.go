@@ -107,7 +107,7 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check", "--addr", "localhost:0"}, "has no valid port"},
 		{[]string{"check", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout must be positive"},
 		{[]string{"check", "--addr", "127.0.0.1:6379", "--timeout", "soon"}, `invalid argument "soon" for "--timeout" flag`},
-		{[]string{"check", "--addr", "127.0.0.1:6379", "--expect-role", "master"}, `--expect-role: role "master" is unknown: use primary or replica`},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--expect-role", "master"}, `--expect-role: role "master" is unknown: use auto, primary or replica`},
 		{[]string{"check", "--addr", "127.0.0.1:6379", "--count", "-1"}, "--count must be 0 (forever) or more"},
 		{[]string{"check", "--addr", "127.0.0.1:6379", "--tls-server-name", "x"}, "--tls-server-name is set but TLS is off"},
 		{[]string{"check", "--addr", "127.0.0.1:6379", "--db", "-2"}, "--db -2 is negative"},

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/probe"
-	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/redisserver"
 	"github.com/redisha/redisha/internal/redistest"
 )
@@ -57,7 +60,8 @@ func TestProbeWritesSummaryEventsAndSeedLogs(t *testing.T) {
 	// the table as an open window.
 	srv.Kill()
 	code, stdout, _ = run(t, nil, "probe", "--addr", srv.Addr, "--duration", "500ms", "--timeout", "200ms")
-	if code != ExitUnhealthy || !strings.Contains(stdout, "(open)") || !strings.Contains(stdout, "refused") {
+	if code != ExitUnhealthy || !strings.Contains(stdout, "(open)") || !strings.Contains(stdout, "refused") ||
+		!strings.Contains(stdout, "data    not known: no read succeeded") {
 		t.Fatalf("exit %d:\n%s", code, stdout)
 	}
 }
@@ -154,47 +158,55 @@ func TestProbeCyclesOnAnInterval(t *testing.T) {
 	}
 	var marks []string
 	for _, e := range readEvents(t, filepath.Join(out, "events.jsonl")) {
-		if e["event"] == "mark" {
-			marks = append(marks, e["message"].(string))
+		if e["event"] == "cycle" || e["event"] == "break" {
+			marks = append(marks, fmt.Sprintf("%v %v %v", e["event"], e["cycle"], e["break_ms"]))
 		}
 	}
-	if len(marks) != 3 || !strings.Contains(marks[1], "break of 300ms") {
-		t.Errorf("marks %v", marks)
+	if len(marks) != 3 || marks[1] != "break 1 300" || marks[2] != "cycle 2 <nil>" {
+		t.Errorf("cycle and break events %v", marks)
 	}
 }
 
-// The status line a terminal shows: redrawn in place, with the rate, the
-// state and the longest window so far; cleared at the end.
+// fakeStatus plays a probe's live state on the fake clock: up for 400 ms,
+// down for 700 ms (a 700 ms window), then up again.
+type fakeStatus struct{ start time.Time }
+
+func (f fakeStatus) Status() probe.Status {
+	el := time.Since(f.start)
+	st := probe.Status{Elapsed: el, Checks: int(el / time.Millisecond), WriteUp: true, ReadUp: true}
+	switch {
+	case el >= 400*time.Millisecond && el < 1100*time.Millisecond:
+		st.WriteUp, st.ReadUp, st.OpenSince = false, false, el-400*time.Millisecond
+	case el >= 1100*time.Millisecond:
+		st.LongestMS, st.WindowsNow, st.DataLoss = 700, 1, 1
+	}
+	return st
+}
+
+// The status line a terminal shows: redrawn in place four times a second,
+// with the rate, the state and the longest window so far; cleared at the
+// end. On the fake clock, so every redraw is the one expected.
 func TestLiveStatus(t *testing.T) {
-	srv := redistest.Start(t, redisserver.Options{})
-	p, err := probe.New(probe.Config{Conn: redisconn.Config{Addr: srv.Addr}, Timeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	finished := make(chan struct{})
-	go func() { p.Run(context.Background(), stop); close(finished) }()
-	var buf bytes.Buffer
-	statusDone := make(chan struct{})
-	go func() { liveStatus(&buf, p, done); close(statusDone) }()
-	time.Sleep(400 * time.Millisecond)
-	_ = srv.Pause()
-	time.Sleep(700 * time.Millisecond)
-	_ = srv.Resume()
-	time.Sleep(400 * time.Millisecond)
-	close(done)
-	<-statusDone
-	close(stop)
-	<-finished
-	out := buf.String()
-	for _, want := range []string{"\r\033[K", "checks (", "/s)", "  UP  ", "DOWN (writes+reads) for ", "longest "} {
-		if !strings.Contains(out, want) {
-			t.Errorf("status lines lack %q:\n%q", want, out)
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		done, finished := make(chan struct{}), make(chan struct{})
+		go func() { liveStatus(&buf, fakeStatus{start: time.Now()}, done); close(finished) }()
+		time.Sleep(1500*time.Millisecond + time.Millisecond)
+		close(done)
+		<-finished
+		lines := strings.Split(buf.String(), "\r\033[K")
+		want := []string{"",
+			"0s  250 checks (1000/s)  UP  windows 0, longest 0ms",
+			"1s  500 checks (1000/s)  DOWN (writes+reads) for 100ms  windows 0, longest 0ms",
+			"1s  750 checks (1000/s)  DOWN (writes+reads) for 350ms  windows 0, longest 0ms",
+			"1s  1000 checks (1000/s)  DOWN (writes+reads) for 600ms  windows 0, longest 0ms",
+			"1s  1250 checks (1000/s)  UP  DATA LOST ×1  windows 1, longest 700ms",
+			"2s  1500 checks (1000/s)  UP  DATA LOST ×1  windows 1, longest 700ms",
+			""}
+		if !slices.Equal(lines, want) {
+			t.Errorf("status lines\n%q\nwant\n%q", lines, want)
 		}
-	}
-	if !strings.HasSuffix(out, "\r\033[K") {
-		t.Errorf("status line not cleared at the end: %q", out[max(0, len(out)-80):])
-	}
+	})
 }
 
 func TestProbeUsage(t *testing.T) {
@@ -205,12 +217,17 @@ func TestProbeUsage(t *testing.T) {
 		{[]string{"probe"}, "--addr is required"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout must be positive"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--cycles", "0"}, "--cycles must be at least 1"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--duration", "0", "--cycles", "2"}, "--cycles needs a --duration"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--duration", "0", "--cycles", "2"}, "--cycles needs a duration"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--duration", "-1s"}, "--duration must not be negative"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--interval", "-1s"}, "--interval must not be negative"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--break", "-1s"}, "--break must not be negative"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--key-ttl", "10ms"}, "--key-ttl must be at least 1s"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--sample", "0s"}, "--sample must be positive"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--sample", "-1s"}, "--sample must be positive"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--timeout", "-1s"}, "--timeout must"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--cycles", "-2"}, "--cycles must be at least 1"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--prefix", "a b"}, "--prefix"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--tls", "--tls-ca-file", "/nonexistent/ca.pem"}, "--tls-ca-file"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--prefix", ""}, "--prefix"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--out", "/proc/nope/x"}, "--out"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--seed-logs", "/proc/nope/x"}, "--seed-logs"},
@@ -225,7 +242,7 @@ func TestProbeUsage(t *testing.T) {
 	}
 	expectHelp(t, "probe", "--addr", "--tls", "--tls-server-name", "--tls-ca-file", "--user", "--password-file", "--db",
 		"--timeout", "--duration", "--interval", "--cycles", "--break", "--out", "--json", "--prefix", "--key-ttl", "--sample",
-		"--seed-logs", "--quiet", "paused_writes", "Exit 0")
+		"--seed-logs", "--quiet", "--force", "paused_writes", "still_down", "Exit 0")
 }
 
 func readEvents(t *testing.T, path string) []map[string]any {
@@ -243,4 +260,186 @@ func readEvents(t *testing.T, path string) []map[string]any {
 		out = append(out, e)
 	}
 	return out
+}
+
+// --out keeps one run: a directory with an earlier run's files is refused
+// without --force; with it they are replaced, summary.json by a rename (a
+// reader holding the old file keeps reading it whole, never a truncated
+// mix).
+func TestProbeOutKeepsOneRun(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	out := t.TempDir()
+	old := []byte(`{"an": "earlier run"}` + "\n")
+	if err := os.WriteFile(filepath.Join(out, "summary.json"), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"probe", "--addr", srv.Addr, "--duration", "300ms", "--timeout", "200ms", "--out", out}
+	code, _, stderr := run(t, nil, args...)
+	if code != ExitUsage || !strings.Contains(stderr, "--out") || !strings.Contains(stderr, "--force") {
+		t.Fatalf("an --out with an earlier run: exit %d, %s", code, stderr)
+	}
+	held, err := os.Open(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if code, stdout, stderr := run(t, nil, append(args, "--force")...); code != ExitOK {
+		t.Fatalf("--force: exit %d: %s %s", code, stdout, stderr)
+	}
+	if b, _ := io.ReadAll(held); !bytes.Equal(b, old) {
+		t.Errorf("summary.json was rewritten in place: a reader of the old file saw %q", b)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil || !strings.Contains(string(b), `"checks_per_second"`) {
+		t.Fatalf("new summary.json: %v %s", err, b)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if e.Name() != "summary.json" && e.Name() != "events.jsonl" {
+			t.Errorf("left in --out: %s", e.Name())
+		}
+	}
+	// An events.jsonl without a summary.json (a run killed outright) is an
+	// earlier run too.
+	out2 := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out2, "events.jsonl"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "300ms", "--out", out2); code != ExitUsage {
+		t.Errorf("an --out with a killed run's events.jsonl: exit %d, %s", code, stderr)
+	}
+}
+
+// Writes that fail (a full disk: /dev/full) are reported on stderr at once,
+// once per file; probing goes on; the summary says what was lost; exit 1.
+func TestProbeWriteFailuresAreReported(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	out, seed := t.TempDir(), t.TempDir()
+	for _, p := range []string{filepath.Join(out, "events.jsonl"), filepath.Join(seed, "redis_success.log")} {
+		if err := os.Symlink("/dev/full", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "500ms", "--timeout", "200ms",
+		"--out", out, "--seed-logs", seed, "--force")
+	if code != ExitUnhealthy {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	for _, f := range []string{"events.jsonl", "redis_success.log"} {
+		if n := strings.Count(stderr, "writing "); n != 2 || !strings.Contains(stderr, f+" failed: write ") || !strings.Contains(stderr, "no space left on device; probing goes on") {
+			t.Errorf("stderr reports %d failed files, want 2 with %s:\n%s", n, f, stderr)
+		}
+	}
+	if !strings.Contains(stdout, "output  INCOMPLETE: ") || !strings.Contains(stdout, "windows none") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "the output is incomplete") {
+		t.Errorf("the finding does not name the output:\n%s", stderr)
+	}
+	var sum struct {
+		Checks       int      `json:"checks"`
+		OutputErrors []string `json:"output_errors"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(b, &sum); err != nil || sum.Checks < 10 || len(sum.OutputErrors) != 2 {
+		t.Errorf("summary.json %v: %s", err, b)
+	}
+}
+
+// Lost data is a finding: a FLUSHALL in the middle of a run opens no
+// window, yet the run exits 1, the table says so and summary.json counts
+// it.
+func TestProbeDataLossIsAFinding(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	admin := redistest.Admin(t, srv.Addr, "", "")
+	out := t.TempDir()
+	go func() {
+		// Once the read probe key is there, lose it.
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if len(admin.Keys(context.Background(), check.DefaultPrefix+"probe:*").Val()) == 1 {
+				_ = admin.FlushAll(context.Background()).Err()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "1s", "--timeout", "200ms", "--out", out)
+	if code != ExitUnhealthy || !strings.Contains(stderr, "data lost") {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "data    LOST 1 time(s)") || !strings.Contains(stdout, "windows none") {
+		t.Errorf("table:\n%s", stdout)
+	}
+	var sum struct {
+		DataLoss []struct {
+			Time string `json:"time"`
+		} `json:"data_loss"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(b, &sum); err != nil || len(sum.DataLoss) != 1 {
+		t.Errorf("summary.json %v: %s", err, b)
+	}
+	redistest.AssertNoKeys(t, admin, check.DefaultPrefix)
+}
+
+// maxOutPerSecond is the output budget while an endpoint is down: 10 MB
+// over a 45-minute upgrade.
+const maxOutPerSecond = 10e6 / (45 * 60)
+
+// Against an endpoint that is down the whole run, --out and --seed-logs
+// grow by a few hundred bytes a second, not megabytes: state changes and
+// one still_down line per series per --sample.
+func TestProbeOutputStaysSmallWhileDown(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	srv.Kill()
+	out := t.TempDir()
+	start := time.Now()
+	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "3s", "--timeout", "200ms",
+		"--out", out, "--seed-logs", out)
+	elapsed := time.Since(start)
+	if code != ExitUnhealthy {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	var total int64
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		fi, _ := e.Info()
+		total += fi.Size()
+	}
+	var sum struct {
+		Checks int `json:"checks"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	_ = json.Unmarshal(b, &sum)
+	rate := float64(total) / elapsed.Seconds()
+	t.Logf("%d bytes in --out after %s down (%.0f B/s, %.1f MB in 45 min), %d failed checks", total, elapsed.Round(time.Millisecond),
+		rate, rate*45*60/1e6, sum.Checks)
+	if rate > maxOutPerSecond {
+		t.Errorf("%.0f B/s written while down: over 10 MB in 45 minutes", rate)
+	}
+	if sum.Checks < 100 {
+		t.Errorf("%d checks: was the endpoint probed?", sum.Checks)
+	}
+	counts := map[string]int{}
+	for _, e := range readEvents(t, filepath.Join(out, "events.jsonl")) {
+		counts[e["event"].(string)]++
+	}
+	if counts["down"] != 2 || counts["still_down"] < 2 || counts["up"] != 0 {
+		t.Errorf("events %v", counts)
+	}
+	if e, _ := os.ReadFile(filepath.Join(out, "redis_error.log")); !strings.Contains(string(e), " still down since ") {
+		t.Errorf("seed error log:\n%s", e)
+	}
+}
+
+// --duration is a bound: with --interval 4s and --duration 500ms the run
+// ends after about 500 ms (it ran the whole 4 s interval before).
+func TestProbeDurationBoundsTheInterval(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	start := time.Now()
+	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--interval", "4s", "--duration", "500ms", "--timeout", "200ms")
+	if el := time.Since(start); code != ExitOK || el > 1500*time.Millisecond {
+		t.Fatalf("exit %d after %s: %s %s", code, el, stdout, stderr)
+	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,6 +68,9 @@ Exit 0 when every DB answered, 1 when one did not, 2 on bad usage.`,
 		}
 		c.DB = 0 // REDISHA_DB, if set, is for the other commands.
 		cfg.Conn = c
+		if err := cfg.Validate(); err != nil {
+			return conn.sweepUsage(err)
+		}
 		var logw io.Writer
 		if logFile != "" {
 			f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -78,7 +82,7 @@ Exit 0 when every DB answered, 1 when one did not, 2 on bad usage.`,
 		}
 		rep, err := sweep.Run(cmd.Context(), cfg)
 		if err != nil {
-			return conn.usageErr(err)
+			return conn.sweepUsage(err)
 		}
 		if asJSON {
 			printJSON(env.Stdout, rep)
@@ -96,10 +100,20 @@ Exit 0 when every DB answered, 1 when one did not, 2 on bad usage.`,
 	return cmd
 }
 
+// sweepUsage turns a sweep.Config error into a usage error naming the flag;
+// connection errors name theirs.
+func (c *connFlags) sweepUsage(err error) error {
+	var fe *sweep.FieldError
+	if errors.As(err, &fe) {
+		return usagef("--%s %w", fe.Field, fe.Err) // the fields are named as their flags
+	}
+	return c.usageErr(err)
+}
+
 // writeSweep prints the report in the runbook's log format, with the reason
 // and latency added.
 func writeSweep(w io.Writer, rep sweep.Report) {
-	fmt.Fprintf(w, "===== Redis DB Health Check at %s =====\n", rep.Time.Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(w, "===== Redis DB Health Check at %s =====\n", rep.Time.Format(runbookStamp))
 	if rep.Cluster {
 		fmt.Fprintln(w, "cluster mode: DB 0 on each shard's primary")
 	} else if rep.DatabasesFrom == "default" {

@@ -22,7 +22,7 @@ func BenchmarkContinuous(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := p.Run(context.Background(), nil)
+		s := p.Run(context.Background())
 		if len(s.Windows) != 0 {
 			b.Fatalf("windows on a healthy server: %+v", s.Windows)
 		}

@@ -3,7 +3,7 @@ package probe
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -11,53 +11,24 @@ import (
 	"github.com/redisha/redisha/internal/check"
 )
 
-// Time is a timestamp that encodes as RFC 3339 with milliseconds, UTC.
-type Time time.Time
-
-// MarshalJSON writes e.g. "2026-11-22T08:00:30.123Z".
-func (t Time) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z07:00"))
-}
-
-// Event is one line of events.jsonl.
-type Event struct {
-	Time Time `json:"time"`
-	// Kind is the series: write or read (empty for run-wide marks).
-	Kind Kind `json:"kind,omitempty"`
-	// Event: down (first failure), up (first success after failures),
-	// fail (a failure inside a window), ok (a sampled success), server
-	// (role, run id or IP changed), note, mark.
-	Event     string   `json:"event"`
-	Seq       int64    `json:"seq,omitempty"`
-	LatencyMS *float64 `json:"latency_ms,omitempty"`
-	Reason    string   `json:"reason,omitempty"`
-	Error     string   `json:"error,omitempty"`
-	IP        string   `json:"ip,omitempty"`
-	Role      string   `json:"role,omitempty"`
-	RunID     string   `json:"run_id,omitempty"`
-	Message   string   `json:"message,omitempty"`
-	// DurationMS is the window's length, on up events.
-	DurationMS *int64 `json:"duration_ms,omitempty"`
-}
-
 // Window is one outage of one series: from the start of its first failed
 // check to the answer of the first successful check after it.
 type Window struct {
-	Kind       Kind     `json:"kind"`
-	Start      Time     `json:"start"`
-	End        Time     `json:"end"`
-	DurationMS int64    `json:"duration_ms"`
-	ChecksLost int      `json:"checks_lost"`
-	Reasons    []string `json:"reasons"`
+	Kind       Kind           `json:"kind"`
+	Start      Time           `json:"start"`
+	End        Time           `json:"end"`
+	DurationMS int64          `json:"duration_ms"`
+	ChecksLost int            `json:"checks_lost"`
+	Reasons    []check.Reason `json:"reasons"`
 	// Changes are the role, run id and IP changes seen from the start of
 	// the window to its end.
-	Changes []string `json:"changes,omitempty"`
+	Changes []Change `json:"changes,omitempty"`
 	// Open is true when the run ended inside the window (End is the end of
 	// the run).
 	Open bool `json:"open,omitempty"`
 
 	start, end time.Time
-	reasons    map[string]bool
+	reasons    map[check.Reason]bool
 }
 
 // SeriesSummary totals one series.
@@ -84,8 +55,16 @@ type Summary struct {
 	TotalDowntimeMS int64                  `json:"total_downtime_ms"`
 	Series          map[Kind]SeriesSummary `json:"series"`
 	Windows         []Window               `json:"windows"`
-	Changes         []string               `json:"changes,omitempty"`
+	// DataLoss lists each time the read probe key was found missing while
+	// it should have been there: a finding of its own, whatever the
+	// windows say (a FLUSHALL loses data without an outage).
+	DataLoss []DataLoss `json:"data_loss"`
+	Changes  []Change   `json:"changes,omitempty"`
 }
+
+// Findings says whether the run found anything wrong: an outage window or
+// lost data.
+func (s *Summary) Findings() bool { return len(s.Windows) > 0 || len(s.DataLoss) > 0 }
 
 type seriesState struct {
 	checks, failed int
@@ -95,18 +74,24 @@ type seriesState struct {
 	open        *Window
 	role, runID string
 	ip          string
+	// Failures of the open window not yet written: counted, and written
+	// as one still_down event per SampleEvery.
+	pendingSince time.Time
+	pending      map[check.Reason]int
+	pendingN     int
 }
 
 // recorder turns checks into events, windows and the summary.
 type recorder struct {
 	cfg Config
 
-	mu      sync.Mutex
-	start   time.Time
-	seq     int64
-	series  map[Kind]*seriesState
-	windows []Window
-	changes []string
+	mu       sync.Mutex
+	start    time.Time
+	seq      int64
+	series   map[Kind]*seriesState
+	windows  []Window
+	changes  []Change
+	dataLoss []DataLoss
 }
 
 func newRecorder(cfg Config) *recorder {
@@ -119,6 +104,8 @@ func (r *recorder) begin() {
 	r.mu.Unlock()
 }
 
+// emit hands e to the sink; callers hold r.mu, so the sink sees one event
+// at a time, in order.
 func (r *recorder) emit(e Event) {
 	if r.cfg.Sink != nil {
 		r.cfg.Sink(e)
@@ -126,7 +113,7 @@ func (r *recorder) emit(e Event) {
 }
 
 func ms(d time.Duration) *float64 {
-	v := float64(d.Microseconds()) / 1000
+	v := check.Milliseconds(d)
 	return &v
 }
 
@@ -137,7 +124,7 @@ func (r *recorder) record(kind Kind, start time.Time, lat time.Duration, ok bool
 	r.seq++
 	s := r.series[kind]
 	s.checks++
-	e := Event{Time: Time(start), Kind: kind, Seq: r.seq, LatencyMS: ms(lat), IP: ip}
+	e := Event{Time: Time(start), Series: kind, Seq: r.seq, LatencyMS: ms(lat), IP: ip}
 	if ok {
 		s.lastOK = start.Add(lat)
 	}
@@ -153,29 +140,50 @@ func (r *recorder) record(kind Kind, start time.Time, lat time.Duration, ok bool
 		w.End = Time(end)
 		w.DurationMS = end.Sub(w.start).Milliseconds()
 		r.windows = append(r.windows, *w)
-		e.Event, e.DurationMS = "up", &w.DurationMS
+		e.Type, e.DurationMS, e.ChecksLost = EventUp, &w.DurationMS, w.ChecksLost
 		s.lastSample = start
+		s.pending, s.pendingN = nil, 0
 	case ok:
 		if start.Sub(s.lastSample) < r.cfg.SampleEvery {
-			return // successes are sampled; failures never are
+			return // successes are sampled; state changes never are
 		}
 		s.lastSample = start
-		e.Event = "ok"
+		e.Type = EventOK
 	default:
 		s.failed++
-		e.Reason, e.Error = string(reason), errText
-		if s.open == nil {
-			s.open = &Window{Kind: kind, start: start, Start: Time(start), reasons: map[string]bool{}}
-			e.Event = "down"
-		} else {
-			e.Event = "fail"
-		}
-		s.open.ChecksLost++
-		s.open.addReason(string(reason))
+		e.Reason, e.Error = reason, errText
 		if kind == Write && reason == check.ReasonTimeout && r.readsServedDuring(start, start.Add(lat)) {
-			s.open.addReason(ReasonPausedWrites)
-			e.Message = "reads were answered while this write waited: writes paused"
+			e.PausedWrites = true
 		}
+		if s.open == nil {
+			s.open = &Window{Kind: kind, start: start, Start: Time(start), reasons: map[check.Reason]bool{}}
+			s.pendingSince, s.pending, s.pendingN = start, map[check.Reason]int{}, 0
+			e.Type = EventDown
+		}
+		w := s.open
+		w.ChecksLost++
+		isNew := w.addReason(reason)
+		if e.PausedWrites && w.addReason(ReasonPausedWrites) {
+			isNew = true
+		}
+		switch {
+		case e.Type == EventDown:
+		case isNew:
+			e.Type = EventFail // a new reason is a state change: written at once
+		default:
+			// The same failure again: counted, and written as one line per
+			// SampleEvery, so a long outage costs a few bytes a second.
+			s.pending[reason]++
+			s.pendingN++
+			if start.Sub(s.pendingSince) < r.cfg.SampleEvery {
+				return
+			}
+			since := w.Start
+			e = Event{Time: Time(start), Series: kind, Seq: r.seq, Type: EventStillDown, Since: &since, ChecksLost: w.ChecksLost,
+				Failed: s.pendingN, Counts: s.pending, Reason: reason, Error: errText, IP: ip}
+			s.pending, s.pendingN = map[check.Reason]int{}, 0
+		}
+		s.pendingSince = start
 	}
 	r.emit(e)
 }
@@ -184,7 +192,7 @@ func (r *recorder) record(kind Kind, start time.Time, lat time.Duration, ok bool
 // out while read checks were being answered: the server was up and
 // serving, but held writes back (CLIENT PAUSE … WRITE, the write pause of a
 // managed failover, a replica-of switch in progress).
-const ReasonPausedWrites = "paused_writes"
+const ReasonPausedWrites check.Reason = "paused_writes"
 
 // readsServedDuring says whether a read check got its answer well inside
 // [from, to], the span of a write check that got none. The first half of
@@ -195,11 +203,14 @@ func (r *recorder) readsServedDuring(from, to time.Time) bool {
 	return r.series[Read].open == nil && ok.After(from.Add(r.cfg.Timeout/2)) && !ok.After(to)
 }
 
-func (w *Window) addReason(reason string) {
-	if !w.reasons[reason] {
-		w.reasons[reason] = true
-		w.Reasons = append(w.Reasons, reason)
+// addReason adds reason to the window and says whether it was new.
+func (w *Window) addReason(reason check.Reason) bool {
+	if w.reasons[reason] {
+		return false
 	}
+	w.reasons[reason] = true
+	w.Reasons = append(w.Reasons, reason)
+	return true
 }
 
 // server records the role, run id and IP a series saw on a new connection.
@@ -207,52 +218,54 @@ func (r *recorder) server(kind Kind, role, runID, ip string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.series[kind]
-	var what []string
-	if s.role != "" && role != s.role {
-		what = append(what, "role "+s.role+" → "+role)
-	}
-	if s.runID != "" && runID != s.runID {
-		what = append(what, "run id "+short(s.runID)+" → "+short(runID)+" (another server process: restart, replacement or failover)")
-	}
-	if s.ip != "" && ip != s.ip {
-		what = append(what, "ip "+s.ip+" → "+ip)
+	now := time.Now()
+	var changes []Change
+	for _, c := range []struct {
+		f        ChangeField
+		from, to string
+	}{{ChangeRole, s.role, role}, {ChangeRunID, s.runID, runID}, {ChangeIP, s.ip, ip}} {
+		if c.from != "" && c.from != c.to {
+			changes = append(changes, Change{Time: Time(now), Series: kind, Field: c.f, From: c.from, To: c.to})
+		}
 	}
 	first := s.role == ""
 	s.role, s.runID, s.ip = role, runID, ip
-	if !first && len(what) == 0 {
+	if !first && len(changes) == 0 {
 		return
 	}
-	now := time.Now()
-	for _, w := range what {
-		c := now.UTC().Format("15:04:05.000") + " " + string(kind) + ": " + w
-		r.changes = append(r.changes, c)
-		for _, k := range []Kind{Write, Read} {
-			if o := r.series[k].open; o != nil {
-				o.Changes = append(o.Changes, c)
-			}
-		}
-		// A change a series sees just after its own window closed belongs
-		// to that window too: it is seen on the connection that ended it.
-		for i := len(r.windows) - 1; i >= 0 && now.Sub(r.windows[i].end) < 2*r.cfg.Timeout; i-- {
-			if r.windows[i].Kind == kind {
-				r.windows[i].Changes = append(r.windows[i].Changes, c)
-				break
-			}
+	r.changes = append(r.changes, changes...)
+	for _, k := range []Kind{Write, Read} {
+		if o := r.series[k].open; o != nil {
+			o.Changes = append(o.Changes, changes...)
 		}
 	}
-	msg := "connected"
-	if len(what) > 0 {
-		msg = joinStrings(what)
+	// A change a series sees just after its own window closed belongs to
+	// that window too: it is seen on the connection that ended it.
+	for i := len(r.windows) - 1; i >= 0 && now.Sub(r.windows[i].end) < 2*r.cfg.Timeout; i-- {
+		if r.windows[i].Kind == kind {
+			r.windows[i].Changes = append(r.windows[i].Changes, changes...)
+			break
+		}
 	}
-	r.emit(Event{Time: Time(now), Kind: kind, Event: "server", Role: role, RunID: runID, IP: ip, Message: msg})
+	r.emit(Event{Time: Time(now), Series: kind, Type: EventServer, Role: role, RunID: runID, IP: ip, Changes: changes})
 }
 
-func (r *recorder) note(kind Kind, msg string) {
-	r.emit(Event{Time: Time(time.Now()), Kind: kind, Event: "note", Message: msg})
+// lost records the read probe key found missing, written at written.
+func (r *recorder) lost(at, written time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dataLoss = append(r.dataLoss, DataLoss{Time: Time(at), KeyAgeMS: at.Sub(written).Milliseconds()})
+	r.emit(Event{Time: Time(at), Series: Read, Type: EventDataLoss})
 }
 
-func (r *recorder) mark(msg string) {
-	r.emit(Event{Time: Time(time.Now()), Event: "mark", Message: msg})
+// event emits a run-wide or series event that is no check.
+func (r *recorder) event(e Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Time(e.Time).IsZero() {
+		e.Time = Time(time.Now())
+	}
+	r.emit(e)
 }
 
 // Status is the live state for the status line.
@@ -264,12 +277,14 @@ type Status struct {
 	LongestMS  int64
 	OpenSince  time.Duration
 	WindowsNow int
+	DataLoss   int
 }
 
 func (r *recorder) status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := Status{Elapsed: time.Since(r.start), WriteUp: r.series[Write].open == nil, ReadUp: r.series[Read].open == nil}
+	st := Status{Elapsed: time.Since(r.start), WriteUp: r.series[Write].open == nil, ReadUp: r.series[Read].open == nil,
+		DataLoss: len(r.dataLoss)}
 	for _, s := range r.series {
 		st.Checks += s.checks
 		if s.open != nil {
@@ -294,6 +309,7 @@ func (r *recorder) summary() *Summary {
 			w := *o
 			w.end, w.End, w.Open = end, Time(end), true
 			w.DurationMS = end.Sub(w.start).Milliseconds()
+			w.reasons = maps.Clone(o.reasons)
 			windows = append(windows, w)
 		}
 	}
@@ -306,7 +322,8 @@ func (r *recorder) summary() *Summary {
 	})
 	elapsed := end.Sub(r.start)
 	sum := &Summary{Start: Time(r.start), End: Time(end), ElapsedMS: elapsed.Milliseconds(),
-		Series: map[Kind]SeriesSummary{}, Windows: windows, Changes: r.changes}
+		Series: map[Kind]SeriesSummary{}, Windows: windows, Changes: r.changes,
+		DataLoss: append([]DataLoss{}, r.dataLoss...)}
 	for _, k := range []Kind{Write, Read} {
 		s := r.series[k]
 		ss := SeriesSummary{Checks: s.checks, Failed: s.failed}
@@ -329,7 +346,7 @@ func (r *recorder) summary() *Summary {
 	}
 	for i := range sum.Windows {
 		if sum.Windows[i].Reasons == nil {
-			sum.Windows[i].Reasons = []string{}
+			sum.Windows[i].Reasons = []check.Reason{}
 		}
 	}
 	return sum
@@ -365,22 +382,4 @@ func randomHex() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
-
-func joinStrings(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += "; "
-		}
-		out += x
-	}
-	return out
 }

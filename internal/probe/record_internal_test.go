@@ -43,30 +43,30 @@ func TestWindows(t *testing.T) {
 		{"no failure", []step{{Write, 0, 1, ""}, {Write, 1, 1, ""}}, nil},
 		{"refused, then up", []step{
 			{Write, 0, 1, ""}, {Write, 10, 1, "refused"}, {Write, 11, 1, "refused"}, {Write, 512, 3, ""},
-		}, []Window{{Kind: Write, DurationMS: 505, ChecksLost: 2, Reasons: []string{"refused"}}}},
+		}, []Window{{Kind: Write, DurationMS: 505, ChecksLost: 2, Reasons: []check.Reason{"refused"}}}},
 		{"a stall: the check sent into it ends the window when answered", []step{
 			{Write, 0, 1, ""}, {Write, 100, 200, "timeout"}, {Write, 300, 200, "timeout"}, {Write, 500, 150, ""},
-		}, []Window{{Kind: Write, DurationMS: 550, ChecksLost: 2, Reasons: []string{"timeout"}}}},
+		}, []Window{{Kind: Write, DurationMS: 550, ChecksLost: 2, Reasons: []check.Reason{"timeout"}}}},
 		{"reasons in the order seen, once each", []step{
 			{Read, 0, 1, "reset"}, {Read, 1, 1, "refused"}, {Read, 2, 1, "refused"}, {Read, 3, 1, "loading"}, {Read, 9, 1, ""},
-		}, []Window{{Kind: Read, DurationMS: 10, ChecksLost: 4, Reasons: []string{"reset", "refused", "loading"}}}},
+		}, []Window{{Kind: Read, DurationMS: 10, ChecksLost: 4, Reasons: []check.Reason{"reset", "refused", "loading"}}}},
 		{"write and read apart", []step{
 			{Write, 0, 1, "readonly"}, {Read, 0, 1, ""}, {Write, 300, 1, ""},
-		}, []Window{{Kind: Write, DurationMS: 301, ChecksLost: 1, Reasons: []string{"readonly"}}}},
+		}, []Window{{Kind: Write, DurationMS: 301, ChecksLost: 1, Reasons: []check.Reason{"readonly"}}}},
 		{"writes time out while reads are answered: paused_writes", []step{
 			{Read, 50, 1, ""}, {Read, 150, 1, ""}, {Write, 0, 200, "timeout"}, {Write, 200, 100, ""},
-		}, []Window{{Kind: Write, DurationMS: 300, ChecksLost: 1, Reasons: []string{"timeout", ReasonPausedWrites}}}},
+		}, []Window{{Kind: Write, DurationMS: 300, ChecksLost: 1, Reasons: []check.Reason{"timeout", ReasonPausedWrites}}}},
 		{"a read answered only just after the write was sent is no proof", []step{
 			{Read, 0, 1, ""}, {Write, 0, 200, "timeout"}, {Read, 1, 200, "timeout"}, {Write, 200, 5, ""}, {Read, 201, 4, ""},
 		}, []Window{
-			{Kind: Write, DurationMS: 205, ChecksLost: 1, Reasons: []string{"timeout"}},
-			{Kind: Read, DurationMS: 204, ChecksLost: 1, Reasons: []string{"timeout"}},
+			{Kind: Write, DurationMS: 205, ChecksLost: 1, Reasons: []check.Reason{"timeout"}},
+			{Kind: Read, DurationMS: 204, ChecksLost: 1, Reasons: []check.Reason{"timeout"}},
 		}},
 		{"two windows", []step{
 			{Write, 0, 1, "reset"}, {Write, 5, 1, ""}, {Write, 100, 1, "refused"}, {Write, 120, 1, ""},
 		}, []Window{
-			{Kind: Write, DurationMS: 6, ChecksLost: 1, Reasons: []string{"reset"}},
-			{Kind: Write, DurationMS: 21, ChecksLost: 1, Reasons: []string{"refused"}},
+			{Kind: Write, DurationMS: 6, ChecksLost: 1, Reasons: []check.Reason{"reset"}},
+			{Kind: Write, DurationMS: 21, ChecksLost: 1, Reasons: []check.Reason{"refused"}},
 		}},
 	}
 	for _, tc := range cases {
@@ -122,7 +122,8 @@ func TestUnion(t *testing.T) {
 	}
 }
 
-// Successes are sampled, failures never are.
+// Successes are sampled; a failure that opens a window or brings a new
+// reason into it is written at once.
 func TestEventSampling(t *testing.T) {
 	var steps []step
 	for i := 0; i < 3000; i++ { // 3 s of checks every ms
@@ -130,11 +131,78 @@ func TestEventSampling(t *testing.T) {
 	}
 	steps = append(steps, step{Write, 3000, 1, "reset"}, step{Write, 3001, 1, "refused"}, step{Write, 3002, 1, "refused"}, step{Write, 3003, 1, ""})
 	_, events := replay(steps)
-	count := map[string]int{}
+	count := map[EventType]int{}
 	for _, e := range events {
-		count[e.Event]++
+		count[e.Type]++
 	}
-	if count["ok"] != 3 || count["down"] != 1 || count["fail"] != 2 || count["up"] != 1 {
+	if count[EventOK] != 3 || count[EventDown] != 1 || count[EventFail] != 1 || count[EventUp] != 1 || len(count) != 4 {
 		t.Fatalf("events %v", count)
+	}
+}
+
+// A long outage: a failure every ms for 10 s is the down line, a line for
+// each new reason and one still_down line per second with the failures
+// counted per reason; nothing is lost from the counts.
+func TestFailuresAreAggregated(t *testing.T) {
+	steps := []step{{Read, 0, 1, ""}}
+	for i := 1; i <= 10000; i++ {
+		reason := check.ReasonRefused
+		if i%1000 == 500 {
+			reason = check.ReasonReset
+		}
+		steps = append(steps, step{Read, i, 0, reason})
+	}
+	steps = append(steps, step{Read, 10001, 2, ""})
+	_, events := replay(steps)
+	var down, fail, still, up int
+	counted := 0
+	for _, e := range events {
+		switch e.Type {
+		case EventDown:
+			down++
+			counted++
+		case EventFail:
+			fail++
+			counted++
+		case EventStillDown:
+			still++
+			counted += e.Failed
+			n := 0
+			for _, c := range e.Counts {
+				n += c
+			}
+			if n != e.Failed || e.Since == nil || time.Time(*e.Since) != t0.Add(time.Millisecond) {
+				t.Errorf("still_down %+v", e)
+			}
+		case EventUp:
+			up++
+			if e.ChecksLost != 10000 || *e.DurationMS != 10002 {
+				t.Errorf("up %+v", e)
+			}
+		}
+	}
+	// The last partial second is in the up line's checks_lost only.
+	if down != 1 || fail != 1 || up != 1 || still < 9 || still > 10 || counted < 9000 {
+		t.Fatalf("down %d, fail %d, still_down %d, up %d, failures counted %d", down, fail, still, up, counted)
+	}
+}
+
+// Changes are data: the field, from and to, not a sentence.
+func TestServerChangesAreTyped(t *testing.T) {
+	var events []Event
+	r := newRecorder(Config{Timeout: time.Second, Sink: func(e Event) { events = append(events, e) }}.withDefaults())
+	r.server(Write, "master", "aaaaaaaaaaaa", "10.0.0.1")
+	r.server(Write, "master", "aaaaaaaaaaaa", "10.0.0.1") // nothing new: no event
+	r.server(Write, "slave", "aaaaaaaaaaaa", "10.0.0.2")
+	if len(events) != 2 || len(events[0].Changes) != 0 {
+		t.Fatalf("events %+v", events)
+	}
+	got := events[1].Changes
+	if len(got) != 2 || got[0].Field != ChangeRole || got[0].From != "master" || got[0].To != "slave" ||
+		got[1].Field != ChangeIP || got[1].From != "10.0.0.1" || got[1].To != "10.0.0.2" {
+		t.Fatalf("changes %+v", got)
+	}
+	if s := r.summary(); len(s.Changes) != 2 {
+		t.Fatalf("summary changes %+v", s.Changes)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/redisserver"
 )
 
@@ -244,4 +245,12 @@ func ClientTLS(t testing.TB, caFile, serverName string) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemBytes)
 	return &tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}
+}
+
+// Main runs a package's tests with go-redis's own log silenced (the tests
+// assert every failure from results; the library's dial lines would only
+// repeat them). Call it from TestMain.
+func Main(m *testing.M) {
+	redisconn.QuietGoRedisLogger()
+	os.Exit(m.Run())
 }

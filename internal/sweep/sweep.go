@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/fielderr"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
@@ -72,19 +73,57 @@ func (r Report) Failed() int {
 	return n
 }
 
-// Run sweeps the endpoint.
+// DefaultTimeout bounds each DB's check when Config.Timeout is zero.
+const DefaultTimeout = 2 * time.Second
+
+// FieldError is a Config field that cannot work (Field is one of the
+// Field constants, named as the CLI's flags are).
+type FieldError = fielderr.Error
+
+// Config fields a FieldError can be about.
+const (
+	FieldTimeout = "timeout"
+	FieldPrefix  = "prefix"
+	FieldDBs     = "dbs"
+)
+
+func (c Config) withDefaults() Config {
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Prefix == "" {
+		c.Prefix = check.DefaultPrefix
+	}
+	c.Conn.DB, c.Conn.DialTimeout, c.Conn.IOTimeout = 0, c.Timeout, c.Timeout
+	return c
+}
+
+// Validate reports the first field that cannot work: a *FieldError for the
+// sweep's own fields, redisconn's error for Conn (its DB is ignored). Zero
+// values stand for the defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.Timeout < 0 {
+		return fielderr.New(FieldTimeout, "must be positive, e.g. 2s")
+	}
+	if err := check.ValidatePrefix(c.Prefix); err != nil {
+		return &FieldError{Field: FieldPrefix, Err: err}
+	}
+	for _, db := range c.DBs {
+		if db < 0 {
+			return fielderr.New(FieldDBs, "%d is negative: use DB indexes of 0 or more", db)
+		}
+	}
+	return c.Conn.Validate()
+}
+
+// Run validates the config and sweeps the endpoint.
 func Run(ctx context.Context, cfg Config) (Report, error) {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Second
-	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = check.DefaultPrefix
-	}
-	conn := cfg.Conn
-	conn.DB, conn.DialTimeout, conn.IOTimeout = 0, cfg.Timeout, cfg.Timeout
-	if err := conn.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
+	cfg = cfg.withDefaults()
+	conn := cfg.Conn
 	rep := Report{Time: time.Now()}
 
 	admin, err := redisconn.New(conn)
@@ -144,7 +183,7 @@ func checkDB(ctx context.Context, conn redisconn.Config, db int, cfg Config) Res
 	}
 	start := time.Now()
 	v, err := c.Ping(cctx).Result()
-	res.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+	res.LatencyMS = check.Milliseconds(time.Since(start))
 	switch {
 	case err != nil:
 		res.Step, res.Reason, res.Error = check.StepPing, check.Classify(err), err.Error()

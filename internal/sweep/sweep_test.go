@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -131,5 +132,34 @@ func TestCRC16Slot(t *testing.T) {
 	}
 	if s := int(crc16(tagForSlot(42))) % 16384; s != 42 {
 		t.Fatalf("tag for slot 42 hashes to %d", s)
+	}
+}
+
+// A library caller gets the sweep's rules from Validate (and from Run),
+// each error naming its field.
+func TestConfigValidate(t *testing.T) {
+	conn := redisconn.Config{Addr: "127.0.0.1:6379"}
+	for _, tc := range []struct {
+		cfg   Config
+		field string
+	}{
+		{Config{Conn: conn, Timeout: -time.Second}, FieldTimeout},
+		{Config{Conn: conn, Prefix: "a b"}, FieldPrefix},
+		{Config{Conn: conn, DBs: []int{0, -1}}, FieldDBs},
+	} {
+		err := tc.cfg.Validate()
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%+v: %v, want a %s error", tc.cfg, err, tc.field)
+		}
+		if _, err := Run(context.Background(), tc.cfg); !errors.As(err, &fe) {
+			t.Errorf("Run(%+v): %v", tc.cfg, err)
+		}
+	}
+	if err := (Config{Conn: conn}).Validate(); err != nil {
+		t.Errorf("zero values are the defaults: %v", err)
+	}
+	if err := (Config{}).Validate(); err == nil {
+		t.Error("no address: no error")
 	}
 }
