@@ -179,6 +179,10 @@ var Faults = []Fault{
 		replica := StartReplica(tb, primary, "")
 		endpoint := NewProxy(tb, primary.Addr)
 		return endpoint.Addr, func() time.Duration {
+			// As a managed failover does, start once the replica holds what
+			// the primary has: the probe's read key, written just before,
+			// must not be lost to the test's own race.
+			WaitReplicaCaughtUp(tb, primary.Addr, replica.Addr, "")
 			start := time.Now()
 			Failover(tb, primary, replica, "")
 			time.Sleep(700 * time.Millisecond)

@@ -86,6 +86,41 @@ func WaitReplicaLink(t testing.TB, addr, password string) {
 	t.Fatalf("replica %s: link to primary not up after 10s", addr)
 }
 
+// WaitReplicaCaughtUp waits up to 10 s until the replica at replicaAddr has
+// processed the primary's replication stream up to the primary's offset at
+// the time of the call.
+func WaitReplicaCaughtUp(t testing.TB, primaryAddr, replicaAddr, password string) {
+	t.Helper()
+	want := replOffset(t, Admin(t, primaryAddr, password, ""), "master_repl_offset")
+	r := Admin(t, replicaAddr, password, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if replOffset(t, r, "slave_repl_offset") >= want {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("replica %s: not caught up with offset %d of %s after 10s", replicaAddr, want, primaryAddr)
+}
+
+// replOffset reads one offset field of INFO replication (-1 when absent).
+func replOffset(t testing.TB, c *redis.Client, field string) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), "replication").Result()
+	if err != nil {
+		t.Fatalf("info replication: %v", err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
 // AssertNoKeys fails the test when any key under prefix exists in any
 // database of the server at addr.
 func AssertNoKeys(t testing.TB, c *redis.Client, prefix string) {
