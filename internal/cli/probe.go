@@ -25,8 +25,8 @@ Every connection error or READONLY drops the connection and the next check dials
 name again, so an endpoint that moves (failover, CNAME flip) is followed; while the same failure repeats,
 the redial backs off to 10-20 ms (jittered): at most ~100 new connections/s per series, windows still
 accurate to ~20 ms. Each new connection records the server's role, run id and IP, and changes are listed
-under the windows they fall in. A read probe key found missing is lost data (FLUSHALL, a restart without
-persistence, a failover to a replica that lacked it): a finding of its own, whatever the windows say.
+under the windows they fall in. A read probe key missing for a second is lost data (FLUSHALL, a restart
+without persistence, a failover to a replica that lacked it): a finding of its own, whatever the windows say.
 Reasons: refused, reset, timeout, readonly, loading, busy, masterdown, oom, auth, noperm, tls, dns, cluster,
 and paused_writes (a write timed out while reads were answered: CLIENT PAUSE WRITE, a failover's pause).
 Logs stay small however long an outage lasts: every state change (down, a new reason, up, server changes)

@@ -364,7 +364,7 @@ func TestProbeDataLossIsAFinding(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "1s", "--timeout", "200ms", "--out", out)
+	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "2500ms", "--timeout", "200ms", "--out", out)
 	if code != ExitUnhealthy || !strings.Contains(stderr, "data lost") {
 		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
 	}

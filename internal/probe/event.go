@@ -44,8 +44,11 @@ const (
 	// (BreakMS).
 	EventBreak EventType = "break"
 	// EventDataLoss is the read probe key found missing while it should
-	// have been there: the data set was lost (FLUSHALL, a restart without
-	// persistence, a failover to a replica that did not have it).
+	// have been there, and still missing a second later (a node in a full
+	// resync may show an empty data set for a moment): the data set was
+	// lost (FLUSHALL, a restart without persistence, a failover to a
+	// replica that did not have it). Its time is the first read that
+	// found the key missing.
 	EventDataLoss EventType = "data_loss"
 	// EventKeyWriteFailed is a failed write of the read probe key (at
 	// start, or when writing it again after a loss): noted once until a
@@ -118,8 +121,9 @@ type Change struct {
 }
 
 // DataLoss is one time the read probe key was found missing while it
-// should have been there.
+// should have been there, and stayed missing for a second.
 type DataLoss struct {
+	// Time is the first read that found it missing.
 	Time Time `json:"time"`
 	// KeyAgeMS is how long before the key had last been written.
 	KeyAgeMS int64 `json:"key_age_ms"`

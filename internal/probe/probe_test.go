@@ -173,13 +173,23 @@ func started(t *testing.T, cfg probe.Config) (w *watch, stop func() *probe.Summa
 // run probes cfg: once the probe is ready it injects the fault, waits until
 // both series are healthy again after it, then ends the run and returns
 // the summary and the injected fault's measured length.
-func run(t *testing.T, cfg probe.Config, inject func() time.Duration) (*probe.Summary, time.Duration) {
+func run(t *testing.T, cfg probe.Config, inject func() time.Duration, also ...func([]probe.Event) bool) (*probe.Summary, time.Duration) {
 	t.Helper()
 	w, stop := started(t, cfg)
 	injected := inject()
 	// Healthy again: a sampled success of each series after the fault.
 	w.until(t, "recovery", healthy(time.Now().Add(50*time.Millisecond)))
+	for _, cond := range also {
+		w.until(t, "what the test waits for", cond)
+	}
 	return stop(), injected
+}
+
+// seen is a condition: an event of type typ has been seen.
+func seen(typ probe.EventType) func([]probe.Event) bool {
+	return func(es []probe.Event) bool {
+		return slices.ContainsFunc(es, func(e probe.Event) bool { return e.Type == typ })
+	}
 }
 
 func windows(s *probe.Summary, kind probe.Kind) []probe.Window {
@@ -229,7 +239,11 @@ func TestFaultCatalogue(t *testing.T) {
 	for _, f := range redistest.Faults {
 		t.Run(f.Name, func(t *testing.T) {
 			addr, inject := f.Setup(t)
-			s, injected := run(t, probe.Config{Conn: redisconn.Config{Addr: addr}}, inject)
+			var also []func([]probe.Event) bool
+			if f.LosesData {
+				also = append(also, seen(probe.EventDataLoss)) // confirmed after a second
+			}
+			s, injected := run(t, probe.Config{Conn: redisconn.Config{Addr: addr}}, inject, also...)
 			late := time.Duration(0)
 			if f.Swallowed {
 				late = probeTimeout
@@ -396,9 +410,7 @@ func TestFlushAllIsDataLoss(t *testing.T) {
 	if err := admin.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	w.until(t, "the key written again", func(es []probe.Event) bool {
-		return slices.ContainsFunc(es, func(e probe.Event) bool { return e.Type == probe.EventKeyWritten })
-	})
+	w.until(t, "the key written again", seen(probe.EventKeyWritten))
 	w.until(t, "more reads", healthy(time.Now().Add(100*time.Millisecond)))
 	s := stop()
 	if len(s.DataLoss) != 1 || len(s.Windows) != 0 || !s.Findings() {
@@ -422,9 +434,7 @@ func TestReadKeyRewriteRefusedIsNotedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	redistest.WaitReplicaLink(t, srv.Addr, "")
-	w.until(t, "the failed write of the key", func(es []probe.Event) bool {
-		return slices.ContainsFunc(es, func(e probe.Event) bool { return e.Type == probe.EventKeyWriteFailed })
-	})
+	w.until(t, "the failed write of the key", seen(probe.EventKeyWriteFailed))
 	// Twenty more sampled reads (a second at least), each finding no key.
 	failedAt := time.Now()
 	w.until(t, "a second of reads", func(es []probe.Event) bool {

@@ -79,7 +79,7 @@ func (s *series) once(ctx context.Context) outcome {
 }
 
 // read is the read series' check: a GET of the read probe key. A missing
-// key is a successful read (the server answered) and lost data.
+// key is a successful read (the server answered), and may be lost data.
 func (s *series) read(ctx context.Context) check.Result {
 	r := check.Result{Start: time.Now(), Role: check.Replica}
 	c, _, err := s.conn.Get()
@@ -159,7 +159,8 @@ func infoField(info, name string) string {
 
 // readKey is the read series' probe key and what is known of it. The write
 // series writes and renews it; the read series finds it, or finds it
-// missing: lost data when it had been written within its TTL.
+// missing: lost data when it had been written within its TTL and stays
+// missing for lossConfirm.
 type readKey struct {
 	name string
 	ttl  time.Duration
@@ -167,9 +168,18 @@ type readKey struct {
 	mu      sync.Mutex
 	written time.Time // last successful write; zero before the first
 	tried   time.Time // last write attempt
-	lost    bool      // found missing, not written again yet
-	failing bool      // the last write failed (noted once)
+	// missingSince is the first read of a spell that found no key; zero
+	// while the key is found.
+	missingSince time.Time
+	lost         bool // the loss is recorded; not written again yet
+	failing      bool // the last write failed (noted once)
 }
+
+// lossConfirm is how long the key must stay missing before it counts as
+// lost: a node in the middle of a full resync (a demoted primary after a
+// failover) can answer from an empty data set for a moment and then have
+// the key again.
+const lossConfirm = time.Second
 
 // write writes (or renews) the key on the series' client and notes a
 // failure once, until a write succeeds again.
@@ -200,7 +210,7 @@ func (k *readKey) write(ctx context.Context, s *series) {
 	if k.failing || k.lost {
 		s.rec.event(Event{Series: s.kind, Type: EventKeyWritten})
 	}
-	k.failing, k.lost = false, false
+	k.failing, k.lost, k.missingSince = false, false, time.Time{}
 }
 
 // renew rewrites the key every readKeyRenew, and sooner after a failed
@@ -217,25 +227,30 @@ func (k *readKey) renew(ctx context.Context, s *series) {
 // found notes a read that found the key.
 func (k *readKey) found() {
 	k.mu.Lock()
-	k.lost = false
+	k.lost, k.missingSince = false, time.Time{}
 	k.mu.Unlock()
 }
 
-// missing handles a read that found no key: lost data when the key had
-// been written and cannot have expired (recorded once until the key is
-// found or written again), then a write of the key, at most once per
-// SampleEvery while writes fail (a replica answers READONLY to each).
+// missing handles a read that found no key. Never written, or old enough
+// to have expired: the key is written (again). Written within its TTL and
+// missing for lossConfirm: lost data, recorded once, then written again,
+// at most once per SampleEvery while writes fail (a replica answers
+// READONLY to each).
 func (k *readKey) missing(ctx context.Context, s *series, at time.Time) {
 	k.mu.Lock()
-	written := k.written
-	lostNow := !k.lost && !written.IsZero() && at.Sub(written) < k.ttl
-	if !written.IsZero() {
+	expected := k.written.IsZero() || at.Sub(k.written) >= k.ttl
+	if !expected && k.missingSince.IsZero() {
+		k.missingSince = at
+	}
+	since, written := k.missingSince, k.written
+	lostNow := !expected && !k.lost && at.Sub(since) >= lossConfirm
+	if lostNow {
 		k.lost = true
 	}
-	due := time.Since(k.tried) >= s.cfg.SampleEvery || !k.failing
+	due := (expected || k.lost) && (!k.failing || time.Since(k.tried) >= s.cfg.SampleEvery)
 	k.mu.Unlock()
 	if lostNow {
-		s.rec.lost(at, written)
+		s.rec.lost(since, written)
 	}
 	if due {
 		k.write(ctx, s)
