@@ -17,6 +17,7 @@ func newDrillCmd(env Env) *cobra.Command {
 		speed                    float64
 		asJSON, list, fill       bool
 		lag                      time.Duration
+		onAWS                    awsDrillFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "drill [--scenario NAME] [flags]",
@@ -36,6 +37,14 @@ state on one time axis.
 
 Scenarios: ` + strings.Join(drill.ScenarioNames(), ", ") + `.
 
+With --aws it runs the same measurements against a real test deployment instead: applications
+writing sequence-numbered keys through --addr (redis.internal) and a probe on it, the datastore and the
+writable alarms sampled through the real APIs, and the fault injected through the real API (--trigger
+promote: FailoverGlobalReplicationGroup through the secondary region's endpoint) or caused by someone
+else (--trigger wait: the fault is the first failed write). It fails the datastore over: it prints
+what it will do and refuses unless --confirm names the datastore. AWS credentials and endpoints come
+from the usual AWS configuration (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_<SERVICE>, ...).
+
 Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could not run), 2 bad usage.`,
 		Args: noArgs,
 	}
@@ -47,7 +56,14 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 	cmd.Flags().DurationVar(&lag, "route53-lag", 0, "how long Route 53 takes to follow an alarm (real scale; AWS does not document it, the design assumes 30s)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
 	cmd.Flags().BoolVar(&list, "list", false, "list the scenarios and what each shows, then exit")
+	onAWS.add(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if onAWS.aws {
+			return onAWS.run(cmd, env, svg, asJSON)
+		}
+		if err := onAWS.refuseLocal(cmd); err != nil {
+			return err
+		}
 		if list {
 			for _, name := range drill.ScenarioNames() {
 				sc := drill.Scenarios[name]
