@@ -11,6 +11,14 @@ import (
 	"github.com/redisha/redisha/internal/drill"
 )
 
+// onScreen says what the drill prints, for a first-time viewer.
+const onScreen = `On screen: the status line gives the time since the fault at real scale (negative during the
+warm-up), each region's writable alarm, which record redis.internal answers (primary = region A,
+secondary = region B), the datastore's status and primary region, and what each region's application
+sees (writing, read-only, no writes). At the end: when each step happened (detection, decision,
+promotion, DNS) at real scale and as measured, each application's writes, acknowledged writes lost and
+longest stretch without a write, what the knobs predict, and where the timeline picture is.`
+
 func newDrillCmd(env Env) *cobra.Command {
 	var (
 		scenario, bootstrap, svg string
@@ -92,7 +100,7 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 			return usagef("--bootstrap: %w", err)
 		}
 		if !asJSON {
-			fmt.Fprintf(env.Stderr, "%s: %s\n%s\nspeed %g×: one real minute lasts %.1f s here\n\n", sc.Name, sc.Title, sc.Explain, speed, 60/speed)
+			fmt.Fprintf(env.Stderr, "%s: %s\n%s\nspeed %g×: one real minute lasts %.1f s here\n\n%s\n\n", sc.Name, sc.Title, sc.Explain, speed, 60/speed, onScreen)
 			cfg.Status = env.Stderr
 		}
 		rep, err := drill.Run(cmd.Context(), cfg, sc, svg)
