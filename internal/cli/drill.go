@@ -86,12 +86,7 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 		if speed < 1 || speed > 200 {
 			return usagef("--speed %g: use 1 (real time) to 200", speed)
 		}
-		switch svg {
-		case "":
-			svg = filepath.Join("build", "drill", scenario+".svg")
-		case "-":
-			svg = ""
-		}
+		svg = picturePath(svg, scenario)
 		if lag < 0 {
 			return usagef("--route53-lag %s: use 0 or more", lag)
 		}
@@ -104,20 +99,37 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 			cfg.Status = env.Stderr
 		}
 		rep, err := drill.Run(cmd.Context(), cfg, sc, svg)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			if err := rep.WriteJSON(env.Stdout); err != nil {
-				return err
-			}
-		} else {
-			rep.WriteTable(env.Stdout)
-		}
-		if !rep.Passed {
-			return findingf("scenario %s: %s", sc.Name, strings.Join(rep.Problems, "; "))
-		}
-		return nil
+		return printDrill(env, rep, err, asJSON, "scenario "+sc.Name)
 	}
 	return cmd
+}
+
+// printDrill prints a drill's report as a table or JSON; a failed drill
+// is a finding named by what.
+func printDrill(env Env, rep *drill.Report, err error, asJSON bool, what string) error {
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := rep.WriteJSON(env.Stdout); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteTable(env.Stdout)
+	}
+	if !rep.Passed {
+		return findingf("%s: %s", what, strings.Join(rep.Problems, "; "))
+	}
+	return nil
+}
+
+// picturePath resolves --svg: "" is build/drill/<name>.svg, "-" none.
+func picturePath(svg, name string) string {
+	switch svg {
+	case "":
+		return filepath.Join("build", "drill", name+".svg")
+	case "-":
+		return ""
+	}
+	return svg
 }

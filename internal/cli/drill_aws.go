@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -106,25 +105,6 @@ func (f *awsDrillFlags) run(cmd *cobra.Command, env Env, svg string, asJSON bool
 		}
 		return usagef("nothing done: this drill %s; run again with --confirm %s", what, f.g.datastore)
 	}
-	switch svg {
-	case "":
-		svg = filepath.Join("build", "drill", "aws-"+f.trigger+".svg")
-	case "-":
-		svg = ""
-	}
-	rep, err := drill.RunAWS(ctx, cfg, svg)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		if err := rep.WriteJSON(env.Stdout); err != nil {
-			return err
-		}
-	} else {
-		rep.WriteTable(env.Stdout)
-	}
-	if !rep.Passed {
-		return findingf("drill --aws: %s", strings.Join(rep.Problems, "; "))
-	}
-	return nil
+	rep, err := drill.RunAWS(ctx, cfg, picturePath(svg, "aws-"+f.trigger))
+	return printDrill(env, rep, err, asJSON, "drill --aws")
 }

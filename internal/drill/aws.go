@@ -82,11 +82,6 @@ type AWSConfig struct {
 }
 
 func (c AWSConfig) withDefaults() AWSConfig {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
 	if c.Trigger == "" {
 		c.Trigger = TriggerPromote
 	}
@@ -99,9 +94,7 @@ func (c AWSConfig) withDefaults() AWSConfig {
 	def(&c.Settle, 30*time.Second)
 	def(&c.Timeout, 5*time.Second)
 	def(&c.Poll, time.Second)
-	if c.Status == nil {
-		c.Status = io.Discard
-	}
+	c.Status = orDiscard(c.Status)
 	return c
 }
 
