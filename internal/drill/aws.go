@@ -60,7 +60,7 @@ type AWSConfig struct {
 	// resolver on a local DNS server).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Resolve returns what redis.internal's name answers, for the DNS
-	// row. default: the system resolver's CNAME and addresses
+	// row. default: the system resolver's CNAME, else its addresses
 	Resolve func(ctx context.Context, host string) (string, error)
 	// Writers is the number of applications. default: 2
 	Writers int
@@ -188,12 +188,13 @@ func (a *awsDrill) resolve(ctx context.Context, host string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	slices.Sort(addrs)
-	ans := strings.Join(addrs, ",")
+	// The CNAME is the record Route 53 chose; addresses behind it change
+	// with node replacements in a region.
 	if cname = strings.TrimSuffix(cname, "."); cname != "" && !strings.EqualFold(cname, host) {
-		ans = cname + " " + ans
+		return cname, nil
 	}
-	return ans, nil
+	slices.Sort(addrs)
+	return strings.Join(addrs, ","), nil
 }
 
 // RunAWS runs the drill against a real deployment and returns the same
@@ -219,14 +220,14 @@ func RunAWS(ctx context.Context, cfg AWSConfig, svgPath string) (*Report, error)
 	if err != nil {
 		return nil, fmt.Errorf("redis.internal: %w", err)
 	}
-	defer probe.Close()
+	_ = probe.Close()
 
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, ap := range a.apps {
 		wg.Go(func() { ap.run(runCtx, cfg.Interval) })
 	}
-	wg.Go(func() { a.sample(runCtx, probe) })
+	wg.Go(func() { a.sample(runCtx) })
 	finish := func() { stop(); wg.Wait() }
 
 	a.mu.Lock()
@@ -259,7 +260,7 @@ func RunAWS(ctx context.Context, cfg AWSConfig, svgPath string) (*Report, error)
 	}
 	end := time.Now()
 	finish()
-	rep := a.report(ctx, probe, end)
+	rep := a.report(ctx, end)
 	if svgPath != "" {
 		if err := a.picture(rep, svgPath, end); err != nil {
 			return rep, err
@@ -358,7 +359,7 @@ func (a *awsDrill) recovered() bool {
 // sample is the probe: the datastore as ElastiCache reports it, the
 // writable alarms, what redis.internal answers and what the node behind
 // it says, on the timeline.
-func (a *awsDrill) sample(ctx context.Context, probe *redis.Client) {
+func (a *awsDrill) sample(ctx context.Context) {
 	host, _, _ := net.SplitHostPort(a.cfg.Conn.Addr)
 	for {
 		now := time.Now()
@@ -370,6 +371,14 @@ func (a *awsDrill) sample(ctx context.Context, probe *redis.Client) {
 		wg.Go(func() {
 			c, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 			defer cancel()
+			// A new connection each time: it resolves the name again, as
+			// a new application would, instead of keeping the old node.
+			probe, err := a.client()
+			if err != nil {
+				role = "error"
+				return
+			}
+			defer probe.Close()
 			info, err := probe.Info(c, "replication").Result()
 			switch {
 			case err != nil && isTimeout(err):
@@ -490,7 +499,7 @@ func (a *awsDrill) alarm(ctx context.Context, m AWSMember) string {
 	return st.State
 }
 
-func (a *awsDrill) report(ctx context.Context, probe *redis.Client, end time.Time) *Report {
+func (a *awsDrill) report(ctx context.Context, end time.Time) *Report {
 	a.mu.Lock()
 	t0 := a.fault
 	since := func(t time.Time) *float64 {
@@ -515,11 +524,18 @@ func (a *awsDrill) report(ctx context.Context, probe *redis.Client, end time.Tim
 	}
 	a.mu.Unlock()
 	_, _, rep.Marks = a.tl.close(t0, end)
+	final, err := a.client()
 	for _, ap := range a.apps {
 		ops, acked := ap.snapshot()
 		r := appReportOps(ap.region, ops, acked, t0)
-		r.Lost = countMissing(ctx, probe, ap.keys, acked)
+		r.Lost = -1
+		if err == nil {
+			r.Lost = countMissing(ctx, final, ap.keys, acked)
+		}
 		rep.Apps = append(rep.Apps, r)
+	}
+	if err == nil {
+		_ = final.Close()
 	}
 	if rep.Promotion == nil {
 		rep.Problems = append(rep.Problems, a.cfg.To.Region+" never became the primary")

@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -112,11 +113,13 @@ func startAWSWorld(t *testing.T) *awsWorld {
 			if err != nil {
 				return "", err
 			}
-			s := strings.Join(cnames, " ")
-			for _, ip := range ips {
-				s += " " + ip.String()
+			if len(cnames) > 0 {
+				return strings.Join(cnames, " "), nil
 			}
-			return strings.TrimSpace(s), nil
+			if len(ips) == 0 {
+				return "", errors.New("no address")
+			}
+			return ips[0].String(), nil
 		},
 		Interval: 20 * time.Millisecond, WarmUp: time.Second, Observe: 30 * time.Second, Settle: time.Second,
 		Timeout: 2 * time.Second, Poll: 100 * time.Millisecond,
