@@ -11,12 +11,21 @@ import (
 	"github.com/redisha/redisha/internal/drill"
 )
 
+// onScreen says what the drill prints, for a first-time viewer.
+const onScreen = `On screen: the status line gives the time since the fault at real scale (negative during the
+warm-up), each region's writable alarm, which record redis.internal answers (primary = region A,
+secondary = region B), the datastore's status and primary region, and what each region's application
+sees (writing, read-only, no writes). At the end: when each step happened (detection, decision,
+promotion, DNS) at real scale and as measured, each application's writes, acknowledged writes lost and
+longest stretch without a write, what the knobs predict, and where the timeline picture is.`
+
 func newDrillCmd(env Env) *cobra.Command {
 	var (
 		scenario, bootstrap, svg string
 		speed                    float64
 		asJSON, list, fill       bool
 		lag                      time.Duration
+		onAWS                    awsDrillFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "drill [--scenario NAME] [flags]",
@@ -36,6 +45,14 @@ state on one time axis.
 
 Scenarios: ` + strings.Join(drill.ScenarioNames(), ", ") + `.
 
+With --aws it runs the same measurements against a real test deployment instead: applications
+writing sequence-numbered keys through --addr (redis.internal) and a probe on it, the datastore and the
+writable alarms sampled through the real APIs, and the fault injected through the real API (--trigger
+promote: FailoverGlobalReplicationGroup through the secondary region's endpoint) or caused by someone
+else (--trigger wait: the fault is the first failed write). It fails the datastore over: it prints
+what it will do and refuses unless --confirm names the datastore. AWS credentials and endpoints come
+from the usual AWS configuration (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_<SERVICE>, ...).
+
 Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could not run), 2 bad usage.`,
 		Args: noArgs,
 	}
@@ -47,7 +64,14 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 	cmd.Flags().DurationVar(&lag, "route53-lag", 0, "how long Route 53 takes to follow an alarm (real scale; AWS does not document it, the design assumes 30s)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
 	cmd.Flags().BoolVar(&list, "list", false, "list the scenarios and what each shows, then exit")
+	onAWS.add(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if onAWS.aws {
+			return onAWS.run(cmd, env, svg, asJSON)
+		}
+		if err := onAWS.refuseLocal(cmd); err != nil {
+			return err
+		}
 		if list {
 			for _, name := range drill.ScenarioNames() {
 				sc := drill.Scenarios[name]
@@ -62,12 +86,7 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 		if speed < 1 || speed > 200 {
 			return usagef("--speed %g: use 1 (real time) to 200", speed)
 		}
-		switch svg {
-		case "":
-			svg = filepath.Join("build", "drill", scenario+".svg")
-		case "-":
-			svg = ""
-		}
+		svg = picturePath(svg, scenario)
 		if lag < 0 {
 			return usagef("--route53-lag %s: use 0 or more", lag)
 		}
@@ -76,24 +95,41 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 			return usagef("--bootstrap: %w", err)
 		}
 		if !asJSON {
-			fmt.Fprintf(env.Stderr, "%s: %s\n%s\nspeed %g×: one real minute lasts %.1f s here\n\n", sc.Name, sc.Title, sc.Explain, speed, 60/speed)
+			fmt.Fprintf(env.Stderr, "%s: %s\n%s\nspeed %g×: one real minute lasts %.1f s here\n\n%s\n\n", sc.Name, sc.Title, sc.Explain, speed, 60/speed, onScreen)
 			cfg.Status = env.Stderr
 		}
 		rep, err := drill.Run(cmd.Context(), cfg, sc, svg)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			if err := rep.WriteJSON(env.Stdout); err != nil {
-				return err
-			}
-		} else {
-			rep.WriteTable(env.Stdout)
-		}
-		if !rep.Passed {
-			return findingf("scenario %s: %s", sc.Name, strings.Join(rep.Problems, "; "))
-		}
-		return nil
+		return printDrill(env, rep, err, asJSON, "scenario "+sc.Name)
 	}
 	return cmd
+}
+
+// printDrill prints a drill's report as a table or JSON; a failed drill
+// is a finding named by what.
+func printDrill(env Env, rep *drill.Report, err error, asJSON bool, what string) error {
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := rep.WriteJSON(env.Stdout); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteTable(env.Stdout)
+	}
+	if !rep.Passed {
+		return findingf("%s: %s", what, strings.Join(rep.Problems, "; "))
+	}
+	return nil
+}
+
+// picturePath resolves --svg: "" is build/drill/<name>.svg, "-" none.
+func picturePath(svg, name string) string {
+	switch svg {
+	case "":
+		return filepath.Join("build", "drill", name+".svg")
+	case "-":
+		return ""
+	}
+	return svg
 }

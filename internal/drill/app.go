@@ -35,10 +35,17 @@ type op struct {
 // reconnects (re-resolving the name) after any error, as a client that
 // follows a failover must.
 type app struct {
-	region   string
-	addr     string // redis.internal:port
-	resolver *dnslocal.Resolver
-	d        *Drill
+	region string // its label in the report and the timeline
+	// keys names its keys (appKey); ttl, when set, expires them (a real
+	// deployment keeps none of the drill's data).
+	keys string
+	ttl  time.Duration
+	// dial opens a client of redis.internal; timeout bounds each write and
+	// its read back.
+	dial    func() *redis.Client
+	timeout time.Duration
+	now     func() time.Time
+	tl      *Timeline
 
 	mu     sync.Mutex
 	ops    []op
@@ -48,8 +55,9 @@ type app struct {
 }
 
 func newApp(d *Drill, region string, resolver *dnslocal.Resolver) *app {
-	return &app{region: region, addr: net.JoinHostPort(d.dns.Name()[:len(d.dns.Name())-1], strconv.Itoa(d.topo.Port)),
-		resolver: resolver, d: d}
+	addr := net.JoinHostPort(d.dns.Name()[:len(d.dns.Name())-1], strconv.Itoa(d.topo.Port))
+	return &app{region: region, keys: region, timeout: 2 * d.opTimeout(), now: d.clock.Now, tl: d.tl,
+		dial: func() *redis.Client { return newClient(addr, resolver.DialContext, d.opTimeout(), 1) }}
 }
 
 // appKey is the key of write seq by the app in region.
@@ -57,13 +65,9 @@ func appKey(region string, seq uint64) string {
 	return "drill:app-" + region + ":" + strconv.FormatUint(seq, 10)
 }
 
-func (a *app) newClient() *redis.Client {
-	return newClient(a.addr, a.resolver.DialContext, a.d.opTimeout(), 1)
-}
-
 // run writes until ctx ends, one write every interval (wall time).
 func (a *app) run(ctx context.Context, interval time.Duration) {
-	a.client = a.newClient()
+	a.client = a.dial()
 	defer func() { _ = a.client.Close() }()
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -78,10 +82,10 @@ func (a *app) run(ctx context.Context, interval time.Duration) {
 }
 
 func (a *app) write(ctx context.Context, seq uint64) {
-	at := a.d.clock.Now()
-	key := appKey(a.region, seq)
-	cctx, cancel := context.WithTimeout(ctx, 2*a.d.opTimeout())
-	err := a.client.Set(cctx, key, at.UnixMilli(), 0).Err()
+	at := a.now()
+	key := appKey(a.keys, seq)
+	cctx, cancel := context.WithTimeout(ctx, a.timeout)
+	err := a.client.Set(cctx, key, at.UnixMilli(), a.ttl).Err()
 	if err == nil {
 		// Read it back: the write is acknowledged and visible.
 		var got string
@@ -111,13 +115,13 @@ func (a *app) write(ctx context.Context, seq uint64) {
 	a.state = state
 	a.mu.Unlock()
 	if changed {
-		a.d.tl.Set("app "+a.region, state, at)
+		a.tl.Set("app "+a.region, state, at)
 	}
 	if err != nil {
 		// Drop the connection: the next write dials again and re-resolves
 		// redis.internal (through the resolver's TTL cache).
 		_ = a.client.Close()
-		a.client = a.newClient()
+		a.client = a.dial()
 	}
 }
 

@@ -78,12 +78,14 @@ type Config struct {
 	Logs io.Writer
 }
 
-func (c Config) withDefaults() Config {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
+// def sets *d to v when it is zero: a field left to its default.
+func def(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
 	}
+}
+
+func (c Config) withDefaults() Config {
 	if c.Speed == 0 {
 		c.Speed = 30
 	}
@@ -99,13 +101,16 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxDataLoss, 5*time.Second)
 	def(&c.Cooldown, time.Hour)
 	def(&c.WarmUp, 3*c.AlarmPeriod)
-	if c.Status == nil {
-		c.Status = io.Discard
-	}
-	if c.Logs == nil {
-		c.Logs = io.Discard
-	}
+	c.Status, c.Logs = orDiscard(c.Status), orDiscard(c.Logs)
 	return c
+}
+
+// orDiscard is w, or io.Discard when w is nil.
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
 }
 
 // Validate names each bad field and the fix.

@@ -9,12 +9,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redisha/redisha/internal/redisconn"
 )
 
 var bootstrapPath string
 
 // TestMain builds the checker Lambda binary once, as `make drill` does.
 func TestMain(m *testing.M) {
+	// A region that is down makes go-redis log every failed dial: thousands
+	// of lines that bury the test's own output.
+	redisconn.QuietGoRedisLogger()
 	dir, err := os.MkdirTemp("", "redisha-drill-")
 	if err != nil {
 		panic(err)

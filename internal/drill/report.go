@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisha/redisha/internal/alarmeval"
 )
 
@@ -165,7 +167,17 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 
 func appReport(ctx context.Context, a *app, t0 time.Time, final string) AppReport {
 	ops, acked := a.snapshot()
-	r := AppReport{Region: a.region, Writes: len(ops), Acked: len(acked), Errors: map[string]int{}}
+	r := appReportOps(a.region, ops, acked, t0)
+	c := adminClient(final)
+	defer c.Close()
+	r.Lost = countMissing(ctx, c, a.keys, acked)
+	return r
+}
+
+// appReportOps measures an application's writes after t0 (Lost is left
+// to the caller).
+func appReportOps(region string, ops []op, acked []uint64, t0 time.Time) AppReport {
+	r := AppReport{Region: region, Writes: len(ops), Acked: len(acked), Errors: map[string]int{}}
 	var runStart time.Time
 	for i, o := range ops {
 		if o.at.Before(t0) {
@@ -193,26 +205,23 @@ func appReport(ctx context.Context, a *app, t0 time.Time, final string) AppRepor
 	if !runStart.IsZero() && len(ops) > 0 {
 		r.WriteUnavailable = max(r.WriteUnavailable, ops[len(ops)-1].at.Sub(runStart).Seconds())
 	}
-	r.Lost = countMissing(ctx, final, a.region, acked)
 	return r
 }
 
-// countMissing counts the acknowledged keys absent on addr (the final
-// primary), after giving replication a moment to settle.
-func countMissing(ctx context.Context, addr, region string, acked []uint64) int {
-	c := adminClient(addr)
-	defer c.Close()
+// countMissing counts the acknowledged keys absent on c (the final
+// primary); -1 when it does not answer.
+func countMissing(ctx context.Context, c *redis.Client, keys string, acked []uint64) int {
 	missing := 0
 	for i := 0; i < len(acked); i += 500 {
 		j := min(i+500, len(acked))
-		keys := make([]string, 0, j-i)
+		names := make([]string, 0, j-i)
 		for _, s := range acked[i:j] {
-			keys = append(keys, appKey(region, s))
+			names = append(names, appKey(keys, s))
 		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		pipe := c.Pipeline()
-		cmds := make([]interface{ Val() int64 }, len(keys))
-		for k, key := range keys {
+		cmds := make([]interface{ Val() int64 }, len(names))
+		for k, key := range names {
 			cmds[k] = pipe.Exists(cctx, key)
 		}
 		_, err := pipe.Exec(cctx)
@@ -258,7 +267,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	for _, row := range []struct {
 		name string
 		v    *float64
-	}{{"detection (primary region's writable alarm in ALARM)", r.Detection}, {"decision (promoter decides to promote)", r.Decision},
+	}{{"detection (primary region's writable alarm in ALARM)", r.Detection}, {"decision (a promoter decides, or the drill requests, the promotion)", r.Decision},
 		{"promotion (secondary takes writes)", r.Promotion}, {"DNS converged (redis.internal answer changed)", r.DNS}} {
 		real, wall := fmtS(row.v, r.Speed)
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", row.name, real, wall)
@@ -276,10 +285,11 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmtDur(a.WriteUnavailable), fmtDur(a.ReadOnly), fmtDur(a.Disconnected))
 	}
 	tw.Flush()
-	p := r.Predicted
-	fmt.Fprintf(w, "\nthe knobs predict: detection %s–%s (checks failing) or %s–%s (region silent); promotion %s–%s after the fault\n",
-		fmtDur(p.DetectFailingMin), fmtDur(p.DetectFailingMax), fmtDur(p.DetectSilentMin), fmtDur(p.DetectSilentMax),
-		fmtDur(p.PromoteMin), fmtDur(p.PromoteMax))
+	if p := r.Predicted; p != (Predicted{}) {
+		fmt.Fprintf(w, "\nthe knobs predict: detection %s–%s (checks failing) or %s–%s (region silent); promotion %s–%s after the fault\n",
+			fmtDur(p.DetectFailingMin), fmtDur(p.DetectFailingMax), fmtDur(p.DetectSilentMin), fmtDur(p.DetectSilentMax),
+			fmtDur(p.PromoteMin), fmtDur(p.PromoteMax))
+	}
 	for region, why := range r.LastRefusal {
 		fmt.Fprintf(w, "promoter %s, last refusal (before any promotion of its own): %s\n", region, strings.Join(why, "; "))
 	}
