@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/redisha/redisha/internal/redisconn"
 )
 
 // Config says how to reach the writer behind a DNS name. Only Addr is
@@ -99,20 +100,17 @@ const (
 )
 
 // Validate reports the first setting that cannot work, naming the field and
-// the fix.
+// the fix. Addr and DB follow the health checker's rules (redisconn), so an
+// application and the checker accept the same endpoint settings.
 func (c Config) Validate() error {
-	host, port, err := net.SplitHostPort(c.Addr)
-	switch {
-	case c.Addr == "":
-		return errors.New("client: Addr is empty: give the endpoint name as host:port, e.g. redis.internal:6379")
-	case err != nil || host == "":
-		return fmt.Errorf("client: Addr %q is not host:port: give e.g. redis.internal:6379", c.Addr)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("client: Addr %q has no valid port: use a port from 1 to 65535", c.Addr)
-	}
-	if c.DB < 0 {
-		return fmt.Errorf("client: DB %d is negative: use a database index of 0 or more", c.DB)
+	if err := (redisconn.Config{Addr: c.Addr, DB: c.DB}).Validate(); err != nil {
+		var fe *redisconn.FieldError
+		if errors.As(err, &fe) {
+			// The checker's fields Addr and DB are this Config's fields of
+			// the same names.
+			return fmt.Errorf("client: %s %w", fe.Field, fe.Err)
+		}
+		return fmt.Errorf("client: %w", err)
 	}
 	if !c.TLS && (len(c.TLSNames) > 0 || c.RootCAs != nil) {
 		return errors.New("client: TLSNames or RootCAs is set but TLS is off: set TLS to true or drop them")

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,7 +249,12 @@ func TestHookRetiresOnReadOnlyAndReset(t *testing.T) {
 		{redis.Nil, false},
 		{io.EOF, true},
 		{&ReplicaError{Endpoint: "x", Role: "slave"}, true},
+		{redis.ErrClosed, true},
 		{context.DeadlineExceeded, false},
+		{context.Canceled, false},
+		{&net.DNSError{Err: "no such host", Name: "redis.internal", IsNotFound: true}, false},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, false},
+		{errors.New("LOADING Redis is loading the dataset in memory"), false},
 		{errors.New("OOM command not allowed"), false},
 	}
 	for _, tc := range cases {

@@ -22,7 +22,10 @@
 //   - turns off what ElastiCache rejects (CLIENT SETINFO, maintenance
 //     notifications) and speaks RESP2, which every engine version supports.
 //
-// Errors are classified with the same classifier the health checker uses
-// (internal/check), so an application and the checker agree on what a
-// READONLY, a reset or a TLS failure is.
+// Whether a failed command retires the pool is decided by the health
+// checker's own code (a finished connection as its reconnecting client
+// defines it, narrowed by its error classifier to READONLY and a reset), and
+// Config.Validate applies the checker's rules for Addr and DB, so an
+// application and the checker agree on what a READONLY, a reset or a bad
+// address is.
 package client

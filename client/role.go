@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/redisconn"
 )
 
 // ReplicaError is returned when a new connection reached a replica (ROLE
@@ -98,8 +99,25 @@ func (h retireHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 }
 
 func (h retireHook) observe(err error) {
-	switch check.Classify(err) {
-	case check.ReasonReadOnly, check.ReasonReset:
+	if retiresPool(err) {
 		h.f.retireAll()
 	}
+}
+
+// retiresPool reports whether a command's final error means the endpoint
+// turned read-only (READONLY, or a ReplicaError from the ROLE check) or
+// dropped the connection (ElastiCache's close-on-replica-write). It is the
+// health checker's test for a finished connection (redisconn.Finished),
+// narrowed with the checker's classifier to the two reasons that say the
+// endpoint moved: a timeout, a cancelled context, a refused dial or a DNS
+// failure finish one connection but say nothing of the rest of the pool.
+func retiresPool(err error) bool {
+	if !redisconn.Finished(err) {
+		return false
+	}
+	switch check.Classify(err) {
+	case check.ReasonReadOnly, check.ReasonReset:
+		return true
+	}
+	return false
 }
