@@ -316,14 +316,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
-	if len(s.failures) > 0 {
-		f := s.failures[0]
-		s.failures = s.failures[1:]
-		s.mu.Unlock()
-		writeError(w, f, "injected by cwlocal")
+	if s.failInjected(w) {
 		return
 	}
+	s.mu.Lock()
 	s.data = append(s.data, data...)
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -338,6 +334,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	w.Header().Set("Content-Type", "application/cbor")
 	_, _ = w.Write([]byte{0xa0}) // empty CBOR map: PutMetricDataOutput has no members
+}
+
+// failInjected answers the request with the next failure queued by FailNext
+// and reports whether there was one.
+func (s *Server) failInjected(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	if len(s.failures) == 0 {
+		s.mu.Unlock()
+		return false
+	}
+	f := s.failures[0]
+	s.failures = s.failures[1:]
+	s.mu.Unlock()
+	writeError(w, f, "injected by cwlocal")
+	return true
 }
 
 func (s *Server) reject(w http.ResponseWriter, code string, err error) {
