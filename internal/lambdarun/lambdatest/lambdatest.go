@@ -4,14 +4,13 @@
 package lambdatest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 
 	"github.com/redisha/redisha/internal/lambdarun"
+	"github.com/redisha/redisha/internal/syncbuf"
 )
 
 // Build compiles the main package in dir to the file bin as the Lambda runs
@@ -33,7 +32,7 @@ type Function struct {
 	API *lambdarun.Server
 	// Proc is the function's process.
 	Proc *lambdarun.Process
-	out  syncBuffer
+	out  syncbuf.Buffer
 }
 
 // Output is what the function has written so far (stdout and stderr).
@@ -63,22 +62,4 @@ func Start(t testing.TB, bin string, env ...string) *Function {
 		}
 	})
 	return f
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
