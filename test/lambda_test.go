@@ -5,11 +5,9 @@ package test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/cwlocal"
 	"github.com/redisha/redisha/internal/lambdarun"
+	"github.com/redisha/redisha/internal/lambdarun/lambdatest"
 	"github.com/redisha/redisha/internal/redisserver"
 	"github.com/redisha/redisha/internal/redistest"
 )
@@ -40,67 +39,20 @@ func bootstrap(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", buildPath, "../lambda")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = err
-			buildPath = string(out)
-		}
+		buildErr = lambdatest.Build(buildPath, "../lambda", "-ldflags=-s -w")
 	})
 	if buildErr != nil {
-		t.Fatalf("build lambda: %v\n%s", buildErr, buildPath)
+		t.Fatalf("build lambda: %v", buildErr)
 	}
 	return buildPath
 }
 
-// syncBuffer collects a process's output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // function is one running Lambda binary under a local Runtime API.
-type function struct {
-	api  *lambdarun.Server
-	proc *lambdarun.Process
-	out  *syncBuffer
-}
+type function struct{ *lambdatest.Function }
 
 func startFunction(t *testing.T, env ...string) *function {
 	t.Helper()
-	bin := bootstrap(t)
-	api, err := lambdarun.NewServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &syncBuffer{}
-	proc, err := api.StartProcess(bin, append([]string{
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_EC2_METADATA_DISABLED=true",
-	}, env...), out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		proc.Stop()
-		_ = api.Close()
-		if t.Failed() {
-			t.Logf("function output:\n%s", out.String())
-		}
-	})
-	return &function{api: api, proc: proc, out: out}
+	return &function{lambdatest.Start(t, bootstrap(t), append([]string{"AWS_REGION=us-east-1"}, env...)...)}
 }
 
 func (f *function) invoke(t *testing.T, event string) lambdarun.Result {
@@ -111,7 +63,7 @@ func (f *function) invoke(t *testing.T, event string) lambdarun.Result {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := f.api.Invoke(ctx, payload, 10*time.Second)
+	res, err := f.API.Invoke(ctx, payload, 10*time.Second)
 	if err != nil {
 		t.Fatalf("invoke %s: %v", event, err)
 	}
@@ -174,13 +126,13 @@ func TestLambdaEMFModeWithSampleEvents(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	var docs []map[string]any
 	for time.Now().Before(deadline) {
-		if docs = emfLines(f.out.String()); len(docs) >= 2 {
+		if docs = emfLines(f.Output()); len(docs) >= 2 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if len(docs) != 2 {
-		t.Fatalf("%d EMF documents, want 2:\n%s", len(docs), f.out.String())
+		t.Fatalf("%d EMF documents, want 2:\n%s", len(docs), f.Output())
 	}
 	for _, d := range docs {
 		if d["HealthCheckStatus"] != float64(1) {
@@ -203,11 +155,11 @@ func TestLambdaEMFModeWithSampleEvents(t *testing.T) {
 func TestLambdaBadConfigurationFailsAtInit(t *testing.T) {
 	f := startFunction(t, "REDIS_TLS=maybe", "CHECK_TIMEOUT=2")
 	select {
-	case <-f.proc.Exited():
+	case <-f.Proc.Exited():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the function did not exit on a bad configuration")
 	}
-	out := f.out.String()
+	out := f.Output()
 	for _, want := range []string{"invalid configuration", "REDIS_ADDR is not set", `REDIS_TLS=\"maybe\": use true or false`, `CHECK_TIMEOUT=\"2\"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -291,19 +243,19 @@ func TestLambdaAPIModePublishesToCloudWatch(t *testing.T) {
 	if r := decode(t, next); !r.Published {
 		t.Fatalf("after the publish failure: %+v", r)
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(linesWith(fr.out.String(), next.RequestID)) == 0; {
+	for deadline := time.Now().Add(5 * time.Second); len(linesWith(fr.Output(), next.RequestID)) == 0; {
 		if time.Now().After(deadline) {
-			t.Fatalf("no log line of invocation %s:\n%s", next.RequestID, fr.out.String())
+			t.Fatalf("no log line of invocation %s:\n%s", next.RequestID, fr.Output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	logged := linesWith(fr.out.String(), "publish metrics")
+	logged := linesWith(fr.Output(), "publish metrics")
 	if len(logged) != 1 || !strings.Contains(logged[0], `"level":"ERROR"`) || !strings.Contains(logged[0], "PublishError") {
 		t.Fatalf("the function error is logged %d times, want once at ERROR with its type:\n%s", len(logged), strings.Join(logged, "\n"))
 	}
 	// The ready line shows the effective role.
-	if !strings.Contains(fr.out.String(), `"role":"auto"`) {
-		t.Errorf("ready line lacks the role:\n%s", fr.out.String())
+	if !strings.Contains(fr.Output(), `"role":"auto"`) {
+		t.Errorf("ready line lacks the role:\n%s", fr.Output())
 	}
 }
 
@@ -336,11 +288,11 @@ func TestLambdaBadFilesFailAtInit(t *testing.T) {
 	}
 	f := startFunction(t, "REDIS_ADDR=127.0.0.1:6379", "REDIS_PASSWORD_FILE=/nonexistent/redis-token", "REDIS_TLS_CA_FILE="+notPEM)
 	select {
-	case <-f.proc.Exited():
+	case <-f.Proc.Exited():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the function did not exit on unusable files")
 	}
-	out := f.out.String()
+	out := f.Output()
 	for _, want := range []string{`REDIS_PASSWORD_FILE=\"/nonexistent/redis-token\": no such file or directory`,
 		`REDIS_TLS_CA_FILE=\"` + notPEM + `\": the file holds no PEM certificate`} {
 		if !strings.Contains(out, want) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,16 +11,6 @@ import (
 	"testing"
 	"time"
 )
-
-// buildLocalRunner builds cmd/redisha-local, the program behind `make run`.
-func buildLocalRunner(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "redisha-local")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/redisha-local").CombinedOutput(); err != nil {
-		t.Fatalf("build redisha-local: %v\n%s", err, out)
-	}
-	return bin
-}
 
 var pidRE = regexp.MustCompile(`\(pid (\d+)\)`)
 
@@ -40,7 +29,7 @@ func alive(pid int) bool {
 // stalled primary reported unhealthy, both checkers following a REPLICAOF
 // swap, and Ctrl-C stops everything.
 func TestLocalRunShowsResultsAndStopsEverything(t *testing.T) {
-	runner := buildLocalRunner(t)
+	runner := buildCommand(t, "redisha-local") // the program behind `make run`
 	cmd := exec.Command(runner, "--bootstrap", bootstrap(t), "--minute", "2s", "--outage-round", "2", "--swap-round", "3")
 	cmd.Dir = ".." // the runner reads events/ as `make run` does, from the repository root
 	out, err := cmd.StdoutPipe()

@@ -16,20 +16,11 @@ import (
 	"github.com/redisha/redisha/internal/redistest"
 )
 
-func buildCLI(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "redisha")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/redisha").CombinedOutput(); err != nil {
-		t.Fatalf("build redisha: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // A probe interrupted by SIGINT, SIGTERM or SIGHUP (an SSH session that
 // drops) finishes its checks in flight, deletes its probe key, prints and
 // writes the summary and leaves no key behind.
 func TestProbeInterruptedLeavesNoKeys(t *testing.T) {
-	bin := buildCLI(t)
+	bin := buildCommand(t, "redisha")
 	srv := redistest.Start(t, redisserver.Options{})
 	admin := redistest.Admin(t, srv.Addr, "", "")
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {

@@ -51,13 +51,11 @@ func (c *checkFlags) options() (check.Options, error) {
 	return o, nil
 }
 
-// validPrefix is the one rule for --prefix in every command: not empty (the
-// keys need a namespace) and no white space.
+// validPrefix checks --prefix by check.ValidatePrefix, the one rule for
+// every command and the Lambda: not empty (the keys need a namespace) and
+// no white space.
 func validPrefix(p string) error {
-	if p == "" {
-		return usagef("--prefix must not be empty: health-check keys need a namespace, e.g. --prefix %s", check.DefaultPrefix)
-	}
-	if err := (check.Options{Prefix: p}).Validate(); err != nil {
+	if err := check.ValidatePrefix(p); err != nil {
 		return usagef("--prefix: %w", err)
 	}
 	return nil

@@ -98,7 +98,7 @@ func TestSharedUsageRules(t *testing.T) {
 		}{
 			{[]string{"--tls", "--tls-ca-file", filepath.Join(dir, "missing.pem")}, "redisha " + cmd + ": --tls-ca-file: "},
 			{[]string{"--tls", "--tls-ca-file", notPEM}, "redisha " + cmd + ": --tls-ca-file: "},
-			{[]string{"--prefix", ""}, "redisha " + cmd + ": --prefix must not be empty"},
+			{[]string{"--prefix", ""}, "redisha " + cmd + ": --prefix: key prefix is empty"},
 			{[]string{"--prefix", "a b"}, "redisha " + cmd + ": --prefix: "},
 		} {
 			args := append([]string{cmd, "--addr", addr, "--timeout", "200ms"}, tc.args...)

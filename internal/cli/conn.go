@@ -51,7 +51,7 @@ var connEnv = map[string]string{
 var connFlagOrder = []string{flagAddr, flagTLS, flagTLSServerName, flagTLSCAFile, flagUser, flagPasswordFile, flagDB}
 
 // fieldFlags maps the field a redisconn.FieldError is about to its flag.
-var fieldFlags = map[redisconn.Field]string{
+var fieldFlags = map[string]string{
 	redisconn.FieldAddr:          flagAddr,
 	redisconn.FieldDB:            flagDB,
 	redisconn.FieldTLSServerName: flagTLSServerName,

@@ -45,7 +45,8 @@
 //     RunE: that gives it --addr, --tls, --tls-server-name, --tls-ca-file,
 //     --user, --password-file and --db, their REDISHA_* fallbacks, the trimmed
 //     AUTH token and the CA-file check. Never define a connection flag by hand.
-//   - --prefix is checked with validPrefix, the one rule for every command.
+//   - --prefix is checked with validPrefix, which applies check.ValidatePrefix:
+//     the one rule for every command and the Lambda.
 //   - RunE returns errors and prints nothing about them: Main prints each once,
 //     as "redisha <command>: <message>", and maps it to the exit code.
 //     Bad flags, arguments or variables: return usagef("--flag ...: fix") (a

@@ -96,15 +96,9 @@ func (s *Server) describeAlarms(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.mu.Lock()
-	if len(s.failures) > 0 {
-		f := s.failures[0]
-		s.failures = s.failures[1:]
-		s.mu.Unlock()
-		writeError(w, f, "injected by cwlocal")
+	if s.failInjected(w) {
 		return
 	}
-	s.mu.Unlock()
 
 	names := in.AlarmNames
 	if len(names) == 0 {

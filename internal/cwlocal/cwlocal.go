@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/redisha/redisha/internal/localaws"
 	"github.com/redisha/redisha/internal/metrics"
 )
 
@@ -173,7 +174,7 @@ type Server struct {
 	requests int
 	gzipped  int
 	rejected []string
-	failures []Failure
+	failures localaws.Failures[Failure]
 	stall    time.Duration
 	print    io.Writer
 	changed  chan struct{} // closed and replaced whenever data arrive
@@ -215,11 +216,7 @@ func (s *Server) Print(w io.Writer) {
 
 // FailNext makes the next len(f) well-formed requests fail with the given
 // answers, in order; they record nothing.
-func (s *Server) FailNext(f ...Failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failures = append(s.failures, f...)
-}
+func (s *Server) FailNext(f ...Failure) { s.failures.Add(f...) }
 
 // Stall makes every request wait d before it is answered, or until the
 // client gives up or the server closes; 0 turns it off.
@@ -316,14 +313,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
-	if len(s.failures) > 0 {
-		f := s.failures[0]
-		s.failures = s.failures[1:]
-		s.mu.Unlock()
-		writeError(w, f, "injected by cwlocal")
+	if s.failInjected(w) {
 		return
 	}
+	s.mu.Lock()
 	s.data = append(s.data, data...)
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -338,6 +331,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	w.Header().Set("Content-Type", "application/cbor")
 	_, _ = w.Write([]byte{0xa0}) // empty CBOR map: PutMetricDataOutput has no members
+}
+
+// failInjected answers the request with the next failure queued by FailNext
+// and reports whether there was one.
+func (s *Server) failInjected(w http.ResponseWriter) bool {
+	f, ok := s.failures.Next()
+	if !ok {
+		return false
+	}
+	writeError(w, f, "injected by cwlocal")
+	return true
 }
 
 func (s *Server) reject(w http.ResponseWriter, code string, err error) {

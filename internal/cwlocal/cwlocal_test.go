@@ -22,6 +22,7 @@ import (
 
 	"github.com/redisha/redisha/internal/cwlocal"
 	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/syncbuf"
 )
 
 var t0 = time.Date(2026, 11, 22, 8, 0, 30, 123e6, time.UTC)
@@ -352,7 +353,7 @@ func TestWaitFor(t *testing.T) {
 // Verbose mode: one human line per datum, as `make run` shows them.
 func TestPrint(t *testing.T) {
 	s := start(t)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	s.Print(&out)
 	p := metrics.NewCloudWatch(cwlocal.NewClient(s.URL(), 1), metrics.Options{Dimensions: []metrics.Dimension{{Name: "Region", Value: "us-east-1"}, {Name: "Role", Value: "primary"}}, HighResolution: true})
 	if err := p.Publish(context.Background(), metrics.Sample{Time: t0, Healthy: true, Writable: true, Latency: 1234 * time.Microsecond}); err != nil {
@@ -372,23 +373,6 @@ func TestPrint(t *testing.T) {
 	if out.String() != want {
 		t.Fatal("printed after Print(nil)")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // Close does not wait out a stall: the stalled request ends at once.

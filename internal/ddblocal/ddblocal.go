@@ -57,7 +57,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	tables   map[string]*table
-	failures []Failure
+	failures localaws.Failures[Failure]
 	calls    []string
 }
 
@@ -95,11 +95,7 @@ func (s *Server) Item(tableName, key string) (Item, bool) {
 }
 
 // FailNext makes the next len(f) requests fail with f, in order.
-func (s *Server) FailNext(f ...Failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failures = append(s.failures, f...)
-}
+func (s *Server) FailNext(f ...Failure) { s.failures.Add(f...) }
 
 // Calls lists the operations received, in order.
 func (s *Server) Calls() []string {
@@ -146,9 +142,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, op)
-	if len(s.failures) > 0 {
-		f := s.failures[0]
-		s.failures = s.failures[1:]
+	if f, ok := s.failures.Next(); ok {
 		writeError(w, f, "injected by ddblocal")
 		return
 	}

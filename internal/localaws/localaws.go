@@ -1,6 +1,7 @@
 // Package localaws holds what the loopback AWS endpoints (eclocal, ddblocal,
-// snslocal) share: serving on a free loopback port, a "something changed"
-// signal that test helpers wait on instead of sleeping, and the settings of
+// snslocal, cwlocal) share: serving on a free loopback port, the queue of
+// failures a test injects, a "something changed" signal that test helpers
+// wait on instead of sleeping, and the settings of
 // the real SDK clients pointed at them (static credentials, a standard
 // retryer with short backoff).
 package localaws
@@ -28,6 +29,33 @@ func Serve(name string, h http.HandlerFunc) *httptest.Server {
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
 	srv.Start()
 	return srv
+}
+
+// Failures is the queue of answers a server's FailNext injects: each
+// request takes the next one, in order. The zero value is empty; it is safe
+// for concurrent use.
+type Failures[F any] struct {
+	mu sync.Mutex
+	q  []F
+}
+
+// Add queues f after the failures already queued.
+func (q *Failures[F]) Add(f ...F) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.q = append(q.q, f...)
+}
+
+// Next takes the next failure, if one is queued.
+func (q *Failures[F]) Next() (F, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var f F
+	if len(q.q) == 0 {
+		return f, false
+	}
+	f, q.q = q.q[0], q.q[1:]
+	return f, true
 }
 
 // Signal wakes waiters when state changes. The zero value is ready.

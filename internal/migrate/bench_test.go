@@ -18,6 +18,7 @@ import (
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/redisserver"
 	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/syncbuf"
 )
 
 // BenchmarkCopyMethods copies one mixed data set (strings, hashes, lists,
@@ -90,7 +91,7 @@ func BenchmarkCopyMethods(b *testing.B) {
 					b.Fatal(err)
 				}
 				cmd := m.cmd(b.TempDir())
-				out := &syncBuffer{}
+				out := &syncbuf.Buffer{}
 				cmd.Stdout, cmd.Stderr = out, out
 				srv0 := serverCPU(b, srcSrv, dstSrv)
 				b.StartTimer()
@@ -263,23 +264,4 @@ func serverCPU(b *testing.B, servers ...*redisserver.Server) time.Duration {
 		total += time.Duration(ut+st) * 10 * time.Millisecond
 	}
 	return total
-}
-
-// syncBuffer collects a child's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.buf = append(s.buf, p...)
-	return len(p), nil
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(s.buf)
 }

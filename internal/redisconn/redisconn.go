@@ -16,6 +16,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/redisha/redisha/internal/fielderr"
 )
 
 // Config is how to reach one Redis endpoint.
@@ -57,46 +59,23 @@ type Config struct {
 // DefaultTimeout is the dial and I/O timeout when none is given.
 const DefaultTimeout = 2 * time.Second
 
-// Field names a Config field, so that callers can say which of their own
-// settings (a flag, an environment variable) is at fault without parsing
-// messages.
-type Field string
+// FieldError is a setting that cannot work: Field is one of the Field
+// constants, so that callers can say which of their own settings (a flag,
+// an environment variable) is at fault without parsing messages. Its
+// message is the field followed by Err, e.g. `db -2 is negative: use a
+// database index of 0 or more`.
+type FieldError = fielderr.Error
 
-// The fields Validate reports on.
+// The fields Validate reports on, as messages name them.
 const (
-	FieldAddr          Field = "Addr"
-	FieldDB            Field = "DB"
-	FieldTLSServerName Field = "TLSServerName"
-	FieldTLSCAFile     Field = "TLSCAFile"
-	FieldTimeout       Field = "Timeout" // DialTimeout or IOTimeout
+	FieldAddr          = "addr"
+	FieldDB            = "db"
+	FieldTLSServerName = "tls server name"
+	FieldTLSCAFile     = "tls CA file"
+	FieldTimeout       = "timeouts" // DialTimeout or IOTimeout
 )
 
-// fieldLabels are the fields as messages name them.
-var fieldLabels = map[Field]string{
-	FieldAddr:          "addr",
-	FieldDB:            "db",
-	FieldTLSServerName: "tls server name",
-	FieldTLSCAFile:     "tls CA file",
-	FieldTimeout:       "timeouts",
-}
-
-// FieldError is a setting that cannot work. Its message is the field's label
-// followed by Err, e.g. `db -2 is negative: use a database index of 0 or more`.
-type FieldError struct {
-	// Field is the setting at fault.
-	Field Field
-	// Err says what is wrong with it and the fix, without naming it.
-	Err error
-}
-
-func (e *FieldError) Error() string { return fieldLabels[e.Field] + " " + e.Err.Error() }
-
-// Unwrap returns Err.
-func (e *FieldError) Unwrap() error { return e.Err }
-
-func fieldErr(f Field, format string, args ...any) error {
-	return &FieldError{Field: f, Err: fmt.Errorf(format, args...)}
-}
+var fieldErr = fielderr.New
 
 // Validate reports the first setting that cannot work as a *FieldError.
 func (c Config) Validate() error {

@@ -16,7 +16,7 @@ import (
 func TestValidate(t *testing.T) {
 	cases := []struct {
 		cfg   Config
-		field Field
+		field string
 		want  string
 	}{
 		{Config{}, FieldAddr, "addr is empty"},
@@ -31,7 +31,7 @@ func TestValidate(t *testing.T) {
 	for _, tc := range cases {
 		err := tc.cfg.Validate()
 		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Field != tc.field || !strings.HasPrefix(err.Error(), fieldLabels[tc.field]+" ") ||
+		if !errors.As(err, &fe) || fe.Field != tc.field || !strings.HasPrefix(err.Error(), tc.field+" ") ||
 			!strings.Contains(err.Error(), tc.want) || errors.Unwrap(err) != fe.Err {
 			t.Errorf("%+v: %#v, want a *FieldError on %s saying %q", tc.cfg, err, tc.field, tc.want)
 		}

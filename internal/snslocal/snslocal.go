@@ -38,7 +38,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	messages []Message
-	failures []awsquery.Failure
+	failures localaws.Failures[awsquery.Failure]
 	changed  localaws.Signal
 }
 
@@ -56,11 +56,7 @@ func (s *Server) URL() string { return s.srv.URL }
 func (s *Server) Close() { s.srv.Close() }
 
 // FailNext makes the next len(f) requests fail with f, in order.
-func (s *Server) FailNext(f ...awsquery.Failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failures = append(s.failures, f...)
-}
+func (s *Server) FailNext(f ...awsquery.Failure) { s.failures.Add(f...) }
 
 // Messages returns the messages published so far.
 func (s *Server) Messages() []Message {
@@ -91,9 +87,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.failures) > 0 {
-		f := s.failures[0]
-		s.failures = s.failures[1:]
+	if f, ok := s.failures.Next(); ok {
 		awsquery.WriteError(w, xmlns, f, "injected by snslocal")
 		return
 	}

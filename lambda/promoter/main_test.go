@@ -1,58 +1,33 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redisha/redisha/internal/gdslocal"
-	"github.com/redisha/redisha/internal/lambdarun"
+	"github.com/redisha/redisha/internal/lambdarun/lambdatest"
 	"github.com/redisha/redisha/internal/redisserver"
 	"github.com/redisha/redisha/internal/redistest"
 )
 
-// build compiles this binary as the Lambda runs it (lambda.norpc), for this
-// machine.
+// build compiles this binary as the Lambda runs it, for this machine.
 func build(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	if err := lambdatest.Build(bin, "."); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
 
-// start runs bin under a local Runtime API. Its output is read only once
-// the process has exited (Exited, or after Stop): the copy into the buffer
-// is then complete.
-func start(t *testing.T, bin string, env ...string) (*lambdarun.Server, *lambdarun.Process, *bytes.Buffer) {
+// start runs bin under a local Runtime API in us-west-2.
+func start(t *testing.T, bin string, env ...string) *lambdatest.Function {
 	t.Helper()
-	api, err := lambdarun.NewServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &bytes.Buffer{}
-	proc, err := api.StartProcess(bin, append([]string{"AWS_REGION=us-west-2", "AWS_ACCESS_KEY_ID=AKIDLOCAL",
-		"AWS_SECRET_ACCESS_KEY=local", "AWS_EC2_METADATA_DISABLED=true"}, env...), out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		proc.Stop()
-		_ = api.Close()
-		if t.Failed() {
-			t.Logf("function output:\n%s", out.String())
-		}
-	})
-	return api, proc, out
+	return lambdatest.Start(t, bin, append([]string{"AWS_REGION=us-west-2"}, env...)...)
 }
 
 // The binary under a local Runtime API: a bad environment stops it at init
@@ -61,13 +36,13 @@ func start(t *testing.T, bin string, env ...string) (*lambdarun.Server, *lambdar
 func TestPromoterBinary(t *testing.T) {
 	bin := build(t)
 
-	_, proc, out := start(t, bin, "REDIS_ADDR=127.0.0.1:1", "REDIS_TLS=false")
+	bad := start(t, bin, "REDIS_ADDR=127.0.0.1:1", "REDIS_TLS=false")
 	select {
-	case <-proc.Exited():
+	case <-bad.Proc.Exited():
 	case <-time.After(20 * time.Second):
 		t.Fatal("the function did not exit on a bad configuration")
 	}
-	if s := out.String(); !strings.Contains(s, "GLOBAL_DATASTORE_ID is not set") || !strings.Contains(s, "LATCH_TABLE is not set") {
+	if s := bad.Output(); !strings.Contains(s, "GLOBAL_DATASTORE_ID is not set") || !strings.Contains(s, "LATCH_TABLE is not set") {
 		t.Fatalf("init output does not name the variables:\n%s", s)
 	}
 
@@ -79,10 +54,10 @@ func TestPromoterBinary(t *testing.T) {
 	for k, v := range w.Env() {
 		env = append(env, k+"="+v)
 	}
-	api, proc, out := start(t, bin, env...)
+	f := start(t, bin, env...)
 	for epoch := 1; epoch <= 2; epoch++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		res, err := api.Invoke(ctx, []byte(`{"source":"aws.events"}`), 10*time.Second)
+		res, err := f.API.Invoke(ctx, []byte(`{"source":"aws.events"}`), 10*time.Second)
 		cancel()
 		if err != nil || res.Error != nil {
 			t.Fatalf("invoke %d: %v %+v", epoch, err, res.Error)
@@ -104,8 +79,8 @@ func TestPromoterBinary(t *testing.T) {
 			t.Fatalf("response %s", res.Body)
 		}
 	}
-	proc.Stop()
-	if s := out.String(); strings.Count(s, `"message":"promoter decision"`) != 2 || !strings.Contains(s, `"PromoterReady":0`) {
+	f.Proc.Stop()
+	if s := f.Output(); strings.Count(s, `"message":"promoter decision"`) != 2 || !strings.Contains(s, `"PromoterReady":0`) {
 		t.Fatalf("output lacks the decision records or the metric lines:\n%s", s)
 	}
 }
