@@ -106,9 +106,12 @@ func (c Config) Validate() error {
 	if err := (redisconn.Config{Addr: c.Addr, DB: c.DB}).Validate(); err != nil {
 		var fe *redisconn.FieldError
 		if errors.As(err, &fe) {
-			// The checker's fields Addr and DB are this Config's fields of
-			// the same names.
-			return fmt.Errorf("client: %s %w", fe.Field, fe.Err)
+			// The checker's fields addr and db are this Config's Addr and DB.
+			field := map[string]string{redisconn.FieldAddr: "Addr", redisconn.FieldDB: "DB"}[fe.Field]
+			if field == "" {
+				field = fe.Field
+			}
+			return fmt.Errorf("client: %s %w", field, fe.Err)
 		}
 		return fmt.Errorf("client: %w", err)
 	}
