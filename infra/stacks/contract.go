@@ -52,6 +52,9 @@ func checkerConfig(s Settings, t checkerTarget) config.Config {
 		Dimensions:    checkerDimensions(t.GroupID),
 		// The fast paging alarm reads HealthCheckStatusHighRes.
 		HighResolution: true,
+		// The function's real timeout: the runtime refuses budgets that do
+		// not fit in it, at start and, through runtimeRefusals, at synth.
+		FunctionTimeout: checkerTimeout,
 	}
 }
 
@@ -68,9 +71,12 @@ func lambdaEnv(c config.Config) *map[string]*string {
 // controls, for refusals.
 var contextKeyOf = map[string]string{
 	config.EnvCheckTimeout: "checkTimeout",
-	config.EnvMetricsMode:  "metricsMode",
-	config.EnvDimensions:   "primaryReplicationGroupId/secondaryReplicationGroupId",
-	config.EnvAddr:         "port",
+	// The function's timeout is fixed; the check timeout is what the
+	// context changes to fit in it.
+	config.EnvFunctionTimeout: "checkTimeout",
+	config.EnvMetricsMode:     "metricsMode",
+	config.EnvDimensions:      "primaryReplicationGroupId/secondaryReplicationGroupId",
+	config.EnvAddr:            "port",
 }
 
 // runtimeRefusals runs both checkers' environments through config.FromEnv,

@@ -12,7 +12,6 @@ import (
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/config"
-	"github.com/redisha/redisha/internal/handler"
 )
 
 // Settings are every knob of the app, read from CDK context (cdk.json or
@@ -365,14 +364,9 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		bad("metricsMode", s.MetricsMode, "use emf (no endpoint needed) or api (adds a monitoring VPC endpoint)")
 	}
 	lifecycleRefusals(s, bad)
-	// What the checker itself would refuse at start, in its own words; then
-	// what it would accept but the function's timeout cannot give it.
-	if refused := runtimeRefusals(s, map[string]string{"checkTimeout": rawTimeout}); len(refused) > 0 {
-		errs = append(errs, refused...)
-	} else if reserve := handler.DefaultBudgets.Publish + handler.DefaultBudgets.Margin; s.CheckTimeout > checkerTimeout-reserve {
-		bad("checkTimeout", rawTimeout, fmt.Sprintf("use at most %v: the checker function's timeout is %v and the handler keeps %v of it to publish",
-			checkerTimeout-reserve, checkerTimeout, reserve))
-	}
+	// What the checker itself would refuse at start, in its own words,
+	// including budgets that do not fit in the function's timeout.
+	errs = append(errs, runtimeRefusals(s, map[string]string{"checkTimeout": rawTimeout})...)
 	if s.AlarmEmail != "" && !strings.Contains(s.AlarmEmail, "@") {
 		bad("alarmEmail", s.AlarmEmail, "give an email address")
 	}

@@ -114,7 +114,7 @@ func TestLoadRejectsBadContext(t *testing.T) {
 		{"check timeout", map[string]any{"checkTimeout": "2"}, "1", []string{`"checkTimeout" = 2`, "Go duration"}},
 		// The runtime's own refusal, in its own words, under the context key.
 		{"check timeout the checker refuses", map[string]any{"checkTimeout": "90s"}, "1", []string{`"checkTimeout" = 90s`, "the checker refuses it at start", `CHECK_TIMEOUT="1m30s"`, "at most 60s"}},
-		{"check timeout beyond the function", map[string]any{"checkTimeout": "9s"}, "1", []string{`"checkTimeout" = 9s`, "use at most 8.5s", "timeout is 10s"}},
+		{"check timeout beyond the function", map[string]any{"checkTimeout": "9s"}, "1", []string{`"checkTimeout" = 9s`, "the checker refuses it at start", "FUNCTION_TIMEOUT=10s is shorter than", "= 12.7s"}},
 		{"check timeout zero", map[string]any{"checkTimeout": "0s"}, "1", []string{`"checkTimeout" = 0s`, "positive Go duration"}},
 		{"metrics mode", map[string]any{"metricsMode": "statsd"}, "1", []string{`"metricsMode" = statsd`, "emf"}},
 		{"email", map[string]any{"alarmEmail": "ops"}, "1", []string{`"alarmEmail" = ops`, "email address"}},
