@@ -132,9 +132,9 @@ func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	_, tpl := synth(t)
 	want := map[string][]string{
-		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "Route53AlarmName", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
-		"secondary": {"SecondaryEndpoint", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
-		"dns":       {"HostedZoneId", "HealthCheckId", "RecordName"},
+		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "Route53AlarmName", "WritableAlarmName", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
+		"secondary": {"SecondaryEndpoint", "FastAlarmName", "WritableAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
+		"dns":       {"HostedZoneId", "HealthCheckId", "SecondaryHealthCheckId", "RecordName"},
 	}
 	for stack, names := range want {
 		outs := *tpl[stack].FindOutputs(jsii.String("*"), nil)

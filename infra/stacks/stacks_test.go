@@ -291,13 +291,23 @@ func TestRoute53AlarmHealthCheckAndRecords(t *testing.T) {
 	has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
 		"MetricName": "HealthCheckStatusHighRes", "Period": 30, "EvaluationPeriods": 1, "Threshold": 1,
 	}))
-	has(t, tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
-		"HealthCheckConfig": map[string]any{
-			"Type":                         "CLOUDWATCH_METRIC",
-			"AlarmIdentifier":              map[string]any{"Name": assertions.Match_AnyValue(), "Region": "us-east-1"},
-			"InsufficientDataHealthStatus": "Unhealthy",
-		},
-	}))
+	// Each region's "accepts writes" alarm, on the metric and dimensions
+	// its checker publishes, with the seed's knobs.
+	for stack, w := range map[string]struct{ region, group string }{"primary": {"us-east-1", "redis-primary"}, "secondary": {"us-west-2", "redis-secondary"}} {
+		has(t, tpl[stack], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+			"AlarmName": "redisha-" + w.region + "-writable", "Namespace": "Custom/Redis", "MetricName": "WritableStatus",
+			"Dimensions": []any{map[string]any{"Name": "ReplicationGroup", "Value": w.group}},
+			"Statistic":  "Minimum", "Period": 60, "EvaluationPeriods": 2, "Threshold": 1,
+			"ComparisonOperator": "LessThanThreshold", "TreatMissingData": "breaching",
+		}))
+		has(t, tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
+			"HealthCheckConfig": map[string]any{
+				"Type":                         "CLOUDWATCH_METRIC",
+				"AlarmIdentifier":              map[string]any{"Name": "redisha-" + w.region + "-writable", "Region": w.region},
+				"InsufficientDataHealthStatus": "Unhealthy",
+			},
+		}))
+	}
 	has(t, tpl["dns"], jsii.String("AWS::Route53::HostedZone"), obj(map[string]any{
 		"Name": "internal", "VPCs": []any{
 			map[string]any{"VPCId": assertions.Match_AnyValue(), "VPCRegion": "us-east-1"},
@@ -306,11 +316,11 @@ func TestRoute53AlarmHealthCheckAndRecords(t *testing.T) {
 	}))
 	has(t, tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
 		"Name": "redis.internal", "Type": "CNAME", "TTL": "10", "SetIdentifier": "primary", "Failover": "PRIMARY",
-		"HealthCheckId": map[string]any{"Ref": assertions.Match_AnyValue()},
+		"HealthCheckId": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^PrimaryWritable"))},
 	}))
 	has(t, tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
 		"Name": "redis.internal", "Type": "CNAME", "TTL": "10", "SetIdentifier": "secondary", "Failover": "SECONDARY",
-		"HealthCheckId": assertions.Match_Absent(),
+		"HealthCheckId": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^SecondaryWritable"))},
 	}))
 }
 

@@ -49,6 +49,7 @@ func main() {
 }
 
 type resource struct {
+	ID             string         `json:"-"` // logical id, set by of
 	Type           string         `json:"Type"`
 	Properties     map[string]any `json:"Properties"`
 	DeletionPolicy string         `json:"DeletionPolicy"`
@@ -62,8 +63,9 @@ type template struct {
 // of returns the resources of one type.
 func (t template) of(typ string) []resource {
 	var out []resource
-	for _, r := range t.Resources {
+	for id, r := range t.Resources {
 		if r.Type == typ {
+			r.ID = id
 			out = append(out, r)
 		}
 	}
@@ -233,22 +235,33 @@ func checkDNS(t template, primary, secondary string, bad func(string, ...any)) {
 		!strings.Contains(fmt.Sprint(zones[0].Properties["VPCs"]), secondary) {
 		bad("dns: want one private zone associated with VPCs in %s and %s", primary, secondary)
 	}
+	// One health check per region, each on that region's writable alarm.
 	hcs := t.of("AWS::Route53::HealthCheck")
-	if len(hcs) != 1 {
-		bad("dns: %d health checks, want 1", len(hcs))
-	} else {
-		c, _ := hcs[0].Properties["HealthCheckConfig"].(map[string]any)
+	if len(hcs) != 2 {
+		bad("dns: %d health checks, want 2 (one per region's writable alarm)", len(hcs))
+	}
+	alarmRegion := map[string]string{} // health check logical id → the alarm's region
+	for _, hc := range hcs {
+		c, _ := hc.Properties["HealthCheckConfig"].(map[string]any)
 		id, _ := c["AlarmIdentifier"].(map[string]any)
-		if c["Type"] != "CLOUDWATCH_METRIC" || id == nil || id["Region"] != primary || c["InsufficientDataHealthStatus"] != "Unhealthy" {
-			bad("dns: health check %v, want CLOUDWATCH_METRIC on the alarm in %s, insufficient data Unhealthy", c, primary)
+		if c["Type"] != "CLOUDWATCH_METRIC" || id == nil || c["InsufficientDataHealthStatus"] != "Unhealthy" ||
+			!strings.HasSuffix(fmt.Sprint(id["Name"]), "-writable") {
+			bad("dns: health check %v, want CLOUDWATCH_METRIC on a region's writable alarm, insufficient data Unhealthy", c)
+			continue
+		}
+		alarmRegion[hc.ID] = fmt.Sprint(id["Region"])
+	}
+	wantRegion := map[string]string{"PRIMARY": primary, "SECONDARY": secondary}
+	for _, r := range t.of("AWS::Route53::RecordSet") {
+		ref, _ := r.Properties["HealthCheckId"].(map[string]any)
+		role := fmt.Sprint(r.Properties["Failover"])
+		if got := alarmRegion[fmt.Sprint(ref["Ref"])]; got != wantRegion[role] {
+			bad("dns: the %s record's health check follows the alarm in %q, want %s's writable alarm", role, got, wantRegion[role])
 		}
 	}
 	roles := map[string]bool{}
 	for _, r := range t.of("AWS::Route53::RecordSet") {
 		roles[fmt.Sprint(r.Properties["Failover"])] = true
-		if r.Properties["Failover"] == "PRIMARY" && r.Properties["HealthCheckId"] == nil {
-			bad("dns: the PRIMARY record has no health check")
-		}
 		if r.Properties["Type"] != "CNAME" {
 			bad("dns: record type %v, want CNAME", r.Properties["Type"])
 		}
