@@ -50,11 +50,15 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 		addr, host, secretARN, globalID = endpoint(ds.group), ds.group.AttrPrimaryEndPointAddress(), ds.secret.SecretArn(), ds.global.AttrGlobalReplicationGroupId()
 		out(stack, "CreatedWith", jsii.String(s.members().Record()), "after the first deploy, put this in cdk.json as \"createdWith\" (docs/infra.md, Lifecycle)")
 	}
-	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
+	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", Region: s.PrimaryRegion, GroupID: s.PrimaryRGID, Route53: true})
+	pr := newPromoter(stack, PromoterProps{Settings: s, Network: n, Topic: mon.topic, Target: promoterTarget{
+		Addr: *addr, ServerName: *host, SecretARN: *secretARN, DatastoreID: *globalID,
+		GroupID: s.PrimaryRGID, Region: s.PrimaryRegion, PeerRegion: s.SecondaryRegion,
+	}})
+	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Promoter: pr.fn, Target: checkerTarget{
 		Addr: *addr, ServerName: *host, SecretARN: *secretARN,
 		Role: check.Primary, GroupID: s.PrimaryRGID, Region: s.PrimaryRegion,
 	}})
-	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", Region: s.PrimaryRegion, GroupID: s.PrimaryRGID, Route53: true})
 	out(stack, "PrimaryEndpoint", addr, "primary endpoint (host:port)")
 	out(stack, "GlobalDatastoreId", globalID, "Global Datastore id (prefix included)")
 	out(stack, "AuthTokenSecretArn", secretARN, "Secrets Manager secret holding the AUTH token")
@@ -63,10 +67,17 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
 	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
+	outPromoter(stack, pr)
 	outClientSG(stack, n)
 	out(stack, "DashboardUrl", dashboardURL(s.PrimaryRegion, "redisha-primary"), "CloudWatch dashboard")
 	suppress(stack)
 	return &PrimaryStack{Stack: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID}
+}
+
+// outPromoter outputs the promoter's function and latch table.
+func outPromoter(stack awscdk.Stack, pr *promoterFn) {
+	out(stack, "PromoterFunction", pr.fn.FunctionName(), "guarded promoter Lambda (docs/failover.md)")
+	out(stack, "PromoterLatchTable", pr.table.TableName(), "the promoter's latch and epoch (DynamoDB, this region)")
 }
 
 // outClientSG outputs the app client security group, when the app made one.
@@ -119,13 +130,18 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	if s.Peered() {
 		peering = newPeering(stack, n, p.PrimaryVpcID, s.PrimaryRegion, s.PrimaryCidr)
 	}
-	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
+	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", Region: s.SecondaryRegion, GroupID: s.SecondaryRGID})
+	pr := newPromoter(stack, PromoterProps{Settings: s, Network: n, Topic: mon.topic, Target: promoterTarget{
+		Addr: *addr, ServerName: *host, SecretARN: *secretARN, DatastoreID: *p.GlobalID,
+		GroupID: s.SecondaryRGID, Region: s.SecondaryRegion, PeerRegion: s.PrimaryRegion,
+	}})
+	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Promoter: pr.fn, Target: checkerTarget{
 		Addr: *addr, ServerName: *host, SecretARN: *secretARN,
 		Role: check.Replica, GroupID: s.SecondaryRGID, Region: s.SecondaryRegion,
 	}})
-	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", Region: s.SecondaryRegion, GroupID: s.SecondaryRGID})
 	out(stack, "SecondaryEndpoint", addr, "secondary endpoint (host:port; read-only until promoted)")
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
+	outPromoter(stack, pr)
 	outClientSG(stack, n)
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
 	out(stack, "WritableAlarmName", mon.writableAlarm.AlarmName(), "alarm the SECONDARY record's health check follows")
