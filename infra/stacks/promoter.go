@@ -83,8 +83,8 @@ type promoterFn struct {
 type PromoterProps struct {
 	Settings Settings
 	Network  *network
-	Target   promoterTarget // Target.LatchTable is filled in by newPromoter
-	Topic    awssns.ITopic
+	Target   promoterTarget // LatchTable and TopicARN are filled in by newPromoter
+	Topic    awssns.ITopic  // the region's alarm topic: the promoter's pages
 }
 
 // newPromoter builds the guarded promoter of one region: its latch table
@@ -107,7 +107,7 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	t := p.Target
-	t.LatchTable = *table.TableName()
+	t.LatchTable, t.TopicARN = *table.TableName(), *p.Topic.TopicArn()
 	cfg := promoterConfig(s, t)
 
 	logs := awslogs.NewLogGroup(scope, jsii.String("PromoterLogs"), &awslogs.LogGroupProps{
