@@ -19,6 +19,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/promoter"
 )
 
 // The stack ids the app uses (infra/stacks.Build).
@@ -119,7 +123,7 @@ func check(dir string) (problems, summary []string, err error) {
 	}
 
 	checkPrimary(tpls[primaryID], secondary, bad)
-	checkSecondary(tpls[secondaryID], bad)
+	checkSecondary(tpls[secondaryID], primary, bad)
 	checkDNS(tpls[dnsID], primary, secondary, bad)
 	for id, t := range tpls {
 		checkNoSecret(id, t, bad)
@@ -156,6 +160,7 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 		bad("primary: want one AUTH token secret replicated to %s", secondary)
 	}
 	checkChecker("primary", t, "primary", bad)
+	checkPromoter("primary", t, secondary, bad)
 	found := false
 	for _, a := range t.of("AWS::CloudWatch::Alarm") {
 		p := a.Properties
@@ -172,7 +177,7 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 	}
 }
 
-func checkSecondary(t template, bad func(string, ...any)) {
+func checkSecondary(t template, primary string, bad func(string, ...any)) {
 	rgs := t.of("AWS::ElastiCache::ReplicationGroup")
 	if len(rgs) != 1 {
 		bad("secondary: %d replication groups, want 1", len(rgs))
@@ -189,6 +194,7 @@ func checkSecondary(t template, bad func(string, ...any)) {
 		}
 	}
 	checkChecker("secondary", t, "replica", bad)
+	checkPromoter("secondary", t, primary, bad)
 }
 
 func checkChecker(stack string, t template, role string, bad func(string, ...any)) {
@@ -215,8 +221,10 @@ func checkChecker(stack string, t template, role string, bad func(string, ...any
 	if len(machines) != 1 || machines[0].Properties["StateMachineType"] != "EXPRESS" ||
 		!strings.Contains(fmt.Sprint(machines[0].Properties["DefinitionString"]), `"Seconds":30`) {
 		bad("%s: want one Express state machine with a 30 s Wait", stack)
-	} else if strings.Count(fmt.Sprint(machines[0].Properties["DefinitionString"]), `"Catch"`) != 2 {
-		bad("%s: both checks of the loop must catch errors, so a failed check does not cancel the next", stack)
+	} else if def := fmt.Sprint(machines[0].Properties["DefinitionString"]); strings.Count(def, `"Catch"`) != 4 {
+		bad("%s: both checks and both promoter starts of the loop must catch errors, so a failure does not cancel what follows", stack)
+	} else if strings.Count(def, `"InvocationType":"Event"`) != 2 {
+		bad("%s: the loop must start the promoter asynchronously after each check", stack)
 	}
 	for _, topic := range t.of("AWS::SNS::Topic") {
 		if strings.Contains(fmt.Sprint(topic.Properties["KmsMasterKeyId"]), "alias/aws/sns") {
@@ -226,6 +234,37 @@ func checkChecker(stack string, t template, role string, bad func(string, ...any
 	rules := t.of("AWS::Events::Rule")
 	if len(rules) != 1 || rules[0].Properties["ScheduleExpression"] != "rate(1 minute)" {
 		bad("%s: want one rule at rate(1 minute)", stack)
+	}
+}
+
+// checkPromoter checks one region's promoter: one function whose
+// environment names its Global Datastore, the other region and its
+// writable alarm, with a timeout above PROMOTE_TIMEOUT, in the VPC; and its
+// latch table, kept when the stack goes.
+func checkPromoter(stack string, t template, peer string, bad func(string, ...any)) {
+	n := 0
+	for _, f := range t.of("AWS::Lambda::Function") {
+		env, _ := f.Properties["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if vars[promoter.EnvDatastoreID] == nil {
+			continue
+		}
+		n++
+		promote, err := time.ParseDuration(fmt.Sprint(vars[promoter.EnvPromoteTimeout]))
+		timeout, _ := f.Properties["Timeout"].(float64)
+		if err != nil || time.Duration(timeout)*time.Second <= promote || f.Properties["VpcConfig"] == nil ||
+			vars[promoter.EnvPeerRegion] != peer || vars[promoter.EnvPeerAlarm] != "redisha-"+peer+"-writable" ||
+			vars[promoter.EnvMode] == nil || vars[promoter.EnvRegion] != nil {
+			bad("%s: promoter %v, want peer %s and its writable alarm, a mode, a timeout above PROMOTE_TIMEOUT, in the VPC, no AWS_REGION", stack, f.Properties, peer)
+		}
+	}
+	if n != 1 {
+		bad("%s: %d promoter functions, want 1", stack, n)
+	}
+	tables := t.of("AWS::DynamoDB::Table")
+	if len(tables) != 1 || tables[0].DeletionPolicy != "Retain" ||
+		fmt.Sprint(tables[0].Properties["KeySchema"]) != "[map[AttributeName:"+latch.KeyAttribute+" KeyType:HASH]]" {
+		bad("%s: want one latch table keyed on %s, retained", stack, latch.KeyAttribute)
 	}
 }
 
@@ -290,12 +329,13 @@ func checkNoSecret(id string, t template, bad func(string, ...any)) {
 	}
 }
 
-// checkAsset finds the checker's asset (a directory holding bootstrap) and
-// checks it is a linux/arm64 executable, as provided.al2023 on arm64 runs it.
+// checkAsset finds the functions' assets (directories holding bootstrap:
+// the checker's and the promoter's) and checks each is a linux/arm64
+// executable, as provided.al2023 on arm64 runs it.
 func checkAsset(dir string, bad func(string, ...any)) {
 	found, _ := filepath.Glob(filepath.Join(dir, "asset.*", "bootstrap"))
-	if len(found) == 0 {
-		bad("no asset holds a bootstrap: run make build before make synth")
+	if len(found) < 2 {
+		bad("%d assets hold a bootstrap, want the checker's and the promoter's: run make build before make synth", len(found))
 		return
 	}
 	for _, f := range found {
