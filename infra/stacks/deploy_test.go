@@ -11,12 +11,16 @@ import (
 
 // checkers returns the properties of the health-checker functions of a
 // template (the functions whose environment names an expected role).
-func checkers(tp assertions.Template) []map[string]any {
+func checkers(tp assertions.Template) []map[string]any { return functionsWith(tp, "EXPECT_ROLE") }
+
+// functionsWith returns the properties of the functions of a template whose
+// environment sets the variable name.
+func functionsWith(tp assertions.Template, name string) []map[string]any {
 	var out []map[string]any
 	for _, f := range resources(tp, "AWS::Lambda::Function") {
 		env, _ := f["Environment"].(map[string]any)
 		vars, _ := env["Variables"].(map[string]any)
-		if vars["EXPECT_ROLE"] != nil {
+		if vars[name] != nil {
 			out = append(out, f)
 		}
 	}

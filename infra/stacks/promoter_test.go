@@ -16,15 +16,7 @@ import (
 // promoters returns the promoter functions of a template: those whose
 // environment names a Global Datastore.
 func promoters(tp assertions.Template) []map[string]any {
-	var out []map[string]any
-	for _, f := range resources(tp, "AWS::Lambda::Function") {
-		env, _ := f["Environment"].(map[string]any)
-		vars, _ := env["Variables"].(map[string]any)
-		if vars[promoter.EnvDatastoreID] != nil {
-			out = append(out, f)
-		}
-	}
-	return out
+	return functionsWith(tp, promoter.EnvDatastoreID)
 }
 
 // Every promoter's environment, as synthesized, passes the runtime's own
