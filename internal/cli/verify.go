@@ -33,7 +33,8 @@ ListSubscriptionsByTopic), what the CDK
 templates cannot show: that both members have the AUTH token, in-transit and at-rest encryption, Multi-AZ and
 automatic failover (a joining secondary inherits them from the Global Datastore), that both are members of the
 datastore with the expected roles, and that the metrics the alarms read exist with exactly the dimensions the
-alarms use (every node's, the checker's, and the cross-region lag in the secondary region), and, given the
+alarms use (every node's, the checker's status and writability, which the Route 53 health checks follow, and the
+cross-region lag in the secondary region), and, given the
 alarm topics, that each has subscribers and all of them confirmed.
 
 It prints one line per check ("ok" or "FAIL", region, check, detail), or a JSON list with --json. Credentials

@@ -41,7 +41,7 @@ func TestVerifyCommand(t *testing.T) {
 	localAWS(t, groups, metrics, topics)
 
 	code, out, errs := run(t, nil, "verify", "--global-id", "ldgnf-redisha", "--primary-topic-arn", "arn:aws:sns:us-east-1:123456789012:alarms")
-	if code != ExitOK || strings.Count(out, "\n") != 14 || strings.Contains(out, "FAIL") {
+	if code != ExitOK || strings.Count(out, "\n") != 16 || strings.Contains(out, "FAIL") {
 		t.Fatalf("exit %d, stdout:\n%s\nstderr: %s", code, out, errs)
 	}
 	if !strings.Contains(out, "ok   us-west-2      auth token: redis-secondary AuthTokenEnabled=true") {
@@ -58,7 +58,7 @@ func TestVerifyCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rs); err != nil {
 		t.Fatalf("--json output %q: %v", out, err)
 	}
-	if code != ExitUnhealthy || verify.Failed(rs) != 1 || !strings.Contains(errs, "redisha verify: 1 of 13 checks failed") {
+	if code != ExitUnhealthy || verify.Failed(rs) != 1 || !strings.Contains(errs, "redisha verify: 1 of 15 checks failed") {
 		t.Errorf("exit %d, %d failed, stderr %q", code, verify.Failed(rs), errs)
 	}
 }

@@ -232,17 +232,23 @@ func (t Target) metrics(ctx context.Context, m Member) []Result {
 	}
 	rs = append(rs, Result{Check: "node metrics", Region: m.Region, OK: len(missing) == 0,
 		Detail: nodeDetail(m.GroupID, t.Nodes, missing)})
-	// The Route 53 and paging alarms: the checker's status with its dimension.
+	// The paging alarms read the checker's status; the Route 53 health
+	// checks follow the writable alarms: each metric with its dimension.
 	want := map[string]string{"ReplicationGroup": m.GroupID}
-	found, err := t.exists(ctx, m.CloudWatch, t.Namespace, metrics.HealthCheckStatus, want)
-	r := Result{Check: "checker metric", Region: m.Region, OK: found && err == nil,
-		Detail: fmt.Sprintf("%s %s{ReplicationGroup=%s} exists", t.Namespace, metrics.HealthCheckStatus, m.GroupID)}
-	if err != nil {
-		r.Detail = err.Error()
-	} else if !found {
-		r.Detail = fmt.Sprintf("no %s %s{ReplicationGroup=%s}: is the checker running and publishing?", t.Namespace, metrics.HealthCheckStatus, m.GroupID)
+	for _, c := range []struct{ check, metric, fix string }{
+		{"checker metric", metrics.HealthCheckStatus, "is the checker running and publishing?"},
+		{"writable metric", metrics.WritableStatus, "the writable alarm, and the failover record's health check, are blind: is the checker running a role-aware version?"},
+	} {
+		found, err := t.exists(ctx, m.CloudWatch, t.Namespace, c.metric, want)
+		r := Result{Check: c.check, Region: m.Region, OK: found && err == nil,
+			Detail: fmt.Sprintf("%s %s{ReplicationGroup=%s} exists", t.Namespace, c.metric, m.GroupID)}
+		if err != nil {
+			r.Detail = err.Error()
+		} else if !found {
+			r.Detail = fmt.Sprintf("no %s %s{ReplicationGroup=%s}: %s", t.Namespace, c.metric, m.GroupID, c.fix)
+		}
+		rs = append(rs, r)
 	}
-	rs = append(rs, r)
 	// The cross-region lag alarm: published by the secondary member's nodes.
 	if strings.EqualFold(m.Role, "SECONDARY") {
 		var any bool

@@ -51,11 +51,11 @@ func TestHealthyDeploymentPasses(t *testing.T) {
 		region(t, "us-west-2", "redis-secondary", "SECONDARY", se, &verifylocal.CloudWatch{Metrics: verifylocal.HealthyMetrics("redis-secondary", 2, true)}),
 	}}
 	rs := verify.Run(context.Background(), target)
-	if verify.Failed(rs) != 0 || len(rs) != 13 {
+	if verify.Failed(rs) != 0 || len(rs) != 15 {
 		for _, r := range rs {
 			t.Log(r)
 		}
-		t.Fatalf("%d of %d checks failed, want 13 checks, none failed", verify.Failed(rs), len(rs))
+		t.Fatalf("%d of %d checks failed, want 15 checks, none failed", verify.Failed(rs), len(rs))
 	}
 	if got := pe.Asked()[0].Get("ReplicationGroupId"); got != "redis-primary" {
 		t.Errorf("described %q", got)
@@ -79,6 +79,7 @@ func TestDefectsFailTheirCheck(t *testing.T) {
 	for key, want := range map[string]string{
 		"us-east-1 global datastore member": "redis-primary is SECONDARY in ldgnf-redisha, want PRIMARY",
 		"us-east-1 checker metric":          "no Custom/Redis HealthCheckStatus{ReplicationGroup=redis-primary}",
+		"us-east-1 writable metric":         "no Custom/Redis WritableStatus{ReplicationGroup=redis-primary}",
 		"us-west-2 auth token":              "redis-secondary AuthTokenEnabled=false",
 		"us-west-2 multi-az and failover":   "MultiAZ=disabled",
 		"us-west-2 node metrics":            "for redis-secondary-001",

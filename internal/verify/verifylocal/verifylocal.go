@@ -179,7 +179,8 @@ func (e *ElastiCache) Asked() []url.Values {
 
 // HealthyMetrics are what a working deployment publishes for a group of n
 // nodes: every node's EngineCPUUtilization under both dimension sets, the
-// cross-region lag on the secondary's, and the checker's status.
+// cross-region lag on the secondary's, and the checker's status and
+// writability.
 func HealthyMetrics(groupID string, nodes int, secondary bool) []Metric {
 	var ms []Metric
 	for _, c := range verify.NodeClusters(groupID, nodes) {
@@ -190,7 +191,8 @@ func HealthyMetrics(groupID string, nodes int, secondary bool) []Metric {
 	if secondary {
 		ms = append(ms, Metric{"AWS/ElastiCache", "GlobalDatastoreReplicationLag", map[string]string{"CacheClusterId": groupID + "-002", "CacheNodeId": "0001"}})
 	}
-	return append(ms, Metric{"Custom/Redis", "HealthCheckStatus", map[string]string{"ReplicationGroup": groupID}})
+	return append(ms, Metric{"Custom/Redis", "HealthCheckStatus", map[string]string{"ReplicationGroup": groupID}},
+		Metric{"Custom/Redis", "WritableStatus", map[string]string{"ReplicationGroup": groupID}})
 }
 
 // Subscription is one subscription the local SNS lists.
