@@ -43,12 +43,15 @@ lint: ## gofmt, go vet, go mod tidy leaves no diff
 	$(GO) vet $(PKGS)
 	@$(GO) mod tidy -diff >/dev/null || { echo "go mod tidy would change go.mod/go.sum: run it and commit the result"; $(GO) mod tidy -diff; exit 1; }
 
-build: deps-build ## build/lambda/bootstrap (linux/arm64, static, stripped) and build/lambda.zip
-	@mkdir -p build/lambda
+build: deps-build ## the checker and the promoter (linux/arm64, static, stripped): build/{lambda,promoter}/bootstrap and .zip
+	@mkdir -p build/lambda build/promoter
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath \
 	  -ldflags='$(LAMBDA_LDFLAGS)' -o build/lambda/bootstrap ./lambda
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath \
+	  -ldflags='$(LAMBDA_LDFLAGS)' -o build/promoter/bootstrap ./lambda/promoter
 	@rm -f build/lambda.zip && cd build/lambda && zip -q -X ../lambda.zip bootstrap
-	@ls -l build/lambda/bootstrap build/lambda.zip
+	@rm -f build/promoter.zip && cd build/promoter && zip -q -X ../promoter.zip bootstrap
+	@ls -l build/lambda/bootstrap build/lambda.zip build/promoter/bootstrap build/promoter.zip
 
 synth: build deps-node ## synthesize the CDK app offline into cdk.out (primary, secondary, DNS templates)
 	@bash scripts/synth.sh $(SYNTH_FLAGS)

@@ -4,14 +4,16 @@
 # instance metadata service are hidden, the CLI's telemetry, version check
 # and notices are off, and lookups are refused (every value the app needs
 # is in cdk.json). Extra arguments go to `cdk synth`, e.g. -c replicas=2.
-# Expects build/lambda/bootstrap (make build) and node_modules (make deps-node).
+# Expects build/lambda/bootstrap and build/promoter/bootstrap (make build) and node_modules (make deps-node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -f build/lambda/bootstrap ]; then
-  echo "synth: build/lambda/bootstrap is missing: run make build first" >&2
-  exit 1
-fi
+for f in build/lambda/bootstrap build/promoter/bootstrap; do
+  if [ ! -f "$f" ]; then
+    echo "synth: $f is missing: run make build first" >&2
+    exit 1
+  fi
+done
 if [ ! -x node_modules/.bin/cdk ]; then
   echo "synth: the pinned CDK CLI is missing: run make deps-node (npm ci)" >&2
   exit 1

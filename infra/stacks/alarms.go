@@ -22,6 +22,7 @@ import (
 type MonitoringProps struct {
 	Settings Settings
 	Name     string // primary or secondary
+	Region   string // the stack's region
 	GroupID  string // replication group id (member clusters are <id>-001, -002, …)
 	Route53  bool   // add the alarm the Route 53 health check reads
 }
@@ -30,9 +31,12 @@ type MonitoringProps struct {
 type monitoring struct {
 	topic        awssns.Topic
 	route53Alarm awscloudwatch.Alarm
-	fastAlarm    awscloudwatch.Alarm
-	dashboard    awscloudwatch.Dashboard
-	alarms       []awscloudwatch.Alarm
+	// writableAlarm is the region's "accepts writes" alarm: its failover
+	// record's health check and the other region's promoter follow it.
+	writableAlarm awscloudwatch.Alarm
+	fastAlarm     awscloudwatch.Alarm
+	dashboard     awscloudwatch.Dashboard
+	alarms        []awscloudwatch.Alarm
 }
 
 // customMetric is one of the checker's metrics, with the dimensions the
@@ -133,12 +137,16 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		return a
 	}
 
+	// The region's "accepts writes" alarm, standard resolution (Route 53
+	// rejects high-resolution alarms): the failover record of this region
+	// is healthy only while it is OK.
+	m.writableAlarm = add(writableHealthAlarm(s, p.Region, p.GroupID).newAlarm(scope, "WritableAlarm",
+		"Drives the Route 53 failover of "+s.RecordName+": OK while the endpoint in "+p.Region+" takes writes; ALARM when it refuses them or the checker published nothing"))
 	if p.Route53 {
-		// The alarm the Route 53 health check reads, as the design has it:
-		// Minimum of HealthCheckStatus < 1 for 2 × 60 s, missing data breaching.
-		// Standard resolution only: Route 53 rejects high-resolution alarms.
+		// The seed's alarm, kept for paging: Minimum of HealthCheckStatus < 1
+		// for 2 × 60 s, missing data breaching. DNS follows writableAlarm.
 		m.route53Alarm = add(primaryHealthAlarm(s).newAlarm(scope, "Route53Alarm",
-			"Drives the Route 53 failover of "+s.RecordName+": the health checker saw the primary unhealthy, or published nothing"))
+			"The seed's health alarm on "+s.RecordName+"'s primary: the checker saw it unhealthy, or published nothing (pages; DNS follows the writable alarms)"))
 	}
 	// The fast paging alarm, on the high-resolution copy of the status: it
 	// pages people, it does not move DNS.

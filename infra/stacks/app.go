@@ -50,22 +50,34 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 		addr, host, secretARN, globalID = endpoint(ds.group), ds.group.AttrPrimaryEndPointAddress(), ds.secret.SecretArn(), ds.global.AttrGlobalReplicationGroupId()
 		out(stack, "CreatedWith", jsii.String(s.members().Record()), "after the first deploy, put this in cdk.json as \"createdWith\" (docs/infra.md, Lifecycle)")
 	}
-	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
+	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", Region: s.PrimaryRegion, GroupID: s.PrimaryRGID, Route53: true})
+	pr := newPromoter(stack, PromoterProps{Settings: s, Network: n, Topic: mon.topic, Target: promoterTarget{
+		Addr: *addr, ServerName: *host, SecretARN: *secretARN, DatastoreID: *globalID,
+		GroupID: s.PrimaryRGID, Region: s.PrimaryRegion, PeerRegion: s.SecondaryRegion,
+	}})
+	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Promoter: pr.fn, Target: checkerTarget{
 		Addr: *addr, ServerName: *host, SecretARN: *secretARN,
 		Role: check.Primary, GroupID: s.PrimaryRGID, Region: s.PrimaryRegion,
 	}})
-	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", GroupID: s.PrimaryRGID, Route53: true})
 	out(stack, "PrimaryEndpoint", addr, "primary endpoint (host:port)")
 	out(stack, "GlobalDatastoreId", globalID, "Global Datastore id (prefix included)")
 	out(stack, "AuthTokenSecretArn", secretARN, "Secrets Manager secret holding the AUTH token")
-	out(stack, "Route53AlarmName", mon.route53Alarm.AlarmName(), "alarm the Route 53 health check follows")
+	out(stack, "Route53AlarmName", mon.route53Alarm.AlarmName(), "the seed's health alarm (pages; DNS follows WritableAlarmName)")
+	out(stack, "WritableAlarmName", mon.writableAlarm.AlarmName(), "alarm the PRIMARY record's health check follows")
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
 	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
+	outPromoter(stack, pr)
 	outClientSG(stack, n)
 	out(stack, "DashboardUrl", dashboardURL(s.PrimaryRegion, "redisha-primary"), "CloudWatch dashboard")
 	suppress(stack)
 	return &PrimaryStack{Stack: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID}
+}
+
+// outPromoter outputs the promoter's function and latch table.
+func outPromoter(stack awscdk.Stack, pr *promoterFn) {
+	out(stack, "PromoterFunction", pr.fn.FunctionName(), "guarded promoter Lambda (docs/failover.md)")
+	out(stack, "PromoterLatchTable", pr.table.TableName(), "the promoter's latch and epoch (DynamoDB, this region)")
 }
 
 // outClientSG outputs the app client security group, when the app made one.
@@ -118,15 +130,21 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	if s.Peered() {
 		peering = newPeering(stack, n, p.PrimaryVpcID, s.PrimaryRegion, s.PrimaryCidr)
 	}
-	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Target: checkerTarget{
+	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", Region: s.SecondaryRegion, GroupID: s.SecondaryRGID})
+	pr := newPromoter(stack, PromoterProps{Settings: s, Network: n, Topic: mon.topic, Target: promoterTarget{
+		Addr: *addr, ServerName: *host, SecretARN: *secretARN, DatastoreID: *p.GlobalID,
+		GroupID: s.SecondaryRGID, Region: s.SecondaryRegion, PeerRegion: s.PrimaryRegion,
+	}})
+	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Promoter: pr.fn, Target: checkerTarget{
 		Addr: *addr, ServerName: *host, SecretARN: *secretARN,
 		Role: check.Replica, GroupID: s.SecondaryRGID, Region: s.SecondaryRegion,
 	}})
-	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", GroupID: s.SecondaryRGID})
 	out(stack, "SecondaryEndpoint", addr, "secondary endpoint (host:port; read-only until promoted)")
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
+	outPromoter(stack, pr)
 	outClientSG(stack, n)
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
+	out(stack, "WritableAlarmName", mon.writableAlarm.AlarmName(), "alarm the SECONDARY record's health check follows")
 	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
 	out(stack, "DashboardUrl", dashboardURL(s.SecondaryRegion, "redisha-secondary"), "CloudWatch dashboard")
 	suppress(stack)
@@ -150,7 +168,8 @@ func NewDNSStack(scope constructs.Construct, id string, p *DNSStackProps) *DNSSt
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	d := newDNS(stack, p.DNSProps)
 	out(stack, "HostedZoneId", d.zone.Ref(), "private hosted zone")
-	out(stack, "HealthCheckId", d.healthCheck.Ref(), "Route 53 health check (follows the primary's alarm)")
+	out(stack, "HealthCheckId", d.primaryCheck.Ref(), "Route 53 health check of the PRIMARY record (follows the primary region's writable alarm)")
+	out(stack, "SecondaryHealthCheckId", d.secondaryCheck.Ref(), "Route 53 health check of the SECONDARY record (follows the secondary region's writable alarm)")
 	out(stack, "RecordName", jsii.String(p.Settings.RecordName), "the name applications connect to")
 	return &DNSStack{Stack: stack, DNS: d}
 }
@@ -192,8 +211,10 @@ func Build(app awscdk.App, s Settings) *App {
 		// once the secondary stack has created it.
 		routeTo(dnsStack.Stack, "PrimaryToSecondary", primary.Network.routeTables, s.SecondaryCidr, secondary.Peering)
 	}
-	// The health check reads the primary's alarm by name: it must exist first.
-	dnsStack.AddStackDependency(primary.Stack, jsii.String("the health check follows the primary region's alarm"))
+	// The health checks read each region's writable alarm by name: they
+	// must exist first.
+	dnsStack.AddStackDependency(primary.Stack, jsii.String("a health check follows the primary region's writable alarm"))
+	dnsStack.AddStackDependency(secondary.Stack, jsii.String("a health check follows the secondary region's writable alarm"))
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return &App{Primary: primary, Secondary: secondary, DNS: dnsStack}
 }

@@ -22,6 +22,9 @@ type CheckerProps struct {
 	Settings Settings
 	Network  *network
 	Target   checkerTarget // what it checks, with which role and secret
+	// Promoter, when set, is invoked asynchronously after each check, so
+	// it decides on the same 30-second loop without delaying it.
+	Promoter awslambda.IFunction
 }
 
 // checker is the Lambda and its 30-second loop.
@@ -117,14 +120,44 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 		Comment: jsii.String("the loop ends; a failed check shows in the function's Errors metric and as missing data"),
 	})
 	caught := &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: awsstepfunctions.JsonPath_DISCARD()}
-	first.AddCatch(wait, caught)
-	second.AddCatch(done, caught)
+	// After each check, whether it failed or not: the promoter, started
+	// (Event invocation: the loop does not wait for a decision, which may
+	// last a whole promotion), or nothing.
+	afterFirst, afterSecond := awsstepfunctions.IChainable(wait), awsstepfunctions.IChainable(done)
+	if p.Promoter != nil {
+		promote := func(id string, iteration int, next awsstepfunctions.IChainable) awsstepfunctions.IChainable {
+			task := awsstepfunctionstasks.NewLambdaInvoke(scope, jsii.String(id), &awsstepfunctionstasks.LambdaInvokeProps{
+				LambdaFunction: p.Promoter,
+				InvocationType: awsstepfunctionstasks.LambdaInvocationType_EVENT,
+				Payload: awsstepfunctions.TaskInput_FromObject(&map[string]interface{}{
+					"source": "redisha.stepfunctions", "iteration": iteration,
+				}),
+				ResultPath:               awsstepfunctions.JsonPath_DISCARD(),
+				RetryOnServiceExceptions: jsii.Bool(false), // the next loop starts it again within 30 s
+			})
+			task.AddCatch(next, caught)
+			return task.Next(next)
+		}
+		afterFirst = promote("PromoterNow", 1, wait)
+		afterSecond = promote("PromoterAfter30s", 2, done)
+	}
+	first.AddCatch(afterFirst, caught)
+	second.AddCatch(afterSecond, caught)
+	var definition awsstepfunctions.IChainable
+	if p.Promoter == nil {
+		definition = first.Next(wait).Next(second)
+	} else {
+		first.Next(afterFirst) // afterFirst ends in the wait
+		wait.Next(second)
+		second.Next(afterSecond)
+		definition = first
+	}
 	sfLogs := awslogs.NewLogGroup(scope, jsii.String("LoopLogs"), &awslogs.LogGroupProps{
 		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	machine := awsstepfunctions.NewStateMachine(scope, jsii.String("Loop"), &awsstepfunctions.StateMachineProps{
 		StateMachineType: awsstepfunctions.StateMachineType_EXPRESS,
-		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(first.Next(wait).Next(second)),
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(definition),
 		// Both checks with their retries and the wait: 2 × (12 + 1 + 12) + 30 s at worst.
 		Timeout:        awscdk.Duration_Seconds(jsii.Number(80)),
 		TracingEnabled: jsii.Bool(true),

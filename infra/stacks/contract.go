@@ -5,11 +5,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/jsii-runtime-go"
-
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/config"
 	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
@@ -52,25 +51,25 @@ func checkerConfig(s Settings, t checkerTarget) config.Config {
 		Dimensions:    checkerDimensions(t.GroupID),
 		// The fast paging alarm reads HealthCheckStatusHighRes.
 		HighResolution: true,
+		// The function's real timeout: the runtime refuses budgets that do
+		// not fit in it, at start and, through runtimeRefusals, at synth.
+		FunctionTimeout: checkerTimeout,
 	}
 }
 
 // lambdaEnv is a Config's environment in the form awslambda takes.
-func lambdaEnv(c config.Config) *map[string]*string {
-	out := map[string]*string{}
-	for k, v := range c.Env() {
-		out[k] = jsii.String(v)
-	}
-	return &out
-}
+func lambdaEnv(c config.Config) *map[string]*string { return stringMap(c.Env()) }
 
 // contextKeyOf names the context key behind each variable the context
 // controls, for refusals.
 var contextKeyOf = map[string]string{
 	config.EnvCheckTimeout: "checkTimeout",
-	config.EnvMetricsMode:  "metricsMode",
-	config.EnvDimensions:   "primaryReplicationGroupId/secondaryReplicationGroupId",
-	config.EnvAddr:         "port",
+	// The function's timeout is fixed; the check timeout is what the
+	// context changes to fit in it.
+	config.EnvFunctionTimeout: "checkTimeout",
+	config.EnvMetricsMode:     "metricsMode",
+	config.EnvDimensions:      "primaryReplicationGroupId/secondaryReplicationGroupId",
+	config.EnvAddr:            "port",
 }
 
 // runtimeRefusals runs both checkers' environments through config.FromEnv,
@@ -106,6 +105,34 @@ func runtimeRefusals(s Settings, raw map[string]string) []error {
 				seen[msg] = true
 				errs = append(errs, fmt.Errorf("%s", msg))
 			}
+		}
+	}
+	return errs
+}
+
+// promoterRefusals runs both promoters' environments through
+// promoter.ConfigFromEnv, the runtime's own validation, with stand-ins for
+// what only deploy knows, and checks that the function's timeout (above
+// PROMOTE_TIMEOUT) is one Lambda allows.
+func promoterRefusals(s Settings) []error {
+	var errs []error
+	for _, t := range []promoterTarget{
+		{GroupID: s.PrimaryRGID, Region: s.PrimaryRegion, PeerRegion: s.SecondaryRegion},
+		{GroupID: s.SecondaryRGID, Region: s.SecondaryRegion, PeerRegion: s.PrimaryRegion},
+	} {
+		t.Addr = fmt.Sprintf("master.%s.standin.cache.amazonaws.com:%d", t.GroupID, s.Port)
+		t.SecretARN = "arn:aws:secretsmanager:" + t.Region + ":" + s.Account + ":secret:standin"
+		t.DatastoreID, t.LatchTable = "standin-"+s.GlobalIDSuffix, "standin-latch"
+		t.TopicARN = "arn:aws:sns:" + t.Region + ":" + s.Account + ":standin"
+		c := promoterConfig(s, t)
+		env := c.Environment()
+		env[promoter.EnvRegion] = t.Region // Lambda sets it
+		if _, err := promoter.ConfigFromEnv(func(k string) string { return env[k] }); err != nil {
+			errs = append(errs, fmt.Errorf("the promoter in %s refuses its environment: %v", t.Region, err))
+		}
+		if d := promoterFunctionTimeout(c); d > maxLambdaTimeout {
+			errs = append(errs, fmt.Errorf("the promoter's timeout %v (PROMOTE_TIMEOUT %v and its calls) is over Lambda's %v: lower PROMOTE_TIMEOUT",
+				d, c.PromoteTimeout, maxLambdaTimeout))
 		}
 	}
 	return errs

@@ -28,6 +28,9 @@ func standIn(t *testing.T, tp assertions.Template, v any) string {
 			if _, ok := (*tp.FindResources(jsii.String("AWS::SecretsManager::Secret"), nil))[ref]; ok {
 				return "arn:aws:secretsmanager:us-east-1:123456789012:secret:standin-AbCdEf"
 			}
+			if _, ok := (*tp.FindResources(jsii.String("AWS::SNS::Topic"), nil))[ref]; ok {
+				return "arn:aws:sns:us-east-1:123456789012:standin"
+			}
 			return "standin"
 		}
 		if att, ok := x["Fn::GetAtt"].([]any); ok {

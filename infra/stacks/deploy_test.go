@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,12 +11,16 @@ import (
 
 // checkers returns the properties of the health-checker functions of a
 // template (the functions whose environment names an expected role).
-func checkers(tp assertions.Template) []map[string]any {
+func checkers(tp assertions.Template) []map[string]any { return functionsWith(tp, "EXPECT_ROLE") }
+
+// functionsWith returns the properties of the functions of a template whose
+// environment sets the variable name.
+func functionsWith(tp assertions.Template, name string) []map[string]any {
 	var out []map[string]any
 	for _, f := range resources(tp, "AWS::Lambda::Function") {
 		env, _ := f["Environment"].(map[string]any)
 		vars, _ := env["Variables"].(map[string]any)
-		if vars["EXPECT_ROLE"] != nil {
+		if vars[name] != nil {
 			out = append(out, f)
 		}
 	}
@@ -75,47 +80,53 @@ func TestAlarmTopicKeyLetsCloudWatchPublish(t *testing.T) {
 }
 
 // healthCheckIDs returns the logical ids of the DNS stack's health checks
-// and the health check the PRIMARY record uses.
-func healthCheckIDs(t *testing.T, tp assertions.Template) (ids []string, primaryUses string) {
+// and the health check each failover record uses (PRIMARY, SECONDARY).
+func healthCheckIDs(t *testing.T, tp assertions.Template) (ids []string, uses map[string]string) {
 	t.Helper()
 	for id := range *tp.FindResources(jsii.String("AWS::Route53::HealthCheck"), nil) {
 		ids = append(ids, id)
 	}
+	slices.Sort(ids)
+	uses = map[string]string{}
 	for _, r := range resources(tp, "AWS::Route53::RecordSet") {
-		if r["Failover"] == "PRIMARY" {
-			primaryUses, _ = r["HealthCheckId"].(map[string]any)["Ref"].(string)
-		}
+		ref, _ := r["HealthCheckId"].(map[string]any)
+		uses[r["Failover"].(string)], _ = ref["Ref"].(string)
 	}
-	return ids, primaryUses
+	return ids, uses
 }
 
-// Route 53 keeps its own copy of the alarm's settings: changing them
-// (alarmPeriod, alarmEvaluationPeriods) creates a new health check, which
-// copies the new settings, and moves the PRIMARY record to it. The alarm's
-// name does not change, so no cross-stack value has to.
+// Route 53 keeps its own copy of each alarm's settings: changing them
+// (alarmPeriod, alarmEvaluationPeriods) creates new health checks, which
+// copy the new settings, and moves both records to them. The alarms' names
+// do not change, so no cross-stack value has to.
 func TestHealthCheckFollowsAlarmSettings(t *testing.T) {
 	_, tpl := synth(t)
 	before, uses := healthCheckIDs(t, tpl["dns"])
-	if len(before) != 1 || uses != before[0] {
-		t.Fatalf("health checks %v, PRIMARY record uses %q", before, uses)
+	if len(before) != 2 || uses["PRIMARY"] == uses["SECONDARY"] || !slices.Contains(before, uses["PRIMARY"]) || !slices.Contains(before, uses["SECONDARY"]) {
+		t.Fatalf("health checks %v, records use %v: want one each", before, uses)
 	}
-	has(t, tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
-		"HealthCheckConfig": map[string]any{"AlarmIdentifier": map[string]any{"Name": "redisha-primary-unhealthy", "Region": "us-east-1"}},
-		"HealthCheckTags": assertions.Match_ArrayWith(&[]interface{}{map[string]any{
-			"Key": "redisha:alarm", "Value": "Custom/Redis HealthCheckStatus(Minimum) over 60s, 2 periods < 1, missing breaching"}}),
-	}))
+	for _, region := range []string{"us-east-1", "us-west-2"} {
+		has(t, tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
+			"HealthCheckConfig": map[string]any{"AlarmIdentifier": map[string]any{"Name": "redisha-" + region + "-writable", "Region": region}},
+			"HealthCheckTags": assertions.Match_ArrayWith(&[]interface{}{map[string]any{
+				"Key": "redisha:alarm", "Value": "Custom/Redis WritableStatus(Minimum) over 60s, 2 periods < 1, missing breaching"}}),
+		}))
+	}
 	for _, ctx := range []map[string]any{{"alarmPeriod": "120"}, {"alarmEvaluationPeriods": "3"}} {
 		s := build(t, ctx)
 		after, uses := healthCheckIDs(t, s.tpl["dns"])
-		if len(after) != 1 || after[0] == before[0] || uses != after[0] {
-			t.Errorf("with %v: health checks %v (before %v), PRIMARY record uses %q: want a new health check the record uses", ctx, after, before, uses)
+		if len(after) != 2 || slices.Contains(after, before[0]) || slices.Contains(after, before[1]) ||
+			!slices.Contains(after, uses["PRIMARY"]) || !slices.Contains(after, uses["SECONDARY"]) {
+			t.Errorf("with %v: health checks %v (before %v), records use %v: want new health checks the records use", ctx, after, before, uses)
 		}
-		has(t, s.tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{"AlarmName": "redisha-primary-unhealthy"}))
+		for stack, region := range map[string]string{"primary": "us-east-1", "secondary": "us-west-2"} {
+			has(t, s.tpl[stack], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{"AlarmName": "redisha-" + region + "-writable"}))
+		}
 	}
-	// Settings Route 53 does not copy leave the health check as it is.
+	// Settings Route 53 does not copy leave the health checks as they are.
 	s := build(t, map[string]any{"recordTtl": "5"})
-	if after, _ := healthCheckIDs(t, s.tpl["dns"]); len(after) != 1 || after[0] != before[0] {
-		t.Errorf("recordTtl changed the health check: %v, before %v", after, before)
+	if after, _ := healthCheckIDs(t, s.tpl["dns"]); !slices.Equal(after, before) {
+		t.Errorf("recordTtl changed the health checks: %v, before %v", after, before)
 	}
 }
 

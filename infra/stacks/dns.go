@@ -18,14 +18,20 @@ type DNSProps struct {
 }
 
 type dns struct {
-	zone        awsroute53.CfnHostedZone
-	healthCheck awsroute53.CfnHealthCheck
-	primary     awsroute53.CfnRecordSet
-	secondary   awsroute53.CfnRecordSet
+	zone awsroute53.CfnHostedZone
+	// primaryCheck and secondaryCheck follow each region's writable alarm.
+	primaryCheck, secondaryCheck awsroute53.CfnHealthCheck
+	primary                      awsroute53.CfnRecordSet
+	secondary                    awsroute53.CfnRecordSet
 }
 
-// newDNS builds the private zone in both VPCs (and any extra ones), the
-// alarm-based health check, and the PRIMARY/SECONDARY failover CNAMEs.
+// newDNS builds the private zone in both VPCs (and any extra ones), a
+// health check on each region's writable alarm, and the PRIMARY/SECONDARY
+// failover CNAMEs, each with its own region's health check. Route 53
+// answers the primary region while it takes writes, the secondary once it
+// takes writes (after a promotion), and the primary when neither does (all
+// records unhealthy: Route 53 answers the PRIMARY). So the name never moves
+// to a read-only endpoint, and it follows a promotion with no Route 53 call.
 func newDNS(scope constructs.Construct, p DNSProps) *dns {
 	s := p.Settings
 	vpcs := []interface{}{
@@ -41,22 +47,22 @@ func newDNS(scope constructs.Construct, p DNSProps) *dns {
 		HostedZoneConfig: &awsroute53.CfnHostedZone_HostedZoneConfigProperty{Comment: jsii.String("redisha failover")},
 		Vpcs:             &vpcs,
 	})
-	// Route 53 cannot reach a private endpoint: it follows the checker's
-	// alarm instead. The alarm identifier is what the design's CLI example
-	// left out; no data counts as unhealthy.
-	hc := primaryHealthAlarm(s).newHealthCheck(scope, "HealthCheck", "redisha-primary")
+	// Route 53 cannot reach a private endpoint: it follows each region's
+	// checker through that region's writable alarm.
+	primaryCheck := writableHealthAlarm(s, s.PrimaryRegion, s.PrimaryRGID).newHealthCheck(scope, "PrimaryWritable", "redisha-"+s.PrimaryRegion+"-writable")
+	secondaryCheck := writableHealthAlarm(s, s.SecondaryRegion, s.SecondaryRGID).newHealthCheck(scope, "SecondaryWritable", "redisha-"+s.SecondaryRegion+"-writable")
 	ttl := jsii.String(strconv.Itoa(s.RecordTTL))
-	// The name applications use: the primary while its check is healthy…
+	// The name applications use: the primary while it takes writes…
 	primary := awsroute53.NewCfnRecordSet(scope, jsii.String("PrimaryRecord"), &awsroute53.CfnRecordSetProps{
 		HostedZoneId: zone.Ref(), Name: jsii.String(s.RecordName), Type: jsii.String("CNAME"), Ttl: ttl,
-		SetIdentifier: jsii.String("primary"), Failover: jsii.String("PRIMARY"), HealthCheckId: hc.Ref(),
+		SetIdentifier: jsii.String("primary"), Failover: jsii.String("PRIMARY"), HealthCheckId: primaryCheck.Ref(),
 		ResourceRecords: &[]*string{p.PrimaryEndpoint},
 	})
-	// …and the secondary region otherwise.
+	// …the secondary once it takes writes, the primary again if neither does.
 	secondary := awsroute53.NewCfnRecordSet(scope, jsii.String("SecondaryRecord"), &awsroute53.CfnRecordSetProps{
 		HostedZoneId: zone.Ref(), Name: jsii.String(s.RecordName), Type: jsii.String("CNAME"), Ttl: ttl,
-		SetIdentifier: jsii.String("secondary"), Failover: jsii.String("SECONDARY"),
+		SetIdentifier: jsii.String("secondary"), Failover: jsii.String("SECONDARY"), HealthCheckId: secondaryCheck.Ref(),
 		ResourceRecords: &[]*string{p.SecondaryEndpoint},
 	})
-	return &dns{zone: zone, healthCheck: hc, primary: primary, secondary: secondary}
+	return &dns{zone: zone, primaryCheck: primaryCheck, secondaryCheck: secondaryCheck, primary: primary, secondary: secondary}
 }

@@ -46,6 +46,29 @@ func primaryHealthAlarm(s Settings) healthAlarm {
 	}
 }
 
+// WritableAlarmName is the name of region's "accepts writes" alarm, the one
+// its failover record's health check follows and the other region's
+// promoter reads (PEER_WRITABLE_ALARM). Named by region, not by role: the
+// roles swap at a failover, the regions do not.
+func WritableAlarmName(region string) string { return "redisha-" + region + "-writable" }
+
+// writableHealthAlarm is the alarm on one region's WritableStatus (1 when
+// its endpoint took the check's write) with the seed's knobs: Minimum over
+// alarmPeriod, alarmEvaluationPeriods periods, < 1 is ALARM. Missing data
+// is breaching: a silent region is not writable. A metric-math FILL(m, 0)
+// would detect silence in N periods instead of the evaluation range, but a
+// Route 53 health check follows single-metric alarms only (the health
+// check's CloudWatchAlarmConfiguration holds one metric name, namespace,
+// statistic and dimensions; alarms on metric queries are refused).
+func writableHealthAlarm(s Settings, region, groupID string) healthAlarm {
+	return healthAlarm{
+		Name: WritableAlarmName(region), Region: region, GroupID: groupID,
+		Metric: metrics.WritableStatus, Statistic: "Minimum", Period: s.AlarmPeriod,
+		EvaluationPeriods: s.AlarmEvaluations, Threshold: 1,
+		Comparison: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, Missing: awscloudwatch.TreatMissingData_BREACHING,
+	}
+}
+
 // Summary is the settings Route 53 copies, readable (a health check tag).
 func (h healthAlarm) Summary() string {
 	op := map[awscloudwatch.ComparisonOperator]string{
@@ -80,7 +103,11 @@ func (h healthAlarm) newAlarm(scope constructs.Construct, id, description string
 }
 
 // newHealthCheck creates the CLOUDWATCH_METRIC health check on the alarm,
-// as <prefix><digest>; no data counts as unhealthy.
+// as <prefix><digest>. Insufficient data counts as unhealthy, on purpose:
+// the alarm is INSUFFICIENT_DATA only before its first evaluation (missing
+// data is breaching), and a record must be healthy only on positive
+// evidence that its region takes writes. With both unhealthy Route 53
+// answers the PRIMARY record, which is where the name was anyway.
 func (h healthAlarm) newHealthCheck(scope constructs.Construct, prefix, tag string) awsroute53.CfnHealthCheck {
 	return awsroute53.NewCfnHealthCheck(scope, jsii.String(prefix+h.ID()), &awsroute53.CfnHealthCheckProps{
 		HealthCheckConfig: &awsroute53.CfnHealthCheck_HealthCheckConfigProperty{

@@ -16,7 +16,11 @@ type network struct {
 	subnets *[]*string
 	cacheSG awsec2.ISecurityGroup
 	checkSG awsec2.SecurityGroup
-	appSG   awsec2.SecurityGroup // attach to application clients of the cache; nil for an adopted cache
+	// promoterSG is the promoter's: the cache's port, the API endpoints,
+	// and HTTPS where the route tables lead (DynamoDB's gateway endpoint;
+	// the other region's CloudWatch through a NAT, when there is one).
+	promoterSG awsec2.SecurityGroup
+	appSG      awsec2.SecurityGroup // attach to application clients of the cache; nil for an adopted cache
 	// routeTables of the subnets, when the app created the VPC (to route
 	// to the other region's VPC through the peering).
 	routeTables []*string
@@ -77,6 +81,9 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 	n.checkSG = awsec2.NewSecurityGroup(scope, jsii.String("CheckerSG"), &awsec2.SecurityGroupProps{
 		Vpc: n.vpc, Description: jsii.String("redisha health checker"), AllowAllOutbound: jsii.Bool(false),
 	})
+	n.promoterSG = awsec2.NewSecurityGroup(scope, jsii.String("PromoterSG"), &awsec2.SecurityGroupProps{
+		Vpc: n.vpc, Description: jsii.String("redisha promoter"), AllowAllOutbound: jsii.Bool(false),
+	})
 	port := awsec2.Port_Tcp(jsii.Number(float64(p.Port)))
 	if p.CacheSGID != "" {
 		// An adopted cache: its security group gains the checker's rule; its
@@ -85,6 +92,8 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 			&awsec2.SecurityGroupImportOptions{AllowAllOutbound: jsii.Bool(false), Mutable: jsii.Bool(true)})
 		n.cacheSG.AddIngressRule(n.checkSG, port, jsii.String("redisha health checker"), nil)
 		n.checkSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
+		n.cacheSG.AddIngressRule(n.promoterSG, port, jsii.String("redisha promoter"), nil)
+		n.promoterSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
 	} else {
 		n.cacheSG = awsec2.NewSecurityGroup(scope, jsii.String("CacheSG"), &awsec2.SecurityGroupProps{
 			Vpc: n.vpc, Description: jsii.String("ElastiCache: the Redis port from the checker and app clients only"),
@@ -92,6 +101,8 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 		})
 		n.cacheSG.AddIngressRule(n.checkSG, port, jsii.String("health checker"), nil)
 		n.checkSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
+		n.cacheSG.AddIngressRule(n.promoterSG, port, jsii.String("promoter"), nil)
+		n.promoterSG.AddEgressRule(n.cacheSG, port, jsii.String("to the cache"), nil)
 		// Applications reach the cache by wearing this group (EKS pods through
 		// security groups for pods, instances, functions), or from appClientCidrs.
 		n.appSG = awsec2.NewSecurityGroup(scope, jsii.String("AppClientSG"), &awsec2.SecurityGroupProps{
@@ -115,29 +126,57 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 		// The VPC already reaches Secrets Manager (and CloudWatch) through
 		// its own endpoints or a NAT: HTTPS out is all the checker needs.
 		n.checkSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("AWS APIs through the VPC's endpoints or NAT"), nil)
+		n.promoterSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("AWS APIs through the VPC's endpoints or NAT"), nil)
 		return n
 	}
 	if p.APIMetrics {
 		// PutMetricData from a VPC without NAT needs this endpoint.
 		n.interfaceEndpoint(scope, "Monitoring", awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING(),
-			"CloudWatch monitoring endpoint", "checker PutMetricData", "to CloudWatch")
+			"CloudWatch monitoring endpoint", "checker PutMetricData", "to CloudWatch", n.checkSG)
 	}
 	// Secrets Manager from inside the VPC, for the AUTH token.
 	n.interfaceEndpoint(scope, "Secrets", awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(),
-		"Secrets Manager endpoint", "checker GetSecretValue", "to Secrets Manager")
+		"Secrets Manager endpoint", "checker and promoter GetSecretValue", "to Secrets Manager", n.checkSG, n.promoterSG)
+	// The promoter: the local ElastiCache API (the
+	// describe calls and the failover), its pages, and its latch table.
+	n.interfaceEndpoint(scope, "ElastiCache", awsec2.InterfaceVpcEndpointAwsService_ELASTICACHE(),
+		"ElastiCache API endpoint", "promoter describe and failover calls", "to the ElastiCache API", n.promoterSG)
+	n.interfaceEndpoint(scope, "Sns", awsec2.InterfaceVpcEndpointAwsService_SNS(),
+		"SNS endpoint", "promoter pages", "to SNS", n.promoterSG)
+	if len(n.routeTables) > 0 {
+		tables := make([]interface{}, len(n.routeTables))
+		for i, t := range n.routeTables {
+			tables[i] = t
+		}
+		// Only in the VPC the app creates: an imported VPC's route tables
+		// are not known here; its owner provides DynamoDB (docs/infra.md).
+		awsec2.NewCfnVPCEndpoint(scope, jsii.String("DynamoDBEndpoint"), &awsec2.CfnVPCEndpointProps{
+			VpcId: n.vpc.VpcId(), VpcEndpointType: jsii.String("Gateway"),
+			ServiceName:   jsii.String("com.amazonaws." + *awscdk.Stack_Of(scope).Region() + ".dynamodb"),
+			RouteTableIds: &tables,
+		})
+	}
+	// DynamoDB's addresses are a managed prefix list whose id differs per
+	// region and takes a lookup; HTTPS out leads only where the route
+	// tables lead (the VPC the app creates has no NAT and no internet
+	// gateway: its endpoints, and the peering).
+	n.promoterSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)),
+		jsii.String("to DynamoDB through the gateway endpoint, and the AWS APIs the route tables reach"), nil)
 	return n
 }
 
 // interfaceEndpoint adds an interface endpoint (<name>Endpoint) in every
 // subnet, behind its own security group (<name>EndpointSG) that only the
-// checker reaches on 443.
-func (n *network) interfaceEndpoint(scope constructs.Construct, name string, svc awsec2.InterfaceVpcEndpointAwsService, desc, ingress, egress string) {
+// given client groups reach on 443.
+func (n *network) interfaceEndpoint(scope constructs.Construct, name string, svc awsec2.InterfaceVpcEndpointAwsService, desc, ingress, egress string, clients ...awsec2.SecurityGroup) {
 	sg := awsec2.NewSecurityGroup(scope, jsii.String(name+"EndpointSG"), &awsec2.SecurityGroupProps{
 		Vpc: n.vpc, Description: jsii.String(desc), AllowAllOutbound: jsii.Bool(false),
 	})
 	https := awsec2.Port_Tcp(jsii.Number(443))
-	sg.AddIngressRule(n.checkSG, https, jsii.String(ingress), nil)
-	n.checkSG.AddEgressRule(sg, https, jsii.String(egress), nil)
+	for _, c := range clients {
+		sg.AddIngressRule(c, https, jsii.String(ingress), nil)
+		c.AddEgressRule(sg, https, jsii.String(egress), nil)
+	}
 	awsec2.NewInterfaceVpcEndpoint(scope, jsii.String(name+"Endpoint"), &awsec2.InterfaceVpcEndpointProps{
 		Vpc: n.vpc, Service: svc,
 		SecurityGroups: &[]awsec2.ISecurityGroup{sg}, PrivateDnsEnabled: jsii.Bool(true), Open: jsii.Bool(false),

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,8 +47,8 @@ func TestCacheReachableOnlyFromTheChecker(t *testing.T) {
 		for _, in := range toCache {
 			sources += jsonOf(in["SourceSecurityGroupId"])
 		}
-		if len(toCache) != 2 || !strings.Contains(sources, "CheckerSG") || !strings.Contains(sources, "AppClientSG") {
-			t.Errorf("%s: ingress to 6379 = %v, want two: from the checker's and the app clients' security groups", stack, toCache)
+		if len(toCache) != 3 || !strings.Contains(sources, "CheckerSG") || !strings.Contains(sources, "PromoterSG") || !strings.Contains(sources, "AppClientSG") {
+			t.Errorf("%s: ingress to 6379 = %v, want three: from the checker's, the promoter's and the app clients' security groups", stack, toCache)
 		}
 		for _, sg := range resources(tpl[stack], "AWS::EC2::SecurityGroup") {
 			in := jsonOf(sg["SecurityGroupIngress"])
@@ -56,21 +57,43 @@ func TestCacheReachableOnlyFromTheChecker(t *testing.T) {
 				t.Errorf("%s: inline ingress %s on %v, want only the other region's VPC on the cache's port", stack, in, sg["GroupDescription"])
 			}
 		}
-		var egress []string
+		egress := map[string][]string{} // source group → port→destination group
 		for _, out := range resources(tpl[stack], "AWS::EC2::SecurityGroupEgress") {
-			egress = append(egress, jsonOf(out["FromPort"])+"→"+jsonOf(out["DestinationSecurityGroupId"]))
+			from := jsonOf(out["GroupId"])
+			from = from[strings.Index(from, `["`)+2 : strings.Index(from, `SG`)+2]
+			to := jsonOf(out["DestinationSecurityGroupId"])
+			to = to[strings.Index(to, `["`)+2 : strings.Index(to, `SG`)+2]
+			egress[from] = append(egress[from], jsonOf(out["FromPort"])+"→"+to)
 		}
-		if len(egress) != 3 || !strings.Contains(strings.Join(egress, " "), "6379→") || !strings.Contains(strings.Join(egress, " "), "443→") {
-			t.Errorf("%s: egress %v, want the checker's and app clients' to the cache's port and the checker's to Secrets Manager's endpoint only", stack, egress)
+		for from, want := range map[string][]string{
+			"CheckerSG":   {"443→SecretsEndpointSG", "6379→CacheSG"},
+			"PromoterSG":  {"443→ElastiCacheEndpointSG", "443→SecretsEndpointSG", "443→SnsEndpointSG", "6379→CacheSG"},
+			"AppClientSG": {"6379→CacheSG"},
+		} {
+			got := slices.Sorted(slices.Values(egress[from]))
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: %s egress to groups %v, want %v", stack, from, got, want)
+			}
+		}
+		// HTTPS to addresses: the promoter's only (DynamoDB's gateway endpoint).
+		for _, sg := range resources(tpl[stack], "AWS::EC2::SecurityGroup") {
+			if out := jsonOf(sg["SecurityGroupEgress"]); strings.Contains(out, `"CidrIp":"0.0.0.0/0"`) && sg["GroupDescription"] != "redisha promoter" {
+				t.Errorf("%s: %v may reach any address: %s", stack, sg["GroupDescription"], out)
+			}
 		}
 		has(t, tpl[stack], jsii.String("AWS::EC2::SecurityGroup"), obj(map[string]any{
 			"GroupDescription":    "redisha: attach to application clients of the cache",
 			"SecurityGroupEgress": []any{map[string]any{"CidrIp": remote, "FromPort": 6379, "ToPort": 6379, "IpProtocol": "tcp", "Description": "to the other region's cache"}},
 		}))
-		// EMF by default: no monitoring endpoint, the Secrets Manager one only.
-		endpoints := resources(tpl[stack], "AWS::EC2::VPCEndpoint")
-		if len(endpoints) != 1 || !strings.HasSuffix(jsonOf(endpoints[0]["ServiceName"]), `.secretsmanager"`) {
-			t.Errorf("%s: endpoints %v, want Secrets Manager's only", stack, endpoints)
+		// EMF by default: no monitoring endpoint; Secrets Manager for both
+		// functions, the ElastiCache API, SNS and DynamoDB for the promoter.
+		var services []string
+		for _, e := range resources(tpl[stack], "AWS::EC2::VPCEndpoint") {
+			name := jsonOf(e["ServiceName"])
+			services = append(services, name[strings.LastIndex(name, ".")+1:len(name)-1]+":"+e["VpcEndpointType"].(string))
+		}
+		if got := slices.Sorted(slices.Values(services)); !slices.Equal(got, []string{"dynamodb:Gateway", "elasticache:Interface", "secretsmanager:Interface", "sns:Interface"}) {
+			t.Errorf("%s: endpoints %v, want Secrets Manager, ElastiCache and SNS interfaces and a DynamoDB gateway", stack, got)
 		}
 		// A minimal private VPC: no internet or NAT gateway.
 		countIs(t, tpl[stack], jsii.String("AWS::EC2::NatGateway"), jsii.Number(0))
@@ -114,7 +137,8 @@ func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
 			}
 		}
 	}
-	if len(grants) != 1 || !strings.Contains(grants[0], ":secretsmanager:us-west-2:") {
+	// Two readers, the checker and the promoter, of the same one secret.
+	if len(grants) != 2 || grants[0] != grants[1] || !strings.Contains(grants[0], ":secretsmanager:us-west-2:") {
 		t.Errorf("secondary GetSecretValue on %v, want the replica in us-west-2 only", grants)
 	}
 	for _, f := range resources(tpl["secondary"], "AWS::Lambda::Function") {
@@ -132,9 +156,9 @@ func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	_, tpl := synth(t)
 	want := map[string][]string{
-		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "Route53AlarmName", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
-		"secondary": {"SecondaryEndpoint", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
-		"dns":       {"HostedZoneId", "HealthCheckId", "RecordName"},
+		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "Route53AlarmName", "WritableAlarmName", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
+		"secondary": {"SecondaryEndpoint", "FastAlarmName", "WritableAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
+		"dns":       {"HostedZoneId", "HealthCheckId", "SecondaryHealthCheckId", "RecordName"},
 	}
 	for stack, names := range want {
 		outs := *tpl[stack].FindOutputs(jsii.String("*"), nil)
@@ -174,8 +198,8 @@ func TestImportedVpcsAPIMetricsAndExtras(t *testing.T) {
 		for _, e := range resources(tp, "AWS::EC2::VPCEndpoint") {
 			services = append(services, jsonOf(e["ServiceName"]))
 		}
-		if len(services) != 2 || !strings.Contains(strings.Join(services, " "), `.monitoring"`) {
-			t.Errorf("%s: endpoints %v, want monitoring and secretsmanager", stack, services)
+		if len(services) != 4 || !strings.Contains(strings.Join(services, " "), `.monitoring"`) || strings.Contains(strings.Join(services, " "), "dynamodb") {
+			t.Errorf("%s: endpoints %v, want monitoring, secretsmanager, elasticache and sns (no DynamoDB gateway: the route tables are not known)", stack, services)
 		}
 		// …the application CIDR reaches the port, and alarms mail on-call.
 		ingress := []any{map[string]any{"CidrIp": "10.20.0.0/16", "FromPort": 6379, "ToPort": 6379, "IpProtocol": "tcp"}}
@@ -225,7 +249,7 @@ func TestWithoutEndpointsInOtherRegions(t *testing.T) {
 
 // The nag check is real: an unencrypted topic added to a stack is an error.
 func TestNagReportsAnUnsuppressedError(t *testing.T) {
-	s, err := Load(ctxOf(map[string]any{"account": "123456789012", "lambdaAsset": asset}), "")
+	s, err := Load(ctxOf(map[string]any{"account": "123456789012", "lambdaAsset": asset, "promoterAsset": asset}), "")
 	if err != nil {
 		t.Fatal(err)
 	}

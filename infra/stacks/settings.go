@@ -12,7 +12,7 @@ import (
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/config"
-	"github.com/redisha/redisha/internal/handler"
+	"github.com/redisha/redisha/internal/promoter"
 )
 
 // Settings are every knob of the app, read from CDK context (cdk.json or
@@ -49,6 +49,8 @@ type Settings struct {
 	MaxConnections   int                // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
 	ReplicationLag   int                // context: replicationLagSeconds threshold (default 5)
 	LambdaAsset      string             // context: lambdaAsset: directory holding bootstrap (default build/lambda)
+	PromoterAsset    string             // context: promoterAsset: directory holding the promoter's bootstrap (default build/promoter)
+	PromoterMode     promoter.Mode      // context: promoterMode: off, advise (default) or auto
 	// ReservedConcurrency reserves that many concurrent executions for each
 	// checker. context: reservedConcurrency (default 0: none). Opt-in: AWS
 	// refuses a reservation that leaves the account under 100 unreserved.
@@ -198,9 +200,15 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		MaxConnections:   num("maxConnections", 52000),
 		ReplicationLag:   num("replicationLagSeconds", 5),
 		LambdaAsset:      str("lambdaAsset", "build/lambda"),
+		PromoterAsset:    str("promoterAsset", "build/promoter"),
 
 		ReservedConcurrency: num("reservedConcurrency", 0),
 		SecondaryAuthToken:  boolean("secondaryAuthToken", true),
+	}
+	if m, err := promoter.ParseMode(str("promoterMode", "")); err != nil {
+		bad("promoterMode", ctx("promoterMode"), "use off, advise (the default: page with the command) or auto (promote when every guard holds)")
+	} else {
+		s.PromoterMode = m
 	}
 	rawTimeout := str("checkTimeout", "")
 	if rawTimeout == "" {
@@ -365,14 +373,10 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		bad("metricsMode", s.MetricsMode, "use emf (no endpoint needed) or api (adds a monitoring VPC endpoint)")
 	}
 	lifecycleRefusals(s, bad)
-	// What the checker itself would refuse at start, in its own words; then
-	// what it would accept but the function's timeout cannot give it.
-	if refused := runtimeRefusals(s, map[string]string{"checkTimeout": rawTimeout}); len(refused) > 0 {
-		errs = append(errs, refused...)
-	} else if reserve := handler.DefaultBudgets.Publish + handler.DefaultBudgets.Margin; s.CheckTimeout > checkerTimeout-reserve {
-		bad("checkTimeout", rawTimeout, fmt.Sprintf("use at most %v: the checker function's timeout is %v and the handler keeps %v of it to publish",
-			checkerTimeout-reserve, checkerTimeout, reserve))
-	}
+	// What the checker itself would refuse at start, in its own words,
+	// including budgets that do not fit in the function's timeout.
+	errs = append(errs, runtimeRefusals(s, map[string]string{"checkTimeout": rawTimeout})...)
+	errs = append(errs, promoterRefusals(s)...)
 	if s.AlarmEmail != "" && !strings.Contains(s.AlarmEmail, "@") {
 		bad("alarmEmail", s.AlarmEmail, "give an email address")
 	}

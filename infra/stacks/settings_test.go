@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/promoter"
 )
 
 // ctxOf serves context values from a map, as cdk.json or -c would.
@@ -27,6 +28,7 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 		ZoneName: "internal", RecordName: "redis.internal", RecordTTL: 10,
 		AlarmPeriod: 60, AlarmEvaluations: 2, FastAlarmPeriod: 30, CheckTimeout: 2 * time.Second, MetricsMode: config.MetricsEMF,
 		MaxConnections: 52000, ReplicationLag: 5, LambdaAsset: "build/lambda", VpcEndpoints: true,
+		PromoterAsset: "build/promoter", PromoterMode: promoter.ModeAdvise,
 		PrimaryCidr: "10.0.0.0/16", SecondaryCidr: "10.1.0.0/16", SecondaryAuthToken: true,
 	}
 	if !reflect.DeepEqual(s, want) {
@@ -114,8 +116,9 @@ func TestLoadRejectsBadContext(t *testing.T) {
 		{"check timeout", map[string]any{"checkTimeout": "2"}, "1", []string{`"checkTimeout" = 2`, "Go duration"}},
 		// The runtime's own refusal, in its own words, under the context key.
 		{"check timeout the checker refuses", map[string]any{"checkTimeout": "90s"}, "1", []string{`"checkTimeout" = 90s`, "the checker refuses it at start", `CHECK_TIMEOUT="1m30s"`, "at most 60s"}},
-		{"check timeout beyond the function", map[string]any{"checkTimeout": "9s"}, "1", []string{`"checkTimeout" = 9s`, "use at most 8.5s", "timeout is 10s"}},
+		{"check timeout beyond the function", map[string]any{"checkTimeout": "9s"}, "1", []string{`"checkTimeout" = 9s`, "the checker refuses it at start", "FUNCTION_TIMEOUT=10s is shorter than", "= 12.7s"}},
 		{"check timeout zero", map[string]any{"checkTimeout": "0s"}, "1", []string{`"checkTimeout" = 0s`, "positive Go duration"}},
+		{"promoter mode", map[string]any{"promoterMode": "yolo"}, "1", []string{`"promoterMode" = yolo`, "off, advise"}},
 		{"metrics mode", map[string]any{"metricsMode": "statsd"}, "1", []string{`"metricsMode" = statsd`, "emf"}},
 		{"email", map[string]any{"alarmEmail": "ops"}, "1", []string{`"alarmEmail" = ops`, "email address"}},
 		{"connections", map[string]any{"maxConnections": float64(0)}, "1", []string{`"maxConnections"`, "positive"}},

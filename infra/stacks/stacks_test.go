@@ -44,7 +44,7 @@ type synthesized struct {
 // cdk.json and -c would give it.
 func build(t *testing.T, ctx map[string]any) synthesized {
 	t.Helper()
-	all := map[string]any{"account": "123456789012", "lambdaAsset": asset}
+	all := map[string]any{"account": "123456789012", "lambdaAsset": asset, "promoterAsset": asset}
 	for k, v := range ctx {
 		all[k] = v
 	}
@@ -227,26 +227,31 @@ func TestCheckerLambdaScheduleAndLoop(t *testing.T) {
 		has(t, tpl[stack], jsii.String("AWS::StepFunctions::StateMachine"), obj(map[string]any{"StateMachineType": "EXPRESS"}))
 		def := definition(t, tpl[stack])
 		states, _ := def["States"].(map[string]any)
-		if def["StartAt"] != "CheckNow" || len(states) != 4 {
-			t.Errorf("%s: loop %v, want CheckNow → Wait30s → CheckAfter30s → (Done on failure)", stack, def)
+		next := func(name string) any { return states[name].(map[string]any)["Next"] }
+		if def["StartAt"] != "CheckNow" || len(states) != 6 || next("CheckNow") != "PromoterNow" || next("PromoterNow") != "Wait30s" ||
+			next("Wait30s") != "CheckAfter30s" || next("CheckAfter30s") != "PromoterAfter30s" || next("PromoterAfter30s") != "Done" {
+			t.Errorf("%s: loop %v, want CheckNow → PromoterNow → Wait30s → CheckAfter30s → PromoterAfter30s → Done", stack, def)
 			continue
 		}
 		wait, _ := states["Wait30s"].(map[string]any)
-		if wait["Type"] != "Wait" || wait["Seconds"] != float64(30) || wait["Next"] != "CheckAfter30s" {
+		if wait["Type"] != "Wait" || wait["Seconds"] != float64(30) {
 			t.Errorf("%s: wait state %v, want a 30 s Wait before the second check", stack, wait)
 		}
-		first, _ := states["CheckNow"].(map[string]any)
-		second, _ := states["CheckAfter30s"].(map[string]any)
-		if first["Type"] != "Task" || first["Next"] != "Wait30s" || second["Type"] != "Task" || second["End"] != true {
-			t.Errorf("%s: checks %v, %v", stack, first, second)
-		}
-		// A failed first check still leads to the second one; nothing fails
-		// the execution. Service errors are retried once, briefly.
-		for name, want := range map[string]string{"CheckNow": "Wait30s", "CheckAfter30s": "Done"} {
+		// A failed check still leads to the promoter and then on; a failed
+		// start of the promoter does not stop the loop. Nothing fails the
+		// execution. Service errors of a check are retried once, briefly.
+		for name, want := range map[string]string{"CheckNow": "PromoterNow", "CheckAfter30s": "PromoterAfter30s", "PromoterNow": "Wait30s", "PromoterAfter30s": "Done"} {
 			task := states[name].(map[string]any)
 			catch, _ := task["Catch"].([]any)
-			if len(catch) != 1 || jsonOf(catch[0]) != `{"ErrorEquals":["States.ALL"],"Next":"`+want+`","ResultPath":null}` {
+			if task["Type"] != "Task" || len(catch) != 1 || jsonOf(catch[0]) != `{"ErrorEquals":["States.ALL"],"Next":"`+want+`","ResultPath":null}` {
 				t.Errorf("%s: %s catches %v, want every error to go on to %s", stack, name, catch, want)
+			}
+			if strings.HasPrefix(name, "Promoter") {
+				// Started, not awaited: a decision may last a whole promotion.
+				if p := task["Parameters"].(map[string]any); p["InvocationType"] != "Event" {
+					t.Errorf("%s: %s invokes %v, want the promoter, asynchronously", stack, name, p)
+				}
+				continue
 			}
 			retry, _ := task["Retry"].([]any)
 			if len(retry) != 1 || retry[0].(map[string]any)["MaxAttempts"] != float64(1) ||
@@ -257,8 +262,8 @@ func TestCheckerLambdaScheduleAndLoop(t *testing.T) {
 		if states["Done"].(map[string]any)["Type"] != "Succeed" {
 			t.Errorf("%s: Done %v", stack, states["Done"])
 		}
-		if strings.Count(fmt.Sprint(def), "lambda:invoke") != 2 {
-			t.Errorf("%s: want two Lambda invocations in %v", stack, def)
+		if strings.Count(fmt.Sprint(def), "lambda:invoke") != 4 {
+			t.Errorf("%s: want four Lambda invocations in %v", stack, def)
 		}
 	}
 }
@@ -291,13 +296,23 @@ func TestRoute53AlarmHealthCheckAndRecords(t *testing.T) {
 	has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
 		"MetricName": "HealthCheckStatusHighRes", "Period": 30, "EvaluationPeriods": 1, "Threshold": 1,
 	}))
-	has(t, tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
-		"HealthCheckConfig": map[string]any{
-			"Type":                         "CLOUDWATCH_METRIC",
-			"AlarmIdentifier":              map[string]any{"Name": assertions.Match_AnyValue(), "Region": "us-east-1"},
-			"InsufficientDataHealthStatus": "Unhealthy",
-		},
-	}))
+	// Each region's "accepts writes" alarm, on the metric and dimensions
+	// its checker publishes, with the seed's knobs.
+	for stack, w := range map[string]struct{ region, group string }{"primary": {"us-east-1", "redis-primary"}, "secondary": {"us-west-2", "redis-secondary"}} {
+		has(t, tpl[stack], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+			"AlarmName": "redisha-" + w.region + "-writable", "Namespace": "Custom/Redis", "MetricName": "WritableStatus",
+			"Dimensions": []any{map[string]any{"Name": "ReplicationGroup", "Value": w.group}},
+			"Statistic":  "Minimum", "Period": 60, "EvaluationPeriods": 2, "Threshold": 1,
+			"ComparisonOperator": "LessThanThreshold", "TreatMissingData": "breaching",
+		}))
+		has(t, tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
+			"HealthCheckConfig": map[string]any{
+				"Type":                         "CLOUDWATCH_METRIC",
+				"AlarmIdentifier":              map[string]any{"Name": "redisha-" + w.region + "-writable", "Region": w.region},
+				"InsufficientDataHealthStatus": "Unhealthy",
+			},
+		}))
+	}
 	has(t, tpl["dns"], jsii.String("AWS::Route53::HostedZone"), obj(map[string]any{
 		"Name": "internal", "VPCs": []any{
 			map[string]any{"VPCId": assertions.Match_AnyValue(), "VPCRegion": "us-east-1"},
@@ -306,11 +321,11 @@ func TestRoute53AlarmHealthCheckAndRecords(t *testing.T) {
 	}))
 	has(t, tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
 		"Name": "redis.internal", "Type": "CNAME", "TTL": "10", "SetIdentifier": "primary", "Failover": "PRIMARY",
-		"HealthCheckId": map[string]any{"Ref": assertions.Match_AnyValue()},
+		"HealthCheckId": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^PrimaryWritable"))},
 	}))
 	has(t, tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
 		"Name": "redis.internal", "Type": "CNAME", "TTL": "10", "SetIdentifier": "secondary", "Failover": "SECONDARY",
-		"HealthCheckId": assertions.Match_Absent(),
+		"HealthCheckId": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^SecondaryWritable"))},
 	}))
 }
 

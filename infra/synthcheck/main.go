@@ -19,6 +19,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/promoter"
 )
 
 // The stack ids the app uses (infra/stacks.Build).
@@ -49,6 +53,7 @@ func main() {
 }
 
 type resource struct {
+	ID             string         `json:"-"` // logical id, set by of
 	Type           string         `json:"Type"`
 	Properties     map[string]any `json:"Properties"`
 	DeletionPolicy string         `json:"DeletionPolicy"`
@@ -62,8 +67,9 @@ type template struct {
 // of returns the resources of one type.
 func (t template) of(typ string) []resource {
 	var out []resource
-	for _, r := range t.Resources {
+	for id, r := range t.Resources {
 		if r.Type == typ {
+			r.ID = id
 			out = append(out, r)
 		}
 	}
@@ -117,7 +123,7 @@ func check(dir string) (problems, summary []string, err error) {
 	}
 
 	checkPrimary(tpls[primaryID], secondary, bad)
-	checkSecondary(tpls[secondaryID], bad)
+	checkSecondary(tpls[secondaryID], primary, bad)
 	checkDNS(tpls[dnsID], primary, secondary, bad)
 	for id, t := range tpls {
 		checkNoSecret(id, t, bad)
@@ -154,6 +160,7 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 		bad("primary: want one AUTH token secret replicated to %s", secondary)
 	}
 	checkChecker("primary", t, "primary", bad)
+	checkPromoter("primary", t, secondary, bad)
 	found := false
 	for _, a := range t.of("AWS::CloudWatch::Alarm") {
 		p := a.Properties
@@ -170,7 +177,7 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 	}
 }
 
-func checkSecondary(t template, bad func(string, ...any)) {
+func checkSecondary(t template, primary string, bad func(string, ...any)) {
 	rgs := t.of("AWS::ElastiCache::ReplicationGroup")
 	if len(rgs) != 1 {
 		bad("secondary: %d replication groups, want 1", len(rgs))
@@ -187,6 +194,7 @@ func checkSecondary(t template, bad func(string, ...any)) {
 		}
 	}
 	checkChecker("secondary", t, "replica", bad)
+	checkPromoter("secondary", t, primary, bad)
 }
 
 func checkChecker(stack string, t template, role string, bad func(string, ...any)) {
@@ -213,8 +221,10 @@ func checkChecker(stack string, t template, role string, bad func(string, ...any
 	if len(machines) != 1 || machines[0].Properties["StateMachineType"] != "EXPRESS" ||
 		!strings.Contains(fmt.Sprint(machines[0].Properties["DefinitionString"]), `"Seconds":30`) {
 		bad("%s: want one Express state machine with a 30 s Wait", stack)
-	} else if strings.Count(fmt.Sprint(machines[0].Properties["DefinitionString"]), `"Catch"`) != 2 {
-		bad("%s: both checks of the loop must catch errors, so a failed check does not cancel the next", stack)
+	} else if def := fmt.Sprint(machines[0].Properties["DefinitionString"]); strings.Count(def, `"Catch"`) != 4 {
+		bad("%s: both checks and both promoter starts of the loop must catch errors, so a failure does not cancel what follows", stack)
+	} else if strings.Count(def, `"InvocationType":"Event"`) != 2 {
+		bad("%s: the loop must start the promoter asynchronously after each check", stack)
 	}
 	for _, topic := range t.of("AWS::SNS::Topic") {
 		if strings.Contains(fmt.Sprint(topic.Properties["KmsMasterKeyId"]), "alias/aws/sns") {
@@ -227,28 +237,70 @@ func checkChecker(stack string, t template, role string, bad func(string, ...any
 	}
 }
 
+// checkPromoter checks one region's promoter: one function whose
+// environment names its Global Datastore, the other region and its
+// writable alarm, with a timeout above PROMOTE_TIMEOUT, in the VPC; and its
+// latch table, kept when the stack goes.
+func checkPromoter(stack string, t template, peer string, bad func(string, ...any)) {
+	n := 0
+	for _, f := range t.of("AWS::Lambda::Function") {
+		env, _ := f.Properties["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if vars[promoter.EnvDatastoreID] == nil {
+			continue
+		}
+		n++
+		promote, err := time.ParseDuration(fmt.Sprint(vars[promoter.EnvPromoteTimeout]))
+		timeout, _ := f.Properties["Timeout"].(float64)
+		if err != nil || time.Duration(timeout)*time.Second <= promote || f.Properties["VpcConfig"] == nil ||
+			vars[promoter.EnvPeerRegion] != peer || vars[promoter.EnvPeerAlarm] != "redisha-"+peer+"-writable" ||
+			vars[promoter.EnvMode] == nil || vars[promoter.EnvRegion] != nil {
+			bad("%s: promoter %v, want peer %s and its writable alarm, a mode, a timeout above PROMOTE_TIMEOUT, in the VPC, no AWS_REGION", stack, f.Properties, peer)
+		}
+	}
+	if n != 1 {
+		bad("%s: %d promoter functions, want 1", stack, n)
+	}
+	tables := t.of("AWS::DynamoDB::Table")
+	if len(tables) != 1 || tables[0].DeletionPolicy != "Retain" ||
+		fmt.Sprint(tables[0].Properties["KeySchema"]) != "[map[AttributeName:"+latch.KeyAttribute+" KeyType:HASH]]" {
+		bad("%s: want one latch table keyed on %s, retained", stack, latch.KeyAttribute)
+	}
+}
+
 func checkDNS(t template, primary, secondary string, bad func(string, ...any)) {
 	zones := t.of("AWS::Route53::HostedZone")
 	if len(zones) != 1 || !strings.Contains(fmt.Sprint(zones[0].Properties["VPCs"]), primary) ||
 		!strings.Contains(fmt.Sprint(zones[0].Properties["VPCs"]), secondary) {
 		bad("dns: want one private zone associated with VPCs in %s and %s", primary, secondary)
 	}
+	// One health check per region, each on that region's writable alarm.
 	hcs := t.of("AWS::Route53::HealthCheck")
-	if len(hcs) != 1 {
-		bad("dns: %d health checks, want 1", len(hcs))
-	} else {
-		c, _ := hcs[0].Properties["HealthCheckConfig"].(map[string]any)
+	if len(hcs) != 2 {
+		bad("dns: %d health checks, want 2 (one per region's writable alarm)", len(hcs))
+	}
+	alarmRegion := map[string]string{} // health check logical id → the alarm's region
+	for _, hc := range hcs {
+		c, _ := hc.Properties["HealthCheckConfig"].(map[string]any)
 		id, _ := c["AlarmIdentifier"].(map[string]any)
-		if c["Type"] != "CLOUDWATCH_METRIC" || id == nil || id["Region"] != primary || c["InsufficientDataHealthStatus"] != "Unhealthy" {
-			bad("dns: health check %v, want CLOUDWATCH_METRIC on the alarm in %s, insufficient data Unhealthy", c, primary)
+		if c["Type"] != "CLOUDWATCH_METRIC" || id == nil || c["InsufficientDataHealthStatus"] != "Unhealthy" ||
+			!strings.HasSuffix(fmt.Sprint(id["Name"]), "-writable") {
+			bad("dns: health check %v, want CLOUDWATCH_METRIC on a region's writable alarm, insufficient data Unhealthy", c)
+			continue
+		}
+		alarmRegion[hc.ID] = fmt.Sprint(id["Region"])
+	}
+	wantRegion := map[string]string{"PRIMARY": primary, "SECONDARY": secondary}
+	for _, r := range t.of("AWS::Route53::RecordSet") {
+		ref, _ := r.Properties["HealthCheckId"].(map[string]any)
+		role := fmt.Sprint(r.Properties["Failover"])
+		if got := alarmRegion[fmt.Sprint(ref["Ref"])]; got != wantRegion[role] {
+			bad("dns: the %s record's health check follows the alarm in %q, want %s's writable alarm", role, got, wantRegion[role])
 		}
 	}
 	roles := map[string]bool{}
 	for _, r := range t.of("AWS::Route53::RecordSet") {
 		roles[fmt.Sprint(r.Properties["Failover"])] = true
-		if r.Properties["Failover"] == "PRIMARY" && r.Properties["HealthCheckId"] == nil {
-			bad("dns: the PRIMARY record has no health check")
-		}
 		if r.Properties["Type"] != "CNAME" {
 			bad("dns: record type %v, want CNAME", r.Properties["Type"])
 		}
@@ -277,12 +329,13 @@ func checkNoSecret(id string, t template, bad func(string, ...any)) {
 	}
 }
 
-// checkAsset finds the checker's asset (a directory holding bootstrap) and
-// checks it is a linux/arm64 executable, as provided.al2023 on arm64 runs it.
+// checkAsset finds the functions' assets (directories holding bootstrap:
+// the checker's and the promoter's) and checks each is a linux/arm64
+// executable, as provided.al2023 on arm64 runs it.
 func checkAsset(dir string, bad func(string, ...any)) {
 	found, _ := filepath.Glob(filepath.Join(dir, "asset.*", "bootstrap"))
-	if len(found) == 0 {
-		bad("no asset holds a bootstrap: run make build before make synth")
+	if len(found) < 2 {
+		bad("%d assets hold a bootstrap, want the checker's and the promoter's: run make build before make synth", len(found))
 		return
 	}
 	for _, f := range found {

@@ -9,6 +9,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,7 @@ func newVerifyCmd(env Env) *cobra.Command {
 		primaryGroup, secondaryGroup   string
 		globalID                       string
 		primaryTopic, secondaryTopic   string
+		primaryHC, secondaryHC         string
 		replicas                       int
 		timeout                        time.Duration
 		asJSON                         bool
@@ -33,8 +35,10 @@ ListSubscriptionsByTopic), what the CDK
 templates cannot show: that both members have the AUTH token, in-transit and at-rest encryption, Multi-AZ and
 automatic failover (a joining secondary inherits them from the Global Datastore), that both are members of the
 datastore with the expected roles, and that the metrics the alarms read exist with exactly the dimensions the
-alarms use (every node's, the checker's, and the cross-region lag in the secondary region), and, given the
-alarm topics, that each has subscribers and all of them confirmed.
+alarms use (every node's, the checker's status and writability, which the Route 53 health checks follow, and the
+cross-region lag in the secondary region), and, given the
+alarm topics, that each has subscribers and all of them confirmed; given both failover records' health checks
+(GetHealthCheckStatus), that exactly one is healthy: DNS follows the one region that takes writes.
 
 It prints one line per check ("ok" or "FAIL", region, check, detail), or a JSON list with --json. Credentials
 and profile come from the usual AWS sources (environment, shared config, instance role). Exit codes: 0 every
@@ -49,6 +53,8 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 	fs.StringVar(&globalID, "global-id", "", "the Global Datastore's full `id` (output GlobalDatastoreId); empty: any datastore")
 	fs.StringVar(&primaryTopic, "primary-topic-arn", "", "the primary region's alarm topic (output AlarmTopicArn): its subscriptions must be confirmed; empty: not checked")
 	fs.StringVar(&secondaryTopic, "secondary-topic-arn", "", "the secondary region's alarm topic; empty: not checked")
+	fs.StringVar(&primaryHC, "primary-health-check", "", "the PRIMARY record's health check `id` (output HealthCheckId of RedishaDns); with --secondary-health-check: DNS must follow exactly one writer")
+	fs.StringVar(&secondaryHC, "secondary-health-check", "", "the SECONDARY record's health check `id` (output SecondaryHealthCheckId)")
 	fs.IntVar(&replicas, "replicas", 1, "replicas per member (context replicas): nodes = 1 + replicas")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of each AWS call")
 	fs.BoolVar(&asJSON, "json", false, "print the results as a JSON list")
@@ -62,6 +68,8 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 			return usagef("--replicas %d: use 0 to 5", replicas)
 		case timeout <= 0:
 			return usagef("--timeout must be positive, e.g. --timeout 10s")
+		case (primaryHC == "") != (secondaryHC == ""):
+			return usagef("--primary-health-check and --secondary-health-check: give both (outputs HealthCheckId and SecondaryHealthCheckId), or neither")
 		}
 		ctx := cmd.Context()
 		member := func(region, group, role, topic string) (verify.Member, error) {
@@ -80,7 +88,17 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 		if err != nil {
 			return err
 		}
-		results := verify.Run(ctx, verify.Target{GlobalID: globalID, Nodes: 1 + replicas, CallTimeout: timeout, Members: []verify.Member{p, s}})
+		target := verify.Target{GlobalID: globalID, Nodes: 1 + replicas, CallTimeout: timeout, Members: []verify.Member{p, s}}
+		if primaryHC != "" {
+			// Route 53 is global; its API answers in us-east-1.
+			cfg, err := loadAWS(ctx, "us-east-1", timeout)
+			if err != nil {
+				return err
+			}
+			target.Route53 = route53.NewFromConfig(cfg)
+			target.HealthChecks = []verify.HealthCheck{{Record: "PRIMARY", ID: primaryHC}, {Record: "SECONDARY", ID: secondaryHC}}
+		}
+		results := verify.Run(ctx, target)
 		if asJSON {
 			printJSON(env.Stdout, results)
 		} else {

@@ -17,13 +17,16 @@ func localAWS(t *testing.T, groups map[string]verifylocal.Group, metrics []verif
 	es := httptest.NewServer(&verifylocal.ElastiCache{Groups: groups})
 	cs := httptest.NewServer(&verifylocal.CloudWatch{Metrics: metrics})
 	ss := httptest.NewServer(&verifylocal.SNS{Topics: topics})
+	rs := httptest.NewServer(&verifylocal.Route53{Status: map[string][]string{
+		"hc-primary": {"Success: the alarm is OK"}, "hc-secondary": {"Failure: the alarm is in ALARM"}}})
+	t.Cleanup(rs.Close)
 	t.Cleanup(es.Close)
 	t.Cleanup(cs.Close)
 	t.Cleanup(ss.Close)
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKIDLOCAL", "AWS_SECRET_ACCESS_KEY": "local-secret", "AWS_SESSION_TOKEN": "",
 		"AWS_PROFILE": "", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_ENDPOINT_URL_ELASTICACHE": es.URL, "AWS_ENDPOINT_URL_CLOUDWATCH": cs.URL, "AWS_ENDPOINT_URL_SNS": ss.URL, "AWS_MAX_ATTEMPTS": "1",
+		"AWS_ENDPOINT_URL_ELASTICACHE": es.URL, "AWS_ENDPOINT_URL_CLOUDWATCH": cs.URL, "AWS_ENDPOINT_URL_SNS": ss.URL, "AWS_ENDPOINT_URL_ROUTE_53": rs.URL, "AWS_MAX_ATTEMPTS": "1",
 	} {
 		t.Setenv(k, v)
 	}
@@ -41,7 +44,7 @@ func TestVerifyCommand(t *testing.T) {
 	localAWS(t, groups, metrics, topics)
 
 	code, out, errs := run(t, nil, "verify", "--global-id", "ldgnf-redisha", "--primary-topic-arn", "arn:aws:sns:us-east-1:123456789012:alarms")
-	if code != ExitOK || strings.Count(out, "\n") != 14 || strings.Contains(out, "FAIL") {
+	if code != ExitOK || strings.Count(out, "\n") != 16 || strings.Contains(out, "FAIL") {
 		t.Fatalf("exit %d, stdout:\n%s\nstderr: %s", code, out, errs)
 	}
 	if !strings.Contains(out, "ok   us-west-2      auth token: redis-secondary AuthTokenEnabled=true") {
@@ -58,7 +61,7 @@ func TestVerifyCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rs); err != nil {
 		t.Fatalf("--json output %q: %v", out, err)
 	}
-	if code != ExitUnhealthy || verify.Failed(rs) != 1 || !strings.Contains(errs, "redisha verify: 1 of 13 checks failed") {
+	if code != ExitUnhealthy || verify.Failed(rs) != 1 || !strings.Contains(errs, "redisha verify: 1 of 15 checks failed") {
 		t.Errorf("exit %d, %d failed, stderr %q", code, verify.Failed(rs), errs)
 	}
 }
@@ -74,5 +77,23 @@ func TestVerifyUsage(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(errs, want) {
 			t.Errorf("%s: exit %d, stderr %q, want 2 and %q", args, code, errs, want)
 		}
+	}
+}
+
+// Given both health checks, verify reads them from Route 53 and checks that
+// DNS follows exactly one writer; one without the other is bad usage.
+func TestVerifyHealthChecks(t *testing.T) {
+	groups := map[string]verifylocal.Group{
+		"redis-primary":   verifylocal.Good("redis-primary", "ldgnf-redisha", "PRIMARY"),
+		"redis-secondary": verifylocal.Good("redis-secondary", "ldgnf-redisha", "SECONDARY"),
+	}
+	localAWS(t, groups, append(verifylocal.HealthyMetrics("redis-primary", 2, false), verifylocal.HealthyMetrics("redis-secondary", 2, true)...), nil)
+	code, out, errs := run(t, nil, "verify", "--primary-health-check", "hc-primary", "--secondary-health-check", "hc-secondary")
+	if code != ExitOK || !strings.Contains(out, "ok   route53        health check SECONDARY: hc-secondary is unhealthy") ||
+		!strings.Contains(out, "ok   route53        dns follows one writer") {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr: %s", code, out, errs)
+	}
+	if code, _, errs := run(t, nil, "verify", "--primary-health-check", "hc-primary"); code != ExitUsage || !strings.Contains(errs, "give both") {
+		t.Errorf("one health check: exit %d, %s", code, errs)
 	}
 }

@@ -16,8 +16,10 @@ import (
 // CDK app) builds a Config and writes its Env, so the function is configured
 // with the names and forms the runtime reads, never with copied literals.
 // Settings at their default are still written when a reader would not know
-// the default (role, TLS, heartbeat, metrics mode, namespace, timeout);
-// empty optional settings are left out. The password is never written.
+// the default (role, TLS, heartbeat, metrics mode, namespace, the budgets);
+// empty optional settings are left out. The password is never written, nor
+// AWS_REGION (Lambda sets it): the heartbeat's region goes in
+// HEARTBEAT_REGION.
 func (c Config) Env() map[string]string {
 	env := map[string]string{
 		EnvAddr:           c.Redis.Addr,
@@ -28,6 +30,8 @@ func (c Config) Env() map[string]string {
 		EnvMetricsMode:    string(c.MetricsMode),
 		EnvNamespace:      c.Namespace,
 		EnvHighResolution: strconv.FormatBool(c.HighResolution),
+		EnvSecretTimeout:  durationEnv(c.SecretTimeout, DefaultSecretTimeout),
+		EnvPublishTimeout: durationEnv(c.PublishTimeout, DefaultPublishTimeout),
 	}
 	if c.MetricsMode == "" {
 		env[EnvMetricsMode] = string(MetricsAPI)
@@ -36,12 +40,16 @@ func (c Config) Env() map[string]string {
 		env[EnvNamespace] = metrics.DefaultNamespace
 	}
 	optional := map[string]string{
-		EnvTLSServerName: c.Redis.TLSServerName,
-		EnvTLSCAFile:     c.Redis.TLSCAFile,
-		EnvUsername:      c.Redis.Username,
-		EnvAuthSecretARN: c.AuthSecretARN,
-		EnvPasswordFile:  c.PasswordFile,
-		EnvDimensions:    FormatDimensions(c.Dimensions),
+		EnvTLSServerName:   c.Redis.TLSServerName,
+		EnvTLSCAFile:       c.Redis.TLSCAFile,
+		EnvUsername:        c.Redis.Username,
+		EnvAuthSecretARN:   c.AuthSecretARN,
+		EnvPasswordFile:    c.PasswordFile,
+		EnvDimensions:      FormatDimensions(c.Dimensions),
+		EnvHeartbeatRegion: c.Check.Region,
+	}
+	if c.FunctionTimeout != 0 {
+		optional[EnvFunctionTimeout] = c.FunctionTimeout.String()
 	}
 	if c.Redis.DB != 0 {
 		optional[EnvDB] = strconv.Itoa(c.Redis.DB)
@@ -75,7 +83,8 @@ func EnvNames() []string {
 	names := map[string]bool{}
 	for _, n := range []string{EnvAddr, EnvTLS, EnvTLSServerName, EnvTLSCAFile, EnvUsername, EnvAuthSecretARN,
 		EnvPasswordFile, EnvDB, EnvCheckTimeout, EnvExpectRole, EnvHeartbeat, EnvKeyPrefix, EnvKeyTTL,
-		EnvMetricsMode, EnvNamespace, EnvDimensions, EnvHighResolution} {
+		EnvMetricsMode, EnvNamespace, EnvDimensions, EnvHighResolution, EnvHeartbeatRegion, EnvAWSRegion,
+		EnvSecretTimeout, EnvPublishTimeout, EnvFunctionTimeout} {
 		names[n] = true
 	}
 	return slices.Sorted(maps.Keys(names))

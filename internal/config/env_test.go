@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -14,17 +16,22 @@ import (
 // Env is FromEnv's inverse: what a deployment writes is read back as the
 // same configuration, and passes FromEnv's validation.
 func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]Config{
 		"checker in AWS": {
 			Redis:         redisconn.Config{Addr: "master.redis-primary.abc123.use1.cache.amazonaws.com:6379", TLS: true, TLSServerName: "master.redis-primary.abc123.use1.cache.amazonaws.com"},
 			AuthSecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:redisha-AbCdEf",
-			Check:         check.Options{Timeout: 1500 * time.Millisecond, ExpectRole: check.Replica, Heartbeat: true},
+			Check:         check.Options{Timeout: 1500 * time.Millisecond, ExpectRole: check.Replica, Heartbeat: true, Region: "us-west-2"},
 			MetricsMode:   MetricsEMF, Namespace: metrics.DefaultNamespace, HighResolution: true,
+			SecretTimeout: 3 * time.Second, PublishTimeout: time.Second, FunctionTimeout: 10 * time.Second,
 			Dimensions: []metrics.Dimension{{Name: "ReplicationGroup", Value: "redis-secondary"}, {Name: "Region", Value: "us-west-2"}},
 		},
 		"local run": {
 			Redis:        redisconn.Config{Addr: "127.0.0.1:6380", DB: 3, Username: "checker", TLS: false},
-			PasswordFile: "/run/secrets/token",
+			PasswordFile: token,
 			Check:        check.Options{Prefix: "hc:", KeyTTL: 45 * time.Second},
 			MetricsMode:  MetricsAPI, Namespace: "Team/Redis",
 		},
@@ -58,6 +65,12 @@ func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
 			}
 			want.MetricsMode = MetricsMode(or(string(c.MetricsMode), string(MetricsAPI)))
 			want.Namespace = or(c.Namespace, metrics.DefaultNamespace)
+			if want.SecretTimeout == 0 {
+				want.SecretTimeout = DefaultSecretTimeout
+			}
+			if want.PublishTimeout == 0 {
+				want.PublishTimeout = DefaultPublishTimeout
+			}
 			want.Redis.DialTimeout, want.Redis.IOTimeout = want.Check.Timeout, want.Check.Timeout
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("round trip through %v:\n got %+v\nwant %+v", env, got, want)

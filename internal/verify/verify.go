@@ -21,6 +21,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
@@ -74,6 +75,10 @@ type Target struct {
 	// default: 10 s
 	CallTimeout time.Duration
 	Members     []Member
+	// HealthChecks are the failover records' health checks; none skips the
+	// DNS checks. Route53 is the client that reads them.
+	HealthChecks []HealthCheck
+	Route53      Route53API
 }
 
 // Result is one check.
@@ -120,6 +125,9 @@ func Run(ctx context.Context, t Target) []Result {
 		if m.TopicARN != "" {
 			out = append(out, t.paging(ctx, m))
 		}
+	}
+	if len(t.HealthChecks) > 0 && t.Route53 != nil {
+		out = append(out, t.healthChecks(ctx)...)
 	}
 	return out
 }
@@ -232,17 +240,23 @@ func (t Target) metrics(ctx context.Context, m Member) []Result {
 	}
 	rs = append(rs, Result{Check: "node metrics", Region: m.Region, OK: len(missing) == 0,
 		Detail: nodeDetail(m.GroupID, t.Nodes, missing)})
-	// The Route 53 and paging alarms: the checker's status with its dimension.
+	// The paging alarms read the checker's status; the Route 53 health
+	// checks follow the writable alarms: each metric with its dimension.
 	want := map[string]string{"ReplicationGroup": m.GroupID}
-	found, err := t.exists(ctx, m.CloudWatch, t.Namespace, metrics.HealthCheckStatus, want)
-	r := Result{Check: "checker metric", Region: m.Region, OK: found && err == nil,
-		Detail: fmt.Sprintf("%s %s{ReplicationGroup=%s} exists", t.Namespace, metrics.HealthCheckStatus, m.GroupID)}
-	if err != nil {
-		r.Detail = err.Error()
-	} else if !found {
-		r.Detail = fmt.Sprintf("no %s %s{ReplicationGroup=%s}: is the checker running and publishing?", t.Namespace, metrics.HealthCheckStatus, m.GroupID)
+	for _, c := range []struct{ check, metric, fix string }{
+		{"checker metric", metrics.HealthCheckStatus, "is the checker running and publishing?"},
+		{"writable metric", metrics.WritableStatus, "the writable alarm, and the failover record's health check, are blind: is the checker running a role-aware version?"},
+	} {
+		found, err := t.exists(ctx, m.CloudWatch, t.Namespace, c.metric, want)
+		r := Result{Check: c.check, Region: m.Region, OK: found && err == nil,
+			Detail: fmt.Sprintf("%s %s{ReplicationGroup=%s} exists", t.Namespace, c.metric, m.GroupID)}
+		if err != nil {
+			r.Detail = err.Error()
+		} else if !found {
+			r.Detail = fmt.Sprintf("no %s %s{ReplicationGroup=%s}: %s", t.Namespace, c.metric, m.GroupID, c.fix)
+		}
+		rs = append(rs, r)
 	}
-	rs = append(rs, r)
 	// The cross-region lag alarm: published by the secondary member's nodes.
 	if strings.EqualFold(m.Role, "SECONDARY") {
 		var any bool
@@ -328,4 +342,67 @@ func (t Target) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Route53API is the read-only Route 53 call verify makes.
+type Route53API interface {
+	GetHealthCheckStatus(ctx context.Context, in *route53.GetHealthCheckStatusInput,
+		optFns ...func(*route53.Options)) (*route53.GetHealthCheckStatusOutput, error)
+}
+
+// HealthCheck is a failover record's health check (outputs HealthCheckId
+// and SecondaryHealthCheckId of the DNS stack).
+type HealthCheck struct {
+	Record string // PRIMARY or SECONDARY
+	ID     string
+}
+
+// healthChecks reads each failover record's health check status and checks
+// that DNS follows exactly one writer: one record healthy, the other not.
+// Both unhealthy: nothing takes writes and Route 53 answers the PRIMARY;
+// both healthy: both regions claim to take writes.
+func (t Target) healthChecks(ctx context.Context) []Result {
+	var rs []Result
+	healthy := 0
+	for _, hc := range t.HealthChecks {
+		r := Result{Check: "health check " + hc.Record, Region: "route53"}
+		cctx, cancel := context.WithTimeout(ctx, t.CallTimeout)
+		out, err := t.Route53.GetHealthCheckStatus(cctx, &route53.GetHealthCheckStatusInput{HealthCheckId: aws.String(hc.ID)})
+		cancel()
+		if err != nil {
+			r.Detail = fmt.Sprintf("GetHealthCheckStatus %s: %v", hc.ID, err)
+			rs = append(rs, r)
+			continue
+		}
+		ok := 0
+		for _, o := range out.HealthCheckObservations {
+			if o.StatusReport != nil && strings.HasPrefix(aws.ToString(o.StatusReport.Status), "Success") {
+				ok++
+			}
+		}
+		// Route 53 counts a health check healthy when more than 18 % of its
+		// checkers report success.
+		up := len(out.HealthCheckObservations) > 0 && float64(ok) > 0.18*float64(len(out.HealthCheckObservations))
+		state := map[bool]string{true: "healthy", false: "unhealthy"}[up]
+		r.OK = len(out.HealthCheckObservations) > 0
+		r.Detail = fmt.Sprintf("%s is %s (%d of %d observations succeed)", hc.ID, state, ok, len(out.HealthCheckObservations))
+		if !r.OK {
+			r.Detail = fmt.Sprintf("%s has no observations yet: wait a minute after the deploy", hc.ID)
+		}
+		if up {
+			healthy++
+		}
+		rs = append(rs, r)
+	}
+	if len(t.HealthChecks) == 2 && len(rs) == 2 && rs[0].OK && rs[1].OK {
+		r := Result{Check: "dns follows one writer", Region: "route53", OK: healthy == 1,
+			Detail: "exactly one failover record is healthy: redis.internal answers the region that takes writes"}
+		if healthy == 0 {
+			r.Detail = "both failover records are unhealthy: no region takes writes (Route 53 answers the PRIMARY)"
+		} else if healthy == 2 {
+			r.Detail = "both failover records are healthy: both regions report taking writes"
+		}
+		rs = append(rs, r)
+	}
+	return rs
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/redisha/redisha/internal/verify"
@@ -51,11 +52,11 @@ func TestHealthyDeploymentPasses(t *testing.T) {
 		region(t, "us-west-2", "redis-secondary", "SECONDARY", se, &verifylocal.CloudWatch{Metrics: verifylocal.HealthyMetrics("redis-secondary", 2, true)}),
 	}}
 	rs := verify.Run(context.Background(), target)
-	if verify.Failed(rs) != 0 || len(rs) != 13 {
+	if verify.Failed(rs) != 0 || len(rs) != 15 {
 		for _, r := range rs {
 			t.Log(r)
 		}
-		t.Fatalf("%d of %d checks failed, want 13 checks, none failed", verify.Failed(rs), len(rs))
+		t.Fatalf("%d of %d checks failed, want 15 checks, none failed", verify.Failed(rs), len(rs))
 	}
 	if got := pe.Asked()[0].Get("ReplicationGroupId"); got != "redis-primary" {
 		t.Errorf("described %q", got)
@@ -79,6 +80,7 @@ func TestDefectsFailTheirCheck(t *testing.T) {
 	for key, want := range map[string]string{
 		"us-east-1 global datastore member": "redis-primary is SECONDARY in ldgnf-redisha, want PRIMARY",
 		"us-east-1 checker metric":          "no Custom/Redis HealthCheckStatus{ReplicationGroup=redis-primary}",
+		"us-east-1 writable metric":         "no Custom/Redis WritableStatus{ReplicationGroup=redis-primary}",
 		"us-west-2 auth token":              "redis-secondary AuthTokenEnabled=false",
 		"us-west-2 multi-az and failover":   "MultiAZ=disabled",
 		"us-west-2 node metrics":            "for redis-secondary-001",
@@ -147,5 +149,48 @@ func TestResultLine(t *testing.T) {
 	r := verify.Result{Check: "auth token", Region: "us-west-2", Detail: "redis-secondary AuthTokenEnabled=false"}
 	if got := r.String(); got != "FAIL us-west-2      auth token: redis-secondary AuthTokenEnabled=false" {
 		t.Errorf("%q", got)
+	}
+}
+
+// The failover records' health checks, read through the real Route 53
+// client (REST-XML): DNS must follow exactly one writer.
+func TestHealthChecksFollowOneWriter(t *testing.T) {
+	r53 := &verifylocal.Route53{Status: map[string][]string{
+		"hc-primary":   {"Success: the alarm is OK", "Success: the alarm is OK", "Success: the alarm is OK"},
+		"hc-secondary": {"Failure: the alarm is in ALARM", "Failure: the alarm is in ALARM", "Failure: the alarm is in ALARM"},
+		"hc-down":      {"Failure: the alarm is in ALARM"},
+	}}
+	srv := httptest.NewServer(r53)
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	client := route53.New(route53.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds,
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1 })})
+	run := func(primary, secondary string) map[string]verify.Result {
+		return byCheck(verify.Run(context.Background(), verify.Target{Route53: client,
+			HealthChecks: []verify.HealthCheck{{Record: "PRIMARY", ID: primary}, {Record: "SECONDARY", ID: secondary}}}))
+	}
+	got := run("hc-primary", "hc-secondary")
+	for key, want := range map[string]string{
+		"route53 health check PRIMARY":   "hc-primary is healthy (3 of 3",
+		"route53 health check SECONDARY": "hc-secondary is unhealthy (0 of 3",
+		"route53 dns follows one writer": "exactly one failover record is healthy",
+	} {
+		if r := got[key]; !r.OK || !strings.Contains(r.Detail, want) {
+			t.Errorf("%s: %+v, want ok saying %q", key, r, want)
+		}
+	}
+	got = run("hc-down", "hc-secondary")
+	if r := got["route53 dns follows one writer"]; r.OK || !strings.Contains(r.Detail, "both failover records are unhealthy") {
+		t.Errorf("no writer: %+v", r)
+	}
+	got = run("hc-primary", "hc-primary")
+	if r := got["route53 dns follows one writer"]; r.OK || !strings.Contains(r.Detail, "both failover records are healthy") {
+		t.Errorf("two writers: %+v", r)
+	}
+	got = run("hc-gone", "hc-secondary")
+	if r := got["route53 health check PRIMARY"]; r.OK || !strings.Contains(r.Detail, "NoSuchHealthCheck") {
+		t.Errorf("unknown health check: %+v", r)
+	}
+	if _, ok := got["route53 dns follows one writer"]; ok {
+		t.Error("the DNS verdict needs both health checks read")
 	}
 }

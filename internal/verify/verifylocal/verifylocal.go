@@ -1,7 +1,8 @@
 // Package verifylocal is the AWS side of a deployed redisha on loopback, for
 // verify's tests and the CLI's: an ElastiCache endpoint answering
 // DescribeReplicationGroups and an SNS endpoint answering
-// ListSubscriptionsByTopic in the awsquery protocol, and a CloudWatch
+// ListSubscriptionsByTopic in the awsquery protocol, a Route 53 endpoint
+// answering GetHealthCheckStatus in REST-XML, and a CloudWatch
 // endpoint answering ListMetrics in RPCv2 CBOR, as the real aws-sdk-go-v2
 // clients speak them. Serve them with httptest.NewServer.
 package verifylocal
@@ -179,7 +180,8 @@ func (e *ElastiCache) Asked() []url.Values {
 
 // HealthyMetrics are what a working deployment publishes for a group of n
 // nodes: every node's EngineCPUUtilization under both dimension sets, the
-// cross-region lag on the secondary's, and the checker's status.
+// cross-region lag on the secondary's, and the checker's status and
+// writability.
 func HealthyMetrics(groupID string, nodes int, secondary bool) []Metric {
 	var ms []Metric
 	for _, c := range verify.NodeClusters(groupID, nodes) {
@@ -190,7 +192,8 @@ func HealthyMetrics(groupID string, nodes int, secondary bool) []Metric {
 	if secondary {
 		ms = append(ms, Metric{"AWS/ElastiCache", "GlobalDatastoreReplicationLag", map[string]string{"CacheClusterId": groupID + "-002", "CacheNodeId": "0001"}})
 	}
-	return append(ms, Metric{"Custom/Redis", "HealthCheckStatus", map[string]string{"ReplicationGroup": groupID}})
+	return append(ms, Metric{"Custom/Redis", "HealthCheckStatus", map[string]string{"ReplicationGroup": groupID}},
+		Metric{"Custom/Redis", "WritableStatus", map[string]string{"ReplicationGroup": groupID}})
 }
 
 // Subscription is one subscription the local SNS lists.
@@ -240,4 +243,37 @@ func (n *SNS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Good is a member as redisha deploys it.
 func Good(id, globalID, role string) Group {
 	return Group{ID: id, GlobalID: globalID, Role: role, Auth: true, Transit: true, AtRest: true, MultiAZ: "enabled", AutomaticFailover: "enabled"}
+}
+
+// Route53 answers GetHealthCheckStatus as Route 53 does (REST-XML:
+// GET /2013-04-01/healthcheck/{id}/status): one observation per status in
+// Status[id] ("Success: …" or "Failure: …"); an unknown id is
+// NoSuchHealthCheck.
+type Route53 struct {
+	Status map[string][]string
+}
+
+func (r *Route53) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	id, ok := strings.CutPrefix(req.URL.Path, "/2013-04-01/healthcheck/")
+	id, ok2 := strings.CutSuffix(id, "/status")
+	statuses, known := r.Status[id]
+	w.Header().Set("Content-Type", "text/xml")
+	switch {
+	case req.Method != http.MethodGet || !ok || !ok2:
+		http.Error(w, "not GetHealthCheckStatus", http.StatusBadRequest)
+		return
+	case !known:
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `<?xml version="1.0"?><ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type>`+
+			`<Code>NoSuchHealthCheck</Code><Message>No health check exists with the specified ID %s</Message></Error><RequestId>local</RequestId></ErrorResponse>`, xmlEscape(id))
+		return
+	}
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0"?><GetHealthCheckStatusResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><HealthCheckObservations>`)
+	for i, s := range statuses {
+		fmt.Fprintf(&b, `<HealthCheckObservation><Region>us-east-1</Region><IPAddress>15.177.0.%d</IPAddress><StatusReport>`+
+			`<Status>%s</Status><CheckedTime>2026-01-01T00:00:00Z</CheckedTime></StatusReport></HealthCheckObservation>`, i+1, xmlEscape(s))
+	}
+	b.WriteString(`</HealthCheckObservations></GetHealthCheckStatusResponse>`)
+	fmt.Fprint(w, b.String())
 }
