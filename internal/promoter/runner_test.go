@@ -305,7 +305,8 @@ func TestRunnerTreatsSilentCloudWatchAsDown(t *testing.T) {
 }
 
 // TestRunnerRecordsTheLastPeerRead: the stored state keeps when the peer's
-// alarm was last read, and only a successful read moves it.
+// alarm was last read, only a successful read moves it, and an operator's
+// command (another machine's route) does not.
 func TestRunnerRecordsTheLastPeerRead(t *testing.T) {
 	bd := newBed(t)
 	stored := func() time.Time {
@@ -316,8 +317,15 @@ func TestRunnerRecordsTheLastPeerRead(t *testing.T) {
 		}
 		return rec.State.PeerAlarmReadAt
 	}
+	bd.runner.OperatorRun = true
 	bd.tick()
 	bd.heartbeat(time.Second)
+	bd.run()
+	if got := stored(); !got.IsZero() {
+		t.Fatalf("an operator's run recorded a peer read at %s", got)
+	}
+	bd.runner.OperatorRun = false
+	bd.tick()
 	bd.run()
 	read := bd.clock()
 	if got := stored(); !got.Equal(read) {
