@@ -277,6 +277,22 @@ func (w *world) run(primaryWrites bool, lag time.Duration, alarm string) promote
 	return w.last
 }
 
+// neverActs makes n runs (heartbeats 2 s behind when primaryWrites), each of
+// which must neither act nor see the primary down, and counts the pages.
+func (w *world) neverActs(n int, primaryWrites bool, alarm string) (pages int) {
+	w.t.Helper()
+	for range n {
+		d := w.run(primaryWrites, 2*time.Second, alarm)
+		if d.Action != promoter.ActNone || d.PrimaryDown {
+			w.t.Fatalf("run with heartbeats %v, alarm %s: %s: %+v", primaryWrites, alarm, d.Action, d.Guards)
+		}
+		if d.Notify {
+			pages++
+		}
+	}
+	return pages
+}
+
 // swap makes the local region primary (after a promotion) or secondary.
 func (w *world) swap(localPrimary bool) {
 	ds := &w.in.Obs.Datastore
@@ -340,17 +356,7 @@ func TestPartitionNeverPromotes(t *testing.T) {
 	w := newWorld(t)
 	// The observers lose the primary for ten minutes while its heartbeats
 	// keep arriving: a network problem between them, not an outage.
-	pages := 0
-	for range 20 {
-		d := w.run(true, 2*time.Second, "ALARM")
-		if d.Action != promoter.ActNone || d.PrimaryDown {
-			t.Fatalf("partition: %s: %+v", d.Action, d.Guards)
-		}
-		if d.Notify {
-			pages++
-		}
-	}
-	if pages != 1 {
+	if pages := w.neverActs(20, true, "ALARM"); pages != 1 {
 		t.Fatalf("%d pages for one standing partition, want 1", pages)
 	}
 }
@@ -361,28 +367,11 @@ func TestPartitionNeverPromotes(t *testing.T) {
 // heartbeat stalls, and never promotes.
 func TestNoRouteToThePeerNeverPromotes(t *testing.T) {
 	w := newWorld(t)
-	pages := 0
-	for range 4 {
-		d := w.run(true, 2*time.Second, unreachable)
-		if d.Action != promoter.ActNone || d.PrimaryDown {
-			t.Fatalf("healthy primary, no route: %s: %+v", d.Action, d.Guards)
-		}
-		if d.Notify {
-			pages++
-		}
-	}
+	pages := w.neverActs(4, true, unreachable)
 	if pages != 1 {
 		t.Fatalf("%d pages for a standing missing route, want 1", pages)
 	}
-	for range 20 { // the heartbeat stops for ten minutes
-		d := w.run(false, 0, unreachable)
-		if d.Action != promoter.ActNone || d.PrimaryDown {
-			t.Fatalf("stalled heartbeat, no route: %s: %+v", d.Action, d.Guards)
-		}
-		if d.Notify {
-			pages++
-		}
-	}
+	pages += w.neverActs(20, false, unreachable) // the heartbeat stops for ten minutes
 	if pages != 2 {
 		t.Fatalf("%d pages, want 2 (the missing route, then the stall it blocks)", pages)
 	}
