@@ -95,6 +95,7 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 		defer client.Close()
 		r := d.runner(m, client, env.Stderr)
 		r.Mode, r.AcceptedLoss, r.PromoteTimeout, r.PollInterval = promoter.ModeAuto, loss, wait, poll
+		r.OperatorRun = true // this machine's route to the peer's CloudWatch is not the promoter's
 
 		rep := failoverReport{To: to, Apply: apply}
 		if apply {

@@ -53,15 +53,18 @@ func New(api DynamoDBAPI, table, key string) *Store {
 
 // Attribute names of the item.
 const (
-	attrEpoch       = "epoch"
-	attrSeq         = "hb_seq"
-	attrWritten     = "hb_written_ms"
-	attrAdvanced    = "hb_advanced_ms"
-	attrHealthyAt   = "healthy_at_ms"
-	attrHealthyAge  = "healthy_age_ms"
-	attrPrimary     = "primary_region"
-	attrPromotedAt  = "promoted_at_ms"
-	attrNotified    = "notified"
+	attrEpoch      = "epoch"
+	attrSeq        = "hb_seq"
+	attrWritten    = "hb_written_ms"
+	attrAdvanced   = "hb_advanced_ms"
+	attrHealthyAt  = "healthy_at_ms"
+	attrHealthyAge = "healthy_age_ms"
+	attrPrimary    = "primary_region"
+	attrPromotedAt = "promoted_at_ms"
+	attrNotified   = "notified"
+	// attrPeerReadAt is absent from items written before it existed: they
+	// load as "never reached", which fails closed.
+	attrPeerReadAt  = "peer_alarm_read_at_ms"
 	attrLastAction  = "last_action"
 	attrLastRefused = "last_refused"
 	attrLastAt      = "last_at_ms"
@@ -92,6 +95,7 @@ func (s *Store) Load(ctx context.Context) (promoter.Record, error) {
 	st.PrimaryRegion = str(it, attrPrimary)
 	st.PromotedAt = ms(it, attrPromotedAt)
 	st.Notified = str(it, attrNotified)
+	st.PeerAlarmReadAt = ms(it, attrPeerReadAt)
 	r.LastAction = promoter.Action(str(it, attrLastAction))
 	r.LastRefused = str(it, attrLastRefused)
 	r.LastAt = ms(it, attrLastAt)
@@ -112,7 +116,7 @@ func (s *Store) Save(ctx context.Context, prev uint64, r promoter.Record) error 
 		attrLastAction: &types.AttributeValueMemberS{Value: string(r.LastAction)},
 	}
 	for name, t := range map[string]time.Time{attrWritten: st.HeartbeatWritten, attrAdvanced: st.HeartbeatAdvanced,
-		attrHealthyAt: st.HealthyAt, attrPromotedAt: st.PromotedAt, attrLastAt: r.LastAt} {
+		attrHealthyAt: st.HealthyAt, attrPromotedAt: st.PromotedAt, attrLastAt: r.LastAt, attrPeerReadAt: st.PeerAlarmReadAt} {
 		if !t.IsZero() {
 			item[name] = n(t.UnixMilli())
 		}

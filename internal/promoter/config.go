@@ -52,8 +52,8 @@ type Config struct {
 
 	// Mode: off, advise or auto. env: PROMOTER_MODE. default: advise
 	Mode Mode
-	// Bounds. env: STALL_AFTER (90s), HEARTBEAT_INTERVAL (30s),
-	// MAX_DATA_LOSS (5s), COOLDOWN (1h)
+	// Bounds. env: STALL_AFTER (3m), HEARTBEAT_INTERVAL (30s),
+	// MAX_DATA_LOSS (5s), COOLDOWN (1h), PEER_SEEN_WITHIN (15m)
 	Bounds Bounds
 	// CallTimeout bounds each AWS and Redis call. env: CALL_TIMEOUT.
 	// default: 5s
@@ -81,6 +81,7 @@ const (
 	EnvHeartbeatInterval = "HEARTBEAT_INTERVAL"
 	EnvMaxDataLoss       = "MAX_DATA_LOSS"
 	EnvCooldown          = "COOLDOWN"
+	EnvPeerSeenWithin    = "PEER_SEEN_WITHIN"
 	EnvCallTimeout       = "CALL_TIMEOUT"
 	EnvPromoteTimeout    = "PROMOTE_TIMEOUT"
 	EnvPollInterval      = "POLL_INTERVAL"
@@ -141,6 +142,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		HeartbeatInterval: dur(EnvHeartbeatInterval, DefaultHeartbeatInterval),
 		MaxDataLoss:       dur(EnvMaxDataLoss, DefaultMaxDataLoss),
 		Cooldown:          dur(EnvCooldown, DefaultCooldown),
+		PeerSeenWithin:    dur(EnvPeerSeenWithin, DefaultPeerSeenWithin),
 	}
 	c.CallTimeout = dur(EnvCallTimeout, DefaultCallTimeout)
 	c.PromoteTimeout = dur(EnvPromoteTimeout, DefaultPromoteTimeout)
@@ -150,6 +152,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		// under the interval would read every healthy gap as a stall.
 		errs = append(errs, fmt.Errorf("%s=%s is not over %s=%s: the heartbeat does not advance between writes; use at least %s",
 			EnvStallAfter, c.Bounds.StallAfter, EnvHeartbeatInterval, c.Bounds.HeartbeatInterval, 3*c.Bounds.HeartbeatInterval))
+	}
+	if c.Bounds.PeerSeenWithin < 2*c.Bounds.HeartbeatInterval {
+		// The promoter reads the peer's alarm once a run (every 30 s): a
+		// shorter window would discard a route that works.
+		errs = append(errs, fmt.Errorf("%s=%s is under two heartbeat intervals (%s=%s): a working route to the peer's CloudWatch "+
+			"would not count; use at least %s (default %s)", EnvPeerSeenWithin, c.Bounds.PeerSeenWithin, EnvHeartbeatInterval,
+			c.Bounds.HeartbeatInterval, 2*c.Bounds.HeartbeatInterval, DefaultPeerSeenWithin))
 	}
 	return c, errors.Join(errs...)
 }
@@ -171,6 +180,7 @@ func (c Config) Environment() map[string]string {
 		EnvHeartbeatInterval: c.Bounds.HeartbeatInterval.String(),
 		EnvMaxDataLoss:       c.Bounds.MaxDataLoss.String(),
 		EnvCooldown:          c.Bounds.Cooldown.String(),
+		EnvPeerSeenWithin:    c.Bounds.PeerSeenWithin.String(),
 		EnvCallTimeout:       c.CallTimeout.String(),
 		EnvPromoteTimeout:    c.PromoteTimeout.String(),
 		EnvPollInterval:      c.PollInterval.String(),

@@ -26,7 +26,8 @@ func TestConfigDefaultsAndRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Mode != promoter.ModeAdvise || c.Bounds.StallAfter != 3*time.Minute || c.Bounds.Cooldown != time.Hour ||
-		c.Bounds.MaxDataLoss != 5*time.Second || c.KeyPrefix != "healthcheck:" || !c.Redis.TLS || c.PromoteTimeout != 5*time.Minute {
+		c.Bounds.MaxDataLoss != 5*time.Second || c.KeyPrefix != "healthcheck:" || !c.Redis.TLS || c.PromoteTimeout != 5*time.Minute ||
+		c.Bounds.PeerSeenWithin != 15*time.Minute || c.Environment()["PEER_SEEN_WITHIN"] != "15m0s" {
 		t.Fatalf("defaults %+v", c)
 	}
 	e := c.Environment()
@@ -55,6 +56,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{"mode", map[string]string{"PROMOTER_MODE": "yes"}, []string{`PROMOTER_MODE="yes": use off, advise or auto`}},
 		{"duration", map[string]string{"COOLDOWN": "soon"}, []string{`COOLDOWN="soon": use a positive Go duration`}},
 		{"stall under the interval", map[string]string{"STALL_AFTER": "20s"}, []string{"STALL_AFTER=20s is not over HEARTBEAT_INTERVAL=30s"}},
+		{"peer window", map[string]string{"PEER_SEEN_WITHIN": "never"}, []string{`PEER_SEEN_WITHIN="never": use a positive Go duration`}},
+		{"peer window under two heartbeats", map[string]string{"PEER_SEEN_WITHIN": "45s"},
+			[]string{"PEER_SEEN_WITHIN=45s is under two heartbeat intervals (HEARTBEAT_INTERVAL=30s)", "use at least 1m0s"}},
 		{"topic", map[string]string{"SNS_TOPIC_ARN": "pages"}, []string{"SNS_TOPIC_ARN=\"pages\": give the topic's ARN"}},
 		{"checker's variables", map[string]string{"REDIS_ADDR": "", "REDIS_PASSWORD": "x"}, []string{"REDIS_ADDR is not set", "REDIS_PASSWORD is set"}},
 	} {

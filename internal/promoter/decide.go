@@ -97,6 +97,13 @@ type Bounds struct {
 	// Cooldown is how long any promotion, automatic or manual, blocks the
 	// next automatic one. default: 1 hour
 	Cooldown time.Duration
+	// PeerSeenWithin is how recently before the heartbeat stopped the peer
+	// region's alarm must have been read for "its CloudWatch is
+	// unreachable" to count as the region gone silent. Without a recent
+	// read, unreachable is more likely a missing route (no NAT, an endpoint
+	// that serves only its own region) than a dead region. default: 15
+	// minutes
+	PeerSeenWithin time.Duration
 }
 
 // Defaults of Bounds.
@@ -105,6 +112,7 @@ const (
 	DefaultHeartbeatInterval = 30 * time.Second
 	DefaultMaxDataLoss       = 5 * time.Second
 	DefaultCooldown          = time.Hour
+	DefaultPeerSeenWithin    = 15 * time.Minute
 )
 
 // WithDefaults fills zero fields with the defaults.
@@ -118,6 +126,7 @@ func (b Bounds) WithDefaults() Bounds {
 	set(&b.HeartbeatInterval, DefaultHeartbeatInterval)
 	set(&b.MaxDataLoss, DefaultMaxDataLoss)
 	set(&b.Cooldown, DefaultCooldown)
+	set(&b.PeerSeenWithin, DefaultPeerSeenWithin)
 	return b
 }
 
@@ -211,6 +220,10 @@ type State struct {
 	// PromotedAt is the last promotion made or seen (roles swapped),
 	// automatic or manual; the latch counts the cooldown from it.
 	PromotedAt time.Time
+	// PeerAlarmReadAt is when (local clock) the peer region's writable alarm
+	// was last read successfully, whatever its state: proof that this
+	// promoter has a network path to that region's CloudWatch.
+	PeerAlarmReadAt time.Time
 	// Notified is the signature of the last decision that paged, so a
 	// standing condition pages once, not every 30 seconds.
 	Notified string
@@ -284,7 +297,7 @@ func Decide(in Input) Decision {
 	next.Epoch = in.Prev.Epoch + 1
 	d := Decision{Epoch: next.Epoch}
 
-	evidence, partition := evidenceGuard(in.Obs, next, b)
+	evidence, note := evidenceGuard(in.Obs, next, b)
 	d.PrimaryDown = evidence.OK
 	d.Guards = []Verdict{
 		evidence,
@@ -313,12 +326,12 @@ func Decide(in Input) Decision {
 	// Page on actions and on refusals that matter, once per distinct
 	// condition; clear the memory when the condition goes away.
 	alreadyPrimary := strings.EqualFold(in.Obs.Datastore.LocalRole, RolePrimary)
-	matters := in.Mode != ModeOff && !alreadyPrimary && (d.Action != ActNone || d.PrimaryDown || partition)
+	matters := in.Mode != ModeOff && !alreadyPrimary && (d.Action != ActNone || d.PrimaryDown || note != "")
 	sig := ""
 	if matters {
 		sig = string(d.Action) + ":" + strings.Join(d.Refused(), ",")
-		if partition {
-			sig += ":partition"
+		if note != "" {
+			sig += ":" + note
 		}
 	}
 	d.Notify = matters && (sig != in.Prev.Notified || d.Action == ActPromote)
@@ -349,46 +362,76 @@ func track(prev State, obs Observations) State {
 		}
 		next.PrimaryRegion = ds.PrimaryRegion
 	}
+	if a := obs.Alarm; a.Err == "" && !a.Unreachable {
+		// An answer, even "no such alarm": the route to the peer's
+		// CloudWatch exists.
+		next.PeerAlarmReadAt = now
+	}
 	return next
 }
 
+// Notes evidenceGuard attaches to a refusal that pages, once per condition.
+const (
+	// notePartition: fresh heartbeats while the observers lose the primary.
+	notePartition = "partition"
+	// notePeerUnreached: the peer's CloudWatch is unreachable and was not
+	// read recently enough for that to mean anything.
+	notePeerUnreached = "peer-unreached"
+	// notePeerUnreachedStalled: the same while the heartbeat has stalled,
+	// a refusal during what may be an outage (pages again).
+	notePeerUnreachedStalled = "peer-unreached-stalled"
+)
+
 // evidenceGuard holds when the heartbeat has stopped advancing in the local
 // replica for StallAfter and the primary region's writable alarm is in ALARM
-// or its CloudWatch is unreachable (and a third observer, if any, does not
-// see the primary up). partition reports fresh heartbeats while the
-// observers cannot reach the primary.
-func evidenceGuard(obs Observations, st State, b Bounds) (v Verdict, partition bool) {
+// or its CloudWatch is unreachable although it was read within
+// PeerSeenWithin before the heartbeat stopped (and a third observer, if
+// any, does not see the primary up). note names a refusal that must page:
+// a partition (fresh heartbeats while the observers cannot reach the
+// primary) or a missing route to the peer's CloudWatch.
+func evidenceGuard(obs Observations, st State, b Bounds) (v Verdict, note string) {
 	v.Guard = GuardEvidence
 	hb := obs.Heartbeat
 	if hb.Err != "" {
 		v.Reason = "cannot read the heartbeat in the local replica: " + hb.Err
-		return v, false
+		return v, ""
 	}
 	if st.HeartbeatAdvanced.IsZero() {
 		v.Reason = "no heartbeat has ever been seen in the local replica: is the primary's checker writing heartbeats?"
-		return v, false
+		return v, ""
 	}
 	stalled := obs.Now.Sub(st.HeartbeatAdvanced)
 	observersDown, alarmWhy := alarmVote(obs.Alarm)
+	if obs.Alarm.Unreachable && !peerSeenBefore(st, b.PeerSeenWithin) {
+		// Fail closed: without a recent read, unreachable proves nothing.
+		why := peerUnreachedWhy(st, obs.Alarm, b.PeerSeenWithin)
+		if stalled < b.StallAfter {
+			v.Reason = fmt.Sprintf("the heartbeat advanced %s ago (seq %d), but %s", round(stalled), st.HeartbeatSeq, why)
+			return v, notePeerUnreached
+		}
+		v.Reason = fmt.Sprintf("the heartbeat has not advanced for %s (seq %d, stall bound %s), but %s",
+			round(stalled), st.HeartbeatSeq, b.StallAfter, why)
+		return v, notePeerUnreachedStalled
+	}
 	if stalled < b.StallAfter {
 		if observersDown && stalled >= 2*b.HeartbeatInterval {
 			v.Reason = fmt.Sprintf("the heartbeat has not advanced for %s (seq %d), under the %s stall bound, and %s: "+
 				"wait (an in-region failover in the primary region stalls it too)", round(stalled), st.HeartbeatSeq, b.StallAfter, alarmWhy)
-			return v, false
+			return v, ""
 		}
 		if observersDown {
 			v.Reason = fmt.Sprintf("partition: the heartbeat advanced %s ago (seq %d) while %s: replication still reaches us, "+
 				"the primary is alive; never promote on this", round(stalled), st.HeartbeatSeq, alarmWhy)
-			return v, true
+			return v, notePartition
 		}
 		v.Reason = fmt.Sprintf("primary alive: the heartbeat advanced %s ago (seq %d), under the %s stall bound",
 			round(stalled), st.HeartbeatSeq, b.StallAfter)
-		return v, false
+		return v, ""
 	}
 	stallWhy := fmt.Sprintf("the heartbeat has not advanced for %s (seq %d, stall bound %s)", round(stalled), st.HeartbeatSeq, b.StallAfter)
 	if !observersDown {
 		v.Reason = stallWhy + " but " + alarmWhy + ": the replication link is broken while the primary may be healthy"
-		return v, false
+		return v, ""
 	}
 	if o := obs.Observer; o != nil {
 		switch o.Verdict {
@@ -396,14 +439,33 @@ func evidenceGuard(obs Observations, st State, b Bounds) (v Verdict, partition b
 			alarmWhy += "; third observer: down (" + o.Detail + ")"
 		case ObserverUp:
 			v.Reason = stallWhy + " and " + alarmWhy + ", but the third observer sees the primary up (" + o.Detail + ")"
-			return v, false
+			return v, ""
 		default:
 			alarmWhy += "; third observer: no verdict (" + o.Detail + ")"
 		}
 	}
 	v.OK = true
 	v.Reason = stallWhy + " and " + alarmWhy
-	return v, false
+	return v, ""
+}
+
+// peerSeenBefore reports whether the peer's alarm was read within window
+// before the heartbeat last advanced (or at any time since): the route to
+// its CloudWatch existed while the primary was still seen healthy.
+func peerSeenBefore(st State, window time.Duration) bool {
+	return !st.PeerAlarmReadAt.IsZero() && st.HeartbeatAdvanced.Sub(st.PeerAlarmReadAt) <= window
+}
+
+// peerUnreachedWhy is the verdict when the peer's CloudWatch is unreachable
+// and was not read recently enough to count.
+func peerUnreachedWhy(st State, a Alarm, window time.Duration) string {
+	since := "has never been reachable from here"
+	if !st.PeerAlarmReadAt.IsZero() {
+		since = fmt.Sprintf("has not been reachable from here since %s (more than %s before the heartbeat last advanced)",
+			st.PeerAlarmReadAt.UTC().Format(time.RFC3339), window)
+	}
+	return "the other region's CloudWatch " + since + " (" + a.Err + "): the network path is missing (see docs/failover.md); " +
+		"a silent region cannot be told from a missing route"
 }
 
 // alarmVote reads the primary region's writable alarm as a DOWN vote.
@@ -414,7 +476,7 @@ func alarmVote(a Alarm) (down bool, why string) {
 	case a.Err != "":
 		return false, "the primary region's writable alarm could not be read (" + a.Err + ")"
 	case !a.Found:
-		return false, "the primary region's writable alarm does not exist (check PRIMARY_ALARM_NAME)"
+		return false, "the primary region's writable alarm does not exist (check PEER_WRITABLE_ALARM)"
 	case strings.EqualFold(a.State, AlarmAlarm):
 		return true, "the primary region's writable alarm is in ALARM"
 	}

@@ -19,8 +19,9 @@ const (
 
 // outage is the input of a run four minutes into a primary-region outage:
 // the heartbeat (seq 41, 3 s old when last seen advancing) stopped, the
-// writable alarm is in ALARM, the local member is an associated SECONDARY
-// of an available datastore, mode auto. Every guard holds.
+// writable alarm is in ALARM (its CloudWatch was last read when the
+// heartbeat last advanced), the local member is an associated SECONDARY of
+// an available datastore, mode auto. Every guard holds.
 func outage() promoter.Input {
 	seen := t0.Add(-4 * time.Minute)
 	return promoter.Input{
@@ -34,6 +35,7 @@ func outage() promoter.Input {
 			HealthyAt:         seen,
 			HealthyAge:        3 * time.Second,
 			PrimaryRegion:     remote,
+			PeerAlarmReadAt:   seen,
 		},
 		Obs: promoter.Observations{
 			Now: t0,
@@ -71,6 +73,14 @@ func TestDecide(t *testing.T) {
 		{name: "primary region's CloudWatch unreachable", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
 		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
+		{name: "CloudWatch unreachable, read 14 minutes before the heartbeat stopped", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Prev.PeerAlarmReadAt = in.Prev.HeartbeatAdvanced.Add(-14 * time.Minute)
+		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
+		{name: "CloudWatch unreachable, read after the heartbeat stopped", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Prev.PeerAlarmReadAt = t0.Add(-time.Minute)
+		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
 		{name: "third observer agrees", edit: func(in *promoter.Input) {
 			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
 		}, action: promoter.ActPromote, reason: "third observer: down", notify: true},
@@ -101,6 +111,31 @@ func TestDecide(t *testing.T) {
 			freshHeartbeat(in)
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "never promote", notify: true},
+		{name: "no route: peer CloudWatch never reached, heartbeat stalled", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Prev.PeerAlarmReadAt = time.Time{}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence},
+			reason: "CloudWatch has never been reachable from here (dial tcp: i/o timeout): the network path is missing", notify: true},
+		{name: "no route: peer CloudWatch last reached long before the heartbeat stopped", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Prev.PeerAlarmReadAt = in.Prev.HeartbeatAdvanced.Add(-16 * time.Minute)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence},
+			reason: "has not been reachable from here since 2026-11-24T09:40:00Z", notify: true},
+		{name: "no route, even with a third observer that sees the primary down", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
+			in.Prev.PeerAlarmReadAt = time.Time{}
+			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "cannot be told from a missing route", notify: true},
+		{name: "no route in advise mode: no advice", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
+			in.Prev.PeerAlarmReadAt = time.Time{}
+			in.Mode = promoter.ModeAdvise
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence, promoter.GuardMode}, reason: "network path is missing", notify: true},
+		{name: "no route with a healthy primary: a configuration problem that pages", edit: func(in *promoter.Input) {
+			freshHeartbeat(in)
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
+			in.Prev.PeerAlarmReadAt = time.Time{}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "the heartbeat advanced 0s ago (seq 42), but the other region's CloudWatch has never been reachable", notify: true},
 		{name: "in-region failover in the primary region: a 2.5-minute stall with the alarm in ALARM", edit: func(in *promoter.Input) {
 			in.Prev.HeartbeatAdvanced = t0.Add(-150 * time.Second)
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "in-region failover"},
@@ -221,8 +256,12 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
+// unreachable as run's alarm: the primary region's CloudWatch does not answer.
+const unreachable = "unreachable"
+
 // run makes one run 30 s after the previous one; healthy primaries write a
-// heartbeat that arrives lagging by lag.
+// heartbeat that arrives lagging by lag; alarm is the alarm's state or
+// unreachable.
 func (w *world) run(primaryWrites bool, lag time.Duration, alarm string) promoter.Decision {
 	w.in.Obs.Now = w.in.Obs.Now.Add(30 * time.Second)
 	if primaryWrites {
@@ -230,9 +269,28 @@ func (w *world) run(primaryWrites bool, lag time.Duration, alarm string) promote
 		w.in.Obs.Heartbeat = promoter.Heartbeat{Present: true, Value: check.Heartbeat{Written: w.in.Obs.Now.Add(-lag), Region: w.in.Obs.Datastore.PrimaryRegion, Seq: w.seq}}
 	}
 	w.in.Obs.Alarm = promoter.Alarm{Found: true, State: alarm}
+	if alarm == unreachable {
+		w.in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp 52.94.0.1:443: i/o timeout"}
+	}
 	w.last = promoter.Decide(w.in)
 	w.in.Prev = w.last.Next
 	return w.last
+}
+
+// neverActs makes n runs (heartbeats 2 s behind when primaryWrites), each of
+// which must neither act nor see the primary down, and counts the pages.
+func (w *world) neverActs(n int, primaryWrites bool, alarm string) (pages int) {
+	w.t.Helper()
+	for range n {
+		d := w.run(primaryWrites, 2*time.Second, alarm)
+		if d.Action != promoter.ActNone || d.PrimaryDown {
+			w.t.Fatalf("run with heartbeats %v, alarm %s: %s: %+v", primaryWrites, alarm, d.Action, d.Guards)
+		}
+		if d.Notify {
+			pages++
+		}
+	}
+	return pages
 }
 
 // swap makes the local region primary (after a promotion) or secondary.
@@ -298,19 +356,55 @@ func TestPartitionNeverPromotes(t *testing.T) {
 	w := newWorld(t)
 	// The observers lose the primary for ten minutes while its heartbeats
 	// keep arriving: a network problem between them, not an outage.
-	pages := 0
-	for range 20 {
-		d := w.run(true, 2*time.Second, "ALARM")
-		if d.Action != promoter.ActNone || d.PrimaryDown {
-			t.Fatalf("partition: %s: %+v", d.Action, d.Guards)
-		}
-		if d.Notify {
-			pages++
-		}
-	}
-	if pages != 1 {
+	if pages := w.neverActs(20, true, "ALARM"); pages != 1 {
 		t.Fatalf("%d pages for one standing partition, want 1", pages)
 	}
+}
+
+// TestNoRouteToThePeerNeverPromotes is a promoter in a VPC without a path
+// to the other region's CloudWatch (no NAT): "unreachable" on every run is
+// no evidence. It pages once for the missing route, once more when the
+// heartbeat stalls, and never promotes.
+func TestNoRouteToThePeerNeverPromotes(t *testing.T) {
+	w := newWorld(t)
+	pages := w.neverActs(4, true, unreachable)
+	if pages != 1 {
+		t.Fatalf("%d pages for a standing missing route, want 1", pages)
+	}
+	pages += w.neverActs(20, false, unreachable) // the heartbeat stops for ten minutes
+	if pages != 2 {
+		t.Fatalf("%d pages, want 2 (the missing route, then the stall it blocks)", pages)
+	}
+	if v := w.last.Verdict(promoter.GuardEvidence); !strings.Contains(v.Reason, "has never been reachable from here") {
+		t.Fatalf("evidence verdict %+v", v)
+	}
+}
+
+// TestRegionGoesSilentAfterBeingReached: the promoter reads the peer's
+// alarm while the primary is healthy, then the whole region goes silent
+// (heartbeat and CloudWatch): that is evidence, and auto mode promotes.
+func TestRegionGoesSilentAfterBeingReached(t *testing.T) {
+	w := newWorld(t)
+	for range 4 {
+		w.run(true, 2*time.Second, "OK")
+	}
+	read := w.last.Next.PeerAlarmReadAt
+	if !read.Equal(w.in.Obs.Now) {
+		t.Fatalf("peer alarm read at %s, want the last run's %s", read, w.in.Obs.Now)
+	}
+	for i := range 10 {
+		d := w.run(false, 0, unreachable)
+		if !d.Next.PeerAlarmReadAt.Equal(read) {
+			t.Fatalf("an unreachable read moved the last successful read to %s", d.Next.PeerAlarmReadAt)
+		}
+		if d.Action == promoter.ActPromote {
+			if stalled := time.Duration(i+1) * 30 * time.Second; stalled < promoter.DefaultStallAfter {
+				t.Fatalf("promoted after %s of stall", stalled)
+			}
+			return
+		}
+	}
+	t.Fatalf("no promotion after 5 min of a silent region: %+v", w.last.Guards)
 }
 
 func TestStaleSecondaryMeasuredFromTheLastHealthyHeartbeat(t *testing.T) {

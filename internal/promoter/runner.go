@@ -80,6 +80,11 @@ type Runner struct {
 	// AcceptedLoss is an operator's acceptance (commands only; the Lambda
 	// never sets it).
 	AcceptedLoss time.Duration
+	// OperatorRun marks an operator's command run from another machine
+	// (commands only): its reads of the peer's CloudWatch prove nothing
+	// about the promoter's own route there, so the stored time of the last
+	// successful read is kept as it was.
+	OperatorRun bool
 
 	ElastiCache ElastiCacheAPI
 	Alarms      AlarmsAPI
@@ -165,6 +170,9 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 
 	obs := r.Observe(ctx)
 	d := Decide(Input{LocalRegion: r.Region, Obs: obs, Prev: rec.State, Mode: r.Mode, Bounds: r.Bounds, AcceptedLoss: r.AcceptedLoss})
+	if r.OperatorRun {
+		d.Next.PeerAlarmReadAt = rec.State.PeerAlarmReadAt
+	}
 	out := Outcome{Decision: d, Observations: obs, Command: r.command()}
 
 	sctx, cancel = context.WithTimeout(ctx, r.callTimeout())

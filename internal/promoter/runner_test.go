@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,6 +301,93 @@ func TestRunnerTreatsSilentCloudWatchAsDown(t *testing.T) {
 	}
 	if out.Decision.Action != promoter.ActPromote || !out.Observations.Alarm.Unreachable {
 		t.Fatalf("silent region: %+v %+v", out.Observations.Alarm, out.Decision.Guards)
+	}
+}
+
+// TestRunnerRecordsTheLastPeerRead: the stored state keeps when the peer's
+// alarm was last read, only a successful read moves it, and an operator's
+// command (another machine's route) does not.
+func TestRunnerRecordsTheLastPeerRead(t *testing.T) {
+	bd := newBed(t)
+	stored := func() time.Time {
+		t.Helper()
+		rec, err := bd.runner.Store.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.State.PeerAlarmReadAt
+	}
+	bd.runner.OperatorRun = true
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	if got := stored(); !got.IsZero() {
+		t.Fatalf("an operator's run recorded a peer read at %s", got)
+	}
+	bd.runner.OperatorRun = false
+	bd.tick()
+	bd.run()
+	read := bd.clock()
+	if got := stored(); !got.Equal(read) {
+		t.Fatalf("peer alarm read at %s, want %s", got, read)
+	}
+	// Denied: CloudWatch answered, but the alarm was not read.
+	bd.cw.FailNext(cwlocal.Failure{Status: 400, Code: "AccessDenied"})
+	bd.tick()
+	bd.run()
+	// Unreachable.
+	bd.runner.CallTimeout = 300 * time.Millisecond
+	bd.cw.Stall(10 * time.Second)
+	bd.tick()
+	if out := bd.run(); !out.Observations.Alarm.Unreachable {
+		t.Fatalf("alarm %+v, want unreachable", out.Observations.Alarm)
+	}
+	if got := stored(); !got.Equal(read) {
+		t.Fatalf("peer alarm read at %s after failed reads, want %s", got, read)
+	}
+}
+
+// TestRunnerWithoutARouteToThePeerRefuses is a promoter in a VPC with no path
+// to the other region's CloudWatch: every read fails to connect. The
+// heartbeat stall alone is no evidence: it refuses, says why, and pages
+// once for the missing route and once when it blocks a stall.
+func TestRunnerWithoutARouteToThePeerRefuses(t *testing.T) {
+	bd := newBed(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bd.runner.Alarms = cwlocal.NewClient(closed, 1)
+	for range 2 {
+		bd.tick()
+		bd.heartbeat(time.Second)
+		bd.run()
+	}
+	if err := bd.a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var out promoter.Outcome
+	for range 6 {
+		bd.tick()
+		out = bd.run()
+		if out.Decision.Action != promoter.ActNone || out.Decision.PrimaryDown {
+			t.Fatalf("no route: %+v", out.Decision)
+		}
+	}
+	if r := out.Decision.Verdict(promoter.GuardEvidence).Reason; !strings.Contains(r, "has not advanced for 3m0s") ||
+		!strings.Contains(r, "the other region's CloudWatch has never been reachable from here") || !strings.Contains(r, "docs/failover.md") {
+		t.Fatalf("evidence verdict %q", r)
+	}
+	if len(bd.failoverCalls()) != 0 {
+		t.Fatal("a failover was called without evidence")
+	}
+	m := bd.sns.Messages()
+	if len(m) != 2 || !strings.Contains(m[0].Message, "network path is missing") || !strings.Contains(m[1].Message, "has not advanced") {
+		t.Fatalf("pages %+v, want two: the missing route, then the stall it blocks", m)
 	}
 }
 
