@@ -55,6 +55,7 @@ func promoterConfig(s Settings, t promoterTarget) promoter.Config {
 		Bounds: promoter.Bounds{
 			StallAfter: promoter.DefaultStallAfter, HeartbeatInterval: promoter.DefaultHeartbeatInterval,
 			MaxDataLoss: promoter.DefaultMaxDataLoss, Cooldown: promoter.DefaultCooldown,
+			PeerSeenWithin: promoter.DefaultPeerSeenWithin,
 		},
 		CallTimeout:    promoter.DefaultCallTimeout,
 		PromoteTimeout: promoter.DefaultPromoteTimeout,
