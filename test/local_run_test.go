@@ -72,6 +72,12 @@ func TestLocalRunShowsResultsAndStopsEverything(t *testing.T) {
 				t.Fatalf("runner ended early; missing %v:\n%s", keys(want), seen.String())
 			}
 			seen.WriteString(l + "\n")
+			if strings.Contains(l, "heartbeat_missing") {
+				// The runner starts the replica checker only once the
+				// primary's first heartbeat has replicated: no spurious
+				// 600 s lag at start, and none later while replication runs.
+				t.Errorf("a replica check missed the heartbeat: %s", l)
+			}
 			for _, m := range pidRE.FindAllStringSubmatch(l, -1) {
 				n, _ := strconv.Atoi(m[1])
 				pids = append(pids, n)
