@@ -167,6 +167,8 @@ func TestDecide(t *testing.T) {
 			action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "primary-only", notify: true},
 		{name: "engine upgrade on the local group", edit: func(in *promoter.Input) { in.Obs.Datastore.GroupStatus = "modifying" },
 			action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "engine upgrade", notify: true},
+		{name: "local group's status missing from the answer", edit: func(in *promoter.Input) { in.Obs.Datastore.GroupStatus = "" },
+			action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "status is unknown", notify: true},
 		{name: "pending modifications on the local group", edit: func(in *promoter.Input) {
 			in.Obs.Datastore.GroupPending = []string{"AutomaticFailoverStatus"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "pending", notify: true},
