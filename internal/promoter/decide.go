@@ -434,7 +434,9 @@ func evidenceGuard(obs Observations, st State, b Bounds) (v Verdict, note string
 		return v, ""
 	}
 	if o := obs.Observer; o != nil {
-		switch o.Verdict {
+		// Compared as the alarm states are, case-insensitively: an "UP"
+		// must veto, not pass as "no verdict".
+		switch strings.ToLower(strings.TrimSpace(o.Verdict)) {
 		case ObserverDown:
 			alarmWhy += "; third observer: down (" + o.Detail + ")"
 		case ObserverUp:

@@ -159,6 +159,9 @@ func TestDecide(t *testing.T) {
 		{name: "third observer sees the primary up", edit: func(in *promoter.Input) {
 			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverUp, Detail: "probe from eu-west-1 wrote"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "third observer sees the primary up"},
+		{name: "third observer sees the primary up, in capitals", edit: func(in *promoter.Input) {
+			in.Obs.Observer = &promoter.Observer{Verdict: "UP", Detail: "probe from eu-west-1 wrote"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "third observer sees the primary up"},
 
 		// Datastore.
 		{name: "datastore modifying", edit: func(in *promoter.Input) { in.Obs.Datastore.Status = "modifying" },
