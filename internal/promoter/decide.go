@@ -434,7 +434,9 @@ func evidenceGuard(obs Observations, st State, b Bounds) (v Verdict, note string
 		return v, ""
 	}
 	if o := obs.Observer; o != nil {
-		switch o.Verdict {
+		// Compared as the alarm states are, case-insensitively: an "UP"
+		// must veto, not pass as "no verdict".
+		switch strings.ToLower(strings.TrimSpace(o.Verdict)) {
 		case ObserverDown:
 			alarmWhy += "; third observer: down (" + o.Detail + ")"
 		case ObserverUp:
@@ -491,7 +493,11 @@ func datastoreGuard(ds Datastore) Verdict {
 	case !strings.EqualFold(ds.Status, StatusAvailable):
 		v.Reason = fmt.Sprintf("the Global Datastore is %s, not available: wait and re-check (a promotion or change is in flight, "+
 			"or only the primary is left)", ds.Status)
-	case ds.GroupStatus != "" && !strings.EqualFold(ds.GroupStatus, StatusAvailable):
+	case ds.GroupStatus == "":
+		// An answer without the group's status is no evidence that it is
+		// idle: fail closed, as for any other unread field.
+		v.Reason = "the local replication group's status is unknown (not in the answer): wait and re-check"
+	case !strings.EqualFold(ds.GroupStatus, StatusAvailable):
 		v.Reason = fmt.Sprintf("the local replication group is %s, not available (an engine upgrade or change is in flight)", ds.GroupStatus)
 	case len(ds.GroupPending) > 0:
 		v.Reason = "the local replication group has pending modifications: " + strings.Join(ds.GroupPending, ", ")

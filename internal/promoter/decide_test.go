@@ -159,6 +159,9 @@ func TestDecide(t *testing.T) {
 		{name: "third observer sees the primary up", edit: func(in *promoter.Input) {
 			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverUp, Detail: "probe from eu-west-1 wrote"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "third observer sees the primary up"},
+		{name: "third observer sees the primary up, in capitals", edit: func(in *promoter.Input) {
+			in.Obs.Observer = &promoter.Observer{Verdict: "UP", Detail: "probe from eu-west-1 wrote"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "third observer sees the primary up"},
 
 		// Datastore.
 		{name: "datastore modifying", edit: func(in *promoter.Input) { in.Obs.Datastore.Status = "modifying" },
@@ -167,6 +170,8 @@ func TestDecide(t *testing.T) {
 			action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "primary-only", notify: true},
 		{name: "engine upgrade on the local group", edit: func(in *promoter.Input) { in.Obs.Datastore.GroupStatus = "modifying" },
 			action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "engine upgrade", notify: true},
+		{name: "local group's status missing from the answer", edit: func(in *promoter.Input) { in.Obs.Datastore.GroupStatus = "" },
+			action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "status is unknown", notify: true},
 		{name: "pending modifications on the local group", edit: func(in *promoter.Input) {
 			in.Obs.Datastore.GroupPending = []string{"AutomaticFailoverStatus"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardDatastore}, reason: "pending", notify: true},

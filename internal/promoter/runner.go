@@ -267,10 +267,11 @@ func (r *Runner) describe(ctx context.Context) Datastore {
 	if err != nil {
 		return Datastore{Err: "describe replication group " + r.GroupID + ": " + err.Error()}
 	}
-	if len(rg.ReplicationGroups) == 1 {
-		ds.GroupStatus = aws.ToString(rg.ReplicationGroups[0].Status)
-		ds.GroupPending = pending(rg.ReplicationGroups[0].PendingModifiedValues)
+	if len(rg.ReplicationGroups) != 1 {
+		return Datastore{Err: fmt.Sprintf("describe replication group %s: %d groups in the answer", r.GroupID, len(rg.ReplicationGroups))}
 	}
+	ds.GroupStatus = aws.ToString(rg.ReplicationGroups[0].Status)
+	ds.GroupPending = pending(rg.ReplicationGroups[0].PendingModifiedValues)
 	return ds
 }
 
