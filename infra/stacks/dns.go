@@ -30,8 +30,9 @@ type dns struct {
 // failover CNAMEs, each with its own region's health check. Route 53
 // answers the primary region while it takes writes, the secondary once it
 // takes writes (after a promotion), and the primary when neither does (all
-// records unhealthy: Route 53 answers the PRIMARY). So the name never moves
-// to a read-only endpoint, and it follows a promotion with no Route 53 call.
+// records unhealthy: Route 53 answers the PRIMARY, which after a promotion is
+// read-only; there is no writer to answer then). So the name only moves to a
+// region that takes writes, and it follows a promotion with no Route 53 call.
 func newDNS(scope constructs.Construct, p DNSProps) *dns {
 	s := p.Settings
 	vpcs := []interface{}{
