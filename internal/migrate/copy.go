@@ -493,6 +493,12 @@ func (c *copier) dumpRestore(ctx context.Context, sh Shard, keys []string) error
 			c.problem(Problem{Shard: sh.Addr, Key: k, Kind: "dump", Err: "source DUMP: " + err.Error()})
 			continue
 		}
+		if err := ttls[i].Err(); err != nil {
+			// An unreadable expiry is not a missing key: never treat it as
+			// gone (Follow would delete the key on the target).
+			c.problem(Problem{Shard: sh.Addr, Key: k, Kind: "dump", Err: "source expiry: " + err.Error()})
+			continue
+		}
 		at, exists := expiryAt(ttls[i], c.absTTL, t0)
 		args, ok := restoreArgs(k, payload, at, c.absTTL)
 		if !exists || !ok {

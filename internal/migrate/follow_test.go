@@ -171,3 +171,43 @@ func TestFollowClusterSource(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestUnreadableExpiryDeletesNothing: a source that refuses the expiry read
+// (here an ACL) must leave the target key alone and report the key, in both
+// DUMP and type-aware copies; before, the refusal read as "key gone" and the
+// follower deleted the key on the target.
+func TestUnreadableExpiryDeletesNothing(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{}))
+	dst := open(t, "target", plain(t, redisserver.Options{}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, k := range []string{"k:dump", "k:typed"} {
+		if err := src.Client.Set(ctx, k, "source", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := dst.Client.Set(ctx, k, "target", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := src.Client.Do(ctx, "ACL", "SETUSER", "default", "-pttl", "-pexpiretime").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []Mode{ModeDump, ModeTyped} {
+		key := "k:dump"
+		if mode == ModeTyped {
+			key = "k:typed"
+		}
+		co := CopyOptions{Mode: mode}
+		co.defaults()
+		c := &copier{o: co, src: src, dst: dst, plan: Plan{Mode: mode}, deleteGone: true, absTTL: false}
+		if err := c.copyBatch(ctx, src.Shards[0], []string{key}); err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if v, err := dst.Client.Get(ctx, key).Result(); err != nil || v != "target" {
+			t.Fatalf("%s: target %s = %q, %v; want it untouched", mode, key, v, err)
+		}
+		if c.deleted.Load() != 0 || c.failed.Load() != 1 {
+			t.Fatalf("%s: deleted %d failed %d; want 0 and 1", mode, c.deleted.Load(), c.failed.Load())
+		}
+	}
+}

@@ -143,6 +143,10 @@ func (c *copier) copyOneTyped(ctx context.Context, sh Shard, key string) error {
 		c.problem(Problem{Shard: sh.Addr, Key: key, Kind: "unsupported", Err: fmt.Sprintf("type %s not copied: %s", typ, why)})
 		return nil
 	}
+	if err := ttlCmd.Err(); err != nil {
+		// An unreadable expiry is not a missing key: report it, delete nothing.
+		return c.typedErr(sh, key, "read expiry", err)
+	}
 	w := c.dst.Client
 	tmp := tempKey(key)
 	if err := w.Del(ctx, tmp).Err(); err != nil {
