@@ -218,3 +218,34 @@ func (t Target) chainEnd(ctx context.Context, res CNAMEResolver) (string, error)
 	}
 	return "", fmt.Errorf("CNAME chain longer than %d hops (a loop?)", maxHops)
 }
+
+// PromoterPermissions are the actions the promoter of region needs (see
+// infra/stacks/promoter.go), each on the resource its policy names:
+// failing over and describing the Global Datastore globalID, reading and
+// writing its latch table, publishing to its topic (and using the topic's
+// key, when topicKey is a key ARN), and reading the peer region's
+// writable alarm (redisha-<peer>-writable). Partition and account come
+// from roleARN.
+func PromoterPermissions(roleARN, region, peer, globalID, table, topic, topicKey string) ([]Permission, error) {
+	// arn:aws:iam::123456789012:role/name
+	parts := strings.SplitN(roleARN, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || parts[4] == "" || !strings.HasPrefix(parts[5], "role/") {
+		return nil, fmt.Errorf("promoter role %q: give the role's ARN, arn:aws:iam::ACCOUNT:role/NAME", roleARN)
+	}
+	partition, account := parts[1], parts[4]
+	global := fmt.Sprintf("arn:%s:elasticache::%s:globalreplicationgroup:%s", partition, account, globalID)
+	tableARN := fmt.Sprintf("arn:%s:dynamodb:%s:%s:table/%s", partition, region, account, table)
+	alarm := fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:redisha-%s-writable", partition, peer, account, peer)
+	ps := []Permission{
+		{"elasticache:FailoverGlobalReplicationGroup", global},
+		{"elasticache:DescribeGlobalReplicationGroups", global},
+		{"dynamodb:GetItem", tableARN},
+		{"dynamodb:PutItem", tableARN},
+		{"sns:Publish", topic},
+		{"cloudwatch:DescribeAlarms", alarm},
+	}
+	if strings.HasPrefix(topicKey, "arn:") {
+		ps = append(ps, Permission{"kms:GenerateDataKey", topicKey}, Permission{"kms:Decrypt", topicKey})
+	}
+	return ps, nil
+}
