@@ -3,12 +3,17 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/spf13/cobra"
@@ -23,6 +28,9 @@ func newVerifyCmd(env Env) *cobra.Command {
 		globalID                       string
 		primaryTopic, secondaryTopic   string
 		primaryHC, secondaryHC         string
+		primaryKey, secondaryKey       string
+		resolveName, dnsServer         string
+		promoterRoles, promoterTables  []string
 		replicas                       int
 		timeout                        time.Duration
 		asJSON                         bool
@@ -38,7 +46,11 @@ datastore with the expected roles, and that the metrics the alarms read exist wi
 alarms use (every node's, the checker's status and writability, which the Route 53 health checks follow, and the
 cross-region lag in the secondary region), and, given the
 alarm topics, that each has subscribers and all of them confirmed; given both failover records' health checks
-(GetHealthCheckStatus), that exactly one is healthy: DNS follows the one region that takes writes.
+(GetHealthCheckStatus), that exactly one is healthy: DNS follows the one region that takes writes;
+given the topics' keys (GetKeyPolicy), that CloudWatch may use them to publish; given --resolve (run inside the
+VPC), that the name's CNAME chain ends at the endpoint of the member that is PRIMARY now; given the promoter
+roles (SimulatePrincipalPolicy, a dry run: nothing is called), that each may fail over the datastore, use its
+latch table, publish to its topic and read the peer's writable alarm.
 
 It prints one line per check ("ok" or "FAIL", region, check, detail), or a JSON list with --json. Credentials
 and profile come from the usual AWS sources (environment, shared config, instance role). Exit codes: 0 every
@@ -55,6 +67,12 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 	fs.StringVar(&secondaryTopic, "secondary-topic-arn", "", "the secondary region's alarm topic; empty: not checked")
 	fs.StringVar(&primaryHC, "primary-health-check", "", "the PRIMARY record's health check `id` (output HealthCheckId of RedishaDns); with --secondary-health-check: DNS must follow exactly one writer")
 	fs.StringVar(&secondaryHC, "secondary-health-check", "", "the SECONDARY record's health check `id` (output SecondaryHealthCheckId)")
+	fs.StringVar(&primaryKey, "primary-topic-key", "", "the primary alarm topic's KMS key (`ARN or id`): its policy must let CloudWatch use it; empty: not checked")
+	fs.StringVar(&secondaryKey, "secondary-topic-key", "", "the secondary alarm topic's KMS key (`ARN or id`); empty: not checked")
+	fs.StringVar(&resolveName, "resolve", "", "the `name` the applications use (e.g. redis.internal; run inside the VPC): it must resolve to the PRIMARY's endpoint; empty: not checked")
+	fs.StringVar(&dnsServer, "dns-server", "", "ask this DNS `host:port` for --resolve (e.g. the VPC resolver 169.254.169.253:53); empty: the system's")
+	fs.StringArrayVar(&promoterRoles, "promoter-role", nil, "`REGION=ARN` of a region's promoter role, repeatable: its permissions are simulated (needs --global-id, the region's topic and --promoter-table)")
+	fs.StringArrayVar(&promoterTables, "promoter-table", nil, "`REGION=NAME` of a region's promoter latch table (the PromoterLatch resource of the promoter stack), repeatable")
 	fs.IntVar(&replicas, "replicas", 1, "replicas per member (context replicas): nodes = 1 + replicas")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of each AWS call")
 	fs.BoolVar(&asJSON, "json", false, "print the results as a JSON list")
@@ -71,24 +89,63 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 		case (primaryHC == "") != (secondaryHC == ""):
 			return usagef("--primary-health-check and --secondary-health-check: give both (outputs HealthCheckId and SecondaryHealthCheckId), or neither")
 		}
+		roles, err := regionMap("--promoter-role", promoterRoles, primaryRegion, secondaryRegion)
+		if err != nil {
+			return err
+		}
+		tables, err := regionMap("--promoter-table", promoterTables, primaryRegion, secondaryRegion)
+		if err != nil {
+			return err
+		}
 		ctx := cmd.Context()
-		member := func(region, group, role, topic string) (verify.Member, error) {
+		var iamClient verify.IAMAPI
+		if len(roles) > 0 {
+			if globalID == "" {
+				return usagef("--promoter-role: give --global-id too (output GlobalDatastoreId): the failover permission is simulated on it")
+			}
+			// IAM is global; its API answers in us-east-1.
+			cfg, err := loadAWS(ctx, "us-east-1", timeout)
+			if err != nil {
+				return err
+			}
+			iamClient = iam.NewFromConfig(cfg)
+		}
+		member := func(region, peer, group, role, topic, key string) (verify.Member, error) {
+			m := verify.Member{Region: region, GroupID: group, Role: role, TopicARN: topic, TopicKey: key}
+			if arn := roles[region]; arn != "" {
+				if topic == "" || tables[region] == "" {
+					return m, usagef("--promoter-role %s=…: give the region's alarm topic (--%s-topic-arn) and --promoter-table %s=NAME too",
+						region, strings.ToLower(role), region)
+				}
+				perms, err := verify.PromoterPermissions(arn, region, peer, globalID, tables[region], topic, key)
+				if err != nil {
+					return m, usagef("--promoter-role %s=…: %v", region, err)
+				}
+				m.PromoterRole, m.Permissions, m.IAM = arn, perms, iamClient
+			}
 			cfg, err := loadAWS(ctx, region, timeout)
 			if err != nil {
-				return verify.Member{}, err
+				return m, err
 			}
-			return verify.Member{Region: region, GroupID: group, Role: role, TopicARN: topic,
-				ElastiCache: elasticache.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg)}, nil
+			m.ElastiCache, m.CloudWatch, m.SNS, m.KMS = elasticache.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg), sns.NewFromConfig(cfg), kms.NewFromConfig(cfg)
+			return m, nil
 		}
-		p, err := member(primaryRegion, primaryGroup, "PRIMARY", primaryTopic)
+		p, err := member(primaryRegion, secondaryRegion, primaryGroup, "PRIMARY", primaryTopic, primaryKey)
 		if err != nil {
 			return err
 		}
-		s, err := member(secondaryRegion, secondaryGroup, "SECONDARY", secondaryTopic)
+		s, err := member(secondaryRegion, primaryRegion, secondaryGroup, "SECONDARY", secondaryTopic, secondaryKey)
 		if err != nil {
 			return err
 		}
-		target := verify.Target{GlobalID: globalID, Nodes: 1 + replicas, CallTimeout: timeout, Members: []verify.Member{p, s}}
+		target := verify.Target{GlobalID: globalID, Nodes: 1 + replicas, CallTimeout: timeout, Members: []verify.Member{p, s},
+			Resolve: resolveName}
+		if dnsServer != "" {
+			target.Resolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, dnsServer)
+			}}
+		}
 		if primaryHC != "" {
 			// Route 53 is global; its API answers in us-east-1.
 			cfg, err := loadAWS(ctx, "us-east-1", timeout)
@@ -112,6 +169,20 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 		return nil
 	}
 	return cmd
+}
+
+// regionMap parses repeated REGION=VALUE flags; each region must be one of
+// the two members'.
+func regionMap(flag string, values []string, regions ...string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range values {
+		region, value, ok := strings.Cut(v, "=")
+		if !ok || value == "" || !slices.Contains(regions, region) {
+			return nil, usagef("%s %q: give REGION=VALUE, REGION one of %s", flag, v, strings.Join(regions, ", "))
+		}
+		out[region] = value
+	}
+	return out, nil
 }
 
 // loadAWS loads the AWS configuration for region from the usual sources,

@@ -97,3 +97,64 @@ func TestVerifyHealthChecks(t *testing.T) {
 		t.Errorf("one health check: exit %d, %s", code, errs)
 	}
 }
+
+// The topic key's policy, what the name resolves to, and the promoter's
+// permissions (simulated) are one line each, against local KMS, IAM and DNS.
+func TestVerifyAccessChecks(t *testing.T) {
+	const (
+		topic = "arn:aws:sns:us-east-1:123456789012:alarms"
+		role  = "arn:aws:iam::123456789012:role/redisha-promoter"
+		east  = "master.redis-primary.abc.use1.cache.amazonaws.com"
+	)
+	primary := verifylocal.Good("redis-primary", "ldgnf-redisha", "PRIMARY")
+	primary.Endpoint = east
+	groups := map[string]verifylocal.Group{"redis-primary": primary,
+		"redis-secondary": verifylocal.Good("redis-secondary", "ldgnf-redisha", "SECONDARY")}
+	localAWS(t, groups, append(verifylocal.HealthyMetrics("redis-primary", 2, false), verifylocal.HealthyMetrics("redis-secondary", 2, true)...),
+		map[string][]verifylocal.Subscription{topic: {{Protocol: "email", Endpoint: "oncall@example.com", Confirmed: true}}})
+	ks := httptest.NewServer(&verifylocal.KMS{Policies: map[string]string{"key-1": verifylocal.CloudWatchKeyPolicy(true)}})
+	t.Cleanup(ks.Close)
+	local := &verifylocal.IAM{Allowed: map[string][]string{role: {
+		"elasticache:FailoverGlobalReplicationGroup arn:aws:elasticache::123456789012:globalreplicationgroup:ldgnf-redisha",
+		"elasticache:DescribeGlobalReplicationGroups arn:aws:elasticache::123456789012:globalreplicationgroup:ldgnf-redisha",
+		"dynamodb:GetItem arn:aws:dynamodb:us-east-1:123456789012:table/latch",
+		"dynamodb:PutItem arn:aws:dynamodb:us-east-1:123456789012:table/latch",
+		"sns:Publish " + topic,
+		"cloudwatch:DescribeAlarms arn:aws:cloudwatch:us-west-2:123456789012:alarm:redisha-us-west-2-writable",
+	}}}
+	is := httptest.NewServer(local)
+	t.Cleanup(is.Close)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", ks.URL)
+	t.Setenv("AWS_ENDPOINT_URL_IAM", is.URL)
+	d, err := verifylocal.StartDNS(map[string]string{"redis.internal": "primary.redis.internal", "primary.redis.internal": east})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+
+	code, out, errs := run(t, nil, "verify", "--global-id", "ldgnf-redisha", "--primary-topic-arn", topic, "--primary-topic-key", "key-1",
+		"--resolve", "redis.internal", "--dns-server", d.Addr, "--promoter-role", "us-east-1="+role, "--promoter-table", "us-east-1=latch")
+	for _, want := range []string{
+		"ok   us-east-1      topic key policy: key key-1 allows cloudwatch.amazonaws.com",
+		"ok   dns            name resolves to primary: redis.internal resolves to " + east,
+		"ok   us-east-1      promoter permissions: " + role + " is allowed all 6 actions",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no line %q", want)
+		}
+	}
+	if code != ExitOK || t.Failed() {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr: %s", code, out, errs)
+	}
+
+	for args, want := range map[string]string{
+		"verify --promoter-role us-east-1=" + role:                                                                          "give --global-id too",
+		"verify --global-id g --promoter-role us-east-1=" + role:                                                            "--primary-topic-arn",
+		"verify --promoter-role eu-west-1=" + role:                                                                          "REGION one of us-east-1, us-west-2",
+		"verify --global-id g --primary-topic-arn " + topic + " --promoter-table us-east-1=t --promoter-role us-east-1=bad": "give the role's ARN",
+	} {
+		if code, _, errs := run(t, nil, strings.Fields(args)...); code != ExitUsage || !strings.Contains(errs, want) {
+			t.Errorf("%s: exit %d, stderr %q, want 2 and %q", args, code, errs, want)
+		}
+	}
+}

@@ -3,8 +3,10 @@
 // members have the AUTH token, encryption, Multi-AZ and automatic failover
 // AWS says a joining secondary inherits, that both belong to the datastore,
 // and that the metrics the alarms read exist with exactly the dimensions
-// the alarms use, and that the alarm topics have confirmed subscribers. Each
-// check is one Result; the caller prints them.
+// the alarms use, that the alarm topics have confirmed subscribers and keys
+// CloudWatch may use, that the applications' name resolves to the member
+// that is PRIMARY now, and (a dry run) that the promoter may do what it
+// needs. Each check is one Result; the caller prints them.
 package verify
 
 import (
@@ -60,6 +62,15 @@ type Member struct {
 	// skips the paging check.
 	TopicARN string
 	SNS      SNSAPI
+	// TopicKey is the alarm topic's KMS key (ARN or id); empty skips the
+	// key policy check. KMS is the region's client that reads it.
+	TopicKey string
+	KMS      KMSAPI
+	// PromoterRole is the ARN of the region's promoter role; empty skips
+	// the permission dry run. IAM is the (global) client that simulates it.
+	PromoterRole string
+	Permissions  []Permission
+	IAM          IAMAPI
 }
 
 // Target is the deployment to verify.
@@ -79,6 +90,12 @@ type Target struct {
 	// DNS checks. Route53 is the client that reads them.
 	HealthChecks []HealthCheck
 	Route53      Route53API
+	// Resolve is the name the applications use (redis.internal); empty
+	// skips the check. Run inside the VPC: its CNAME chain must end at the
+	// endpoint of the member that is PRIMARY now. Resolver looks it up;
+	// nil: net.DefaultResolver.
+	Resolve  string
+	Resolver CNAMEResolver
 }
 
 // Result is one check.
@@ -119,12 +136,26 @@ func Run(ctx context.Context, t Target) []Result {
 		t.Namespace = metrics.DefaultNamespace
 	}
 	var out []Result
+	primaryEndpoint := ""
 	for _, m := range t.Members {
-		out = append(out, t.member(ctx, m)...)
+		rs, endpoint := t.member(ctx, m)
+		out = append(out, rs...)
+		if endpoint != "" {
+			primaryEndpoint = endpoint
+		}
 		out = append(out, t.metrics(ctx, m)...)
 		if m.TopicARN != "" {
 			out = append(out, t.paging(ctx, m))
 		}
+		if m.TopicKey != "" && m.KMS != nil {
+			out = append(out, t.topicKey(ctx, m))
+		}
+		if m.PromoterRole != "" && m.IAM != nil {
+			out = append(out, t.promoter(ctx, m))
+		}
+	}
+	if t.Resolve != "" {
+		out = append(out, t.resolve(ctx, primaryEndpoint))
 	}
 	if len(t.HealthChecks) > 0 && t.Route53 != nil {
 		out = append(out, t.healthChecks(ctx)...)
@@ -170,8 +201,9 @@ func (t Target) paging(ctx context.Context, m Member) Result {
 	return r
 }
 
-// member checks the replication group as AWS describes it.
-func (t Target) member(ctx context.Context, m Member) []Result {
+// member checks the replication group as AWS describes it, and returns its
+// primary endpoint when the group is the datastore's PRIMARY now.
+func (t Target) member(ctx context.Context, m Member) ([]Result, string) {
 	res := func(check string, ok bool, format string, a ...any) Result {
 		return Result{Check: check, Region: m.Region, OK: ok, Detail: fmt.Sprintf(format, a...)}
 	}
@@ -182,7 +214,7 @@ func (t Target) member(ctx context.Context, m Member) []Result {
 		err = fmt.Errorf("%d groups described, want 1", len(out.ReplicationGroups))
 	}
 	if err != nil {
-		return []Result{res("replication group", false, "DescribeReplicationGroups %s: %v", m.GroupID, err)}
+		return []Result{res("replication group", false, "DescribeReplicationGroups %s: %v", m.GroupID, err)}, ""
 	}
 	g := out.ReplicationGroups[0]
 	var rs []Result
@@ -207,7 +239,12 @@ func (t Target) member(ctx context.Context, m Member) []Result {
 		rs = append(rs, res("global datastore member", true, "%s is %s in %s",
 			m.GroupID, aws.ToString(info.GlobalReplicationGroupMemberRole), aws.ToString(info.GlobalReplicationGroupId)))
 	}
-	return rs
+	endpoint := ""
+	if info != nil && strings.EqualFold(aws.ToString(info.GlobalReplicationGroupMemberRole), "PRIMARY") &&
+		len(g.NodeGroups) > 0 && g.NodeGroups[0].PrimaryEndpoint != nil {
+		endpoint = aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address)
+	}
+	return rs, endpoint
 }
 
 // NodeClusters are the node clusters of a group of n nodes: <group>-001 …

@@ -3,8 +3,11 @@
 // DescribeReplicationGroups and an SNS endpoint answering
 // ListSubscriptionsByTopic in the awsquery protocol, a Route 53 endpoint
 // answering GetHealthCheckStatus in REST-XML, and a CloudWatch
-// endpoint answering ListMetrics in RPCv2 CBOR, as the real aws-sdk-go-v2
-// clients speak them. Serve them with httptest.NewServer.
+// endpoint answering ListMetrics in RPCv2 CBOR, a KMS endpoint answering
+// GetKeyPolicy in awsJson1_1, an IAM endpoint answering
+// SimulatePrincipalPolicy in awsquery, as the real aws-sdk-go-v2 clients
+// speak them (serve them with httptest.NewServer), and a DNS server for a
+// net.Resolver.
 package verifylocal
 
 import (
@@ -28,6 +31,8 @@ type Group struct {
 	ID, GlobalID, Role         string
 	Auth, Transit, AtRest      bool
 	MultiAZ, AutomaticFailover string // enabled | disabled
+	// Endpoint is the primary endpoint's address; empty: none described.
+	Endpoint string
 }
 
 // ElastiCache is a local ElastiCache endpoint answering
@@ -68,6 +73,10 @@ func (e *ElastiCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.GlobalID != "" {
 		info = fmt.Sprintf(`<GlobalReplicationGroupInfo><GlobalReplicationGroupId>%s</GlobalReplicationGroupId>`+
 			`<GlobalReplicationGroupMemberRole>%s</GlobalReplicationGroupMemberRole></GlobalReplicationGroupInfo>`, g.GlobalID, g.Role)
+	}
+	if g.Endpoint != "" {
+		info += fmt.Sprintf(`<NodeGroups><NodeGroup><NodeGroupId>0001</NodeGroupId><PrimaryEndpoint><Address>%s</Address>`+
+			`<Port>6379</Port></PrimaryEndpoint></NodeGroup></NodeGroups>`, xmlEscape(g.Endpoint))
 	}
 	fmt.Fprintf(w, `<DescribeReplicationGroupsResponse xmlns="http://elasticache.amazonaws.com/doc/2015-02-02/">`+
 		`<DescribeReplicationGroupsResult><ReplicationGroups><ReplicationGroup>`+
