@@ -50,8 +50,8 @@ func newDNS(scope constructs.Construct, p DNSProps) *dns {
 	})
 	// Route 53 cannot reach a private endpoint: it follows each region's
 	// checker through that region's writable alarm.
-	primaryCheck := writableHealthAlarm(s, s.PrimaryRegion, s.PrimaryRGID).newHealthCheck(scope, "PrimaryWritable", "redisha-"+s.PrimaryRegion+"-writable")
-	secondaryCheck := writableHealthAlarm(s, s.SecondaryRegion, s.SecondaryRGID).newHealthCheck(scope, "SecondaryWritable", "redisha-"+s.SecondaryRegion+"-writable")
+	primaryCheck := writableHealthAlarm(s, s.PrimaryRegion, s.PrimaryRGID).newHealthCheck(scope, "PrimaryWritable", WritableAlarmName(s.PrimaryRegion))
+	secondaryCheck := writableHealthAlarm(s, s.SecondaryRegion, s.SecondaryRGID).newHealthCheck(scope, "SecondaryWritable", WritableAlarmName(s.SecondaryRegion))
 	ttl := jsii.String(strconv.Itoa(s.RecordTTL))
 	// The name applications use: the primary while it takes writes…
 	primary := awsroute53.NewCfnRecordSet(scope, jsii.String("PrimaryRecord"), &awsroute53.CfnRecordSetProps{

@@ -50,7 +50,7 @@ func primaryHealthAlarm(s Settings) healthAlarm {
 // its failover record's health check follows and the other region's
 // promoter reads (PEER_WRITABLE_ALARM). Named by region, not by role: the
 // roles swap at a failover, the regions do not.
-func WritableAlarmName(region string) string { return "redisha-" + region + "-writable" }
+func WritableAlarmName(region string) string { return metrics.WritableAlarmName(region) }
 
 // writableHealthAlarm is the alarm on one region's WritableStatus (1 when
 // its endpoint took the check's write) with the seed's knobs: Minimum over

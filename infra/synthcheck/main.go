@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 )
 
@@ -253,7 +254,7 @@ func checkPromoter(stack string, t template, peer string, bad func(string, ...an
 		promote, err := time.ParseDuration(fmt.Sprint(vars[promoter.EnvPromoteTimeout]))
 		timeout, _ := f.Properties["Timeout"].(float64)
 		if err != nil || time.Duration(timeout)*time.Second <= promote || f.Properties["VpcConfig"] == nil ||
-			vars[promoter.EnvPeerRegion] != peer || vars[promoter.EnvPeerAlarm] != "redisha-"+peer+"-writable" ||
+			vars[promoter.EnvPeerRegion] != peer || vars[promoter.EnvPeerAlarm] != metrics.WritableAlarmName(peer) ||
 			vars[promoter.EnvMode] == nil || vars[promoter.EnvRegion] != nil {
 			bad("%s: promoter %v, want peer %s and its writable alarm, a mode, a timeout above PROMOTE_TIMEOUT, in the VPC, no AWS_REGION", stack, f.Properties, peer)
 		}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/wiring"
 	"github.com/redisha/redisha/internal/redisconn"
@@ -170,7 +171,7 @@ func (d *gds) alarm(region string) string {
 	if a := d.flags.alarms[region]; a != "" {
 		return a
 	}
-	return "redisha-" + region + "-writable"
+	return metrics.WritableAlarmName(region)
 }
 
 // redis returns a client of a member's endpoint: the connection flags'

@@ -158,7 +158,7 @@ type Drill struct {
 	notes     []string
 }
 
-func writableAlarm(region string) string { return "redisha-" + region + "-writable" }
+func writableAlarm(region string) string { return metrics.WritableAlarmName(region) }
 
 // opTimeout is the applications' per-command timeout (wall time): a
 // second at real scale, never under 100 ms so a loaded machine does not

@@ -14,6 +14,7 @@ import (
 	"github.com/redisha/redisha/internal/ddblocal"
 	"github.com/redisha/redisha/internal/eclocal"
 	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/snslocal"
 )
 
@@ -57,7 +58,7 @@ type World struct {
 }
 
 // AlarmName is a region's writable alarm: redisha-<region>-writable.
-func AlarmName(region string) string { return "redisha-" + region + "-writable" }
+func AlarmName(region string) string { return metrics.WritableAlarmName(region) }
 
 // Start starts the endpoints with both alarms OK; t's cleanup stops them.
 func Start(t testing.TB, o Options) *World {
