@@ -13,9 +13,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/redisha/redisha/client/internal/dnstest"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/dnstest"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // The two regions' endpoints of a failover: the same port on two loopback

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/lambdarun"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/lambdarun"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // BenchmarkColdStart measures process start to first response: what a cold

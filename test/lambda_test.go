@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/redisha/redisha/internal/check"
-	"github.com/redisha/redisha/internal/cwlocal"
-	"github.com/redisha/redisha/internal/lambdarun"
-	"github.com/redisha/redisha/internal/lambdarun/lambdatest"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/cwlocal"
+	"github.com/redisha/redisha/internal/sim/lambdarun"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/lambdatest"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 var (

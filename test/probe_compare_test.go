@@ -15,8 +15,8 @@ import (
 
 	"github.com/redisha/redisha/internal/probe"
 	"github.com/redisha/redisha/internal/redisconn"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // redisCLI is the redis-cli the runbook's script forks (package

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/redisha/redisha/internal/check"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // A probe interrupted by SIGINT, SIGTERM or SIGHUP (an SSH session that

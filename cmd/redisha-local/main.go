@@ -24,10 +24,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
-	"github.com/redisha/redisha/internal/cwlocal"
-	"github.com/redisha/redisha/internal/lambdarun"
 	"github.com/redisha/redisha/internal/redisconn"
-	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/sim/cwlocal"
+	"github.com/redisha/redisha/internal/sim/lambdarun"
+	"github.com/redisha/redisha/internal/sim/redisserver"
 )
 
 func main() {

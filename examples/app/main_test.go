@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // The example runs against a local redis-server as its documentation says.

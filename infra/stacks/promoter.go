@@ -16,9 +16,9 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/redisha/redisha/internal/check"
-	"github.com/redisha/redisha/internal/latch"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
+	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 

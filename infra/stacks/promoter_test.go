@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/redisha/redisha/internal/latch"
 	"github.com/redisha/redisha/internal/promoter"
+	"github.com/redisha/redisha/internal/promoter/latch"
 )
 
 // promoters returns the promoter functions of a template: those whose
@@ -66,7 +66,7 @@ func TestPromoterModeIsValidatedAtSynth(t *testing.T) {
 	}
 }
 
-// The latch table: the schema internal/latch reads, in the region, on
+// The latch table: the schema internal/promoter/latch reads, in the region, on
 // demand, recoverable, kept when the stack goes.
 func TestPromoterLatchTable(t *testing.T) {
 	_, tpl := synth(t)

@@ -21,9 +21,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redisha/redisha/internal/latch"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
+	"github.com/redisha/redisha/internal/promoter/latch"
 )
 
 // The stack ids the app uses (infra/stacks.Build).

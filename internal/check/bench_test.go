@@ -9,8 +9,8 @@ import (
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/redisconn"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 func benchChecker(b *testing.B, addr string, o check.Options) *check.Checker {

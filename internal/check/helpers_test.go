@@ -13,7 +13,7 @@ import (
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/redisconn"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // slack is what a loaded 2-core box may add on top of a check's own

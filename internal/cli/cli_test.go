@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // Exit codes: 0 healthy, 1 a finding, 2 bad usage, the same for every

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/eclocal"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/eclocal"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 func TestFailoverPlanThenApply(t *testing.T) {

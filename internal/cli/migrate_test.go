@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 func TestMigrateCopyCompareExitCodes(t *testing.T) {

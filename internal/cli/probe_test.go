@@ -16,8 +16,8 @@ import (
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/probe"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 func TestProbeWritesSummaryEventsAndSeedLogs(t *testing.T) {

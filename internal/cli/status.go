@@ -21,9 +21,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redisha/redisha/internal/check"
-	"github.com/redisha/redisha/internal/latch"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
+	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/promoter/wiring"
 	"github.com/redisha/redisha/internal/redisconn"
 )

@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"github.com/redisha/redisha/internal/check"
-	"github.com/redisha/redisha/internal/cwlocal"
-	"github.com/redisha/redisha/internal/ddblocal"
-	"github.com/redisha/redisha/internal/eclocal"
-	"github.com/redisha/redisha/internal/gdslocal"
-	"github.com/redisha/redisha/internal/latch"
 	"github.com/redisha/redisha/internal/promoter"
+	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/promoter/wiring"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/cwlocal"
+	"github.com/redisha/redisha/internal/sim/ddblocal"
+	"github.com/redisha/redisha/internal/sim/eclocal"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/gdslocal"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 const gdsID = "ldgnf-redisha"

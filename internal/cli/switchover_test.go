@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/ddblocal"
-	"github.com/redisha/redisha/internal/eclocal"
-	"github.com/redisha/redisha/internal/latch"
+	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/promoter/wiring"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/ddblocal"
+	"github.com/redisha/redisha/internal/sim/eclocal"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // A planned move to us-west-2 and the failback to us-east-1: each waits for

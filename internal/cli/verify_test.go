@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redisha/redisha/internal/testbed/verifylocal"
 	"github.com/redisha/redisha/internal/verify"
-	"github.com/redisha/redisha/internal/verify/verifylocal"
 )
 
 // localAWS points the process's AWS configuration at local ElastiCache and

@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/redisha/redisha/internal/dnslocal"
+	"github.com/redisha/redisha/internal/sim/dnslocal"
 )
 
 // App states on the timeline.

@@ -12,11 +12,11 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/redisha/redisha/internal/alarmeval"
-	"github.com/redisha/redisha/internal/dnslocal"
-	"github.com/redisha/redisha/internal/eclocal"
-	"github.com/redisha/redisha/internal/gdslocal"
 	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/sim/alarmeval"
+	"github.com/redisha/redisha/internal/sim/dnslocal"
+	"github.com/redisha/redisha/internal/sim/eclocal"
+	"github.com/redisha/redisha/internal/testbed/gdslocal"
 )
 
 // awsWorld is a deployment on loopback for RunAWS: the two regions' real

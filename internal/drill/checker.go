@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redisha/redisha/internal/lambdarun"
+	"github.com/redisha/redisha/internal/sim/lambdarun"
 )
 
 // scheduledEvent is the EventBridge payload the checker gets every loop.

@@ -27,12 +27,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redisha/redisha/internal/alarmeval"
-	"github.com/redisha/redisha/internal/cwlocal"
-	"github.com/redisha/redisha/internal/ddblocal"
-	"github.com/redisha/redisha/internal/dnslocal"
 	"github.com/redisha/redisha/internal/metrics"
-	"github.com/redisha/redisha/internal/timescale"
+	"github.com/redisha/redisha/internal/sim/alarmeval"
+	"github.com/redisha/redisha/internal/sim/cwlocal"
+	"github.com/redisha/redisha/internal/sim/ddblocal"
+	"github.com/redisha/redisha/internal/sim/dnslocal"
+	"github.com/redisha/redisha/internal/sim/timescale"
 )
 
 // Config shapes a drill. Durations are real-scale (scenario) time.

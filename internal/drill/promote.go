@@ -13,12 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/redisha/redisha/internal/cwlocal"
-	"github.com/redisha/redisha/internal/ddblocal"
-	"github.com/redisha/redisha/internal/dnslocal"
-	"github.com/redisha/redisha/internal/eclocal"
-	"github.com/redisha/redisha/internal/latch"
 	"github.com/redisha/redisha/internal/promoter"
+	"github.com/redisha/redisha/internal/promoter/latch"
+	"github.com/redisha/redisha/internal/sim/cwlocal"
+	"github.com/redisha/redisha/internal/sim/ddblocal"
+	"github.com/redisha/redisha/internal/sim/dnslocal"
+	"github.com/redisha/redisha/internal/sim/eclocal"
 )
 
 // The Global Datastore and its regions as the AWS APIs name them.

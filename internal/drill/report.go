@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/redisha/redisha/internal/alarmeval"
+	"github.com/redisha/redisha/internal/sim/alarmeval"
 )
 
 // Report is what a drill measured. Times are seconds at real scale since

@@ -16,7 +16,7 @@ import (
 	// Imported for its go-redis logger setting: pool messages about dials
 	// to a dead node are the drill's normal case, not news.
 	_ "github.com/redisha/redisha/internal/redisconn"
-	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/sim/redisserver"
 )
 
 // Node is one redis-server process on its own loopback address.

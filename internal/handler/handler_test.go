@@ -15,13 +15,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
-	"github.com/redisha/redisha/internal/cwlocal"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/redisconn"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
 	"github.com/redisha/redisha/internal/secret"
-	"github.com/redisha/redisha/internal/secret/secretlocal"
+	"github.com/redisha/redisha/internal/sim/cwlocal"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
+	"github.com/redisha/redisha/internal/testbed/secretlocal"
 )
 
 // recorder is a Publisher that keeps what it was given (the CloudWatch and

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/redisha/redisha/internal/cwlocal"
 	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/sim/cwlocal"
 )
 
 var t0 = time.Date(2026, 11, 22, 8, 0, 30, 123e6, time.UTC)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/sim/redisserver"
 )
 
 // The seed's outcome, "0 discrepancy except one modified_time", must read

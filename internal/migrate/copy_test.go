@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 func TestCopyStandalone(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/redisserver"
+	"github.com/redisha/redisha/internal/sim/redisserver"
 )
 
 // startFollow runs Follow until the test ends and returns once it is

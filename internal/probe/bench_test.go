@@ -7,8 +7,8 @@ import (
 
 	"github.com/redisha/redisha/internal/probe"
 	"github.com/redisha/redisha/internal/redisconn"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // BenchmarkContinuous measures the checks per second of the continuous

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/secret/secretlocal"
+	"github.com/redisha/redisha/internal/testbed/secretlocal"
 )
 
 func newEndpoint(t *testing.T, value string) *secretlocal.Server {

@@ -3,7 +3,7 @@ package sweep
 import (
 	"testing"
 
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/redisha/redisha/internal/testbed/verifylocal"
 	"github.com/redisha/redisha/internal/verify"
-	"github.com/redisha/redisha/internal/verify/verifylocal"
 )
 
 var noRetry = retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1 })

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/redisha/redisha/internal/testbed/verifylocal"
 	"github.com/redisha/redisha/internal/verify"
-	"github.com/redisha/redisha/internal/verify/verifylocal"
 )
 
 var creds = credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", "")

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/gdslocal"
-	"github.com/redisha/redisha/internal/lambdarun/lambdatest"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/gdslocal"
+	"github.com/redisha/redisha/internal/testbed/lambdatest"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // build compiles this binary as the Lambda runs it, for this machine.

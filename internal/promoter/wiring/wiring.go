@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/redisha/redisha/internal/latch"
 	"github.com/redisha/redisha/internal/promoter"
+	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/secret"
 )

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/gdslocal"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/wiring"
-	"github.com/redisha/redisha/internal/redisserver"
-	"github.com/redisha/redisha/internal/redistest"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/gdslocal"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // TestBuildReachesEveryEndpointFromTheEnvironment builds the runner as the
