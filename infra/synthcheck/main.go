@@ -21,14 +21,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
 )
 
 // The stack ids the app uses (infra/stacks.Build).
 const (
-	primaryID   = "RedishaPrimary"
+	primaryID   = "RedishaPrimary" // deployment.StackID("redisha", "primary")
 	secondaryID = "RedishaSecondary"
 	dnsID       = "RedishaDns"
 )
@@ -160,7 +160,7 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 	if len(secrets) != 1 || !strings.Contains(fmt.Sprint(secrets[0].Properties["ReplicaRegions"]), secondary) {
 		bad("primary: want one AUTH token secret replicated to %s", secondary)
 	}
-	checkChecker("primary", t, "primary", bad)
+	checkChecker("primary", t, "auto", bad)
 	checkPromoter("primary", t, secondary, bad)
 	found := false
 	for _, a := range t.of("AWS::CloudWatch::Alarm") {
@@ -194,7 +194,7 @@ func checkSecondary(t template, primary string, bad func(string, ...any)) {
 			}
 		}
 	}
-	checkChecker("secondary", t, "replica", bad)
+	checkChecker("secondary", t, "auto", bad)
 	checkPromoter("secondary", t, primary, bad)
 }
 
@@ -254,7 +254,7 @@ func checkPromoter(stack string, t template, peer string, bad func(string, ...an
 		promote, err := time.ParseDuration(fmt.Sprint(vars[promoter.EnvPromoteTimeout]))
 		timeout, _ := f.Properties["Timeout"].(float64)
 		if err != nil || time.Duration(timeout)*time.Second <= promote || f.Properties["VpcConfig"] == nil ||
-			vars[promoter.EnvPeerRegion] != peer || vars[promoter.EnvPeerAlarm] != metrics.WritableAlarmName(peer) ||
+			vars[promoter.EnvPeerRegion] != peer || vars[promoter.EnvPeerAlarm] != deployment.WritableAlarmName("redisha", peer) ||
 			vars[promoter.EnvMode] == nil || vars[promoter.EnvRegion] != nil {
 			bad("%s: promoter %v, want peer %s and its writable alarm, a mode, a timeout above PROMOTE_TIMEOUT, in the VPC, no AWS_REGION", stack, f.Properties, peer)
 		}
