@@ -179,8 +179,8 @@ func TestImportedVpcsAPIMetricsAndExtras(t *testing.T) {
 		"secondaryVpcId": "vpc-0fed98765cba43210", "secondarySubnetIds": []any{"subnet-0123456789abcdef0", "subnet-0fedcba987654321f"},
 		"metricsMode": "api", "extraVpcs": []any{map[string]any{"vpcId": "vpc-0e1234567", "region": "us-east-1"}},
 		"appClientCidrs": "10.20.0.0/16", "alarmEmail": "oncall@example.com", "replicas": float64(2),
-		"primaryCidr": "10.30.0.0/16", // the imported primary VPC's range: the secondary cache admits it
-		"vpcEndpoints": true,          // off by default in imported VPCs (their owner's serve them)
+		"primaryCidr":  "10.30.0.0/16", // the imported primary VPC's range: the secondary cache admits it
+		"vpcEndpoints": true,           // off by default in imported VPCs (their owner's serve them)
 	})
 	noNagErrors(t, s)
 	for stack, subnets := range map[string][]any{

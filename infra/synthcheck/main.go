@@ -130,6 +130,7 @@ func check(dir string) (problems, summary []string, err error) {
 		checkNoSecret(id, t, bad)
 	}
 	checkAsset(dir, bad)
+	checkModel(dir, bad)
 	checkNag(dir, bad)
 	return problems, summary, nil
 }
@@ -393,4 +394,22 @@ func readJSON(path string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// checkModel holds the templates to the model they were rendered from
+// (deployment.json beside them): what the drill rehearses is what deploys.
+func checkModel(dir string, bad func(string, ...any)) {
+	model, err := deployment.ReadFile(filepath.Join(dir, deployment.ModelFile))
+	if err != nil {
+		bad("the deployment model: %v (infra writes it beside the templates)", err)
+		return
+	}
+	got, err := deployment.FromTemplates(dir)
+	if err != nil {
+		bad("the templates as the drill reads them: %v", err)
+		return
+	}
+	for _, d := range deployment.Diff(model, got) {
+		bad("templates against the model: %s", d)
+	}
 }

@@ -58,13 +58,13 @@ type Settings struct {
 	// (their own NAT): the promoter reaches its latch table, ElastiCache,
 	// SNS and the other region's CloudWatch. context: vpcEgress (default
 	// false)
-	VpcEgress bool
-	AlarmEmail       string             // context: alarmEmail: subscribe this address to the SNS topic (default none)
-	MaxConnections   int                // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
-	ReplicationLag   int                // context: replicationLagSeconds threshold (default 5)
-	LambdaAsset      string             // context: lambdaAsset: directory holding bootstrap (default build/lambda)
-	PromoterAsset    string             // context: promoterAsset: directory holding the promoter's bootstrap (default build/promoter)
-	PromoterMode     promoter.Mode      // context: promoterMode: off, advise (default) or auto
+	VpcEgress      bool
+	AlarmEmail     string        // context: alarmEmail: subscribe this address to the SNS topic (default none)
+	MaxConnections int           // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
+	ReplicationLag int           // context: replicationLagSeconds threshold (default 5)
+	LambdaAsset    string        // context: lambdaAsset: directory holding bootstrap (default build/lambda)
+	PromoterAsset  string        // context: promoterAsset: directory holding the promoter's bootstrap (default build/promoter)
+	PromoterMode   promoter.Mode // context: promoterMode: off, advise (default) or auto
 	// ReservedConcurrency reserves that many concurrent executions for each
 	// checker. context: reservedConcurrency (default 0: none). Opt-in: AWS
 	// refuses a reservation that leaves the account under 100 unreserved.
@@ -212,11 +212,11 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		FastAlarmPeriod:  num("fastAlarmPeriod", 30),
 		MetricsMode:      config.MetricsMode(str("metricsMode", string(config.MetricsEMF))),
 
-		AlarmEmail:       str("alarmEmail", ""),
-		MaxConnections:   num("maxConnections", 52000),
-		ReplicationLag:   num("replicationLagSeconds", 5),
-		LambdaAsset:      str("lambdaAsset", "build/lambda"),
-		PromoterAsset:    str("promoterAsset", "build/promoter"),
+		AlarmEmail:     str("alarmEmail", ""),
+		MaxConnections: num("maxConnections", 52000),
+		ReplicationLag: num("replicationLagSeconds", 5),
+		LambdaAsset:    str("lambdaAsset", "build/lambda"),
+		PromoterAsset:  str("promoterAsset", "build/promoter"),
 
 		ReservedConcurrency: num("reservedConcurrency", 0),
 		SecondaryAuthToken:  boolean("secondaryAuthToken", true),

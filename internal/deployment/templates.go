@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -121,7 +122,7 @@ func (st *stackTemplate) readRegion(d *Deployment) (*Region, error) {
 	r := &Region{Name: st.region, Stack: st.id}
 	var checkerEnv, promoterEnv map[string]string
 	for _, id := range st.tpl.of("AWS::Lambda::Function") {
-		env := environment(st.tpl.Resources[id].Properties)
+		env := st.tpl.environment(st.tpl.Resources[id].Properties)
 		switch {
 		case env[promoter.EnvDatastoreID] != "":
 			promoterEnv = env
@@ -256,20 +257,27 @@ func findAlarm(stacks []stackTemplate, name, region string) (AlarmSpec, string, 
 
 // environment is a function's environment, with every CloudFormation
 // token turned into a stand-in of the right shape.
-func environment(props map[string]any) map[string]string {
+func (t cfnTemplate) environment(props map[string]any) map[string]string {
 	env, _ := props["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
 	out := map[string]string{}
 	for k, v := range vars {
-		out[k] = standIn(v)
+		out[k] = t.standIn(v)
 	}
 	return out
+}
+
+// refStandIns are what a Ref to a resource of each type becomes at deploy,
+// in shape: an ARN where CloudFormation returns one.
+var refStandIns = map[string]string{
+	"AWS::SecretsManager::Secret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:standin",
+	"AWS::SNS::Topic":             "arn:aws:sns:us-east-1:123456789012:standin",
 }
 
 // standIn is a template value as the string it becomes at deploy, with a
 // stand-in of the right shape for what only a deploy knows: a port number
 // for an endpoint's port, an ARN for a secret, a name for anything else.
-func standIn(v any) string {
+func (t cfnTemplate) standIn(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -278,30 +286,30 @@ func standIn(v any) string {
 	case []any:
 		parts := make([]string, len(x))
 		for i, p := range x {
-			parts[i] = standIn(p)
+			parts[i] = t.standIn(p)
 		}
 		return strings.Join(parts, ",")
 	case map[string]any:
 		if ref, ok := x["Ref"].(string); ok {
-			if strings.Contains(ref, "Secret") || strings.Contains(ref, "AuthToken") {
-				return "arn:aws:secretsmanager:us-east-1:123456789012:secret:standin-" + ref
+			if s, ok := refStandIns[t.Resources[ref].Type]; ok {
+				return s
 			}
 			return "standin-" + strings.ToLower(ref)
 		}
 		if ga, ok := x["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
-			attr := standIn(ga[1])
+			attr := t.standIn(ga[1])
 			if strings.HasSuffix(attr, "Port") {
 				return "6379"
 			}
-			return "standin-" + strings.ToLower(standIn(ga[0])) + ".example"
+			return "standin-" + strings.ToLower(t.standIn(ga[0])) + ".example"
 		}
 		if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
 			parts, _ := j[1].([]any)
 			s := make([]string, len(parts))
 			for i, p := range parts {
-				s[i] = standIn(p)
+				s[i] = t.standIn(p)
 			}
-			return strings.Join(s, standIn(j[0]))
+			return strings.Join(s, t.standIn(j[0]))
 		}
 	}
 	return "standin"
@@ -365,4 +373,30 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// Diff lists where a deployment read from templates (got) differs from
+// the model it was rendered from (want), setting by setting: the checkers'
+// and promoters' environments (with the same stand-ins for what only a
+// deploy knows), the writable alarms, the records and their health checks,
+// and the loop. Empty when the templates are the model.
+func Diff(want, got Deployment) []string {
+	const addr, host, arn = "master.x.cache.amazonaws.com:6379", "master.x.cache.amazonaws.com", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x"
+	var out []string
+	differ := func(what string, w, g any) {
+		if !reflect.DeepEqual(w, g) {
+			out = append(out, fmt.Sprintf("%s: the templates have %+v, the model %+v", what, g, w))
+		}
+	}
+	for i := range want.Regions {
+		w, g := want.Regions[i], got.Regions[i]
+		differ(fmt.Sprintf("region %d", i), [3]string{w.Name, w.GroupID, w.Stack}, [3]string{g.Name, g.GroupID, g.Stack})
+		differ(w.Name+" checker environment", w.CheckerFor(addr, host, arn).Env(), g.CheckerFor(addr, host, arn).Env())
+		pt := PromoterTarget{Addr: addr, ServerName: host, SecretARN: arn, DatastoreID: "ldgnf-x", TopicARN: "arn:aws:sns:x"}
+		differ(w.Name+" promoter environment", w.PromoterFor(pt).Environment(), g.PromoterFor(pt).Environment())
+		differ(w.Name+" writable alarm", w.Writable, g.Writable)
+	}
+	differ("failover records", want.DNS, got.DNS)
+	differ("loop", want.Loop, got.Loop)
+	return out
 }

@@ -294,7 +294,7 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 		records = append(records, dnslocal.Record{Target: EndpointName(d.labelOf(rec.Region)), HealthCheck: &dnslocal.HealthCheck{
 			Name: rec.HealthCheck.Alarm.Name, Alarm: d.alarms.StateFunc(stream.Name), Inverted: rec.HealthCheck.Inverted,
 			InsufficientDataHealthStatus: dnslocal.InsufficientData(rec.HealthCheck.InsufficientDataHealthStatus),
-			Lag: cfg.Route53Lag, Clock: clock}})
+			Lag:                          cfg.Route53Lag, Clock: clock}})
 	}
 	d.dns, err = dnslocal.Start(dnslocal.Options{TTL: cfg.Deployment.DNS.Records[0].TTL}, records[0], records[1])
 	if err != nil {

@@ -99,10 +99,17 @@ type Predicted struct {
 	// Promote: the stall bound plus up to one loop, then the failover delay.
 	PromoteMin float64 `json:"promote_min_s"`
 	PromoteMax float64 `json:"promote_max_s"`
+	// TTL: resolvers may keep the old answer this long after DNS moves.
+	TTL float64 `json:"ttl_s"`
 }
 
-func (d *Drill) predicted() Predicted {
-	dep := d.cfg.Deployment
+func (d *Drill) predicted() Predicted { return Predict(d.cfg) }
+
+// Predict is what the deployment's knobs give on paper for a region lost
+// or failing (the timeline calculator of docs/drill.md), before any run.
+func Predict(cfg Config) Predicted {
+	cfg = cfg.withDefaults()
+	dep := cfg.Deployment
 	a := dep.Regions[0].Writable
 	p, i := a.Period.Seconds(), dep.Loop.Interval.Seconds()
 	n := float64(a.EvaluationPeriods)
@@ -110,13 +117,14 @@ func (d *Drill) predicted() Predicted {
 	stall := dep.Regions[1].Promoter.Bounds.StallAfter.Seconds()
 	operator := 0.0
 	if dep.Regions[1].Promoter.Mode == promoter.ModeAdvise {
-		operator = d.cfg.OperatorReaction.Seconds()
+		operator = cfg.OperatorReaction.Seconds()
 	}
 	return Predicted{
 		DetectFailingMin: (n - 1) * p, DetectFailingMax: n*p + i,
 		DetectSilentMin: (r - 1) * p, DetectSilentMax: r*p + i,
-		PromoteMin: stall + operator + d.cfg.FailoverDelay.Seconds(),
-		PromoteMax: stall + 2*i + operator + d.cfg.FailoverDelay.Seconds(),
+		PromoteMin: stall + operator + cfg.FailoverDelay.Seconds(),
+		PromoteMax: stall + 2*i + operator + cfg.FailoverDelay.Seconds(),
+		TTL:        dep.DNS.Records[1].TTL.Seconds(),
 	}
 }
 

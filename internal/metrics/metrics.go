@@ -38,7 +38,6 @@ const (
 	WritableStatus = "WritableStatus"
 )
 
-
 // DefaultNamespace is the CloudWatch namespace when none is configured.
 const DefaultNamespace = "Custom/Redis"
 

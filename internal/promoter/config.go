@@ -112,7 +112,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		{EnvGroupID, c.GroupID, "redis-secondary"},
 		{EnvPeerRegion, c.PeerRegion, "us-east-1"},
 		{EnvPeerAlarm, c.PeerAlarm, "redisha-us-east-1-writable"},
-		{EnvLatchTable, c.LatchTable, "redisha-promoter"},
+		{EnvLatchTable, c.LatchTable, "redisha-latch-ldgnf-redisha"},
 	} {
 		if req.val == "" {
 			errs = append(errs, fmt.Errorf("%s is not set: give it, e.g. %s", req.name, req.example))

@@ -115,4 +115,3 @@ func (w *emfWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
