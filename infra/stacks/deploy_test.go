@@ -225,6 +225,7 @@ var adoptCtx = map[string]any{
 	"primaryCacheSecurityGroupId": "sg-0aaa1111bbb22222c", "secondaryCacheSecurityGroupId": "sg-0ddd3333eee44444f",
 	"primaryVpcId": "vpc-0abc12345def67890", "primarySubnetIds": "subnet-0aaa1111bbb22222c,subnet-0ddd3333eee44444f",
 	"secondaryVpcId": "vpc-0fed98765cba43210", "secondarySubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba987654321f",
+	"vpcEgress": true, // the promoter reaches DynamoDB, ElastiCache and SNS through the owner's NAT or endpoints
 }
 
 // An existing datastore is adopted by id: nothing of it is created, and the

@@ -398,6 +398,13 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	if s.NatGateway && imported {
 		bad("natGateway", true, "the app adds a NAT only to the VPCs it creates; an imported VPC routes through its owner's NAT: set vpcEgress=true")
 	}
+	if imported && s.PromoterMode != promoter.ModeOff && !s.VpcEgress {
+		// The promoter keeps its latch in DynamoDB and calls the ElastiCache
+		// and SNS APIs: an imported VPC reaches them through its owner's NAT
+		// or endpoints, which the app cannot see (it adds a DynamoDB gateway
+		// only to route tables it knows).
+		bad("vpcEgress", false, "the promoter in an imported VPC needs DynamoDB (its latch), the ElastiCache and SNS APIs: declare that the VPCs reach them (their NAT or endpoints) with vpcEgress=true, or set promoterMode=off")
+	}
 	if s.PromoterMode == promoter.ModeAuto {
 		// auto must be able to gather its evidence: the other region's
 		// alarm, read through its CloudWatch, which no endpoint in this

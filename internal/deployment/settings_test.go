@@ -49,6 +49,7 @@ func TestLoadReadsContextForms(t *testing.T) {
 		"extraVpcs":        `[{"vpcId":"vpc-0e1234567","region":"us-east-1"}]`,
 		"appClientCidrs":   "10.20.0.0/16",
 		"metricsMode":      "api",
+		"vpcEgress":        "true",
 	}), "")
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -189,10 +190,11 @@ func TestAutoNeedsARouteAndImportedVpcsKeepTheirEndpoints(t *testing.T) {
 		{"advise, created VPCs", nil, "", false, true},
 		{"auto, created VPCs: a NAT by default", map[string]any{"promoterMode": "auto"}, "", true, true},
 		{"auto without the NAT", map[string]any{"promoterMode": "auto", "natGateway": false}, `"promoterMode"`, false, true},
-		{"imported VPCs: no endpoints by default", imported, "", false, false},
+		{"imported VPCs: no endpoints by default", with(imported, "vpcEgress", true), "", false, false},
+		{"imported VPCs: the promoter needs a declared way out", imported, `"vpcEgress"`, false, false},
 		{"auto in imported VPCs without a route", with(imported, "promoterMode", "auto"), `"promoterMode"`, false, false},
 		{"auto in imported VPCs with their NAT", with(imported, "promoterMode", "auto", "vpcEgress", true), "", false, false},
-		{"a NAT in imported VPCs", with(imported, "natGateway", true), `"natGateway"`, true, false},
+		{"a NAT in imported VPCs", with(imported, "natGateway", true, "vpcEgress", true), `"natGateway"`, true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, err := Load(ctxOf(c.ctx), "123456789012")

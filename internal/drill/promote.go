@@ -323,6 +323,11 @@ func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time) {
 			d.logf("operator: failover --to %s: %s", p.region, out.Promotion.Err)
 			d.tl.Set("operator", "failed", d.clock.Now())
 		default:
+			decided := d.clock.At(out.Observations.Now)
+			d.mu.Lock()
+			d.decisions = append(d.decisions, Decision{Region: p.region, Epoch: out.Decision.Epoch, AtS: decided.Sub(d.fault).Seconds(), Promote: true})
+			d.mu.Unlock()
+			d.tl.Mark("decision: the on-call's failover to "+p.region, decided)
 			d.tl.Set("operator", "done", d.clock.Now())
 		}
 	})

@@ -161,7 +161,12 @@ func writeSVG(w io.Writer, title string, notes []string, rows []string, spans ma
 	bottom := top + rowH*float64(len(rows))
 	for i, m := range marks {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" stroke="#222" stroke-dasharray="3,3"/>`, x(m.AtS), top-8, x(m.AtS), bottom+8+14*float64(i))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" fill="#222">%s (%s)</text>`+"\n", x(m.AtS)+3, bottom+18+14*float64(i), html.EscapeString(m.Label), axisLabel(m.AtS))
+		// Labels near the right edge end at their line instead of running off.
+		anchor, dx := "start", 3.0
+		if x(m.AtS) > width-260 {
+			anchor, dx = "end", -3
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" fill="#222" text-anchor="%s">%s (%s)</text>`+"\n", x(m.AtS)+dx, bottom+18+14*float64(i), anchor, html.EscapeString(m.Label), axisLabel(m.AtS))
 	}
 	y := bottom + 36 + 14*float64(len(marks))
 	if len(notes) > 0 {
