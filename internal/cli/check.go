@@ -28,18 +28,14 @@ func (c *checkFlags) register(cmd *cobra.Command, defTimeout time.Duration) {
 	fs.BoolVar(&c.heartbeat, "heartbeat", false, "primary: refresh <prefix>heartbeat; replica: report its age as the replication lag")
 	fs.StringVar(&c.prefix, "prefix", check.DefaultPrefix, "key `prefix` for health-check keys (keep it apart from application keys)")
 	fs.DurationVar(&c.keyTTL, "key-ttl", check.DefaultKeyTTL, "expiry of each probe key, so an interrupted check leaves nothing behind")
+	durationRange(fs, "timeout", time.Millisecond, 10*time.Minute, "")
+	durationRange(fs, "key-ttl", time.Second, 24*time.Hour, "")
 }
 
 func (c *checkFlags) options() (check.Options, error) {
-	if c.timeout <= 0 {
-		return check.Options{}, usagef("--timeout must be positive, e.g. --timeout 2s")
-	}
 	role, err := check.ParseRole(c.role)
 	if err != nil {
 		return check.Options{}, usagef("--expect-role: %w", err)
-	}
-	if c.keyTTL < time.Second {
-		return check.Options{}, usagef("--key-ttl must be at least 1s, e.g. --key-ttl 30s")
 	}
 	if err := validPrefix(c.prefix); err != nil {
 		return check.Options{}, err
@@ -84,14 +80,10 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 	fs.IntVar(&count, "count", 1, "number of checks on one client (0: until Ctrl-C)")
 	fs.DurationVar(&interval, "interval", time.Second, "pause between checks when --count is not 1")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per check")
+	intRange(fs, "count", 1, 1e9, "until Ctrl-C")
+	durationRange(fs, "interval", 0, 24*time.Hour, "")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if count < 0 {
-			return usagef("--count must be 0 (forever) or more")
-		}
-		if interval < 0 {
-			return usagef("--interval must not be negative")
-		}
 		opts, err := cf.options()
 		if err != nil {
 			return err

@@ -14,10 +14,20 @@ import (
 	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
+// run runs the command line in-process and returns its exit code and output.
+// The beds' servers speak plain text, so run sets REDISHA_TLS=false, as a
+// plain-text deployment would, unless env holds REDISHA_TLS itself (even
+// as "", to see the default).
 func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(args, Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }})
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok || k != "REDISHA_TLS" {
+			return v
+		}
+		return "false"
+	}
+	code = Main(args, Env{Stdout: &out, Stderr: &errb, Getenv: getenv})
 	return code, out.String(), errb.String()
 }
 
@@ -72,7 +82,7 @@ func aclServer(t *testing.T, tokenFile string) (*redisserver.Server, string) {
 
 func TestCheckPasswordFileACLAndReplica(t *testing.T) {
 	srv, pw := aclServer(t, "checker-secret-1\n")
-	code, out, errOut := run(t, nil, "check", "--addr", srv.Addr, "--user", "checker", "--password-file", pw)
+	code, out, errOut := run(t, nil, "check", "--addr", srv.Addr, "--user", "checker", "--password-file", pw, "--allow-plaintext-auth")
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s %s", code, out, errOut)
 	}
@@ -80,7 +90,7 @@ func TestCheckPasswordFileACLAndReplica(t *testing.T) {
 		t.Fatal("the password reached the output")
 	}
 	// The same through REDISHA_PASSWORD_FILE.
-	if code, out, _ := run(t, map[string]string{"REDISHA_PASSWORD_FILE": pw}, "check", "--addr", srv.Addr, "--user", "checker"); code != ExitOK {
+	if code, out, _ := run(t, map[string]string{"REDISHA_PASSWORD_FILE": pw, "REDISHA_ALLOW_PLAINTEXT_AUTH": "1"}, "check", "--addr", srv.Addr, "--user", "checker"); code != ExitOK {
 		t.Fatalf("env password file: exit %d %s", code, out)
 	}
 
@@ -105,14 +115,14 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check"}, "--addr is required"},
 		{[]string{"check", "--addr", "localhost"}, `--addr "localhost" is not host:port`},
 		{[]string{"check", "--addr", "localhost:0"}, "has no valid port"},
-		{[]string{"check", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout must be positive"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout 0s is out of range: give 1ms to 10m0s"},
 		{[]string{"check", "--addr", "127.0.0.1:6379", "--timeout", "soon"}, `invalid argument "soon" for "--timeout" flag`},
 		{[]string{"check", "--addr", "127.0.0.1:6379", "--expect-role", "master"}, `--expect-role: role "master" is unknown: use auto, primary or replica`},
-		{[]string{"check", "--addr", "127.0.0.1:6379", "--count", "-1"}, "--count must be 0 (forever) or more"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--count", "-1"}, "--count -1 is out of range: give 0 (until Ctrl-C) or 1 to"},
 		{[]string{"check", "--addr", "127.0.0.1:6379", "--tls-server-name", "x"}, "--tls-server-name is set but TLS is off"},
-		{[]string{"check", "--addr", "127.0.0.1:6379", "--db", "-2"}, "--db -2 is negative"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--db", "-2"}, "--db -2 is out of range: give 0 to 65536"},
 		{[]string{"check", "--addr", "127.0.0.1:6379", "--password-file", "/nonexistent/pw"}, "--password-file: open /nonexistent/pw"},
-		{[]string{"check", "--addr", "127.0.0.1:6379", "--key-ttl", "10ms"}, "--key-ttl must be at least 1s"},
+		{[]string{"check", "--addr", "127.0.0.1:6379", "--key-ttl", "10ms"}, "--key-ttl 10ms is out of range: give 1s to 24h0m0s"},
 		{[]string{"check", "--addr", "127.0.0.1:6379", "extra"}, `unexpected argument "extra"`},
 		{[]string{"check", "--no-such-flag"}, "unknown flag: --no-such-flag"},
 		{[]string{"nosuchcommand"}, `unknown command "nosuchcommand"`},

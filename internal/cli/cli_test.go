@@ -48,6 +48,7 @@ func TestConnEnvFallback(t *testing.T) {
 	srv, pw := aclServer(t, "  checker-secret-1 \r\n\n")
 	env := map[string]string{
 		"REDISHA_ADDR": srv.Addr, "REDISHA_USER": "checker", "REDISHA_PASSWORD_FILE": pw, "REDISHA_DB": "1", "REDISHA_TLS": "false",
+		"REDISHA_ALLOW_PLAINTEXT_AUTH": "true",
 	}
 	code, out, errOut := run(t, env, "check", "--json")
 	if code != ExitOK {
@@ -58,6 +59,7 @@ func TestConnEnvFallback(t *testing.T) {
 	// overridden on the command line, and a bad REDISHA_DB is not even read.
 	wrong := map[string]string{
 		"REDISHA_ADDR": "127.0.0.1:1", "REDISHA_USER": "nobody", "REDISHA_PASSWORD_FILE": pw, "REDISHA_DB": "not-a-number",
+		"REDISHA_ALLOW_PLAINTEXT_AUTH": "true",
 	}
 	if code, out, errOut := run(t, wrong, "check", "--addr", srv.Addr, "--user", "checker", "--db", "0"); code != ExitOK {
 		t.Fatalf("flags over environment: exit %d, %s %s", code, out, errOut)

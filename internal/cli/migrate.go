@@ -52,6 +52,7 @@ func addSideFlags(cmd *cobra.Command, name, what string) *sideFlags {
 	fs.StringVar(&s.user, name+"-user", "", "ACL `username` on the "+what)
 	fs.StringVar(&s.passwordFile, name+"-password-file", "", "`file` holding the "+what+"'s AUTH token (never on the command line)")
 	fs.IntVar(&s.db, name+"-db", 0, "database `index` on a standalone "+what)
+	intRange(fs, name+"-db", 0, maxDB, "")
 	return s
 }
 
@@ -91,6 +92,8 @@ func addMigrateConn(cmd *cobra.Command, defWorkers int) *migrateConn {
 	m := &migrateConn{from: addSideFlags(cmd, "from", "source"), to: addSideFlags(cmd, "to", "target")}
 	cmd.Flags().DurationVar(&m.timeout, "timeout", 30*time.Second, "deadline of each dial and each read or write of a batch")
 	cmd.Flags().IntVar(&m.workers, "workers", defWorkers, "`batches` in flight at once")
+	durationRange(cmd.Flags(), "timeout", time.Millisecond, time.Hour, "")
+	intRange(cmd.Flags(), "workers", 1, 1024, "")
 	return m
 }
 

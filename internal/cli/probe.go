@@ -79,18 +79,15 @@ func newProbeCmd(env Env) *cobra.Command {
 	fs.DurationVar(&sample, "sample", time.Second, "period of the lines for what repeats: one sampled success per series, and while down one still_down line with failures counted per reason")
 	fs.StringVar(&seedLogs, "seed-logs", "", "`dir` to also write redis_success.log and redis_error.log in the runbook scripts' format")
 	fs.BoolVar(&quiet, "quiet", false, "no live status line")
+	durationRange(fs, "timeout", time.Millisecond, 10*time.Minute, "")
+	durationRange(fs, "duration", 100*time.Millisecond, 31*24*time.Hour, "until Ctrl-C")
+	durationRange(fs, "interval", 0, time.Hour, "")
+	intRange(fs, "cycles", 1, 10000, "")
+	durationRange(fs, "break", 0, 24*time.Hour, "")
+	durationRange(fs, "key-ttl", time.Second, 24*time.Hour, "")
+	durationRange(fs, "sample", 10*time.Millisecond, time.Hour, "")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		// Zero means "the default" to the engine; on the command line it is
-		// a mistake.
-		switch {
-		case timeout == 0:
-			return usagef("--timeout must be positive, e.g. --timeout 1s")
-		case cycles == 0:
-			return usagef("--cycles must be at least 1")
-		case sample == 0:
-			return usagef("--sample must be positive, e.g. --sample 1s")
-		}
 		if err := validPrefix(prefix); err != nil {
 			return err
 		}

@@ -75,7 +75,7 @@ func TestSweepUsage(t *testing.T) {
 		{[]string{"sweep"}, "--addr is required"},
 		{[]string{"sweep", "--addr", "127.0.0.1:6379", "--dbs", "5-1"}, `--dbs: "5-1" is not a DB index or range`},
 		{[]string{"sweep", "--addr", "127.0.0.1:6379", "--db", "3"}, "use --dbs"},
-		{[]string{"sweep", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout must be positive"},
+		{[]string{"sweep", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout 0s is out of range"},
 		{[]string{"sweep", "--addr", "127.0.0.1:6379", "--log", "/proc/nope/x.log"}, "--log"},
 		{[]string{"sweep", "--addr", "127.0.0.1:6379", "extra"}, "unexpected argument"},
 	}
