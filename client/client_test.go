@@ -29,8 +29,12 @@ func TestValidate(t *testing.T) {
 		{Config{Addr: "redis.internal"}, `Addr "redis.internal" is not host:port`},
 		{Config{Addr: "redis.internal:0"}, "has no valid port"},
 		{Config{Addr: "h:1", DB: -1}, "DB -1 is negative"},
-		{Config{Addr: "h:1", TLSNames: []string{"x"}}, "TLS is off"},
+		{Config{Addr: "h:1", PlainText: true, TLSNames: []string{"x"}}, "PlainText turns TLS off"},
 		{Config{Addr: "h:1", TLS: true, TLSNames: []string{"x:1"}}, `TLSNames entry "x:1" is not a DNS name`},
+		{Config{Addr: "h:1", TLSNames: []string{"*.*.x"}}, `is not a DNS name`},
+		{Config{Addr: "h:1", TLS: true, PlainText: true}, "TLS and PlainText are both set"},
+		{Config{Addr: "h:1", PlainText: true, Password: "t"}, "would send the AUTH token in clear"},
+		{Config{Addr: "h:1", TLSAnyName: true, TLSNames: []string{"x"}}, "TLSAnyName and TLSNames are both set"},
 		{Config{Addr: "h:1", IOTimeout: -time.Second}, "must not be negative"},
 		{Config{Addr: "h:1", MaxRetries: -2}, "MaxRetries -2 is below -1"},
 	}
@@ -188,7 +192,7 @@ func TestRoleCheckRefusesReplica(t *testing.T) {
 func TestReadOnlyRetiresPool(t *testing.T) {
 	b := newBed(t, true, false)
 	ctx := context.Background()
-	cfg := Config{Addr: b.addr(), Resolver: b.dns.Resolver(), PoolSize: 3, MaxRetries: -1, RecheckInterval: -1}
+	cfg := Config{Addr: b.addr(), Resolver: b.dns.Resolver(), PoolSize: 3, MaxRetries: -1, RecheckInterval: -1, PlainText: true}
 	o, f, err := cfg.build()
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +285,7 @@ func TestPlainName(t *testing.T) {
 		t.Fatal(err)
 	}
 	local := redistest.Start(t, redisserver.Options{})
-	lc, err := New(Config{Addr: net.JoinHostPort("localhost", strconv.Itoa(local.Port))})
+	lc, err := New(Config{Addr: net.JoinHostPort("localhost", strconv.Itoa(local.Port)), PlainText: true})
 	if err != nil {
 		t.Fatal(err)
 	}

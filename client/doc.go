@@ -9,7 +9,11 @@
 //
 //   - resolves the name's CNAME chain on every dial (no cached address) and
 //     verifies the certificate against the name the chain ends at then (the
-//     endpoint the CNAME points to now), or only against an allow-list;
+//     endpoint the CNAME points to now), which must be one Config.TLSNames
+//     allows (default: the ElastiCache domains, *.cache.amazonaws.com), so
+//     a redirected name receives nothing, the AUTH token least of all;
+//   - speaks TLS unless told PlainText, and refuses to send a password
+//     without TLS unless told AllowPlainTextAuth;
 //   - retires pooled connections whose endpoint the name no longer resolves
 //     to, rechecking the name at most every RecheckInterval while in use;
 //   - checks ROLE on every new connection and refuses a replica, so the pool

@@ -23,7 +23,7 @@ type follower struct {
 	dialTimeout time.Duration
 	recheck     time.Duration
 	tls         *tls.Config
-	allowed     []string // TLSNames, lower-case, no trailing dot
+	allowed     []string // the names the chain may end at, lower-case, no trailing dot; nil: any
 	checkRole   bool
 
 	// dials numbers connections in dial order; those numbered below
@@ -64,8 +64,14 @@ func newFollower(c Config) *follower {
 		f.resolver = net.DefaultResolver
 	}
 	f.dialer = net.Dialer{Timeout: f.dialTimeout, Resolver: f.resolver}
-	for _, n := range c.TLSNames {
-		f.allowed = append(f.allowed, canonical(n))
+	names := c.TLSNames
+	if len(names) == 0 {
+		names = DefaultTLSNames
+	}
+	if f.tls != nil && !c.TLSAnyName {
+		for _, n := range names {
+			f.allowed = append(f.allowed, canonical(n))
+		}
 	}
 	return f
 }
@@ -140,7 +146,7 @@ func (f *follower) dial(ctx context.Context, network, _ string) (net.Conn, error
 	if err != nil {
 		return nil, err
 	}
-	if f.allowed != nil && !slices.Contains(f.allowed, r.name) {
+	if f.allowed != nil && !nameAllowed(f.allowed, r.name) {
 		return nil, &NameError{Host: f.host, Name: r.name, Allowed: f.allowed}
 	}
 	if len(r.ips) == 0 {
@@ -169,6 +175,17 @@ func (f *follower) dial(ctx context.Context, network, _ string) (net.Conn, error
 	return &trackedConn{Conn: conn, f: f, seq: seq, name: r.name, ip: ip}, nil
 }
 
+// nameAllowed reports whether name is in allowed, where an entry
+// "*.example.com" stands for every name under example.com.
+func nameAllowed(allowed []string, name string) bool {
+	for _, a := range allowed {
+		if a == name || strings.HasPrefix(a, "*.") && strings.HasSuffix(name, a[1:]) {
+			return true
+		}
+	}
+	return false
+}
+
 // retireAll retires every connection dialed so far.
 func (f *follower) retireAll() { f.retiredBelow.Store(f.dials.Load() + 1) }
 
@@ -190,15 +207,17 @@ func (f *follower) maybeRecheck() {
 	}()
 }
 
-// NameError means the name's CNAME chain ended at a name missing from
-// Config.TLSNames.
+// NameError means the name's CNAME chain ended at a name that
+// Config.TLSNames (or DefaultTLSNames) does not allow; nothing was sent.
 type NameError struct {
+	// Host is Addr's host; Name is where its chain ended.
 	Host, Name string
-	Allowed    []string
+	// Allowed are the names accepted.
+	Allowed []string
 }
 
 func (e *NameError) Error() string {
-	return fmt.Sprintf("client: %s resolves to %s, which is not in TLSNames %v: add it to TLSNames or fix the DNS record",
+	return fmt.Sprintf("client: %s resolves to %s, which is not in TLSNames %v: add it to TLSNames (or fix the DNS record); nothing was sent to it",
 		e.Host, e.Name, e.Allowed)
 }
 

@@ -195,6 +195,9 @@ func newTestClient(t testing.TB, b *bed, cfg Config) *redis.Client {
 	t.Helper()
 	cfg.Addr = cmpOr(cfg.Addr, b.addr())
 	cfg.Resolver = b.dns.Resolver()
+	if b.cas == nil {
+		cfg.PlainText = true // the bed speaks plain text
+	}
 	cfg.MinRetryBackoff = cmpOr(cfg.MinRetryBackoff, 10*time.Millisecond)
 	cfg.MaxRetryBackoff = cmpOr(cfg.MaxRetryBackoff, 100*time.Millisecond)
 	c, err := New(cfg)
