@@ -24,7 +24,8 @@ each check, to the microsecond, and reported in ms. A check with no answer withi
 Every connection error or READONLY drops the connection and the next check dials at once, resolving the
 name again, so an endpoint that moves (failover, CNAME flip) is followed; while the same failure repeats,
 the redial backs off to 10-20 ms (jittered): at most ~100 new connections/s per series, windows still
-accurate to ~20 ms. Each new connection records the server's role, run id and IP, and changes are listed
+accurate to ~20 ms; for failures a quick retry cannot fix (auth, noperm, maxclients, tls, cluster) to
+150-250 ms per connection: at most 20 new connections/s after the first second, such windows up to 250 ms late. Each new connection records the server's role, run id and IP, and changes are listed
 under the windows they fall in. A read probe key missing for a second is lost data (FLUSHALL, a restart
 without persistence, a failover to a replica that lacked it): a finding of its own, whatever the windows say.
 Reasons: refused, reset, timeout, readonly, loading, busy, masterdown, oom, auth, noperm, tls, dns, cluster,

@@ -507,24 +507,62 @@ func TestSustainedReadOnlyBacksOff(t *testing.T) {
 	}
 }
 
-// The same for failures before any command runs: refused dials, a wrong
-// password and a full server (maxclients), counted at the dialer.
-func TestRefusedAndWrongPasswordBackOff(t *testing.T) {
-	down := redistest.Start(t, redisserver.Options{})
-	down.Kill()
+// Failures a quick retry cannot fix, a wrong password and a full server
+// (maxclients), cost at most 20 new connections a second after the first
+// second, counted by the server itself (INFO stats).
+func TestWrongPasswordAndMaxClientsBackOff(t *testing.T) {
+	t.Parallel()
 	authed := redistest.Start(t, redisserver.Options{Password: "right"})
 	full := redistest.Start(t, redisserver.Options{Config: []string{"maxclients 1"}})
-	// The one client the full server takes, held for the whole test.
-	if err := redistest.Admin(t, full.Addr, "", "").Ping(context.Background()).Err(); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name  string
+		conn  redisconn.Config
+		admin *redis.Client
+	}{
+		{"wrong password", redisconn.Config{Addr: authed.Addr, Password: "wrong"}, redistest.Admin(t, authed.Addr, "right", "")},
+		// The admin client is the one the full server takes.
+		{"maxclients", redisconn.Config{Addr: full.Addr}, redistest.Admin(t, full.Addr, "", "")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := probe.New(probe.Config{Conn: tc.conn, Timeout: probeTimeout, Duration: 2500 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := connectionsReceived(t, tc.admin)
+			done := make(chan *probe.Summary, 1)
+			start := time.Now()
+			go func() { done <- p.Run(context.Background()) }()
+			// The first second may cost more while the back-off grows; the
+			// count starts after it (a measurement window, not a wait for
+			// something to happen).
+			<-time.After(time.Second)
+			atSecond, from := connectionsReceived(t, tc.admin), time.Now()
+			s := <-done
+			n, el := connectionsReceived(t, tc.admin)-atSecond, time.Since(from)
+			t.Logf("%s: %d connections in the first second, %d in the next %s (%.1f/s), %d checks",
+				tc.name, atSecond-before, n, el.Round(time.Millisecond), float64(n)/el.Seconds(), s.Checks)
+			if limit := int64(20*el.Seconds()) + 2; n > limit {
+				t.Errorf("%s: %d new connections in %s after the first second, want at most %d (20/s)", tc.name, n, el, limit)
+			}
+			if w := windows(s, probe.Write); len(w) != 1 || time.Since(start) < 2*time.Second {
+				t.Errorf("%s: write windows %+v", tc.name, w)
+			}
+		})
 	}
+}
+
+// A refused dial heals in moments (a restarting server): the back-off
+// stays short, ~100 dials a second per series, counted at the dialer.
+func TestRefusedBackOff(t *testing.T) {
+	t.Parallel()
+	down := redistest.Start(t, redisserver.Options{})
+	down.Kill()
 	for _, tc := range []struct {
 		name string
 		conn redisconn.Config
 	}{
 		{"refused", redisconn.Config{Addr: down.Addr}},
-		{"wrong password", redisconn.Config{Addr: authed.Addr, Password: "wrong"}},
-		{"maxclients", redisconn.Config{Addr: full.Addr}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var dials atomic.Int64
@@ -549,21 +587,30 @@ func TestRefusedAndWrongPasswordBackOff(t *testing.T) {
 	}
 }
 
-// connectionsReceived reads total_connections_received from INFO stats.
+// connectionsReceived reads from INFO stats the connections the server
+// accepted (total_connections_received) plus those it turned away at
+// maxclients (rejected_connections), which the first does not count.
 func connectionsReceived(t *testing.T, c *redis.Client) int64 {
 	t.Helper()
 	info, err := c.Info(context.Background(), "stats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var n int64
+	found := 0
 	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_connections_received:"); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
+		for _, field := range []string{"total_connections_received:", "rejected_connections:"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), field); ok {
+				k, _ := strconv.ParseInt(v, 10, 64)
+				n += k
+				found++
+			}
 		}
 	}
-	t.Fatal("no total_connections_received in INFO stats")
-	return 0
+	if found != 2 {
+		t.Fatal("no total_connections_received or rejected_connections in INFO stats")
+	}
+	return n
 }
 
 // A library caller cannot start a run that cannot work or never ends: the

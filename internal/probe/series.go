@@ -55,6 +55,7 @@ func (s *series) run(ctx context.Context, until time.Time) {
 func (s *series) once(ctx context.Context) outcome {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
+	dials := s.conn.Dials()
 	var r check.Result
 	if s.kind == Write {
 		r = s.checker.Check(cctx)
@@ -75,7 +76,7 @@ func (s *series) once(ctx context.Context) outcome {
 			s.key.renew(ctx, s)
 		}
 	}
-	return outcome{ok: r.Healthy, reason: r.Reason, took: r.Latency}
+	return outcome{ok: r.Healthy, reason: r.Reason, took: r.Latency, dials: s.conn.Dials() - dials}
 }
 
 // read is the read series' check: a GET of the read probe key. A missing
