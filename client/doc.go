@@ -20,6 +20,9 @@
 //     dials again instead of sending writes to a demoted primary;
 //   - retires the whole pool after a command fails with READONLY or a reset
 //     (ElastiCache disconnects a client that writes to a replica);
+//   - spaces its dials (at most 20 a second) while connections are refused
+//     before their first answer (a wrong password, maxclients, a failed TLS
+//     handshake), which no quick retry fixes;
 //   - bounds connection age and retries with jittered exponential backoff
 //     (5 retries, 500 ms base, 10 s cap, as redis-py's
 //     Retry(ExponentialBackoff(cap=10, base=0.5), retries=5));
