@@ -246,7 +246,7 @@ type trackedConn struct {
 	// connection go-redis only test-dials is closed unasked). closed
 	// guards Close's report.
 	answered, asked, closed atomic.Bool
-	refusal          atomic.Pointer[string] // the server's error line before that, e.g. WRONGPASS ...
+	refusal                 atomic.Pointer[string] // the server's error line before that, e.g. WRONGPASS ...
 }
 
 // Read notes whether the server answered the connection's setup or
