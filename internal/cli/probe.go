@@ -34,7 +34,11 @@ Logs stay small however long an outage lasts: every state change (down, a new re
 is written at once; repeated failures are counted and written once per --sample per series as a
 still_down line with counts per reason.
 --out keeps one run: a directory that holds an earlier run's events.jsonl or summary.json is refused
-unless --force (which replaces them). summary.json is written whole or not at all (temp file + rename).
+unless --force (which removes them first), and one another run is writing to is refused even with --force
+(the run locks it; a run killed outright leaves its own events.jsonl and no summary.json). summary.json is
+written whole or not at all (temp file + rename). No output path is followed through a symbolic link:
+--out and --seed-logs must not be links, and a link where a file goes is refused (--force removes one
+where events.jsonl goes), as it is for sweep --log.
 A write to --out or --seed-logs that fails (disk full) is reported on stderr at once; probing goes on,
 and the run ends with exit 1.
 Ctrl-C (or SIGTERM, or SIGHUP when the terminal goes away) ends the run cleanly: checks in flight finish

@@ -312,14 +312,18 @@ func TestProbeOutKeepsOneRun(t *testing.T) {
 
 // Writes that fail (a full disk: /dev/full) are reported on stderr at once,
 // once per file; probing goes on; the summary says what was lost; exit 1.
+// Not parallel: it swaps openOutFile while no other test runs.
 func TestProbeWriteFailuresAreReported(t *testing.T) {
 	srv := redistest.Start(t, redisserver.Options{})
 	out, seed := t.TempDir(), t.TempDir()
-	for _, p := range []string{filepath.Join(out, "events.jsonl"), filepath.Join(seed, "redis_success.log")} {
-		if err := os.Symlink("/dev/full", p); err != nil {
-			t.Fatal(err)
+	full := map[string]bool{filepath.Join(out, "events.jsonl"): true, filepath.Join(seed, "redis_success.log"): true}
+	openOutFile = func(path string, flag int) (*os.File, error) {
+		if full[path] {
+			return os.OpenFile("/dev/full", os.O_WRONLY, 0)
 		}
+		return openNoFollow(path, flag)
 	}
+	t.Cleanup(func() { openOutFile = openNoFollow })
 	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "500ms", "--timeout", "200ms",
 		"--out", out, "--seed-logs", seed, "--force")
 	if code != ExitUnhealthy {

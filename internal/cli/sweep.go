@@ -71,7 +71,8 @@ Exit 0 when every DB answered, 1 when one did not, 2 on bad usage.`,
 		}
 		var logw io.Writer
 		if logFile != "" {
-			f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			// Never written through a link planted where the log goes.
+			f, err := openNoFollow(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND)
 			if err != nil {
 				return usagef("--log: %w", err)
 			}
