@@ -18,6 +18,10 @@ const probeLong = `Measures downtime to the millisecond during an engine upgrade
 side, each on its own connection:
   write  SET <prefix><random> <token> NX PX <key-ttl>, GET, DEL: one pipeline, nothing left behind
   read   GET of a probe key written at start (expires within minutes if the probe is killed outright)
+Neither series retries: each measures what an application without retries sees. A connection that fails
+under a check (a kill, a reset, READONLY) fails that check in both series, even when the write check's own
+redial on a new connection then succeeds; one killed while idle between two checks is replaced by the
+client's check of idle connections without a failure, in both series, as in an application.
 A window opens at the START of a series' first failed check and closes when its first successful check gets
 its ANSWER (a check sent into a stall succeeds the moment the server resumes). Timestamps are taken around
 each check, to the microsecond, and reported in ms. A check with no answer within --timeout is a failure.

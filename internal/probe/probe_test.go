@@ -21,6 +21,7 @@ import (
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 const probeTimeout = 200 * time.Millisecond
@@ -657,5 +658,41 @@ func TestBadCAFileIsAnErrorBeforeTheRun(t *testing.T) {
 		if err == nil || p != nil {
 			t.Errorf("CA file %s: probe %v, error %v", ca, p, err)
 		}
+	}
+}
+
+// Connection kills (CLIENT KILL TYPE normal, as a maintenance, a proxy or
+// an idle-timeout does) show in both series alike: each series measures
+// what an application without retries sees, so a kill is a failed check of
+// the write series too, not hidden by a redial within the check. A kill that
+// lands while a connection sits idle between two checks is replaced by
+// go-redis's own check of idle connections, without an error, in both
+// series as in an application: each series shows most kills, not all.
+func TestClientKillShowsInBothSeries(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redisserver.Options{})
+	admin := redistest.Admin(t, srv.Addr, "", "")
+	ctx := context.Background()
+	w, stop := started(t, probe.Config{Conn: redisconn.Config{Addr: srv.Addr}, Duration: time.Minute})
+	const kills = 20
+	for range kills {
+		// Both series connected again: the admin and two more clients.
+		wait.For(t, 10*time.Second, "both series connected", func() bool {
+			list, err := admin.ClientList(ctx).Result()
+			return err == nil && strings.Count(list, "\n") >= 3
+		})
+		// Kill while both series are mid-run: each has checked since.
+		from := time.Now()
+		w.until(t, "checks after reconnecting", healthy(from))
+		if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "normal").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.until(t, "recovery", healthy(time.Now().Add(50*time.Millisecond)))
+	s := stop()
+	nw, nr := len(windows(s, probe.Write)), len(windows(s, probe.Read))
+	t.Logf("%d kills: %d write windows, %d read windows", kills, nw, nr)
+	if nw < kills/4 || nr < kills/4 {
+		t.Errorf("%d kills: %d write windows, %d read windows; want each series to show most of them", kills, nw, nr)
 	}
 }

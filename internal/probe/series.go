@@ -59,6 +59,15 @@ func (s *series) once(ctx context.Context) outcome {
 	var r check.Result
 	if s.kind == Write {
 		r = s.checker.Check(cctx)
+		if r.Healthy && r.Redialed {
+			// The check's connection failed (a kill, a reset, READONLY)
+			// and the checker's own redial succeeded. An application
+			// without retries saw that command fail, and so does the read
+			// series, which never retries: count it as the failure it was.
+			// The next check, on the new connection, closes the window.
+			r.Healthy, r.Reason = false, r.RedialReason
+			r.Error = "the connection failed (" + string(r.RedialReason) + "); the check's redial on a new connection succeeded"
+		}
 	} else {
 		r = s.read(cctx)
 	}
