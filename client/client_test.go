@@ -18,9 +18,11 @@ import (
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		cfg  Config
 		want string
@@ -51,6 +53,7 @@ func TestValidate(t *testing.T) {
 // The options that make a client follow a failover, and the defaults
 // modelled on the design's Retry(ExponentialBackoff(cap=10, base=0.5), retries=5).
 func TestOptionsDefaults(t *testing.T) {
+	t.Parallel()
 	o, err := Config{Addr: "redis.internal:6379", TLS: true}.Options()
 	if err != nil {
 		t.Fatal(err)
@@ -127,20 +130,15 @@ func TestRecheckMovesPoolBeforeAnyError(t *testing.T) {
 	fill(t, plain, 3)
 	b.flip()
 
-	deadline := time.Now().Add(5 * time.Second)
-	for i := 0; ; i++ {
+	i := 0
+	wait.For(t, 5*time.Second, "writes to reach the new endpoint after the name moved", func() bool {
+		i++
 		key := fmt.Sprintf("k%d", i)
 		if err := c.Set(ctx, key, "v", 0).Err(); err != nil {
 			t.Fatalf("set after the name moved: %v", err)
 		}
-		if landedOn(t, b.adminB(t), key, "v") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("writes still reach the old endpoint 5s after the name moved")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return landedOn(t, b.adminB(t), key, "v")
+	})
 	// From then on every connection the pool hands out leads to B.
 	fill(t, c, 3)
 	for i := 0; i < 9; i++ {
@@ -163,6 +161,7 @@ func TestRecheckMovesPoolBeforeAnyError(t *testing.T) {
 // and the checker's classifier treat as READONLY; once the name points at
 // the writer, the next command succeeds.
 func TestRoleCheckRefusesReplica(t *testing.T) {
+	t.Parallel()
 	b := newBed(t, true, false)
 	ctx := context.Background()
 	b.dns.CNAME(appName, nameB) // B is A's replica
@@ -278,6 +277,7 @@ func TestHookRetiresOnReadOnlyAndReset(t *testing.T) {
 // A name without a CNAME works too: one from DNS, and localhost from the
 // hosts file through the default resolver.
 func TestPlainName(t *testing.T) {
+	t.Parallel()
 	b := newBed(t, false, false)
 	b.dns.A(appName, ipA)
 	c := newTestClient(t, b, Config{})

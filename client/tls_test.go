@@ -28,6 +28,7 @@ var testNames = []string{"*.cache.test"}
 // connects before and after the name moves; go-redis with a fixed server
 // name fails on one side of the flip or the other.
 func TestTLSVerifiesTheEndpointTheNamePointsTo(t *testing.T) {
+	t.Parallel()
 	b := newBed(t, false, true)
 	ctx := context.Background()
 	c := newTestClient(t, b, Config{TLS: true, RootCAs: b.cas, TLSNames: testNames})
@@ -58,6 +59,7 @@ func TestTLSVerifiesTheEndpointTheNamePointsTo(t *testing.T) {
 // With TLSNames, a chain that ends at a name not listed is refused before
 // any byte is sent, naming the name and the option.
 func TestTLSNamesAllowList(t *testing.T) {
+	t.Parallel()
 	b := newBed(t, false, true)
 	ctx := context.Background()
 	c := newTestClient(t, b, Config{TLS: true, RootCAs: b.cas, TLSNames: []string{nameA, "MASTER.Other.cache.test."}, MaxRetries: 1})
@@ -78,6 +80,7 @@ func TestTLSNamesAllowList(t *testing.T) {
 // the endpoint). The client follows the whole chain and verifies the
 // endpoint at its end; go-redis verifying the name it was given fails.
 func TestCNAMEChainThroughExternalName(t *testing.T) {
+	t.Parallel()
 	b := newBed(t, false, true)
 	ctx := context.Background()
 	const svc = "redis.default.svc.cluster.local"

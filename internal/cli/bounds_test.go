@@ -62,6 +62,7 @@ func walk(c *cobra.Command, fn func(*cobra.Command)) {
 // Nothing listens at --addr: a command that got past validation would fail
 // as a finding or hang, not exit 2.
 func TestEveryNumericFlagIsBounded(t *testing.T) {
+	t.Parallel()
 	root := newRootCmd(Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
 	seen := map[string]bool{}
 	refused := 0
@@ -159,6 +160,7 @@ func requiredFlags(c *cobra.Command) []string {
 
 // The range message names the flag, what it accepts and the default.
 func TestBoundMessage(t *testing.T) {
+	t.Parallel()
 	code, _, errOut := run(t, nil, "probe", "--addr", "127.0.0.1:1", "--key-ttl", "0")
 	want := "redisha probe: --key-ttl 0s is out of range: give 1s to 24h0m0s (default 30s)\n"
 	if code != ExitUsage || errOut != want {

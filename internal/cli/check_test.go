@@ -32,6 +32,7 @@ func run(t *testing.T, env map[string]string, args ...string) (code int, stdout,
 }
 
 func TestCheckJSONCountAndExitCodes(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	code, out, errOut := run(t, nil, "check", "--addr", srv.Addr, "--count", "3", "--interval", "1ms", "--json")
 	if code != ExitOK {
@@ -81,6 +82,7 @@ func aclServer(t *testing.T, tokenFile string) (*redisserver.Server, string) {
 }
 
 func TestCheckPasswordFileACLAndReplica(t *testing.T) {
+	t.Parallel()
 	srv, pw := aclServer(t, "checker-secret-1\n")
 	code, out, errOut := run(t, nil, "check", "--addr", srv.Addr, "--user", "checker", "--password-file", pw, "--allow-plaintext-auth")
 	if code != ExitOK {
@@ -108,6 +110,7 @@ func TestCheckPasswordFileACLAndReplica(t *testing.T) {
 
 // Bad usage exits 2 with a message naming the flag, before anything runs.
 func TestCheckUsageErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args []string
 		want string
@@ -136,6 +139,7 @@ func TestCheckUsageErrors(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	code, out, _ := run(t, nil, "--help")
 	if code != ExitOK || !strings.Contains(out, "check") || !strings.Contains(out, "probe") || !strings.Contains(out, "sweep") {
 		t.Fatalf("exit %d %s", code, out)

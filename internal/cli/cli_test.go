@@ -13,6 +13,7 @@ import (
 // Exit codes: 0 healthy, 1 a finding, 2 bad usage, the same for every
 // command; the error is printed once, as "redisha <command>: <message>".
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	for _, cmd := range []string{"check", "sweep"} {
 		if code, out, errOut := run(t, nil, cmd, "--addr", srv.Addr, "--timeout", "1s"); code != ExitOK || errOut != "" {
@@ -44,6 +45,7 @@ func TestExitCodes(t *testing.T) {
 // Every connection flag falls back to its REDISHA_ variable; a flag on the
 // command line wins; a bad variable is a usage error naming it.
 func TestConnEnvFallback(t *testing.T) {
+	t.Parallel()
 	// The token saved with white space around it, as secrets often are.
 	srv, pw := aclServer(t, "  checker-secret-1 \r\n\n")
 	env := map[string]string{
@@ -85,6 +87,7 @@ func TestConnEnvFallback(t *testing.T) {
 // A missing or non-PEM --tls-ca-file, and an empty --prefix, are usage
 // errors naming the flag in every command, before anything runs.
 func TestSharedUsageRules(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "ca.txt")
 	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {

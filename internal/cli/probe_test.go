@@ -18,6 +18,7 @@ import (
 	"github.com/redisha/redisha/internal/probe"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 func TestProbeWritesSummaryEventsAndSeedLogs(t *testing.T) {
@@ -73,9 +74,13 @@ func TestProbeOutageInSummaryAndEvents(t *testing.T) {
 	srv := redistest.Start(t, redisserver.Options{})
 	out := t.TempDir()
 	go func() {
-		time.Sleep(700 * time.Millisecond)
+		// Once the probe is checking (its first events are written), a
+		// 500 ms outage.
+		if !wait.Until(context.Background(), 10*time.Second, func() bool { return hasEvents(filepath.Join(out, eventsFile)) }) {
+			return
+		}
 		srv.Kill()
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the outage's length
 		_ = srv.Restart()
 	}()
 	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "2500ms", "--timeout", "200ms",
@@ -210,6 +215,7 @@ func TestLiveStatus(t *testing.T) {
 }
 
 func TestProbeUsage(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args []string
 		want string
@@ -267,6 +273,7 @@ func readEvents(t *testing.T, path string) []map[string]any {
 // reader holding the old file keeps reading it whole, never a truncated
 // mix).
 func TestProbeOutKeepsOneRun(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	out := t.TempDir()
 	old := []byte(`{"an": "earlier run"}` + "\n")
@@ -354,18 +361,16 @@ func TestProbeWriteFailuresAreReported(t *testing.T) {
 // window, yet the run exits 1, the table says so and summary.json counts
 // it.
 func TestProbeDataLossIsAFinding(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	admin := redistest.Admin(t, srv.Addr, "", "")
 	out := t.TempDir()
 	go func() {
 		// Once the read probe key is there, lose it.
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) {
-			if len(admin.Keys(context.Background(), check.DefaultPrefix+"probe:*").Val()) == 1 {
-				_ = admin.FlushAll(context.Background()).Err()
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if wait.Until(context.Background(), 5*time.Second, func() bool {
+			return len(admin.Keys(context.Background(), check.DefaultPrefix+"probe:*").Val()) == 1
+		}) {
+			_ = admin.FlushAll(context.Background()).Err()
 		}
 	}()
 	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "2500ms", "--timeout", "200ms", "--out", out)
@@ -395,6 +400,7 @@ const maxOutPerSecond = 10e6 / (45 * 60)
 // grow by a few hundred bytes a second, not megabytes: state changes and
 // one still_down line per series per --sample.
 func TestProbeOutputStaysSmallWhileDown(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	srv.Kill()
 	out := t.TempDir()

@@ -14,6 +14,7 @@ import (
 )
 
 func TestSweepOutputLogAndExit(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	log := filepath.Join(t.TempDir(), "redis_db_health.log")
 	code, stdout, stderr := run(t, nil, "sweep", "--addr", srv.Addr, "--dbs", "0-2", "--rw", "--log", log)
@@ -45,6 +46,7 @@ func TestSweepOutputLogAndExit(t *testing.T) {
 
 // ElastiCache blocks CONFIG: the sweep says it assumes 16 DBs.
 func TestSweepConfigBlocked(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{Config: []string{`rename-command CONFIG ""`}})
 	code, stdout, _ := run(t, nil, "sweep", "--addr", srv.Addr)
 	if code != ExitOK || !strings.Contains(stdout, "assuming 16 DBs") || !strings.Contains(stdout, "DB 15: RUNNING") {
@@ -53,6 +55,7 @@ func TestSweepConfigBlocked(t *testing.T) {
 }
 
 func TestSweepDown(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	srv.Kill()
 	code, stdout, _ := run(t, nil, "sweep", "--addr", srv.Addr, "--dbs", "0-1", "--timeout", "500ms")
@@ -68,6 +71,7 @@ func TestSweepDown(t *testing.T) {
 }
 
 func TestSweepUsage(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args []string
 		want string

@@ -237,8 +237,11 @@ func noLeftovers(t *testing.T, addr string) {
 // length within accuracy of the injected outage, their reasons, and the
 // data loss when the fault loses the data set.
 func TestFaultCatalogue(t *testing.T) {
-	for _, f := range redistest.Faults {
+	for i, f := range redistest.Faults {
 		t.Run(f.Name, func(t *testing.T) {
+			if testing.Short() && i > 0 {
+				t.Skip("-short runs the catalogue's first fault only; make test runs them all")
+			}
 			addr, inject := f.Setup(t)
 			var also []func([]probe.Event) bool
 			if f.LosesData {
@@ -281,7 +284,7 @@ func TestTLSAndAuthAcrossARestart(t *testing.T) {
 	s, injected := run(t, probe.Config{Conn: conn}, func() time.Duration {
 		start := time.Now()
 		srv.Kill()
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the outage's length
 		if err := srv.Restart(); err != nil {
 			t.Error(err)
 		}
@@ -312,7 +315,7 @@ func TestFailoverReadOnlyWindowFollowsTheEndpoint(t *testing.T) {
 	s, injected := run(t, probe.Config{Conn: redisconn.Config{Addr: "redis.internal:6379", Dialer: dial}}, func() time.Duration {
 		start := time.Now()
 		redistest.Failover(t, oldPrimary, replica, "")
-		time.Sleep(700 * time.Millisecond)
+		time.Sleep(700 * time.Millisecond) // READONLY until the name moves: the window's length
 		target.Store(replica.Addr) // the CNAME flip
 		return time.Since(start)
 	})
@@ -427,6 +430,9 @@ func TestFlushAllIsDataLoss(t *testing.T) {
 // and every write of it is refused (READONLY). The loss is recorded once
 // and the failed write is noted once, not on every read.
 func TestReadKeyRewriteRefusedIsNotedOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 7 s scenario: skipped under -short; make test runs it")
+	}
 	empty := redistest.Start(t, redisserver.Options{})
 	srv := redistest.Start(t, redisserver.Options{})
 	w, stop := started(t, probe.Config{Conn: redisconn.Config{Addr: srv.Addr}})
