@@ -316,7 +316,7 @@ func TestFailoverReadOnlyWindowFollowsTheEndpoint(t *testing.T) {
 		start := time.Now()
 		redistest.Failover(t, oldPrimary, replica, "")
 		time.Sleep(700 * time.Millisecond) // READONLY until the name moves: the window's length
-		target.Store(replica.Addr) // the CNAME flip
+		target.Store(replica.Addr)         // the CNAME flip
 		return time.Since(start)
 	})
 	w := expectWindow(t, s, probe.Write, injected, 0, "readonly")
