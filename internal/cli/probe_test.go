@@ -74,9 +74,12 @@ func TestProbeOutageInSummaryAndEvents(t *testing.T) {
 	srv := redistest.Start(t, redisserver.Options{})
 	out := t.TempDir()
 	go func() {
-		// Once the probe is checking (its first events are written), a
-		// 500 ms outage.
-		if !wait.Until(context.Background(), 10*time.Second, func() bool { return hasEvents(filepath.Join(out, eventsFile)) }) {
+		// Once both series are connected and have described the server
+		// (two server events), a 500 ms outage.
+		if !wait.Until(context.Background(), 10*time.Second, func() bool {
+			b, _ := os.ReadFile(filepath.Join(out, eventsFile))
+			return strings.Count(string(b), `"event":"server"`) >= 2
+		}) {
 			return
 		}
 		srv.Kill()
