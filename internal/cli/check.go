@@ -70,7 +70,8 @@ func newCheckCmd(env Env) *cobra.Command {
 		Short: "Run health checks against one endpoint, as the Lambda does",
 		Long: `Runs the health checker's check: one pipeline of PING, SET <unique key> <token> PX <ttl> NX,
 GET, DEL (replica role: PING, GET of the heartbeat key). --count N runs N checks on one client
-(0: until Ctrl-C); --json prints one JSON object per check.
+(0: until Ctrl-C); --json prints one JSON object per check. After a failure a quick retry cannot fix
+(auth, noperm, maxclients, tls, cluster) the next check waits at least 250ms, whatever --interval says.
 Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 		Args: noArgs,
 	}
@@ -99,17 +100,26 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 		enc := json.NewEncoder(env.Stdout)
 		hinted := false
 		ran, failed := 0, 0
+		pause := interval
 		for i := 0; count == 0 || i < count; i++ {
-			if i > 0 && interval > 0 {
+			if i > 0 && pause > 0 {
 				select {
 				case <-ctx.Done():
-				case <-time.After(interval):
+				case <-time.After(pause):
 				}
 			}
 			if ctx.Err() != nil {
 				break
 			}
 			r := k.Check(ctx)
+			pause = interval
+			if !r.Healthy && slowToHeal(r.Reason) {
+				// A wrong password, a missing ACL permission, a full server
+				// or a certificate that does not verify: checking again at
+				// once fixes nothing and costs a connection (or two: the
+				// checker redials) each time.
+				pause = max(interval, slowCheckPause)
+			}
 			ran++
 			if !r.Healthy {
 				failed++
@@ -132,6 +142,22 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 		return nil
 	}
 	return cmd
+}
+
+// slowCheckPause is the least pause after a check that failed in a way a
+// quick retry cannot fix: with at most two connections a check, under 10
+// new connections a second however small --interval is.
+const slowCheckPause = 250 * time.Millisecond
+
+// slowToHeal says whether a failure outlasts a quick retry (as the probe's
+// back-off has it): it needs a person (a password, an ACL, a certificate,
+// the slot layout) or the server's other clients to leave (maxclients).
+func slowToHeal(r check.Reason) bool {
+	switch r {
+	case check.ReasonAuth, check.ReasonNoPerm, check.ReasonMaxClients, check.ReasonTLS, check.ReasonCluster:
+		return true
+	}
+	return false
 }
 
 // formatResult is the one-line human form of a result.

@@ -3,11 +3,16 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/sim/redisserver"
@@ -147,4 +152,47 @@ func TestHelp(t *testing.T) {
 	expectHelp(t, "check", "--addr", "--tls", "--tls-server-name", "--tls-ca-file", "--user", "--password-file", "--db",
 		"--timeout", "--count", "--interval", "--json", "--expect-role", "--heartbeat", "--prefix", "--key-ttl",
 		"REDISHA_ADDR", "REDISHA_PASSWORD_FILE")
+}
+
+// A wrong password checked back to back (--interval 0) does not storm the
+// server: after such a failure the next check waits, so the run opens at
+// most 20 connections a second, ~8 (counted by the server, INFO stats).
+func TestCheckBacksOffOnAWrongPassword(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redisserver.Options{Password: "right"})
+	admin := redistest.Admin(t, srv.Addr, "right", "")
+	pw := tokenFile(t, "wrong", 0o600)
+	before := serverConnections(t, admin)
+	start := time.Now()
+	code, out, _ := run(t, nil, "check", "--addr", srv.Addr, "--password-file", pw, "--allow-plaintext-auth",
+		"--count", "6", "--interval", "0", "--timeout", "500ms")
+	n, el := serverConnections(t, admin)-before, time.Since(start)
+	if code != ExitUnhealthy || strings.Count(out, "reason=auth") != 6 {
+		t.Fatalf("exit %d, %s; want 6 auth failures", code, out)
+	}
+	t.Logf("%d connections in %s (%.1f/s)", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
+	if rate := float64(n) / el.Seconds(); rate > 20 {
+		t.Errorf("%d connections in %s: %.0f/s, want at most 20/s", n, el, rate)
+	}
+}
+
+// serverConnections reads the connections the server accepted from INFO
+// stats.
+func serverConnections(t *testing.T, c *redis.Client) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), "stats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_connections_received:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no total_connections_received in INFO stats")
+	return 0
 }
