@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/probe"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
@@ -113,7 +114,7 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 			}
 			r := k.Check(ctx)
 			pause = interval
-			if !r.Healthy && slowToHeal(r.Reason) {
+			if !r.Healthy && probe.SlowToHeal(r.Reason) {
 				// A wrong password, a missing ACL permission, a full server
 				// or a certificate that does not verify: checking again at
 				// once fixes nothing and costs a connection (or two: the
@@ -148,17 +149,6 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 // quick retry cannot fix: with at most two connections a check, under 10
 // new connections a second however small --interval is.
 const slowCheckPause = 250 * time.Millisecond
-
-// slowToHeal says whether a failure outlasts a quick retry (as the probe's
-// back-off has it): it needs a person (a password, an ACL, a certificate,
-// the slot layout) or the server's other clients to leave (maxclients).
-func slowToHeal(r check.Reason) bool {
-	switch r {
-	case check.ReasonAuth, check.ReasonNoPerm, check.ReasonMaxClients, check.ReasonTLS, check.ReasonCluster:
-		return true
-	}
-	return false
-}
 
 // formatResult is the one-line human form of a result.
 func formatResult(addr string, r check.Result) string {

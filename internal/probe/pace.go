@@ -20,7 +20,7 @@ import (
 // held to. Without a back-off, thousands: ephemeral ports run out and, with
 // TLS, every one is a handshake.
 //
-// Failures a quick retry cannot fix (see slowToHeal: a wrong password, a
+// Failures a quick retry cannot fix (see SlowToHeal: a wrong password, a
 // user lacking a command, a full server, a certificate that does not
 // verify) cap at 150–250 ms per connection the check opened (the write
 // check redials once after a connection failure): at most ~7 new
@@ -35,10 +35,11 @@ const (
 	slowBackoffCap = 250 * time.Millisecond
 )
 
-// slowToHeal says whether a failure outlasts a quick retry: it needs a
+// SlowToHeal says whether a failure outlasts a quick retry: it needs a
 // person (a password, an ACL, a certificate, the slot layout) or the
-// server's other clients to leave (maxclients).
-func slowToHeal(r check.Reason) bool {
+// server's other clients to leave (maxclients). Retrying it at once costs
+// a connection each time and fixes nothing.
+func SlowToHeal(r check.Reason) bool {
 	switch r {
 	case check.ReasonAuth, check.ReasonNoPerm, check.ReasonMaxClients, check.ReasonTLS, check.ReasonCluster:
 		return true
@@ -72,7 +73,7 @@ func costsConnection(r check.Reason) bool {
 
 // after returns the pause after a check with outcome o.
 func (p *pacer) after(o outcome) time.Duration {
-	slow := slowToHeal(o.reason)
+	slow := SlowToHeal(o.reason)
 	if o.ok || !costsConnection(o.reason) && !slow {
 		p.last, p.repeat = "", 0
 		return p.interval
