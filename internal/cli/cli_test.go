@@ -74,7 +74,8 @@ func TestConnEnvFallback(t *testing.T) {
 		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_DB": "x"}, `redisha check: REDISHA_DB="x"`},
 		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_TLS": "maybe"}, `redisha check: REDISHA_TLS="maybe"`},
 		{map[string]string{"REDISHA_ADDR": "nohostport"}, `redisha check: --addr (from REDISHA_ADDR) "nohostport" is not host:port`},
-		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_DB": "-1"}, "redisha check: --db (from REDISHA_DB) -1 is negative"},
+		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_DB": "-1"}, `redisha check: REDISHA_DB="-1" is out of range: give 0 to 65536, as for --db`},
+		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_DB": "1000000"}, `redisha check: REDISHA_DB="1000000" is out of range`},
 		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_PASSWORD_FILE": "/nonexistent/pw"}, "redisha check: --password-file (from REDISHA_PASSWORD_FILE): open /nonexistent/pw"},
 	}
 	for _, tc := range cases {

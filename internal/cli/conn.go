@@ -118,6 +118,12 @@ func (c *connFlags) applyEnv(getenv func(string) string) error {
 		if err := f.Value.Set(v); err != nil {
 			return usagef("%s=%q: %v: give a value as for --%s", connEnv[name], v, err, name)
 		}
+		// The variable is held to the flag's range, as the flag was.
+		if b, ok := boundOf(f); ok {
+			if n, _ := flagNumber(f); !b.accepts(n) {
+				return usagef("%s=%q is out of range: give %s, as for --%s", connEnv[name], v, b.describe(f), name)
+			}
+		}
 		c.fromEnv[name] = connEnv[name]
 	}
 	return nil
