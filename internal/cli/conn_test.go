@@ -146,3 +146,13 @@ func TestAuthSecretARN(t *testing.T) {
 		}
 	}
 }
+
+// migrate's --from/--to-password-file follow the same rule.
+func TestMigratePasswordFileMode(t *testing.T) {
+	t.Parallel()
+	pw := tokenFile(t, "S3CRET-TOKEN", 0o644)
+	code, _, errOut := run(t, nil, "migrate", "copy", "--from", "127.0.0.1:1", "--to", "127.0.0.1:2", "--from-password-file", pw)
+	if code != ExitUsage || !strings.HasPrefix(errOut, "redisha migrate copy: --from-password-file: ") || !strings.Contains(errOut, "chmod 600") {
+		t.Errorf("exit %d, stderr %q; want 2, the flag and chmod 600", code, errOut)
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,13 +62,11 @@ func (s *sideFlags) config(timeout time.Duration) (redisconn.Config, error) {
 	cfg := redisconn.Config{Addr: s.addr, TLS: s.tls, TLSServerName: s.tlsServerName, TLSCAFile: s.tlsCAFile,
 		Username: s.user, DB: s.db, DialTimeout: timeout, IOTimeout: timeout}
 	if s.passwordFile != "" {
-		b, err := os.ReadFile(s.passwordFile)
+		pw, err := readPasswordFile(s.passwordFile) // the same rules as --password-file: chmod 600, not empty
 		if err != nil {
 			return cfg, usagef("--%s-password-file: %w", s.name, err)
 		}
-		if cfg.Password = strings.TrimSpace(string(b)); cfg.Password == "" {
-			return cfg, usagef("--%s-password-file %s is empty: put the AUTH token in it", s.name, s.passwordFile)
-		}
+		cfg.Password = pw
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, usagef("--%s: %w", s.name, err)
