@@ -4,7 +4,7 @@ SHELL   := bash
 PKGS    := ./...
 LAMBDA_LDFLAGS := -s -w
 
-.PHONY: all run test test-short test-go test-synth lint deps deps-redis deps-build deps-node build synth bench clean help
+.PHONY: all run test test-go test-synth lint deps deps-redis deps-build deps-node build synth bench clean help
 
 all: build
 
@@ -42,6 +42,7 @@ test-go:
 # test/ package, the Lambda binary in lambda/promoter, all but one fault of
 # the probe's catalogue); the drill's scenarios (internal/drill, a minute
 # each) are left out by name here. make test never sets -short.
+.PHONY: test-short
 DRILL_SCENARIOS := ^TestScenario(RegionLost|RegionStalled|PrimaryCrash|ObserversPartition|LinkBroken|StaleSecondary|Cooldown|Switchover)$$
 test-short: deps-redis ## the inner loop: the short lane of go test (under 2 minutes), no synth
 	@echo "short lane: skips test/, lambda/promoter's binary, the probe's long faults and the drill scenarios (make test runs them)"
