@@ -37,6 +37,17 @@ test-go:
 	$(GO) test -race -count=1 -timeout 25m $$($(GO) list $(PKGS) | grep -v '^github.com/redisha/redisha/infra')
 	$(GO) test -count=1 -timeout 10m ./infra/...
 
+# The inner loop: go test -short, without -race and the CDK packages. The
+# long tests say they are skipped (t.Skip under testing.Short: the end-to-end
+# test/ package, the Lambda binary in lambda/promoter, all but one fault of
+# the probe's catalogue); the drill's scenarios (internal/drill, a minute
+# each) are left out by name here. make test never sets -short.
+.PHONY: test-short
+DRILL_SCENARIOS := ^TestScenario(RegionLost|RegionStalled|PrimaryCrash|ObserversPartition|LinkBroken|StaleSecondary|Cooldown|Switchover)$$
+test-short: deps-redis ## the inner loop: the short lane of go test (under 2 minutes), no synth
+	@echo "short lane: skips test/, lambda/promoter's binary, the probe's long faults and the drill scenarios (make test runs them)"
+	$(GO) test -short -count=1 -timeout 5m -skip '$(DRILL_SCENARIOS)' $$($(GO) list $(PKGS) | grep -v '^github.com/redisha/redisha/infra')
+
 lint: ## gofmt, go vet, go mod tidy leaves no diff
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,6 +36,10 @@ Exit 0 when no key differs, 1 when some do, 2 on bad usage.`,
 	fs.DurationVar(&o.TTLTolerance, "ttl-tolerance", 1e9, "how far apart the two TTLs of a key may be")
 	fs.Int64Var(&o.BigKeyBytes, "big-key-bytes", 1<<20, "values larger than these `bytes` are hashed chunk by chunk")
 	fs.IntVar(&o.MaxDiffs, "max-diffs", 1000, "`N` differences listed (all are counted)")
+	intRange(fs, "sample", 1, 1e9, "all keys")
+	durationRange(fs, "ttl-tolerance", time.Millisecond, 24*time.Hour, "")
+	intRange(fs, "big-key-bytes", 1, 1<<40, "")
+	intRange(fs, "max-diffs", 1, 1e7, "")
 	fs.BoolVar(&o.NoRecheck, "no-recheck", false, "report differences from the first look, without a second one")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 

@@ -37,6 +37,7 @@ Ctrl-C; exit 0 then, 2 on bad usage, 1 when the source cannot be subscribed.`,
 	fs.StringVar(&o.Match, "match", "*", "`pattern` of the keys to follow")
 	fs.StringVar(&mode, "mode", "auto", "how values travel: auto, dump or typed (as for copy)")
 	fs.IntVar(&o.Batch, "batch", 500, "changed `keys` per pipeline")
+	intRange(fs, "batch", 1, 1e6, "")
 	fs.BoolVar(&o.NoConfig, "no-config", false, "do not try CONFIG SET notify-keyspace-events (set it in the parameter group)")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
