@@ -95,6 +95,10 @@ type Options struct {
 	Region string
 	// Now is the clock (tests only). default: time.Now
 	Now func() time.Time
+
+	// tag is the hash tag of the shard a cluster check writes to: its keys
+	// carry "{tag}" so that they hash to that shard. Empty on one node.
+	tag string
 }
 
 func (o Options) withDefaults() Options {
@@ -153,7 +157,19 @@ func ValidatePrefix(p string) error {
 
 // HeartbeatKey is the key that carries the primary's write time.
 func (o Options) HeartbeatKey() string {
+	if o.tag != "" {
+		return o.withDefaults().Prefix + "heartbeat:{" + o.tag + "}"
+	}
 	return o.withDefaults().Prefix + "heartbeat"
+}
+
+// keyPrefix is what a probe key starts with: the prefix, and on a cluster
+// the shard's hash tag.
+func (o Options) keyPrefix() string {
+	if o.tag != "" {
+		return o.Prefix + "{" + o.tag + "}"
+	}
+	return o.Prefix
 }
 
 // Result is the outcome of one check.
@@ -199,6 +215,11 @@ type Result struct {
 	HeartbeatMissing bool `json:"heartbeat_missing,omitempty"`
 	// HeartbeatAgeSeconds is HeartbeatAge in seconds, for JSON.
 	HeartbeatAgeSeconds *float64 `json:"heartbeat_age_seconds,omitempty"`
+	// Shards holds one result per shard of a cluster-mode endpoint, in slot
+	// order; nil on one node. The fields above then sum them up: healthy
+	// and writable only when every shard is, the first failing shard's step
+	// and reason, every failing shard in Error, the worst shard's lag.
+	Shards []ShardResult `json:"shards,omitempty"`
 }
 
 // Milliseconds is d in milliseconds, to the microsecond: the one conversion
@@ -274,7 +295,7 @@ func attempt(ctx context.Context, c redis.Cmdable, o Options, role Role, hb Hear
 	if role == Replica {
 		verify = queueReplica(ctx, pipe, o, &r)
 	} else {
-		key, token := newKeyToken(o.Prefix)
+		key, token := newKeyToken(o.keyPrefix())
 		verify = queuePrimary(ctx, pipe, o, &r, key, token, hb)
 	}
 	_, execErr := pipe.Exec(ctx)
