@@ -39,7 +39,7 @@ func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
 			Redis:       redisconn.Config{Addr: "clustercfg.redis-primary.abc123.use1.cache.amazonaws.com:6379", TLS: true},
 			ClusterMode: check.ClusterOn,
 		},
-		"one node, never asked": {Redis: redisconn.Config{Addr: "redis.internal:6379"}, ClusterMode: check.ClusterOff},
+		"one node, never asked":      {Redis: redisconn.Config{Addr: "redis.internal:6379"}, ClusterMode: check.ClusterOff},
 		"zero value but the address": {Redis: redisconn.Config{Addr: "redis.internal:6379"}},
 	}
 	for name, c := range cases {
