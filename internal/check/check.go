@@ -324,7 +324,10 @@ func attempt(ctx context.Context, c redis.Cmdable, o Options, role Role, hb Hear
 	return r, seen
 }
 
-// parseRole reads ROLE's reply: master → Primary, slave → Replica.
+// parseRole reads ROLE's reply: master → Primary, slave → Replica. Redis
+// OSS and Valkey (through 8.x) both answer master and slave; primary and
+// replica are read too, the names Valkey uses everywhere else (HELLO,
+// CLUSTER SHARDS), should ROLE ever follow.
 func parseRole(cmd *redis.Cmd) Role {
 	// Val, not Slice: go-redis sets a failed pipeline's error on commands
 	// whose replies did arrive too.
@@ -333,9 +336,9 @@ func parseRole(cmd *redis.Cmd) Role {
 		return ""
 	}
 	switch s, _ := v[0].(string); s {
-	case "master":
+	case "master", "primary":
 		return Primary
-	case "slave":
+	case "slave", "replica":
 		return Replica
 	}
 	return ""

@@ -249,11 +249,22 @@ func (k *ClusterChecker) detect(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
-	on := strings.Contains(info, "cluster_enabled:1")
+	on := clusterEnabled(info)
 	k.mu.Lock()
 	k.detectedOn, k.isCluster = c, on
 	k.mu.Unlock()
 	return on
+}
+
+// clusterEnabled reads INFO cluster: "cluster_enabled:1" on Redis OSS and
+// Valkey alike.
+func clusterEnabled(info string) bool {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "cluster_enabled:"); ok {
+			return v == "1"
+		}
+	}
+	return false
 }
 
 // maxRounds bounds the rounds of one cluster check: the first, and up to
@@ -571,8 +582,9 @@ func ShardsFromClusterShards(in []redis.ClusterShard, tls bool, from string) []S
 			if n.Role != "master" && n.Role != "primary" {
 				continue
 			}
+			// Valkey leaves out "port" on a TLS-only node (port 0).
 			port := n.Port
-			if tls && n.TLSPort > 0 {
+			if (tls || port == 0) && n.TLSPort > 0 {
 				port = n.TLSPort
 			}
 			s.Primary = nodeAddr(n.Endpoint, n.IP, port, from)

@@ -293,3 +293,16 @@ func wantNoClusterKeys(t *testing.T, admin *redis.Client, prefix string, keep ..
 		}
 	}
 }
+
+// A server without CLUSTER SHARDS (Redis OSS 6, or an ACL that denies it)
+// is asked CLUSTER SLOTS instead.
+func TestClusterSlotsFallback(t *testing.T) {
+	servers := redistest.StartCluster(t, 2, redisserver.Options{Config: []string{"user checker on >checker-pw ~* +@all -cluster|shards"}})
+	k, err := check.NewCluster(redisconn.Config{Addr: servers[1].Addr, Username: "checker", Password: "checker-pw"},
+		check.Options{Timeout: 2 * time.Second, Heartbeat: true}, check.ClusterOn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.Close() })
+	wantShards(t, k.Check(context.Background()), "0-8191", "8192-16383")
+}
