@@ -155,6 +155,7 @@ type ClusterChecker struct {
 	mode   ClusterMode
 	node   func(addr string) (*redisconn.Client, error)
 	tls    bool
+	seed   string // the configured endpoint, host:port
 	maxAge time.Duration
 
 	mu         sync.Mutex
@@ -184,6 +185,7 @@ func NewCluster(cfg redisconn.Config, o Options, mode ClusterMode) (*ClusterChec
 		single: New(seed, o),
 		mode:   mode,
 		tls:    cfg.TLS,
+		seed:   cfg.Addr,
 		maxAge: DefaultTopologyMaxAge,
 		nodes:  map[string]*redisconn.Client{},
 		roles:  map[string]Role{},
@@ -480,7 +482,7 @@ func (k *ClusterChecker) topology(ctx context.Context, refresh bool) ([]Shard, e
 	seed, _, err := k.single.conn.Get()
 	var shards []Shard
 	if err == nil {
-		shards, err = discover(ctx, seed, k.tls, k.single.conn.RemoteAddr())
+		shards, err = discover(ctx, seed, k.tls, k.seed)
 		if err != nil && redisconn.Finished(err) {
 			k.single.conn.Drop(seed)
 		}
