@@ -311,15 +311,19 @@ func topologyFailure(o Options, err error) Result {
 	return r
 }
 
-// needsRefresh reports whether a result says the topology in hand is stale:
-// a redirection, a node gone or a node that no longer plays its part.
+// needsRefresh reports whether a result says the topology in hand may be
+// stale: a redirection (the slot moved, or the node is no longer its
+// primary) or a node gone (refused, reset: a failover may have replaced
+// it). READONLY is not among them: in a cluster a demoted node redirects,
+// so READONLY comes from a read-only group (the secondary of a Global
+// Datastore), which no topology changes.
 func needsRefresh(results []ShardResult) bool {
 	for _, r := range results {
 		if r.Healthy {
 			continue
 		}
 		switch r.Reason {
-		case ReasonCluster, ReasonRefused, ReasonReset, ReasonReadOnly:
+		case ReasonCluster, ReasonRefused, ReasonReset:
 			return true
 		}
 	}

@@ -306,3 +306,54 @@ func TestClusterSlotsFallback(t *testing.T) {
 	t.Cleanup(func() { _ = k.Close() })
 	wantShards(t, k.Check(context.Background()), "0-8191", "8192-16383")
 }
+
+// The seed (the configured endpoint) is the node that died: the shards are
+// learnt again from the other primaries, and only the dead one's shard
+// fails.
+func TestClusterSeedKilled(t *testing.T) {
+	servers := redistest.StartCluster(t, 3, redisserver.Options{})
+	k := clusterChecker(t, servers[0].Addr, check.Options{Timeout: faultTimeout, Heartbeat: true}, check.ClusterOn)
+	wantShards(t, k.Check(context.Background()), "0-5460", "5461-10921", "10922-16383")
+
+	servers[0].Kill()
+	r := boundedClusterCheck(t, k)
+	if r.Healthy || r.Writable || len(r.Shards) != 3 || r.Shards[0].Healthy || !r.Shards[1].Healthy || !r.Shards[2].Healthy {
+		t.Fatalf("seed down: want only shard 0-5460 failing, got %+v", r)
+	}
+	if want := "1 of 3 shards failed: shard 0-5460 at " + servers[0].Addr + ": refused"; !strings.HasPrefix(r.Error, want) {
+		t.Fatalf("error %q, want it to start %q", r.Error, want)
+	}
+}
+
+// A shard's primary dies and the cluster fails over by itself (its replica
+// is elected by a majority of the other primaries after
+// cluster-node-timeout): the checks name the shard while it has no primary,
+// then find the promoted replica without being told. The other shards stay
+// writable throughout, as on ElastiCache, whose
+// cluster-require-full-coverage is no.
+func TestClusterAutomaticFailoverFollowed(t *testing.T) {
+	c := redistest.StartClusterWithReplicas(t, 3, 1, redisserver.Options{
+		Config: []string{"cluster-node-timeout 1000", "cluster-require-full-coverage no"}})
+	k := clusterChecker(t, c.Primaries[0].Addr, check.Options{Timeout: faultTimeout, Heartbeat: true}, check.ClusterOn)
+	wantShards(t, k.Check(context.Background()), "0-5460", "5461-10921", "10922-16383")
+
+	c.Primaries[1].Kill()
+	r := boundedClusterCheck(t, k)
+	if r.Healthy || r.Writable || r.Shards[1].Healthy || r.Shards[1].Node != c.Primaries[1].Addr {
+		t.Fatalf("primary of 5461-10921 killed: want that shard failing, got %+v", r)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !r.Healthy {
+		if time.Now().After(deadline) {
+			t.Fatalf("no healthy check 30s after the primary died: %+v", r)
+		}
+		if !r.Shards[0].Healthy || !r.Shards[2].Healthy {
+			t.Fatalf("another shard failed meanwhile: %+v", r)
+		}
+		r = boundedClusterCheck(t, k)
+	}
+	wantShards(t, r, "0-5460", "5461-10921", "10922-16383")
+	if r.Shards[1].Node != c.Replicas[1][0].Addr {
+		t.Fatalf("after the failover the shard was checked at %s, want the promoted %s", r.Shards[1].Node, c.Replicas[1][0].Addr)
+	}
+}
