@@ -248,10 +248,10 @@ func (k *ClusterChecker) detect(ctx context.Context) bool {
 	}
 	k.mu.Unlock()
 	info, err := c.Info(ctx, "cluster").Result()
-	if err != nil {
-		return false
+	if err != nil && !redisconn.ServerReply(err) {
+		return false // ask again on the next connection
 	}
-	on := clusterEnabled(info)
+	on := err == nil && clusterEnabled(info)
 	k.mu.Lock()
 	k.detectedOn, k.isCluster = c, on
 	k.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -355,5 +356,36 @@ func TestClusterAutomaticFailoverFollowed(t *testing.T) {
 	wantShards(t, r, "0-5460", "5461-10921", "10922-16383")
 	if r.Shards[1].Node != c.Replicas[1][0].Addr {
 		t.Fatalf("after the failover the shard was checked at %s, want the promoted %s", r.Shards[1].Node, c.Replicas[1][0].Addr)
+	}
+}
+
+// On one node, auto asks INFO once per connection: warm checks stay one
+// round trip, also for an ACL user without +info (the README's minimal
+// checker user), who is checked as one node.
+func TestClusterAutoOnOneNodeIsOneRoundTrip(t *testing.T) {
+	for name, user := range map[string]string{"default user": "", "user without +info": "checker"} {
+		t.Run(name, func(t *testing.T) {
+			srv := redistest.Start(t, redisserver.Options{Config: []string{"user checker on >checker-pw ~healthcheck:* +ping +role +set +get +del"}})
+			var writes, dials atomic.Int64
+			cfg := countingConfig(srv.Addr, 0, &writes, &dials)
+			if user != "" {
+				cfg.Username, cfg.Password = user, "checker-pw"
+			}
+			k, err := check.NewCluster(cfg, check.Options{Timeout: 2 * time.Second}, check.ClusterAuto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = k.Close() })
+			wantHealthy(t, k.Check(context.Background()))
+			before := writes.Load()
+			for range 5 {
+				if r := k.Check(context.Background()); !r.Healthy || r.Shards != nil {
+					t.Fatalf("warm check: %+v", r)
+				}
+			}
+			if got := writes.Load() - before; got != 5 {
+				t.Fatalf("5 warm checks made %d writes, want 5 (INFO asked once per connection)", got)
+			}
+		})
 	}
 }
