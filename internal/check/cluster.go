@@ -110,6 +110,20 @@ func (s Shard) tagSlot(alt bool) int {
 	return s.Slots[0].Start
 }
 
+// HeartbeatKey is the key of the shard's heartbeat under prefix:
+// <prefix>heartbeat:{tag}, the tag hashing to the shard's first slot. The
+// checker of a primary writes it on every check; a replica's checker (and
+// anything that reads a shard's heartbeat, such as the promoter's evidence)
+// reads it there. Both regions of a Global Datastore share the slot layout,
+// so they name it alike.
+func (s Shard) HeartbeatKey(prefix string) string {
+	o := Options{Prefix: prefix}
+	if len(s.Slots) > 0 {
+		o.tag = SlotTag(s.tagSlot(false))
+	}
+	return o.HeartbeatKey()
+}
+
 // ShardResult is the outcome of one shard's check.
 type ShardResult struct {
 	// Slots are the shard's slot ranges, e.g. 0-5460.
@@ -486,7 +500,7 @@ func (k *ClusterChecker) topology(ctx context.Context, refresh bool) ([]Shard, e
 	seed, _, err := k.single.conn.Get()
 	var shards []Shard
 	if err == nil {
-		shards, err = discover(ctx, seed, k.tls, k.seed)
+		shards, err = DiscoverShards(ctx, seed, k.tls, k.seed)
 		if err != nil && redisconn.Finished(err) {
 			k.single.conn.Drop(seed)
 		}
@@ -504,7 +518,7 @@ func (k *ClusterChecker) topology(ctx context.Context, refresh bool) ([]Shard, e
 			continue
 		}
 		var derr error
-		if shards, derr = discover(ctx, c, k.tls, addr); derr == nil {
+		if shards, derr = DiscoverShards(ctx, c, k.tls, addr); derr == nil {
 			err = nil
 		} else if redisconn.Finished(derr) {
 			nc.Drop(c)
@@ -551,11 +565,13 @@ func (k *ClusterChecker) Close() error {
 	return errors.Join(errs...)
 }
 
-// discover asks one node for the shards: CLUSTER SHARDS (Redis 7, Valkey),
-// else CLUSTER SLOTS (Redis 6 and older answer SHARDS with an error).
-// from is the address the client reached, for nodes the cluster names
-// without an address of their own.
-func discover(ctx context.Context, c *redis.Client, tls bool, from string) ([]Shard, error) {
+// DiscoverShards asks one node for the shards: CLUSTER SHARDS (Redis 7,
+// Valkey), else CLUSTER SLOTS (Redis 6 and older, or an ACL without
+// cluster|shards, answer SHARDS with an error). tls picks the nodes' TLS
+// ports; from is the address c reaches (host:port), for nodes the cluster
+// names without an address of their own. The shards are in slot order;
+// slots no node serves come back as a Shard without a primary.
+func DiscoverShards(ctx context.Context, c *redis.Client, tls bool, from string) ([]Shard, error) {
 	shards, err := c.ClusterShards(ctx).Result()
 	if err == nil {
 		return ShardsFromClusterShards(shards, tls, from), nil

@@ -62,8 +62,10 @@ func TestClusterEveryShardChecked(t *testing.T) {
 	// Each shard holds its own heartbeat, in a slot of its own, and no probe
 	// key is left behind.
 	for i, s := range k.Shards() {
-		tag := check.SlotTag(s.Slots[0].Start)
-		hbKey := "healthcheck:heartbeat:{" + tag + "}"
+		hbKey := s.HeartbeatKey("healthcheck:")
+		if want := "healthcheck:heartbeat:{" + check.SlotTag(s.Slots[0].Start) + "}"; hbKey != want {
+			t.Fatalf("shard %s: heartbeat key %q, want %q", s.SlotsString(), hbKey, want)
+		}
 		admin := redistest.Admin(t, servers[i].Addr, "", "")
 		v, err := admin.Get(context.Background(), hbKey).Result()
 		if err != nil {
