@@ -237,8 +237,12 @@ func (k *ClusterChecker) Check(ctx context.Context) Result {
 		defer cancel()
 	}
 	var r Result
-	if k.mode == ClusterOn || k.detect(ctx) {
+	if k.mode == ClusterOn {
 		r = k.checkCluster(ctx, o)
+	} else if c, warm, cluster, err := k.detect(ctx); cluster {
+		r = k.checkCluster(ctx, o)
+	} else if err == nil {
+		r = k.single.checkOn(ctx, o, c, warm)
 	} else {
 		r = k.single.check(ctx, o)
 	}
@@ -248,28 +252,38 @@ func (k *ClusterChecker) Check(ctx context.Context) Result {
 	return r
 }
 
-// detect reads cluster_enabled once per seed connection. Any failure means
-// "one node": the single check that follows reports the failure itself.
-func (k *ClusterChecker) detect(ctx context.Context) bool {
-	c, _, err := k.single.conn.Get()
+// detect reads cluster_enabled once per seed connection, and returns that
+// connection's client and whether it is warm for the one-node check: a
+// connection that has only just answered INFO is not, so a READONLY on its
+// first check is no news (no redial), as on a Checker's cold connection.
+// Any failure means "one node": the one-node check that follows reports
+// it. A server that refuses INFO (an ACL without +info) is remembered as
+// one node for the connection, so its warm checks stay one round trip.
+func (k *ClusterChecker) detect(ctx context.Context) (c *redis.Client, warm, cluster bool, err error) {
+	c, warm, err = k.single.conn.Get()
 	if err != nil {
-		return false
+		return nil, false, false, err
 	}
 	k.mu.Lock()
 	if k.detectedOn == c {
 		defer k.mu.Unlock()
-		return k.isCluster
+		return c, warm, k.isCluster, nil
 	}
 	k.mu.Unlock()
-	info, err := c.Info(ctx, "cluster").Result()
-	if err != nil && !redisconn.ServerReply(err) {
-		return false // ask again on the next connection
+	// In a pipeline of its own: go-redis (v9.23) dials a second connection
+	// for the first pipeline that follows a plain command on a new client.
+	pipe := c.Pipeline()
+	infoCmd := pipe.Info(ctx, "cluster")
+	_, _ = pipe.Exec(ctx)
+	info, ierr := infoCmd.Result()
+	if ierr != nil && !redisconn.ServerReply(ierr) {
+		return c, false, false, nil // ask again on the next connection
 	}
-	on := err == nil && clusterEnabled(info)
+	on := ierr == nil && clusterEnabled(info)
 	k.mu.Lock()
 	k.detectedOn, k.isCluster = c, on
 	k.mu.Unlock()
-	return on
+	return c, false, on, nil
 }
 
 // clusterEnabled reads INFO cluster: "cluster_enabled:1" on Redis OSS and
@@ -572,14 +586,21 @@ func (k *ClusterChecker) Close() error {
 // names without an address of their own. The shards are in slot order;
 // slots no node serves come back as a Shard without a primary.
 func DiscoverShards(ctx context.Context, c *redis.Client, tls bool, from string) ([]Shard, error) {
-	shards, err := c.ClusterShards(ctx).Result()
+	// Pipelines, not plain commands: see detect.
+	pipe := c.Pipeline()
+	shardsCmd := pipe.ClusterShards(ctx)
+	_, _ = pipe.Exec(ctx)
+	shards, err := shardsCmd.Result()
 	if err == nil {
 		return ShardsFromClusterShards(shards, tls, from), nil
 	}
 	if !redisconn.ServerReply(err) || Classify(err) == ReasonAuth || Classify(err) == ReasonLoading {
 		return nil, err
 	}
-	slots, serr := c.ClusterSlots(ctx).Result()
+	pipe = c.Pipeline()
+	slotsCmd := pipe.ClusterSlots(ctx)
+	_, _ = pipe.Exec(ctx)
+	slots, serr := slotsCmd.Result()
 	if serr != nil {
 		return nil, fmt.Errorf("cluster shards: %v; cluster slots: %w", err, serr)
 	}

@@ -388,6 +388,29 @@ func TestClusterAutoOnOneNodeIsOneRoundTrip(t *testing.T) {
 			if got := writes.Load() - before; got != 5 {
 				t.Fatalf("5 warm checks made %d writes, want 5 (INFO asked once per connection)", got)
 			}
+			if dials.Load() != 1 {
+				t.Fatalf("dialed %d times, want 1", dials.Load())
+			}
 		})
+	}
+}
+
+// In auto, the INFO that finds a node to be no cluster does not make its
+// connection warm: a READONLY on the first check is a failure, not a
+// redial, as on a Checker.
+func TestClusterAutoColdReadOnlyIsNotRedialed(t *testing.T) {
+	primary := redistest.Start(t, redisserver.Options{})
+	replica := redistest.StartReplica(t, primary, "")
+	var writes, dials atomic.Int64
+	k, err := check.NewCluster(countingConfig(replica.Addr, 0, &writes, &dials),
+		check.Options{Timeout: faultTimeout, ExpectRole: check.Primary}, check.ClusterAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.Close() })
+	r := boundedClusterCheck(t, k)
+	wantFailure(t, r, check.StepSet, check.ReasonReadOnly)
+	if r.Redialed || dials.Load() != 1 {
+		t.Fatalf("cold READONLY: redialed %v after %d dials", r.Redialed, dials.Load())
 	}
 }
