@@ -1,6 +1,8 @@
 // Package check is redisha's health-check engine: one check is one pipeline
 // (one network round trip on a warm connection) whose result is data. Redis
-// being down is a Result with a reason, never a Go error.
+// being down is a Result with a reason, never a Go error. On a cluster-mode
+// endpoint (ClusterChecker) every shard's primary gets that pipeline, all in
+// parallel, and the result sums the shards up.
 package check
 
 import (
