@@ -218,6 +218,17 @@ func NewCluster(cfg redisconn.Config, o Options, mode ClusterMode) (*ClusterChec
 	return k, nil
 }
 
+// WithTopologyMaxAge sets how long the shards learnt are trusted before a
+// check asks again (one more round trip, to the seed, before that check's
+// shards). Zero or less keeps DefaultTopologyMaxAge. It returns k; call it
+// before the first check.
+func (k *ClusterChecker) WithTopologyMaxAge(d time.Duration) *ClusterChecker {
+	if d > 0 {
+		k.maxAge = d
+	}
+	return k
+}
+
 // Options returns the options every check uses.
 func (k *ClusterChecker) Options() Options { return k.single.opts }
 

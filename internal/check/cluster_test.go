@@ -414,3 +414,49 @@ func TestClusterAutoColdReadOnlyIsNotRedialed(t *testing.T) {
 		t.Fatalf("cold READONLY: redialed %v after %d dials", r.Redialed, dials.Load())
 	}
 }
+
+// A TLS-only cluster (tls-cluster yes, no plain port): CLUSTER SHARDS names
+// each node by its tls-port, and every primary is dialed with the
+// endpoint's TLS settings.
+func TestClusterTLS(t *testing.T) {
+	certs := redistest.NewCerts(t, "localhost")
+	servers := redistest.StartCluster(t, 2, redisserver.Options{TLS: &certs.TLSFiles})
+	k, err := check.NewCluster(redisconn.Config{Addr: servers[0].Addr, TLS: true, TLSCAFile: certs.CAFile, TLSServerName: "localhost"},
+		check.Options{Timeout: 2 * time.Second, Heartbeat: true}, check.ClusterAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.Close() })
+	r := k.Check(context.Background())
+	wantShards(t, r, "0-8191", "8192-16383")
+	if r.Shards[1].Node != servers[1].Addr {
+		t.Fatalf("shard 2 checked at %s, want %s", r.Shards[1].Node, servers[1].Addr)
+	}
+}
+
+// Scaling out: a new primary takes slots from the end of a shard, so no
+// check meets a redirection. A checker finds the new shard once the
+// topology it holds is older than its max age, and not before.
+func TestClusterScaleOutFoundAfterMaxAge(t *testing.T) {
+	servers := redistest.StartCluster(t, 2, redisserver.Options{})
+	ctx := context.Background()
+	o := check.Options{Timeout: 2 * time.Second, Heartbeat: true}
+	young := clusterChecker(t, servers[0].Addr, o, check.ClusterOn).WithTopologyMaxAge(time.Hour)
+	aged := clusterChecker(t, servers[0].Addr, o, check.ClusterOn).WithTopologyMaxAge(time.Nanosecond)
+	for _, k := range []*check.ClusterChecker{young, aged} {
+		wantShards(t, k.Check(ctx), "0-8191", "8192-16383")
+	}
+
+	added := redistest.Start(t, redisserver.Options{Cluster: true})
+	if err := redistest.Admin(t, servers[0].Addr, "", "").Do(ctx, "CLUSTER", "MEET", "127.0.0.1", added.Port, added.BusPort).Err(); err != nil {
+		t.Fatal(err)
+	}
+	all := append(servers, added)
+	redistest.WaitClusterOK(t, all, "")
+	redistest.MigrateSlots(t, servers[1], added, 16380, 16383, all, "", nil)
+
+	// Within its max age a checker checks the shards it knew: they all still
+	// pass, and the new one is not among them.
+	wantShards(t, young.Check(ctx), "0-8191", "8192-16383")
+	wantShards(t, aged.Check(ctx), "0-8191", "8192-16379", "16380-16383")
+}
