@@ -222,3 +222,64 @@ func majorMinor(v string) (major, minor int, ok bool) {
 	minor, err2 = strconv.Atoi(parts[1])
 	return major, minor, err1 == nil && err2 == nil
 }
+
+// Member is one replication group of a Global Datastore as a deployment
+// describes it.
+type Member struct {
+	// Region names the member in errors, e.g. us-east-1.
+	Region string
+	// Engine and Version as given to Validate.
+	Engine, Version string
+	// NodeType, e.g. cache.r7g.large.
+	NodeType string
+	// Shards is the number of node groups (1 with cluster mode off).
+	Shards int
+	// ReplicasPerShard may differ between members.
+	ReplicasPerShard int
+}
+
+// ValidateGlobal checks the members of one Global Datastore against its
+// rules: every member valid on its own (engine, version, node type, shard
+// and replica counts), and all alike in engine, version, node type and
+// number of shards (replicas may differ, to serve each region's reads).
+// A resharding changes every member together: ElastiCache resizes the
+// Global Datastore, not one member, so a deployment that changes the shard
+// count of one member alone fails here.
+func ValidateGlobal(members ...Member) error {
+	if len(members) == 0 {
+		return fmt.Errorf("a Global Datastore needs at least one member")
+	}
+	if len(members) > 3 {
+		return fmt.Errorf("%d members: a Global Datastore has a primary and at most two secondaries", len(members))
+	}
+	var first Version
+	for i, m := range members {
+		v, err := Validate(m.Engine, m.Version, true)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.Region, err)
+		}
+		if err := ValidateGlobalNodeType(m.NodeType); err != nil {
+			return fmt.Errorf("%s: %w", m.Region, err)
+		}
+		if err := ValidateShards(m.Shards, m.ReplicasPerShard); err != nil {
+			return fmt.Errorf("%s: %w", m.Region, err)
+		}
+		if i == 0 {
+			first = v
+			continue
+		}
+		p := members[0]
+		switch {
+		case v != first:
+			return fmt.Errorf("%s runs %s %s and %s runs %s %s: every member of a Global Datastore runs the same engine and version",
+				p.Region, first.Engine, first.Version, m.Region, v.Engine, v.Version)
+		case m.NodeType != p.NodeType:
+			return fmt.Errorf("%s has node type %s and %s has %s: every member of a Global Datastore has the same node type",
+				p.Region, p.NodeType, m.Region, m.NodeType)
+		case m.Shards != p.Shards:
+			return fmt.Errorf("%s has %d shards and %s has %d: every member of a Global Datastore has the same number of shards (a resharding resizes them all together)",
+				p.Region, p.Shards, m.Region, m.Shards)
+		}
+	}
+	return nil
+}

@@ -111,3 +111,42 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+func TestValidateGlobal(t *testing.T) {
+	east := engine.Member{Region: "us-east-1", Engine: "valkey", Version: "8.0", NodeType: "cache.r7g.large", Shards: 3, ReplicasPerShard: 1}
+	west := east
+	west.Region, west.ReplicasPerShard = "us-west-2", 2 // replicas may differ
+	if err := engine.ValidateGlobal(east, west); err != nil {
+		t.Fatalf("alike members: %v", err)
+	}
+	differ := func(f func(m *engine.Member)) engine.Member {
+		m := west
+		f(&m)
+		return m
+	}
+	for _, tc := range []struct {
+		name    string
+		members []engine.Member
+		want    string
+	}{
+		{"shards", []engine.Member{east, differ(func(m *engine.Member) { m.Shards = 4 })},
+			"us-east-1 has 3 shards and us-west-2 has 4: every member of a Global Datastore has the same number of shards (a resharding resizes them all together)"},
+		{"version", []engine.Member{east, differ(func(m *engine.Member) { m.Version = "8.1" })},
+			"us-east-1 runs valkey 8.0 and us-west-2 runs valkey 8.1: every member of a Global Datastore runs the same engine and version"},
+		{"engine", []engine.Member{east, differ(func(m *engine.Member) { m.Engine, m.Version = "redis", "7.1" })},
+			"us-east-1 runs valkey 8.0 and us-west-2 runs redis 7.1"},
+		{"node type", []engine.Member{east, differ(func(m *engine.Member) { m.NodeType = "cache.r6g.large" })},
+			"us-east-1 has node type cache.r7g.large and us-west-2 has cache.r6g.large"},
+		{"t-type", []engine.Member{differ(func(m *engine.Member) { m.NodeType = "cache.t4g.small" })},
+			"us-west-2: node type \"cache.t4g.small\" cannot be in a Global Datastore"},
+		{"no shards", []engine.Member{differ(func(m *engine.Member) { m.Shards = 0 })}, "us-west-2: shards = 0: use 1 to 500"},
+		{"bad version", []engine.Member{differ(func(m *engine.Member) { m.Version = "7.0" })}, "us-west-2: valkey version \"7.0\" is not offered"},
+		{"four members", []engine.Member{east, west, west, west}, "4 members: a Global Datastore has a primary and at most two secondaries"},
+		{"none", nil, "a Global Datastore needs at least one member"},
+	} {
+		err := engine.ValidateGlobal(tc.members...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
