@@ -109,3 +109,25 @@ func BenchmarkClusterCheck(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkClusterAutoOneNode is the Lambda's default path on one node
+// (CLUSTER_MODE=auto): the one-node check behind the cluster checker, which
+// asked INFO once on the cold connection. Compare with BenchmarkCheck/primary.
+func BenchmarkClusterAutoOneNode(b *testing.B) {
+	srv := redistest.Start(b, redisserver.Options{})
+	k, err := check.NewCluster(redisconn.Config{Addr: srv.Addr}, check.Options{Timeout: 2 * time.Second}, check.ClusterAuto)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = k.Close() })
+	ctx := context.Background()
+	if r := k.Check(ctx); !r.Healthy || r.Shards != nil {
+		b.Fatalf("cold check: %+v", r)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := k.Check(ctx); !r.Healthy {
+			b.Fatalf("check: %+v", r)
+		}
+	}
+}
