@@ -3,7 +3,10 @@ package check_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,7 +138,17 @@ func boundedClusterCheck(t *testing.T, k *check.ClusterChecker) check.Result {
 // primary to another while checks run: the checks follow ASK and MOVED and
 // never report a failure, including a check that runs exactly while the
 // shard's first slot is half-migrated (its keys moved, its ownership not).
+// 64 slots by default (a few seconds); REDISHA_RESHARD_SLOTS=N moves N
+// (up to 8190: all but one slot of the first shard) for a longer soak.
 func TestClusterReshardingIsNoFailure(t *testing.T) {
+	moved := 64
+	if v := os.Getenv("REDISHA_RESHARD_SLOTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 8190 {
+			t.Fatalf("REDISHA_RESHARD_SLOTS=%q: use a number of slots from 1 to 8190", v)
+		}
+		moved = n
+	}
 	servers := redistest.StartCluster(t, 2, redisserver.Options{})
 	ctx := context.Background()
 	cc := redistest.ClusterClient(t, servers, "", "")
@@ -175,7 +188,7 @@ func TestClusterReshardingIsNoFailure(t *testing.T) {
 		}
 	}()
 	askWindow := false
-	redistest.MigrateSlots(t, servers[0], servers[1], 0, 63, servers, "", func(slot int) {
+	redistest.MigrateSlots(t, servers[0], servers[1], 0, moved-1, servers, "", func(slot int) {
 		if slot == 0 { // slot 0 is the first shard's tag: its keys are gone, ASK it is
 			r := k.Check(ctx)
 			record(r)
@@ -190,14 +203,14 @@ func TestClusterReshardingIsNoFailure(t *testing.T) {
 	<-done
 	r := k.Check(ctx)
 	record(r)
-	wantShards(t, r, "0-63,8192-16383", "64-8191")
+	wantShards(t, r, fmt.Sprintf("0-%d,8192-16383", moved-1), fmt.Sprintf("%d-8191", moved))
 	if len(bad) > 0 {
 		t.Fatalf("%d of %d checks failed during the resharding, first: %+v", len(bad), checks, bad[0])
 	}
 	if !askWindow {
 		t.Fatalf("the check in the ASK window did not move to another slot of the shard")
 	}
-	t.Logf("%d checks during the migration of 64 slots, none failed", checks)
+	t.Logf("%d checks during the migration of %d slots, none failed", checks, moved)
 }
 
 // CLUSTER FAILOVER on a replica: the old primary answers ROLE slave and
@@ -459,4 +472,26 @@ func TestClusterScaleOutFoundAfterMaxAge(t *testing.T) {
 	// pass, and the new one is not among them.
 	wantShards(t, young.Check(ctx), "0-8191", "8192-16383")
 	wantShards(t, aged.Check(ctx), "0-8191", "8192-16379", "16380-16383")
+}
+
+// One shard's primary stalls (SIGSTOP): that shard times out at the
+// deadline, named; the others pass in the same check.
+func TestClusterShardPrimaryStalled(t *testing.T) {
+	servers := redistest.StartCluster(t, 3, redisserver.Options{})
+	k := clusterChecker(t, servers[0].Addr, check.Options{Timeout: faultTimeout, Heartbeat: true}, check.ClusterOn)
+	wantShards(t, k.Check(context.Background()), "0-5460", "5461-10921", "10922-16383")
+
+	if err := servers[2].Pause(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = servers[2].Resume() })
+	r := boundedClusterCheck(t, k)
+	wantFailure(t, r, check.StepPing, check.ReasonTimeout)
+	wantAtDeadline(t, r, faultTimeout)
+	if !r.Shards[0].Healthy || !r.Shards[1].Healthy || r.Shards[2].Healthy || r.Writable {
+		t.Fatalf("shard 10922-16383 stalled: want only it failing, got %+v", r)
+	}
+	if want := "1 of 3 shards failed: shard 10922-16383 at " + servers[2].Addr + ": timeout at ping"; !strings.HasPrefix(r.Error, want) {
+		t.Fatalf("error %q, want it to start %q", r.Error, want)
+	}
 }
