@@ -66,8 +66,8 @@ clean:
 	rm -rf build cdk.out
 
 .PHONY: drill
-drill: deps-redis ## rehearse a regional failover here, measured (region A lost); DRILL_FLAGS="--scenario switchover --speed 60"
+drill: deps-redis synth ## synthesize the app and rehearse its templates here, measured (region A lost); DRILL_FLAGS="--scenario switchover --speed 60"
 	@mkdir -p build/local build/drill
 	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o build/local/bootstrap ./lambda
 	$(GO) build -o build/redisha ./cmd/redisha
-	build/redisha drill --bootstrap build/local/bootstrap $(DRILL_FLAGS)
+	build/redisha drill --templates cdk.out --bootstrap build/local/bootstrap $(DRILL_FLAGS)

@@ -96,7 +96,7 @@ type Options struct {
 	// default: none ("-" on the wire)
 	Region string
 	// Now is the clock (tests only). default: time.Now
-	Now func() time.Time
+	Now func() time.Time `json:"-"`
 
 	// tag is the hash tag of the shard a cluster check writes to: its keys
 	// carry "{tag}" so that they hash to that shard. Empty on one node.

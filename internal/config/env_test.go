@@ -66,7 +66,7 @@ func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
 				want.Check.Timeout = check.DefaultTimeout
 			}
 			if want.Check.ExpectRole == "" {
-				want.Check.ExpectRole = check.Primary
+				want.Check.ExpectRole = check.Auto // what FromEnv reads for an unset EXPECT_ROLE
 			}
 			if want.ClusterMode == "" {
 				want.ClusterMode = check.ClusterAuto
