@@ -344,9 +344,10 @@ func TestClusterSeedKilled(t *testing.T) {
 // A shard's primary dies and the cluster fails over by itself (its replica
 // is elected by a majority of the other primaries after
 // cluster-node-timeout): the checks name the shard while it has no primary,
-// then find the promoted replica without being told. The other shards stay
-// writable throughout, as on ElastiCache, whose
-// cluster-require-full-coverage is no.
+// then find the promoted replica without being told. With
+// cluster-require-full-coverage no the other shards stay writable
+// throughout (with yes, every shard answers CLUSTERDOWN until the failover
+// ends, and the checks say so).
 func TestClusterAutomaticFailoverFollowed(t *testing.T) {
 	c := redistest.StartClusterWithReplicas(t, 3, 1, redisserver.Options{
 		Config: []string{"cluster-node-timeout 1000", "cluster-require-full-coverage no"}})
