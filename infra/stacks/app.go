@@ -193,20 +193,23 @@ func Build(app awscdk.App, d deployment.Deployment) *App {
 		return &awscdk.Environment{Account: jsii.String(s.Account), Region: jsii.String(region)}
 	}
 	tags := &map[string]*string{"project": jsii.String("redisha"), "redisha:deployment": jsii.String(s.Name)}
+	// Termination protection on every stack: deleting one takes a deliberate
+	// `aws cloudformation update-termination-protection` first.
+	protect := jsii.Bool(s.TerminationProtection)
 	primary := NewPrimaryStack(app, d.Regions[0].Stack, &PrimaryStackProps{
-		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
+		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags, TerminationProtection: protect,
 			Description: jsii.String("redisha " + s.Name + ": primary region of the Global Datastore, its checker, promoter and alarms")},
 		Deployment: d,
 	})
 	secondary := NewSecondaryStack(app, d.Regions[1].Stack, &SecondaryStackProps{
-		StackProps: awscdk.StackProps{Env: env(s.SecondaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
+		StackProps: awscdk.StackProps{Env: env(s.SecondaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags, TerminationProtection: protect,
 			Description: jsii.String("redisha " + s.Name + ": secondary region of the Global Datastore, its checker, promoter and alarms")},
 		Deployment: d, GlobalID: primary.GlobalID, PrimarySecretARN: primary.SecretARN, PrimaryVpcID: primary.Network.vpc.VpcId(),
 	})
 	// The secondary joins a Global Datastore that must exist first.
 	secondary.AddStackDependency(primary.Stack, jsii.String("the Global Datastore must exist before a secondary joins it"))
 	dnsStack := NewDNSStack(app, d.DNSStackID(), &DNSStackProps{
-		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
+		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags, TerminationProtection: protect,
 			Description: jsii.String("redisha " + s.Name + ": private zone, health checks and failover records")},
 		DNSProps: DNSProps{Deployment: d, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
 			Endpoints: [2]*string{primary.Host, secondary.Group}},
@@ -246,6 +249,6 @@ func dashboardURL(region, name string) *string {
 // on that resource (see newChecker).
 func suppress(stack awscdk.Stack) {
 	cdknag.NagSuppressions_AddStackSuppressions(stack, &[]*cdknag.NagPackSuppression{
-		{Id: jsii.String("AwsSolutions-AEC5"), Reason: jsii.String("The port is a setting (context \"port\"); the default 6379 is kept because clients and the design expect it; the cache is reachable only from the checker's security group and the configured CIDRs")},
+		{Id: jsii.String("AwsSolutions-AEC5"), Reason: jsii.String("The port is a setting (context \"port\"); the default 6379 is kept because clients and the design expect it. The cache is reachable on it only from the checker's, the promoter's and the app client security groups, the other region's VPC range (security groups cannot be referenced across regions) and the configured appClientCidrs")},
 	}, jsii.Bool(true))
 }

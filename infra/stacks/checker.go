@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/redisha/redisha/internal/config"
 	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/metrics"
 )
@@ -62,16 +63,17 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
 		Resources: jsii.Strings(p.SecretARN),
 	}))
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:    jsii.Strings("cloudwatch:PutMetricData"),
-		Resources:  jsii.Strings("*"), // PutMetricData has no resource type; the condition narrows it
-		Conditions: &map[string]interface{}{"StringEquals": map[string]string{"cloudwatch:namespace": metrics.DefaultNamespace}},
-	}))
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"),
-		Resources: jsii.Strings("*"), // ENI actions take no resource-level permission at create time
-	}))
+	if s.MetricsMode == config.MetricsAPI {
+		// Only when the checker calls PutMetricData (EMF needs no grant): in
+		// this namespace and this region only.
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("cloudwatch:PutMetricData"),
+			Resources: jsii.Strings("*"), // PutMetricData has no resource type; the conditions narrow it
+			Conditions: &map[string]interface{}{"StringEquals": map[string]*string{
+				"cloudwatch:namespace": jsii.String(metrics.DefaultNamespace), "aws:RequestedRegion": awscdk.Stack_Of(scope).Region()}},
+		}))
+	}
+	vpcFunctionENIs(role)
 
 	fn := awslambda.NewFunction(scope, jsii.String("Checker"), &awslambda.FunctionProps{
 		Description:    jsii.String("redisha health checker of " + p.Region.GroupID + " (role-aware)"),
@@ -160,7 +162,13 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	sfLogs := awslogs.NewLogGroup(scope, jsii.String("LoopLogs"), &awslogs.LogGroupProps{
 		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+	stack := awscdk.Stack_Of(scope)
+	// Service roles trust their service for this account's own resources
+	// only (aws:SourceAccount, aws:SourceArn): the confused-deputy guard.
+	loopRole := serviceRole(scope, "LoopRole", "states.amazonaws.com",
+		"arn:"+*awscdk.Aws_PARTITION()+":states:"+*stack.Region()+":"+*stack.Account()+":stateMachine:*")
 	machine := awsstepfunctions.NewStateMachine(scope, jsii.String("Loop"), &awsstepfunctions.StateMachineProps{
+		Role:             loopRole,
 		StateMachineType: awsstepfunctions.StateMachineType_EXPRESS,
 		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(definition),
 		// Both checks with their retries and the wait: 2 × (12 + 1 + 12) + 30 s at worst.
@@ -174,13 +182,17 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	rule := awsevents.NewRule(scope, jsii.String("EveryMinute"), &awsevents.RuleProps{
 		Description: jsii.String("redisha: start the 30-second health-check loop"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1))),
-		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(machine, nil)},
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(machine, &awseventstargets.SfnStateMachineProps{
+			Role: serviceRole(scope, "LoopEventsRole", "events.amazonaws.com",
+				"arn:"+*awscdk.Aws_PARTITION()+":events:"+*stack.Region()+":"+*stack.Account()+":rule/*"),
+		})},
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Wildcards only where IAM has no narrower resource: cloudwatch:PutMetricData (no resource type; " +
-			"the cloudwatch:namespace condition limits it to " + metrics.DefaultNamespace + "), the ENI actions Lambda needs in a VPC, " +
-			"and the log streams of the checker's own log group"),
+		Reason: jsii.String("Wildcards only where IAM has no narrower resource: ec2:DescribeNetworkInterfaces, which works only on all " +
+			"resources, and the other ENI actions Lambda makes for a function in a VPC (function code itself is denied them: the " +
+			"lambda:SourceFunctionArn condition); the log streams of the checker's own log group; with metricsMode=api, " +
+			"cloudwatch:PutMetricData (no resource type; limited to " + metrics.DefaultNamespace + " and this region by conditions)"),
 	}}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(machine, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-SF1"),
@@ -189,8 +201,8 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	}}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(machine.Role(), &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Granted by the Step Functions constructs: lambda:InvokeFunction on the checker and its versions " +
-			"(<arn>:*), and the X-Ray and CloudWatch Logs delivery actions, which have no resource type"),
+		Reason: jsii.String("Granted by the Step Functions constructs: lambda:InvokeFunction on the checker and the promoter and " +
+			"their versions (<arn>:*), and the X-Ray and CloudWatch Logs delivery actions, which have no resource type"),
 	}}, jsii.Bool(true))
 	return &checker{fn: fn, machine: machine, rule: rule}
 }
@@ -201,4 +213,38 @@ func reserved(n int) *float64 {
 		return nil
 	}
 	return jsii.Number(float64(n))
+}
+
+// serviceRole is a role service may assume only for this account's
+// resources matching sourceArn (aws:SourceAccount and aws:SourceArn in the
+// trust policy: the confused-deputy guard of the IAM User Guide).
+func serviceRole(scope constructs.Construct, id, service, sourceArn string) awsiam.Role {
+	return awsiam.NewRole(scope, jsii.String(id), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String(service), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]interface{}{
+				"StringEquals": map[string]*string{"aws:SourceAccount": awscdk.Stack_Of(scope).Account()},
+				"ArnLike":      map[string]*string{"aws:SourceArn": jsii.String(sourceArn)},
+			},
+		}),
+	})
+}
+
+// vpcFunctionENIs grants what Lambda needs to run a function in a VPC and
+// denies the mutations to the function's own code: Lambda's calls that
+// create its network interfaces carry no lambda:SourceFunctionArn, calls
+// from inside the function do (Lambda Developer Guide, "Using source
+// function ARN to control function access behavior"). So a compromised
+// function cannot move other workloads' addresses.
+func vpcFunctionENIs(role awsiam.Role) {
+	mutate := []string{"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+		"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(append([]string{"ec2:DescribeNetworkInterfaces"}, mutate...)...),
+		Resources: jsii.Strings("*"), // DescribeNetworkInterfaces works only on all resources
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("DenyEniChangesFromFunctionCode"), Effect: awsiam.Effect_DENY,
+		Actions: jsii.Strings(mutate...), Resources: jsii.Strings("*"),
+		Conditions: &map[string]interface{}{"Null": map[string]string{"lambda:SourceFunctionArn": "false"}},
+	}))
 }

@@ -92,10 +92,11 @@ func newPrimaryDatastore(scope constructs.Construct, s deployment.Settings, n *n
 			Role:                   jsii.String("PRIMARY"),
 		}},
 	})
-	// The Global Datastore holds no data of its own (the members do, and
-	// the primary keeps a final snapshot): deleting the stack deletes it,
-	// which AWS allows only once the secondary has been disassociated.
-	global.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
+	// Retained: a `cdk destroy`, a deleted stack or a replacement must not
+	// take the HA pair down. Deleting the datastore is a deliberate act in
+	// the console or the CLI, after the secondary is disassociated
+	// (docs/infra.md, Destroy); the stacks are also termination-protected.
+	global.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
 	return &primaryDatastore{group: rg, global: global, secret: secret}
 }
 

@@ -322,3 +322,44 @@ func TestAutoGetsARouteToThePeersCloudWatch(t *testing.T) {
 			"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": assertions.Match_AnyValue()}))
 	}
 }
+
+// Guard rails a bank expects: protected stacks, a retained datastore,
+// endpoint and trust policies that name this account, the failover through
+// the promoter's own region, ENI changes denied to function code.
+func TestDeployGuardRails(t *testing.T) {
+	b, tpl := synth(t)
+	for _, st := range []*bool{b.Primary.TerminationProtection(), b.Secondary.TerminationProtection(), b.DNS.TerminationProtection()} {
+		if st == nil || !*st {
+			t.Error("a stack without termination protection")
+		}
+	}
+	hasResource(t, tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{"DeletionPolicy": "Retain"}))
+	for stack, region := range map[string]string{"primary": "us-east-1", "secondary": "us-west-2"} {
+		for _, e := range resources(tpl[stack], "AWS::EC2::VPCEndpoint") {
+			if !strings.Contains(jsonOf(e["PolicyDocument"]), `"aws:ResourceAccount"`) {
+				t.Errorf("%s: endpoint %s without a policy naming this account", stack, jsonOf(e["ServiceName"]))
+			}
+		}
+		for _, r := range resources(tpl[stack], "AWS::IAM::Role") {
+			trust := jsonOf(r["AssumeRolePolicyDocument"])
+			for _, svc := range []string{"states.amazonaws.com", "events.amazonaws.com", "vpc-flow-logs.amazonaws.com"} {
+				if strings.Contains(trust, svc) && (!strings.Contains(trust, "aws:SourceAccount") || !strings.Contains(trust, "aws:SourceArn")) {
+					t.Errorf("%s: the %s role trusts it without aws:SourceAccount and aws:SourceArn: %s", stack, svc, trust)
+				}
+			}
+		}
+		policies := ""
+		for _, p := range resources(tpl[stack], "AWS::IAM::Policy") {
+			policies += jsonOf(p["PolicyDocument"])
+		}
+		if !strings.Contains(policies, `"Action":"elasticache:FailoverGlobalReplicationGroup","Condition":{"StringEquals":{"aws:RequestedRegion":"`+region+`"}}`) {
+			t.Errorf("%s: the failover is not bound to the promoter's region", stack)
+		}
+		if strings.Count(policies, `"Sid":"DenyEniChangesFromFunctionCode"`) != 2 {
+			t.Errorf("%s: the checker and the promoter must deny ENI changes to their own code", stack)
+		}
+		if strings.Contains(policies, "cloudwatch:PutMetricData") {
+			t.Errorf("%s: PutMetricData granted although the checker publishes EMF", stack)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -74,8 +75,10 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 		logs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
 			Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
+		stack := awscdk.Stack_Of(scope)
 		vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
-			Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(logs, nil),
+			Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(logs, serviceRole(scope, "FlowLogRole", "vpc-flow-logs.amazonaws.com",
+				"arn:"+*awscdk.Aws_PARTITION()+":ec2:"+*stack.Region()+":"+*stack.Account()+":vpc-flow-log/*")),
 		})
 		n.vpc = vpc
 		var ids []*string
@@ -160,10 +163,16 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 		}
 		// Only in the VPC the app creates: an imported VPC's route tables
 		// are not known here; its owner provides DynamoDB (docs/infra.md).
+		// Its policy: tables of this account only (it carries every workload's
+		// DynamoDB traffic in the VPC, so it is not limited to the latch).
 		awsec2.NewCfnVPCEndpoint(scope, jsii.String("DynamoDBEndpoint"), &awsec2.CfnVPCEndpointProps{
 			VpcId: n.vpc.VpcId(), VpcEndpointType: jsii.String("Gateway"),
 			ServiceName:   jsii.String("com.amazonaws." + *awscdk.Stack_Of(scope).Region() + ".dynamodb"),
 			RouteTableIds: &tables,
+			PolicyDocument: map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+				"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
+				"Condition": map[string]any{"StringEquals": map[string]any{"aws:ResourceAccount": awscdk.Stack_Of(scope).Account()}},
+			}}},
 		})
 	}
 	// DynamoDB's addresses are a managed prefix list whose id differs per
@@ -230,9 +239,19 @@ func (n *network) interfaceEndpoint(scope constructs.Construct, name string, svc
 		sg.AddIngressRule(c, https, jsii.String(ingress), nil)
 		c.AddEgressRule(sg, https, jsii.String(egress), nil)
 	}
-	awsec2.NewInterfaceVpcEndpoint(scope, jsii.String(name+"Endpoint"), &awsec2.InterfaceVpcEndpointProps{
+	ep := awsec2.NewInterfaceVpcEndpoint(scope, jsii.String(name+"Endpoint"), &awsec2.InterfaceVpcEndpointProps{
 		Vpc: n.vpc, Service: svc,
 		SecurityGroups: &[]awsec2.ISecurityGroup{sg}, PrivateDnsEnabled: jsii.Bool(true), Open: jsii.Bool(false),
 		Subnets: &awsec2.SubnetSelection{Subnets: n.vpc.SelectSubnets(nil).Subnets},
 	})
+	// An endpoint policy instead of the default Allow * * *: this account's
+	// principals, on this account's resources only, so the endpoint is no
+	// path to write into another account.
+	account := awscdk.Stack_Of(scope).Account()
+	ep.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("*"), Resources: jsii.Strings("*"),
+		Conditions: &map[string]interface{}{"StringEquals": map[string]*string{
+			"aws:PrincipalAccount": account, "aws:ResourceAccount": account}},
+	}))
 }

@@ -79,8 +79,14 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 	peerAlarm := fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s", partition, cfg.PeerRegion, account, cfg.PeerAlarm)
 	allow([]string{*logs.LogGroupArn() + ":*"}, "logs:CreateLogStream", "logs:PutLogEvents")
 	allow([]string{cfg.AuthSecretARN}, "secretsmanager:GetSecretValue")
-	// The one action that changes anything: on this Global Datastore only.
-	allow([]string{global}, "elasticache:FailoverGlobalReplicationGroup")
+	// The one action that changes anything: on this Global Datastore only,
+	// and only through this region's endpoint (the code promotes the local
+	// member there; IAM has no condition key naming the member, so the
+	// direction itself is bounded by the code, not by IAM).
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("elasticache:FailoverGlobalReplicationGroup"), Resources: jsii.Strings(global),
+		Conditions: &map[string]interface{}{"StringEquals": map[string]*string{"aws:RequestedRegion": jsii.String(cfg.Region)}},
+	}))
 	allow([]string{global}, "elasticache:DescribeGlobalReplicationGroups")
 	allow([]string{local}, "elasticache:DescribeReplicationGroups")
 	allow([]string{*table.TableArn()}, "dynamodb:GetItem", "dynamodb:PutItem")
@@ -90,8 +96,7 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 		allow([]string{*k.KeyArn()}, "kms:GenerateDataKey*", "kms:Decrypt")
 	}
 	allow([]string{peerAlarm}, "cloudwatch:DescribeAlarms")
-	allow([]string{"*"}, "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-		"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses")
+	vpcFunctionENIs(role)
 
 	fn := awslambda.NewFunction(scope, jsii.String("Promoter"), &awslambda.FunctionProps{
 		Description:    jsii.String("redisha guarded promoter of " + cfg.GroupID + " (" + string(cfg.Mode) + ")"),
@@ -114,9 +119,11 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Wildcards only where IAM has no narrower resource: the ENI actions Lambda needs in a VPC, " +
-			"the log streams of the promoter's own log group, and kms:GenerateDataKey* (the data-key variants) on the " +
-			"alarm topic's own key; the failover, describe, latch, topic and peer-alarm actions each name their one resource"),
+		Reason: jsii.String("Wildcards only where IAM has no narrower resource: ec2:DescribeNetworkInterfaces (works only on all " +
+			"resources) and the ENI actions Lambda makes for a function in a VPC (denied to the function's code by the " +
+			"lambda:SourceFunctionArn condition), the log streams of the promoter's own log group, and kms:GenerateDataKey* " +
+			"(the data-key variants) on the alarm topic's own key. The failover names the one datastore and this region; " +
+			"describe, latch, topic and peer alarm each name their one resource"),
 	}}, jsii.Bool(true))
 	return &promoterFn{fn: fn, table: table}
 }

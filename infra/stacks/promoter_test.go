@@ -102,7 +102,11 @@ func TestPromoterLeastPrivilege(t *testing.T) {
 			for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
 				st := st.(map[string]any)
 				if st["Effect"] != "Allow" {
-					t.Errorf("%s: statement %v", stack, st)
+					// The one Deny: ENI changes from the function's own code.
+					if st["Sid"] != "DenyEniChangesFromFunctionCode" {
+						t.Errorf("%s: statement %v", stack, st)
+					}
+					continue
 				}
 				actions, ok := st["Action"].([]any)
 				if !ok {

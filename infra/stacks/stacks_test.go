@@ -175,7 +175,7 @@ func TestPrimaryReplicationGroupAndGlobalDatastore(t *testing.T) {
 		"Members": []any{map[string]any{"ReplicationGroupRegion": "us-east-1", "Role": "PRIMARY",
 			"ReplicationGroupId": map[string]any{"Ref": assertions.Match_AnyValue()}}},
 	}))
-	hasResource(t, tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{"DeletionPolicy": "Delete"}))
+	hasResource(t, tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{"DeletionPolicy": "Retain"}))
 	// The AUTH token is a Secrets Manager reference, replicated for the secondary region's checker.
 	has(t, tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
 		"AuthToken": map[string]any{"Fn::Join": []any{"", []any{"{{resolve:secretsmanager:", assertions.Match_AnyValue(), ":SecretString:::}}"}}},
@@ -277,10 +277,12 @@ func TestCheckerRoleIsLeastPrivilege(t *testing.T) {
 		"PolicyDocument": map[string]any{"Statement": []any{
 			map[string]any{"Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"}, "Effect": "Allow", "Resource": assertions.Match_AnyValue()},
 			map[string]any{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("AuthToken"))}},
-			map[string]any{"Action": "cloudwatch:PutMetricData", "Effect": "Allow", "Resource": "*",
-				"Condition": map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": "Custom/Redis"}}},
-			map[string]any{"Action": []any{"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+			// No PutMetricData: the checker publishes EMF (metricsMode=emf).
+			map[string]any{"Action": []any{"ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
 				"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}, "Effect": "Allow", "Resource": "*"},
+			map[string]any{"Action": []any{"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+				"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}, "Effect": "Deny", "Resource": "*",
+				"Sid": "DenyEniChangesFromFunctionCode", "Condition": map[string]any{"Null": map[string]any{"lambda:SourceFunctionArn": "false"}}},
 		}},
 	}))
 }

@@ -58,13 +58,16 @@ type Settings struct {
 	// (their own NAT): the promoter reaches its latch table, ElastiCache,
 	// SNS and the other region's CloudWatch. context: vpcEgress (default
 	// false)
-	VpcEgress      bool
-	AlarmEmail     string        // context: alarmEmail: subscribe this address to the SNS topic (default none)
-	MaxConnections int           // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
-	ReplicationLag int           // context: replicationLagSeconds threshold (default 5)
-	LambdaAsset    string        // context: lambdaAsset: directory holding bootstrap (default build/lambda)
-	PromoterAsset  string        // context: promoterAsset: directory holding the promoter's bootstrap (default build/promoter)
-	PromoterMode   promoter.Mode // context: promoterMode: off, advise (default) or auto
+	VpcEgress bool
+	// TerminationProtection protects the three stacks from deletion.
+	// context: terminationProtection (default true)
+	TerminationProtection bool
+	AlarmEmail            string        // context: alarmEmail: subscribe this address to the SNS topic (default none)
+	MaxConnections        int           // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
+	ReplicationLag        int           // context: replicationLagSeconds threshold (default 5)
+	LambdaAsset           string        // context: lambdaAsset: directory holding bootstrap (default build/lambda)
+	PromoterAsset         string        // context: promoterAsset: directory holding the promoter's bootstrap (default build/promoter)
+	PromoterMode          promoter.Mode // context: promoterMode: off, advise (default) or auto
 	// ReservedConcurrency reserves that many concurrent executions for each
 	// checker. context: reservedConcurrency (default 0: none). Opt-in: AWS
 	// refuses a reservation that leaves the account under 100 unreserved.
@@ -243,6 +246,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	s.VpcEndpoints = boolean("vpcEndpoints", !imported)
 	s.NatGateway = boolean("natGateway", s.PromoterMode == promoter.ModeAuto && !imported)
 	s.VpcEgress = boolean("vpcEgress", false)
+	s.TerminationProtection = boolean("terminationProtection", true)
 	s.PrimaryCidr = str("primaryCidr", ifEmpty(s.PrimaryVpcID, "10.0.0.0/16"))
 	s.SecondaryCidr = str("secondaryCidr", ifEmpty(s.SecondaryVpcID, "10.1.0.0/16"))
 	if v := ctx("extraVpcs"); v != nil {

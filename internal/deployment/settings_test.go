@@ -20,7 +20,7 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load with no context: %v", err)
 	}
-	want := Settings{Name: "redisha",
+	want := Settings{Name: "redisha", TerminationProtection: true,
 		Account: "123456789012", PrimaryRegion: "us-east-1", SecondaryRegion: "us-west-2",
 		PrimaryAZs: []string{"us-east-1a", "us-east-1b"}, SecondaryAZs: []string{"us-west-2a", "us-west-2b"},
 		NodeType: "cache.r7g.large", EngineVersion: "7.1", Replicas: 1, Port: 6379,
