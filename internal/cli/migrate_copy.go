@@ -98,7 +98,7 @@ func runCopy(ctx context.Context, env Env, src, dst *migrate.Side, o migrate.Cop
 		subscribed := make(chan struct{})
 		followDone = make(chan error, 1)
 		go func() {
-			_, err := migrate.Follow(fctx, src, dst, migrate.FollowOptions{Mode: o.Mode, CopyDone: copyDone,
+			_, err := migrate.Follow(fctx, src, dst, migrate.FollowOptions{Mode: o.Mode, BigKeyBytes: o.BigKeyBytes, Chunk: o.Chunk, CopyDone: copyDone,
 				OnSubscribed: func() { close(subscribed) },
 				OnWarning: func(s string) {
 					mu.Lock()

@@ -37,6 +37,8 @@ Ctrl-C; exit 0 then, 2 on bad usage, 1 when the source cannot be subscribed.`,
 	fs.StringVar(&o.Match, "match", "*", "`pattern` of the keys to follow")
 	fs.StringVar(&mode, "mode", "auto", "how values travel: auto, dump or typed (as for copy)")
 	fs.IntVar(&o.Batch, "batch", 500, "changed `keys` per pipeline")
+	fs.Int64Var(&o.BigKeyBytes, "big-key-bytes", 8<<20, "keys larger than these `bytes` (MEMORY USAGE) are copied in chunks; -1 turns the probe off")
+	fs.IntVar(&o.Chunk, "chunk", 1000, "`elements` (KiB of a string) per round trip of a chunked copy")
 	fs.BoolVar(&o.NoConfig, "no-config", false, "do not try CONFIG SET notify-keyspace-events (set it in the parameter group)")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -44,8 +46,8 @@ Ctrl-C; exit 0 then, 2 on bad usage, 1 when the source cannot be subscribed.`,
 		if err != nil {
 			return usagef("--mode: %w", err)
 		}
-		if o.Batch <= 0 {
-			return usagef("--batch must be at least 1")
+		if o.Batch <= 0 || o.Chunk <= 0 {
+			return usagef("--batch and --chunk must be at least 1")
 		}
 		o.Mode, o.Workers = m, conn.workers
 		return conn.with(cmd.Context(), func(src, dst *migrate.Side) error {

@@ -119,7 +119,7 @@ func TestCopyBigKeysInChunks(t *testing.T) {
 		t.Fatalf("progress %+v problems %+v", res.Progress, res.Problems)
 	}
 	mustEqual(t, src, dst)
-	if n, _ := dst.Client.Keys(ctx, "*"+tempKeySuffix).Result(); len(n) != 0 {
+	if n, _ := dst.Client.Keys(ctx, "*"+tempKeySuffix+"*").Result(); len(n) != 0 {
 		t.Fatalf("temporary keys left on the target: %v", n)
 	}
 }

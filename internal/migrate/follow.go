@@ -71,7 +71,8 @@ type FollowStats struct {
 	// Copied counts keys re-copied; Deleted keys deleted on the target
 	// because the source deleted or expired them; Failed keys not copied.
 	Copied, Deleted, Failed int64
-	// Pending is the number of changed keys waiting to be copied.
+	// Pending is the number of changed keys waiting to be copied or being
+	// copied: 0 means every change seen so far has landed on the target.
 	Pending int
 	// Lag is how long the oldest waiting change has waited (0 when none
 	// waits); LastLag is the wait of the last change applied.
@@ -91,12 +92,23 @@ func (s FollowStats) String() string {
 // included).
 const keyspaceFlags = "KA"
 
-// queue holds the changed keys of one shard, each once, oldest first.
+// queue holds the changed keys of one shard, each once, oldest first. A
+// key taken by a worker is in flight until that worker calls done: one key
+// is copied by one worker at a time, so an older read of a key can never
+// be written after a newer one. A change that arrives while its key is in
+// flight marks the key dirty, and done queues it again, so the copy that
+// runs after the last change of a key is always the last one to land.
 type queue struct {
-	mu      sync.Mutex
-	keys    []string
-	since   map[string]time.Time
-	touched map[string]struct{} // keys changed while a copy runs; nil when not tracking
+	mu       sync.Mutex
+	keys     []string
+	since    map[string]time.Time
+	inflight map[string]struct{}
+	dirty    map[string]time.Time // changed while in flight: when first
+	touched  map[string]struct{}  // keys changed while a copy runs; nil when not tracking
+}
+
+func newQueue() *queue {
+	return &queue{since: map[string]time.Time{}, inflight: map[string]struct{}{}, dirty: map[string]time.Time{}}
 }
 
 func (q *queue) push(key string, at time.Time) {
@@ -105,6 +117,16 @@ func (q *queue) push(key string, at time.Time) {
 	if q.touched != nil {
 		q.touched[key] = struct{}{}
 	}
+	q.pushLocked(key, at)
+}
+
+func (q *queue) pushLocked(key string, at time.Time) {
+	if _, ok := q.inflight[key]; ok {
+		if _, ok := q.dirty[key]; !ok {
+			q.dirty[key] = at
+		}
+		return
+	}
 	if _, ok := q.since[key]; ok {
 		return
 	}
@@ -112,7 +134,8 @@ func (q *queue) push(key string, at time.Time) {
 	q.keys = append(q.keys, key)
 }
 
-// take removes up to n keys; oldest is when the first of them changed.
+// take removes up to n keys and marks them in flight until done; oldest is
+// when the first of them changed.
 func (q *queue) take(n int) (keys []string, oldest time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -124,8 +147,28 @@ func (q *queue) take(n int) (keys []string, oldest time.Time) {
 			oldest = q.since[k]
 		}
 		delete(q.since, k)
+		q.inflight[k] = struct{}{}
 	}
 	return keys, oldest
+}
+
+// done ends the flight of keys taken together; failed puts them back (a
+// target outage delays, never loses). Keys changed meanwhile are queued
+// again.
+func (q *queue) done(keys []string, failed bool, oldest time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, k := range keys {
+		delete(q.inflight, k)
+		at, changed := q.dirty[k]
+		delete(q.dirty, k)
+		switch {
+		case failed:
+			q.pushLocked(k, oldest)
+		case changed:
+			q.pushLocked(k, at)
+		}
+	}
 }
 
 func (q *queue) state() (n int, oldest time.Time) {
@@ -134,7 +177,7 @@ func (q *queue) state() (n int, oldest time.Time) {
 	if len(q.keys) > 0 {
 		oldest = q.since[q.keys[0]]
 	}
-	return len(q.keys), oldest
+	return len(q.keys) + len(q.inflight), oldest
 }
 
 // requeueTouched stops tracking and queues every key changed meanwhile.
@@ -188,7 +231,7 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 	wake := make(chan struct{}, 1)
 	subs := make([]*redis.PubSub, len(src.Shards))
 	for i, sh := range src.Shards {
-		queues[i] = &queue{since: map[string]time.Time{}}
+		queues[i] = newQueue()
 		if o.CopyDone != nil {
 			queues[i].touched = map[string]struct{}{}
 		}
@@ -263,13 +306,11 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 						continue
 					}
 					did = true
-					if err := c.copyBatch(ctx, src.Shards[i], keys); err != nil {
+					err := c.copyBatch(ctx, src.Shards[i], keys)
+					queues[i].done(keys, err != nil, oldest)
+					if err != nil {
 						if ctx.Err() != nil {
 							return
-						}
-						// Put them back: a target outage delays, never loses.
-						for _, k := range keys {
-							queues[i].push(k, oldest)
 						}
 						workFailed.Store(err.Error())
 						select {

@@ -233,3 +233,100 @@ func TestUnreadableExpiryDeletesNothing(t *testing.T) {
 		}
 	}
 }
+
+// One key is copied by one worker at a time: a change that arrives while
+// its key is being copied is held until that copy ends, then queued again,
+// so the last change always wins.
+func TestFollowQueueOneWorkerPerKey(t *testing.T) {
+	q := newQueue()
+	t0 := time.Now()
+	q.push("k", t0)
+	keys, _ := q.take(10)
+	if len(keys) != 1 {
+		t.Fatalf("take = %v", keys)
+	}
+	q.push("k", t0.Add(time.Millisecond)) // changed while a worker copies it
+	if again, _ := q.take(10); len(again) != 0 {
+		t.Fatalf("a second worker took %v while the first still copies it", again)
+	}
+	if n, _ := q.state(); n != 1 {
+		t.Fatalf("pending %d while k is in flight; want 1", n)
+	}
+	q.done(keys, false, t0)
+	if again, _ := q.take(10); len(again) != 1 || again[0] != "k" {
+		t.Fatalf("after the copy ended, take = %v; want k queued again for its newer change", again)
+	}
+	q.done([]string{"k"}, false, t0)
+	if n, _ := q.state(); n != 0 {
+		t.Fatalf("pending %d; want 0", n)
+	}
+	// A failed batch goes back to the queue.
+	q.push("f", t0)
+	keys, _ = q.take(10)
+	q.done(keys, true, t0)
+	if n, _ := q.state(); n != 1 {
+		t.Fatalf("pending %d after a failed batch; want it queued again", n)
+	}
+}
+
+// Temporary keys are fresh for every chunked copy and share the key's slot,
+// also for names whose slot no hash tag of the name can reach.
+func TestTempKeySameSlotNeverTheKey(t *testing.T) {
+	// Values from CLUSTER KEYSLOT in the Redis documentation.
+	for key, want := range map[string]uint16{"somekey": 11058, "foo{hash_tag}": 2515, "bar{hash_tag}": 2515} {
+		if got := slot(key); got != want {
+			t.Errorf("slot(%q) = %d; want %d", key, got, want)
+		}
+	}
+	for _, key := range []string{"plain", "{user1}:x", "a}b", "t:bigname:{}x", "odd}{name", "a{b", ""} {
+		a, b := tempKey(key), tempKey(key)
+		if a == b || a == key || b == key {
+			t.Errorf("tempKey(%q) = %q, %q: want two fresh names, never the key", key, a, b)
+		}
+		if slot(a) != slot(key) || slot(b) != slot(key) {
+			t.Errorf("tempKey(%q) = %q: slot %d, key's slot %d", key, a, slot(a), slot(key))
+		}
+	}
+}
+
+// Keys written while follow re-copies them end equal to the source: a big
+// key copied in chunks written many times a second, and small keys whose newer value a
+// slow batch's older read could otherwise overwrite for good.
+func TestFollowRaceOneKeyLastChangeWins(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{}))
+	dst := open(t, "target", cluster(t, 2, redisserver.Options{}))
+	ctx := context.Background()
+	const big = "race:big"
+	pipe := src.Client.Pipeline()
+	for i := 0; i < 50000; i++ {
+		pipe.HSet(ctx, big, "field:"+strconv.Itoa(i), strings.Repeat("v", 20))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runCopy(t, src, dst, CopyOptions{BigKeyBytes: 4096, Chunk: 100})
+	startFollow(t, src, dst, FollowOptions{BigKeyBytes: 4096, Chunk: 100, Workers: 4, Batch: 50})
+
+	slow := strings.Repeat("b", 2<<20) // a batch that takes a while
+	tick := time.NewTicker(3 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; i < 60; i++ {
+		<-tick.C // paces the load; nothing waits on follow here
+		k := "race:small:" + strconv.Itoa(i)
+		p := src.Client.Pipeline()
+		p.HSet(ctx, big, "hot", i)
+		p.Set(ctx, "race:slow", slow[:len(slow)-i], 0)
+		p.Set(ctx, k, "v1", 0)
+		if _, err := p.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		<-tick.C
+		if err := src.Client.Set(ctx, k, "v2", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	converge(t, src, dst)
+	if n, _ := dst.Client.HLen(ctx, big).Result(); n != 50001 {
+		t.Fatalf("target %s has %d fields; want 50001", big, n)
+	}
+}
