@@ -45,6 +45,12 @@ type FollowOptions struct {
 	OnStats func(FollowStats)
 	// StatsEvery is the period of OnStats. default: 1 second
 	StatsEvery time.Duration
+	// CheckEvery is the period of the health check of each source master:
+	// the master must still be a master (not demoted by a failover) and,
+	// when it changed data (INFO rdb_changes_since_last_save), it must have
+	// sent keyspace events; either failure is warned about and counted, and
+	// notifications are switched on again where CONFIG allows. default: 10 seconds
+	CheckEvery time.Duration
 
 	versions func(src, dst string) (string, string)
 }
@@ -61,6 +67,9 @@ func (o *FollowOptions) defaults() {
 	}
 	if o.StatsEvery <= 0 {
 		o.StatsEvery = time.Second
+	}
+	if o.CheckEvery <= 0 {
+		o.CheckEvery = 10 * time.Second
 	}
 }
 
@@ -79,12 +88,30 @@ type FollowStats struct {
 	Lag, LastLag time.Duration
 	// Reconnects counts lost subscriptions (events may have been lost).
 	Reconnects int64
+	// Silent counts health checks that found a source master changing data
+	// without sending keyspace events (notifications off: follow was deaf).
+	Silent int64
+	// Demoted counts health checks that found a followed source node no
+	// longer a master (a failover: its events no longer describe the data).
+	Demoted int64
 }
+
+// MayHaveMissed is true when changes may have been missed: a lost
+// subscription, a deaf or demoted source master. Run a compare (and copy
+// the differing keys) before relying on the target.
+func (s FollowStats) MayHaveMissed() bool { return s.Reconnects+s.Silent+s.Demoted > 0 }
 
 // String is the live line.
 func (s FollowStats) String() string {
-	return fmt.Sprintf("events %d  copied %d  deleted %d  errors %d  pending %d  lag %s (last %s)  reconnects %d",
+	line := fmt.Sprintf("events %d  copied %d  deleted %d  errors %d  pending %d  lag %s (last %s)  reconnects %d",
 		s.Events, s.Copied, s.Deleted, s.Failed, s.Pending, s.Lag.Round(time.Millisecond), s.LastLag.Round(time.Millisecond), s.Reconnects)
+	if s.Silent > 0 {
+		line += fmt.Sprintf("  deaf %d", s.Silent)
+	}
+	if s.Demoted > 0 {
+		line += fmt.Sprintf("  demoted %d", s.Demoted)
+	}
+	return line
 }
 
 // keyspaceFlags are the notify-keyspace-events classes Follow needs: K
@@ -218,25 +245,29 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 	c := &copier{o: co, src: src, dst: dst, plan: plan, deleteGone: true}
 	c.absTTL, _ = expiryClock(ctx, src, dst, sv, dv, "5.0")
 
-	if !o.NoConfig {
-		for _, sh := range src.Shards {
-			if msg := enableNotifications(ctx, sh); msg != "" {
-				warn(msg)
-			}
+	for _, sh := range src.Shards {
+		// Unreadable (ElastiCache) is not warned about: the health check
+		// warns when the master changes data and no event arrives.
+		if st, msg := checkNotifications(ctx, sh, !o.NoConfig); st == notifyOff {
+			warn(msg)
 		}
 	}
-	var events, reconnects atomic.Int64
+	var events, reconnects, silent, demoted atomic.Int64
 	var lastLag atomic.Int64
 	queues := make([]*queue, len(src.Shards))
+	heard := make([]atomic.Int64, len(src.Shards)) // events of any database, per master
 	wake := make(chan struct{}, 1)
 	subs := make([]*redis.PubSub, len(src.Shards))
+	db := src.Shards[0].Client.Options().DB
 	for i, sh := range src.Shards {
 		queues[i] = newQueue()
 		if o.CopyDone != nil {
 			queues[i].touched = map[string]struct{}{}
 		}
-		db := sh.Client.Options().DB
-		ps := sh.Client.PSubscribe(ctx, "__keyspace@"+strconv.Itoa(db)+"__:"+o.Match)
+		// Every database: events of the others prove notifications are on
+		// (the health check compares them with the master's changes); only
+		// this database's keys are queued.
+		ps := sh.Client.PSubscribe(ctx, "__keyspace@*__:"+o.Match)
 		if _, err := ps.Receive(ctx); err != nil {
 			for _, p := range subs[:i] {
 				_ = p.Close()
@@ -256,8 +287,21 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Closing the subscription ends a receive at once; the receive
+			// itself waits out its timeout whatever ctx does.
+			stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+			defer stop()
 			defer ps.Close()
-			listen(ctx, ps, src.Shards[i].Addr, queues[i], wake, &events, &reconnects, warn)
+			l := listener{ps: ps, sh: src.Shards[i], db: db, q: queues[i], wake: wake, events: &events, heard: &heard[i],
+				reconnects: &reconnects, warn: warn, setConfig: !o.NoConfig}
+			l.run(ctx)
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := health{sh: src.Shards[i], heard: &heard[i], silent: &silent, demoted: &demoted, warn: warn,
+				setConfig: !o.NoConfig, allKeys: o.Match == "*"}
+			h.run(ctx, o.CheckEvery)
 		}()
 	}
 	if o.CopyDone != nil {
@@ -280,7 +324,7 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 	}
 	stats := func() FollowStats {
 		s := FollowStats{Events: events.Load(), Copied: c.copied.Load(), Deleted: c.deleted.Load(), Failed: c.failed.Load(),
-			LastLag: time.Duration(lastLag.Load()), Reconnects: reconnects.Load()}
+			LastLag: time.Duration(lastLag.Load()), Reconnects: reconnects.Load(), Silent: silent.Load(), Demoted: demoted.Load()}
 		for _, q := range queues {
 			n, oldest := q.state()
 			s.Pending += n
@@ -357,22 +401,37 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 	}
 }
 
-// listen moves keyspace events of one shard into its queue until ctx ends.
-func listen(ctx context.Context, ps *redis.PubSub, addr string, q *queue, wake chan struct{}, events, reconnects *atomic.Int64, warn func(string)) {
+// listener moves keyspace events of one source master into its queue.
+type listener struct {
+	ps         *redis.PubSub
+	sh         Shard
+	db         int // the database followed; events of others only count in heard
+	q          *queue
+	wake       chan struct{}
+	events     *atomic.Int64
+	heard      *atomic.Int64
+	reconnects *atomic.Int64
+	warn       func(string)
+	setConfig  bool
+}
+
+// run listens until ctx ends.
+func (l *listener) run(ctx context.Context) {
+	prefix := "__keyspace@" + strconv.Itoa(l.db) + "__:"
 	for ctx.Err() == nil {
-		msg, err := ps.ReceiveTimeout(ctx, 5*time.Second)
+		msg, err := l.ps.ReceiveTimeout(ctx, 5*time.Second)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			var ne interface{ Timeout() bool }
 			if errors.As(err, &ne) && ne.Timeout() {
-				_ = ps.Ping(ctx) // an idle link must still be alive
+				_ = l.ps.Ping(ctx) // an idle link must still be alive
 				continue
 			}
-			reconnects.Add(1)
-			warn(fmt.Sprintf("source %s: subscription lost (%v) at %s: changes until it is back may be missed; run migrate compare (and copy) afterwards",
-				addr, err, time.Now().Format(time.RFC3339)))
+			l.reconnects.Add(1)
+			l.warn(fmt.Sprintf("source %s: subscription lost (%v) at %s: changes until it is back may be missed; run migrate compare (and copy) afterwards",
+				l.sh.Addr, err, time.Now().Format(time.RFC3339)))
 			select {
 			case <-ctx.Done():
 				return
@@ -383,17 +442,30 @@ func listen(ctx context.Context, ps *redis.PubSub, addr string, q *queue, wake c
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			// The first confirmation was read by Follow: this one follows a
-			// reconnect.
-			warn(fmt.Sprintf("source %s: subscribed again (%s) at %s", addr, m.Kind, time.Now().Format(time.RFC3339)))
-		case *redis.Message:
-			i := strings.Index(m.Channel, "__:")
-			if i < 0 {
-				continue
+			// reconnect, maybe to a restarted server that forgot a
+			// notify-keyspace-events set with CONFIG SET.
+			var state string
+			switch st, msg := checkNotifications(ctx, l.sh, l.setConfig); st {
+			case notifyOn:
+				state = "notifications on"
+			case notifySwitchedOn:
+				state = "notifications were off (a restart?) and are switched on again"
+			case notifyUnknown:
+				state = "notifications cannot be read: the health check warns if the master changes data without events"
+			default:
+				state = "BUT " + msg
 			}
-			events.Add(1)
-			q.push(m.Channel[i+3:], time.Now())
+			l.warn(fmt.Sprintf("source %s: subscribed again (%s) at %s, %s", l.sh.Addr, m.Kind, time.Now().Format(time.RFC3339), state))
+		case *redis.Message:
+			l.heard.Add(1)
+			key, ok := strings.CutPrefix(m.Channel, prefix)
+			if !ok {
+				continue // another database
+			}
+			l.events.Add(1)
+			l.q.push(key, time.Now())
 			select {
-			case wake <- struct{}{}:
+			case l.wake <- struct{}{}:
 			default:
 			}
 		case *redis.Pong:
@@ -401,16 +473,112 @@ func listen(ctx context.Context, ps *redis.PubSub, addr string, q *queue, wake c
 	}
 }
 
-// enableNotifications makes sure the shard publishes keyspace events,
-// adding K and A to notify-keyspace-events; it returns what the operator
-// must do when that is not allowed, or "".
-func enableNotifications(ctx context.Context, sh Shard) string {
-	cur, err := sh.Client.ConfigGet(ctx, "notify-keyspace-events").Result()
-	if err == nil {
-		v := cur["notify-keyspace-events"]
-		if strings.ContainsRune(v, 'K') && strings.ContainsRune(v, 'A') {
-			return ""
+// health checks one source master every period: still a master, and not
+// changing data in silence.
+type health struct {
+	sh              Shard
+	heard           *atomic.Int64
+	silent, demoted *atomic.Int64
+	warn            func(string)
+	setConfig       bool
+	allKeys         bool // every key is followed, so every change has an event
+}
+
+// reading is one health check's view of a master.
+type reading struct {
+	changes int64 // rdb_changes_since_last_save
+	heard   int64
+	ok      bool
+}
+
+func (h *health) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var prev, prev2 reading
+	wasDemoted, wasDeaf := false, false
+	read := func() (reading, string, error) {
+		info, err := h.sh.Client.Info(ctx, "persistence", "replication").Result()
+		if err != nil {
+			return reading{}, "", err
 		}
+		r := reading{heard: h.heard.Load(), ok: true}
+		r.changes, _ = strconv.ParseInt(infoField(info, "rdb_changes_since_last_save"), 10, 64)
+		return r, infoField(info, "role"), nil
+	}
+	prev, _, _ = read() // the baseline, taken once subscribed
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur, role, err := read()
+		if err != nil {
+			if ctx.Err() == nil && prev.ok {
+				h.warn(fmt.Sprintf("source %s: health check: %v", h.sh.Addr, err))
+			}
+			prev, prev2 = reading{}, reading{}
+			continue
+		}
+		if role != "master" {
+			h.demoted.Add(1)
+			if !wasDemoted {
+				h.warn(fmt.Sprintf("source %s is now a %s (a failover?): its events no longer describe the data; restart follow against the new primary, then run migrate compare", h.sh.Addr, role))
+			}
+			wasDemoted = true
+		} else {
+			wasDemoted = false
+		}
+		// The master changed data between the two readings before this one,
+		// and no event has arrived since the first of them: a whole period
+		// has passed for those events to arrive, so notifications are off.
+		deaf := h.allKeys && prev2.ok && prev.ok && grew(prev2.changes, prev.changes) && cur.heard == prev2.heard
+		if deaf {
+			h.silent.Add(1)
+			st, msg := checkNotifications(ctx, h.sh, h.setConfig)
+			switch st {
+			case notifyOn:
+				msg = "notify-keyspace-events reads as on"
+			case notifySwitchedOn:
+				msg = "notify-keyspace-events was off (a restart?) and is switched on again"
+			}
+			if !wasDeaf {
+				h.warn(fmt.Sprintf("source %s changes data but sends no keyspace event: follow is deaf and those changes are missed (%s); once events flow, run migrate copy and compare", h.sh.Addr, msg))
+			}
+		}
+		wasDeaf = deaf
+		prev2, prev = prev, cur
+	}
+}
+
+// grew is true when a change counter moved: it went up, or a save reset it
+// and changes followed.
+func grew(before, after int64) bool { return after > before || (after < before && after > 0) }
+
+// notifyState is what checkNotifications found.
+type notifyState int
+
+const (
+	notifyOn         notifyState = iota // K and A are set
+	notifySwitchedOn                    // they were not; CONFIG SET added them
+	notifyUnknown                       // CONFIG GET is refused (ElastiCache)
+	notifyOff                           // they are not set and cannot be
+)
+
+// checkNotifications makes sure the master publishes keyspace events: it
+// adds K and A to notify-keyspace-events when set is true and CONFIG is
+// allowed, and otherwise checks the value where CONFIG GET is allowed. msg
+// says what the operator must do.
+func checkNotifications(ctx context.Context, sh Shard, set bool) (st notifyState, msg string) {
+	cur, err := sh.Client.ConfigGet(ctx, "notify-keyspace-events").Result()
+	v, ok := cur["notify-keyspace-events"]
+	if err != nil || !ok {
+		return notifyUnknown, fmt.Sprintf("source %s: notify-keyspace-events cannot be read (CONFIG refused): it must be KEA — on ElastiCache set it in the cluster's parameter group (parameter notify-keyspace-events)", sh.Addr)
+	}
+	if strings.ContainsRune(v, 'K') && strings.ContainsRune(v, 'A') {
+		return notifyOn, ""
+	}
+	if set {
 		want := v
 		for _, f := range keyspaceFlags {
 			if !strings.ContainsRune(want, f) {
@@ -418,8 +586,12 @@ func enableNotifications(ctx context.Context, sh Shard) string {
 			}
 		}
 		if err = sh.Client.ConfigSet(ctx, "notify-keyspace-events", want).Err(); err == nil {
-			return ""
+			return notifySwitchedOn, ""
 		}
 	}
-	return fmt.Sprintf("source %s: cannot set notify-keyspace-events (%v): set it to KA (or KEA) yourself — on ElastiCache in the cluster's parameter group (parameter notify-keyspace-events) — or follow sees no change", sh.Addr, err)
+	why := "it is " + strconv.Quote(v)
+	if err != nil {
+		why += fmt.Sprintf(" and CONFIG SET failed (%v)", err)
+	}
+	return notifyOff, fmt.Sprintf("source %s: notify-keyspace-events must contain K and A (%s): set it to KEA yourself — on ElastiCache in the cluster's parameter group (parameter notify-keyspace-events) — or follow sees no change", sh.Addr, why)
 }

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -10,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
 // startFollow runs Follow until the test ends and returns once it is
@@ -99,16 +102,26 @@ func TestFollowKeepsTargetCurrent(t *testing.T) {
 // the last snapshot after 30 seconds.
 func waitStats(t *testing.T, last *atomic.Pointer[FollowStats], ok func(FollowStats) bool) {
 	t.Helper()
+	waitUntil(t, "follow stats", func() (bool, string) {
+		s := last.Load()
+		return s != nil && ok(*s), fmt.Sprintf("last %+v", s)
+	})
+}
+
+// waitUntil polls ok until it holds and fails after 30 seconds with what
+// and ok's last description of the state.
+func waitUntil(t *testing.T, what string, ok func() (bool, string)) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		s := last.Load()
-		if s != nil && ok(*s) {
+		done, state := ok()
+		if done {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("follow stats never reached the expected state; last %+v", s)
+			t.Fatalf("%s: not reached after 30s; %s", what, state)
 		}
-		time.Sleep(10 * time.Millisecond) // polls published stats; the waited-for condition is not time
+		time.Sleep(10 * time.Millisecond) // polls observed state; the waited-for condition is not time
 	}
 }
 
@@ -152,22 +165,111 @@ func TestCopyWithWritesConvergesWithFollow(t *testing.T) {
 	converge(t, src, dst)
 }
 
-// Where CONFIG is not allowed (ElastiCache), follow says which parameter to
-// set and still subscribes.
-func TestFollowConfigRefusedNamesTheParameter(t *testing.T) {
-	srcCfg := plain(t, redisserver.Options{Config: []string{`rename-command CONFIG ""`}})
-	src := open(t, "source", srcCfg)
+// Where CONFIG is not allowed (ElastiCache) and notifications are off,
+// follow cannot tell at start; its health check finds the master changing
+// data with no event, says which parameter to set and counts the checks.
+func TestFollowDeafSourceIsWarnedAbout(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{Config: []string{`rename-command CONFIG ""`}}))
 	dst := open(t, "target", plain(t, redisserver.Options{}))
-	warnings := make(chan string, 10)
-	// The warning comes before the subscription: startFollow returns after both.
-	startFollow(t, src, dst, FollowOptions{OnWarning: func(s string) { warnings <- s }})
+	warnings := make(chan string, 100)
+	var last atomic.Pointer[FollowStats]
+	startFollow(t, src, dst, FollowOptions{CheckEvery: 100 * time.Millisecond, StatsEvery: 20 * time.Millisecond,
+		OnStats: func(s FollowStats) { last.Store(&s) }, OnWarning: func(s string) { warnings <- s }})
 	select {
 	case w := <-warnings:
-		if !strings.Contains(w, "notify-keyspace-events") || !strings.Contains(w, "parameter group") {
-			t.Fatalf("warning %q does not name the parameter group setting", w)
-		}
+		t.Fatalf("warning before any change: %q", w)
 	default:
-		t.Fatal("no warning")
+	}
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := src.Client.Set(ctx, "deaf:"+strconv.Itoa(i), "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitStats(t, &last, func(s FollowStats) bool { return s.Silent > 0 && s.MayHaveMissed() })
+	w := <-warnings
+	if !strings.Contains(w, "sends no keyspace event") || !strings.Contains(w, "parameter group") {
+		t.Fatalf("warning %q does not say follow is deaf and which parameter to set", w)
+	}
+}
+
+// A source set up as on ElastiCache (CONFIG refused, notify-keyspace-events
+// from the parameter group) is followed without any warning.
+func TestFollowConfiguredSourceNoFalseWarning(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{Config: []string{`rename-command CONFIG ""`, "notify-keyspace-events KEA"}}))
+	dst := open(t, "target", plain(t, redisserver.Options{}))
+	var warned atomic.Int64
+	var last atomic.Pointer[FollowStats]
+	startFollow(t, src, dst, FollowOptions{CheckEvery: 50 * time.Millisecond, StatsEvery: 20 * time.Millisecond,
+		OnStats: func(s FollowStats) { last.Store(&s) },
+		OnWarning: func(s string) { warned.Add(1); t.Log("follow:", s) }})
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		if err := src.Client.Set(ctx, "ok:"+strconv.Itoa(i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	converge(t, src, dst)
+	// Several health checks must have run over the changes.
+	waitStats(t, &last, func(s FollowStats) bool { return s.Copied >= 20 && s.Pending == 0 })
+	n := last.Load().Events
+	for i := 20; i < 25; i++ {
+		src.Client.Set(ctx, "ok:"+strconv.Itoa(i), i, 0)
+	}
+	waitStats(t, &last, func(s FollowStats) bool { return s.Events >= n+5 })
+	if warned.Load() != 0 || last.Load().MayHaveMissed() {
+		t.Fatalf("%d warnings on a correctly configured source; stats %+v", warned.Load(), last.Load())
+	}
+}
+
+// A restarted source forgets notify-keyspace-events set with CONFIG SET:
+// follow switches it on again when it subscribes again, and later changes
+// reach the target.
+func TestFollowSourceRestartKeepsFollowing(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	src := open(t, "source", redisconn.Config{Addr: srv.Addr})
+	dst := open(t, "target", plain(t, redisserver.Options{}))
+	warnings := make(chan string, 100)
+	startFollow(t, src, dst, FollowOptions{CheckEvery: 100 * time.Millisecond, OnWarning: func(s string) { warnings <- s }})
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	waitUntil(t, "subscribed again", func() (bool, string) {
+		select {
+		case w := <-warnings:
+			return strings.Contains(w, "subscribed again"), w
+		default:
+			return false, "no warning yet"
+		}
+	})
+	if err := src.Client.Set(ctx, "after-restart", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the change after the restart on the target", func() (bool, string) {
+		v, err := dst.Client.Get(ctx, "after-restart").Result()
+		return v == "v", fmt.Sprintf("target: %q %v", v, err)
+	})
+}
+
+// After a failover the followed node is a replica: follow says so and
+// counts it, instead of listening to it in silence.
+func TestFollowDemotedSourceIsWarnedAbout(t *testing.T) {
+	primary := redistest.Start(t, redisserver.Options{})
+	replica := redistest.StartReplica(t, primary, "")
+	src := open(t, "source", redisconn.Config{Addr: primary.Addr})
+	dst := open(t, "target", plain(t, redisserver.Options{}))
+	var last atomic.Pointer[FollowStats]
+	warnings := make(chan string, 100)
+	startFollow(t, src, dst, FollowOptions{CheckEvery: 50 * time.Millisecond, StatsEvery: 20 * time.Millisecond,
+		OnStats: func(s FollowStats) { last.Store(&s) }, OnWarning: func(s string) { warnings <- s }})
+	redistest.Failover(t, primary, replica, "")
+	waitStats(t, &last, func(s FollowStats) bool { return s.Demoted > 0 })
+	for {
+		w := <-warnings
+		if strings.Contains(w, "is now a slave") && strings.Contains(w, "new primary") {
+			return
+		}
 	}
 }
 
