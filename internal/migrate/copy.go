@@ -39,6 +39,12 @@ type CopyOptions struct {
 	// Checkpoint is the file that records progress for resuming; "" keeps
 	// none. An existing file for the same source resumes the copy.
 	Checkpoint string
+	// Rescan, with a checkpoint to resume from, copies every key again
+	// instead of skipping the ranges the checkpoint records as copied: when
+	// nothing followed the source while the copy was down, keys in those
+	// ranges may have changed since. The checkpoint still guards the
+	// source, target and match, and records the new progress.
+	Rescan bool
 	// ProgressEvery is how often OnProgress is called (and the checkpoint
 	// written). default: 1 second
 	ProgressEvery time.Duration
@@ -107,6 +113,12 @@ type CopyResult struct {
 	// Problems lists the first maxProblems problems; Progress.Failed
 	// counts them all.
 	Problems []Problem
+	// Evicted is how many keys the target evicted while the copy ran
+	// (evicted_keys before and after, over every target master): copied
+	// keys may be among them. TargetPolicy is the target's
+	// maxmemory-policy ("" when CONFIG is refused).
+	Evicted      int64  `json:"evicted"`
+	TargetPolicy string `json:"target_policy,omitempty"`
 }
 
 const maxProblems = 100
@@ -153,6 +165,9 @@ type job struct {
 // Keys that cannot be copied one by one are reported in the result.
 func Copy(ctx context.Context, src, dst *Side, o CopyOptions) (CopyResult, error) {
 	o.defaults()
+	if why := SameDeployment(src, dst); why != "" {
+		return CopyResult{}, fmt.Errorf("%s: a copy onto itself would replace and delete source keys; give the target's own endpoint", why)
+	}
 	c := &copier{o: o, src: src, dst: dst, lim: newLimiter(o.MaxRate), start: time.Now(), shards: map[string]*shardProgress{}}
 	sv, dv := src.Version, dst.Version
 	if o.versions != nil {
@@ -171,6 +186,11 @@ func Copy(ctx context.Context, src, dst *Side, o CopyOptions) (CopyResult, error
 	if c.total, err = src.DBSize(ctx); err != nil {
 		return res, err
 	}
+	evictedBefore, policy, err := dst.Evictions(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.TargetPolicy = policy
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -221,6 +241,11 @@ func Copy(ctx context.Context, src, dst *Side, o CopyOptions) (CopyResult, error
 	close(stopReport)
 	<-reported
 
+	if after, _, err := dst.Evictions(context.WithoutCancel(ctx)); err == nil && after > evictedBefore {
+		res.Evicted = after - evictedBefore
+		c.note(Problem{Kind: "eviction", Err: fmt.Sprintf(
+			"the target evicted %d keys during the copy (maxmemory-policy %s): copied keys may be missing; give the target more memory or set maxmemory-policy noeviction, then copy again and compare", res.Evicted, policyName(policy))})
+	}
 	res.Progress = c.snapshot(0)
 	res.Progress.Done = true
 	res.Problems = c.problemList()
@@ -239,6 +264,13 @@ func Copy(ctx context.Context, src, dst *Side, o CopyOptions) (CopyResult, error
 	return res, nil
 }
 
+func policyName(p string) string {
+	if p == "" {
+		return "unreadable"
+	}
+	return p
+}
+
 func (c *copier) loadCheckpoint(res *CopyResult) error {
 	if c.o.Checkpoint != "" {
 		cp, err := LoadCheckpoint(c.o.Checkpoint)
@@ -253,6 +285,9 @@ func (c *copier) loadCheckpoint(res *CopyResult) error {
 			}
 			res.Resumed = true
 			c.baseCopy = cp.Copied
+			if c.o.Rescan {
+				cp.Shards, cp.Copied, c.baseCopy = map[string]ShardCheckpoint{}, 0, 0
+			}
 		} else {
 			cp = &Checkpoint{Source: c.src.Addr, Target: c.dst.Addr, Match: c.o.Match, DB: db, Shards: map[string]ShardCheckpoint{}}
 		}

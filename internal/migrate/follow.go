@@ -35,6 +35,13 @@ type FollowOptions struct {
 	// then copied once more, since the copy may have written an older value
 	// of it after Follow wrote the newer one.
 	CopyDone <-chan struct{}
+	// Reconcile, once CopyDone is closed, scans the target for keys the
+	// source does not hold and deletes them through the follower (which
+	// owns each key while it works, so a key the source creates meanwhile
+	// is copied, not lost). It closes the gap of a copy resumed after
+	// nothing followed the source: keys deleted there meanwhile. Only for a
+	// target that holds nothing but the source's keys. default: false
+	Reconcile bool
 	// OnSubscribed is called once every source master is subscribed: from
 	// then on no change is missed. default: none
 	OnSubscribed func()
@@ -227,6 +234,9 @@ func (q *queue) requeueTouched(at time.Time) {
 // or an error when the source cannot be subscribed.
 func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, error) {
 	o.defaults()
+	if why := SameDeployment(src, dst); why != "" {
+		return FollowStats{}, fmt.Errorf("%s: following it would copy its own writes for ever; give the target's own endpoint", why)
+	}
 	warn := func(s string) {
 		if o.OnWarning != nil {
 			o.OnWarning(s)
@@ -319,6 +329,11 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 				case wake <- struct{}{}:
 				default:
 				}
+				if o.Reconcile {
+					if err := reconcile(ctx, src, dst, o.Match, queues, wake); err != nil && ctx.Err() == nil {
+						warn("reconcile (deleting target keys the source lacks) failed: " + err.Error() + "; run migrate compare to find extra keys")
+					}
+				}
 			}
 		}()
 	}
@@ -399,6 +414,51 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 			}
 		}
 	}
+}
+
+// reconcile scans every target master for keys matching match that the
+// source lacks and queues them in the follower, which deletes them on the
+// target unless the source holds them by then.
+func reconcile(ctx context.Context, src, dst *Side, match string, queues []*queue, wake chan struct{}) error {
+	for _, sh := range dst.Shards {
+		var cursor uint64
+		for {
+			keys, next, err := sh.Client.Scan(ctx, cursor, match, 1000).Result()
+			if err != nil {
+				return fmt.Errorf("target %s: scan: %w", sh.Addr, err)
+			}
+			pipe := src.Client.Pipeline()
+			exists := make([]*redis.IntCmd, len(keys))
+			for i, k := range keys {
+				exists[i] = pipe.Exists(ctx, k)
+			}
+			if len(keys) > 0 {
+				if _, err := pipe.Exec(ctx); err != nil {
+					return fmt.Errorf("source: exists: %w", err)
+				}
+			}
+			now := time.Now()
+			for i, k := range keys {
+				if exists[i].Val() != 0 || strings.Contains(k, tempKeySuffix) {
+					continue
+				}
+				n, err := src.shardFor(ctx, k)
+				if err != nil {
+					return err
+				}
+				queues[n].push(k, now)
+			}
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+			if next == 0 {
+				break
+			}
+			cursor = next
+		}
+	}
+	return nil
 }
 
 // listener moves keyspace events of one source master into its queue.

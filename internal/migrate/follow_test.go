@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -431,4 +432,33 @@ func TestFollowRaceOneKeyLastChangeWins(t *testing.T) {
 	if n, _ := dst.Client.HLen(ctx, big).Result(); n != 50001 {
 		t.Fatalf("target %s has %d fields; want 50001", big, n)
 	}
+}
+
+// A copy resumed from its checkpoint while nothing followed the source in
+// between: rescanning brings changed and new keys, reconciling deletes on
+// the target what the source deleted meanwhile.
+func TestResumedCopyWithFollowClosesTheGap(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{}))
+	dst := open(t, "target", cluster(t, 2, redisserver.Options{}))
+	fill(t, src.Client, "gap", 2000)
+	cp := filepath.Join(t.TempDir(), "cp.json")
+	runCopy(t, src, dst, CopyOptions{Checkpoint: cp})
+	// Down: the source changes and nothing follows it.
+	ctx := context.Background()
+	pipe := src.Client.Pipeline()
+	pipe.Set(ctx, "gap:new", "v", 0)
+	pipe.Set(ctx, "gap:0", "changed", 0)
+	pipe.Del(ctx, "gap:1", "gap:6")
+	pipe.Rename(ctx, "gap:2", "gap:2-renamed")
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	copyDone := make(chan struct{})
+	startFollow(t, src, dst, FollowOptions{CopyDone: copyDone, Reconcile: true})
+	res := runCopy(t, src, dst, CopyOptions{Checkpoint: cp, Rescan: true})
+	close(copyDone)
+	if !res.Resumed || res.Progress.Copied < 1998 {
+		t.Fatalf("resumed %v, copied %d; want every key copied again", res.Resumed, res.Progress.Copied)
+	}
+	converge(t, src, dst)
 }

@@ -164,12 +164,13 @@ func (c *copier) copyOneTyped(ctx context.Context, sh Shard, key string) error {
 	case typ == "none":
 		c.vanished.Add(1)
 		return c.deleteGoneKeys(ctx, []string{key})
+	case !typedCopyable(typ) && c.plan.Mode == ModeDump:
+		// A big stream (or module value) has no chunked path: DUMP it whole
+		// rather than leave it behind.
+		return c.dumpRestore(ctx, sh, []string{key})
 	case !typedCopyable(typ):
-		why := "the type-aware copy handles strings, hashes, lists, sets and sorted sets only"
-		if c.plan.Mode == ModeDump {
-			why = "it is larger than --big-key-bytes and only core types can be copied in chunks: raise --big-key-bytes to DUMP it whole"
-		}
-		c.problem(Problem{Shard: sh.Addr, Key: key, Kind: "unsupported", Err: fmt.Sprintf("type %s not copied: %s", typ, why)})
+		c.problem(Problem{Shard: sh.Addr, Key: key, Kind: "unsupported", Err: fmt.Sprintf(
+			"type %s not copied: the type-aware copy handles strings, hashes, lists, sets and sorted sets only", typ)})
 		return nil
 	}
 	if err := ttlCmd.Err(); err != nil {
