@@ -202,7 +202,7 @@ func TestFollowConfiguredSourceNoFalseWarning(t *testing.T) {
 	var warned atomic.Int64
 	var last atomic.Pointer[FollowStats]
 	startFollow(t, src, dst, FollowOptions{CheckEvery: 50 * time.Millisecond, StatsEvery: 20 * time.Millisecond,
-		OnStats: func(s FollowStats) { last.Store(&s) },
+		OnStats:   func(s FollowStats) { last.Store(&s) },
 		OnWarning: func(s string) { warned.Add(1); t.Log("follow:", s) }})
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
