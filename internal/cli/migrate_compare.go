@@ -46,21 +46,38 @@ Exit 0 when no key differs, 1 when some do, 2 on bad usage.`,
 			return usagef("--sample picks random keys and cannot be combined with --match: drop one")
 		}
 		o.Workers = conn.workers
-		return conn.with(cmd.Context(), func(src, dst *migrate.Side) error {
+		return conn.with(cmd.Context(), func(pairs []sidePair) error {
 			line := newLiveLine(env.Stderr)
-			o.OnProgress = func(n int64) { line.show(fmt.Sprintf("compared %d keys", n)) }
-			rep, err := migrate.Compare(cmd.Context(), src, dst, o)
-			line.end()
-			if err != nil {
-				return err
+			var differ int64
+			var reports []migrate.CompareReport
+			for _, p := range pairs {
+				o.OnProgress = func(n int64) { line.show(label(pairs, p, fmt.Sprintf("compared %d keys", n))) }
+				rep, err := migrate.Compare(cmd.Context(), p.src, p.dst, o)
+				line.end()
+				if err != nil {
+					return err
+				}
+				differ += rep.Differences()
+				reports = append(reports, rep)
+				if asJSON {
+					continue
+				}
+				if len(pairs) > 1 {
+					fmt.Fprintf(env.Stdout, "db %d:\n", p.db)
+				}
+				if err := rep.WriteTable(env.Stdout); err != nil {
+					return err
+				}
 			}
 			if asJSON {
-				printJSON(env.Stdout, rep)
-			} else if err := rep.WriteTable(env.Stdout); err != nil {
-				return err
+				if len(reports) == 1 {
+					printJSON(env.Stdout, reports[0])
+				} else {
+					printJSON(env.Stdout, reports)
+				}
 			}
-			if n := rep.Differences(); n > 0 {
-				return findingf("%d keys differ", n)
+			if differ > 0 {
+				return findingf("%d keys differ", differ)
 			}
 			return nil
 		})
