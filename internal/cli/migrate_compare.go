@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,14 +19,20 @@ func newMigrateCompareCmd(env Env) *cobra.Command {
 		Short: "Compare source and target key by key: missing, extra, type, value and TTL differences",
 		Long: `Compares every key of the source with the target (or --sample N random keys): type, value and TTL.
 Values are compared by per-type digests computed as they stream in (HSCAN/SSCAN/ZSCAN/LRANGE/GETRANGE for
-big values), so equal data compares equal across versions and encodings and no big value is held whole.
-A full compare also scans the target for keys the source lacks (extra).
+big values; streams by entries, last id and consumer groups), so equal data compares equal across versions
+and encodings and no big value is held whole. A full compare also scans the target for keys the source
+lacks (extra). A standalone source is compared in every non-empty database unless --from-db picks one.
 
 Each difference found is looked at once more after the pass, so writes in flight do not show up
 (--no-recheck turns that off). For a hash whose value differs the fields that differ are named:
 "modified_time" (different value), "-f" (only on the source), "+f" (only on the target).
 
-Exit 0 when no key differs, 1 when some do, 2 on bad usage.`,
+This is the gate before cut-over. With --quiet-window D the source's keyspace notifications are watched
+from before the pass; after it, once the source has had no change for D (writes paused for the cut-over),
+every key changed since the pass began is compared again, until a window passes with no change: the
+report then describes both sides as they are at its end.
+
+Exit 0 when no key differs (and, with --quiet-window, the window was reached), 1 otherwise, 2 on bad usage.`,
 		Args: noArgs,
 	}
 	conn := addMigrateConn(cmd, 4)
@@ -36,11 +43,13 @@ Exit 0 when no key differs, 1 when some do, 2 on bad usage.`,
 	fs.Int64Var(&o.BigKeyBytes, "big-key-bytes", 1<<20, "values larger than these `bytes` are hashed chunk by chunk")
 	fs.IntVar(&o.MaxDiffs, "max-diffs", 1000, "`N` differences listed (all are counted)")
 	fs.BoolVar(&o.NoRecheck, "no-recheck", false, "report differences from the first look, without a second one")
+	fs.DurationVar(&o.QuietWindow, "quiet-window", 0, "the cut-over gate: after the pass, wait for the source to be quiet this `long`, compare every key changed meanwhile again, repeat until quiet (0: off)")
+	fs.DurationVar(&o.QuietTimeout, "quiet-timeout", 2*time.Minute, "with --quiet-window: give up waiting for a quiet source after this `long` (the gate then fails)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if o.Sample < 0 || o.TTLTolerance < 0 || o.MaxDiffs < 0 {
-			return usagef("--sample, --ttl-tolerance and --max-diffs must not be negative")
+		if o.Sample < 0 || o.TTLTolerance < 0 || o.MaxDiffs < 0 || o.QuietWindow < 0 || o.QuietTimeout <= 0 {
+			return usagef("--sample, --ttl-tolerance, --max-diffs and --quiet-window must not be negative, --quiet-timeout must be positive")
 		}
 		if o.Sample > 0 && o.Match != "*" {
 			return usagef("--sample picks random keys and cannot be combined with --match: drop one")
@@ -78,6 +87,11 @@ Exit 0 when no key differs, 1 when some do, 2 on bad usage.`,
 			}
 			if differ > 0 {
 				return findingf("%d keys differ", differ)
+			}
+			for _, r := range reports {
+				if !r.GatePassed() {
+					return findingf("no quiet window of %s within %s: the source is still being written; pause the writes and run again", o.QuietWindow, o.QuietTimeout)
+				}
 			}
 			return nil
 		})
