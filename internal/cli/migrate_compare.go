@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -13,6 +14,7 @@ func newMigrateCompareCmd(env Env) *cobra.Command {
 	var (
 		o      migrate.CompareOptions
 		asJSON bool
+		repair bool
 	)
 	cmd := &cobra.Command{
 		Use:   "compare --from HOST:PORT --to HOST:PORT [flags]",
@@ -45,6 +47,7 @@ Exit 0 when no key differs (and, with --quiet-window, the window was reached), 1
 	fs.BoolVar(&o.NoRecheck, "no-recheck", false, "report differences from the first look, without a second one")
 	fs.DurationVar(&o.QuietWindow, "quiet-window", 0, "the cut-over gate: after the pass, wait for the source to be quiet this `long`, compare every key changed meanwhile again, repeat until quiet (0: off)")
 	fs.DurationVar(&o.QuietTimeout, "quiet-timeout", 2*time.Minute, "with --quiet-window: give up waiting for a quiet source after this `long` (the gate then fails)")
+	fs.BoolVar(&repair, "repair", false, "copy the differing keys again from the source (deleting those it lacks) and compare once more")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -56,37 +59,34 @@ Exit 0 when no key differs (and, with --quiet-window, the window was reached), 1
 		}
 		o.Workers = conn.workers
 		return conn.with(cmd.Context(), func(pairs []sidePair) error {
-			line := newLiveLine(env.Stderr)
-			var differ int64
-			var reports []migrate.CompareReport
-			for _, p := range pairs {
-				o.OnProgress = func(n int64) { line.show(label(pairs, p, fmt.Sprintf("compared %d keys", n))) }
-				rep, err := migrate.Compare(cmd.Context(), p.src, p.dst, o)
-				line.end()
-				if err != nil {
-					return err
+			reports, err := compareAll(cmd.Context(), env, pairs, o, asJSON)
+			if err != nil {
+				return err
+			}
+			if repair && differ(reports) > 0 {
+				for i, p := range pairs {
+					keys := make([]string, len(reports[i].Diffs))
+					for j, d := range reports[i].Diffs {
+						keys[j] = d.Key
+					}
+					if len(keys) == 0 {
+						continue
+					}
+					res, err := migrate.CopyKeys(cmd.Context(), p.src, p.dst, keys, migrate.CopyOptions{Workers: conn.workers})
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(env.Stdout, label(pairs, p, fmt.Sprintf("repair: copied %d keys again, deleted %d the source lacks, %d not copied", res.Progress.Copied, res.Progress.Vanished, res.Progress.Failed)))
+					if n := reports[i].Differences(); n > int64(len(keys)) {
+						fmt.Fprintln(env.Stdout, label(pairs, p, fmt.Sprintf("repair: only the %d listed of %d differences were copied: raise --max-diffs", len(keys), n)))
+					}
 				}
-				differ += rep.Differences()
-				reports = append(reports, rep)
-				if asJSON {
-					continue
-				}
-				if len(pairs) > 1 {
-					fmt.Fprintf(env.Stdout, "db %d:\n", p.db)
-				}
-				if err := rep.WriteTable(env.Stdout); err != nil {
+				if reports, err = compareAll(cmd.Context(), env, pairs, o, asJSON); err != nil {
 					return err
 				}
 			}
-			if asJSON {
-				if len(reports) == 1 {
-					printJSON(env.Stdout, reports[0])
-				} else {
-					printJSON(env.Stdout, reports)
-				}
-			}
-			if differ > 0 {
-				return findingf("%d keys differ", differ)
+			if n := differ(reports); n > 0 {
+				return findingf("%d keys differ", n)
 			}
 			for _, r := range reports {
 				if !r.GatePassed() {
@@ -97,4 +97,43 @@ Exit 0 when no key differs (and, with --quiet-window, the window was reached), 1
 		})
 	}
 	return cmd
+}
+
+func differ(reports []migrate.CompareReport) (n int64) {
+	for _, r := range reports {
+		n += r.Differences()
+	}
+	return n
+}
+
+// compareAll compares every database and prints the reports.
+func compareAll(ctx context.Context, env Env, pairs []sidePair, o migrate.CompareOptions, asJSON bool) ([]migrate.CompareReport, error) {
+	line := newLiveLine(env.Stderr)
+	var reports []migrate.CompareReport
+	for _, p := range pairs {
+		o.OnProgress = func(n int64) { line.show(label(pairs, p, fmt.Sprintf("compared %d keys", n))) }
+		rep, err := migrate.Compare(ctx, p.src, p.dst, o)
+		line.end()
+		if err != nil {
+			return nil, err
+		}
+		reports = append(reports, rep)
+		if asJSON {
+			continue
+		}
+		if len(pairs) > 1 {
+			fmt.Fprintf(env.Stdout, "db %d:\n", p.db)
+		}
+		if err := rep.WriteTable(env.Stdout); err != nil {
+			return nil, err
+		}
+	}
+	if asJSON {
+		if len(reports) == 1 {
+			printJSON(env.Stdout, reports[0])
+		} else {
+			printJSON(env.Stdout, reports)
+		}
+	}
+	return reports, nil
 }

@@ -51,6 +51,10 @@ func TestMigrateCopyCompareExitCodes(t *testing.T) {
 	if code != ExitUnhealthy || !strings.Contains(out, `"fields": [`) {
 		t.Fatalf("compare --json: exit %d\n%s", code, out)
 	}
+	code, out, _ = run(t, nil, append([]string{"migrate", "compare", "--repair", "--quiet-window", "100ms"}, from...)...)
+	if code != ExitOK || !strings.Contains(out, "repair: copied 1 keys again") || !strings.Contains(out, "quiet window 100ms reached") {
+		t.Fatalf("compare --repair: exit %d\n%s", code, out)
+	}
 }
 
 func TestMigrateUsage(t *testing.T) {

@@ -615,3 +615,42 @@ func isReplyError(err error) bool {
 	var re redis.Error
 	return errors.As(err, &re)
 }
+
+// CopyKeys copies the given keys again from src to dst, and deletes on dst
+// those the source no longer holds: the repair of the keys a compare found
+// different. Problems are reported in the result as for Copy.
+func CopyKeys(ctx context.Context, src, dst *Side, keys []string, o CopyOptions) (CopyResult, error) {
+	o.defaults()
+	if why := SameDeployment(src, dst); why != "" {
+		return CopyResult{}, fmt.Errorf("%s: give the target's own endpoint", why)
+	}
+	c := &copier{o: o, src: src, dst: dst, lim: newLimiter(o.MaxRate), start: time.Now(), shards: map[string]*shardProgress{}, deleteGone: true}
+	sv, dv := src.Version, dst.Version
+	if o.versions != nil {
+		sv, dv = o.versions(sv, dv)
+	}
+	plan, err := choose(o.Mode, sv, dv)
+	if err != nil {
+		return CopyResult{}, err
+	}
+	c.plan = plan
+	c.absTTL, c.plan.TTL = expiryClock(ctx, src, dst, sv, dv, "5.0")
+	byShard := make([][]string, len(src.Shards))
+	for _, k := range keys {
+		i, err := src.shardFor(ctx, k)
+		if err != nil {
+			return CopyResult{Plan: c.plan}, err
+		}
+		byShard[i] = append(byShard[i], k)
+	}
+	for i, ks := range byShard {
+		for start := 0; start < len(ks); start += o.ScanCount {
+			if err := c.copyBatch(ctx, src.Shards[i], ks[start:min(start+o.ScanCount, len(ks))]); err != nil {
+				return CopyResult{Plan: c.plan, Progress: c.snapshot(0), Problems: c.problemList()}, err
+			}
+		}
+	}
+	res := CopyResult{Plan: c.plan, Progress: c.snapshot(0), Problems: c.problemList()}
+	res.Progress.Done = true
+	return res, nil
+}
