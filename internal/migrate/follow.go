@@ -287,6 +287,15 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 		}
 		subs[i] = ps
 	}
+	// The health checks' baselines, before anyone is told follow is on: a
+	// change made after OnSubscribed must count as a change since them.
+	checks := make([]*health, len(src.Shards))
+	bases := make([]reading, len(src.Shards))
+	for i, sh := range src.Shards {
+		checks[i] = &health{sh: sh, heard: &heard[i], silent: &silent, demoted: &demoted, warn: warn,
+			setConfig: !o.NoConfig, allKeys: o.Match == "*"}
+		bases[i], _, _ = checks[i].read(ctx)
+	}
 	if o.OnSubscribed != nil {
 		o.OnSubscribed()
 	}
@@ -309,9 +318,7 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h := health{sh: src.Shards[i], heard: &heard[i], silent: &silent, demoted: &demoted, warn: warn,
-				setConfig: !o.NoConfig, allKeys: o.Match == "*"}
-			h.run(ctx, o.CheckEvery)
+			checks[i].run(ctx, o.CheckEvery, bases[i])
 		}()
 	}
 	if o.CopyDone != nil {
@@ -551,21 +558,24 @@ type reading struct {
 	ok      bool
 }
 
-func (h *health) run(ctx context.Context, every time.Duration) {
+// read takes one reading of the master.
+func (h *health) read(ctx context.Context) (reading, string, error) {
+	info, err := h.sh.Client.Info(ctx, "persistence", "replication").Result()
+	if err != nil {
+		return reading{}, "", err
+	}
+	r := reading{heard: h.heard.Load(), ok: true}
+	r.changes, _ = strconv.ParseInt(infoField(info, "rdb_changes_since_last_save"), 10, 64)
+	return r, infoField(info, "role"), nil
+}
+
+// run checks every period from base, the reading taken once subscribed.
+func (h *health) run(ctx context.Context, every time.Duration, base reading) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var prev, prev2 reading
+	prev, prev2 := base, reading{}
 	wasDemoted, wasDeaf := false, false
-	read := func() (reading, string, error) {
-		info, err := h.sh.Client.Info(ctx, "persistence", "replication").Result()
-		if err != nil {
-			return reading{}, "", err
-		}
-		r := reading{heard: h.heard.Load(), ok: true}
-		r.changes, _ = strconv.ParseInt(infoField(info, "rdb_changes_since_last_save"), 10, 64)
-		return r, infoField(info, "role"), nil
-	}
-	prev, _, _ = read() // the baseline, taken once subscribed
+	read := func() (reading, string, error) { return h.read(ctx) }
 	for {
 		select {
 		case <-ctx.Done():

@@ -201,7 +201,9 @@ func TestFollowConfiguredSourceNoFalseWarning(t *testing.T) {
 	dst := open(t, "target", plain(t, redisserver.Options{}))
 	var warned atomic.Int64
 	var last atomic.Pointer[FollowStats]
-	startFollow(t, src, dst, FollowOptions{CheckEvery: 50 * time.Millisecond, StatsEvery: 20 * time.Millisecond,
+	// A check period long enough that no event is late by a whole period
+	// on a loaded machine (a late event would read as a deaf master).
+	startFollow(t, src, dst, FollowOptions{CheckEvery: 250 * time.Millisecond, StatsEvery: 20 * time.Millisecond,
 		OnStats:   func(s FollowStats) { last.Store(&s) },
 		OnWarning: func(s string) { warned.Add(1); t.Log("follow:", s) }})
 	ctx := context.Background()
