@@ -133,6 +133,9 @@ func TestMigrateSoak(t *testing.T) {
 	ms := app.mirror.Stats()
 	t.Logf("load %s: %d writes acknowledged (%.0f/s), %d failed while the source restarted; mirror %s refused %d",
 		loadTime.Round(time.Millisecond), app.acked.Load(), float64(app.acked.Load())/loadTime.Seconds(), app.failed.Load(), ms, ms.Refused)
+	app.mu.Lock()
+	t.Logf("mirror errors by command: %v", app.mirrorErrs)
+	app.mu.Unlock()
 	t.Logf("first follower ended with: %v; second: %v", err1, err2)
 	t.Logf("gate in %s: first compare %s; %v", gateTime.Round(time.Millisecond), first.Summary(), first.Diffs[:min(len(first.Diffs), 10)])
 	t.Logf("final compare %s", rep.Summary())
@@ -164,19 +167,27 @@ type soakApp struct {
 	fields   map[string][]string // hash → fields written
 	elements map[string][]string // list, set, sorted set → elements added
 	ids      map[string][]string // stream → entry ids
+	// mirrorErrs counts the mirror's failed writes per command: replays
+	// the new side refuses because the follower already moved the key on.
+	mirrorErrs map[string]int
 }
 
 func startSoakApp(t *testing.T, ctx context.Context, srcAddr, dstAddr string, rate int) *soakApp {
 	t.Helper()
 	target := redis.NewClient(&redis.Options{Addr: dstAddr, ContextTimeoutEnabled: true, DialTimeout: time.Second})
-	m, err := dualwrite.NewMirror(dualwrite.Options{Target: target})
+	a := &soakApp{fields: map[string][]string{}, elements: map[string][]string{}, ids: map[string][]string{}, mirrorErrs: map[string]int{}}
+	m, err := dualwrite.NewMirror(dualwrite.Options{Target: target, OnError: func(name string, _ error) {
+		a.mu.Lock()
+		a.mirrorErrs[name]++
+		a.mu.Unlock()
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	old := redis.NewClient(&redis.Options{Addr: srcAddr, ContextTimeoutEnabled: true, DialTimeout: time.Second,
 		ReadTimeout: time.Second, MaxRetries: -1})
 	old.AddHook(m)
-	a := &soakApp{old: old, mirror: m, fields: map[string][]string{}, elements: map[string][]string{}, ids: map[string][]string{}}
+	a.old, a.mirror = old, m
 	actx, cancel := context.WithCancel(ctx)
 	a.cancel = cancel
 	// Each writer keeps up with its share of the rate: behind, it writes

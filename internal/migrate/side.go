@@ -60,7 +60,7 @@ func (s *Side) Identity() string {
 	for i, sh := range s.Shards {
 		ids[i] = shortID(sh.RunID)
 	}
-	return fmt.Sprintf("cluster of %d nodes, masters' run ids %s", len(s.NodeIDs), strings.Join(ids, ","))
+	return fmt.Sprintf("%d nodes, masters' run ids %s", len(s.NodeIDs), strings.Join(ids, ","))
 }
 
 func shortID(id string) string { return id[:min(len(id), 12)] }
