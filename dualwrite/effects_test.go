@@ -162,7 +162,9 @@ func TestMirrorQueueBoundedByBytes(t *testing.T) {
 		}
 		peak = max(peak, m.Stats().QueuedBytes)
 	}
-	if s := m.Stats(); peak > 1<<20 || s.Dropped < 80 {
+	// About ten writes fit; the worker frees a few more as its writes time
+	// out against the stopped new side.
+	if s := m.Stats(); peak > 1<<20 || s.Dropped < 50 {
 		t.Fatalf("peak queued %d bytes (bound %d), stats %+v", peak, 1<<20, s)
 	}
 }
