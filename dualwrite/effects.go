@@ -47,6 +47,20 @@ var multiKey = map[string]bool{
 	"geosearchstore": true, "sort": true, "del": true, "unlink": true, "touch": true,
 }
 
+// keyOf is the (first) key a write names: the second word, or the third
+// after a subcommand or an operation (XGROUP CREATE k, BITOP AND dest).
+func keyOf(args []interface{}) interface{} {
+	i := 1
+	switch strings.ToLower(argString(args, 0)) {
+	case "xgroup", "bitop":
+		i = 2
+	}
+	if i >= len(args) {
+		return nil
+	}
+	return args[i]
+}
+
 // isMultiKey is true when the write touches more than one key.
 func isMultiKey(args []interface{}) bool {
 	name := strings.ToLower(argString(args, 0))

@@ -193,3 +193,29 @@ func TestMirrorFlushReadsOwnWrite(t *testing.T) {
 		t.Fatalf("%d of 200 reads after Flush missed the caller's own write", stale)
 	}
 }
+
+// XGROUP names its key third: it is ordered with the stream's other writes
+// (XGROUP CREATE ... $ right after XADD must see the entry).
+func TestMirrorOrdersSubcommandKeys(t *testing.T) {
+	oldC, newC, _ := pair(t)
+	m := newMirror(t, dualwrite.Options{Target: newC, Workers: 8})
+	oldC.AddHook(m)
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		k := "s:" + strconv.Itoa(i)
+		oldC.XAdd(ctx, &redis.XAddArgs{Stream: k, Values: []string{"a", "1"}})
+		oldC.XGroupCreate(ctx, k, "g", "$")
+	}
+	closeMirror(t, m)
+	wrong := 0
+	for i := 0; i < 100; i++ {
+		k := "s:" + strconv.Itoa(i)
+		og, ng := oldC.XInfoGroups(ctx, k).Val(), newC.XInfoGroups(ctx, k).Val()
+		if len(ng) != 1 || og[0].LastDeliveredID != ng[0].LastDeliveredID {
+			wrong++
+		}
+	}
+	if wrong > 0 {
+		t.Fatalf("%d of 100 groups created out of order on the new side", wrong)
+	}
+}

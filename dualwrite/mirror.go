@@ -373,22 +373,24 @@ func (m *Mirror) placeBarrier(it item) (*barrier, bool) {
 
 // sameKey is true when every command names the same key.
 func sameKey(cmds [][]interface{}) bool {
+	first := keyOf(cmds[0])
 	for _, c := range cmds[1:] {
-		if len(c) < 2 || len(cmds[0]) < 2 || anyString(c[1]) != anyString(cmds[0][1]) {
+		k := keyOf(c)
+		if k == nil || first == nil || anyString(k) != anyString(first) {
 			return false
 		}
 	}
 	return true
 }
 
-// route picks the worker from the command's key (its second word).
+// route picks the worker from the command's key.
 func (m *Mirror) route(args []interface{}) int {
-	if len(m.queues) == 1 || len(args) < 2 {
+	if len(m.queues) == 1 {
 		return 0
 	}
 	var h maphash.Hash
 	h.SetSeed(m.seed)
-	switch k := args[1].(type) {
+	switch k := keyOf(args).(type) {
 	case string:
 		_, _ = h.WriteString(k)
 	case []byte:

@@ -186,6 +186,11 @@ func Copy(ctx context.Context, src, dst *Side, o CopyOptions) (CopyResult, error
 	if c.total, err = src.DBSize(ctx); err != nil {
 		return res, err
 	}
+	if o.Match != "*" {
+		// DBSIZE counts every key, not those matching: no percentage or
+		// ETA rather than a false one.
+		c.total = 0
+	}
 	evictedBefore, policy, err := dst.Evictions(ctx)
 	if err != nil {
 		return res, err
