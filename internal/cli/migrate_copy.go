@@ -99,7 +99,9 @@ func checkpointFor(path string, pairs []sidePair, p sidePair) string {
 // around it. A copy with problems does not stop the followers: the
 // problems are listed and the exit status says so at the end.
 func runCopy(ctx context.Context, env Env, pairs []sidePair, o migrate.CopyOptions, cf copyFlags) error {
-	resuming := map[int]bool{}
+	resuming := map[int]bool{}  // a checkpoint is resumed
+	reconcile := map[int]bool{} // resumed, and the target held nothing but the copy's keys
+	hadKeys := map[int]bool{}
 	for _, p := range pairs {
 		fmt.Fprintln(env.Stderr, describeSide(p.src))
 		fmt.Fprintln(env.Stderr, describeSide(p.dst))
@@ -107,8 +109,15 @@ func runCopy(ctx context.Context, env Env, pairs []sidePair, o migrate.CopyOptio
 			if c, err := migrate.LoadCheckpoint(cp); err != nil {
 				return err
 			} else if c != nil {
-				resuming[p.db] = true
+				resuming[p.db], reconcile[p.db] = true, !c.TargetHadKeys
 			}
+		}
+		if !resuming[p.db] {
+			n, err := p.dst.DBSize(ctx)
+			if err != nil {
+				return err
+			}
+			hadKeys[p.db] = n > 0
 		}
 		if err := checkTargetEmpty(ctx, p, cf.allowNonEmpty || resuming[p.db]); err != nil {
 			return err
@@ -121,7 +130,7 @@ func runCopy(ctx context.Context, env Env, pairs []sidePair, o migrate.CopyOptio
 	if cf.follow {
 		for _, p := range pairs {
 			fo := migrate.FollowOptions{Mode: o.Mode, BigKeyBytes: o.BigKeyBytes, Chunk: o.Chunk, NoConfig: cf.noConfig,
-				CopyDone: copyDone, Reconcile: resuming[p.db]}
+				CopyDone: copyDone, Reconcile: reconcile[p.db]}
 			fs = append(fs, startFollower(ctx, env, line, &mu, pairs, p, fo, "follow: "))
 		}
 		for _, f := range fs {
@@ -135,12 +144,17 @@ func runCopy(ctx context.Context, env Env, pairs []sidePair, o migrate.CopyOptio
 	for _, p := range pairs {
 		po := o
 		po.Checkpoint = checkpointFor(o.Checkpoint, pairs, p)
-		if cf.follow && resuming[p.db] {
+		po.TargetHadKeys = hadKeys[p.db]
+		switch {
+		case cf.follow && reconcile[p.db]:
 			// Nothing followed the source while the copy was down: keys
 			// already copied may have changed or gone since. Copy them all
 			// again; the follower deletes what the source deleted.
 			po.Rescan = true
 			fmt.Fprintln(env.Stderr, label(pairs, p, "resuming with --follow: every key is copied again and keys the source deleted meanwhile are deleted on the target, so changes made while the copy was down are not lost"))
+		case cf.follow && resuming[p.db]:
+			po.Rescan = true
+			fmt.Fprintln(env.Stderr, label(pairs, p, "resuming with --follow: every key is copied again; keys the source deleted meanwhile are NOT deleted on the target, which held other keys when the copy began (dual-write mirrors deletions; the gate lists the rest as extra)"))
 		}
 		po.OnProgress = func(pr migrate.Progress) {
 			mu.Lock()

@@ -196,3 +196,81 @@ func waitOutput(t *testing.T, buf *syncbuf.Buffer, want string) {
 		time.Sleep(10 * time.Millisecond) // polls the output
 	}
 }
+
+// Resuming copy --follow from a checkpoint loses nothing changed while
+// nothing followed: changed keys are copied again and deleted ones deleted;
+// a key that was on the target before the first run is left alone.
+func TestMigrateCopyFollowResumeClosesTheGap(t *testing.T) {
+	s := redistest.Start(t, redisserver.Options{})
+	d := redistest.Start(t, redisserver.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := redistest.Admin(t, s.Addr, "", "")
+	for i := 0; i < 100; i++ {
+		a.Set(ctx, "k:"+strconv.Itoa(i), "v1", 0)
+	}
+	tc := redistest.Admin(t, d.Addr, "", "")
+	cp := filepath.Join(t.TempDir(), "cp.json")
+	from := []string{"migrate", "copy", "--from", s.Addr, "--to", d.Addr, "--checkpoint", cp}
+	if code, out, errOut := run(t, nil, from...); code != ExitOK {
+		t.Fatalf("copy: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// Down: the source changes, nothing follows it.
+	a.Set(ctx, "k:1", "v2", 0)
+	a.Del(ctx, "k:2")
+	src, err := migrate.Open(ctx, "source", redisconn.Config{Addr: s.Addr}, migrate.SideOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := migrate.Open(ctx, "target", redisconn.Config{Addr: d.Addr}, migrate.SideOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	var out syncbuf.Buffer
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- runCopy(fctx, Env{Stdout: &out, Stderr: &out}, []sidePair{{src: src, dst: dst}},
+			migrate.CopyOptions{Checkpoint: cp}, copyFlags{follow: true})
+	}()
+	waitOutput(t, &out, "copy done")
+	for deadline := time.Now().Add(30 * time.Second); tc.Exists(ctx, "k:2").Val() != 0 || tc.Get(ctx, "k:1").Val() != "v2"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gap was not closed: k:1 %q, k:2 exists %d\n%s", tc.Get(ctx, "k:1").Val(), tc.Exists(ctx, "k:2").Val(), out.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polls the target
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("end: %v", err)
+	}
+
+	// A target that held its own keys before the first run: the resume
+	// copies again but deletes nothing of the target's.
+	d2 := redistest.Start(t, redisserver.Options{})
+	t2 := redistest.Admin(t, d2.Addr, "", "")
+	t2.Set(ctx, "k:foreign", "mine", 0)
+	cp2 := filepath.Join(t.TempDir(), "cp2.json")
+	if code, _, errOut := run(t, nil, "migrate", "copy", "--from", s.Addr, "--to", d2.Addr, "--checkpoint", cp2, "--allow-nonempty-target"); code != ExitOK {
+		t.Fatalf("copy: exit %d\n%s", code, errOut)
+	}
+	dst2, err := migrate.Open(ctx, "target", redisconn.Config{Addr: d2.Addr}, migrate.SideOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst2.Close()
+	var out2 syncbuf.Buffer
+	fctx2, stop2 := context.WithCancel(ctx)
+	go func() {
+		done <- runCopy(fctx2, Env{Stdout: &out2, Stderr: &out2}, []sidePair{{src: src, dst: dst2}},
+			migrate.CopyOptions{Checkpoint: cp2}, copyFlags{follow: true, allowNonEmpty: true})
+	}()
+	waitOutput(t, &out2, "copy done")
+	stop2()
+	<-done
+	if t2.Get(ctx, "k:foreign").Val() != "mine" || !strings.Contains(out2.String(), "NOT deleted") {
+		t.Fatalf("the target's own key: %q\n%s", t2.Get(ctx, "k:foreign").Val(), out2.String())
+	}
+}

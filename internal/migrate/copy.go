@@ -39,6 +39,9 @@ type CopyOptions struct {
 	// Checkpoint is the file that records progress for resuming; "" keeps
 	// none. An existing file for the same source resumes the copy.
 	Checkpoint string
+	// TargetHadKeys is recorded in a new checkpoint: the target held keys
+	// before this copy (and any follower) wrote to it. default: false
+	TargetHadKeys bool
 	// Rescan, with a checkpoint to resume from, copies every key again
 	// instead of skipping the ranges the checkpoint records as copied: when
 	// nothing followed the source while the copy was down, keys in those
@@ -294,7 +297,8 @@ func (c *copier) loadCheckpoint(res *CopyResult) error {
 				cp.Shards, cp.Copied, c.baseCopy = map[string]ShardCheckpoint{}, 0, 0
 			}
 		} else {
-			cp = &Checkpoint{Source: c.src.Addr, Target: c.dst.Addr, Match: c.o.Match, DB: db, Shards: map[string]ShardCheckpoint{}}
+			cp = &Checkpoint{Source: c.src.Addr, Target: c.dst.Addr, Match: c.o.Match, DB: db, Shards: map[string]ShardCheckpoint{},
+				TargetHadKeys: c.o.TargetHadKeys}
 		}
 		c.cp = cp
 	}
