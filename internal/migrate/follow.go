@@ -99,7 +99,10 @@ type FollowStats struct {
 	// without sending keyspace events (notifications off: follow was deaf).
 	Silent int64
 	// Demoted counts health checks that found a followed source node no
-	// longer a master (a failover: its events no longer describe the data).
+	// longer a master and not replicating from one (a failover, and the
+	// old node cut off: changes on the new primary are missed). A demoted
+	// node that replicates is warned about, not counted: it still sees
+	// every write.
 	Demoted int64
 }
 
@@ -566,7 +569,11 @@ func (h *health) read(ctx context.Context) (reading, string, error) {
 	}
 	r := reading{heard: h.heard.Load(), ok: true}
 	r.changes, _ = strconv.ParseInt(infoField(info, "rdb_changes_since_last_save"), 10, 64)
-	return r, infoField(info, "role"), nil
+	role := infoField(info, "role")
+	if role != "master" {
+		role += " link " + infoField(info, "master_link_status")
+	}
+	return r, role, nil
 }
 
 // run checks every period from base, the reading taken once subscribed.
@@ -574,7 +581,7 @@ func (h *health) run(ctx context.Context, every time.Duration, base reading) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	prev, prev2 := base, reading{}
-	wasDemoted, wasDeaf := false, false
+	wasDemoted, wasReplica, wasDeaf := false, false, false
 	read := func() (reading, string, error) { return h.read(ctx) }
 	for {
 		select {
@@ -590,14 +597,24 @@ func (h *health) run(ctx context.Context, every time.Duration, base reading) {
 			prev, prev2 = reading{}, reading{}
 			continue
 		}
-		if role != "master" {
+		// A demoted master that replicates from the new primary still sees
+		// every write, by replication, and sends their events: follow goes
+		// on, late by the replication lag. Once its link is down it sees
+		// nothing the primary is written.
+		switch {
+		case role == "master":
+			wasDemoted, wasReplica = false, false
+		case strings.HasSuffix(role, " link up"):
+			if !wasReplica {
+				h.warn(fmt.Sprintf("source %s is now a replica (a failover): follow still sees the new primary's writes through replication, late by the replication lag; restart follow against the new primary before this node goes away, then pass the gate", h.sh.Addr))
+			}
+			wasReplica, wasDemoted = true, false
+		default:
 			h.demoted.Add(1)
 			if !wasDemoted {
-				h.warn(fmt.Sprintf("source %s is now a %s (a failover?): its events no longer describe the data; restart follow against the new primary, then run migrate compare", h.sh.Addr, role))
+				h.warn(fmt.Sprintf("source %s is a %s (a failover?): changes made on its primary are missed; restart follow against the new primary, then run migrate compare", h.sh.Addr, role))
 			}
 			wasDemoted = true
-		} else {
-			wasDemoted = false
 		}
 		// The master changed data between the two readings before this one,
 		// and no event has arrived since the first of them: a whole period
