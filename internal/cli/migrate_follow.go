@@ -29,14 +29,15 @@ Notifications must be on: follow sets notify-keyspace-events to KA with CONFIG S
 again after every reconnect (a restarted server forgets it); on ElastiCache, where CONFIG is blocked,
 set the parameter notify-keyspace-events to KEA in the cluster's parameter group first (--no-config skips
 the attempt). Every 10 s each master is checked: a master that changes data without sending events
-(follow is deaf) or that is no longer a master (a failover) is warned about. Changes made while the
-subscription is down are missed (a warning says when): run 'migrate compare' afterwards. Start follow
+(follow is deaf), that is no longer a master (a failover) or that ran FLUSHDB/FLUSHALL/SWAPDB (no event
+says what they removed) is warned about. Changes made while the subscription is down are missed (a
+warning says when): run 'migrate compare' afterwards. Start follow
 before 'migrate copy' (or use 'migrate copy --follow', which also re-copies keys changed during the copy).
 
 A standalone source is followed in every non-empty database unless --from-db picks one.
 A live line on stderr shows events, keys copied and deleted, keys pending and the lag. Runs until
-Ctrl-C; exit 0 then, 1 when changes may have been missed (lost subscription, deaf or demoted master)
-or the source cannot be subscribed, 2 on bad usage.`,
+Ctrl-C; exit 0 then, 1 when changes may have been missed (lost subscription, deaf or cut-off master, a
+flush) or the source cannot be subscribed, 2 on bad usage.`,
 		Args: noArgs,
 	}
 	conn := addMigrateConn(cmd, 4)
@@ -159,7 +160,7 @@ func endFollowers(env Env, line liveLine, pairs []sidePair, fs []*follower, earl
 			ferr = f.err
 		}
 		if s := f.stats; s.MayHaveMissed() {
-			missed = append(missed, label(pairs, pairs[i], fmt.Sprintf("reconnects %d, deaf %d, demoted %d", s.Reconnects, s.Silent, s.Demoted)))
+			missed = append(missed, label(pairs, pairs[i], fmt.Sprintf("reconnects %d, deaf %d, demoted %d, flushed %d", s.Reconnects, s.Silent, s.Demoted, s.Flushed)))
 		}
 	}
 	switch {

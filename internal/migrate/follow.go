@@ -104,12 +104,15 @@ type FollowStats struct {
 	// node that replicates is warned about, not counted: it still sees
 	// every write.
 	Demoted int64
+	// Flushed counts FLUSHDB, FLUSHALL and SWAPDB run on a source master:
+	// they send no keyspace event, so what they removed stays on the target.
+	Flushed int64
 }
 
 // MayHaveMissed is true when changes may have been missed: a lost
-// subscription, a deaf or demoted source master. Run a compare (and copy
-// the differing keys) before relying on the target.
-func (s FollowStats) MayHaveMissed() bool { return s.Reconnects+s.Silent+s.Demoted > 0 }
+// subscription, a deaf or demoted source master, a flush. Run a compare
+// (and copy the differing keys) before relying on the target.
+func (s FollowStats) MayHaveMissed() bool { return s.Reconnects+s.Silent+s.Demoted+s.Flushed > 0 }
 
 // String is the live line.
 func (s FollowStats) String() string {
@@ -120,6 +123,9 @@ func (s FollowStats) String() string {
 	}
 	if s.Demoted > 0 {
 		line += fmt.Sprintf("  demoted %d", s.Demoted)
+	}
+	if s.Flushed > 0 {
+		line += fmt.Sprintf("  flushed %d", s.Flushed)
 	}
 	return line
 }
@@ -265,7 +271,7 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 			warn(msg)
 		}
 	}
-	var events, reconnects, silent, demoted atomic.Int64
+	var events, reconnects, silent, demoted, flushed atomic.Int64
 	var lastLag atomic.Int64
 	queues := make([]*queue, len(src.Shards))
 	heard := make([]atomic.Int64, len(src.Shards)) // events of any database, per master
@@ -295,7 +301,7 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 	checks := make([]*health, len(src.Shards))
 	bases := make([]reading, len(src.Shards))
 	for i, sh := range src.Shards {
-		checks[i] = &health{sh: sh, heard: &heard[i], silent: &silent, demoted: &demoted, warn: warn,
+		checks[i] = &health{sh: sh, heard: &heard[i], silent: &silent, demoted: &demoted, flushed: &flushed, warn: warn,
 			setConfig: !o.NoConfig, allKeys: o.Match == "*"}
 		bases[i], _, _ = checks[i].read(ctx)
 	}
@@ -349,7 +355,7 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 	}
 	stats := func() FollowStats {
 		s := FollowStats{Events: events.Load(), Copied: c.copied.Load(), Deleted: c.deleted.Load(), Failed: c.failed.Load(),
-			LastLag: time.Duration(lastLag.Load()), Reconnects: reconnects.Load(), Silent: silent.Load(), Demoted: demoted.Load()}
+			LastLag: time.Duration(lastLag.Load()), Reconnects: reconnects.Load(), Silent: silent.Load(), Demoted: demoted.Load(), Flushed: flushed.Load()}
 		for _, q := range queues {
 			n, oldest := q.state()
 			s.Pending += n
@@ -546,9 +552,9 @@ func (l *listener) run(ctx context.Context) {
 // health checks one source master every period: still a master, and not
 // changing data in silence.
 type health struct {
-	sh              Shard
-	heard           *atomic.Int64
-	silent, demoted *atomic.Int64
+	sh                       Shard
+	heard                    *atomic.Int64
+	silent, demoted, flushed *atomic.Int64
 	warn            func(string)
 	setConfig       bool
 	allKeys         bool // every key is followed, so every change has an event
@@ -558,16 +564,32 @@ type health struct {
 type reading struct {
 	changes int64 // rdb_changes_since_last_save
 	heard   int64
+	flushes int64 // FLUSHDB, FLUSHALL and SWAPDB calls (INFO commandstats)
 	ok      bool
+}
+
+// flushCommands empty or swap whole databases without a keyspace event.
+var flushCommands = []string{"flushdb", "flushall", "swapdb"}
+
+// commandCalls sums the calls of the given commands in INFO commandstats
+// text (lines like "cmdstat_flushdb:calls=2,usec=...").
+func commandCalls(info string, names []string) (n int64) {
+	for _, name := range names {
+		v := infoField(info, "cmdstat_"+name)
+		calls, _, _ := strings.Cut(strings.TrimPrefix(v, "calls="), ",")
+		c, _ := strconv.ParseInt(calls, 10, 64)
+		n += c
+	}
+	return n
 }
 
 // read takes one reading of the master.
 func (h *health) read(ctx context.Context) (reading, string, error) {
-	info, err := h.sh.Client.Info(ctx, "persistence", "replication").Result()
+	info, err := h.sh.Client.Info(ctx, "persistence", "replication", "commandstats").Result()
 	if err != nil {
 		return reading{}, "", err
 	}
-	r := reading{heard: h.heard.Load(), ok: true}
+	r := reading{heard: h.heard.Load(), ok: true, flushes: commandCalls(info, flushCommands)}
 	r.changes, _ = strconv.ParseInt(infoField(info, "rdb_changes_since_last_save"), 10, 64)
 	role := infoField(info, "role")
 	if role != "master" {
@@ -597,6 +619,10 @@ func (h *health) run(ctx context.Context, every time.Duration, base reading) {
 			prev, prev2 = reading{}, reading{}
 			continue
 		}
+		if prev.ok && cur.flushes > prev.flushes {
+			h.flushed.Add(cur.flushes - prev.flushes)
+			h.warn(fmt.Sprintf("source %s ran FLUSHDB, FLUSHALL or SWAPDB (%d times since the last check): they send no keyspace event, so the keys they removed stay on the target; pass the gate (migrate compare --repair deletes them)", h.sh.Addr, cur.flushes-prev.flushes))
+		}
 		// A demoted master that replicates from the new primary still sees
 		// every write, by replication, and sends their events: follow goes
 		// on, late by the replication lag. Once its link is down it sees
@@ -619,7 +645,9 @@ func (h *health) run(ctx context.Context, every time.Duration, base reading) {
 		// The master changed data between the two readings before this one,
 		// and no event has arrived since the first of them: a whole period
 		// has passed for those events to arrive, so notifications are off.
-		deaf := h.allKeys && prev2.ok && prev.ok && grew(prev2.changes, prev.changes) && cur.heard == prev2.heard
+		// A flush changes data without events, by design: not deafness.
+		deaf := h.allKeys && prev2.ok && prev.ok && grew(prev2.changes, prev.changes) && cur.heard == prev2.heard &&
+			cur.flushes == prev2.flushes
 		if deaf {
 			h.silent.Add(1)
 			st, msg := checkNotifications(ctx, h.sh, h.setConfig)

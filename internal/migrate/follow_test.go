@@ -332,3 +332,28 @@ func TestResumedCopyWithFollowClosesTheGap(t *testing.T) {
 	}
 	converge(t, src, dst)
 }
+
+// FLUSHDB sends no keyspace event: follow cannot delete what it removed,
+// but says so, counts it, and the deaf check does not mistake it.
+func TestFollowSourceFlushIsWarnedAbout(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{}))
+	dst := open(t, "target", plain(t, redisserver.Options{}))
+	fill(t, src.Client, "fl", 100)
+	runCopy(t, src, dst, CopyOptions{})
+	var last atomic.Pointer[FollowStats]
+	warnings := make(chan string, 100)
+	startFollow(t, src, dst, FollowOptions{CheckEvery: 50 * time.Millisecond, StatsEvery: 20 * time.Millisecond,
+		OnStats: func(s FollowStats) { last.Store(&s) }, OnWarning: func(s string) { warnings <- s }})
+	if err := src.Client.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitStats(t, &last, func(s FollowStats) bool { return s.Flushed == 1 && s.MayHaveMissed() })
+	waitWarning(t, warnings, "ran FLUSHDB")
+	// Two more checks over the flush: it is not taken for deafness.
+	n := last.Load().Flushed
+	src.Client.FlushDB(context.Background())
+	waitStats(t, &last, func(s FollowStats) bool { return s.Flushed > n })
+	if s := last.Load(); s.Silent != 0 {
+		t.Fatalf("a flush read as a deaf master: %+v", s)
+	}
+}
