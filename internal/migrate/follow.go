@@ -555,9 +555,9 @@ type health struct {
 	sh                       Shard
 	heard                    *atomic.Int64
 	silent, demoted, flushed *atomic.Int64
-	warn            func(string)
-	setConfig       bool
-	allKeys         bool // every key is followed, so every change has an event
+	warn                     func(string)
+	setConfig                bool
+	allKeys                  bool // every key is followed, so every change has an event
 }
 
 // reading is one health check's view of a master.
