@@ -107,7 +107,9 @@ func plainTLS(b *bed, adjust func(*redis.Options)) *redis.Options {
 func newClient(t testing.TB, b *bed, cfg Config) *redis.Client {
 	cfg.Addr, cfg.Resolver = b.addr(), b.dns.Resolver()
 	if b.cas != nil {
-		cfg.TLS, cfg.RootCAs = true, b.cas
+		cfg.TLS, cfg.RootCAs, cfg.TLSNames = true, b.cas, testNames
+	} else {
+		cfg.PlainText = true
 	}
 	c, err := New(cfg)
 	if err != nil {

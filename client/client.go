@@ -24,16 +24,32 @@ type Config struct {
 	// Service).
 	Addr string
 
-	// TLS turns TLS on. The certificate is verified against the name the CNAME
-	// chain of Addr's host ends at when each connection is dialed (the
-	// ElastiCache endpoint the record points to at that moment), never
-	// against Addr's host, which no ElastiCache certificate names.
+	// TLS is on unless PlainText is set; TLS: true only says so explicitly
+	// (it cannot be combined with PlainText). The certificate is verified
+	// against the name the CNAME chain of Addr's host ends at when each
+	// connection is dialed (the ElastiCache endpoint the record points to at
+	// that moment), never against Addr's host, which no ElastiCache
+	// certificate names; that name must be one TLSNames allows.
 	TLS bool
-	// TLSNames, when set, lists the only names the chain may end at, e.g. the
-	// primary endpoints of both regions; a dial that resolves to another name
-	// fails before any byte is sent. It guards against a DNS answer pointing
-	// at an endpoint with a valid certificate of its own. default: any name
+	// PlainText turns TLS off, for a server without in-transit encryption
+	// (a local Redis, a test). A Password or Credentials is then refused
+	// unless AllowPlainTextAuth is set. default: false (TLS on)
+	PlainText bool
+	// AllowPlainTextAuth lets a PlainText client send its AUTH token, in
+	// clear, to whoever the name resolves to. default: false
+	AllowPlainTextAuth bool
+	// TLSNames lists the only names the chain may end at, e.g. the primary
+	// endpoints of both regions; an entry "*.example.com" allows every name
+	// under example.com. A dial that resolves to another name fails before
+	// any byte is sent, so a DNS answer (a record, a Kubernetes ExternalName
+	// Service, a resolver rule) pointing at a host with a valid certificate
+	// of its own never receives the AUTH token.
+	// default: DefaultTLSNames, the ElastiCache endpoint domains
 	TLSNames []string
+	// TLSAnyName accepts whatever name the chain ends at, as long as its
+	// certificate is valid: DNS integrity then equals credential integrity.
+	// It cannot be combined with TLSNames. default: false
+	TLSAnyName bool
 	// RootCAs are the CAs trusted for the server certificate.
 	// default: the system roots
 	RootCAs *x509.CertPool
@@ -88,6 +104,12 @@ type Config struct {
 	MaxRetryBackoff time.Duration
 }
 
+// DefaultTLSNames are the names a TLS client accepts when TLSNames is empty:
+// ElastiCache endpoints, which live under these regional domains (e.g.
+// master.redis-primary.abc123.use1.cache.amazonaws.com) and have no public
+// addresses, so that a redirected name cannot bring one into reach.
+var DefaultTLSNames = []string{"*.cache.amazonaws.com", "*.cache.amazonaws.com.cn"}
+
 // Defaults of the Config fields.
 const (
 	DefaultRecheckInterval = time.Second
@@ -115,12 +137,21 @@ func (c Config) Validate() error {
 		}
 		return fmt.Errorf("client: %w", err)
 	}
-	if !c.TLS && (len(c.TLSNames) > 0 || c.RootCAs != nil) {
-		return errors.New("client: TLSNames or RootCAs is set but TLS is off: set TLS to true or drop them")
+	if c.TLS && c.PlainText {
+		return errors.New("client: TLS and PlainText are both set: drop PlainText to keep TLS on")
+	}
+	if c.PlainText && (len(c.TLSNames) > 0 || c.RootCAs != nil || c.TLSAnyName) {
+		return errors.New("client: TLSNames, TLSAnyName or RootCAs is set but PlainText turns TLS off: drop PlainText or them")
+	}
+	if c.PlainText && (c.Password != "" || c.Credentials != nil) && !c.AllowPlainTextAuth {
+		return errors.New("client: Password or Credentials with PlainText would send the AUTH token in clear: drop PlainText to keep TLS on, or set AllowPlainTextAuth for a server that has no TLS")
+	}
+	if c.TLSAnyName && len(c.TLSNames) > 0 {
+		return errors.New("client: TLSAnyName and TLSNames are both set: keep TLSNames (the names to accept) or TLSAnyName (any name)")
 	}
 	for _, n := range c.TLSNames {
-		if n == "" || strings.ContainsAny(n, " :/") {
-			return fmt.Errorf("client: TLSNames entry %q is not a DNS name: list endpoint names such as master.x.use1.cache.amazonaws.com", n)
+		if n = strings.TrimPrefix(n, "*."); n == "" || strings.ContainsAny(n, " :/*") {
+			return fmt.Errorf("client: TLSNames entry %q is not a DNS name: list endpoint names such as master.x.use1.cache.amazonaws.com, or *.domain", n)
 		}
 	}
 	if c.DialTimeout < 0 || c.IOTimeout < 0 || c.MinRetryBackoff < 0 || c.MaxRetryBackoff < 0 {
@@ -194,7 +225,7 @@ func (c Config) build() (*redis.Options, *follower, error) {
 	if lifetime < 0 {
 		o.ConnMaxLifetime, o.ConnMaxLifetimeJitter = 0, 0
 	}
-	if c.TLS {
+	if !c.PlainText {
 		// go-redis does not use it for dialing (the Dialer does TLS); it is
 		// set so that code inspecting the options sees TLS is on.
 		o.TLSConfig = f.tls
@@ -212,7 +243,7 @@ func orDefault(d, def time.Duration) time.Duration {
 // baseTLS is the TLS configuration every dial clones, adding the name the
 // CNAME chain ends at as ServerName.
 func baseTLS(c Config) *tls.Config {
-	if !c.TLS {
+	if c.PlainText {
 		return nil
 	}
 	return &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12}

@@ -18,9 +18,11 @@ import (
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		cfg  Config
 		want string
@@ -29,8 +31,12 @@ func TestValidate(t *testing.T) {
 		{Config{Addr: "redis.internal"}, `Addr "redis.internal" is not host:port`},
 		{Config{Addr: "redis.internal:0"}, "has no valid port"},
 		{Config{Addr: "h:1", DB: -1}, "DB -1 is negative"},
-		{Config{Addr: "h:1", TLSNames: []string{"x"}}, "TLS is off"},
+		{Config{Addr: "h:1", PlainText: true, TLSNames: []string{"x"}}, "PlainText turns TLS off"},
 		{Config{Addr: "h:1", TLS: true, TLSNames: []string{"x:1"}}, `TLSNames entry "x:1" is not a DNS name`},
+		{Config{Addr: "h:1", TLSNames: []string{"*.*.x"}}, `is not a DNS name`},
+		{Config{Addr: "h:1", TLS: true, PlainText: true}, "TLS and PlainText are both set"},
+		{Config{Addr: "h:1", PlainText: true, Password: "t"}, "would send the AUTH token in clear"},
+		{Config{Addr: "h:1", TLSAnyName: true, TLSNames: []string{"x"}}, "TLSAnyName and TLSNames are both set"},
 		{Config{Addr: "h:1", IOTimeout: -time.Second}, "must not be negative"},
 		{Config{Addr: "h:1", MaxRetries: -2}, "MaxRetries -2 is below -1"},
 	}
@@ -47,6 +53,7 @@ func TestValidate(t *testing.T) {
 // The options that make a client follow a failover, and the defaults
 // modelled on the design's Retry(ExponentialBackoff(cap=10, base=0.5), retries=5).
 func TestOptionsDefaults(t *testing.T) {
+	t.Parallel()
 	o, err := Config{Addr: "redis.internal:6379", TLS: true}.Options()
 	if err != nil {
 		t.Fatal(err)
@@ -123,20 +130,15 @@ func TestRecheckMovesPoolBeforeAnyError(t *testing.T) {
 	fill(t, plain, 3)
 	b.flip()
 
-	deadline := time.Now().Add(5 * time.Second)
-	for i := 0; ; i++ {
+	i := 0
+	wait.For(t, 5*time.Second, "writes to reach the new endpoint after the name moved", func() bool {
+		i++
 		key := fmt.Sprintf("k%d", i)
 		if err := c.Set(ctx, key, "v", 0).Err(); err != nil {
 			t.Fatalf("set after the name moved: %v", err)
 		}
-		if landedOn(t, b.adminB(t), key, "v") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("writes still reach the old endpoint 5s after the name moved")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return landedOn(t, b.adminB(t), key, "v")
+	})
 	// From then on every connection the pool hands out leads to B.
 	fill(t, c, 3)
 	for i := 0; i < 9; i++ {
@@ -159,6 +161,7 @@ func TestRecheckMovesPoolBeforeAnyError(t *testing.T) {
 // and the checker's classifier treat as READONLY; once the name points at
 // the writer, the next command succeeds.
 func TestRoleCheckRefusesReplica(t *testing.T) {
+	t.Parallel()
 	b := newBed(t, true, false)
 	ctx := context.Background()
 	b.dns.CNAME(appName, nameB) // B is A's replica
@@ -188,7 +191,7 @@ func TestRoleCheckRefusesReplica(t *testing.T) {
 func TestReadOnlyRetiresPool(t *testing.T) {
 	b := newBed(t, true, false)
 	ctx := context.Background()
-	cfg := Config{Addr: b.addr(), Resolver: b.dns.Resolver(), PoolSize: 3, MaxRetries: -1, RecheckInterval: -1}
+	cfg := Config{Addr: b.addr(), Resolver: b.dns.Resolver(), PoolSize: 3, MaxRetries: -1, RecheckInterval: -1, PlainText: true}
 	o, f, err := cfg.build()
 	if err != nil {
 		t.Fatal(err)
@@ -274,6 +277,7 @@ func TestHookRetiresOnReadOnlyAndReset(t *testing.T) {
 // A name without a CNAME works too: one from DNS, and localhost from the
 // hosts file through the default resolver.
 func TestPlainName(t *testing.T) {
+	t.Parallel()
 	b := newBed(t, false, false)
 	b.dns.A(appName, ipA)
 	c := newTestClient(t, b, Config{})
@@ -281,7 +285,7 @@ func TestPlainName(t *testing.T) {
 		t.Fatal(err)
 	}
 	local := redistest.Start(t, redisserver.Options{})
-	lc, err := New(Config{Addr: net.JoinHostPort("localhost", strconv.Itoa(local.Port))})
+	lc, err := New(Config{Addr: net.JoinHostPort("localhost", strconv.Itoa(local.Port)), PlainText: true})
 	if err != nil {
 		t.Fatal(err)
 	}

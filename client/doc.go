@@ -9,13 +9,20 @@
 //
 //   - resolves the name's CNAME chain on every dial (no cached address) and
 //     verifies the certificate against the name the chain ends at then (the
-//     endpoint the CNAME points to now), or only against an allow-list;
+//     endpoint the CNAME points to now), which must be one Config.TLSNames
+//     allows (default: the ElastiCache domains, *.cache.amazonaws.com), so
+//     a redirected name receives nothing, the AUTH token least of all;
+//   - speaks TLS unless told PlainText, and refuses to send a password
+//     without TLS unless told AllowPlainTextAuth;
 //   - retires pooled connections whose endpoint the name no longer resolves
 //     to, rechecking the name at most every RecheckInterval while in use;
 //   - checks ROLE on every new connection and refuses a replica, so the pool
 //     dials again instead of sending writes to a demoted primary;
 //   - retires the whole pool after a command fails with READONLY or a reset
 //     (ElastiCache disconnects a client that writes to a replica);
+//   - spaces its dials (at most 20 a second) while connections are refused
+//     before their first answer (a wrong password, maxclients, a failed TLS
+//     handshake), which no quick retry fixes;
 //   - bounds connection age and retries with jittered exponential backoff
 //     (5 retries, 500 ms base, 10 s cap, as redis-py's
 //     Retry(ExponentialBackoff(cap=10, base=0.5), retries=5));

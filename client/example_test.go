@@ -12,8 +12,7 @@ import (
 // primary endpoint, whichever the record points to.
 func ExampleNew() {
 	rdb, err := client.New(client.Config{
-		Addr: "redis.internal:6379",
-		TLS:  true,
+		Addr: "redis.internal:6379", // TLS is on by default
 		TLSNames: []string{
 			"master.redis-primary.xxxxxx.use1.cache.amazonaws.com",
 			"master.redis-secondary.xxxxxx.usw2.cache.amazonaws.com",

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -23,7 +24,7 @@ type follower struct {
 	dialTimeout time.Duration
 	recheck     time.Duration
 	tls         *tls.Config
-	allowed     []string // TLSNames, lower-case, no trailing dot
+	allowed     []string // the names the chain may end at, lower-case, no trailing dot; nil: any
 	checkRole   bool
 
 	// dials numbers connections in dial order; those numbered below
@@ -35,6 +36,8 @@ type follower struct {
 	lookups    atomic.Uint64
 	lastLookup atomic.Int64 // unix nanoseconds
 	rechecking atomic.Bool
+
+	gate setupGate
 }
 
 // resolution is one answer for the name: where its CNAME chain ends and
@@ -64,8 +67,14 @@ func newFollower(c Config) *follower {
 		f.resolver = net.DefaultResolver
 	}
 	f.dialer = net.Dialer{Timeout: f.dialTimeout, Resolver: f.resolver}
-	for _, n := range c.TLSNames {
-		f.allowed = append(f.allowed, canonical(n))
+	names := c.TLSNames
+	if len(names) == 0 {
+		names = DefaultTLSNames
+	}
+	if f.tls != nil && !c.TLSAnyName {
+		for _, n := range names {
+			f.allowed = append(f.allowed, canonical(n))
+		}
 	}
 	return f
 }
@@ -133,6 +142,9 @@ func (f *follower) chainEnd(ctx context.Context) (name, query string, err error)
 // dial is the go-redis Dialer: resolve afresh, connect to the first address
 // that answers, and verify TLS against the name the chain ends at.
 func (f *follower) dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	if err := f.gate.admit(time.Now()); err != nil {
+		return nil, err
+	}
 	seq := f.dials.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, f.dialTimeout)
 	defer cancel()
@@ -140,7 +152,7 @@ func (f *follower) dial(ctx context.Context, network, _ string) (net.Conn, error
 	if err != nil {
 		return nil, err
 	}
-	if f.allowed != nil && !slices.Contains(f.allowed, r.name) {
+	if f.allowed != nil && !nameAllowed(f.allowed, r.name) {
 		return nil, &NameError{Host: f.host, Name: r.name, Allowed: f.allowed}
 	}
 	if len(r.ips) == 0 {
@@ -162,11 +174,23 @@ func (f *follower) dial(ctx context.Context, network, _ string) (net.Conn, error
 		tconn := tls.Client(conn, tc)
 		if err := tconn.HandshakeContext(ctx); err != nil {
 			_ = conn.Close()
+			f.gate.failed(err.Error()) // a connection and a handshake spent
 			return nil, err
 		}
 		conn = tconn
 	}
 	return &trackedConn{Conn: conn, f: f, seq: seq, name: r.name, ip: ip}, nil
+}
+
+// nameAllowed reports whether name is in allowed, where an entry
+// "*.example.com" stands for every name under example.com.
+func nameAllowed(allowed []string, name string) bool {
+	for _, a := range allowed {
+		if a == name || strings.HasPrefix(a, "*.") && strings.HasSuffix(name, a[1:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // retireAll retires every connection dialed so far.
@@ -190,15 +214,17 @@ func (f *follower) maybeRecheck() {
 	}()
 }
 
-// NameError means the name's CNAME chain ended at a name missing from
-// Config.TLSNames.
+// NameError means the name's CNAME chain ended at a name that
+// Config.TLSNames (or DefaultTLSNames) does not allow; nothing was sent.
 type NameError struct {
+	// Host is Addr's host; Name is where its chain ended.
 	Host, Name string
-	Allowed    []string
+	// Allowed are the names accepted.
+	Allowed []string
 }
 
 func (e *NameError) Error() string {
-	return fmt.Sprintf("client: %s resolves to %s, which is not in TLSNames %v: add it to TLSNames or fix the DNS record",
+	return fmt.Sprintf("client: %s resolves to %s, which is not in TLSNames %v: add it to TLSNames (or fix the DNS record); nothing was sent to it",
 		e.Host, e.Name, e.Allowed)
 }
 
@@ -214,6 +240,43 @@ type trackedConn struct {
 	seq  uint64
 	name string
 	ip   netip.Addr
+
+	// answered is set by the first reply that is not an error: the
+	// connection got past HELLO/AUTH. asked is set by the first write (a
+	// connection go-redis only test-dials is closed unasked). closed
+	// guards Close's report.
+	answered, asked, closed atomic.Bool
+	refusal                 atomic.Pointer[string] // the server's error line before that, e.g. WRONGPASS ...
+}
+
+// Read notes whether the server answered the connection's setup or
+// refused it (WRONGPASS, NOAUTH, max number of clients, NOPERM on HELLO).
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.answered.Load() {
+		if p[0] != '-' {
+			c.answered.Store(true)
+			c.f.gate.ok()
+		} else if c.refusal.Load() == nil {
+			line, _, _ := strings.Cut(string(p[1:n]), "\r\n")
+			c.refusal.Store(&line)
+		}
+	}
+	return n, err
+}
+
+// Close reports a connection that was asked something and closed before
+// any good answer as a failed setup, which spaces the next dials
+// (setupGate).
+func (c *trackedConn) Close() error {
+	if c.asked.Load() && !c.answered.Load() && c.closed.CompareAndSwap(false, true) {
+		why := "closed before its first answer"
+		if r := c.refusal.Load(); r != nil {
+			why = *r
+		}
+		c.f.gate.failed(why)
+	}
+	return c.Conn.Close()
 }
 
 func (c *trackedConn) retired() bool {
@@ -245,6 +308,7 @@ func (c *trackedConn) Write(p []byte) (int, error) {
 	if c.retired() {
 		return 0, &net.OpError{Op: "write", Net: "tcp", Addr: c.RemoteAddr(), Err: errRetired}
 	}
+	c.asked.Store(true)
 	return c.Conn.Write(p)
 }
 
@@ -254,3 +318,98 @@ type noPeek struct{}
 func (noPeek) Control(func(fd uintptr)) error    { return nil }
 func (noPeek) Read(func(fd uintptr) bool) error  { return nil }
 func (noPeek) Write(func(fd uintptr) bool) error { return nil }
+
+// setupGate spaces dials while connections keep failing before their first
+// good answer: a wrong password or user, an ACL without HELLO, a full server
+// (maxclients), a certificate that does not verify. A quick retry fixes none
+// of these, and a pool with many callers would otherwise open a connection
+// (and a TLS handshake) per command: hundreds a second, which keeps a full
+// server full and fills its log. go-redis's own dial back-off sees only
+// dials that fail, not connections refused after the dial.
+//
+// After n such failures in a row, one dial is let through every
+// min(5 ms·2ⁿ⁻¹, 50 ms), the cap jittered to 50–75 ms: at most 20 new
+// connections a second once the streak is four long, i.e. well within the
+// first second. Other dials in between fail at once with a *SetupError
+// naming the last failure. A connection that gets a good answer ends the
+// streak.
+type setupGate struct {
+	streak atomic.Int64
+	next   atomic.Int64 // unix nanoseconds before which no dial starts
+	last   atomic.Pointer[string]
+}
+
+// Spacing of the dials during a streak of failed setups.
+const (
+	setupBackoffBase = 5 * time.Millisecond
+	setupBackoffCap  = 50 * time.Millisecond
+)
+
+// spacing is the time between dials after n failed setups in a row.
+func (g *setupGate) spacing(n int64) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	if n < 5 {
+		return min(setupBackoffCap, setupBackoffBase<<(n-1))
+	}
+	return setupBackoffCap + time.Duration(rand.Int64N(int64(setupBackoffCap/2)))
+}
+
+// admit lets a dial start now, or says why not.
+func (g *setupGate) admit(now time.Time) error {
+	n := g.streak.Load()
+	if n == 0 {
+		return nil
+	}
+	for {
+		next := g.next.Load()
+		if now.UnixNano() < next {
+			why := "a connection failed"
+			if l := g.last.Load(); l != nil {
+				why = *l
+			}
+			return &SetupError{Failures: n, Wait: time.Duration(next - now.UnixNano()), Last: why}
+		}
+		if g.next.CompareAndSwap(next, now.Add(g.spacing(n)).UnixNano()) {
+			return nil
+		}
+	}
+}
+
+// failed notes a connection that failed its setup.
+func (g *setupGate) failed(why string) {
+	g.last.Store(&why)
+	n := g.streak.Add(1)
+	at := time.Now().Add(g.spacing(n)).UnixNano()
+	for {
+		next := g.next.Load()
+		if next >= at || g.next.CompareAndSwap(next, at) {
+			return
+		}
+	}
+}
+
+// ok notes a connection that got a good answer.
+func (g *setupGate) ok() {
+	if g.streak.Load() != 0 {
+		g.streak.Store(0)
+	}
+}
+
+// SetupError is what a dial returns, without connecting, while the client
+// spaces its dials after connections that failed before their first good
+// answer (see Config's package documentation).
+type SetupError struct {
+	// Failures is how many connections in a row failed their setup.
+	Failures int64
+	// Wait is how long until the next dial may start.
+	Wait time.Duration
+	// Last is the last failure, e.g. the server's "WRONGPASS ..." line.
+	Last string
+}
+
+func (e *SetupError) Error() string {
+	return fmt.Sprintf("client: not connecting for another %s: the last %d connection(s) failed before their first answer: %s",
+		e.Wait.Round(time.Millisecond), e.Failures, e.Last)
+}

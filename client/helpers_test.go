@@ -16,6 +16,7 @@ import (
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/dnstest"
 	"github.com/redisha/redisha/internal/testbed/redistest"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 // The two regions' endpoints of a failover: the same port on two loopback
@@ -140,14 +141,10 @@ func (b *bed) waitLink(t testing.TB, s *redisserver.Server) {
 	if s == b.b {
 		c = b.adminB(t)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if info, _ := c.Info(context.Background(), "replication").Result(); strings.Contains(info, "master_link_status:up") {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("replica %s: link to its primary not up after 10s", s.Addr)
+	wait.For(t, 10*time.Second, "replica "+s.Addr+": master_link_status:up", func() bool {
+		info, _ := c.Info(context.Background(), "replication").Result()
+		return strings.Contains(info, "master_link_status:up")
+	})
 }
 
 // waitStreaming waits until the primary A streams writes to its replica:
@@ -195,6 +192,9 @@ func newTestClient(t testing.TB, b *bed, cfg Config) *redis.Client {
 	t.Helper()
 	cfg.Addr = cmpOr(cfg.Addr, b.addr())
 	cfg.Resolver = b.dns.Resolver()
+	if b.cas == nil {
+		cfg.PlainText = true // the bed speaks plain text
+	}
 	cfg.MinRetryBackoff = cmpOr(cfg.MinRetryBackoff, 10*time.Millisecond)
 	cfg.MaxRetryBackoff = cmpOr(cfg.MaxRetryBackoff, 100*time.Millisecond)
 	c, err := New(cfg)

@@ -26,7 +26,7 @@ func TestProbeInterruptedLeavesNoKeys(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := t.TempDir()
-			cmd := exec.Command(bin, "probe", "--addr", srv.Addr, "--duration", "0", "--out", out)
+			cmd := exec.Command(bin, "probe", "--addr", srv.Addr, "--tls=false", "--duration", "0", "--out", out)
 			stdout, _ := cmd.StdoutPipe()
 			cmd.Stderr = cmd.Stdout
 			if err := cmd.Start(); err != nil {

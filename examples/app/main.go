@@ -6,7 +6,7 @@
 // It reads the variables of deploy/k8s's ConfigMap. Against a local server:
 //
 //	redis-server --port 6379 &
-//	REDIS_HOST=localhost go run ./examples/app -duration 5s
+//	REDIS_HOST=localhost REDIS_SSL=false go run ./examples/app -duration 5s
 package main
 
 import (
@@ -33,7 +33,7 @@ func main() {
 Writes a counter (INCR) and reads it back every -interval through a client that
 follows failovers, printing one line per step. Settings come from the
 environment, as deploy/k8s's ConfigMap gives them: REDIS_HOST (required),
-REDIS_PORT (6379), REDIS_SSL (false), REDIS_TLS_NAMES, REDIS_USERNAME,
+REDIS_PORT (6379), REDIS_SSL (true), REDIS_TLS_NAMES, REDIS_USERNAME,
 REDIS_PASSWORD_FILE.
 
 Flags:

@@ -17,6 +17,7 @@ func TestRunAgainstLocalServer(t *testing.T) {
 	srv := redistest.Start(t, redisserver.Options{})
 	t.Setenv("REDIS_HOST", "localhost")
 	t.Setenv("REDIS_PORT", strconv.Itoa(srv.Port))
+	t.Setenv("REDIS_SSL", "false") // the test server speaks plain text
 	var out bytes.Buffer
 	if err := run(slog.New(slog.NewTextHandler(&out, nil)), 50*time.Millisecond, 300*time.Millisecond, "example:test"); err != nil {
 		t.Fatal(err)

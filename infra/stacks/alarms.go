@@ -3,53 +3,50 @@ package stacks
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/verify"
 )
 
 // MonitoringProps shape one region's alarms and dashboard.
 type MonitoringProps struct {
-	Settings Settings
-	Name     string // primary or secondary
-	Region   string // the stack's region
-	GroupID  string // replication group id (member clusters are <id>-001, -002, …)
-	Route53  bool   // add the alarm the Route 53 health check reads
+	Deployment deployment.Deployment
+	Region     deployment.Region
 }
 
 // monitoring is one region's alarms, topic and dashboard.
 type monitoring struct {
-	topic        awssns.Topic
-	route53Alarm awscloudwatch.Alarm
+	topic awssns.Topic
 	// writableAlarm is the region's "accepts writes" alarm: its failover
 	// record's health check and the other region's promoter follow it.
-	writableAlarm awscloudwatch.Alarm
-	fastAlarm     awscloudwatch.Alarm
-	dashboard     awscloudwatch.Dashboard
-	alarms        []awscloudwatch.Alarm
+	writableAlarm  awscloudwatch.Alarm
+	unhealthyAlarm awscloudwatch.Alarm
+	fastAlarm      awscloudwatch.Alarm
+	dashboard      awscloudwatch.Dashboard
+	alarms         []awscloudwatch.Alarm
+	notify         awscloudwatchactions.SnsAction
+	name           func(what string) string // <name>-<region>-<what>
 }
 
 // customMetric is one of the checker's metrics, with the dimensions the
-// checker of groupID publishes (checkerDimensions).
+// checker of groupID publishes.
 func customMetric(name, stat string, period int, groupID string) awscloudwatch.Metric {
-	d := map[string]*string{}
-	for _, dim := range checkerDimensions(groupID) {
-		d[dim.Name] = jsii.String(dim.Value)
-	}
-	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace: jsii.String(metrics.DefaultNamespace), MetricName: jsii.String(name), Statistic: jsii.String(stat),
-		Period: awscdk.Duration_Seconds(jsii.Number(float64(period))), DimensionsMap: &d,
-	})
+	return alarmSpec{Namespace: deployment.Namespace, Metric: name, Statistic: stat, Period: time.Duration(period) * time.Second,
+		Dimensions: deployment.CheckerDimensions(groupID)}.metric()
 }
 
 // cacheMetric is an ElastiCache metric of one node. ElastiCache publishes
@@ -116,111 +113,129 @@ func alarmTopicKey(scope constructs.Construct, name string) awskms.Key {
 }
 
 func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
-	s := p.Settings
-	m := &monitoring{}
+	s, r := p.Deployment.Settings, p.Region
+	m := &monitoring{name: func(what string) string { return s.Name + "-" + r.Name + "-" + what }}
 	// Alarm notifications, encrypted and TLS only. The key is ours: CloudWatch
 	// cannot publish to a topic under the AWS-managed alias/aws/sns key (its
 	// policy cannot grant CloudWatch), so every notification would be dropped.
 	m.topic = awssns.NewTopic(scope, jsii.String("Alarms"), &awssns.TopicProps{
-		DisplayName: jsii.String("redisha " + p.Name + " alarms"),
-		MasterKey:   alarmTopicKey(scope, p.Name),
+		DisplayName: jsii.String("redisha " + r.Name + " alarms"),
+		MasterKey:   alarmTopicKey(scope, r.Name),
 		EnforceSSL:  jsii.Bool(true),
 	})
+	// A topic policy replaces SNS's default one, and EnforceSSL writes one
+	// that only denies: CloudWatch must be allowed to publish, as the
+	// CloudWatch User Guide's SNS setup shows, bound to this account's alarms
+	// in this region (aws:SourceAccount, aws:SourceArn).
+	stack := awscdk.Stack_Of(scope)
+	m.topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{m.topic.TopicArn()},
+		Conditions: &map[string]interface{}{
+			"StringEquals": map[string]*string{"aws:SourceAccount": stack.Account()},
+			"ArnLike":      map[string]*string{"aws:SourceArn": jsii.String("arn:" + *awscdk.Aws_PARTITION() + ":cloudwatch:" + r.Name + ":" + *stack.Account() + ":alarm:*")},
+		},
+	}))
 	if s.AlarmEmail != "" {
 		m.topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(s.AlarmEmail), nil))
 	}
-	notify := awscloudwatchactions.NewSnsAction(m.topic)
-	add := func(a awscloudwatch.Alarm) awscloudwatch.Alarm {
-		a.AddAlarmAction(notify)
-		a.AddOkAction(notify)
+	m.notify = awscloudwatchactions.NewSnsAction(m.topic)
+	add := func(a awscloudwatch.Alarm, pages bool) awscloudwatch.Alarm {
+		if pages {
+			a.AddAlarmAction(m.notify)
+			a.AddOkAction(m.notify)
+		}
 		m.alarms = append(m.alarms, a)
 		return a
 	}
 
 	// The region's "accepts writes" alarm, standard resolution (Route 53
 	// rejects high-resolution alarms): the failover record of this region
-	// is healthy only while it is OK.
-	m.writableAlarm = add(writableHealthAlarm(s, p.Region, p.GroupID).newAlarm(scope, "WritableAlarm",
-		"Drives the Route 53 failover of "+s.RecordName+": OK while the endpoint in "+p.Region+" takes writes; ALARM when it refuses them or the checker published nothing"))
-	if p.Route53 {
-		// The seed's alarm, kept for paging: Minimum of HealthCheckStatus < 1
-		// for 2 × 60 s, missing data breaching. DNS follows writableAlarm.
-		m.route53Alarm = add(primaryHealthAlarm(s).newAlarm(scope, "Route53Alarm",
-			"The seed's health alarm on "+s.RecordName+"'s primary: the checker saw it unhealthy, or published nothing (pages; DNS follows the writable alarms)"))
-	}
+	// is healthy only while it is OK. It pages nobody: in steady state the
+	// secondary's is in ALARM by design.
+	m.writableAlarm = add(alarmSpec(r.Writable).newAlarm(scope, "WritableAlarm",
+		"Drives the Route 53 failover of "+s.RecordName+": OK while the endpoint in "+r.Name+" takes writes; ALARM when it refuses them (a secondary, in steady state) or the checker published nothing. Pages nobody"), r.Writable.Pages)
+	// The paging alarm on the region's check, whatever its role: a healthy
+	// secondary passes its read check.
+	m.unhealthyAlarm = add(alarmSpec(r.Unhealthy).newAlarm(scope, "UnhealthyAlarm",
+		"The checker in "+r.Name+" saw its endpoint unhealthy, or published nothing"), r.Unhealthy.Pages)
 	// The fast paging alarm, on the high-resolution copy of the status: it
 	// pages people, it does not move DNS.
 	m.fastAlarm = add(awscloudwatch.NewAlarm(scope, jsii.String("FastAlarm"), &awscloudwatch.AlarmProps{
-		AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-unhealthy-fast", p.Name)),
+		AlarmName:          jsii.String(m.name("unhealthy-fast")),
 		AlarmDescription:   jsii.String("Pages on the first failed 30-second check (high resolution); does not drive DNS"),
-		Metric:             customMetric(metrics.HealthCheckStatusHighRes, "Minimum", s.FastAlarmPeriod, p.GroupID),
+		Metric:             customMetric(metrics.HealthCheckStatusHighRes, "Minimum", s.FastAlarmPeriod, r.GroupID),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // the loop runs every 30 s: gaps are normal at 10–20 s periods
-	}))
+	}), true)
 
 	nodes := 1 + s.Replicas
 	threshold := func(id, metric, stat string, op awscloudwatch.ComparisonOperator, value float64, desc string) {
 		add(awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-%s", p.Name, id)),
+			AlarmName:          jsii.String(m.name(id)),
 			AlarmDescription:   jsii.String(desc),
-			Metric:             everyNode(metric, stat, p.GroupID, nodes),
+			Metric:             everyNode(metric, stat, r.GroupID, nodes),
 			Threshold:          jsii.Number(value),
 			EvaluationPeriods:  jsii.Number(2),
 			ComparisonOperator: op,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		}))
+		}), true)
 	}
 	gt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
-	threshold("EngineCPU", "EngineCPUUtilization", "Maximum", gt, 80, "Redis engine CPU above 80% on a node of "+p.GroupID)
-	threshold("Memory", "DatabaseMemoryUsagePercentage", "Maximum", gt, 80, "Memory use above 80% of maxmemory on a node of "+p.GroupID)
-	threshold("Connections", "CurrConnections", "Maximum", gt, float64(s.MaxConnections), "Connections above the threshold (80% of maxclients) on a node of "+p.GroupID)
-	threshold("Evictions", "Evictions", "Sum", gt, 0, "Keys evicted for memory on a node of "+p.GroupID+", two periods running")
+	threshold("EngineCPU", "EngineCPUUtilization", "Maximum", gt, 80, "Redis engine CPU above 80% on a node of "+r.GroupID)
+	threshold("Memory", "DatabaseMemoryUsagePercentage", "Maximum", gt, 80, "Memory use above 80% of maxmemory on a node of "+r.GroupID)
+	threshold("Connections", "CurrConnections", "Maximum", gt, float64(s.MaxConnections), "Connections above the threshold (80% of maxclients) on a node of "+r.GroupID)
+	threshold("Evictions", "Evictions", "Sum", gt, 0, "Keys evicted for memory on a node of "+r.GroupID+", two periods running")
 	// Cross-region lag is published by the primary node of whichever member
 	// is the secondary at the time: the alarm is in both regions, and fires in
 	// the one that is the secondary now (after a promotion, the other one).
 	threshold("GlobalReplicationLag", "GlobalDatastoreReplicationLag", "Maximum", gt, float64(s.ReplicationLag),
 		"This region's member lags the Global Datastore's primary by more than the threshold (only while it is the secondary)")
-	if !p.Route53 {
-		// The heartbeat's age as the replica checker reads it: true lag plus
-		// the time since the primary's checker last wrote it (every 30 s, up
-		// to a minute with the schedule's jitter). The threshold allows for
-		// that, and every check of two minutes running must be over it.
+	{
+		// The heartbeat's age as a replica checker reads it, in whichever
+		// region is the secondary now (both checkers are role-aware): true
+		// lag plus the time since the primary's checker last wrote it (every
+		// 30 s, up to a minute with the schedule's jitter). The threshold
+		// allows for that, and every check of two minutes running must be
+		// over it. A primary publishes no lag, which is not breaching.
 		add(awscloudwatch.NewAlarm(scope, jsii.String("HeartbeatLag"), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String(fmt.Sprintf("redisha-%s-heartbeat-lag", p.Name)),
+			AlarmName:          jsii.String(m.name("heartbeat-lag")),
 			AlarmDescription:   jsii.String(fmt.Sprintf("The heartbeat written in the primary region is older than %d s in every check here for 2 minutes: replication lags by more than about %d s, or the writer stopped", heartbeatLagThreshold(s), s.ReplicationLag)),
-			Metric:             customMetric(metrics.ReplicationLagSeconds, "Minimum", 60, p.GroupID),
+			Metric:             customMetric(metrics.ReplicationLagSeconds, "Minimum", 60, r.GroupID),
 			Threshold:          jsii.Number(float64(heartbeatLagThreshold(s))),
 			EvaluationPeriods:  jsii.Number(2),
 			ComparisonOperator: gt,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		}))
+		}), true)
 	}
 
 	m.dashboard = awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		DashboardName: jsii.String("redisha-" + p.Name),
+		DashboardName: jsii.String(m.name("dashboard")),
 	})
 	m.dashboard.AddWidgets(
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Health check (1 healthy, 0 not)"), Width: jsii.Number(12),
-			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckStatus, "Minimum", 60, p.GroupID)},
+			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckStatus, "Minimum", 60, r.GroupID)},
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Check latency (ms) and replication lag (s)"), Width: jsii.Number(12),
-			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, p.GroupID)},
-			Right: ptr(append([]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, p.GroupID)},
-				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", p.GroupID, nodes)...)),
+			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, r.GroupID)},
+			Right: ptr(append([]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, r.GroupID)},
+				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", r.GroupID, nodes)...)),
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Engine CPU and memory (%)"), Width: jsii.Number(12),
-			Left: ptr(append(nodeMetrics("EngineCPUUtilization", "Maximum", p.GroupID, nodes),
-				nodeMetrics("DatabaseMemoryUsagePercentage", "Maximum", p.GroupID, nodes)...)),
+			Left: ptr(append(nodeMetrics("EngineCPUUtilization", "Maximum", r.GroupID, nodes),
+				nodeMetrics("DatabaseMemoryUsagePercentage", "Maximum", r.GroupID, nodes)...)),
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Connections and evictions"), Width: jsii.Number(12),
-			Left:  ptr(nodeMetrics("CurrConnections", "Maximum", p.GroupID, nodes)),
-			Right: ptr(nodeMetrics("Evictions", "Sum", p.GroupID, nodes)),
+			Left:  ptr(nodeMetrics("CurrConnections", "Maximum", r.GroupID, nodes)),
+			Right: ptr(nodeMetrics("Evictions", "Sum", r.GroupID, nodes)),
 		}),
 	)
 	return m
@@ -228,8 +243,55 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 
 // heartbeatLagThreshold is the heartbeat age (s) over which replication is
 // late: the lag threshold plus two loop intervals of write cadence.
-func heartbeatLagThreshold(s Settings) int {
-	return s.ReplicationLag + 2*int(loopInterval.Seconds())
+func heartbeatLagThreshold(s deployment.Settings) int {
+	return s.ReplicationLag + 2*int(deployment.LoopInterval.Seconds())
+}
+
+// watchRunners pages when the region's checker or promoter fails (a
+// function error: the checker could not publish or read its token, the
+// promoter could not read or record its state, or send a page) or the loop
+// that runs them fails or times out. Without these a broken promoter is
+// silent until the outage it was meant for.
+func (m *monitoring) watchRunners(scope constructs.Construct, checker, promoter awslambda.IFunction, loop awsstepfunctions.StateMachine) {
+	errs := func(id string, fn awslambda.IFunction, what string) {
+		a := fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}).
+			CreateAlarm(scope, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
+				AlarmName:          jsii.String(m.name(strings.ToLower(id))),
+				AlarmDescription:   jsii.String(what + " failed (Lambda Errors over 5 minutes): it is not doing its job"),
+				Threshold:          jsii.Number(0),
+				EvaluationPeriods:  jsii.Number(1),
+				ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+				TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+			})
+		a.AddAlarmAction(m.notify)
+		a.AddOkAction(m.notify)
+		m.alarms = append(m.alarms, a)
+	}
+	errs("CheckerErrors", checker, "The health checker")
+	if promoter != nil {
+		errs("PromoterErrors", promoter, "The promoter")
+	}
+	// Failed or timed-out loop executions: nothing checks this region then.
+	failed := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String("FILL(f, 0) + FILL(t, 0)"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"f": loop.MetricFailed(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum")}),
+			"t": loop.MetricTimedOut(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum")}),
+		},
+		Label:  jsii.String("loop executions failed or timed out"),
+		Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+	a := failed.CreateAlarm(scope, jsii.String("LoopFailures"), &awscloudwatch.CreateAlarmOptions{
+		AlarmName:          jsii.String(m.name("loop-failures")),
+		AlarmDescription:   jsii.String("The Step Functions loop that runs the checker and the promoter failed or timed out"),
+		Threshold:          jsii.Number(0),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	a.AddAlarmAction(m.notify)
+	a.AddOkAction(m.notify)
+	m.alarms = append(m.alarms, a)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -11,14 +11,14 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/deployment"
 )
 
 // PrimaryStackProps shape the primary region's stack.
 type PrimaryStackProps struct {
 	awscdk.StackProps
-	Settings Settings
+	Deployment deployment.Deployment
 }
 
 // PrimaryStack is the primary region: network, primary replication group,
@@ -38,40 +38,56 @@ type PrimaryStack struct {
 // NewPrimaryStack builds the primary region.
 func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps) *PrimaryStack {
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
-	s := p.Settings
-	n := newNetwork(stack, NetworkProps{VpcID: s.PrimaryVpcID, SubnetIDs: s.PrimarySubnetIDs, AZs: s.PrimaryAZs,
-		Cidr: s.PrimaryCidr, RemoteCidr: s.SecondaryCidr, CacheSGID: adopted(s, func(a *Adopt) string { return a.PrimaryCacheSG }), Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
+	d := p.Deployment
+	s, r := d.Settings, d.Regions[0]
+	n := newNetwork(stack, networkProps(s, s.PrimaryVpcID, s.PrimarySubnetIDs, s.PrimaryAZs, s.PrimaryCidr, s.SecondaryCidr,
+		adopted(s, func(a *deployment.Adopt) string { return a.PrimaryCacheSG })))
 	var ds *primaryDatastore
 	var addr, host, secretARN, globalID *string
 	if a := s.Adopt; a != nil {
-		addr, host, secretARN, globalID = jsii.String(a.PrimaryEndpoint), jsii.String(hostOf(a.PrimaryEndpoint)), jsii.String(a.AuthSecretARN), jsii.String(a.GlobalID)
+		addr, host, secretARN, globalID = jsii.String(a.PrimaryEndpoint), jsii.String(deployment.HostOf(a.PrimaryEndpoint)), jsii.String(a.AuthSecretARN), jsii.String(a.GlobalID)
 	} else {
 		ds = newPrimaryDatastore(stack, s, n)
 		addr, host, secretARN, globalID = endpoint(ds.group), ds.group.AttrPrimaryEndPointAddress(), ds.secret.SecretArn(), ds.global.AttrGlobalReplicationGroupId()
-		out(stack, "CreatedWith", jsii.String(s.members().Record()), "after the first deploy, put this in cdk.json as \"createdWith\" (docs/infra.md, Lifecycle)")
+		out(stack, "CreatedWith", jsii.String(s.Members().Record()), "after the first deploy, put this in cdk.json as \"createdWith\" (docs/infra.md, Lifecycle)")
 	}
-	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "primary", Region: s.PrimaryRegion, GroupID: s.PrimaryRGID, Route53: true})
-	pr := newPromoter(stack, PromoterProps{Settings: s, Network: n, Topic: mon.topic, Target: promoterTarget{
-		Addr: *addr, ServerName: *host, SecretARN: *secretARN, DatastoreID: *globalID,
-		GroupID: s.PrimaryRGID, Region: s.PrimaryRegion, PeerRegion: s.SecondaryRegion,
-	}})
-	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Promoter: pr.fn, Target: checkerTarget{
-		Addr: *addr, ServerName: *host, SecretARN: *secretARN,
-		Role: check.Primary, GroupID: s.PrimaryRGID, Region: s.PrimaryRegion,
-	}})
+	mon, pr, ck := newRegionRunners(stack, d, r, n, *addr, *host, *secretARN, *globalID)
 	out(stack, "PrimaryEndpoint", addr, "primary endpoint (host:port)")
 	out(stack, "GlobalDatastoreId", globalID, "Global Datastore id (prefix included)")
 	out(stack, "AuthTokenSecretArn", secretARN, "Secrets Manager secret holding the AUTH token")
-	out(stack, "Route53AlarmName", mon.route53Alarm.AlarmName(), "the seed's health alarm (pages; DNS follows WritableAlarmName)")
-	out(stack, "WritableAlarmName", mon.writableAlarm.AlarmName(), "alarm the PRIMARY record's health check follows")
+	outRegion(stack, d, r, mon, pr, ck, n)
+	suppress(stack)
+	return &PrimaryStack{Stack: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID}
+}
+
+// networkProps is a region's network as the settings shape it.
+func networkProps(s deployment.Settings, vpcID string, subnets, azs []string, cidr, remote, cacheSG string) NetworkProps {
+	return NetworkProps{VpcID: vpcID, SubnetIDs: subnets, AZs: azs, Cidr: cidr, RemoteCidr: remote, CacheSGID: cacheSG,
+		Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints,
+		Nat: s.NatGateway}
+}
+
+// newRegionRunners builds what runs in every region: its alarms and topic,
+// its promoter and its checker with their loop, and the alarms on them.
+func newRegionRunners(stack awscdk.Stack, d deployment.Deployment, r deployment.Region, n *network, addr, host, secretARN, globalID string) (*monitoring, *promoterFn, *checker) {
+	mon := newMonitoring(stack, MonitoringProps{Deployment: d, Region: r})
+	pr := newPromoter(stack, PromoterProps{Deployment: d, Region: r, Network: n, Topic: mon.topic,
+		Target: deployment.PromoterTarget{Addr: addr, ServerName: host, SecretARN: secretARN, DatastoreID: globalID}})
+	ck := newChecker(stack, CheckerProps{Deployment: d, Region: r, Network: n, Promoter: pr.fn, Addr: addr, ServerName: host, SecretARN: secretARN})
+	mon.watchRunners(stack, ck.fn, pr.fn, ck.machine)
+	return mon, pr, ck
+}
+
+// outRegion outputs what every region stack shares.
+func outRegion(stack awscdk.Stack, d deployment.Deployment, r deployment.Region, mon *monitoring, pr *promoterFn, ck *checker, n *network) {
+	out(stack, "WritableAlarmName", mon.writableAlarm.AlarmName(), "alarm this region's failover record's health check follows")
+	out(stack, "UnhealthyAlarmName", mon.unhealthyAlarm.AlarmName(), "paging alarm on this region's checks")
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
 	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
 	outPromoter(stack, pr)
 	outClientSG(stack, n)
-	out(stack, "DashboardUrl", dashboardURL(s.PrimaryRegion, "redisha-primary"), "CloudWatch dashboard")
-	suppress(stack)
-	return &PrimaryStack{Stack: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID}
+	out(stack, "DashboardUrl", dashboardURL(r.Name, *mon.dashboard.DashboardName()), "CloudWatch dashboard")
 }
 
 // outPromoter outputs the promoter's function and latch table.
@@ -90,7 +106,7 @@ func outClientSG(stack awscdk.Stack, n *network) {
 // SecondaryStackProps shape the secondary region's stack.
 type SecondaryStackProps struct {
 	awscdk.StackProps
-	Settings Settings
+	Deployment deployment.Deployment
 	// GlobalID is the Global Datastore's full id, from the primary stack.
 	GlobalID *string
 	// PrimarySecretARN is the AUTH token's secret in the primary region.
@@ -115,12 +131,13 @@ type SecondaryStack struct {
 // NewSecondaryStack builds the secondary region.
 func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackProps) *SecondaryStack {
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
-	s := p.Settings
-	n := newNetwork(stack, NetworkProps{VpcID: s.SecondaryVpcID, SubnetIDs: s.SecondarySubnets, AZs: s.SecondaryAZs,
-		Cidr: s.SecondaryCidr, RemoteCidr: s.PrimaryCidr, CacheSGID: adopted(s, func(a *Adopt) string { return a.SecondaryCacheSG }), Port: s.Port, AppCidrs: s.AppClientCidrs, APIMetrics: s.MetricsMode == config.MetricsAPI, Endpoints: s.VpcEndpoints})
+	d := p.Deployment
+	s, r := d.Settings, d.Regions[1]
+	n := newNetwork(stack, networkProps(s, s.SecondaryVpcID, s.SecondarySubnets, s.SecondaryAZs, s.SecondaryCidr, s.PrimaryCidr,
+		adopted(s, func(a *deployment.Adopt) string { return a.SecondaryCacheSG })))
 	var addr, host, secretARN *string
 	if a := s.Adopt; a != nil {
-		addr, host, secretARN = jsii.String(a.SecondaryEndpoint), jsii.String(hostOf(a.SecondaryEndpoint)), jsii.String(a.SecondaryAuthSecretARN)
+		addr, host, secretARN = jsii.String(a.SecondaryEndpoint), jsii.String(deployment.HostOf(a.SecondaryEndpoint)), jsii.String(a.SecondaryAuthSecretARN)
 	} else {
 		secretARN = replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion)
 		rg := newSecondaryGroup(stack, s, n, p.GlobalID, secretARN)
@@ -130,23 +147,9 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	if s.Peered() {
 		peering = newPeering(stack, n, p.PrimaryVpcID, s.PrimaryRegion, s.PrimaryCidr)
 	}
-	mon := newMonitoring(stack, MonitoringProps{Settings: s, Name: "secondary", Region: s.SecondaryRegion, GroupID: s.SecondaryRGID})
-	pr := newPromoter(stack, PromoterProps{Settings: s, Network: n, Topic: mon.topic, Target: promoterTarget{
-		Addr: *addr, ServerName: *host, SecretARN: *secretARN, DatastoreID: *p.GlobalID,
-		GroupID: s.SecondaryRGID, Region: s.SecondaryRegion, PeerRegion: s.PrimaryRegion,
-	}})
-	ck := newChecker(stack, CheckerProps{Settings: s, Network: n, Promoter: pr.fn, Target: checkerTarget{
-		Addr: *addr, ServerName: *host, SecretARN: *secretARN,
-		Role: check.Replica, GroupID: s.SecondaryRGID, Region: s.SecondaryRegion,
-	}})
+	mon, pr, ck := newRegionRunners(stack, d, r, n, *addr, *host, *secretARN, *p.GlobalID)
 	out(stack, "SecondaryEndpoint", addr, "secondary endpoint (host:port; read-only until promoted)")
-	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
-	outPromoter(stack, pr)
-	outClientSG(stack, n)
-	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
-	out(stack, "WritableAlarmName", mon.writableAlarm.AlarmName(), "alarm the SECONDARY record's health check follows")
-	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
-	out(stack, "DashboardUrl", dashboardURL(s.SecondaryRegion, "redisha-secondary"), "CloudWatch dashboard")
+	outRegion(stack, d, r, mon, pr, ck, n)
 	suppress(stack)
 	return &SecondaryStack{Stack: stack, Network: n, Group: host, Checker: ck, Monitoring: mon, Peering: peering}
 }
@@ -168,9 +171,9 @@ func NewDNSStack(scope constructs.Construct, id string, p *DNSStackProps) *DNSSt
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	d := newDNS(stack, p.DNSProps)
 	out(stack, "HostedZoneId", d.zone.Ref(), "private hosted zone")
-	out(stack, "HealthCheckId", d.primaryCheck.Ref(), "Route 53 health check of the PRIMARY record (follows the primary region's writable alarm)")
-	out(stack, "SecondaryHealthCheckId", d.secondaryCheck.Ref(), "Route 53 health check of the SECONDARY record (follows the secondary region's writable alarm)")
-	out(stack, "RecordName", jsii.String(p.Settings.RecordName), "the name applications connect to")
+	out(stack, "HealthCheckId", d.checks[0].Ref(), "Route 53 health check of the PRIMARY record (follows the primary region's writable alarm)")
+	out(stack, "SecondaryHealthCheckId", d.checks[1].Ref(), "Route 53 health check of the SECONDARY record (follows the secondary region's writable alarm)")
+	out(stack, "RecordName", jsii.String(p.Deployment.DNS.Records[0].Name), "the name applications connect to")
 	return &DNSStack{Stack: stack, DNS: d}
 }
 
@@ -181,30 +184,32 @@ type App struct {
 	DNS       *DNSStack
 }
 
-// Build adds the stacks to app, wiring the cross-region values through code
-// (no hand-copied ids), and runs cdk-nag's AwsSolutions checks on them.
-func Build(app awscdk.App, s Settings) *App {
+// Build adds the deployment's stacks to app, wiring the cross-region values
+// through code (no hand-copied ids), and runs cdk-nag's AwsSolutions checks
+// on them.
+func Build(app awscdk.App, d deployment.Deployment) *App {
+	s := d.Settings
 	env := func(region string) *awscdk.Environment {
 		return &awscdk.Environment{Account: jsii.String(s.Account), Region: jsii.String(region)}
 	}
-	tags := &map[string]*string{"project": jsii.String("redisha")}
-	primary := NewPrimaryStack(app, "RedishaPrimary", &PrimaryStackProps{
+	tags := &map[string]*string{"project": jsii.String("redisha"), "redisha:deployment": jsii.String(s.Name)}
+	primary := NewPrimaryStack(app, d.Regions[0].Stack, &PrimaryStackProps{
 		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
-			Description: jsii.String("redisha: primary region of the Global Datastore, its checker and alarms")},
-		Settings: s,
+			Description: jsii.String("redisha " + s.Name + ": primary region of the Global Datastore, its checker, promoter and alarms")},
+		Deployment: d,
 	})
-	secondary := NewSecondaryStack(app, "RedishaSecondary", &SecondaryStackProps{
+	secondary := NewSecondaryStack(app, d.Regions[1].Stack, &SecondaryStackProps{
 		StackProps: awscdk.StackProps{Env: env(s.SecondaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
-			Description: jsii.String("redisha: secondary region of the Global Datastore, its checker and alarms")},
-		Settings: s, GlobalID: primary.GlobalID, PrimarySecretARN: primary.SecretARN, PrimaryVpcID: primary.Network.vpc.VpcId(),
+			Description: jsii.String("redisha " + s.Name + ": secondary region of the Global Datastore, its checker, promoter and alarms")},
+		Deployment: d, GlobalID: primary.GlobalID, PrimarySecretARN: primary.SecretARN, PrimaryVpcID: primary.Network.vpc.VpcId(),
 	})
 	// The secondary joins a Global Datastore that must exist first.
 	secondary.AddStackDependency(primary.Stack, jsii.String("the Global Datastore must exist before a secondary joins it"))
-	dnsStack := NewDNSStack(app, "RedishaDns", &DNSStackProps{
+	dnsStack := NewDNSStack(app, d.DNSStackID(), &DNSStackProps{
 		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags,
-			Description: jsii.String("redisha: private zone, health check and failover records")},
-		DNSProps: DNSProps{Settings: s, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
-			PrimaryEndpoint: primary.Host, SecondaryEndpoint: secondary.Group},
+			Description: jsii.String("redisha " + s.Name + ": private zone, health checks and failover records")},
+		DNSProps: DNSProps{Deployment: d, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
+			Endpoints: [2]*string{primary.Host, secondary.Group}},
 	})
 	if secondary.Peering != nil {
 		// The routes back, in the primary region: the peering exists only
@@ -221,7 +226,7 @@ func Build(app awscdk.App, s Settings) *App {
 
 // adopted is field of the adopted datastore's settings, or "" when the app
 // creates the datastore.
-func adopted(s Settings, field func(*Adopt) string) string {
+func adopted(s deployment.Settings, field func(*deployment.Adopt) string) string {
 	if s.Adopt == nil {
 		return ""
 	}

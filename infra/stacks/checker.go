@@ -14,14 +14,19 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/metrics"
 )
 
 // CheckerProps shape one region's health checker.
 type CheckerProps struct {
-	Settings Settings
-	Network  *network
-	Target   checkerTarget // what it checks, with which role and secret
+	Deployment deployment.Deployment
+	Region     deployment.Region
+	Network    *network
+	// Addr, ServerName and SecretARN are what it checks (the group's primary
+	// endpoint, host:port, and the name in its certificate) and the token's
+	// secret in the region: CloudFormation tokens resolved at deploy.
+	Addr, ServerName, SecretARN string
 	// Promoter, when set, is invoked asynchronously after each check, so
 	// it decides on the same 30-second loop without delaying it.
 	Promoter awslambda.IFunction
@@ -39,7 +44,7 @@ type checker struct {
 // every minute starting an Express state machine that invokes, waits 30 s
 // and invokes again (the design's 30-second polling).
 func newChecker(scope constructs.Construct, p CheckerProps) *checker {
-	s := p.Settings
+	s, loop := p.Deployment.Settings, p.Deployment.Loop
 	logs := awslogs.NewLogGroup(scope, jsii.String("CheckerLogs"), &awslogs.LogGroupProps{
 		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
@@ -55,7 +60,7 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	}))
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
-		Resources: jsii.Strings(p.Target.SecretARN),
+		Resources: jsii.Strings(p.SecretARN),
 	}))
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:    jsii.Strings("cloudwatch:PutMetricData"),
@@ -69,20 +74,20 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	}))
 
 	fn := awslambda.NewFunction(scope, jsii.String("Checker"), &awslambda.FunctionProps{
-		Description:    jsii.String("redisha health checker (" + string(p.Target.Role) + ")"),
+		Description:    jsii.String("redisha health checker of " + p.Region.GroupID + " (role-aware)"),
 		Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:   awslambda.Architecture_ARM_64(),
 		Handler:        jsii.String("bootstrap"),
 		Code:           awslambda.Code_FromAsset(jsii.String(s.LambdaAsset), nil),
 		MemorySize:     jsii.Number(128),
-		Timeout:        awscdk.Duration_Seconds(jsii.Number(checkerTimeout.Seconds())),
+		Timeout:        awscdk.Duration_Seconds(jsii.Number(loop.CheckerTimeout.Seconds())),
 		Role:           role,
 		LogGroup:       logs,
 		Vpc:            p.Network.vpc,
 		VpcSubnets:     &awsec2.SubnetSelection{Subnets: p.Network.vpc.SelectSubnets(nil).Subnets},
 		SecurityGroups: &[]awsec2.ISecurityGroup{p.Network.checkSG},
 		// The runtime's own configuration, written in its own names.
-		Environment: lambdaEnv(checkerConfig(s, p.Target)),
+		Environment: stringMap(p.Region.CheckerFor(p.Addr, p.ServerName, p.SecretARN).Env()),
 		// Opt-in (nil by default): reserving concurrency fails in accounts
 		// whose quota leaves under 100 unreserved (new accounts), and the
 		// loop runs one check at a time anyway.
@@ -102,7 +107,7 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 				"source": "redisha.stepfunctions", "iteration": iteration,
 			}),
 			RetryOnServiceExceptions: jsii.Bool(false), // the retry below, once and short
-			TaskTimeout:              awsstepfunctions.Timeout_Duration(awscdk.Duration_Seconds(jsii.Number(checkerTimeout.Seconds() + 2))),
+			TaskTimeout:              awsstepfunctions.Timeout_Duration(awscdk.Duration_Seconds(jsii.Number(loop.CheckerTimeout.Seconds() + 2))),
 		})
 		task.AddRetry(&awsstepfunctions.RetryProps{
 			Errors:      jsii.Strings("Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"),
@@ -113,7 +118,7 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 		return task
 	}
 	wait := awsstepfunctions.NewWait(scope, jsii.String("Wait30s"), &awsstepfunctions.WaitProps{
-		Time: awsstepfunctions.WaitTime_Duration(awscdk.Duration_Seconds(jsii.Number(loopInterval.Seconds()))),
+		Time: awsstepfunctions.WaitTime_Duration(awscdk.Duration_Seconds(jsii.Number(loop.Interval.Seconds()))),
 	})
 	first, second := invoke("CheckNow", 1), invoke("CheckAfter30s", 2)
 	done := awsstepfunctions.NewSucceed(scope, jsii.String("Done"), &awsstepfunctions.SucceedProps{

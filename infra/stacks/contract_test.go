@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"github.com/redisha/redisha/internal/deployment"
 	"slices"
 	"strings"
 	"testing"
@@ -61,7 +62,9 @@ func TestCheckerEnvironmentPassesTheRuntimeValidation(t *testing.T) {
 	variants["defaults"] = defaults
 	variants["api metrics, 1500ms"] = build(t, map[string]any{"metricsMode": "api", "checkTimeout": "1500ms"})
 	for name, s := range variants {
-		for stack, role := range map[string]check.Role{"primary": check.Primary, "secondary": check.Replica} {
+		// Both checkers are role-aware: the promoted region's checker must
+		// write (WritableStatus 1), or DNS never follows a promotion.
+		for stack, role := range map[string]check.Role{"primary": check.Auto, "secondary": check.Auto} {
 			fns := checkers(s.tpl[stack])
 			if len(fns) != 1 {
 				t.Fatalf("%s/%s: %d checkers", name, stack, len(fns))
@@ -82,7 +85,7 @@ func TestCheckerEnvironmentPassesTheRuntimeValidation(t *testing.T) {
 			group := map[string]string{"primary": "redis-primary", "secondary": "redis-secondary"}[stack]
 			want := map[string]any{
 				"role": role, "heartbeat": true, "tls": true, "high resolution": true,
-				"namespace": metrics.DefaultNamespace, "dimensions": config.FormatDimensions(checkerDimensions(group)),
+				"namespace": metrics.DefaultNamespace, "dimensions": config.FormatDimensions(deployment.CheckerDimensions(group)),
 			}
 			got := map[string]any{
 				"role": c.Check.ExpectRole, "heartbeat": c.Check.Heartbeat, "tls": c.Redis.TLS, "high resolution": c.HighResolution,

@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"github.com/redisha/redisha/internal/deployment"
+
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -32,7 +34,7 @@ type primaryDatastore struct {
 	secret awssecretsmanager.Secret
 }
 
-func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *primaryDatastore {
+func newPrimaryDatastore(scope constructs.Construct, s deployment.Settings, n *network) *primaryDatastore {
 	// The AUTH token lives in Secrets Manager, replicated to the secondary
 	// region for its checker; templates carry only a dynamic reference.
 	secret := awssecretsmanager.NewSecret(scope, jsii.String("AuthToken"), &awssecretsmanager.SecretProps{
@@ -57,9 +59,9 @@ func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *pr
 		Engine:                      jsii.String("redis"),
 		// The creation values, for ever (see CreatedWith): AWS rejects
 		// changing a Global Datastore member through the group.
-		EngineVersion:            jsii.String(s.members().EngineVersion),
-		CacheNodeType:            jsii.String(s.members().NodeType),
-		NumCacheClusters:         jsii.Number(float64(1 + s.members().Replicas)),
+		EngineVersion:            jsii.String(s.Members().EngineVersion),
+		CacheNodeType:            jsii.String(s.Members().NodeType),
+		NumCacheClusters:         jsii.Number(float64(1 + s.Members().Replicas)),
 		AutomaticFailoverEnabled: jsii.Bool(true),
 		MultiAzEnabled:           jsii.Bool(true),
 		AtRestEncryptionEnabled:  jsii.Bool(true),
@@ -75,7 +77,7 @@ func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *pr
 	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
 	// The Global Datastore, created with the primary as its only member
 	// (CloudFormation rejects several members at creation).
-	nodeType, engineVersion := s.globalChanges()
+	nodeType, engineVersion := s.GlobalChanges()
 	global := awselasticache.NewCfnGlobalReplicationGroup(scope, jsii.String("Global"), &awselasticache.CfnGlobalReplicationGroupProps{
 		GlobalReplicationGroupIdSuffix:    jsii.String(s.GlobalIDSuffix),
 		GlobalReplicationGroupDescription: jsii.String("redisha Global Datastore"),
@@ -101,13 +103,13 @@ func newPrimaryDatastore(scope constructs.Construct, s Settings, n *network) *pr
 // its full id. Node type, engine, version, encryption, Multi-AZ and failover
 // settings are inherited from the Global Datastore and must not be set here
 // (AWS: "Do not pass in values for these parameters" when joining one).
-func newSecondaryGroup(scope constructs.Construct, s Settings, n *network, globalID, secretARN *string) awselasticache.CfnReplicationGroup {
+func newSecondaryGroup(scope constructs.Construct, s deployment.Settings, n *network, globalID, secretARN *string) awselasticache.CfnReplicationGroup {
 	sg := subnetGroup(scope, n, s.SecondaryRGID+"-subnets")
 	props := &awselasticache.CfnReplicationGroupProps{
 		ReplicationGroupId:          jsii.String(s.SecondaryRGID),
 		ReplicationGroupDescription: jsii.String("redisha secondary (Global Datastore member)"),
 		GlobalReplicationGroupId:    globalID,
-		NumCacheClusters:            jsii.Number(float64(1 + s.members().Replicas)),
+		NumCacheClusters:            jsii.Number(float64(1 + s.Members().Replicas)),
 		Port:                        jsii.Number(float64(s.Port)),
 		CacheSubnetGroupName:        sg.Ref(),
 		SecurityGroupIds:            jsii.Strings(*n.cacheSG.SecurityGroupId()),

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"github.com/redisha/redisha/internal/deployment"
 	"slices"
 	"strings"
 	"testing"
@@ -70,12 +71,30 @@ func TestAlarmTopicKeyLetsCloudWatchPublish(t *testing.T) {
 		if !strings.Contains(key, `"Fn::GetAtt":["AlarmTopicKey`) || strings.Contains(key, "alias/aws/sns") {
 			t.Errorf("%s: topic key %s, want the stack's AlarmTopicKey", stack, key)
 		}
-		// Every alarm notifies that topic.
+		// Every alarm notifies that topic, except the writable alarms: they
+		// are DNS plumbing, and the secondary's is in ALARM in steady state.
 		for _, a := range resources(tpl[stack], "AWS::CloudWatch::Alarm") {
-			if !strings.Contains(jsonOf(a["AlarmActions"]), `"Ref":"Alarms`) {
-				t.Errorf("%s: alarm %v does not notify the topic", stack, a["AlarmName"])
+			name := jsonOf(a["AlarmName"])
+			writable := strings.HasSuffix(strings.Trim(name, `"`), "-writable")
+			if notifies := strings.Contains(jsonOf(a["AlarmActions"]), `"Ref":"Alarms`); notifies == writable {
+				t.Errorf("%s: alarm %s notifies the topic: %v, want %v", stack, name, notifies, !writable)
 			}
 		}
+		// The topic policy lets CloudWatch publish (a topic policy replaces
+		// SNS's default one, and EnforceSSL writes one): this account's
+		// alarms in this region only.
+		tpl[stack].HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), assertions.Match_ObjectLike(&map[string]any{
+			"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{
+					"Sid": "CloudWatchAlarmsPublish", "Effect": "Allow", "Action": "sns:Publish",
+					"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+					"Condition": assertions.Match_ObjectLike(&map[string]any{
+						"StringEquals": map[string]any{"aws:SourceAccount": "123456789012"},
+						"ArnLike":      assertions.Match_AnyValue(),
+					}),
+				}),
+			})}),
+		}))
 	}
 }
 
@@ -188,7 +207,7 @@ func TestLifecycleRefusals(t *testing.T) {
 		for k, v := range c.ctx {
 			ctx[k] = v
 		}
-		_, err := Load(ctxOf(ctx), "123456789012")
+		_, err := deployment.Load(ctxOf(ctx), "123456789012")
 		for _, w := range c.want {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("%v: error %v, want %q", c.ctx, err, w)
@@ -206,6 +225,7 @@ var adoptCtx = map[string]any{
 	"primaryCacheSecurityGroupId": "sg-0aaa1111bbb22222c", "secondaryCacheSecurityGroupId": "sg-0ddd3333eee44444f",
 	"primaryVpcId": "vpc-0abc12345def67890", "primarySubnetIds": "subnet-0aaa1111bbb22222c,subnet-0ddd3333eee44444f",
 	"secondaryVpcId": "vpc-0fed98765cba43210", "secondarySubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba987654321f",
+	"vpcEgress": true, // the promoter reaches DynamoDB, ElastiCache and SNS through the owner's NAT or endpoints
 }
 
 // An existing datastore is adopted by id: nothing of it is created, and the
@@ -261,9 +281,44 @@ func TestAdoptRefusals(t *testing.T) {
 				ctx[k] = v
 			}
 		}
-		_, err := Load(ctxOf(ctx), "123456789012")
+		_, err := deployment.Load(ctxOf(ctx), "123456789012")
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("without %s: error %v, want %q", key, err, want)
 		}
+	}
+}
+
+// A broken checker, promoter or loop pages (Lambda Errors, failed or timed
+// out executions), and the latch table has a fixed name per datastore, so a
+// redeploy and the operator commands find it.
+func TestRunnersArePagedAndTheLatchIsFound(t *testing.T) {
+	_, tpl := synth(t)
+	for stack, region := range map[string]string{"primary": "us-east-1", "secondary": "us-west-2"} {
+		for _, name := range []string{"checkererrors", "promotererrors", "loop-failures"} {
+			has(t, tpl[stack], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+				"AlarmName":    "redisha-" + region + "-" + name,
+				"AlarmActions": assertions.Match_ArrayWith(&[]any{map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^Alarms"))}}),
+			}))
+		}
+		tables := resources(tpl[stack], "AWS::DynamoDB::Table")
+		if len(tables) != 1 || !strings.Contains(jsonOf(tables[0]["TableName"]), `"redisha-latch-"`) {
+			t.Errorf("%s: latch table name %s, want redisha-latch-<datastore id>", stack, jsonOf(tables[0]["TableName"]))
+		}
+	}
+}
+
+// promoterMode=auto gives each VPC the app creates one NAT gateway, with a
+// default route from the cache subnets: the promoter's path to the other
+// region's CloudWatch.
+func TestAutoGetsARouteToThePeersCloudWatch(t *testing.T) {
+	s := build(t, map[string]any{"promoterMode": "auto"})
+	noNagErrors(t, s)
+	for _, stack := range []string{"primary", "secondary"} {
+		countIs(t, s.tpl[stack], jsii.String("AWS::EC2::NatGateway"), jsii.Number(1))
+		countIs(t, s.tpl[stack], jsii.String("AWS::EC2::InternetGateway"), jsii.Number(1))
+		has(t, s.tpl[stack], jsii.String("AWS::EC2::Subnet"), obj(map[string]any{"CidrBlock": map[string]string{
+			"primary": "10.0.255.0/24", "secondary": "10.1.255.0/24"}[stack], "MapPublicIpOnLaunch": false}))
+		has(t, s.tpl[stack], jsii.String("AWS::EC2::Route"), obj(map[string]any{
+			"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": assertions.Match_AnyValue()}))
 	}
 }

@@ -1,6 +1,9 @@
 package stacks
 
 import (
+	"fmt"
+	"net/netip"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -38,6 +41,10 @@ type NetworkProps struct {
 	AppCidrs   []string // extra sources allowed to reach the port
 	APIMetrics bool     // the checker calls PutMetricData (METRICS_MODE=api)
 	Endpoints  bool     // create the interface endpoints the checker needs
+	// Nat adds an internet gateway, a public subnet and one NAT gateway to
+	// the VPC the app creates, and a default route through it from the
+	// cache subnets: the promoter's path to the other region's CloudWatch.
+	Nat bool
 }
 
 func newNetwork(scope constructs.Construct, p NetworkProps) *network {
@@ -77,6 +84,9 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 			n.routeTables = append(n.routeTables, s.RouteTable().RouteTableId())
 		}
 		n.subnets = &ids
+		if p.Nat {
+			n.addNat(scope, p)
+		}
 	}
 	n.checkSG = awsec2.NewSecurityGroup(scope, jsii.String("CheckerSG"), &awsec2.SecurityGroupProps{
 		Vpc: n.vpc, Description: jsii.String("redisha health checker"), AllowAllOutbound: jsii.Bool(false),
@@ -163,6 +173,49 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 	n.promoterSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)),
 		jsii.String("to DynamoDB through the gateway endpoint, and the AWS APIs the route tables reach"), nil)
 	return n
+}
+
+// addNat gives the created VPC a way out: an internet gateway, one public
+// subnet (the last /24 of the range, clear of the cache subnets CDK
+// allocates from the start) holding one NAT gateway, and a default route to
+// it from every cache subnet's route table. The cache subnets keep their
+// type and ids: a subnet group cannot change its subnets in place. One NAT,
+// in one zone: losing that zone makes this region's promoter blind to the
+// other region (it then refuses, it never promotes on it); two cost twice.
+func (n *network) addNat(scope constructs.Construct, p NetworkProps) {
+	prefix, _ := netip.ParsePrefix(p.Cidr)
+	last := prefix.Addr().As4()
+	hostBits := 32 - prefix.Bits()
+	size := uint32(1) << hostBits
+	base := uint32(last[0])<<24 | uint32(last[1])<<16 | uint32(last[2])<<8 | uint32(last[3])
+	top := base + size - 256 // the last /24
+	cidr := fmt.Sprintf("%d.%d.%d.0/24", byte(top>>24), byte(top>>16), byte(top>>8))
+	igw := awsec2.NewCfnInternetGateway(scope, jsii.String("InternetGateway"), &awsec2.CfnInternetGatewayProps{})
+	attach := awsec2.NewCfnVPCGatewayAttachment(scope, jsii.String("InternetGatewayAttachment"), &awsec2.CfnVPCGatewayAttachmentProps{
+		VpcId: n.vpc.VpcId(), InternetGatewayId: igw.Ref(),
+	})
+	public := awsec2.NewCfnSubnet(scope, jsii.String("NatSubnet"), &awsec2.CfnSubnetProps{
+		VpcId: n.vpc.VpcId(), CidrBlock: jsii.String(cidr), AvailabilityZone: jsii.String(p.AZs[0]),
+		MapPublicIpOnLaunch: jsii.Bool(false),
+	})
+	publicRoutes := awsec2.NewCfnRouteTable(scope, jsii.String("NatSubnetRoutes"), &awsec2.CfnRouteTableProps{VpcId: n.vpc.VpcId()})
+	awsec2.NewCfnSubnetRouteTableAssociation(scope, jsii.String("NatSubnetRoutesAssociation"), &awsec2.CfnSubnetRouteTableAssociationProps{
+		SubnetId: public.Ref(), RouteTableId: publicRoutes.Ref(),
+	})
+	toIgw := awsec2.NewCfnRoute(scope, jsii.String("NatSubnetDefaultRoute"), &awsec2.CfnRouteProps{
+		RouteTableId: publicRoutes.Ref(), DestinationCidrBlock: jsii.String("0.0.0.0/0"), GatewayId: igw.Ref(),
+	})
+	toIgw.AddDependency(attach)
+	eip := awsec2.NewCfnEIP(scope, jsii.String("NatAddress"), &awsec2.CfnEIPProps{Domain: jsii.String("vpc")})
+	nat := awsec2.NewCfnNatGateway(scope, jsii.String("Nat"), &awsec2.CfnNatGatewayProps{
+		SubnetId: public.Ref(), AllocationId: eip.AttrAllocationId(),
+	})
+	nat.AddDependency(toIgw)
+	for i, t := range n.routeTables {
+		awsec2.NewCfnRoute(scope, jsii.String(fmt.Sprintf("NatRoute%d", i+1)), &awsec2.CfnRouteProps{
+			RouteTableId: t, DestinationCidrBlock: jsii.String("0.0.0.0/0"), NatGatewayId: nat.Ref(),
+		})
+	}
 }
 
 // interfaceEndpoint adds an interface endpoint (<name>Endpoint) in every

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"encoding/json"
+	"github.com/redisha/redisha/internal/deployment"
 	"slices"
 	"strings"
 	"testing"
@@ -147,7 +148,7 @@ func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
 			continue
 		}
 		env := vars["Variables"].(map[string]any)
-		if env["EXPECT_ROLE"] == "replica" && jsonOf(env["REDIS_AUTH_SECRET_ARN"]) != grants[0] {
+		if env["EXPECT_ROLE"] != nil && jsonOf(env["REDIS_AUTH_SECRET_ARN"]) != grants[0] {
 			t.Errorf("REDIS_AUTH_SECRET_ARN %s is not the secret the role may read (%s)", jsonOf(env["REDIS_AUTH_SECRET_ARN"]), grants[0])
 		}
 	}
@@ -156,7 +157,7 @@ func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	_, tpl := synth(t)
 	want := map[string][]string{
-		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "Route53AlarmName", "WritableAlarmName", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
+		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "UnhealthyAlarmName", "WritableAlarmName", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
 		"secondary": {"SecondaryEndpoint", "FastAlarmName", "WritableAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
 		"dns":       {"HostedZoneId", "HealthCheckId", "SecondaryHealthCheckId", "RecordName"},
 	}
@@ -178,7 +179,8 @@ func TestImportedVpcsAPIMetricsAndExtras(t *testing.T) {
 		"secondaryVpcId": "vpc-0fed98765cba43210", "secondarySubnetIds": []any{"subnet-0123456789abcdef0", "subnet-0fedcba987654321f"},
 		"metricsMode": "api", "extraVpcs": []any{map[string]any{"vpcId": "vpc-0e1234567", "region": "us-east-1"}},
 		"appClientCidrs": "10.20.0.0/16", "alarmEmail": "oncall@example.com", "replicas": float64(2),
-		"primaryCidr": "10.30.0.0/16", // the imported primary VPC's range: the secondary cache admits it
+		"primaryCidr":  "10.30.0.0/16", // the imported primary VPC's range: the secondary cache admits it
+		"vpcEndpoints": true,           // off by default in imported VPCs (their owner's serve them)
 	})
 	noNagErrors(t, s)
 	for stack, subnets := range map[string][]any{
@@ -249,7 +251,7 @@ func TestWithoutEndpointsInOtherRegions(t *testing.T) {
 
 // The nag check is real: an unencrypted topic added to a stack is an error.
 func TestNagReportsAnUnsuppressedError(t *testing.T) {
-	s, err := Load(ctxOf(map[string]any{"account": "123456789012", "lambdaAsset": asset, "promoterAsset": asset}), "")
+	s, err := deployment.Load(ctxOf(map[string]any{"account": "123456789012", "lambdaAsset": asset, "promoterAsset": asset}), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +259,7 @@ func TestNagReportsAnUnsuppressedError(t *testing.T) {
 		"availability-zones:account=123456789012:region=us-east-1": []string{"us-east-1a", "us-east-1b"},
 		"availability-zones:account=123456789012:region=us-west-2": []string{"us-west-2a", "us-west-2b"},
 	}})
-	b := Build(app, s)
+	b := Build(app, deployment.New(s))
 	awssns.NewTopic(b.DNS.Stack, jsii.String("Plain"), nil)
 	errs := assertions.Annotations_FromStack(b.DNS.Stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-SNS")))
 	if len(*errs) == 0 {

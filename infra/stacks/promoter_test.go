@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"github.com/redisha/redisha/internal/deployment"
 	"slices"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func TestPromoterEnvironmentPassesTheRuntimeValidation(t *testing.T) {
 				continue
 			}
 			mode := map[string]promoter.Mode{"defaults": promoter.ModeAdvise, "auto": promoter.ModeAuto}[name]
-			if c.GroupID != w.group || c.PeerRegion != w.peer || c.PeerAlarm != WritableAlarmName(w.peer) || c.Mode != mode ||
+			if c.GroupID != w.group || c.PeerRegion != w.peer || c.PeerAlarm != deployment.WritableAlarmName("redisha", w.peer) || c.Mode != mode ||
 				c.DatastoreID == "" || c.LatchTable == "" || c.TopicARN == "" || c.AuthSecretARN == "" || !c.Redis.TLS || c.KeyPrefix != "healthcheck:" {
 				t.Errorf("%s/%s: promoter config %+v", name, stack, c)
 			}
@@ -61,7 +62,7 @@ func TestPromoterEnvironmentPassesTheRuntimeValidation(t *testing.T) {
 
 // A promoter refused by its runtime stops the synth with the context key.
 func TestPromoterModeIsValidatedAtSynth(t *testing.T) {
-	if _, err := Load(ctxOf(map[string]any{"promoterMode": "always"}), "123456789012"); err == nil || !strings.Contains(err.Error(), `"promoterMode"`) {
+	if _, err := deployment.Load(ctxOf(map[string]any{"promoterMode": "always"}), "123456789012"); err == nil || !strings.Contains(err.Error(), `"promoterMode"`) {
 		t.Errorf("promoterMode=always: %v", err)
 	}
 }
@@ -121,7 +122,7 @@ func TestPromoterLeastPrivilege(t *testing.T) {
 			"sns:Publish":                                 `"Ref":"Alarms`,
 			"kms:GenerateDataKey*":                        `"AlarmTopicKey`,
 			"kms:Decrypt":                                 `"AlarmTopicKey`,
-			"cloudwatch:DescribeAlarms":                   ":cloudwatch:" + w.peer + ":123456789012:alarm:" + WritableAlarmName(w.peer),
+			"cloudwatch:DescribeAlarms":                   ":cloudwatch:" + w.peer + ":123456789012:alarm:" + deployment.WritableAlarmName("redisha", w.peer),
 			"secretsmanager:GetSecretValue":               "AuthToken",
 			"logs:CreateLogStream":                        `"PromoterLogs`,
 			"logs:PutLogEvents":                           `"PromoterLogs`,

@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/redisha/redisha/internal/deployment"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,7 +49,7 @@ func build(t *testing.T, ctx map[string]any) synthesized {
 	for k, v := range ctx {
 		all[k] = v
 	}
-	s, err := Load(ctxOf(all), "")
+	s, err := deployment.Load(ctxOf(all), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func build(t *testing.T, ctx map[string]any) synthesized {
 		"availability-zones:account=123456789012:region=us-west-2": []string{"us-west-2a", "us-west-2b", "us-west-2c"},
 		"availability-zones:account=123456789012:region=eu-west-1": []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"},
 	}})
-	b := Build(app, s)
+	b := Build(app, deployment.New(s))
 	stacks := map[string]awscdk.Stack{"primary": b.Primary.Stack, "secondary": b.Secondary.Stack, "dns": b.DNS.Stack}
 	out := synthesized{app: b, tpl: map[string]assertions.Template{}, annos: map[string]assertions.Annotations{}}
 	for name, st := range stacks {
@@ -212,7 +213,7 @@ func TestSecondaryJoinsTheGlobalDatastore(t *testing.T) {
 
 func TestCheckerLambdaScheduleAndLoop(t *testing.T) {
 	_, tpl := synth(t)
-	for stack, role := range map[string]string{"primary": "primary", "secondary": "replica"} {
+	for stack, role := range map[string]string{"primary": "auto", "secondary": "auto"} {
 		has(t, tpl[stack], jsii.String("AWS::Lambda::Function"), obj(map[string]any{
 			"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap", "Timeout": 10,
 			"VpcConfig": assertions.Match_ObjectLike(&map[string]interface{}{"SubnetIds": assertions.Match_AnyValue()}),
@@ -286,9 +287,10 @@ func TestCheckerRoleIsLeastPrivilege(t *testing.T) {
 
 func TestRoute53AlarmHealthCheckAndRecords(t *testing.T) {
 	_, tpl := synth(t)
-	// The alarm as the design has it, standard resolution.
+	// The design's health alarm, standard resolution, in each region under
+	// the region's name: it pages whichever role the region plays.
 	has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
-		"AlarmName": "redisha-primary-unhealthy", "Namespace": "Custom/Redis", "MetricName": "HealthCheckStatus",
+		"AlarmName": "redisha-us-east-1-unhealthy", "Namespace": "Custom/Redis", "MetricName": "HealthCheckStatus",
 		"Statistic": "Minimum", "Period": 60, "EvaluationPeriods": 2, "Threshold": 1,
 		"ComparisonOperator": "LessThanThreshold", "TreatMissingData": "breaching",
 	}))
@@ -410,4 +412,9 @@ func TestNoSecretInTemplates(t *testing.T) {
 			}
 		}
 	}
+}
+
+// ctxOf serves context values from a map, as cdk.json or -c would.
+func ctxOf(m map[string]any) deployment.Context {
+	return func(k string) any { return m[k] }
 }

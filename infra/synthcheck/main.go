@@ -21,14 +21,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
 )
 
 // The stack ids the app uses (infra/stacks.Build).
 const (
-	primaryID   = "RedishaPrimary"
+	primaryID   = "RedishaPrimary" // deployment.StackID("redisha", "primary")
 	secondaryID = "RedishaSecondary"
 	dnsID       = "RedishaDns"
 )
@@ -130,6 +130,7 @@ func check(dir string) (problems, summary []string, err error) {
 		checkNoSecret(id, t, bad)
 	}
 	checkAsset(dir, bad)
+	checkModel(dir, bad)
 	checkNag(dir, bad)
 	return problems, summary, nil
 }
@@ -160,7 +161,7 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 	if len(secrets) != 1 || !strings.Contains(fmt.Sprint(secrets[0].Properties["ReplicaRegions"]), secondary) {
 		bad("primary: want one AUTH token secret replicated to %s", secondary)
 	}
-	checkChecker("primary", t, "primary", bad)
+	checkChecker("primary", t, "auto", bad)
 	checkPromoter("primary", t, secondary, bad)
 	found := false
 	for _, a := range t.of("AWS::CloudWatch::Alarm") {
@@ -194,7 +195,7 @@ func checkSecondary(t template, primary string, bad func(string, ...any)) {
 			}
 		}
 	}
-	checkChecker("secondary", t, "replica", bad)
+	checkChecker("secondary", t, "auto", bad)
 	checkPromoter("secondary", t, primary, bad)
 }
 
@@ -254,7 +255,7 @@ func checkPromoter(stack string, t template, peer string, bad func(string, ...an
 		promote, err := time.ParseDuration(fmt.Sprint(vars[promoter.EnvPromoteTimeout]))
 		timeout, _ := f.Properties["Timeout"].(float64)
 		if err != nil || time.Duration(timeout)*time.Second <= promote || f.Properties["VpcConfig"] == nil ||
-			vars[promoter.EnvPeerRegion] != peer || vars[promoter.EnvPeerAlarm] != metrics.WritableAlarmName(peer) ||
+			vars[promoter.EnvPeerRegion] != peer || vars[promoter.EnvPeerAlarm] != deployment.WritableAlarmName("redisha", peer) ||
 			vars[promoter.EnvMode] == nil || vars[promoter.EnvRegion] != nil {
 			bad("%s: promoter %v, want peer %s and its writable alarm, a mode, a timeout above PROMOTE_TIMEOUT, in the VPC, no AWS_REGION", stack, f.Properties, peer)
 		}
@@ -393,4 +394,22 @@ func readJSON(path string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// checkModel holds the templates to the model they were rendered from
+// (deployment.json beside them): what the drill rehearses is what deploys.
+func checkModel(dir string, bad func(string, ...any)) {
+	model, err := deployment.ReadFile(filepath.Join(dir, deployment.ModelFile))
+	if err != nil {
+		bad("the deployment model: %v (infra writes it beside the templates)", err)
+		return
+	}
+	got, err := deployment.FromTemplates(dir)
+	if err != nil {
+		bad("the templates as the drill reads them: %v", err)
+		return
+	}
+	for _, d := range deployment.Diff(model, got) {
+		bad("templates against the model: %s", d)
+	}
 }

@@ -94,7 +94,7 @@ type Options struct {
 	// default: none ("-" on the wire)
 	Region string
 	// Now is the clock (tests only). default: time.Now
-	Now func() time.Time
+	Now func() time.Time `json:"-"`
 }
 
 func (o Options) withDefaults() Options {

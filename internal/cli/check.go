@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/probe"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
@@ -28,18 +29,14 @@ func (c *checkFlags) register(cmd *cobra.Command, defTimeout time.Duration) {
 	fs.BoolVar(&c.heartbeat, "heartbeat", false, "primary: refresh <prefix>heartbeat; replica: report its age as the replication lag")
 	fs.StringVar(&c.prefix, "prefix", check.DefaultPrefix, "key `prefix` for health-check keys (keep it apart from application keys)")
 	fs.DurationVar(&c.keyTTL, "key-ttl", check.DefaultKeyTTL, "expiry of each probe key, so an interrupted check leaves nothing behind")
+	durationRange(fs, "timeout", time.Millisecond, 10*time.Minute, "")
+	durationRange(fs, "key-ttl", time.Second, 24*time.Hour, "")
 }
 
 func (c *checkFlags) options() (check.Options, error) {
-	if c.timeout <= 0 {
-		return check.Options{}, usagef("--timeout must be positive, e.g. --timeout 2s")
-	}
 	role, err := check.ParseRole(c.role)
 	if err != nil {
 		return check.Options{}, usagef("--expect-role: %w", err)
-	}
-	if c.keyTTL < time.Second {
-		return check.Options{}, usagef("--key-ttl must be at least 1s, e.g. --key-ttl 30s")
 	}
 	if err := validPrefix(c.prefix); err != nil {
 		return check.Options{}, err
@@ -74,7 +71,8 @@ func newCheckCmd(env Env) *cobra.Command {
 		Short: "Run health checks against one endpoint, as the Lambda does",
 		Long: `Runs the health checker's check: one pipeline of PING, SET <unique key> <token> PX <ttl> NX,
 GET, DEL (replica role: PING, GET of the heartbeat key). --count N runs N checks on one client
-(0: until Ctrl-C); --json prints one JSON object per check.
+(0: until Ctrl-C); --json prints one JSON object per check. After a failure a quick retry cannot fix
+(auth, noperm, maxclients, tls, cluster) the next check waits at least 250ms, whatever --interval says.
 Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 		Args: noArgs,
 	}
@@ -84,14 +82,10 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 	fs.IntVar(&count, "count", 1, "number of checks on one client (0: until Ctrl-C)")
 	fs.DurationVar(&interval, "interval", time.Second, "pause between checks when --count is not 1")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per check")
+	intRange(fs, "count", 1, 1e9, "until Ctrl-C")
+	durationRange(fs, "interval", 0, 24*time.Hour, "")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if count < 0 {
-			return usagef("--count must be 0 (forever) or more")
-		}
-		if interval < 0 {
-			return usagef("--interval must not be negative")
-		}
 		opts, err := cf.options()
 		if err != nil {
 			return err
@@ -107,17 +101,26 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 		enc := json.NewEncoder(env.Stdout)
 		hinted := false
 		ran, failed := 0, 0
+		pause := interval
 		for i := 0; count == 0 || i < count; i++ {
-			if i > 0 && interval > 0 {
+			if i > 0 && pause > 0 {
 				select {
 				case <-ctx.Done():
-				case <-time.After(interval):
+				case <-time.After(pause):
 				}
 			}
 			if ctx.Err() != nil {
 				break
 			}
 			r := k.Check(ctx)
+			pause = interval
+			if !r.Healthy && probe.SlowToHeal(r.Reason) {
+				// A wrong password, a missing ACL permission, a full server
+				// or a certificate that does not verify: checking again at
+				// once fixes nothing and costs a connection (or two: the
+				// checker redials) each time.
+				pause = max(interval, slowCheckPause)
+			}
 			ran++
 			if !r.Healthy {
 				failed++
@@ -141,6 +144,11 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 	}
 	return cmd
 }
+
+// slowCheckPause is the least pause after a check that failed in a way a
+// quick retry cannot fix: with at most two connections a check, under 10
+// new connections a second however small --interval is.
+const slowCheckPause = 250 * time.Millisecond
 
 // formatResult is the one-line human form of a result.
 func formatResult(addr string, r check.Result) string {

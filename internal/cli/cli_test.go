@@ -13,6 +13,7 @@ import (
 // Exit codes: 0 healthy, 1 a finding, 2 bad usage, the same for every
 // command; the error is printed once, as "redisha <command>: <message>".
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	for _, cmd := range []string{"check", "sweep"} {
 		if code, out, errOut := run(t, nil, cmd, "--addr", srv.Addr, "--timeout", "1s"); code != ExitOK || errOut != "" {
@@ -44,10 +45,12 @@ func TestExitCodes(t *testing.T) {
 // Every connection flag falls back to its REDISHA_ variable; a flag on the
 // command line wins; a bad variable is a usage error naming it.
 func TestConnEnvFallback(t *testing.T) {
+	t.Parallel()
 	// The token saved with white space around it, as secrets often are.
 	srv, pw := aclServer(t, "  checker-secret-1 \r\n\n")
 	env := map[string]string{
 		"REDISHA_ADDR": srv.Addr, "REDISHA_USER": "checker", "REDISHA_PASSWORD_FILE": pw, "REDISHA_DB": "1", "REDISHA_TLS": "false",
+		"REDISHA_ALLOW_PLAINTEXT_AUTH": "true",
 	}
 	code, out, errOut := run(t, env, "check", "--json")
 	if code != ExitOK {
@@ -58,6 +61,7 @@ func TestConnEnvFallback(t *testing.T) {
 	// overridden on the command line, and a bad REDISHA_DB is not even read.
 	wrong := map[string]string{
 		"REDISHA_ADDR": "127.0.0.1:1", "REDISHA_USER": "nobody", "REDISHA_PASSWORD_FILE": pw, "REDISHA_DB": "not-a-number",
+		"REDISHA_ALLOW_PLAINTEXT_AUTH": "true",
 	}
 	if code, out, errOut := run(t, wrong, "check", "--addr", srv.Addr, "--user", "checker", "--db", "0"); code != ExitOK {
 		t.Fatalf("flags over environment: exit %d, %s %s", code, out, errOut)
@@ -70,7 +74,8 @@ func TestConnEnvFallback(t *testing.T) {
 		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_DB": "x"}, `redisha check: REDISHA_DB="x"`},
 		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_TLS": "maybe"}, `redisha check: REDISHA_TLS="maybe"`},
 		{map[string]string{"REDISHA_ADDR": "nohostport"}, `redisha check: --addr (from REDISHA_ADDR) "nohostport" is not host:port`},
-		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_DB": "-1"}, "redisha check: --db (from REDISHA_DB) -1 is negative"},
+		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_DB": "-1"}, `redisha check: REDISHA_DB="-1" is out of range: give 0 to 65536, as for --db`},
+		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_DB": "1000000"}, `redisha check: REDISHA_DB="1000000" is out of range`},
 		{map[string]string{"REDISHA_ADDR": srv.Addr, "REDISHA_PASSWORD_FILE": "/nonexistent/pw"}, "redisha check: --password-file (from REDISHA_PASSWORD_FILE): open /nonexistent/pw"},
 	}
 	for _, tc := range cases {
@@ -83,6 +88,7 @@ func TestConnEnvFallback(t *testing.T) {
 // A missing or non-PEM --tls-ca-file, and an empty --prefix, are usage
 // errors naming the flag in every command, before anything runs.
 func TestSharedUsageRules(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "ca.txt")
 	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {

@@ -18,6 +18,8 @@
 //		}
 //		conn := addConnFlags(cmd) // only if it talks to Redis
 //		cmd.Flags().BoolVar(&asJSON, "json", false, "print ... as JSON")
+//		cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "deadline of each call")
+//		durationRange(cmd.Flags(), "timeout", time.Millisecond, 10*time.Minute, "")
 //		cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 //			cfg, err := conn.config(env.Getenv, timeout) // a *UsageError naming the flag
 //			if err != nil {
@@ -41,10 +43,18 @@
 //   - Flags are GNU style (--long), defined on cmd.Flags(); a short form only
 //     where it is obvious. The backquoted word in a flag's usage names its
 //     value in --help (`file`, `host:port`).
+//   - Every duration, count and size flag declares the range it accepts
+//     right after its definition (durationRange, intRange, intRangeOr,
+//     floatRange in bounds.go), with what 0 means when 0 is special ("until
+//     Ctrl-C"). finish checks every range before RunE starts: a value out of
+//     range is exit 2 naming the flag, never a run that hangs. A test walks
+//     the tree and fails on a numeric flag without one.
 //   - A command that talks to Redis calls addConnFlags once and conn.config in
-//     RunE: that gives it --addr, --tls, --tls-server-name, --tls-ca-file,
-//     --user, --password-file and --db, their REDISHA_* fallbacks, the trimmed
-//     AUTH token and the CA-file check. Never define a connection flag by hand.
+//     RunE: that gives it --addr, --tls (on by default), --tls-server-name,
+//     --tls-ca-file, --user, --password-file, --auth-secret-arn,
+//     --allow-plaintext-auth and --db, their REDISHA_* fallbacks, the trimmed
+//     AUTH token (from a file only its owner may read, or Secrets Manager),
+//     the refusal to send it without TLS, and the CA-file check. Never define a connection flag by hand.
 //   - --prefix is checked with validPrefix, which applies check.ValidatePrefix:
 //     the one rule for every command and the Lambda.
 //   - RunE returns errors and prints nothing about them: Main prints each once,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/drill"
 )
 
@@ -21,20 +22,29 @@ longest stretch without a write, what the knobs predict, and where the timeline 
 
 func newDrillCmd(env Env) *cobra.Command {
 	var (
-		scenario, bootstrap, svg string
-		speed                    float64
-		asJSON, list, fill       bool
-		lag                      time.Duration
-		onAWS                    awsDrillFlags
+		scenario, bootstrap, svg, templates string
+		speed                               float64
+		asJSON, list                        bool
+		lag, reaction, acceptLoss           time.Duration
+		onAWS                               awsDrillFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "drill [--scenario NAME] [flags]",
 		Short: "Rehearse a regional failover on this machine and measure it as applications see it",
-		Long: `drill runs the whole failover loop on loopback: two regions of a Global Datastore (real redis-servers,
-region B replicating from region A), the health-checker Lambda binary in each region on the 30-second
-loop, a local CloudWatch that evaluates the writable alarms as CloudWatch does (missing data included),
-a Route 53 stand-in answering redis.internal with failover routing, the ElastiCache failover API, the
-guarded promoter in each region, and applications in both regions writing through redis.internal.
+		Long: `drill runs the whole failover loop on loopback, built from the synthesized templates (--templates, the
+cloud assembly make synth writes): two regions of a Global Datastore (real redis-servers, region B
+replicating from region A), the health-checker Lambda binary in each region with its deployed environment
+on the deployed loop, a local CloudWatch that extracts its EMF metrics and evaluates the deployed writable
+alarms as CloudWatch does (missing data included), a Route 53 stand-in answering redis.internal with the
+deployed failover records, whose health checks read each alarm's data stream, the ElastiCache failover
+API, the guarded promoter in each region with its deployed mode and bounds, and applications in both
+regions writing through redis.internal. Only addresses and the clock differ from the deployment (and TLS
+and AUTH, which the loopback servers do not speak); the report lists each rehearsed setting with the
+template it came from.
+
+Who promotes is as deployed: in advise mode (the default) the promoter pages and the drill plays the
+on-call, who runs the advised failover --operator-reaction after the page; in auto mode the promoter acts;
+in off mode nobody does.
 
 One scenario injects one failure. Time runs --speed times faster: the schedule, the alarm periods, the
 TTL and the failover delay all scale together, and every result is reported at real scale (and as
@@ -60,8 +70,10 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 	cmd.Flags().Float64Var(&speed, "speed", 30, "scenario seconds per wall second (1 = real time, at most 200)")
 	cmd.Flags().StringVar(&bootstrap, "bootstrap", "build/local/bootstrap", "the checker Lambda binary built for this machine (`file`; make drill builds it)")
 	cmd.Flags().StringVar(&svg, "svg", "", "write the timeline picture here (`file`; default build/drill/<scenario>.svg, \"-\" for none)")
-	cmd.Flags().BoolVar(&fill, "fill-missing", false, "writable alarms on FILL(HealthCheckStatus, 0) instead of missing data as breaching (a silent region is detected as fast as a failing one)")
-	cmd.Flags().DurationVar(&lag, "route53-lag", 0, "how long Route 53 takes to follow an alarm (real scale; AWS does not document it, the design assumes 30s)")
+	cmd.Flags().StringVar(&templates, "templates", "cdk.out", "the synthesized cloud assembly to rehearse (`dir`; make synth writes cdk.out)")
+	cmd.Flags().DurationVar(&reaction, "operator-reaction", 5*time.Minute, "in advise mode, the on-call's time from the page to running the advised failover (real scale)")
+	cmd.Flags().DurationVar(&acceptLoss, "accept-data-loss", 0, "what that on-call accepts (as failover --accept-data-loss; real scale)")
+	cmd.Flags().DurationVar(&lag, "route53-lag", 0, "how long Route 53 takes to follow an alarm's data stream (real scale; AWS does not document it)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
 	cmd.Flags().BoolVar(&list, "list", false, "list the scenarios and what each shows, then exit")
 	onAWS.add(cmd)
@@ -90,9 +102,17 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 		if lag < 0 {
 			return usagef("--route53-lag %s: use 0 or more", lag)
 		}
-		cfg := drill.Config{Bootstrap: bootstrap, Speed: speed, FillMissing: fill, Route53Lag: lag}
+		if reaction < 0 || acceptLoss < 0 {
+			return usagef("--operator-reaction %s, --accept-data-loss %s: use 0 or more", reaction, acceptLoss)
+		}
+		dep, err := deployment.FromTemplates(templates)
+		if err != nil {
+			return usagef("--templates %s: %w", templates, err)
+		}
+		cfg := drill.Config{Bootstrap: bootstrap, Deployment: dep, Speed: speed, Route53Lag: lag,
+			OperatorReaction: reaction, AcceptDataLoss: acceptLoss}
 		if err := cfg.Validate(); err != nil {
-			return usagef("--bootstrap: %w", err)
+			return usagef("%w", err)
 		}
 		if !asJSON {
 			fmt.Fprintf(env.Stderr, "%s: %s\n%s\nspeed %g×: one real minute lasts %.1f s here\n\n%s\n\n", sc.Name, sc.Title, sc.Explain, speed, 60/speed, onScreen)

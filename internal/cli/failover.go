@@ -42,10 +42,10 @@ type failoverReport struct {
 
 func newFailoverCmd(env Env) *cobra.Command {
 	var (
-		to, accept string
-		apply      bool
-		asJSON     bool
-		wait, poll time.Duration
+		to, accept  string
+		apply, down bool
+		asJSON      bool
+		wait, poll  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "failover --datastore ID --addr HOST:PORT --to REGION [--apply] [--accept-data-loss D] [flags]",
@@ -59,6 +59,10 @@ With --apply, when every guard holds, it records the decision in the promoter's 
 holds for the promoters too), calls FailoverGlobalReplicationGroup through REGION's endpoint, and
 waits until the datastore is available, the member PRIMARY and a real write succeeds.
 --accept-data-loss D accepts a replica that was up to D behind (any: also an unknown lag).
+--primary-down is your word that the primary region is down, for when its CloudWatch cannot be reached
+from here and the promoter never read it (no route from its VPC): you, having checked from outside both
+regions, are the independent evidence. It never outweighs the primary's alarm read as OK or a heartbeat
+that still advances, and it is logged with the decision.
 
 For a planned move with the primary healthy, use 'redisha switchover'. Exit codes: 0 the plan holds
 (or the promotion is verified), 1 a guard refuses (or the promotion failed), 2 bad usage.`,
@@ -69,6 +73,7 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 	fs.StringVar(&to, "to", "", "the `region` to promote (required)")
 	fs.BoolVar(&apply, "apply", false, "promote when every guard holds (default: print the plan only)")
 	fs.StringVar(&accept, "accept-data-loss", "", "accept a replica up to this `duration` behind, or any")
+	fs.BoolVar(&down, "primary-down", false, "confirm that the primary region is down when its CloudWatch cannot be reached (you are the independent evidence)")
 	fs.DurationVar(&wait, "wait", promoter.DefaultPromoteTimeout, "how long to wait for the promotion to be verified")
 	fs.DurationVar(&poll, "poll", promoter.DefaultPollInterval, "pause between checks while promoting")
 	fs.BoolVar(&asJSON, "json", false, "print the plan (and the promotion) as one JSON object")
@@ -95,6 +100,7 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 		defer client.Close()
 		r := d.runner(m, client, env.Stderr)
 		r.Mode, r.AcceptedLoss, r.PromoteTimeout, r.PollInterval = promoter.ModeAuto, loss, wait, poll
+		r.PrimaryDownConfirmed = down
 		r.OperatorRun = true // this machine's route to the peer's CloudWatch is not the promoter's
 
 		rep := failoverReport{To: to, Apply: apply}
@@ -120,7 +126,7 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 			return err
 		}
 		dec := promoter.Decide(promoter.Input{LocalRegion: to, Obs: r.Observe(ctx), Prev: rec.State, Mode: promoter.ModeAuto,
-			AcceptedLoss: loss})
+			Bounds: r.Bounds, AcceptedLoss: loss, PrimaryDownConfirmed: down})
 		rep.Ready, rep.Guards = dec.Ready, dec.Guards
 		printFailover(env.Stdout, rep, r, asJSON)
 		if !rep.Ready {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +53,7 @@ func addSideFlags(cmd *cobra.Command, name, what string) *sideFlags {
 	fs.StringVar(&s.user, name+"-user", "", "ACL `username` on the "+what)
 	fs.StringVar(&s.passwordFile, name+"-password-file", "", "`file` holding the "+what+"'s AUTH token (never on the command line)")
 	fs.IntVar(&s.db, name+"-db", 0, "database `index` on a standalone "+what)
+	intRange(fs, name+"-db", 0, maxDB, "")
 	return s
 }
 
@@ -65,13 +65,11 @@ func (s *sideFlags) config(timeout time.Duration) (redisconn.Config, error) {
 	cfg := redisconn.Config{Addr: s.addr, TLS: s.tls, TLSServerName: s.tlsServerName, TLSCAFile: s.tlsCAFile,
 		Username: s.user, DB: s.db, DialTimeout: timeout, IOTimeout: timeout}
 	if s.passwordFile != "" {
-		b, err := os.ReadFile(s.passwordFile)
+		pw, err := readPasswordFile(s.passwordFile) // the same rules as --password-file: chmod 600, not empty
 		if err != nil {
 			return cfg, usagef("--%s-password-file: %w", s.name, err)
 		}
-		if cfg.Password = strings.TrimSpace(string(b)); cfg.Password == "" {
-			return cfg, usagef("--%s-password-file %s is empty: put the AUTH token in it", s.name, s.passwordFile)
-		}
+		cfg.Password = pw
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, usagef("--%s: %w", s.name, err)
@@ -96,6 +94,8 @@ func addMigrateConn(cmd *cobra.Command, defWorkers int) *migrateConn {
 	m := &migrateConn{cmd: cmd, from: addSideFlags(cmd, "from", "source"), to: addSideFlags(cmd, "to", "target")}
 	cmd.Flags().DurationVar(&m.timeout, "timeout", 30*time.Second, "deadline of each dial and each read or write of a batch")
 	cmd.Flags().IntVar(&m.workers, "workers", defWorkers, "`batches` in flight at once")
+	durationRange(cmd.Flags(), "timeout", time.Millisecond, time.Hour, "")
+	intRange(cmd.Flags(), "workers", 1, 1024, "")
 	return m
 }
 

@@ -41,8 +41,9 @@ in memory (streams are DUMPed whole). Keys that cannot be copied are listed, not
 --checkpoint FILE records the SCAN position per shard; run the same command again after an interruption
 (Ctrl-C, a lost connection) and it continues where it stopped. --follow also follows the source's
 keyspace notifications during and after the copy (see 'migrate follow'), until Ctrl-C, whatever problems
-the copy had; resumed with --follow, every key is copied again and keys the source deleted meanwhile are
-deleted on the target, so changes made while nothing followed are not lost.
+the copy had; resumed with --follow, every key is copied again and (when the target held nothing else at
+the start) keys the source deleted meanwhile are deleted on the target, so changes made while nothing
+followed are not lost.
 
 A live line on stderr shows keys copied, keys/s, the ETA (from DBSIZE) and errors.
 Exit 0 when every key was copied, 1 when some were not, the target evicted keys, the copy was interrupted
@@ -58,6 +59,11 @@ or follow may have missed changes, 2 on bad usage or a refused pair of sides.`,
 	fs.Int64Var(&o.BigKeyBytes, "big-key-bytes", 8<<20, "keys larger than these `bytes` (MEMORY USAGE) are copied in chunks; -1 turns the probe off")
 	fs.Int64Var(&o.BatchBytes, "batch-bytes", 16<<20, "DUMP payload `bytes` held at once per batch")
 	fs.IntVar(&o.Chunk, "chunk", 1000, "`elements` (KiB of a string) per round trip of a chunked copy")
+	intRange(fs, "scan-count", 1, 1e6, "")
+	floatRange(fs, "max-rate", 0.001, 1e9, "no limit")
+	intRangeOr(fs, "big-key-bytes", 1, 1<<40, -1, "the size probe off")
+	intRange(fs, "batch-bytes", 1, 1<<40, "")
+	intRange(fs, "chunk", 1, 1e6, "")
 	fs.StringVar(&o.Checkpoint, "checkpoint", "", "`file` recording progress; an existing one for the same source resumes the copy")
 	fs.BoolVar(&cf.follow, "follow", false, "also follow keyspace notifications during and after the copy, until Ctrl-C")
 	fs.BoolVar(&cf.noConfig, "no-config", false, "with --follow: do not try CONFIG SET notify-keyspace-events (set it in the parameter group)")

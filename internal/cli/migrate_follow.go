@@ -47,6 +47,9 @@ flush) or the source cannot be subscribed, 2 on bad usage.`,
 	fs.IntVar(&o.Batch, "batch", 500, "changed `keys` per pipeline")
 	fs.Int64Var(&o.BigKeyBytes, "big-key-bytes", 8<<20, "keys larger than these `bytes` (MEMORY USAGE) are copied in chunks; -1 turns the probe off")
 	fs.IntVar(&o.Chunk, "chunk", 1000, "`elements` (KiB of a string) per round trip of a chunked copy")
+	intRange(fs, "batch", 1, 1e6, "")
+	intRangeOr(fs, "big-key-bytes", 1, 1<<40, -1, "the size probe off")
+	intRange(fs, "chunk", 1, 1e6, "")
 	fs.BoolVar(&o.NoConfig, "no-config", false, "do not try CONFIG SET notify-keyspace-events (set it in the parameter group)")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
 	"github.com/redisha/redisha/internal/testbed/syncbuf"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 // TestMigrateSoak is the migration procedure under load: an application
@@ -33,6 +34,9 @@ import (
 // REDISHA_SOAK sets the load's duration (default 12s; e.g. 2h for a long
 // soak), REDISHA_SOAK_RATE the writes per second (default 2000).
 func TestMigrateSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the soak test runs about 15 s: skipped under -short (make test runs it)")
+	}
 	load, rate := 12*time.Second, 2000
 	if v := os.Getenv("REDISHA_SOAK"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -294,13 +298,8 @@ func (a *soakApp) write(ctx context.Context, i int) {
 func (a *soakApp) waitAcked(t *testing.T, n int64) {
 	t.Helper()
 	want := a.acked.Load() + n
-	deadline := time.Now().Add(time.Duration(n)*time.Millisecond + time.Minute)
-	for a.acked.Load() < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("the application acknowledged %d writes, waited for %d", a.acked.Load(), want)
-		}
-		time.Sleep(10 * time.Millisecond) // polls a counter
-	}
+	wait.For(t, time.Duration(n)*time.Millisecond+time.Minute, fmt.Sprintf("%d acknowledged writes", want),
+		func() bool { return a.acked.Load() >= want })
 }
 
 // stop ends the writes and drains the mirror.

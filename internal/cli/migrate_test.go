@@ -17,6 +17,7 @@ import (
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
 	"github.com/redisha/redisha/internal/testbed/syncbuf"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 func TestMigrateCopyCompareExitCodes(t *testing.T) {
@@ -172,12 +173,7 @@ func TestMigrateCopyFollowGoesOnAfterProblems(t *testing.T) {
 	waitOutput(t, &stderr, "copy done with problems")
 	a.Set(ctx, "after-copy", "v", 0)
 	tc := redistest.Admin(t, d.Addr, "", "")
-	for deadline := time.Now().Add(30 * time.Second); tc.Get(ctx, "after-copy").Val() != "v"; {
-		if time.Now().After(deadline) {
-			t.Fatalf("a change after the copy never reached the target:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polls the target
-	}
+	wait.For(t, 30*time.Second, "a change after the copy on the target", func() bool { return tc.Get(ctx, "after-copy").Val() == "v" })
 	stop()
 	err = <-done
 	var fe *FindingError
@@ -189,11 +185,8 @@ func TestMigrateCopyFollowGoesOnAfterProblems(t *testing.T) {
 // waitOutput waits up to 30 s for want in buf.
 func waitOutput(t *testing.T, buf *syncbuf.Buffer, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(buf.String(), want); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in:\n%s", want, buf.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polls the output
+	if !wait.Until(context.Background(), 30*time.Second, func() bool { return strings.Contains(buf.String(), want) }) {
+		t.Fatalf("no %q in:\n%s", want, buf.String())
 	}
 }
 
@@ -236,12 +229,9 @@ func TestMigrateCopyFollowResumeClosesTheGap(t *testing.T) {
 			migrate.CopyOptions{Checkpoint: cp}, copyFlags{follow: true})
 	}()
 	waitOutput(t, &out, "copy done")
-	for deadline := time.Now().Add(30 * time.Second); tc.Exists(ctx, "k:2").Val() != 0 || tc.Get(ctx, "k:1").Val() != "v2"; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the gap was not closed: k:1 %q, k:2 exists %d\n%s", tc.Get(ctx, "k:1").Val(), tc.Exists(ctx, "k:2").Val(), out.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polls the target
-	}
+	wait.For(t, 30*time.Second, "the gap closed (k:1 changed, k:2 deleted on the target)", func() bool {
+		return tc.Exists(ctx, "k:2").Val() == 0 && tc.Get(ctx, "k:1").Val() == "v2"
+	})
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("end: %v", err)

@@ -18,13 +18,18 @@ const probeLong = `Measures downtime to the millisecond during an engine upgrade
 side, each on its own connection:
   write  SET <prefix><random> <token> NX PX <key-ttl>, GET, DEL: one pipeline, nothing left behind
   read   GET of a probe key written at start (expires within minutes if the probe is killed outright)
+Neither series retries: each measures what an application without retries sees. A connection that fails
+under a check (a kill, a reset, READONLY) fails that check in both series, even when the write check's own
+redial on a new connection then succeeds; one killed while idle between two checks is replaced by the
+client's check of idle connections without a failure, in both series, as in an application.
 A window opens at the START of a series' first failed check and closes when its first successful check gets
 its ANSWER (a check sent into a stall succeeds the moment the server resumes). Timestamps are taken around
 each check, to the microsecond, and reported in ms. A check with no answer within --timeout is a failure.
 Every connection error or READONLY drops the connection and the next check dials at once, resolving the
 name again, so an endpoint that moves (failover, CNAME flip) is followed; while the same failure repeats,
 the redial backs off to 10-20 ms (jittered): at most ~100 new connections/s per series, windows still
-accurate to ~20 ms. Each new connection records the server's role, run id and IP, and changes are listed
+accurate to ~20 ms; for failures a quick retry cannot fix (auth, noperm, maxclients, tls, cluster) to
+150-250 ms per connection: at most 20 new connections/s after the first second, such windows up to 250 ms late. Each new connection records the server's role, run id and IP, and changes are listed
 under the windows they fall in. A read probe key missing for a second is lost data (FLUSHALL, a restart
 without persistence, a failover to a replica that lacked it): a finding of its own, whatever the windows say.
 Reasons: refused, reset, timeout, readonly, loading, busy, masterdown, oom, auth, noperm, tls, dns, cluster,
@@ -33,7 +38,11 @@ Logs stay small however long an outage lasts: every state change (down, a new re
 is written at once; repeated failures are counted and written once per --sample per series as a
 still_down line with counts per reason.
 --out keeps one run: a directory that holds an earlier run's events.jsonl or summary.json is refused
-unless --force (which replaces them). summary.json is written whole or not at all (temp file + rename).
+unless --force (which removes them first), and one another run is writing to is refused even with --force
+(the run locks it; a run killed outright leaves its own events.jsonl and no summary.json). summary.json is
+written whole or not at all (temp file + rename). No output path is followed through a symbolic link:
+--out and --seed-logs must not be links, and a link where a file goes is refused (--force removes one
+where events.jsonl goes), as it is for sweep --log.
 A write to --out or --seed-logs that fails (disk full) is reported on stderr at once; probing goes on,
 and the run ends with exit 1.
 Ctrl-C (or SIGTERM, or SIGHUP when the terminal goes away) ends the run cleanly: checks in flight finish
@@ -79,18 +88,15 @@ func newProbeCmd(env Env) *cobra.Command {
 	fs.DurationVar(&sample, "sample", time.Second, "period of the lines for what repeats: one sampled success per series, and while down one still_down line with failures counted per reason")
 	fs.StringVar(&seedLogs, "seed-logs", "", "`dir` to also write redis_success.log and redis_error.log in the runbook scripts' format")
 	fs.BoolVar(&quiet, "quiet", false, "no live status line")
+	durationRange(fs, "timeout", time.Millisecond, 10*time.Minute, "")
+	durationRange(fs, "duration", 100*time.Millisecond, 31*24*time.Hour, "until Ctrl-C")
+	durationRange(fs, "interval", 0, time.Hour, "")
+	intRange(fs, "cycles", 1, 10000, "")
+	durationRange(fs, "break", 0, 24*time.Hour, "")
+	durationRange(fs, "key-ttl", time.Second, 24*time.Hour, "")
+	durationRange(fs, "sample", 10*time.Millisecond, time.Hour, "")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		// Zero means "the default" to the engine; on the command line it is
-		// a mistake.
-		switch {
-		case timeout == 0:
-			return usagef("--timeout must be positive, e.g. --timeout 1s")
-		case cycles == 0:
-			return usagef("--cycles must be at least 1")
-		case sample == 0:
-			return usagef("--sample must be positive, e.g. --sample 1s")
-		}
 		if err := validPrefix(prefix); err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redisha/redisha/internal/check"
@@ -35,6 +36,7 @@ type probeOutput struct {
 	stderr io.Writer
 	cmd    string
 	outDir string
+	lock   *os.File // --out itself, flock-ed by the run writing to it
 
 	mu                        sync.Mutex
 	events, success, failures *outFile
@@ -49,31 +51,52 @@ type outFile struct {
 }
 
 // openProbeOutput opens the run's files. --out keeps one run: a directory
-// holding an earlier run's files is refused unless force, which replaces
-// them, so a run never mixes with another's (a run killed outright leaves
-// an events.jsonl without a summary.json). The seed logs are appended to
-// across runs, as the runbook's scripts did.
+// holding an earlier run's files is refused unless force, which removes
+// them first, and a directory another run is writing to is refused even
+// with force (the run holds a lock on it, which the kernel releases however
+// the process ends), so a run never mixes with another's: a run killed
+// outright leaves its events.jsonl and no summary.json, never an earlier
+// run's. The seed logs are appended to across runs, as the runbook's
+// scripts did. No path is followed through a symbolic link planted in the
+// directories: --out and --seed-logs themselves must not be links, and the
+// files are opened with O_NOFOLLOW (a link where a file should be is
+// refused, or with force removed, never written through).
 func openProbeOutput(outDir, seedDir string, force bool, stderr io.Writer, cmd string) (*probeOutput, error) {
 	o := &probeOutput{stderr: stderr, cmd: cmd, outDir: outDir}
 	var err error
 	if outDir != "" {
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			return nil, usagef("--out: %w", err)
+		if err := makeOutDir("--out", outDir); err != nil {
+			return nil, err
+		}
+		if o.lock, err = lockOutDir(outDir); err != nil {
+			return nil, err
 		}
 		for _, name := range []string{eventsFile, summaryFile} {
 			p := filepath.Join(outDir, name)
 			if _, err := os.Lstat(p); err == nil && !force {
+				o.close()
 				return nil, usagef("--out %s holds an earlier run's %s: give a new directory, or add --force to replace that run", outDir, name)
 			}
 		}
-		if err := os.Remove(filepath.Join(outDir, summaryFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, usagef("--out: %w", err)
+		// The summary goes first: from here on the directory holds no
+		// finished run, and the events file is created anew (a link
+		// planted there is removed, not followed).
+		for _, name := range []string{summaryFile, eventsFile} {
+			if err := os.Remove(filepath.Join(outDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				o.close()
+				return nil, usagef("--out: %w", err)
+			}
 		}
-		if o.events, err = openOut("--out", outDir, eventsFile, os.O_TRUNC); err != nil {
+		if o.events, err = openOut("--out", outDir, eventsFile, os.O_EXCL); err != nil {
+			o.close()
 			return nil, err
 		}
 	}
 	if seedDir != "" {
+		if err := makeOutDir("--seed-logs", seedDir); err != nil {
+			o.close()
+			return nil, err
+		}
 		if o.success, err = openOut("--seed-logs", seedDir, successLog, os.O_APPEND); err != nil {
 			o.close()
 			return nil, err
@@ -86,16 +109,57 @@ func openProbeOutput(outDir, seedDir string, force bool, stderr io.Writer, cmd s
 	return o, nil
 }
 
-func openOut(flag, dir, name string, mode int) (*outFile, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, usagef("%s: %w", flag, err)
+// makeOutDir creates dir, refusing one that is a symbolic link: the files
+// would land wherever it points.
+func makeOutDir(flag, dir string) error {
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return usagef("%s %s is a symbolic link: give the directory it points to, or another", flag, dir)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usagef("%s: %w", flag, err)
+	}
+	return nil
+}
+
+// openOut opens dir/name for writing without following a symbolic link.
+func openOut(flag, dir, name string, mode int) (*outFile, error) {
 	p := filepath.Join(dir, name)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|mode, 0o644)
+	f, err := openOutFile(p, os.O_CREATE|os.O_WRONLY|mode)
 	if err != nil {
 		return nil, usagef("%s: %w", flag, err)
 	}
 	return &outFile{flag: flag, path: p, w: f}, nil
+}
+
+// openOutFile opens the probe's output files; a test swaps it for one that
+// opens /dev/full, a disk that is always full.
+var openOutFile = openNoFollow
+
+// openNoFollow opens path with O_NOFOLLOW, naming the link when path is one.
+func openNoFollow(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW, 0o644)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link: remove it (it is never written through)", path)
+	}
+	return f, err
+}
+
+// lockOutDir takes dir's run lock (flock on the directory itself: no file
+// is left behind, and the kernel drops the lock however the process ends),
+// or says that another run holds it.
+func lockOutDir(dir string) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, usagef("--out: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, usagef("--out %s is in use by another probe run: give another directory, or wait for that run to end", dir)
+		}
+		return nil, usagef("--out: lock %s: %w", dir, err)
+	}
+	return f, nil
 }
 
 // write writes b whole, or counts the failure and reports the first one.
@@ -194,7 +258,10 @@ func (o *probeOutput) summary(s *probe.Summary) probeReport {
 	}
 	if o.outDir != "" {
 		p := filepath.Join(o.outDir, summaryFile)
-		if err := writeFileAtomic(p, r); err != nil {
+		if err := o.eventsStillOurs(); err != nil {
+			fmt.Fprintf(o.stderr, "%s: %s not written: %v\n", o.cmd, p, err)
+			r.OutputErrors = append(r.OutputErrors, fmt.Sprintf("%s not written (%v)", p, err))
+		} else if err := writeFileAtomic(p, r); err != nil {
 			fmt.Fprintf(o.stderr, "%s: writing %s failed: %v\n", o.cmd, p, err)
 			r.OutputErrors = append(r.OutputErrors, fmt.Sprintf("%s not written (%v)", p, err))
 		}
@@ -202,11 +269,37 @@ func (o *probeOutput) summary(s *probe.Summary) probeReport {
 	return r
 }
 
+// eventsStillOurs checks that --out's events.jsonl is the file this run
+// wrote, so the summary never lands beside another run's events (one that
+// removed the lock file, or a person who moved the files).
+func (o *probeOutput) eventsStillOurs() error {
+	f, ok := o.events.w.(*os.File)
+	if !ok {
+		return nil
+	}
+	mine, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !mine.Mode().IsRegular() {
+		return nil // a device or a pipe holds no run
+	}
+	there, err := os.Lstat(o.events.path)
+	if err != nil || !os.SameFile(mine, there) {
+		return fmt.Errorf("%s is no longer this run's events file", o.events.path)
+	}
+	return nil
+}
+
+// close closes the files and releases --out's lock.
 func (o *probeOutput) close() {
 	for _, f := range []*outFile{o.events, o.success, o.failures} {
 		if f != nil {
 			_ = f.w.Close()
 		}
+	}
+	if o.lock != nil {
+		_ = o.lock.Close()
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/redisha/redisha/internal/probe"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 func TestProbeWritesSummaryEventsAndSeedLogs(t *testing.T) {
@@ -73,9 +74,16 @@ func TestProbeOutageInSummaryAndEvents(t *testing.T) {
 	srv := redistest.Start(t, redisserver.Options{})
 	out := t.TempDir()
 	go func() {
-		time.Sleep(700 * time.Millisecond)
+		// Once both series are connected and have described the server
+		// (two server events), a 500 ms outage.
+		if !wait.Until(context.Background(), 10*time.Second, func() bool {
+			b, _ := os.ReadFile(filepath.Join(out, eventsFile))
+			return strings.Count(string(b), `"event":"server"`) >= 2
+		}) {
+			return
+		}
 		srv.Kill()
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the outage's length
 		_ = srv.Restart()
 	}()
 	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "2500ms", "--timeout", "200ms",
@@ -210,22 +218,23 @@ func TestLiveStatus(t *testing.T) {
 }
 
 func TestProbeUsage(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args []string
 		want string
 	}{
 		{[]string{"probe"}, "--addr is required"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout must be positive"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--cycles", "0"}, "--cycles must be at least 1"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout 0s is out of range"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--cycles", "0"}, "--cycles 0 is out of range"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--duration", "0", "--cycles", "2"}, "--cycles needs a duration"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--duration", "-1s"}, "--duration must not be negative"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--interval", "-1s"}, "--interval must not be negative"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--break", "-1s"}, "--break must not be negative"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--key-ttl", "10ms"}, "--key-ttl must be at least 1s"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--sample", "0s"}, "--sample must be positive"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--sample", "-1s"}, "--sample must be positive"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--timeout", "-1s"}, "--timeout must"},
-		{[]string{"probe", "--addr", "127.0.0.1:6379", "--cycles", "-2"}, "--cycles must be at least 1"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--duration", "-1s"}, "--duration -1s is out of range"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--interval", "-1s"}, "--interval -1s is out of range"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--break", "-1s"}, "--break -1s is out of range"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--key-ttl", "10ms"}, "--key-ttl 10ms is out of range"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--sample", "0s"}, "--sample 0s is out of range"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--sample", "-1s"}, "--sample -1s is out of range"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--timeout", "-1s"}, "--timeout -1s is out of range"},
+		{[]string{"probe", "--addr", "127.0.0.1:6379", "--cycles", "-2"}, "--cycles -2 is out of range"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--prefix", "a b"}, "--prefix"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--tls", "--tls-ca-file", "/nonexistent/ca.pem"}, "--tls-ca-file"},
 		{[]string{"probe", "--addr", "127.0.0.1:6379", "--prefix", ""}, "--prefix"},
@@ -267,6 +276,7 @@ func readEvents(t *testing.T, path string) []map[string]any {
 // reader holding the old file keeps reading it whole, never a truncated
 // mix).
 func TestProbeOutKeepsOneRun(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	out := t.TempDir()
 	old := []byte(`{"an": "earlier run"}` + "\n")
@@ -312,14 +322,18 @@ func TestProbeOutKeepsOneRun(t *testing.T) {
 
 // Writes that fail (a full disk: /dev/full) are reported on stderr at once,
 // once per file; probing goes on; the summary says what was lost; exit 1.
+// Not parallel: it swaps openOutFile while no other test runs.
 func TestProbeWriteFailuresAreReported(t *testing.T) {
 	srv := redistest.Start(t, redisserver.Options{})
 	out, seed := t.TempDir(), t.TempDir()
-	for _, p := range []string{filepath.Join(out, "events.jsonl"), filepath.Join(seed, "redis_success.log")} {
-		if err := os.Symlink("/dev/full", p); err != nil {
-			t.Fatal(err)
+	full := map[string]bool{filepath.Join(out, "events.jsonl"): true, filepath.Join(seed, "redis_success.log"): true}
+	openOutFile = func(path string, flag int) (*os.File, error) {
+		if full[path] {
+			return os.OpenFile("/dev/full", os.O_WRONLY, 0)
 		}
+		return openNoFollow(path, flag)
 	}
+	t.Cleanup(func() { openOutFile = openNoFollow })
 	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "500ms", "--timeout", "200ms",
 		"--out", out, "--seed-logs", seed, "--force")
 	if code != ExitUnhealthy {
@@ -350,18 +364,16 @@ func TestProbeWriteFailuresAreReported(t *testing.T) {
 // window, yet the run exits 1, the table says so and summary.json counts
 // it.
 func TestProbeDataLossIsAFinding(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	admin := redistest.Admin(t, srv.Addr, "", "")
 	out := t.TempDir()
 	go func() {
 		// Once the read probe key is there, lose it.
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) {
-			if len(admin.Keys(context.Background(), check.DefaultPrefix+"probe:*").Val()) == 1 {
-				_ = admin.FlushAll(context.Background()).Err()
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if wait.Until(context.Background(), 5*time.Second, func() bool {
+			return len(admin.Keys(context.Background(), check.DefaultPrefix+"probe:*").Val()) == 1
+		}) {
+			_ = admin.FlushAll(context.Background()).Err()
 		}
 	}()
 	code, stdout, stderr := run(t, nil, "probe", "--addr", srv.Addr, "--duration", "2500ms", "--timeout", "200ms", "--out", out)
@@ -391,6 +403,7 @@ const maxOutPerSecond = 10e6 / (45 * 60)
 // grow by a few hundred bytes a second, not megabytes: state changes and
 // one still_down line per series per --sample.
 func TestProbeOutputStaysSmallWhileDown(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	srv.Kill()
 	out := t.TempDir()

@@ -30,8 +30,10 @@ func newRootCmd(env Env) *cobra.Command {
 sweeps every DB index, and measures downtime to the millisecond during an upgrade or failover.
 
 Every command that talks to Redis takes the same connection flags (--addr, --tls, --tls-server-name,
---tls-ca-file, --user, --password-file, --db), each with an environment fallback (REDISHA_ADDR, ...);
-a flag on the command line wins. The AUTH token is read from --password-file, never from the command line.
+--tls-ca-file, --user, --password-file, --auth-secret-arn, --allow-plaintext-auth, --db), each with an
+environment fallback (REDISHA_ADDR, ...); a flag on the command line wins. TLS is on unless --tls=false.
+The AUTH token is read from --password-file (chmod 600) or Secrets Manager (--auth-secret-arn), never
+from the command line, and is not sent without TLS unless --allow-plaintext-auth.
 
 Exit codes: 0 nothing wrong, 1 a finding (a check, DB or window failed), 2 bad usage (nothing ran).`,
 		// Main prints each error once, as "redisha <command>: <message>".
@@ -51,14 +53,18 @@ Exit codes: 0 nothing wrong, 1 a finding (a check, DB or window failed), 2 bad u
 }
 
 // finish applies the tree's rules to c and every command under it: flags
-// are listed in the order they are defined (connection flags first), and
-// every error a RunE returns is typed: a *UsageError stays one, anything
+// are listed in the order they are defined (connection flags first), every
+// numeric flag's declared range is checked before RunE starts (bounds.go),
+// and every error a RunE returns is typed: a *UsageError stays one, anything
 // else is a finding (the command ran and something failed). Errors the
 // tree raises before RunE stay untyped and exit with ExitUsage.
 func finish(c *cobra.Command) {
 	c.Flags().SortFlags = false
 	if run := c.RunE; run != nil {
 		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if err := checkBounds(cmd); err != nil {
+				return err
+			}
 			err := run(cmd, args)
 			var u *UsageError
 			if err == nil || errors.As(err, &u) {

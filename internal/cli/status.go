@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/redisha/redisha/internal/deployment"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,10 +23,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redisha/redisha/internal/check"
-	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
-	"github.com/redisha/redisha/internal/promoter/wiring"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
@@ -40,17 +40,24 @@ type gdsFlags struct {
 	latchTable string
 	prefix     string
 	timeout    time.Duration
+	// model is the deployment (--deployment): its alarm names, key prefix
+	// and promoter bounds; without it, the defaults a deployment named
+	// redisha has.
+	modelPath string
+	model     *deployment.Deployment
+	cmd       *cobra.Command
 }
 
 func addGDSFlags(cmd *cobra.Command) *gdsFlags {
-	g := &gdsFlags{conn: addConnFlags(cmd)}
+	g := &gdsFlags{conn: addConnFlags(cmd), cmd: cmd}
 	fs := cmd.Flags()
 	fs.StringVar(&g.datastore, "datastore", "", "the Global Datastore's full `id` (required), e.g. ldgnf-redisha")
 	fs.StringVar(&g.region, "region", "", "the `region` whose ElastiCache endpoint to ask first (default: AWS_REGION)")
 	fs.StringToStringVar(&g.endpoints, "endpoint", nil,
 		"`region=host:port` of a member's primary endpoint, repeatable (default: what ElastiCache reports)")
-	fs.StringToStringVar(&g.alarms, "alarm", nil, "`region=name` of a region's writable alarm, repeatable (default: redisha-<region>-writable)")
-	fs.StringVar(&g.latchTable, "latch-table", "redisha-promoter", "the promoters' DynamoDB `table` (the same name in each region)")
+	fs.StringToStringVar(&g.alarms, "alarm", nil, "`region=name` of a region's writable alarm, repeatable (default: the deployment's, redisha-<region>-writable)")
+	fs.StringVar(&g.latchTable, "latch-table", "", "the promoters' DynamoDB `table` (default: the deployed one, redisha-latch-<datastore>, in each region)")
+	fs.StringVar(&g.modelPath, "deployment", "", "the deployment: a synthesized cloud assembly `dir` (cdk.out) or its deployment.json; gives the alarms, key prefix and promoter bounds (default: a deployment named redisha with the default settings)")
 	fs.StringVar(&g.prefix, "prefix", check.DefaultPrefix, "the checkers' key `prefix` (the heartbeat is <prefix>heartbeat)")
 	fs.DurationVar(&g.timeout, "timeout", 5*time.Second, "deadline of each AWS and Redis call")
 	return g
@@ -82,6 +89,19 @@ func (g *gdsFlags) open(ctx context.Context, env Env) (*gds, error) {
 	}
 	if g.datastore == "" {
 		return nil, usagef("--datastore is required: give the Global Datastore's full id, e.g. --datastore ldgnf-redisha")
+	}
+	if g.modelPath != "" {
+		m, err := readModel(g.modelPath)
+		if err != nil {
+			return nil, usagef("--deployment %s: %w", g.modelPath, err)
+		}
+		g.model = &m
+		if !g.cmd.Flags().Changed("prefix") {
+			g.prefix = m.Regions[0].Promoter.KeyPrefix
+		}
+	}
+	if g.latchTable == "" {
+		g.latchTable = deployment.LatchTable(g.datastore)
 	}
 	if err := validPrefix(g.prefix); err != nil {
 		return nil, err
@@ -171,7 +191,31 @@ func (d *gds) alarm(region string) string {
 	if a := d.flags.alarms[region]; a != "" {
 		return a
 	}
-	return metrics.WritableAlarmName(region)
+	if m := d.flags.model; m != nil {
+		if r, ok := m.Region(region); ok {
+			return r.Writable.Name
+		}
+	}
+	return deployment.WritableAlarmName(deployment.DefaultName, region)
+}
+
+// bounds are the promoter's bounds in region, as deployed.
+func (d *gds) bounds(region string) promoter.Bounds {
+	if m := d.flags.model; m != nil {
+		if r, ok := m.Region(region); ok {
+			return r.Promoter.Bounds
+		}
+	}
+	return promoter.Bounds{}.WithDefaults()
+}
+
+// readModel reads a deployment from a cloud assembly (its templates) or a
+// model file.
+func readModel(path string) (deployment.Deployment, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return deployment.FromTemplates(path)
+	}
+	return deployment.ReadFile(path)
 }
 
 // redis returns a client of a member's endpoint: the connection flags'
@@ -186,7 +230,7 @@ func (d *gds) redis(m member) (*redis.Client, error) {
 }
 
 func (d *gds) store(region string) *latch.Store {
-	return latch.New(dynamodb.NewFromConfig(d.regionConfig(region)), d.flags.latchTable, wiring.LatchKey(d.flags.datastore, region))
+	return latch.New(dynamodb.NewFromConfig(d.regionConfig(region)), d.flags.latchTable, deployment.LatchKey(d.flags.datastore, region))
 }
 
 // runner is a promoter for region with this command's clients; peer is the
@@ -198,7 +242,7 @@ func (d *gds) runner(m member, client *redis.Client, log io.Writer) *promoter.Ru
 		PeerRegion: peer, PeerAlarm: d.alarm(peer),
 		ElastiCache: d.ec(m.Region), Alarms: cloudwatch.NewFromConfig(d.regionConfig(peer)),
 		Redis: promoter.RedisEndpoint{Client: client, Prefix: d.flags.prefix},
-		Store: d.store(m.Region), CallTimeout: d.flags.timeout,
+		Store: d.store(m.Region), CallTimeout: d.flags.timeout, Bounds: d.bounds(m.Region),
 		Log: slogText(log),
 	}
 }
@@ -360,7 +404,7 @@ func (d *gds) regionStatus(ctx context.Context, m member) regionStatus {
 		rs.PromoterEpoch, rs.LastDecision, rs.LastRefused, rs.LastDecisionAt = rec.State.Epoch, string(rec.LastAction), rec.LastRefused, rec.LastAt
 		rs.PromoterMode = string(rec.Mode)
 		if !rec.State.PromotedAt.IsZero() {
-			rs.LatchUntil = rec.State.PromotedAt.Add(promoter.DefaultCooldown)
+			rs.LatchUntil = rec.State.PromotedAt.Add(d.bounds(m.Region).Cooldown)
 		}
 	})
 	wg.Wait()

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"github.com/redisha/redisha/internal/deployment"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,7 +12,6 @@ import (
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
-	"github.com/redisha/redisha/internal/promoter/wiring"
 	"github.com/redisha/redisha/internal/sim/cwlocal"
 	"github.com/redisha/redisha/internal/sim/ddblocal"
 	"github.com/redisha/redisha/internal/sim/eclocal"
@@ -102,7 +102,7 @@ func (bd *gdsBed) seedPromoterAt(t *testing.T, seq uint64, stalled time.Duration
 
 func (bd *gdsBed) saveRecord(t *testing.T, prev uint64, rec promoter.Record) {
 	t.Helper()
-	st := latch.New(ddblocal.NewClient(bd.ddb.URL(), "us-west-2", 2), "redisha-promoter", wiring.LatchKey(gdsID, "us-west-2"))
+	st := latch.New(ddblocal.NewClient(bd.ddb.URL(), "us-west-2", 2), deployment.LatchTable(gdsID), deployment.LatchKey(gdsID, "us-west-2"))
 	if err := st.Save(context.Background(), prev, rec); err != nil {
 		t.Fatal(err)
 	}

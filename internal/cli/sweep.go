@@ -43,11 +43,9 @@ Exit 0 when every DB answered, 1 when one did not, 2 on bad usage.`,
 	fs.DurationVar(&timeout, "timeout", 2*time.Second, "deadline of each DB's check, dial included; no answer by then is NOT RUNNING (timeout)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.StringVar(&prefix, "prefix", check.DefaultPrefix, "key `prefix` of the --rw keys")
+	durationRange(fs, "timeout", time.Millisecond, 10*time.Minute, "")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if timeout <= 0 {
-			return usagef("--timeout must be positive, e.g. --timeout 2s")
-		}
 		if err := validPrefix(prefix); err != nil {
 			return err
 		}
@@ -73,7 +71,8 @@ Exit 0 when every DB answered, 1 when one did not, 2 on bad usage.`,
 		}
 		var logw io.Writer
 		if logFile != "" {
-			f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			// Never written through a link planted where the log goes.
+			f, err := openNoFollow(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND)
 			if err != nil {
 				return usagef("--log: %w", err)
 			}

@@ -14,6 +14,7 @@ import (
 )
 
 func TestSweepOutputLogAndExit(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	log := filepath.Join(t.TempDir(), "redis_db_health.log")
 	code, stdout, stderr := run(t, nil, "sweep", "--addr", srv.Addr, "--dbs", "0-2", "--rw", "--log", log)
@@ -45,6 +46,7 @@ func TestSweepOutputLogAndExit(t *testing.T) {
 
 // ElastiCache blocks CONFIG: the sweep says it assumes 16 DBs.
 func TestSweepConfigBlocked(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{Config: []string{`rename-command CONFIG ""`}})
 	code, stdout, _ := run(t, nil, "sweep", "--addr", srv.Addr)
 	if code != ExitOK || !strings.Contains(stdout, "assuming 16 DBs") || !strings.Contains(stdout, "DB 15: RUNNING") {
@@ -53,6 +55,7 @@ func TestSweepConfigBlocked(t *testing.T) {
 }
 
 func TestSweepDown(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	srv.Kill()
 	code, stdout, _ := run(t, nil, "sweep", "--addr", srv.Addr, "--dbs", "0-1", "--timeout", "500ms")
@@ -68,6 +71,7 @@ func TestSweepDown(t *testing.T) {
 }
 
 func TestSweepUsage(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args []string
 		want string
@@ -75,7 +79,7 @@ func TestSweepUsage(t *testing.T) {
 		{[]string{"sweep"}, "--addr is required"},
 		{[]string{"sweep", "--addr", "127.0.0.1:6379", "--dbs", "5-1"}, `--dbs: "5-1" is not a DB index or range`},
 		{[]string{"sweep", "--addr", "127.0.0.1:6379", "--db", "3"}, "use --dbs"},
-		{[]string{"sweep", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout must be positive"},
+		{[]string{"sweep", "--addr", "127.0.0.1:6379", "--timeout", "0s"}, "--timeout 0s is out of range"},
 		{[]string{"sweep", "--addr", "127.0.0.1:6379", "--log", "/proc/nope/x.log"}, "--log"},
 		{[]string{"sweep", "--addr", "127.0.0.1:6379", "extra"}, "unexpected argument"},
 	}

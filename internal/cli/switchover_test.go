@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
+	"github.com/redisha/redisha/internal/deployment"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redisha/redisha/internal/promoter/latch"
-	"github.com/redisha/redisha/internal/promoter/wiring"
 	"github.com/redisha/redisha/internal/sim/ddblocal"
 	"github.com/redisha/redisha/internal/sim/eclocal"
 	"github.com/redisha/redisha/internal/testbed/redistest"
@@ -36,7 +36,7 @@ func TestSwitchoverAndFailback(t *testing.T) {
 			t.Fatalf("write to the new primary %s: %v", to, err)
 		}
 		redistest.WaitReplicaLink(t, oldP.Addr, "")
-		st := latch.New(ddblocal.NewClient(bd.ddb.URL(), to, 2), "redisha-promoter", wiring.LatchKey(gdsID, to))
+		st := latch.New(ddblocal.NewClient(bd.ddb.URL(), to, 2), deployment.LatchTable(gdsID), deployment.LatchKey(gdsID, to))
 		rec, err := st.Load(ctx)
 		if err != nil || rec.State.PromotedAt.IsZero() || time.Since(rec.State.PromotedAt) > time.Minute {
 			t.Fatalf("latch of %s: %+v, %v", to, rec, err)

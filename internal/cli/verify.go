@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/spf13/cobra"
 
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/verify"
 )
 
@@ -34,6 +35,7 @@ func newVerifyCmd(env Env) *cobra.Command {
 		replicas                       int
 		timeout                        time.Duration
 		asJSON                         bool
+		modelPath                      string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify [flags]",
@@ -72,11 +74,29 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 	fs.StringVar(&resolveName, "resolve", "", "the `name` the applications use (e.g. redis.internal; run inside the VPC): it must resolve to the PRIMARY's endpoint; empty: not checked")
 	fs.StringVar(&dnsServer, "dns-server", "", "ask this DNS `host:port` for --resolve (e.g. the VPC resolver 169.254.169.253:53); empty: the system's")
 	fs.StringArrayVar(&promoterRoles, "promoter-role", nil, "`REGION=ARN` of a region's promoter role, repeatable: its permissions are simulated (needs --global-id, the region's topic and --promoter-table)")
-	fs.StringArrayVar(&promoterTables, "promoter-table", nil, "`REGION=NAME` of a region's promoter latch table (the PromoterLatch resource of the promoter stack), repeatable")
+	fs.StringArrayVar(&promoterTables, "promoter-table", nil, "`REGION=NAME` of a region's promoter latch table, repeatable (default: the deployed redisha-latch-<global id>)")
 	fs.IntVar(&replicas, "replicas", 1, "replicas per member (context replicas): nodes = 1 + replicas")
+	fs.StringVar(&modelPath, "deployment", "", "the deployment to verify against: a synthesized cloud assembly `dir` (cdk.out) or its deployment.json; gives the regions, groups and replicas the flags above default to")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of each AWS call")
 	fs.BoolVar(&asJSON, "json", false, "print the results as a JSON list")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if modelPath != "" {
+			m, err := readModel(modelPath)
+			if err != nil {
+				return usagef("--deployment %s: %w", modelPath, err)
+			}
+			// The model's values, unless a flag says otherwise.
+			for flag, v := range map[string]*string{"primary-region": &primaryRegion, "secondary-region": &secondaryRegion,
+				"primary-group": &primaryGroup, "secondary-group": &secondaryGroup} {
+				if !fs.Changed(flag) {
+					*v = map[string]string{"primary-region": m.Regions[0].Name, "secondary-region": m.Regions[1].Name,
+						"primary-group": m.Regions[0].GroupID, "secondary-group": m.Regions[1].GroupID}[flag]
+				}
+			}
+			if !fs.Changed("replicas") && m.Settings.Replicas > 0 {
+				replicas = m.Settings.Replicas
+			}
+		}
 		switch {
 		case primaryRegion == "" || secondaryRegion == "" || primaryRegion == secondaryRegion:
 			return usagef("--primary-region and --secondary-region: give two different regions, e.g. us-east-1 and us-west-2")
@@ -96,6 +116,12 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 		tables, err := regionMap("--promoter-table", promoterTables, primaryRegion, secondaryRegion)
 		if err != nil {
 			return err
+		}
+		// The deployed latch table is named after the datastore, in each region.
+		for _, r := range []string{primaryRegion, secondaryRegion} {
+			if tables[r] == "" && globalID != "" {
+				tables[r] = deployment.LatchTable(globalID)
+			}
 		}
 		ctx := cmd.Context()
 		var iamClient verify.IAMAPI

@@ -108,7 +108,7 @@ const (
 func FromEnv(getenv func(string) string) (Config, error) {
 	var errs []error
 	bad := func(name, val, fix string) {
-		errs = append(errs, fmt.Errorf("%s=%q: %s", name, val, fix))
+		errs = append(errs, envErrorf(name, "%s=%q: %s", name, val, fix))
 	}
 	c := Config{
 		Redis: redisconn.Config{
@@ -135,7 +135,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 
 	if c.Redis.Addr == "" {
-		errs = append(errs, fmt.Errorf("%s is not set: give the endpoint as host:port, e.g. redis.internal:6379", EnvAddr))
+		errs = append(errs, envErrorf(EnvAddr, "%s is not set: give the endpoint as host:port, e.g. redis.internal:6379", EnvAddr))
 	}
 	if v := getenv(EnvTLS); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -232,18 +232,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	budget(EnvPublishTimeout, &c.PublishTimeout)
 	budget(EnvFunctionTimeout, &c.FunctionTimeout)
 	if need := c.Budget(); c.FunctionTimeout > 0 && c.Check.Timeout > 0 && need > c.FunctionTimeout {
-		errs = append(errs, fmt.Errorf("%s=%s is shorter than %s + %s + %s + %s margin = %s: raise the function timeout or lower the budgets",
+		errs = append(errs, envErrorf(EnvFunctionTimeout, "%s=%s is shorter than %s + %s + %s + %s margin = %s: raise the function timeout or lower the budgets",
 			EnvFunctionTimeout, c.FunctionTimeout, EnvSecretTimeout, EnvCheckTimeout, EnvPublishTimeout, InvocationMargin, need))
 	}
 	if err := (metrics.Options{Namespace: c.Namespace}).Validate(); err != nil {
 		bad(EnvNamespace, c.Namespace, err.Error())
 	}
 	if getenv(EnvPassword) != "" {
-		errs = append(errs, fmt.Errorf("%s is set: a token in the environment is plaintext in the template; "+
+		errs = append(errs, envErrorf(EnvPassword, "%s is set: a token in the environment is plaintext in the template; "+
 			"store it in Secrets Manager and set %s, or use %s for local runs", EnvPassword, EnvAuthSecretARN, EnvPasswordFile))
 	}
 	if c.AuthSecretARN != "" && c.PasswordFile != "" {
-		errs = append(errs, fmt.Errorf("%s and %s are both set: keep one", EnvAuthSecretARN, EnvPasswordFile))
+		errs = append(errs, envErrorf(EnvPasswordFile, "%s and %s are both set: keep one", EnvAuthSecretARN, EnvPasswordFile))
 	}
 	if c.AuthSecretARN != "" && !strings.HasPrefix(c.AuthSecretARN, "arn:") {
 		bad(EnvAuthSecretARN, c.AuthSecretARN, "give the secret's full ARN, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME")
@@ -251,7 +251,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	errs = append(errs, checkFiles(c)...)
 	if c.Redis.Addr != "" {
 		if err := c.Redis.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", envFor(err), err))
+			errs = append(errs, envErrorf(envFor(err), "%s: %v", envFor(err), err))
 		}
 	}
 	return c, errors.Join(errs...)
@@ -273,4 +273,22 @@ func envFor(err error) string {
 		}
 	}
 	return EnvAddr
+}
+
+// EnvError is a refusal of one variable: Name is the variable, so a caller
+// (the CDK app's synth-time check) maps it to its own setting without
+// parsing the message.
+type EnvError struct {
+	Name string
+	msg  string
+}
+
+func (e *EnvError) Error() string { return e.msg }
+
+// NewEnvError is an *EnvError of name with message msg.
+func NewEnvError(name, msg string) *EnvError { return &EnvError{Name: name, msg: msg} }
+
+// envErrorf is an *EnvError of name with a formatted message.
+func envErrorf(name, format string, args ...any) error {
+	return &EnvError{Name: name, msg: fmt.Sprintf(format, args...)}
 }

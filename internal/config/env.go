@@ -98,10 +98,10 @@ func durationEnv(d, def time.Duration) string {
 	return d.String()
 }
 
-// roleOrDefault is r, or check.Primary (what ParseRole gives for "").
+// roleOrDefault is r, or check.Auto (what ParseRole gives for "").
 func roleOrDefault(r check.Role) check.Role {
 	if r == "" {
-		return check.Primary
+		return check.Auto
 	}
 	return r
 }

@@ -61,7 +61,7 @@ func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
 				want.Check.Timeout = check.DefaultTimeout
 			}
 			if want.Check.ExpectRole == "" {
-				want.Check.ExpectRole = check.Primary
+				want.Check.ExpectRole = check.Auto // what FromEnv reads for an unset EXPECT_ROLE
 			}
 			want.MetricsMode = MetricsMode(or(string(c.MetricsMode), string(MetricsAPI)))
 			want.Namespace = or(c.Namespace, metrics.DefaultNamespace)

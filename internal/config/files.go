@@ -2,7 +2,6 @@ package config
 
 import (
 	"crypto/x509"
-	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -22,18 +21,18 @@ func checkFiles(c Config) []error {
 		b, err := os.ReadFile(c.PasswordFile)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("%s=%q: %v: give a readable file holding the AUTH token", EnvPasswordFile, c.PasswordFile, unwrapPath(err)))
+			errs = append(errs, envErrorf(EnvPasswordFile, "%s=%q: %v: give a readable file holding the AUTH token", EnvPasswordFile, c.PasswordFile, unwrapPath(err)))
 		case strings.TrimSpace(string(b)) == "":
-			errs = append(errs, fmt.Errorf("%s=%q: the file is empty: put the AUTH token in it", EnvPasswordFile, c.PasswordFile))
+			errs = append(errs, envErrorf(EnvPasswordFile, "%s=%q: the file is empty: put the AUTH token in it", EnvPasswordFile, c.PasswordFile))
 		}
 	}
 	if c.Redis.TLSCAFile != "" && c.Redis.TLS {
 		b, err := os.ReadFile(c.Redis.TLSCAFile)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("%s=%q: %v: give a readable PEM file of CA certificates", EnvTLSCAFile, c.Redis.TLSCAFile, unwrapPath(err)))
+			errs = append(errs, envErrorf(EnvTLSCAFile, "%s=%q: %v: give a readable PEM file of CA certificates", EnvTLSCAFile, c.Redis.TLSCAFile, unwrapPath(err)))
 		case !x509.NewCertPool().AppendCertsFromPEM(b):
-			errs = append(errs, fmt.Errorf("%s=%q: the file holds no PEM certificate: give the CA bundle in PEM form", EnvTLSCAFile, c.Redis.TLSCAFile))
+			errs = append(errs, envErrorf(EnvTLSCAFile, "%s=%q: the file holds no PEM certificate: give the CA bundle in PEM form", EnvTLSCAFile, c.Redis.TLSCAFile))
 		}
 	}
 	return errs

@@ -575,5 +575,5 @@ func (a *awsDrill) picture(rep *Report, path string, end time.Time) error {
 	}
 	rows, spans, marks := a.tl.close(t0, end)
 	title := fmt.Sprintf("redisha drill --aws — %s (times since the fault)", rep.Title)
-	return writeSVG(f, title, rows, spans, marks, -a.cfg.WarmUp.Seconds()/2, end.Sub(t0).Seconds())
+	return writeSVG(f, title, nil, rows, spans, marks, -a.cfg.WarmUp.Seconds()/2, end.Sub(t0).Seconds())
 }

@@ -186,3 +186,18 @@ func TestAWSConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// The AWS drill's test world: two regions of the local endpoints.
+var awsRegion = map[string]string{"a": "us-east-1", "b": "us-west-2"}
+
+func groupID(region string) string { return "redisha-" + region }
+
+// regionNamed is the label of an AWS region of the test world.
+func regionNamed(aws string) string {
+	for r, a := range awsRegion {
+		if a == aws {
+			return r
+		}
+	}
+	return aws
+}

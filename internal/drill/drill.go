@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/redisha/redisha/internal/deployment"
 	"io"
 	"net"
 	"os"
@@ -27,7 +28,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/sim/alarmeval"
 	"github.com/redisha/redisha/internal/sim/cwlocal"
 	"github.com/redisha/redisha/internal/sim/ddblocal"
@@ -40,23 +40,16 @@ type Config struct {
 	// Bootstrap is the checker Lambda binary built for this machine
 	// (go build -tags lambda.norpc -o … ./lambda). Required.
 	Bootstrap string
+	// Deployment is what is rehearsed: read from the synthesized templates
+	// (deployment.FromTemplates), so the checkers run with the deployed
+	// environment, the alarms, health checks and records have the deployed
+	// settings and the promoters the deployed mode and bounds, with only
+	// addresses and the clock swapped. Required.
+	Deployment deployment.Deployment
 	// Speed: scenario seconds per wall second. default: 30
 	Speed float64
-	// Loop is the checker's and the promoter's schedule. default: 30s
-	Loop time.Duration
-	// AlarmPeriod, AlarmEvaluations: the writable alarms' period and N (=M),
-	// missing data breaching, as the seed's alarm. default: 60s, 2
-	AlarmPeriod      time.Duration
-	AlarmEvaluations int
-	// FillMissing makes the writable alarms watch FILL(HealthCheckStatus, 0)
-	// instead of treating missing data as breaching: a silent region is
-	// then detected as fast as a failing one. default: false (the seed's
-	// alarm)
-	FillMissing bool
-	// TTL of redis.internal. default: 10s
-	TTL time.Duration
-	// Route53Lag is how long Route 53 takes to follow an alarm's change (AWS
-	// does not document it; the design assumes about 30 s). default: 0
+	// Route53Lag is how long Route 53 takes to follow an alarm's data
+	// stream (AWS does not document it). default: 0
 	Route53Lag time.Duration
 	// FailoverDelay is how long FailoverGlobalReplicationGroup keeps the
 	// datastore modifying (AWS quotes about a minute). default: 60s
@@ -64,11 +57,11 @@ type Config struct {
 	// MultiAZDetect is how long a region's primary node must be down before
 	// ElastiCache promotes the region's replica. default: 30s
 	MultiAZDetect time.Duration
-	// StallAfter, MaxDataLoss, Cooldown, AcceptDataLoss: the promoter's
-	// bounds. default: 90s, 5s, 1h, 0
-	StallAfter     time.Duration
-	MaxDataLoss    time.Duration
-	Cooldown       time.Duration
+	// OperatorReaction is, in advise mode, how long the on-call takes from
+	// the promoter's page to running the failover it advises. default: 5m
+	OperatorReaction time.Duration
+	// AcceptDataLoss is what that operator accepts (--accept-data-loss).
+	// default: 0, none
 	AcceptDataLoss time.Duration
 	// WarmUp runs before the fault. default: 3 alarm periods
 	WarmUp time.Duration
@@ -89,18 +82,10 @@ func (c Config) withDefaults() Config {
 	if c.Speed == 0 {
 		c.Speed = 30
 	}
-	def(&c.Loop, 30*time.Second)
-	def(&c.AlarmPeriod, time.Minute)
-	if c.AlarmEvaluations == 0 {
-		c.AlarmEvaluations = 2
-	}
-	def(&c.TTL, 10*time.Second)
 	def(&c.FailoverDelay, time.Minute)
 	def(&c.MultiAZDetect, 30*time.Second)
-	def(&c.StallAfter, 90*time.Second)
-	def(&c.MaxDataLoss, 5*time.Second)
-	def(&c.Cooldown, time.Hour)
-	def(&c.WarmUp, 3*c.AlarmPeriod)
+	def(&c.OperatorReaction, 5*time.Minute)
+	def(&c.WarmUp, 3*c.Deployment.Regions[0].Writable.Period)
 	c.Status, c.Logs = orDiscard(c.Status), orDiscard(c.Logs)
 	return c
 }
@@ -115,21 +100,50 @@ func orDiscard(w io.Writer) io.Writer {
 
 // Validate names each bad field and the fix.
 func (c Config) Validate() error {
-	c = c.withDefaults()
 	var errs []error
 	if c.Bootstrap == "" {
 		errs = append(errs, errors.New("drill: Bootstrap is empty: build the checker with `go build -tags lambda.norpc -o build/local/bootstrap ./lambda` and pass its path (--bootstrap)"))
 	} else if _, err := os.Stat(c.Bootstrap); err != nil {
 		errs = append(errs, fmt.Errorf("drill: Bootstrap: %w: build it with `go build -tags lambda.norpc -o %s ./lambda`", err, c.Bootstrap))
 	}
-	if c.Speed < 1 || c.Speed > 200 {
+	if c.Deployment.Regions[0].Name == "" || c.Deployment.Regions[1].Name == "" {
+		errs = append(errs, errors.New("drill: Deployment is empty: read it from the synthesized templates (make synth; --templates cdk.out)"))
+	} else if c.Deployment.Loop.Interval < time.Second {
+		errs = append(errs, fmt.Errorf("drill: the deployment's loop interval %s: want at least 1s", c.Deployment.Loop.Interval))
+	}
+	if c.Speed != 0 && (c.Speed < 1 || c.Speed > 200) {
 		errs = append(errs, fmt.Errorf("drill: Speed %g: use 1 (real time) to 200", c.Speed))
 	}
-	if c.Loop < time.Second {
-		errs = append(errs, fmt.Errorf("drill: Loop %s: use at least 1s (the design uses 30s)", c.Loop))
+	if c.OperatorReaction < 0 || c.Route53Lag < 0 || c.AcceptDataLoss < 0 {
+		errs = append(errs, errors.New("drill: OperatorReaction, Route53Lag and AcceptDataLoss: use 0 or more"))
 	}
 	return errors.Join(errs...)
 }
+
+// labels are the drill's names of the two regions: a is the deployment's
+// first (primary at creation), b its second.
+var labels = [2]string{"a", "b"}
+
+// region is the deployed region behind a label.
+func (d *Drill) region(label string) deployment.Region {
+	if label == "b" {
+		return d.cfg.Deployment.Regions[1]
+	}
+	return d.cfg.Deployment.Regions[0]
+}
+
+// labelOf is the label of a deployed region's name.
+func (d *Drill) labelOf(name string) string {
+	for i, r := range d.cfg.Deployment.Regions {
+		if r.Name == name {
+			return labels[i]
+		}
+	}
+	return name
+}
+
+// loopInterval is the deployed loop's interval.
+func (d *Drill) loopInterval() time.Duration { return d.cfg.Deployment.Loop.Interval }
 
 // Drill is one running rehearsal.
 type Drill struct {
@@ -156,9 +170,11 @@ type Drill struct {
 	silenced  map[string]bool // the region's checker publishes nothing
 	decisions []Decision
 	notes     []string
+	paged     map[string]bool // the on-call was paged about this region's promotion
 }
 
-func writableAlarm(region string) string { return metrics.WritableAlarmName(region) }
+// writableAlarm is the name of a region's writable alarm, as deployed.
+func (d *Drill) writableAlarm(label string) string { return d.region(label).Writable.Name }
 
 // opTimeout is the applications' per-command timeout (wall time): a
 // second at real scale, never under 100 ms so a loaded machine does not
@@ -199,6 +215,34 @@ func (s sources) Received() []cwlocal.Datum {
 	return out
 }
 
+// alarmOf is a deployed alarm as the CloudWatch stand-in evaluates it.
+func alarmOf(a deployment.AlarmSpec) alarmeval.Alarm {
+	return alarmeval.Alarm{Name: a.Name, Namespace: a.Namespace, MetricName: a.Metric, Dimensions: a.Dimensions,
+		Period: a.Period, EvaluationPeriods: a.EvaluationPeriods, DatapointsToAlarm: a.DatapointsToAlarm,
+		Statistic: alarmeval.Statistic(a.Statistic), ComparisonOperator: alarmeval.Comparison(a.Comparison),
+		Threshold: a.Threshold, TreatMissingData: alarmeval.TreatMissing(a.TreatMissingData)}
+}
+
+// checkerEnv is the deployed checker's environment with what the drill
+// swaps: the endpoint (the path its observers take to the region's
+// primary, which a partition can cut), no TLS and no token (the loopback
+// servers speak plain TCP without AUTH), the check's deadline on the drill's
+// clock, and the AWS endpoints. Everything else is as deployed, the role and
+// the metrics mode included: EMF lines on stdout become metrics as
+// CloudWatch Logs extracts them.
+func (d *Drill) checkerEnv(label string) []string {
+	r := d.region(label)
+	c := r.CheckerFor(d.topo.Region(label).Observed.Addr, "", "")
+	c.Redis.TLS, c.PasswordFile = false, ""
+	c.Check.Timeout = max(d.clock.Wall(c.Check.Timeout), 100*time.Millisecond)
+	env := []string{"AWS_REGION=" + r.Name, "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + d.cw[label].URL()}
+	for k, v := range c.Env() {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
 // start brings every part up.
 func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	clock, err := timescale.New(cfg.Speed)
@@ -206,9 +250,9 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 		return nil, err
 	}
 	d = &Drill{cfg: cfg, clock: clock, checkers: map[string]*checker{}, lost: map[string]bool{}, silenced: map[string]bool{},
-		promoters: map[string]*regionPromoter{}, cw: map[string]*cwlocal.Server{}}
+		promoters: map[string]*regionPromoter{}, cw: map[string]*cwlocal.Server{}, paged: map[string]bool{}}
 	d.tl = newTimeline("a1", "a2", "b1", "b2", "checker a", "checker b", "alarm a-writable", "alarm b-writable",
-		"redis.internal", "datastore", "promoter b", "promoter a", "app a", "app b")
+		"redis.internal", "datastore", "promoter b", "promoter a", "operator", "app a", "app b")
 	d.fault = clock.Now().Add(cfg.WarmUp)
 	defer func() {
 		if err != nil {
@@ -220,8 +264,8 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	}
 	d.cw["a"], d.cw["b"] = cwlocal.New(), cwlocal.New()
 	d.alarms = alarmeval.New(sources{d.cw["a"], d.cw["b"]}, clock)
-	for _, r := range []string{"a", "b"} {
-		name := writableAlarm(r)
+	for _, r := range labels {
+		name := d.writableAlarm(r)
 		d.cw[r].SetAlarmSource(func(n string) (string, bool) {
 			if n != name {
 				return "", false
@@ -231,30 +275,32 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	}
 	// A second of grace after each period end for data still in flight.
 	d.alarms.Delay = time.Second
-	for _, r := range []string{"a", "b"} {
-		a := alarmeval.Alarm{Name: writableAlarm(r), Namespace: metrics.DefaultNamespace, MetricName: metrics.HealthCheckStatus,
-			Dimensions: []metrics.Dimension{{Name: "Region", Value: r}}, Period: cfg.AlarmPeriod,
-			EvaluationPeriods: cfg.AlarmEvaluations, Statistic: alarmeval.Minimum,
-			ComparisonOperator: alarmeval.LessThanThreshold, Threshold: 1, TreatMissingData: alarmeval.Breaching}
-		if cfg.FillMissing {
-			zero := 0.0
-			a.FillMissing = &zero
-		}
+	for _, r := range labels {
+		a := alarmOf(d.region(r).Writable)
 		if err = d.alarms.Add(a); err != nil {
 			return d, err
 		}
 	}
-	hc := func(r string) *dnslocal.HealthCheck {
-		return &dnslocal.HealthCheck{Name: writableAlarm(r), Alarm: d.alarms.StateFunc(writableAlarm(r)),
-			InsufficientDataHealthStatus: dnslocal.Unhealthy, Lag: cfg.Route53Lag, Clock: clock}
+	// Route 53: each record's health check evaluates its alarm's data
+	// stream with the settings it copied, not the alarm's state.
+	var records []dnslocal.Record
+	for _, rec := range cfg.Deployment.DNS.Records {
+		stream := alarmOf(rec.HealthCheck.Alarm)
+		stream.Name = "route53:" + stream.Name
+		stream.TreatMissingData, stream.DatapointsToAlarm, stream.EvaluationRange = alarmeval.DataStream, 0, 0
+		if err = d.alarms.Add(stream); err != nil {
+			return d, err
+		}
+		records = append(records, dnslocal.Record{Target: EndpointName(d.labelOf(rec.Region)), HealthCheck: &dnslocal.HealthCheck{
+			Name: rec.HealthCheck.Alarm.Name, Alarm: d.alarms.StateFunc(stream.Name), Inverted: rec.HealthCheck.Inverted,
+			InsufficientDataHealthStatus: dnslocal.InsufficientData(rec.HealthCheck.InsufficientDataHealthStatus),
+			Lag:                          cfg.Route53Lag, Clock: clock}})
 	}
-	d.dns, err = dnslocal.Start(dnslocal.Options{TTL: cfg.TTL},
-		dnslocal.Record{Target: EndpointName("a"), HealthCheck: hc("a")},
-		dnslocal.Record{Target: EndpointName("b"), HealthCheck: hc("b")})
+	d.dns, err = dnslocal.Start(dnslocal.Options{TTL: cfg.Deployment.DNS.Records[0].TTL}, records[0], records[1])
 	if err != nil {
 		return d, err
 	}
-	for _, r := range []string{"a", "b"} {
+	for _, r := range labels {
 		if err = d.dns.SetHost(EndpointName(r), d.topo.Primary(r).IP); err != nil {
 			return d, err
 		}
@@ -263,13 +309,8 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 		_ = d.dns.SetHost(EndpointName(region), ip)
 		d.tl.Mark("endpoint "+region+" moved", d.clock.Now())
 	}
-	checkTimeout := max(d.clock.Wall(2*time.Second), 100*time.Millisecond)
-	for _, r := range []string{"a", "b"} {
-		env := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
-			"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + d.cw[r].URL(),
-			"REDIS_ADDR=" + d.topo.Region(r).Observed.Addr, "REDIS_TLS=false", "EXPECT_ROLE=primary", "HEARTBEAT=true",
-			"CHECK_TIMEOUT=" + checkTimeout.String(), "METRIC_DIMENSIONS=Region=" + r}
-		c, err := startChecker(cfg.Bootstrap, r, env, cfg.Logs)
+	for _, r := range labels {
+		c, err := startChecker(cfg.Bootstrap, r, d.checkerEnv(r), d.cw[r].LogWriter(cfg.Logs))
 		if err != nil {
 			return d, err
 		}
@@ -343,7 +384,7 @@ func (d *Drill) loop(ctx context.Context) {
 			}
 			d.runs.Go(func() { d.runPromoter(ctx, d.promoters[r]) })
 		}
-		next = next.Add(d.cfg.Loop)
+		next = next.Add(d.loopInterval())
 		if d.clock.SleepUntil(ctx, next) != nil {
 			return
 		}
@@ -395,7 +436,7 @@ func (d *Drill) sample(ctx context.Context) {
 			d.tl.Set(name, s, now)
 		}
 		for _, r := range []string{"a", "b"} {
-			d.tl.Set("alarm "+r+"-writable", string(d.alarms.State(writableAlarm(r))), now)
+			d.tl.Set("alarm "+r+"-writable", string(d.alarms.State(d.writableAlarm(r))), now)
 			// Multi-AZ: a dead primary node with a live replica is replaced.
 			p, rep := d.topo.Primary(r), d.topo.Replica(r)
 			if roles[p.Name] == "down" && roles[rep.Name] != "down" && roles[rep.Name] != "stalled" {
@@ -487,13 +528,13 @@ func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report,
 	}
 	deadline := d.fault.Add(sc.Observe)
 	for d.clock.Now().Before(deadline) && !(sc.Done != nil && sc.Done(d)) {
-		if err := d.clock.Sleep(ctx, d.cfg.Loop/2); err != nil {
+		if err := d.clock.Sleep(ctx, d.loopInterval()/2); err != nil {
 			finish()
 			return nil, err
 		}
 	}
 	// Let the applications show they write again, and replication settle.
-	_ = d.clock.Sleep(ctx, 2*d.cfg.Loop)
+	_ = d.clock.Sleep(ctx, 2*d.loopInterval())
 	end := d.clock.Now()
 	finish()
 	fmt.Fprint(cfg.Status, "\n")
@@ -517,7 +558,7 @@ func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report,
 		}
 		rows, spans, marks := d.tl.close(d.fault, end)
 		title := fmt.Sprintf("redisha drill — %s (speed %g×, times at real scale since the fault)", sc.Title, cfg.Speed)
-		if err := writeSVG(f, title, rows, spans, marks, -d.cfg.WarmUp.Seconds()/2, end.Sub(d.fault).Seconds()); err != nil {
+		if err := writeSVG(f, title, rep.Sources, rows, spans, marks, -d.cfg.WarmUp.Seconds()/2, end.Sub(d.fault).Seconds()); err != nil {
 			return rep, err
 		}
 		rep.Picture = svgPath
@@ -551,7 +592,7 @@ func (d *Drill) status(ctx context.Context) {
 			a.mu.Unlock()
 		}
 		line := fmt.Sprintf("alarm a:%-17s b:%-17s dns:%-9s datastore:%s primary:%s%s",
-			d.alarms.State(writableAlarm("a")), d.alarms.State(writableAlarm("b")), which,
+			d.alarms.State(d.writableAlarm("a")), d.alarms.State(d.writableAlarm("b")), which,
 			d.ds.Status(), d.topo.PrimaryRegion(), apps)
 		since := d.clock.Now().Sub(d.t0()).Round(time.Second)
 		switch {

@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
@@ -36,9 +38,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// runScenario runs a scenario at a high speed and fails on any broken
-// expectation.
+// modelOf is the deployment a CDK context describes (deployment.New: the
+// same model the stacks render), the fixture of these tests; the tests in
+// infra/ rehearse the synthesized templates themselves.
+func modelOf(t *testing.T, ctx map[string]any) deployment.Deployment {
+	t.Helper()
+	s, err := deployment.Load(func(k string) any { return ctx[k] }, "123456789012")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return deployment.New(s)
+}
+
+// runScenario runs a scenario at a high speed on the default deployment
+// (advise mode, no NAT: the promoter pages, the on-call fails over a minute
+// later) and fails on any broken expectation.
 func runScenario(t *testing.T, name string, speed float64) *Report {
+	t.Helper()
+	return runScenarioOn(t, name, speed, modelOf(t, nil))
+}
+
+// runScenarioOn runs a scenario on a deployment.
+func runScenarioOn(t *testing.T, name string, speed float64, dep deployment.Deployment) *Report {
 	t.Helper()
 	sc, ok := Scenarios[name]
 	if !ok {
@@ -48,7 +69,7 @@ func runScenario(t *testing.T, name string, speed float64) *Report {
 	defer cancel()
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	defer func() { t.Log(logs.String()) }()
-	rep, err := Run(ctx, Config{Bootstrap: bootstrapPath, Speed: speed, Logs: logs}, sc,
+	rep, err := Run(ctx, Config{Bootstrap: bootstrapPath, Deployment: dep, Speed: speed, OperatorReaction: time.Minute, Logs: logs}, sc,
 		filepath.Join(t.TempDir(), "timeline.svg"))
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +102,14 @@ func TestScenarioRegionLost(t *testing.T) {
 	rep := runScenario(t, "region-lost", 60)
 	if rep.Promotion == nil || rep.DNS == nil {
 		t.Fatalf("no promotion or DNS change: %+v", rep)
+	}
+}
+
+// In auto mode (with the NAT it needs) the promoter itself promotes.
+func TestScenarioRegionLostAuto(t *testing.T) {
+	rep := runScenarioOn(t, "region-lost", 60, modelOf(t, map[string]any{"promoterMode": "auto"}))
+	if rep.Promotion == nil || !strings.HasPrefix(rep.Mode, "auto") {
+		t.Fatalf("mode %q, promotion %v", rep.Mode, rep.Promotion)
 	}
 }
 

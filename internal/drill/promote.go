@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"github.com/redisha/redisha/internal/deployment"
 	"io"
 	"log/slog"
 	"strconv"
@@ -21,13 +22,6 @@ import (
 	"github.com/redisha/redisha/internal/sim/eclocal"
 )
 
-// The Global Datastore and its regions as the AWS APIs name them.
-const datastoreID = "ldgnf-redisha"
-
-var awsRegion = map[string]string{"a": "us-east-1", "b": "us-west-2"}
-
-func groupID(region string) string { return "redisha-" + region }
-
 // datastore is the Global Datastore's control plane: the local ElastiCache
 // endpoint (eclocal) whose failover hook re-points the real redis-servers.
 type datastore struct {
@@ -39,6 +33,10 @@ type datastore struct {
 	kinds   []bool          // planned or not, per completed failover, in order
 }
 
+// datastoreID is the rehearsed Global Datastore's id: the one the deployment
+// creates (or adopts).
+func (d *Drill) datastoreID() string { return d.cfg.Deployment.DatastoreID() }
+
 func newDatastore(d *Drill) *datastore {
 	ds := &datastore{d: d, planned: map[string]bool{}}
 	ds.ec = eclocal.New(eclocal.Options{
@@ -46,31 +44,28 @@ func newDatastore(d *Drill) *datastore {
 		OnFailover: func(f eclocal.Failover) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			return d.topo.FailoverGlobal(ctx, regionNamed(f.To.Region))
+			return d.topo.FailoverGlobal(ctx, d.labelOf(f.To.Region))
 		},
 	})
-	ds.ec.PutDatastore(eclocal.Datastore{ID: datastoreID, Members: []eclocal.Member{
-		{ReplicationGroupID: groupID("a"), Region: awsRegion["a"], Role: eclocal.RolePrimary},
-		{ReplicationGroupID: groupID("b"), Region: awsRegion["b"], Role: eclocal.RoleSecondary},
+	a, b := d.region("a"), d.region("b")
+	ds.ec.PutDatastore(eclocal.Datastore{ID: d.datastoreID(), Members: []eclocal.Member{
+		{ReplicationGroupID: a.GroupID, Region: a.Name, Role: eclocal.RolePrimary},
+		{ReplicationGroupID: b.GroupID, Region: b.Name, Role: eclocal.RoleSecondary},
 	}})
-	for _, r := range []string{"a", "b"} {
-		ds.ec.PutGroup(eclocal.Group{ID: groupID(r), Region: awsRegion[r], Endpoint: EndpointName(r) + ":" + strconv.Itoa(d.topo.Port)})
+	for _, r := range labels {
+		ds.ec.PutGroup(eclocal.Group{ID: d.region(r).GroupID, Region: d.region(r).Name, Endpoint: d.endpoint(r)})
 	}
 	return ds
 }
 
-func regionNamed(aws string) string {
-	for r, a := range awsRegion {
-		if a == aws {
-			return r
-		}
-	}
-	return aws
+// endpoint is a region's primary endpoint, host:port.
+func (d *Drill) endpoint(label string) string {
+	return EndpointName(label) + ":" + strconv.Itoa(d.topo.Port)
 }
 
 // Status is the datastore's status: available or modifying.
 func (ds *datastore) Status() string {
-	g, _ := ds.ec.Datastore(datastoreID)
+	g, _ := ds.ec.Datastore(ds.d.datastoreID())
 	return g.Status
 }
 
@@ -82,9 +77,10 @@ func (ds *datastore) Failover(ctx context.Context, to string, planned bool) erro
 	ds.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := eclocal.NewClient(ds.ec.URL(), awsRegion[to], 3).FailoverGlobalReplicationGroup(ctx,
-		&elasticache.FailoverGlobalReplicationGroupInput{GlobalReplicationGroupId: aws.String(datastoreID),
-			PrimaryRegion: aws.String(awsRegion[to]), PrimaryReplicationGroupId: aws.String(groupID(to))})
+	r := ds.d.region(to)
+	_, err := eclocal.NewClient(ds.ec.URL(), r.Name, 3).FailoverGlobalReplicationGroup(ctx,
+		&elasticache.FailoverGlobalReplicationGroupInput{GlobalReplicationGroupId: aws.String(ds.d.datastoreID()),
+			PrimaryRegion: aws.String(r.Name), PrimaryReplicationGroupId: aws.String(r.GroupID)})
 	if err == nil {
 		ds.d.tl.Set("datastore", "modifying", ds.d.clock.Now())
 	}
@@ -106,7 +102,7 @@ func (ds *datastore) Failovers() []failoverEvent {
 		if f.Err != nil {
 			continue
 		}
-		to := regionNamed(f.To.Region)
+		to := ds.d.labelOf(f.To.Region)
 		ds.mu.Lock()
 		planned := ds.planned[to]
 		ds.mu.Unlock()
@@ -123,10 +119,14 @@ func (ds *datastore) close() { ds.ec.Close() }
 type regionPromoter struct {
 	region string
 	runner *promoter.Runner
-	client *redis.Client
+	// operator is the on-call's failover command for this region.
+	operator *promoter.Runner
+	client   *redis.Client
 	// cwPath is this promoter's network path to the other region's
-	// CloudWatch.
-	cwPath *link
+	// CloudWatch (cut from the start when the deployment gives it none:
+	// routed is false); opPath is the on-call's, from outside both regions.
+	cwPath, opPath *link
+	routed         bool
 
 	mu   sync.Mutex
 	busy bool
@@ -143,43 +143,62 @@ type Decision struct {
 	Refused []string `json:"refused,omitempty"`
 }
 
-// startPromoters builds a runner per region. The runners keep time on the
-// wall clock with every bound divided by the speed: the heartbeat the
-// checker writes carries wall time, so the promoter must read the same
-// clock.
+// startPromoters builds each region's promoter from its deployed
+// configuration, with only the clock and the addresses swapped: the runners
+// keep time on the wall clock with every bound divided by the speed (the
+// heartbeat the checker writes carries wall time, so the promoter must read
+// the same clock), and their clients are the stand-ins'. A promoter the
+// deployment gives no route to the other region's CloudWatch (no NAT, no
+// declared egress) has its path cut from the start, as it would be.
 func (d *Drill) startPromoters(logs io.Writer) error {
 	d.ddb = ddblocal.New()
-	d.ddb.CreateTable("redisha-promoter", latch.KeyAttribute)
-	// A second at least: the runner's calls must not time out on a loaded
-	// machine (a cut path answers nothing and costs the whole timeout; a
-	// lost region's endpoints refuse at once).
-	call := max(d.clock.Wall(5*time.Second), time.Second)
-	for _, r := range []string{"a", "b"} {
-		other := "b"
-		if r == "b" {
-			other = "a"
-		}
+	ds := d.datastoreID()
+	s := d.cfg.Deployment.Settings
+	routed := s.NatGateway || s.VpcEgress
+	for _, r := range labels {
+		other := other(r)
 		cwPath, err := newLink("cloudwatch-from-"+r, strings.TrimPrefix(d.cw[other].URL(), "http://"))
 		if err != nil {
 			return err
 		}
-		resolver := dnslocal.NewResolver(d.dns.Addr(), d.clock)
-		client := newClient(EndpointName(r)+":"+strconv.Itoa(d.topo.Port), resolver.DialContext, call, 2)
-		p := &regionPromoter{region: r, client: client, cwPath: cwPath}
-		p.runner = &promoter.Runner{
-			Region: awsRegion[r], DatastoreID: datastoreID, GroupID: groupID(r),
-			PeerRegion: awsRegion[other], PeerAlarm: writableAlarm(other),
-			Mode: promoter.ModeAuto,
-			Bounds: promoter.Bounds{StallAfter: d.clock.Wall(d.cfg.StallAfter), HeartbeatInterval: d.clock.Wall(d.cfg.Loop),
-				MaxDataLoss: d.clock.Wall(d.cfg.MaxDataLoss), Cooldown: d.clock.Wall(d.cfg.Cooldown)},
-			AcceptedLoss: d.clock.Wall(d.cfg.AcceptDataLoss),
-			ElastiCache:  eclocal.NewClient(d.ds.ec.URL(), awsRegion[r], 3),
-			Alarms:       cwlocal.NewClient("http://"+cwPath.Addr, 1),
-			Redis:        promoter.RedisEndpoint{Client: client},
-			Store:        latch.New(ddblocal.NewClient(d.ddb.URL(), awsRegion[r], 3), "redisha-promoter", datastoreID+"/"+awsRegion[r]),
-			Log:          slog.New(slog.NewJSONHandler(logs, nil)),
-			CallTimeout:  call, PromoteTimeout: d.clock.Wall(5 * time.Minute), PollInterval: max(d.clock.Wall(5*time.Second), 20*time.Millisecond),
+		if !routed {
+			if err := cwPath.Cut(); err != nil {
+				return err
+			}
 		}
+		pc := d.region(r).PromoterFor(deployment.PromoterTarget{Addr: d.endpoint(r), DatastoreID: ds})
+		d.ddb.CreateTable(pc.LatchTable, latch.KeyAttribute)
+		// A second at least: the runner's calls must not time out on a loaded
+		// machine (a cut path answers nothing and costs the whole timeout; a
+		// lost region's endpoints refuse at once).
+		pc.CallTimeout = max(d.clock.Wall(pc.CallTimeout), time.Second)
+		pc.PromoteTimeout = d.clock.Wall(pc.PromoteTimeout)
+		pc.PollInterval = max(d.clock.Wall(pc.PollInterval), 20*time.Millisecond)
+		b := &pc.Bounds
+		b.StallAfter, b.HeartbeatInterval, b.MaxDataLoss = d.clock.Wall(b.StallAfter), d.clock.Wall(b.HeartbeatInterval), d.clock.Wall(b.MaxDataLoss)
+		b.Cooldown, b.PeerSeenWithin = d.clock.Wall(b.Cooldown), d.clock.Wall(b.PeerSeenWithin)
+		resolver := dnslocal.NewResolver(d.dns.Addr(), d.clock)
+		client := newClient(pc.Redis.Addr, resolver.DialContext, pc.CallTimeout, 2)
+		deps := promoter.Deps{
+			ElastiCache: eclocal.NewClient(d.ds.ec.URL(), pc.Region, 3),
+			Alarms:      cwlocal.NewClient("http://"+cwPath.Addr, 1),
+			Redis:       promoter.RedisEndpoint{Client: client, Prefix: pc.KeyPrefix},
+			Store:       latch.New(ddblocal.NewClient(d.ddb.URL(), pc.Region, 3), pc.LatchTable, deployment.LatchKey(ds, pc.Region)),
+			Log:         slog.New(slog.NewJSONHandler(logs, nil)),
+		}
+		opPath, err := newLink("cloudwatch-from-operator-"+r, strings.TrimPrefix(d.cw[other].URL(), "http://"))
+		if err != nil {
+			return err
+		}
+		p := &regionPromoter{region: r, client: client, cwPath: cwPath, opPath: opPath, routed: routed, runner: pc.Runner(deps)}
+		// The on-call's `redisha failover --to <region> --apply`: the same
+		// decision in auto mode, from a terminal whose own route reaches the
+		// other region's CloudWatch.
+		op := pc
+		op.Mode = promoter.ModeAuto
+		deps.Alarms = cwlocal.NewClient("http://"+opPath.Addr, 1)
+		p.operator = op.Runner(deps)
+		p.operator.OperatorRun, p.operator.AcceptedLoss = true, d.clock.Wall(d.cfg.AcceptDataLoss)
 		d.promoters[r] = p
 	}
 	return nil
@@ -188,6 +207,7 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 func (p *regionPromoter) close() {
 	_ = p.client.Close()
 	p.cwPath.Close()
+	p.opPath.Close()
 }
 
 // run is one scheduled run; a run still busy (promoting) skips this one.
@@ -226,12 +246,19 @@ func (d *Drill) runPromoter(ctx context.Context, p *regionPromoter) {
 	case dec.Promote:
 		state = "promote"
 		d.tl.Mark("decision: promote "+p.region, decided)
-	case out.Decision.Verdict(promoter.GuardMember).Reason != "" && strings.Contains(out.Decision.Verdict(promoter.GuardMember).Reason, "already PRIMARY"):
+	case strings.EqualFold(out.Observations.Datastore.LocalRole, promoter.RolePrimary):
 		state = "primary"
-	case strings.HasPrefix(out.Decision.Verdict(promoter.GuardEvidence).Reason, "partition"):
+	case out.Decision.Action == promoter.ActAdvise:
+		state = "advise"
+	case out.Decision.Note == promoter.NotePartition:
 		state = "refuse: partition"
+	case out.Decision.Note == promoter.NotePeerUnreachedStalled:
+		state = "refuse: no route"
 	case out.Decision.PrimaryDown && len(refused) > 0:
 		state = "refuse: " + refused[0]
+	}
+	if out.Decision.Notify && d.pagesOperator(out.Decision) {
+		d.page(ctx, p, decided)
 	}
 	if state != p.last {
 		p.last = state
@@ -240,4 +267,68 @@ func (d *Drill) runPromoter(ctx context.Context, p *regionPromoter) {
 	if out.Promotion != nil && out.Promotion.Err != "" {
 		d.logf("promoter %s: promotion stopped: %s", p.region, out.Promotion.Err)
 	}
+}
+
+// pagesOperator says whether a page calls the on-call to fail over: advise
+// mode's "every guard holds", or the promoter's "the heartbeat has stalled
+// but I cannot reach the other region's CloudWatch" (the on-call's own route
+// can). Partition pages and refusals of other guards do not.
+func (d *Drill) pagesOperator(dec promoter.Decision) bool {
+	return dec.Action == promoter.ActAdvise || dec.Note == promoter.NotePeerUnreachedStalled
+}
+
+// page is the on-call receiving a page about p's region: after the
+// configured reaction time they run the failover it advises, once per
+// drill; the guards decide whether it happens.
+func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time) {
+	d.mu.Lock()
+	if d.paged[p.region] || at.Before(d.fault) {
+		d.mu.Unlock()
+		return
+	}
+	d.paged[p.region] = true
+	d.mu.Unlock()
+	d.tl.Set("operator", "paged", at)
+	d.tl.Mark("page: promote "+p.region+"?", at)
+	d.runs.Go(func() {
+		if d.clock.SleepUntil(ctx, at.Add(d.cfg.OperatorReaction)) != nil {
+			return
+		}
+		// A careful on-call confirms the primary region is down only when
+		// they cannot reach its CloudWatch either (or its alarm says so):
+		// a region that answers them as healthy is not down.
+		a := p.operator.ReadAlarm(ctx)
+		p.operator.PrimaryDownConfirmed = a.Unreachable || strings.EqualFold(a.State, promoter.AlarmAlarm)
+		cmd := "failover --to " + p.region
+		if p.operator.PrimaryDownConfirmed {
+			cmd += " --primary-down"
+		}
+		d.tl.Set("operator", cmd, d.clock.Now())
+		out, err := p.operator.Run(ctx)
+		// "another run recorded a decision first: run again", as the
+		// command says when the promoter decided in between.
+		for try := 0; out.Stale && try < 5 && ctx.Err() == nil; try++ {
+			out, err = p.operator.Run(ctx)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil:
+			d.logf("operator: failover --to %s: %v", p.region, err)
+		case out.Decision.Action != promoter.ActPromote:
+			d.logf("operator: failover --to %s refused: %s", p.region, strings.Join(out.Decision.Refused(), ", "))
+			d.tl.Set("operator", "refused", d.clock.Now())
+		case out.Promotion != nil && out.Promotion.Err != "":
+			d.logf("operator: failover --to %s: %s", p.region, out.Promotion.Err)
+			d.tl.Set("operator", "failed", d.clock.Now())
+		default:
+			decided := d.clock.At(out.Observations.Now)
+			d.mu.Lock()
+			d.decisions = append(d.decisions, Decision{Region: p.region, Epoch: out.Decision.Epoch, AtS: decided.Sub(d.fault).Seconds(), Promote: true})
+			d.mu.Unlock()
+			d.tl.Mark("decision: the on-call's failover to "+p.region, decided)
+			d.tl.Set("operator", "done", d.clock.Now())
+		}
+	})
 }

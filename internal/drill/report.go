@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/sim/alarmeval"
 )
 
@@ -41,6 +42,16 @@ type Report struct {
 	Predicted   Predicted           `json:"predicted"`
 	Marks       []Mark              `json:"marks"`
 	Picture     string              `json:"picture,omitempty"`
+	// Mode says who promotes, as deployed: the promoter (auto), the on-call
+	// after the page (advise) or nobody (off).
+	Mode string `json:"mode"`
+	// Sources are the rehearsed settings and the template resource each
+	// came from.
+	Sources []string `json:"sources"`
+	// DNSEnd is the region redis.internal answered at the end, and Writer
+	// the region whose endpoint took writes then.
+	DNSEnd string `json:"dns_end"`
+	Writer string `json:"writer_end"`
 }
 
 // PromotionReport is one completed cross-region failover.
@@ -68,6 +79,8 @@ type AppReport struct {
 	Disconnected     float64 `json:"disconnected_s"`
 	// Errors counts the failed writes after the fault by class.
 	Errors map[string]int `json:"errors,omitempty"`
+	// WritingAtEnd: the application's last writes succeeded.
+	WritingAtEnd bool `json:"writing_at_end"`
 }
 
 // Predicted is what the configured knobs give on paper (the timeline
@@ -86,21 +99,73 @@ type Predicted struct {
 	// Promote: the stall bound plus up to one loop, then the failover delay.
 	PromoteMin float64 `json:"promote_min_s"`
 	PromoteMax float64 `json:"promote_max_s"`
+	// TTL: resolvers may keep the old answer this long after DNS moves.
+	TTL float64 `json:"ttl_s"`
 }
 
-func (d *Drill) predicted() Predicted {
-	p, i := d.cfg.AlarmPeriod.Seconds(), d.cfg.Loop.Seconds()
-	n := float64(d.cfg.AlarmEvaluations)
-	r := float64(alarmeval.Alarm{EvaluationPeriods: d.cfg.AlarmEvaluations}.WithDefaults().EvaluationRange)
-	if d.cfg.FillMissing {
-		r = n // FILL(m, 0): silence is zeros
+func (d *Drill) predicted() Predicted { return Predict(d.cfg) }
+
+// Predict is what the deployment's knobs give on paper for a region lost
+// or failing (the timeline calculator of docs/drill.md), before any run.
+func Predict(cfg Config) Predicted {
+	cfg = cfg.withDefaults()
+	dep := cfg.Deployment
+	a := dep.Regions[0].Writable
+	p, i := a.Period.Seconds(), dep.Loop.Interval.Seconds()
+	n := float64(a.EvaluationPeriods)
+	r := float64(alarmOf(a).WithDefaults().EvaluationRange)
+	stall := dep.Regions[1].Promoter.Bounds.StallAfter.Seconds()
+	operator := 0.0
+	if dep.Regions[1].Promoter.Mode == promoter.ModeAdvise {
+		operator = cfg.OperatorReaction.Seconds()
 	}
 	return Predicted{
 		DetectFailingMin: (n - 1) * p, DetectFailingMax: n*p + i,
 		DetectSilentMin: (r - 1) * p, DetectSilentMax: r*p + i,
-		PromoteMin: d.cfg.StallAfter.Seconds() + d.cfg.FailoverDelay.Seconds(),
-		PromoteMax: d.cfg.StallAfter.Seconds() + 2*i + d.cfg.FailoverDelay.Seconds(),
+		PromoteMin: stall + operator + cfg.FailoverDelay.Seconds(),
+		PromoteMax: stall + 2*i + operator + cfg.FailoverDelay.Seconds(),
+		TTL:        dep.DNS.Records[1].TTL.Seconds(),
 	}
+}
+
+// mode says who promotes in the rehearsed deployment.
+func (d *Drill) mode() string {
+	switch m := d.region("b").Promoter.Mode; m {
+	case promoter.ModeAuto:
+		return "auto: the promoter promotes when every guard holds"
+	case promoter.ModeAdvise:
+		return fmt.Sprintf("advise: the promoter pages, the on-call runs the advised `redisha failover --apply` %s after the page", fmtDur(d.cfg.OperatorReaction.Seconds()))
+	default:
+		return string(m) + ": nobody promotes"
+	}
+}
+
+// sources lists the settings the rehearsal took from the deployment and
+// where each came from.
+func (d *Drill) sources() []string {
+	dep := d.cfg.Deployment
+	from := func(key string) string {
+		if s := dep.Source[key]; s != "" {
+			return " (" + s + ")"
+		}
+		return " (model)"
+	}
+	var out []string
+	for _, r := range dep.Regions {
+		c, p := r.Checker, r.Promoter
+		out = append(out,
+			fmt.Sprintf("%s checker: EXPECT_ROLE=%s, HEARTBEAT=%v, CHECK_TIMEOUT=%s, METRICS_MODE=%s%s", r.Name, c.Check.ExpectRole, c.Check.Heartbeat,
+				c.Check.Timeout, c.MetricsMode, from(r.Name+" checker")),
+			fmt.Sprintf("%s promoter: mode %s, stall %s, max data loss %s, cooldown %s%s", r.Name, p.Mode, p.Bounds.StallAfter,
+				p.Bounds.MaxDataLoss, p.Bounds.Cooldown, from(r.Name+" promoter")),
+			fmt.Sprintf("%s writable alarm: %s%s", r.Name, r.Writable.Summary(), from("alarm "+r.Writable.Name)))
+	}
+	for _, rec := range dep.DNS.Records {
+		out = append(out, fmt.Sprintf("%s record → %s, TTL %s, health check on %s, insufficient data %s%s", rec.Failover, rec.Region,
+			rec.TTL, rec.HealthCheck.Alarm.Name, rec.HealthCheck.InsufficientDataHealthStatus, from("record "+rec.Failover)))
+	}
+	out = append(out, fmt.Sprintf("loop: a check every %s%s", dep.Loop.Interval, from("loop")))
+	return out
 }
 
 func secs(d time.Duration) *float64 { s := d.Seconds(); return &s }
@@ -108,8 +173,8 @@ func secs(d time.Duration) *float64 { s := d.Seconds(); return &s }
 func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report {
 	t0 := d.fault
 	rep := &Report{Scenario: sc.Name, Title: sc.Title, Speed: d.cfg.Speed, Expect: sc.Expect(), Predicted: d.predicted(),
-		LastRefusal: map[string][]string{}}
-	for _, tr := range d.alarms.History(writableAlarm(sc.region())) {
+		LastRefusal: map[string][]string{}, Mode: d.mode(), Sources: d.sources()}
+	for _, tr := range d.alarms.History(d.writableAlarm(sc.region())) {
 		if tr.To == alarmeval.StateAlarm && !tr.At.Before(t0) {
 			rep.Detection = secs(tr.At.Sub(t0))
 			break
@@ -160,6 +225,8 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 	for _, a := range d.apps {
 		rep.Apps = append(rep.Apps, appReport(ctx, a, t0, final))
 	}
+	_, rec := d.dns.Choose()
+	rep.DNSEnd, rep.Writer = regionOfEndpoint(rec.Target), d.writer(ctx)
 	rep.Problems = sc.check(rep)
 	rep.Passed = len(rep.Problems) == 0
 	return rep
@@ -205,6 +272,7 @@ func appReportOps(region string, ops []op, acked []uint64, t0 time.Time) AppRepo
 	if !runStart.IsZero() && len(ops) > 0 {
 		r.WriteUnavailable = max(r.WriteUnavailable, ops[len(ops)-1].at.Sub(runStart).Seconds())
 	}
+	r.WritingAtEnd = len(ops) > 0 && ops[len(ops)-1].ok
 	return r
 }
 
@@ -261,7 +329,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	if !r.Passed {
 		verdict = "FAIL: " + strings.Join(r.Problems, "; ")
 	}
-	fmt.Fprintf(w, "\n%s — %s\nexpect: %s\nresult: %s\n\n", r.Scenario, r.Title, r.Expect, verdict)
+	fmt.Fprintf(w, "\n%s — %s\npromotion: %s\nexpect: %s\nresult: %s\n\n", r.Scenario, r.Title, r.Mode, r.Expect, verdict)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "step (since the fault)\treal scale\tmeasured at %g×\n", r.Speed)
 	for _, row := range []struct {
@@ -293,6 +361,11 @@ func (r *Report) WriteTable(w io.Writer) {
 	for region, why := range r.LastRefusal {
 		fmt.Fprintf(w, "promoter %s, last refusal (before any promotion of its own): %s\n", region, strings.Join(why, "; "))
 	}
+	fmt.Fprintf(w, "at the end redis.internal answered region %s; the writer was region %s\n", r.DNSEnd, orNone(r.Writer))
+	fmt.Fprintln(w, "\nrehearsed as deployed:")
+	for _, s := range r.Sources {
+		fmt.Fprintln(w, "  "+s)
+	}
 	if r.Picture != "" {
 		fmt.Fprintf(w, "timeline picture: %s\n", r.Picture)
 	}
@@ -303,4 +376,25 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// writer is the region whose primary endpoint takes writes now ("" when
+// none does): what redis.internal must answer.
+func (d *Drill) writer(ctx context.Context) string {
+	for _, r := range labels {
+		c := adminClient(d.topo.Primary(r).Addr)
+		role, err := c.Do(ctx, "ROLE").Slice()
+		c.Close()
+		if err == nil && len(role) > 0 && role[0] == "master" {
+			return r
+		}
+	}
+	return ""
 }

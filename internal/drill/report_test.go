@@ -99,7 +99,7 @@ func TestTimelineSVG(t *testing.T) {
 		t.Fatalf("rows %v, a1 %+v", rows, spans["a1"])
 	}
 	var b bytes.Buffer
-	if err := writeSVG(&b, "title <&>", rows, spans, marks, -60, 180); err != nil {
+	if err := writeSVG(&b, "title <&>", nil, rows, spans, marks, -60, 180); err != nil {
 		t.Fatal(err)
 	}
 	dec := xml.NewDecoder(bytes.NewReader(b.Bytes()))

@@ -29,6 +29,10 @@ type Scenario struct {
 	ExpectRefusal string
 	// NoLoss: no acknowledged write may be lost.
 	NoLoss bool
+	// WritesAgain: by the end every application writes again, and
+	// redis.internal answers the region that takes writes. A promotion no
+	// application can reach is no failover.
+	WritesAgain bool
 	// Observe bounds the time after the fault.
 	Observe time.Duration
 	// Inject causes the failure.
@@ -62,6 +66,9 @@ func (s Scenario) Expect() string {
 	}
 	if s.ExpectRefusal != "" {
 		parts = append(parts, "the promoter refuses on "+s.ExpectRefusal)
+	}
+	if s.WritesAgain {
+		parts = append(parts, "every application writes again through redis.internal, which answers the writable region")
 	}
 	if s.NoLoss {
 		parts = append(parts, "no acknowledged write lost")
@@ -110,6 +117,21 @@ func (s Scenario) check(r *Report) []string {
 			}
 		}
 	}
+	if s.WritesAgain {
+		switch {
+		case r.Writer == "":
+			p = append(p, "no region takes writes at the end")
+		case r.DNSEnd != r.Writer:
+			p = append(p, fmt.Sprintf("redis.internal still answers region %s, but region %s is the writer: the promoted region never "+
+				"reported writable to its failover record's health check (is its checker's role fixed to replica, or its writable alarm on another metric?)",
+				r.DNSEnd, r.Writer))
+		}
+		for _, a := range r.Apps {
+			if !a.WritingAtEnd {
+				p = append(p, fmt.Sprintf("app %s does not write again (no writes for %s at the end)", a.Region, fmtDur(a.WriteUnavailable)))
+			}
+		}
+	}
 	return p
 }
 
@@ -128,8 +150,10 @@ func (d *Drill) loseRegion(region string) {
 	d.silenced[region] = true
 	d.mu.Unlock()
 	d.topo.StopRegion(region)
-	// The region's CloudWatch endpoint is gone: calls are refused at once.
+	// The region's CloudWatch endpoint is gone, for the promoter and the
+	// on-call alike: calls are refused at once.
 	d.promoters[other(region)].cwPath.Down()
+	d.promoters[other(region)].opPath.Down()
 }
 
 // restoreRegion brings a lost region back as the current roles want it.
@@ -141,8 +165,14 @@ func (d *Drill) restoreRegion(ctx context.Context, region string) error {
 	d.lost[region] = false
 	d.silenced[region] = false
 	d.mu.Unlock()
-	if err := d.promoters[other(region)].cwPath.Up(); err != nil {
+	p := d.promoters[other(region)]
+	if err := p.opPath.Up(); err != nil {
 		return err
+	}
+	if p.routed {
+		if err := p.cwPath.Up(); err != nil {
+			return err
+		}
 	}
 	d.tl.Mark("region "+region+" back", d.clock.Now())
 	return nil
@@ -174,7 +204,7 @@ func (d *Drill) converged(want string) bool {
 func (d *Drill) switchover(ctx context.Context, to string) error {
 	from := d.topo.PrimaryRegion()
 	old, target := d.topo.Primary(from), d.topo.Primary(to)
-	pause := d.clock.Wall(d.cfg.FailoverDelay + 2*d.cfg.Loop)
+	pause := d.clock.Wall(d.cfg.FailoverDelay + 2*d.loopInterval())
 	c := adminClient(old.Addr)
 	defer c.Close()
 	if err := c.Do(ctx, "CLIENT", "PAUSE", pause.Milliseconds(), "WRITE").Err(); err != nil {
@@ -254,21 +284,21 @@ func init() {
 		Explain: "Region A's redis-servers, checker and promoter stop at once. A's writable alarm sees missing data " +
 			"(treated as breaching); B's promoter sees the heartbeat stop in its replica and A's CloudWatch unreachable, " +
 			"and promotes B; B's writable alarm goes OK and redis.internal follows the writer to B.",
-		ExpectPromotion: true, Observe: 20 * time.Minute,
+		ExpectPromotion: true, WritesAgain: true, Observe: 20 * time.Minute,
 		Inject: func(_ context.Context, d *Drill) error { d.loseRegion("a"); return nil },
 		Done:   func(d *Drill) bool { return d.converged("b") },
 	})
 	add(Scenario{
 		Name: "region-stalled", Title: "region A stalled",
 		Explain:         "Region A's redis-servers stop answering (SIGSTOP) while its checker keeps running and publishes 0.",
-		ExpectPromotion: true, Observe: 20 * time.Minute,
+		ExpectPromotion: true, WritesAgain: true, Observe: 20 * time.Minute,
 		Inject: func(_ context.Context, d *Drill) error { return d.topo.StallRegion("a") },
 		Done:   func(d *Drill) bool { return d.converged("b") },
 	})
 	add(Scenario{
 		Name: "primary-crash", Title: "primary node crash in region A",
 		Explain:        "Region A's primary node dies; ElastiCache promotes A's replica (in-region). Nothing may cross regions.",
-		ExpectInRegion: true, Observe: 6 * time.Minute,
+		ExpectInRegion: true, WritesAgain: true, Observe: 6 * time.Minute,
 		Inject: func(_ context.Context, d *Drill) error { d.topo.CrashPrimary("a"); return nil },
 	})
 	add(Scenario{
@@ -294,7 +324,7 @@ func init() {
 			if err := d.topo.SlowLink(d.clock.Wall(60 * time.Second)); err != nil {
 				return err
 			}
-			if err := d.clock.Sleep(ctx, 4*d.cfg.Loop); err != nil {
+			if err := d.clock.Sleep(ctx, 4*d.loopInterval()); err != nil {
 				return err
 			}
 			d.loseRegion("a")
@@ -309,14 +339,14 @@ func init() {
 		Inject: func(ctx context.Context, d *Drill) error {
 			d.loseRegion("a")
 			for !d.converged("b") {
-				if err := d.clock.Sleep(ctx, d.cfg.Loop); err != nil {
+				if err := d.clock.Sleep(ctx, d.loopInterval()); err != nil {
 					return err
 				}
 			}
 			if err := d.restoreRegion(ctx, "a"); err != nil {
 				return err
 			}
-			if err := d.clock.Sleep(ctx, 4*d.cfg.Loop); err != nil {
+			if err := d.clock.Sleep(ctx, 4*d.loopInterval()); err != nil {
 				return err
 			}
 			d.tl.Mark("second outage: region b lost", d.clock.Now())
@@ -328,17 +358,17 @@ func init() {
 	add(Scenario{
 		Name: "switchover", Title: "planned switchover to B and failback to A",
 		Explain:       "An operator moves the primary role to B (writes pause until B has caught up), then back to A.",
-		ExpectPlanned: 2, NoLoss: true, Observe: 30 * time.Minute,
+		ExpectPlanned: 2, NoLoss: true, WritesAgain: true, Observe: 30 * time.Minute,
 		Inject: func(ctx context.Context, d *Drill) error {
 			if err := d.switchover(ctx, "b"); err != nil {
 				return err
 			}
 			for !d.converged("b") {
-				if err := d.clock.Sleep(ctx, d.cfg.Loop); err != nil {
+				if err := d.clock.Sleep(ctx, d.loopInterval()); err != nil {
 					return err
 				}
 			}
-			if err := d.clock.Sleep(ctx, 2*d.cfg.Loop); err != nil {
+			if err := d.clock.Sleep(ctx, 2*d.loopInterval()); err != nil {
 				return err
 			}
 			return d.switchover(ctx, "a")

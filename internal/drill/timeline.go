@@ -120,7 +120,9 @@ func stateColor(s string) string {
 
 // writeSVG draws the timeline: one row per component, time in real-scale
 // seconds since the fault on the x axis, marks as vertical lines.
-func writeSVG(w io.Writer, title string, rows []string, spans map[string][]Span, marks []Mark, fromS, toS float64) error {
+// writeSVG draws the timeline; notes (the rehearsed settings and their
+// templates) go under it, one line each.
+func writeSVG(w io.Writer, title string, notes []string, rows []string, spans map[string][]Span, marks []Mark, fromS, toS float64) error {
 	const (
 		left, right, top, rowH, barH = 130.0, 30.0, 60.0, 26.0, 18.0
 		width                        = 1100.0
@@ -130,7 +132,7 @@ func writeSVG(w io.Writer, title string, rows []string, spans map[string][]Span,
 	}
 	plot := width - left - right
 	x := func(s float64) float64 { return left + (math.Max(fromS, math.Min(toS, s))-fromS)/(toS-fromS)*plot }
-	height := top + rowH*float64(len(rows)) + 40 + 14*float64(len(marks))
+	height := top + rowH*float64(len(rows)) + 40 + 14*float64(len(marks)) + 14*float64(len(notes)+1)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="10" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
@@ -159,7 +161,19 @@ func writeSVG(w io.Writer, title string, rows []string, spans map[string][]Span,
 	bottom := top + rowH*float64(len(rows))
 	for i, m := range marks {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" stroke="#222" stroke-dasharray="3,3"/>`, x(m.AtS), top-8, x(m.AtS), bottom+8+14*float64(i))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" fill="#222">%s (%s)</text>`+"\n", x(m.AtS)+3, bottom+18+14*float64(i), html.EscapeString(m.Label), axisLabel(m.AtS))
+		// Labels near the right edge end at their line instead of running off.
+		anchor, dx := "start", 3.0
+		if x(m.AtS) > width-260 {
+			anchor, dx = "end", -3
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" fill="#222" text-anchor="%s">%s (%s)</text>`+"\n", x(m.AtS)+dx, bottom+18+14*float64(i), anchor, html.EscapeString(m.Label), axisLabel(m.AtS))
+	}
+	y := bottom + 36 + 14*float64(len(marks))
+	if len(notes) > 0 {
+		fmt.Fprintf(&b, `<text x="10" y="%.0f" font-weight="bold" fill="#333">rehearsed as deployed:</text>`+"\n", y)
+	}
+	for i, n := range notes {
+		fmt.Fprintf(&b, `<text x="10" y="%.0f" fill="#555" font-size="11">%s</text>`+"\n", y+14*float64(i+1), html.EscapeString(n))
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())

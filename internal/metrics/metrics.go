@@ -38,11 +38,6 @@ const (
 	WritableStatus = "WritableStatus"
 )
 
-// WritableAlarmName is the name of a region's alarm on WritableStatus, the
-// one the Route 53 health check and the other region's promoter read. The
-// CDK app creates it; status, verify and the rehearsal look it up by it.
-func WritableAlarmName(region string) string { return "redisha-" + region + "-writable" }
-
 // DefaultNamespace is the CloudWatch namespace when none is configured.
 const DefaultNamespace = "Custom/Redis"
 

@@ -15,6 +15,7 @@ import (
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 // startFollow runs Follow until the test ends and returns once it is
@@ -109,20 +110,13 @@ func waitStats(t *testing.T, last *atomic.Pointer[FollowStats], ok func(FollowSt
 	})
 }
 
-// waitUntil polls ok until it holds and fails after 30 seconds with what
-// and ok's last description of the state.
+// waitUntil waits (wait.Until) until ok holds and fails after 30 seconds
+// with what and ok's last description of the state.
 func waitUntil(t *testing.T, what string, ok func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		done, state := ok()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached after 30s; %s", what, state)
-		}
-		time.Sleep(10 * time.Millisecond) // polls observed state; the waited-for condition is not time
+	var state string
+	if !wait.Until(context.Background(), 30*time.Second, func() (done bool) { done, state = ok(); return done }) {
+		t.Fatalf("still waiting for %s after 30s; %s", what, state)
 	}
 }
 

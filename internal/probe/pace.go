@@ -8,26 +8,51 @@ import (
 	"github.com/redisha/redisha/internal/check"
 )
 
-// Back-off of a series while the same connection-costing failure repeats
-// (refused, reset, READONLY, a wrong password, maxclients): the first
-// failure is re-dialed at once, the next ones after 1, 2, 4, 8 ms and then
-// 10–20 ms (jittered, so two probes or two series do not dial in step).
-// That keeps a sustained failure under ~100 checks, and so ~100 new
-// connections, a second per series (go-redis adds one background dial
-// after a refused one: ~200 attempts); without it, thousands: ephemeral
-// ports run out and, with TLS, every one is a handshake. The first check
-// after the fault clears starts at most 20 ms late: the window's end is
-// that much late at worst, inside the ±20 ms the probe is held to.
+// Back-off of a series while the same failure repeats. The first failure
+// is retried at once, the next ones after 1, 2, 4, 8 ms and so on, up to a
+// cap, jittered between half the cap and the cap (so that two probes or
+// two series do not dial in step).
+//
+// Failures a failover or restart heals within moments (refused, reset,
+// timeout, READONLY, LOADING, ...) cap at 20 ms: under ~100 checks, and so
+// ~100 new connections, a second per series; the first check after the
+// fault clears starts at most 20 ms late, inside the ±20 ms the probe is
+// held to. Without a back-off, thousands: ephemeral ports run out and, with
+// TLS, every one is a handshake.
+//
+// Failures a quick retry cannot fix (see SlowToHeal: a wrong password, a
+// user lacking a command, a full server, a certificate that does not
+// verify) cap at 150–250 ms per connection the check opened (the write
+// check redials once after a connection failure): at most ~7 new
+// connections a second per series, under 20 for the probe after the first
+// second. Hammering a full server keeps
+// it full; a wrong password fills the server's log. A window of these
+// failures therefore ends up to 250 ms late.
 const (
-	backoffBase = time.Millisecond
-	backoffCap  = 20 * time.Millisecond
+	backoffBase    = time.Millisecond
+	backoffCap     = 20 * time.Millisecond
+	slowBackoffMin = 150 * time.Millisecond
+	slowBackoffCap = 250 * time.Millisecond
 )
+
+// SlowToHeal says whether a failure outlasts a quick retry: it needs a
+// person (a password, an ACL, a certificate, the slot layout) or the
+// server's other clients to leave (maxclients). Retrying it at once costs
+// a connection each time and fixes nothing.
+func SlowToHeal(r check.Reason) bool {
+	switch r {
+	case check.ReasonAuth, check.ReasonNoPerm, check.ReasonMaxClients, check.ReasonTLS, check.ReasonCluster:
+		return true
+	}
+	return false
+}
 
 // outcome is what pacing needs to know of a check.
 type outcome struct {
 	ok     bool
 	reason check.Reason
 	took   time.Duration
+	dials  int64 // connections the check opened
 }
 
 // pacer decides the pause before a series' next check.
@@ -48,7 +73,8 @@ func costsConnection(r check.Reason) bool {
 
 // after returns the pause after a check with outcome o.
 func (p *pacer) after(o outcome) time.Duration {
-	if o.ok || !costsConnection(o.reason) {
+	slow := SlowToHeal(o.reason)
+	if o.ok || !costsConnection(o.reason) && !slow {
 		p.last, p.repeat = "", 0
 		return p.interval
 	}
@@ -57,16 +83,23 @@ func (p *pacer) after(o outcome) time.Duration {
 		return p.interval // a new failure: re-dial at once
 	}
 	p.repeat++
-	b := backoffCap
-	if p.repeat < 5 {
-		b = min(backoffCap, backoffBase<<(p.repeat-1))
+	lo, hi := backoffCap/2, backoffCap
+	if slow {
+		lo, hi = slowBackoffMin, slowBackoffCap
 	}
-	if b == backoffCap {
+	b := hi
+	if p.repeat < 10 {
+		b = min(hi, backoffBase<<(p.repeat-1))
+	}
+	if b >= lo {
 		j := p.jitter
 		if j == nil {
 			j = rand.Float64
 		}
-		b = b/2 + time.Duration(j()*float64(b/2))
+		b = lo + time.Duration(j()*float64(hi-lo))
+		if slow && o.dials > 1 {
+			b *= time.Duration(o.dials) // space connections, not checks
+		}
 	}
 	// The check itself already spaced the dials (a timeout takes a whole
 	// --timeout): pause only for the rest.

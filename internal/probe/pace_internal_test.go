@@ -47,6 +47,30 @@ func TestPacerBacksOffWhileTheSameFailureRepeats(t *testing.T) {
 	}
 }
 
+// A failure a quick retry cannot fix (a wrong password, a missing ACL
+// permission, a full server, TLS) backs off to 150–250 ms, whether or not it
+// costs a connection (NOPERM keeps it, but hammering it is no use either).
+func TestPacerBacksOffFurtherWhenARetryCannotHelp(t *testing.T) {
+	for _, r := range []check.Reason{check.ReasonAuth, check.ReasonNoPerm, check.ReasonMaxClients, check.ReasonTLS} {
+		p := &pacer{jitter: func() float64 { return 0.5 }}
+		var got []time.Duration
+		for range 11 {
+			got = append(got, p.after(outcome{reason: r}))
+		}
+		want := []time.Duration{0, 1, 2, 4, 8, 16, 32, 64, 128, 200, 200}
+		for i := range want {
+			if got[i] != want[i]*time.Millisecond {
+				t.Fatalf("%s: pauses %v, want %v ms", r, got, want)
+			}
+		}
+		// A check that opened two connections (the write check redials
+		// once) waits twice as long: the back-off spaces connections.
+		if d := p.after(outcome{reason: r, dials: 2}); d != 400*time.Millisecond {
+			t.Errorf("%s: after a check with two dials, %s, want 400ms", r, d)
+		}
+	}
+}
+
 // A fault that fails fast for 2 s: the loop makes at most ~100 checks a
 // second once backed off, and the first check after the fault clears
 // starts at most backoffCap late, so the window's end is that accurate.

@@ -21,6 +21,7 @@ import (
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 const probeTimeout = 200 * time.Millisecond
@@ -236,8 +237,11 @@ func noLeftovers(t *testing.T, addr string) {
 // length within accuracy of the injected outage, their reasons, and the
 // data loss when the fault loses the data set.
 func TestFaultCatalogue(t *testing.T) {
-	for _, f := range redistest.Faults {
+	for i, f := range redistest.Faults {
 		t.Run(f.Name, func(t *testing.T) {
+			if testing.Short() && i > 0 {
+				t.Skip("-short runs the catalogue's first fault only; make test runs them all")
+			}
 			addr, inject := f.Setup(t)
 			var also []func([]probe.Event) bool
 			if f.LosesData {
@@ -280,7 +284,7 @@ func TestTLSAndAuthAcrossARestart(t *testing.T) {
 	s, injected := run(t, probe.Config{Conn: conn}, func() time.Duration {
 		start := time.Now()
 		srv.Kill()
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the outage's length
 		if err := srv.Restart(); err != nil {
 			t.Error(err)
 		}
@@ -311,8 +315,8 @@ func TestFailoverReadOnlyWindowFollowsTheEndpoint(t *testing.T) {
 	s, injected := run(t, probe.Config{Conn: redisconn.Config{Addr: "redis.internal:6379", Dialer: dial}}, func() time.Duration {
 		start := time.Now()
 		redistest.Failover(t, oldPrimary, replica, "")
-		time.Sleep(700 * time.Millisecond)
-		target.Store(replica.Addr) // the CNAME flip
+		time.Sleep(700 * time.Millisecond) // READONLY until the name moves: the window's length
+		target.Store(replica.Addr)         // the CNAME flip
 		return time.Since(start)
 	})
 	w := expectWindow(t, s, probe.Write, injected, 0, "readonly")
@@ -426,6 +430,9 @@ func TestFlushAllIsDataLoss(t *testing.T) {
 // and every write of it is refused (READONLY). The loss is recorded once
 // and the failed write is noted once, not on every read.
 func TestReadKeyRewriteRefusedIsNotedOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 7 s scenario: skipped under -short; make test runs it")
+	}
 	empty := redistest.Start(t, redisserver.Options{})
 	srv := redistest.Start(t, redisserver.Options{})
 	w, stop := started(t, probe.Config{Conn: redisconn.Config{Addr: srv.Addr}})
@@ -507,24 +514,62 @@ func TestSustainedReadOnlyBacksOff(t *testing.T) {
 	}
 }
 
-// The same for failures before any command runs: refused dials, a wrong
-// password and a full server (maxclients), counted at the dialer.
-func TestRefusedAndWrongPasswordBackOff(t *testing.T) {
-	down := redistest.Start(t, redisserver.Options{})
-	down.Kill()
+// Failures a quick retry cannot fix, a wrong password and a full server
+// (maxclients), cost at most 20 new connections a second after the first
+// second, counted by the server itself (INFO stats).
+func TestWrongPasswordAndMaxClientsBackOff(t *testing.T) {
+	t.Parallel()
 	authed := redistest.Start(t, redisserver.Options{Password: "right"})
 	full := redistest.Start(t, redisserver.Options{Config: []string{"maxclients 1"}})
-	// The one client the full server takes, held for the whole test.
-	if err := redistest.Admin(t, full.Addr, "", "").Ping(context.Background()).Err(); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name  string
+		conn  redisconn.Config
+		admin *redis.Client
+	}{
+		{"wrong password", redisconn.Config{Addr: authed.Addr, Password: "wrong"}, redistest.Admin(t, authed.Addr, "right", "")},
+		// The admin client is the one the full server takes.
+		{"maxclients", redisconn.Config{Addr: full.Addr}, redistest.Admin(t, full.Addr, "", "")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := probe.New(probe.Config{Conn: tc.conn, Timeout: probeTimeout, Duration: 2500 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := connectionsReceived(t, tc.admin)
+			done := make(chan *probe.Summary, 1)
+			start := time.Now()
+			go func() { done <- p.Run(context.Background()) }()
+			// The first second may cost more while the back-off grows; the
+			// count starts after it (a measurement window, not a wait for
+			// something to happen).
+			<-time.After(time.Second)
+			atSecond, from := connectionsReceived(t, tc.admin), time.Now()
+			s := <-done
+			n, el := connectionsReceived(t, tc.admin)-atSecond, time.Since(from)
+			t.Logf("%s: %d connections in the first second, %d in the next %s (%.1f/s), %d checks",
+				tc.name, atSecond-before, n, el.Round(time.Millisecond), float64(n)/el.Seconds(), s.Checks)
+			if limit := int64(20*el.Seconds()) + 2; n > limit {
+				t.Errorf("%s: %d new connections in %s after the first second, want at most %d (20/s)", tc.name, n, el, limit)
+			}
+			if w := windows(s, probe.Write); len(w) != 1 || time.Since(start) < 2*time.Second {
+				t.Errorf("%s: write windows %+v", tc.name, w)
+			}
+		})
 	}
+}
+
+// A refused dial heals in moments (a restarting server): the back-off
+// stays short, ~100 dials a second per series, counted at the dialer.
+func TestRefusedBackOff(t *testing.T) {
+	t.Parallel()
+	down := redistest.Start(t, redisserver.Options{})
+	down.Kill()
 	for _, tc := range []struct {
 		name string
 		conn redisconn.Config
 	}{
 		{"refused", redisconn.Config{Addr: down.Addr}},
-		{"wrong password", redisconn.Config{Addr: authed.Addr, Password: "wrong"}},
-		{"maxclients", redisconn.Config{Addr: full.Addr}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var dials atomic.Int64
@@ -549,21 +594,30 @@ func TestRefusedAndWrongPasswordBackOff(t *testing.T) {
 	}
 }
 
-// connectionsReceived reads total_connections_received from INFO stats.
+// connectionsReceived reads from INFO stats the connections the server
+// accepted (total_connections_received) plus those it turned away at
+// maxclients (rejected_connections), which the first does not count.
 func connectionsReceived(t *testing.T, c *redis.Client) int64 {
 	t.Helper()
 	info, err := c.Info(context.Background(), "stats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var n int64
+	found := 0
 	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_connections_received:"); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
+		for _, field := range []string{"total_connections_received:", "rejected_connections:"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), field); ok {
+				k, _ := strconv.ParseInt(v, 10, 64)
+				n += k
+				found++
+			}
 		}
 	}
-	t.Fatal("no total_connections_received in INFO stats")
-	return 0
+	if found != 2 {
+		t.Fatal("no total_connections_received or rejected_connections in INFO stats")
+	}
+	return n
 }
 
 // A library caller cannot start a run that cannot work or never ends: the
@@ -610,5 +664,41 @@ func TestBadCAFileIsAnErrorBeforeTheRun(t *testing.T) {
 		if err == nil || p != nil {
 			t.Errorf("CA file %s: probe %v, error %v", ca, p, err)
 		}
+	}
+}
+
+// Connection kills (CLIENT KILL TYPE normal, as a maintenance, a proxy or
+// an idle-timeout does) show in both series alike: each series measures
+// what an application without retries sees, so a kill is a failed check of
+// the write series too, not hidden by a redial within the check. A kill that
+// lands while a connection sits idle between two checks is replaced by
+// go-redis's own check of idle connections, without an error, in both
+// series as in an application: each series shows most kills, not all.
+func TestClientKillShowsInBothSeries(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redisserver.Options{})
+	admin := redistest.Admin(t, srv.Addr, "", "")
+	ctx := context.Background()
+	w, stop := started(t, probe.Config{Conn: redisconn.Config{Addr: srv.Addr}, Duration: time.Minute})
+	const kills = 20
+	for range kills {
+		// Both series connected again: the admin and two more clients.
+		wait.For(t, 10*time.Second, "both series connected", func() bool {
+			list, err := admin.ClientList(ctx).Result()
+			return err == nil && strings.Count(list, "\n") >= 3
+		})
+		// Kill while both series are mid-run: each has checked since.
+		from := time.Now()
+		w.until(t, "checks after reconnecting", healthy(from))
+		if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "normal").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.until(t, "recovery", healthy(time.Now().Add(50*time.Millisecond)))
+	s := stop()
+	nw, nr := len(windows(s, probe.Write)), len(windows(s, probe.Read))
+	t.Logf("%d kills: %d write windows, %d read windows", kills, nw, nr)
+	if nw < kills/4 || nr < kills/4 {
+		t.Errorf("%d kills: %d write windows, %d read windows; want each series to show most of them", kills, nw, nr)
 	}
 }

@@ -55,9 +55,19 @@ func (s *series) run(ctx context.Context, until time.Time) {
 func (s *series) once(ctx context.Context) outcome {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
+	dials := s.conn.Dials()
 	var r check.Result
 	if s.kind == Write {
 		r = s.checker.Check(cctx)
+		if r.Healthy && r.Redialed {
+			// The check's connection failed (a kill, a reset, READONLY)
+			// and the checker's own redial succeeded. An application
+			// without retries saw that command fail, and so does the read
+			// series, which never retries: count it as the failure it was.
+			// The next check, on the new connection, closes the window.
+			r.Healthy, r.Reason = false, r.RedialReason
+			r.Error = "the connection failed (" + string(r.RedialReason) + "); the check's redial on a new connection succeeded"
+		}
 	} else {
 		r = s.read(cctx)
 	}
@@ -75,7 +85,7 @@ func (s *series) once(ctx context.Context) outcome {
 			s.key.renew(ctx, s)
 		}
 	}
-	return outcome{ok: r.Healthy, reason: r.Reason, took: r.Latency}
+	return outcome{ok: r.Healthy, reason: r.Reason, took: r.Latency, dials: s.conn.Dials() - dials}
 }
 
 // read is the read series' check: a GET of the read probe key. A missing

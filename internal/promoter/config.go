@@ -3,6 +3,8 @@ package promoter
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -110,7 +112,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		{EnvGroupID, c.GroupID, "redis-secondary"},
 		{EnvPeerRegion, c.PeerRegion, "us-east-1"},
 		{EnvPeerAlarm, c.PeerAlarm, "redisha-us-east-1-writable"},
-		{EnvLatchTable, c.LatchTable, "redisha-promoter"},
+		{EnvLatchTable, c.LatchTable, "redisha-latch-ldgnf-redisha"},
 	} {
 		if req.val == "" {
 			errs = append(errs, fmt.Errorf("%s is not set: give it, e.g. %s", req.name, req.example))
@@ -200,4 +202,34 @@ func (c Config) Environment() map[string]string {
 	}
 	// AWS_REGION is left out: Lambda reserves and sets it.
 	return env
+}
+
+// Deps are a Runner's clients: what differs between the Lambda (the real
+// AWS clients of its region and the peer's), the operator's commands and a
+// rehearsal (clients of the stand-ins).
+type Deps struct {
+	ElastiCache ElastiCacheAPI
+	Alarms      AlarmsAPI
+	Redis       Endpoint
+	Store       StateStore
+	SNS         PublishAPI // nil: pages are logged only
+	Metrics     io.Writer  // nil: no decision metrics
+	Log         *slog.Logger
+}
+
+// Runner is the runner c configures, with deps as its clients: every
+// setting comes from c, so the Lambda and a rehearsal of it decide alike.
+func (c Config) Runner(deps Deps) *Runner {
+	r := &Runner{
+		Region: c.Region, DatastoreID: c.DatastoreID, GroupID: c.GroupID,
+		PeerRegion: c.PeerRegion, PeerAlarm: c.PeerAlarm,
+		Mode: c.Mode, Bounds: c.Bounds,
+		ElastiCache: deps.ElastiCache, Alarms: deps.Alarms, Redis: deps.Redis, Store: deps.Store,
+		TopicARN: c.TopicARN, Metrics: deps.Metrics, Namespace: c.Namespace, Log: deps.Log,
+		CallTimeout: c.CallTimeout, PromoteTimeout: c.PromoteTimeout, PollInterval: c.PollInterval,
+	}
+	if c.TopicARN != "" && deps.SNS != nil {
+		r.SNS = deps.SNS
+	}
+	return r
 }

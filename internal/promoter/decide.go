@@ -240,6 +240,13 @@ type Input struct {
 	// AcceptedLoss is an operator's acceptance of more replication lag than
 	// Bounds.MaxDataLoss (AnyLoss: any, even unknown). 0: none.
 	AcceptedLoss time.Duration
+	// PrimaryDownConfirmed is an operator's word that the primary region is
+	// down (failover --primary-down), for when its CloudWatch cannot be
+	// reached and no recent read makes that evidence: the operator, who
+	// checked from outside both regions, is the independent vote. It never
+	// outweighs an alarm read as OK, and the heartbeat must still have
+	// stalled.
+	PrimaryDownConfirmed bool
 }
 
 // Verdict is one guard's answer.
@@ -263,6 +270,9 @@ type Decision struct {
 	// refusal that matters (primary down but another guard refuses, or a
 	// partition), the first time it occurs.
 	Notify bool `json:"notify"`
+	// Note names a refusal of the evidence guard that pages (NotePartition,
+	// NotePeerUnreached, NotePeerUnreachedStalled); empty otherwise.
+	Note string `json:"note,omitempty"`
 	// Next is the state to store.
 	Next State `json:"-"`
 }
@@ -297,7 +307,7 @@ func Decide(in Input) Decision {
 	next.Epoch = in.Prev.Epoch + 1
 	d := Decision{Epoch: next.Epoch}
 
-	evidence, note := evidenceGuard(in.Obs, next, b)
+	evidence, note := evidenceGuard(in.Obs, next, b, in.PrimaryDownConfirmed)
 	d.PrimaryDown = evidence.OK
 	d.Guards = []Verdict{
 		evidence,
@@ -335,6 +345,7 @@ func Decide(in Input) Decision {
 		}
 	}
 	d.Notify = matters && (sig != in.Prev.Notified || d.Action == ActPromote)
+	d.Note = note
 	next.Notified = sig
 	d.Next = next
 	return d
@@ -372,14 +383,15 @@ func track(prev State, obs Observations) State {
 
 // Notes evidenceGuard attaches to a refusal that pages, once per condition.
 const (
-	// notePartition: fresh heartbeats while the observers lose the primary.
-	notePartition = "partition"
-	// notePeerUnreached: the peer's CloudWatch is unreachable and was not
+	// NotePartition: fresh heartbeats while the observers lose the primary.
+	NotePartition = "partition"
+	// NotePeerUnreached: the peer's CloudWatch is unreachable and was not
 	// read recently enough for that to mean anything.
-	notePeerUnreached = "peer-unreached"
-	// notePeerUnreachedStalled: the same while the heartbeat has stalled,
-	// a refusal during what may be an outage (pages again).
-	notePeerUnreachedStalled = "peer-unreached-stalled"
+	NotePeerUnreached = "peer-unreached"
+	// NotePeerUnreachedStalled: the same while the heartbeat has stalled,
+	// a refusal during what may be an outage (pages again): an operator,
+	// whose own route reaches the peer, decides.
+	NotePeerUnreachedStalled = "peer-unreached-stalled"
 )
 
 // evidenceGuard holds when the heartbeat has stopped advancing in the local
@@ -389,7 +401,7 @@ const (
 // any, does not see the primary up). note names a refusal that must page:
 // a partition (fresh heartbeats while the observers cannot reach the
 // primary) or a missing route to the peer's CloudWatch.
-func evidenceGuard(obs Observations, st State, b Bounds) (v Verdict, note string) {
+func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verdict, note string) {
 	v.Guard = GuardEvidence
 	hb := obs.Heartbeat
 	if hb.Err != "" {
@@ -402,16 +414,19 @@ func evidenceGuard(obs Observations, st State, b Bounds) (v Verdict, note string
 	}
 	stalled := obs.Now.Sub(st.HeartbeatAdvanced)
 	observersDown, alarmWhy := alarmVote(obs.Alarm)
-	if obs.Alarm.Unreachable && !peerSeenBefore(st, b.PeerSeenWithin) {
+	if confirmed && obs.Alarm.Unreachable {
+		alarmWhy += "; an operator confirmed the primary region is down"
+	}
+	if obs.Alarm.Unreachable && !peerSeenBefore(st, b.PeerSeenWithin) && !confirmed {
 		// Fail closed: without a recent read, unreachable proves nothing.
 		why := peerUnreachedWhy(st, obs.Alarm, b.PeerSeenWithin)
 		if stalled < b.StallAfter {
 			v.Reason = fmt.Sprintf("the heartbeat advanced %s ago (seq %d), but %s", round(stalled), st.HeartbeatSeq, why)
-			return v, notePeerUnreached
+			return v, NotePeerUnreached
 		}
 		v.Reason = fmt.Sprintf("the heartbeat has not advanced for %s (seq %d, stall bound %s), but %s",
 			round(stalled), st.HeartbeatSeq, b.StallAfter, why)
-		return v, notePeerUnreachedStalled
+		return v, NotePeerUnreachedStalled
 	}
 	if stalled < b.StallAfter {
 		if observersDown && stalled >= 2*b.HeartbeatInterval {
@@ -422,7 +437,7 @@ func evidenceGuard(obs Observations, st State, b Bounds) (v Verdict, note string
 		if observersDown {
 			v.Reason = fmt.Sprintf("partition: the heartbeat advanced %s ago (seq %d) while %s: replication still reaches us, "+
 				"the primary is alive; never promote on this", round(stalled), st.HeartbeatSeq, alarmWhy)
-			return v, notePartition
+			return v, NotePartition
 		}
 		v.Reason = fmt.Sprintf("primary alive: the heartbeat advanced %s ago (seq %d), under the %s stall bound",
 			round(stalled), st.HeartbeatSeq, b.StallAfter)

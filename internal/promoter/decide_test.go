@@ -131,6 +131,21 @@ func TestDecide(t *testing.T) {
 			in.Prev.PeerAlarmReadAt = time.Time{}
 			in.Mode = promoter.ModeAdvise
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence, promoter.GuardMode}, reason: "network path is missing", notify: true},
+		{name: "no route, an operator confirms the primary region is down: promote", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
+			in.Prev.PeerAlarmReadAt = time.Time{}
+			in.PrimaryDownConfirmed = true
+		}, action: promoter.ActPromote, reason: "an operator confirmed the primary region is down", notify: true},
+		{name: "an operator's word never outweighs the alarm read as OK", edit: func(in *promoter.Input) {
+			in.Obs.Alarm.State = "OK"
+			in.PrimaryDownConfirmed = true
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "replication link is broken"},
+		{name: "an operator's word never outweighs a fresh heartbeat", edit: func(in *promoter.Input) {
+			freshHeartbeat(in)
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
+			in.Prev.PeerAlarmReadAt = time.Time{}
+			in.PrimaryDownConfirmed = true
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "partition", notify: true},
 		{name: "no route with a healthy primary: a configuration problem that pages", edit: func(in *promoter.Input) {
 			freshHeartbeat(in)
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}

@@ -80,6 +80,9 @@ type Runner struct {
 	// AcceptedLoss is an operator's acceptance (commands only; the Lambda
 	// never sets it).
 	AcceptedLoss time.Duration
+	// PrimaryDownConfirmed is an operator's word that the primary region is
+	// down (commands only; see Input).
+	PrimaryDownConfirmed bool
 	// OperatorRun marks an operator's command run from another machine
 	// (commands only): its reads of the peer's CloudWatch prove nothing
 	// about the promoter's own route there, so the stored time of the last
@@ -169,7 +172,8 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 	}
 
 	obs := r.Observe(ctx)
-	d := Decide(Input{LocalRegion: r.Region, Obs: obs, Prev: rec.State, Mode: r.Mode, Bounds: r.Bounds, AcceptedLoss: r.AcceptedLoss})
+	d := Decide(Input{LocalRegion: r.Region, Obs: obs, Prev: rec.State, Mode: r.Mode, Bounds: r.Bounds, AcceptedLoss: r.AcceptedLoss,
+		PrimaryDownConfirmed: r.PrimaryDownConfirmed && r.OperatorRun})
 	if r.OperatorRun {
 		d.Next.PeerAlarmReadAt = rec.State.PeerAlarmReadAt
 	}

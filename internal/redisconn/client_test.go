@@ -14,6 +14,7 @@ import (
 )
 
 func TestClientWarmDropAndDials(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	rc, err := redisconn.NewClient(redisconn.Config{Addr: srv.Addr})
 	if err != nil {
@@ -50,6 +51,7 @@ func TestClientWarmDropAndDials(t *testing.T) {
 
 // Which real errors finish a connection.
 func TestFinished(t *testing.T) {
+	t.Parallel()
 	primary := redistest.Start(t, redisserver.Options{})
 	replica := redistest.StartReplica(t, primary, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -39,7 +39,7 @@ type Config struct {
 	// Credentials, when set, supplies the username and password for each
 	// new connection (e.g. a cached Secrets Manager token), overriding
 	// Username and Password. It is called with the dial's context.
-	Credentials func(ctx context.Context) (username, password string, err error)
+	Credentials func(ctx context.Context) (username, password string, err error) `json:"-"`
 	// DB is the database index. default: 0
 	DB int
 	// DialTimeout bounds TCP connect plus the TLS handshake when the caller's
@@ -53,7 +53,7 @@ type Config struct {
 	PoolSize int
 	// Dialer, when set, replaces the TCP dialer; TLS is still layered on top.
 	// Tests use it to count round trips on the dialed connection.
-	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error) `json:"-"`
 }
 
 // DefaultTimeout is the dial and I/O timeout when none is given.

@@ -14,6 +14,7 @@ import (
 // Validate names the field at fault in a *FieldError whose message starts
 // with the field's label.
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		cfg   Config
 		field string
@@ -42,6 +43,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestRedactedNeverShowsPassword(t *testing.T) {
+	t.Parallel()
 	s := Config{Addr: "redis.internal:6379", TLS: true, Username: "checker", Password: "s3cret-token", DB: 2}.Redacted()
 	if strings.Contains(s, "s3cret") || !strings.Contains(s, "rediss://redis.internal:6379") || !strings.Contains(s, "user=checker") || !strings.Contains(s, "db=2") {
 		t.Fatalf("%q", s)
@@ -51,6 +53,7 @@ func TestRedactedNeverShowsPassword(t *testing.T) {
 // The options a checker depends on: no retries, one dial, deadlines from the
 // context, no maintenance notifications, TLS verification on.
 func TestOptionsForChecking(t *testing.T) {
+	t.Parallel()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)

@@ -12,9 +12,11 @@ import (
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
+	"github.com/redisha/redisha/internal/testbed/wait"
 )
 
 func TestDatabasesFromConfig(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{Config: []string{"databases 20"}})
 	rep, err := Run(context.Background(), Config{Conn: redisconn.Config{Addr: srv.Addr}, RW: true})
 	if err != nil {
@@ -33,6 +35,7 @@ func TestDatabasesFromConfig(t *testing.T) {
 
 // ElastiCache blocks CONFIG: the sweep falls back to 16 DBs.
 func TestConfigBlockedFallsBackTo16(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{Config: []string{`rename-command CONFIG ""`}})
 	rep, err := Run(context.Background(), Config{Conn: redisconn.Config{Addr: srv.Addr}})
 	if err != nil {
@@ -44,6 +47,7 @@ func TestConfigBlockedFallsBackTo16(t *testing.T) {
 }
 
 func TestFailingDBsAreReported(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, redisserver.Options{})
 	rep, err := Run(context.Background(), Config{Conn: redisconn.Config{Addr: srv.Addr}, DBs: []int{0, 99}, Timeout: time.Second})
 	if err != nil {
@@ -64,6 +68,7 @@ func TestFailingDBsAreReported(t *testing.T) {
 
 // Cluster mode: DB 0 on every shard's primary.
 func TestClusterMode(t *testing.T) {
+	t.Parallel()
 	var nodes []*redisserver.Server
 	for i := 0; i < 3; i++ {
 		nodes = append(nodes, redistest.Start(t, redisserver.Options{Config: []string{"cluster-enabled yes", "cluster-config-file nodes.conf"}}))
@@ -81,19 +86,12 @@ func TestClusterMode(t *testing.T) {
 			}
 		}
 	}
-	deadline := time.Now().Add(15 * time.Second)
 	for _, n := range nodes {
 		a := redistest.Admin(t, n.Addr, "", "")
-		for {
+		wait.For(t, 15*time.Second, "cluster_state:ok with 3 known nodes on "+n.Addr, func() bool {
 			info := a.ClusterInfo(ctx).Val()
-			if strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:3") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("cluster not ok: %s", info)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:3")
+		})
 	}
 	rep, err := Run(ctx, Config{Conn: redisconn.Config{Addr: nodes[1].Addr}, RW: true})
 	if err != nil {
@@ -114,6 +112,7 @@ func TestClusterMode(t *testing.T) {
 }
 
 func TestParseDBs(t *testing.T) {
+	t.Parallel()
 	got, err := ParseDBs("0-3, 7,2")
 	if err != nil || len(got) != 5 || got[4] != 7 {
 		t.Fatalf("%v %v", got, err)
@@ -127,6 +126,7 @@ func TestParseDBs(t *testing.T) {
 
 // Known slot: "foo" hashes to 12182 (CLUSTER KEYSLOT foo).
 func TestCRC16Slot(t *testing.T) {
+	t.Parallel()
 	if got := int(crc16("foo")) % 16384; got != 12182 {
 		t.Fatalf("slot of foo %d, want 12182", got)
 	}
@@ -138,6 +138,7 @@ func TestCRC16Slot(t *testing.T) {
 // A library caller gets the sweep's rules from Validate (and from Run),
 // each error naming its field.
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	conn := redisconn.Config{Addr: "127.0.0.1:6379"}
 	for _, tc := range []struct {
 		cfg   Config

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/redisha/redisha/internal/deployment"
 	"net"
 	"path"
 	"strings"
@@ -11,8 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-
-	"github.com/redisha/redisha/internal/metrics"
 )
 
 // KMSAPI is the read-only KMS call verify makes.
@@ -237,7 +236,7 @@ func PromoterPermissions(roleARN, region, peer, globalID, table, topic, topicKey
 	partition, account := parts[1], parts[4]
 	global := fmt.Sprintf("arn:%s:elasticache::%s:globalreplicationgroup:%s", partition, account, globalID)
 	tableARN := fmt.Sprintf("arn:%s:dynamodb:%s:%s:table/%s", partition, region, account, table)
-	alarm := fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s", partition, peer, account, metrics.WritableAlarmName(peer))
+	alarm := fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s", partition, peer, account, deployment.WritableAlarmName(deployment.DefaultName, peer))
 	ps := []Permission{
 		{"elasticache:FailoverGlobalReplicationGroup", global},
 		{"elasticache:DescribeGlobalReplicationGroups", global},

@@ -34,6 +34,9 @@ func start(t *testing.T, bin string, env ...string) *lambdatest.Function {
 // naming the variables; a good one makes one decision per invocation
 // against the local endpoints and records it.
 func TestPromoterBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary: skipped under -short; make test runs it")
+	}
 	bin := build(t)
 
 	bad := start(t, bin, "REDIS_ADDR=127.0.0.1:1", "REDIS_TLS=false")

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/redisconn"
@@ -25,8 +26,8 @@ import (
 )
 
 // LatchKey is the latch store item of a promoter: one per datastore and
-// region.
-func LatchKey(datastoreID, region string) string { return datastoreID + "/" + region }
+// region (deployment.LatchKey, the one rule the stacks and the commands use).
+func LatchKey(datastoreID, region string) string { return deployment.LatchKey(datastoreID, region) }
 
 // Build returns the Runner for cfg, writing metrics to stdout and logging to
 // log; close releases the Redis client.
@@ -61,20 +62,16 @@ func Build(ctx context.Context, cfg promoter.Config, stdout io.Writer, log *slog
 	if err != nil {
 		return nil, nil, err
 	}
-	r = &promoter.Runner{
-		Region: cfg.Region, DatastoreID: cfg.DatastoreID, GroupID: cfg.GroupID,
-		PeerRegion: cfg.PeerRegion, PeerAlarm: cfg.PeerAlarm,
-		Mode: cfg.Mode, Bounds: cfg.Bounds,
+	deps := promoter.Deps{
 		ElastiCache: elasticache.NewFromConfig(ac),
 		Alarms:      cloudwatch.NewFromConfig(peer),
 		Redis:       promoter.RedisEndpoint{Client: client, Prefix: cfg.KeyPrefix},
 		Store:       latch.New(dynamodb.NewFromConfig(ac), cfg.LatchTable, LatchKey(cfg.DatastoreID, cfg.Region)),
-		TopicARN:    cfg.TopicARN,
-		Metrics:     stdout, Namespace: cfg.Namespace, Log: log,
-		CallTimeout: cfg.CallTimeout, PromoteTimeout: cfg.PromoteTimeout, PollInterval: cfg.PollInterval,
+		Metrics:     stdout, Log: log,
 	}
 	if cfg.TopicARN != "" {
-		r.SNS = sns.NewFromConfig(ac)
+		deps.SNS = sns.NewFromConfig(ac)
 	}
+	r = cfg.Runner(deps)
 	return r, client.Close, nil
 }

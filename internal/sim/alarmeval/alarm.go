@@ -80,6 +80,20 @@ const (
 	Breaching TreatMissing = "breaching"
 	// Ignore: the current alarm state is kept.
 	Ignore TreatMissing = "ignore"
+	// DataStream is not a CloudWatch setting: it is how this package models
+	// a Route 53 health check of type CLOUDWATCH_METRIC. Route 53 "doesn't
+	// wait for the CloudWatch alarm to go into the ALARM state. The status of
+	// a health check changes from healthy to unhealthy based on the data
+	// stream and on the criteria in the CloudWatch alarm", and it copies only
+	// the metric, statistic, period, evaluation periods, threshold and
+	// comparison (CloudWatchAlarmConfiguration: no TreatMissingData, no
+	// DatapointsToAlarm). "If the data stream doesn't provide enough
+	// information to determine the state of the alarm, the health check
+	// status depends on the setting for Health check status" (the check's
+	// InsufficientDataHealthStatus). GUESS, as AWS documents no more: the
+	// last N periods are the data stream; unless each holds a datapoint the
+	// result is INSUFFICIENT_DATA, else ALARM when all N breach.
+	DataStream TreatMissing = "route53-data-stream"
 )
 
 // Alarm is one metric alarm. Durations are scenario (real-scale) time.
@@ -131,6 +145,9 @@ func (a Alarm) WithDefaults() Alarm {
 	}
 	if a.EvaluationRange == 0 {
 		a.EvaluationRange = max(5, a.EvaluationPeriods+2)
+		if a.TreatMissingData == DataStream {
+			a.EvaluationRange = a.EvaluationPeriods
+		}
 	}
 	return a
 }
@@ -174,7 +191,7 @@ func (a Alarm) Validate() error {
 		bad("ComparisonOperator", "%q: use GreaterThanOrEqualToThreshold, GreaterThanThreshold, LessThanThreshold or LessThanOrEqualToThreshold", a.ComparisonOperator)
 	}
 	switch a.TreatMissingData {
-	case Missing, NotBreaching, Breaching, Ignore:
+	case Missing, NotBreaching, Breaching, Ignore, DataStream:
 	default:
 		bad("TreatMissingData", "%q: use missing, notBreaching, breaching or ignore", a.TreatMissingData)
 	}
@@ -235,6 +252,9 @@ func Evaluate(a Alarm, rng []Point, current State) Result {
 			}
 		}
 		rng = filled
+	}
+	if a.TreatMissingData == DataStream {
+		return dataStream(a, rng)
 	}
 	// age of rng[i] in periods: 1 for the most recent one.
 	age := func(i int) int { return len(rng) - i }
@@ -313,6 +333,28 @@ func Evaluate(a Alarm, rng []Point, current State) Result {
 		// until the next datapoint decides.
 		return retain
 	}
+}
+
+// dataStream is a Route 53 health check's verdict on the last N periods
+// (see DataStream).
+func dataStream(a Alarm, rng []Point) Result {
+	n := a.EvaluationPeriods
+	if len(rng) < n {
+		return Result{State: StateInsufficientData, Reason: "fewer periods than N in the data stream"}
+	}
+	b := 0
+	for _, p := range rng[len(rng)-n:] {
+		if p.Missing {
+			return Result{State: StateInsufficientData, Reason: fmt.Sprintf("a period of the last %d holds no datapoint", n)}
+		}
+		if a.Breaches(p.Value) {
+			b++
+		}
+	}
+	if b == n {
+		return Result{State: StateAlarm, Reason: fmt.Sprintf("all %d datapoints of the data stream breach", n)}
+	}
+	return Result{State: StateOK, Reason: fmt.Sprintf("%d of the last %d datapoints breach", b, n)}
 }
 
 func plural(n int) string {

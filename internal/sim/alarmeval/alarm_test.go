@@ -156,3 +156,30 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("range for N=5: %d, want 7", r)
 	}
 }
+
+// The Route 53 model: the last N periods, all present, all breaching for
+// unhealthy; any gap is insufficient data.
+func TestDataStream(t *testing.T) {
+	a := alarmeval.Alarm{Name: "hc", Namespace: "n", MetricName: "m", Period: time.Minute, EvaluationPeriods: 2,
+		Statistic: alarmeval.Minimum, ComparisonOperator: alarmeval.LessThanThreshold, Threshold: 1, TreatMissingData: alarmeval.DataStream}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	pt := func(v float64) alarmeval.Point { return alarmeval.Point{Value: v} }
+	gap := alarmeval.Point{Missing: true}
+	for _, c := range []struct {
+		rng  []alarmeval.Point
+		want alarmeval.State
+	}{
+		{[]alarmeval.Point{pt(1), pt(1)}, alarmeval.StateOK},
+		{[]alarmeval.Point{pt(0), pt(1)}, alarmeval.StateOK},
+		{[]alarmeval.Point{pt(0), pt(0)}, alarmeval.StateAlarm},
+		{[]alarmeval.Point{pt(1), gap}, alarmeval.StateInsufficientData},
+		{[]alarmeval.Point{gap, pt(0)}, alarmeval.StateInsufficientData},
+		{[]alarmeval.Point{pt(0)}, alarmeval.StateInsufficientData},
+	} {
+		if got := alarmeval.Evaluate(a, c.rng, alarmeval.StateOK).State; got != c.want {
+			t.Errorf("%v: %s, want %s", c.rng, got, c.want)
+		}
+	}
+}

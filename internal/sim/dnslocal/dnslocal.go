@@ -68,6 +68,8 @@ type HealthCheck struct {
 	Lag time.Duration
 	// Clock keeps Lag's time. default: real time
 	Clock *timescale.Clock
+	// Inverted reports the opposite status ("Invert health check status").
+	Inverted bool
 
 	mu        sync.Mutex
 	lastKnown *bool
@@ -100,7 +102,9 @@ func (h *HealthCheck) lagged(st alarmeval.State) alarmeval.State {
 }
 
 // Healthy is the check's status now.
-func (h *HealthCheck) Healthy() bool {
+func (h *HealthCheck) Healthy() bool { return h.healthy() != h.Inverted }
+
+func (h *HealthCheck) healthy() bool {
 	st := h.Alarm()
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/sim/cwlocal"
 	"github.com/redisha/redisha/internal/sim/ddblocal"
@@ -35,7 +35,8 @@ type Options struct {
 	// Primary and Secondary are the members. default: us-east-1
 	// redis-primary and us-west-2 redis-secondary
 	Primary, Secondary Region
-	// LatchTable is the promoters' table. default: redisha-promoter
+	// LatchTable is the promoters' table. default: the deployed name,
+	// deployment.LatchTable(Datastore)
 	LatchTable string
 	// FailoverDelay and OnFailover: see eclocal.Options.
 	FailoverDelay time.Duration
@@ -43,10 +44,7 @@ type Options struct {
 }
 
 // Defaults.
-const (
-	DefaultDatastore  = "ldgnf-redisha"
-	DefaultLatchTable = "redisha-promoter"
-)
+const DefaultDatastore = "ldgnf-redisha"
 
 // World is the running endpoints.
 type World struct {
@@ -58,7 +56,9 @@ type World struct {
 }
 
 // AlarmName is a region's writable alarm: redisha-<region>-writable.
-func AlarmName(region string) string { return metrics.WritableAlarmName(region) }
+func AlarmName(region string) string {
+	return deployment.WritableAlarmName(deployment.DefaultName, region)
+}
 
 // Start starts the endpoints with both alarms OK; t's cleanup stops them.
 func Start(t testing.TB, o Options) *World {
@@ -73,7 +73,7 @@ func Start(t testing.TB, o Options) *World {
 		o.Secondary.Name, o.Secondary.Group = "us-west-2", "redis-secondary"
 	}
 	if o.LatchTable == "" {
-		o.LatchTable = DefaultLatchTable
+		o.LatchTable = deployment.LatchTable(o.Datastore)
 	}
 	w := &World{Options: o,
 		EC:  eclocal.New(eclocal.Options{FailoverDelay: o.FailoverDelay, OnFailover: o.OnFailover}),

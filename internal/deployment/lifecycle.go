@@ -1,4 +1,4 @@
-package stacks
+package deployment
 
 import (
 	"encoding/json"
@@ -42,19 +42,19 @@ func (c CreatedWith) Record() string {
 	return string(b)
 }
 
-// members are the values the replication groups carry: the recorded ones
+// Members are the values the replication groups carry: the recorded ones
 // once the datastore exists, else the settings'.
-func (s Settings) members() CreatedWith {
+func (s Settings) Members() CreatedWith {
 	if s.Created != nil {
 		return *s.Created
 	}
 	return createdWith(s)
 }
 
-// globalChanges are the node type and engine version the Global Datastore
+// GlobalChanges are the node type and engine version the Global Datastore
 // resource must carry: the settings' values where they differ from the
 // recorded ones, none before anything is recorded.
-func (s Settings) globalChanges() (nodeType, engineVersion *string) {
+func (s Settings) GlobalChanges() (nodeType, engineVersion *string) {
 	if s.Created == nil {
 		return nil, nil
 	}

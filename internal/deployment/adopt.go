@@ -1,4 +1,4 @@
-package stacks
+package deployment
 
 import (
 	"net"
@@ -82,8 +82,8 @@ func replicaARN(arn, region string) string {
 	return strings.Join(p, ":")
 }
 
-// hostOf is the host of host:port.
-func hostOf(addr string) string {
+// HostOf is the host of host:port.
+func HostOf(addr string) string {
 	h, _, _ := net.SplitHostPort(addr)
 	return h
 }

@@ -1,4 +1,4 @@
-package stacks
+package deployment
 
 import (
 	"encoding/json"
@@ -18,6 +18,10 @@ import (
 // Settings are every knob of the app, read from CDK context (cdk.json or
 // `cdk deploy -c key=value`). Defaults follow the Global Datastore design.
 type Settings struct {
+	// Name names the deployment: its stacks (RedishaPrimary…), alarms
+	// (<name>-<region>-writable…) and dashboards, so two deployments can
+	// live in one account. context: name (default redisha)
+	Name             string
 	Account          string             // account of all stacks. context: account (default: CDK_DEFAULT_ACCOUNT)
 	PrimaryRegion    string             // context: primaryRegion (default us-east-1)
 	SecondaryRegion  string             // context: secondaryRegion (default us-west-2)
@@ -44,13 +48,23 @@ type Settings struct {
 	FastAlarmPeriod  int                // context: fastAlarmPeriod seconds: 10, 20 or 30 (default 30)
 	CheckTimeout     time.Duration      // context: checkTimeout, a Go duration (default check.DefaultTimeout, 2s)
 	MetricsMode      config.MetricsMode // context: metricsMode: emf (default; no endpoint) or api (adds a monitoring VPC endpoint)
-	VpcEndpoints     bool               // context: vpcEndpoints: create the interface endpoints the checker needs (default true); false when the VPCs already have them or a NAT
-	AlarmEmail       string             // context: alarmEmail: subscribe this address to the SNS topic (default none)
-	MaxConnections   int                // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
-	ReplicationLag   int                // context: replicationLagSeconds threshold (default 5)
-	LambdaAsset      string             // context: lambdaAsset: directory holding bootstrap (default build/lambda)
-	PromoterAsset    string             // context: promoterAsset: directory holding the promoter's bootstrap (default build/promoter)
-	PromoterMode     promoter.Mode      // context: promoterMode: off, advise (default) or auto
+	VpcEndpoints     bool               // context: vpcEndpoints: create the interface endpoints the checker and the promoter need (default true for the VPCs the app creates, false for imported ones: their owner's endpoints or NAT serve them, and a second endpoint with private DNS conflicts)
+	// NatGateway gives each VPC the app creates a public subnet and one NAT
+	// gateway: the promoter's route to the other region's CloudWatch, which
+	// no endpoint in its own VPC serves. context: natGateway (default: true
+	// when promoterMode is auto, else false)
+	NatGateway bool
+	// VpcEgress declares that imported VPCs route to AWS's public endpoints
+	// (their own NAT): the promoter reaches its latch table, ElastiCache,
+	// SNS and the other region's CloudWatch. context: vpcEgress (default
+	// false)
+	VpcEgress      bool
+	AlarmEmail     string        // context: alarmEmail: subscribe this address to the SNS topic (default none)
+	MaxConnections int           // context: maxConnections: CurrConnections alarm threshold (default 52000, 80% of 65000)
+	ReplicationLag int           // context: replicationLagSeconds threshold (default 5)
+	LambdaAsset    string        // context: lambdaAsset: directory holding bootstrap (default build/lambda)
+	PromoterAsset  string        // context: promoterAsset: directory holding the promoter's bootstrap (default build/promoter)
+	PromoterMode   promoter.Mode // context: promoterMode: off, advise (default) or auto
 	// ReservedConcurrency reserves that many concurrent executions for each
 	// checker. context: reservedConcurrency (default 0: none). Opt-in: AWS
 	// refuses a reservation that leaves the account under 100 unreserved.
@@ -95,6 +109,7 @@ var (
 	subnetRE  = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
 	rgIDRE    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,39}$`)
 	nodeRE    = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
+	nameRE    = regexp.MustCompile(`^[a-z](-?[a-z0-9])*$`)
 	dnsRE     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
@@ -176,6 +191,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	}
 
 	s := Settings{
+		Name:             str("name", DefaultName),
 		Account:          str("account", defaultAccount),
 		PrimaryRegion:    str("primaryRegion", "us-east-1"),
 		SecondaryRegion:  str("secondaryRegion", "us-west-2"),
@@ -195,12 +211,12 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		AlarmEvaluations: num("alarmEvaluationPeriods", 2),
 		FastAlarmPeriod:  num("fastAlarmPeriod", 30),
 		MetricsMode:      config.MetricsMode(str("metricsMode", string(config.MetricsEMF))),
-		VpcEndpoints:     boolean("vpcEndpoints", true),
-		AlarmEmail:       str("alarmEmail", ""),
-		MaxConnections:   num("maxConnections", 52000),
-		ReplicationLag:   num("replicationLagSeconds", 5),
-		LambdaAsset:      str("lambdaAsset", "build/lambda"),
-		PromoterAsset:    str("promoterAsset", "build/promoter"),
+
+		AlarmEmail:     str("alarmEmail", ""),
+		MaxConnections: num("maxConnections", 52000),
+		ReplicationLag: num("replicationLagSeconds", 5),
+		LambdaAsset:    str("lambdaAsset", "build/lambda"),
+		PromoterAsset:  str("promoterAsset", "build/promoter"),
 
 		ReservedConcurrency: num("reservedConcurrency", 0),
 		SecondaryAuthToken:  boolean("secondaryAuthToken", true),
@@ -223,6 +239,10 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	s.PrimarySubnetIDs = list("primarySubnetIds", nil)
 	s.SecondarySubnets = list("secondarySubnetIds", nil)
 	s.AppClientCidrs = list("appClientCidrs", nil)
+	imported := s.PrimaryVpcID != "" || s.SecondaryVpcID != ""
+	s.VpcEndpoints = boolean("vpcEndpoints", !imported)
+	s.NatGateway = boolean("natGateway", s.PromoterMode == promoter.ModeAuto && !imported)
+	s.VpcEgress = boolean("vpcEgress", false)
 	s.PrimaryCidr = str("primaryCidr", ifEmpty(s.PrimaryVpcID, "10.0.0.0/16"))
 	s.SecondaryCidr = str("secondaryCidr", ifEmpty(s.SecondaryVpcID, "10.1.0.0/16"))
 	if v := ctx("extraVpcs"); v != nil {
@@ -372,11 +392,37 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	if s.MetricsMode != config.MetricsEMF && s.MetricsMode != config.MetricsAPI {
 		bad("metricsMode", s.MetricsMode, "use emf (no endpoint needed) or api (adds a monitoring VPC endpoint)")
 	}
+	if !nameRE.MatchString(s.Name) || len(s.Name) > 20 {
+		bad("name", s.Name, "use 1–20 lower-case letters, digits and single hyphens, starting with a letter (it names stacks and alarms)")
+	}
+	if s.NatGateway && imported {
+		bad("natGateway", true, "the app adds a NAT only to the VPCs it creates; an imported VPC routes through its owner's NAT: set vpcEgress=true")
+	}
+	if imported && s.PromoterMode != promoter.ModeOff && !s.VpcEgress {
+		// The promoter keeps its latch in DynamoDB and calls the ElastiCache
+		// and SNS APIs: an imported VPC reaches them through its owner's NAT
+		// or endpoints, which the app cannot see (it adds a DynamoDB gateway
+		// only to route tables it knows).
+		bad("vpcEgress", false, "the promoter in an imported VPC needs DynamoDB (its latch), the ElastiCache and SNS APIs: declare that the VPCs reach them (their NAT or endpoints) with vpcEgress=true, or set promoterMode=off")
+	}
+	if s.PromoterMode == promoter.ModeAuto {
+		// auto must be able to gather its evidence: the other region's
+		// alarm, read through its CloudWatch, which no endpoint in this
+		// region's VPC serves (CloudWatch is not among the services reached
+		// over cross-region PrivateLink).
+		switch {
+		case imported && !s.VpcEgress:
+			bad("promoterMode", "auto", "auto reads the other region's CloudWatch from inside the VPC: declare that the imported VPCs route to AWS's public endpoints (a NAT of theirs) with vpcEgress=true, or use advise")
+		case !imported && !s.NatGateway:
+			bad("promoterMode", "auto", "auto reads the other region's CloudWatch from inside the VPC, and the VPCs the app creates have no route there without natGateway=true (≈ $33 a month per region): keep natGateway, or use advise")
+		}
+	}
 	lifecycleRefusals(s, bad)
-	// What the checker itself would refuse at start, in its own words,
+	// What the functions would refuse at start, in their own words,
 	// including budgets that do not fit in the function's timeout.
-	errs = append(errs, runtimeRefusals(s, map[string]string{"checkTimeout": rawTimeout})...)
-	errs = append(errs, promoterRefusals(s)...)
+	d := New(s)
+	errs = append(errs, runtimeRefusals(d, map[string]string{"checkTimeout": rawTimeout})...)
+	errs = append(errs, promoterRefusals(d)...)
 	if s.AlarmEmail != "" && !strings.Contains(s.AlarmEmail, "@") {
 		bad("alarmEmail", s.AlarmEmail, "give an email address")
 	}

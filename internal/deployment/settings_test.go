@@ -1,4 +1,4 @@
-package stacks
+package deployment
 
 import (
 	"reflect"
@@ -20,7 +20,7 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load with no context: %v", err)
 	}
-	want := Settings{
+	want := Settings{Name: "redisha",
 		Account: "123456789012", PrimaryRegion: "us-east-1", SecondaryRegion: "us-west-2",
 		PrimaryAZs: []string{"us-east-1a", "us-east-1b"}, SecondaryAZs: []string{"us-west-2a", "us-west-2b"},
 		NodeType: "cache.r7g.large", EngineVersion: "7.1", Replicas: 1, Port: 6379,
@@ -49,6 +49,7 @@ func TestLoadReadsContextForms(t *testing.T) {
 		"extraVpcs":        `[{"vpcId":"vpc-0e1234567","region":"us-east-1"}]`,
 		"appClientCidrs":   "10.20.0.0/16",
 		"metricsMode":      "api",
+		"vpcEgress":        "true",
 	}), "")
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -160,5 +161,55 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	_, err := Load(ctxOf(map[string]any{"recordTtl": float64(0), "port": float64(1)}), "123456789012")
 	if err == nil || !strings.Contains(err.Error(), "recordTtl") || !strings.Contains(err.Error(), "port") {
 		t.Fatalf("want both recordTtl and port in the error, got %v", err)
+	}
+}
+
+// auto must be able to read the other region's CloudWatch: a NAT in the
+// VPCs the app creates (the default with auto), or a declared route out of
+// imported ones. Imported VPCs get no interface endpoints unless asked.
+func TestAutoNeedsARouteAndImportedVpcsKeepTheirEndpoints(t *testing.T) {
+	imported := map[string]any{"primaryVpcId": "vpc-0abc12345", "primarySubnetIds": "subnet-0aaa11112,subnet-0bbb22223",
+		"secondaryVpcId": "vpc-0def67890", "secondarySubnetIds": "subnet-0ccc33334,subnet-0ddd44445"}
+	with := func(base map[string]any, kv ...any) map[string]any {
+		m := map[string]any{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name   string
+		ctx    map[string]any
+		refuse string // a key the refusal names; "" when it synthesizes
+		nat    bool
+		ends   bool
+	}{
+		{"advise, created VPCs", nil, "", false, true},
+		{"auto, created VPCs: a NAT by default", map[string]any{"promoterMode": "auto"}, "", true, true},
+		{"auto without the NAT", map[string]any{"promoterMode": "auto", "natGateway": false}, `"promoterMode"`, false, true},
+		{"imported VPCs: no endpoints by default", with(imported, "vpcEgress", true), "", false, false},
+		{"imported VPCs: the promoter needs a declared way out", imported, `"vpcEgress"`, false, false},
+		{"auto in imported VPCs without a route", with(imported, "promoterMode", "auto"), `"promoterMode"`, false, false},
+		{"auto in imported VPCs with their NAT", with(imported, "promoterMode", "auto", "vpcEgress", true), "", false, false},
+		{"a NAT in imported VPCs", with(imported, "natGateway", true, "vpcEgress", true), `"natGateway"`, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Load(ctxOf(c.ctx), "123456789012")
+			if c.refuse != "" {
+				if err == nil || !strings.Contains(err.Error(), c.refuse) {
+					t.Fatalf("err = %v, want a refusal naming %s", err, c.refuse)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.NatGateway != c.nat || s.VpcEndpoints != c.ends {
+				t.Errorf("natGateway %v, vpcEndpoints %v; want %v, %v", s.NatGateway, s.VpcEndpoints, c.nat, c.ends)
+			}
+		})
 	}
 }

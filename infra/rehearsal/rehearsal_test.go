@@ -1,0 +1,301 @@
+// Package rehearsal_test holds the synthesized templates and the drill
+// together: the app is synthesized into a cloud assembly as `make synth`
+// does, read back as the drill reads it, compared with the model it was
+// rendered from, and rehearsed; then single deployed values are changed in
+// the templates and the rehearsal must follow each.
+package rehearsal_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/redisha/redisha/infra/stacks"
+	"github.com/redisha/redisha/internal/deployment"
+	"github.com/redisha/redisha/internal/drill"
+	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/testbed/lambdatest"
+	"github.com/redisha/redisha/internal/testbed/syncbuf"
+)
+
+var (
+	asset     string // a stand-in Lambda asset (a directory with a bootstrap)
+	bootstrap string // the checker binary built for this machine
+)
+
+func TestMain(m *testing.M) {
+	redisconn.QuietGoRedisLogger()
+	dir, err := os.MkdirTemp("", "redisha-rehearsal-")
+	if err != nil {
+		panic(err)
+	}
+	asset, bootstrap = filepath.Join(dir, "asset"), filepath.Join(dir, "bootstrap")
+	if err := os.MkdirAll(asset, 0o755); err == nil {
+		err = os.WriteFile(filepath.Join(asset, "bootstrap"), []byte("stand-in"), 0o755)
+	}
+	if err == nil {
+		err = lambdatest.Build(bootstrap, "../../lambda")
+	}
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	jsii.Close()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var (
+	once      sync.Once
+	assembly  string
+	model     deployment.Deployment
+	synthFail error
+)
+
+// synthesize writes the default app's cloud assembly once, as make synth
+// does (templates, manifest and deployment.json), and returns its folder
+// and the model it was rendered from.
+func synthesize(t *testing.T) (string, deployment.Deployment) {
+	t.Helper()
+	once.Do(func() {
+		assembly, synthFail = os.MkdirTemp("", "redisha-cdk-out-")
+		if synthFail != nil {
+			return
+		}
+		ctx := map[string]any{"account": "123456789012", "lambdaAsset": asset, "promoterAsset": asset}
+		s, err := deployment.Load(func(k string) any { return ctx[k] }, "")
+		if err != nil {
+			synthFail = err
+			return
+		}
+		model = deployment.New(s)
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(assembly), Context: &map[string]interface{}{
+			"availability-zones:account=123456789012:region=us-east-1": []string{"us-east-1a", "us-east-1b"},
+			"availability-zones:account=123456789012:region=us-west-2": []string{"us-west-2a", "us-west-2b"},
+		}})
+		stacks.Build(app, model)
+		app.Synth(nil)
+		synthFail = model.WriteFile(filepath.Join(assembly, deployment.ModelFile))
+	})
+	if synthFail != nil {
+		t.Fatal(synthFail)
+	}
+	return assembly, model
+}
+
+// The drill's world is the templates', and the templates are the model:
+// field by field, every setting the rehearsal uses.
+func TestTemplatesAreTheModel(t *testing.T) {
+	dir, want := synthesize(t)
+	got, err := deployment.FromTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deployment.Diff(want, got) {
+		t.Error(d)
+	}
+	for _, key := range []string{"us-east-1 checker", "us-west-2 promoter", "record PRIMARY", "loop"} {
+		if !strings.Contains(got.Source[key], ".template.json ") {
+			t.Errorf("source of %s: %q, want a template and a resource", key, got.Source[key])
+		}
+	}
+}
+
+// edit copies the assembly and changes it: fn gets every template.
+func edit(t *testing.T, dir string, fn func(file string, tpl map[string]any)) string {
+	t.Helper()
+	out := t.TempDir()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(e.Name(), ".template.json") {
+			var tpl map[string]any
+			if err := json.Unmarshal(b, &tpl); err != nil {
+				t.Fatal(err)
+			}
+			fn(e.Name(), tpl)
+			if b, err = json.Marshal(tpl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(out, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// each calls fn on every resource of a type in a template.
+func each(tpl map[string]any, typ string, fn func(props map[string]any)) {
+	res, _ := tpl["Resources"].(map[string]any)
+	for _, r := range res {
+		m, _ := r.(map[string]any)
+		if m["Type"] == typ {
+			props, _ := m["Properties"].(map[string]any)
+			fn(props)
+		}
+	}
+}
+
+// envOf is a function's environment variables.
+func envOf(props map[string]any) map[string]any {
+	env, _ := props["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	return vars
+}
+
+// rehearse runs region-lost on an assembly, as make drill does (the on-call
+// reacts a minute after the page).
+func rehearse(t *testing.T, dir string) *drill.Report {
+	t.Helper()
+	dep, err := deployment.FromTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	logs := &syncbuf.Buffer{}
+	rep, err := drill.Run(ctx, drill.Config{Bootstrap: bootstrap, Deployment: dep, Speed: 60, OperatorReaction: time.Minute, Logs: logs},
+		drill.Scenarios["region-lost"], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	rep.WriteTable(&b)
+	t.Log(b.String())
+	return rep
+}
+
+// make drill's headline, on the synthesized templates: region A lost, B
+// promoted, redis.internal on B, every application writes again, nothing
+// acknowledged lost; the report names the template of each setting.
+func TestRehearseTheTemplates(t *testing.T) {
+	dir, _ := synthesize(t)
+	rep := rehearse(t, dir)
+	if !rep.Passed {
+		t.Fatalf("region-lost on the deployed templates: %v", rep.Problems)
+	}
+	for _, a := range rep.Apps {
+		if a.Lost > 0 {
+			t.Errorf("app %s lost %d acknowledged writes", a.Region, a.Lost)
+		}
+	}
+	if !strings.Contains(strings.Join(rep.Sources, "\n"), "RedishaSecondary.template.json") {
+		t.Errorf("the report does not say which template the settings came from: %v", rep.Sources)
+	}
+}
+
+// The templates as they were before the model (the secondary's checker
+// fixed to replica) fail, naming the cause.
+func TestFixedReplicaRoleFails(t *testing.T) {
+	dir, _ := synthesize(t)
+	old := edit(t, dir, func(file string, tpl map[string]any) {
+		if !strings.HasPrefix(file, "RedishaSecondary") {
+			return
+		}
+		each(tpl, "AWS::Lambda::Function", func(p map[string]any) {
+			if env := envOf(p); env["EXPECT_ROLE"] != nil {
+				env["EXPECT_ROLE"] = "replica"
+			}
+		})
+	})
+	rep := rehearse(t, old)
+	if rep.Passed || !strings.Contains(strings.Join(rep.Problems, " "), "never reported writable") {
+		t.Fatalf("with the secondary's checker fixed to replica the rehearsal passed or did not name the cause: %v", rep.Problems)
+	}
+}
+
+// A health check that counts insufficient data as healthy keeps a silent
+// region's record healthy: the name never leaves the lost region.
+func TestInsufficientDataHealthyKeepsTheNameOnALostRegion(t *testing.T) {
+	dir, _ := synthesize(t)
+	changed := edit(t, dir, func(file string, tpl map[string]any) {
+		each(tpl, "AWS::Route53::HealthCheck", func(p map[string]any) {
+			p["HealthCheckConfig"].(map[string]any)["InsufficientDataHealthStatus"] = "Healthy"
+		})
+	})
+	rep := rehearse(t, changed)
+	if rep.Passed || rep.DNSEnd != "a" {
+		t.Fatalf("with InsufficientDataHealthStatus=Healthy the name moved (%s) or the rehearsal passed: %v", rep.DNSEnd, rep.Problems)
+	}
+}
+
+// Every other deployed value reaches the rehearsal: the alarm's metric,
+// statistic, period and N, the record's TTL and the promoter's stall bound
+// each change what the drill builds and predicts.
+func TestRehearsalFollowsEachValue(t *testing.T) {
+	dir, _ := synthesize(t)
+	base, err := deployment.FromTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alarm := func(fn func(p map[string]any)) func(string, map[string]any) {
+		return func(_ string, tpl map[string]any) {
+			each(tpl, "AWS::CloudWatch::Alarm", func(p map[string]any) {
+				if strings.HasSuffix(p["AlarmName"].(string), "-writable") {
+					fn(p)
+				}
+			})
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		change func(string, map[string]any)
+		show   func(d deployment.Deployment, p drill.Predicted) bool
+	}{
+		{"metric", alarm(func(p map[string]any) { p["MetricName"] = "HealthCheckStatus" }),
+			func(d deployment.Deployment, _ drill.Predicted) bool {
+				return d.Regions[1].Writable.Metric == "HealthCheckStatus"
+			}},
+		{"statistic", alarm(func(p map[string]any) { p["Statistic"] = "Maximum" }),
+			func(d deployment.Deployment, _ drill.Predicted) bool {
+				return d.DNS.Records[1].HealthCheck.Alarm.Statistic == "Maximum"
+			}},
+		{"period", alarm(func(p map[string]any) { p["Period"] = 120.0 }),
+			func(_ deployment.Deployment, p drill.Predicted) bool { return p.DetectFailingMax == 2*120+30 }},
+		{"N", alarm(func(p map[string]any) { p["EvaluationPeriods"] = 3.0 }),
+			func(_ deployment.Deployment, p drill.Predicted) bool { return p.DetectFailingMin == 2*60 }},
+		{"TTL", func(_ string, tpl map[string]any) {
+			each(tpl, "AWS::Route53::RecordSet", func(p map[string]any) { p["TTL"] = "60" })
+		}, func(_ deployment.Deployment, p drill.Predicted) bool { return p.TTL == 60 }},
+		{"stall bound", func(file string, tpl map[string]any) {
+			each(tpl, "AWS::Lambda::Function", func(p map[string]any) {
+				if env := envOf(p); env["STALL_AFTER"] != nil {
+					env["STALL_AFTER"] = "10m0s"
+				}
+			})
+		}, func(_ deployment.Deployment, p drill.Predicted) bool { return p.PromoteMin >= 600 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dep, err := deployment.FromTemplates(edit(t, dir, c.change))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := drill.Config{Bootstrap: bootstrap, Deployment: dep}
+			if !c.show(dep, drill.Predict(cfg)) {
+				t.Errorf("the rehearsal did not follow the changed %s: %+v", c.name, drill.Predict(cfg))
+			}
+			if c.show(base, drill.Predict(drill.Config{Bootstrap: bootstrap, Deployment: base})) {
+				t.Errorf("the unchanged templates already show the change of %s: the test proves nothing", c.name)
+			}
+		})
+	}
+}
