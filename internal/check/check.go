@@ -1,6 +1,8 @@
 // Package check is redisha's health-check engine: one check is one pipeline
 // (one network round trip on a warm connection) whose result is data. Redis
-// being down is a Result with a reason, never a Go error.
+// being down is a Result with a reason, never a Go error. On a cluster-mode
+// endpoint (ClusterChecker) every shard's primary gets that pipeline, all in
+// parallel, and the result sums the shards up.
 package check
 
 import (
@@ -95,6 +97,10 @@ type Options struct {
 	Region string
 	// Now is the clock (tests only). default: time.Now
 	Now func() time.Time `json:"-"`
+
+	// tag is the hash tag of the shard a cluster check writes to: its keys
+	// carry "{tag}" so that they hash to that shard. Empty on one node.
+	tag string
 }
 
 func (o Options) withDefaults() Options {
@@ -153,7 +159,19 @@ func ValidatePrefix(p string) error {
 
 // HeartbeatKey is the key that carries the primary's write time.
 func (o Options) HeartbeatKey() string {
+	if o.tag != "" {
+		return o.withDefaults().Prefix + "heartbeat:{" + o.tag + "}"
+	}
 	return o.withDefaults().Prefix + "heartbeat"
+}
+
+// keyPrefix is what a probe key starts with: the prefix, and on a cluster
+// the shard's hash tag.
+func (o Options) keyPrefix() string {
+	if o.tag != "" {
+		return o.Prefix + "{" + o.tag + "}"
+	}
+	return o.Prefix
 }
 
 // Result is the outcome of one check.
@@ -199,6 +217,11 @@ type Result struct {
 	HeartbeatMissing bool `json:"heartbeat_missing,omitempty"`
 	// HeartbeatAgeSeconds is HeartbeatAge in seconds, for JSON.
 	HeartbeatAgeSeconds *float64 `json:"heartbeat_age_seconds,omitempty"`
+	// Shards holds one result per shard of a cluster-mode endpoint, in slot
+	// order; nil on one node. The fields above then sum them up: healthy
+	// and writable only when every shard is, the first failing shard's step
+	// and reason, every failing shard in Error, the worst shard's lag.
+	Shards []ShardResult `json:"shards,omitempty"`
 }
 
 // Milliseconds is d in milliseconds, to the microsecond: the one conversion
@@ -274,7 +297,7 @@ func attempt(ctx context.Context, c redis.Cmdable, o Options, role Role, hb Hear
 	if role == Replica {
 		verify = queueReplica(ctx, pipe, o, &r)
 	} else {
-		key, token := newKeyToken(o.Prefix)
+		key, token := newKeyToken(o.keyPrefix())
 		verify = queuePrimary(ctx, pipe, o, &r, key, token, hb)
 	}
 	_, execErr := pipe.Exec(ctx)
@@ -303,7 +326,10 @@ func attempt(ctx context.Context, c redis.Cmdable, o Options, role Role, hb Hear
 	return r, seen
 }
 
-// parseRole reads ROLE's reply: master → Primary, slave → Replica.
+// parseRole reads ROLE's reply: master → Primary, slave → Replica. Redis
+// OSS and Valkey (through 8.x) both answer master and slave; primary and
+// replica are read too, the names Valkey uses everywhere else (HELLO,
+// CLUSTER SHARDS), should ROLE ever follow.
 func parseRole(cmd *redis.Cmd) Role {
 	// Val, not Slice: go-redis sets a failed pipeline's error on commands
 	// whose replies did arrive too.
@@ -312,9 +338,9 @@ func parseRole(cmd *redis.Cmd) Role {
 		return ""
 	}
 	switch s, _ := v[0].(string); s {
-	case "master":
+	case "master", "primary":
 		return Primary
-	case "slave":
+	case "slave", "replica":
 		return Replica
 	}
 	return ""

@@ -72,6 +72,13 @@ func (k *Checker) check(ctx context.Context, o Options) Result {
 		r.fail(StepPing, ReasonUnknown, err)
 		return r
 	}
+	return k.checkOn(ctx, o, c, warm)
+}
+
+// checkOn is check on the client c that k.conn returned; warm says whether
+// its connection may be left over from before the endpoint moved.
+func (k *Checker) checkOn(ctx context.Context, o Options, c *redis.Client, warm bool) Result {
+	var err error
 	hb := Heartbeat{Region: o.Region}
 	if o.Heartbeat {
 		hb.Seq = k.seq.Add(1)

@@ -10,31 +10,9 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// notYetBounded lists the numeric flags of the commands being rewritten
-// (status, failover, switchover, verify, drill): they declare their ranges
-// when the rewrite lands, and each entry goes then. Every other numeric flag
-// of the tree must declare one.
-var notYetBounded = map[string]bool{
-	"redisha status --timeout":       true,
-	"redisha failover --timeout":     true,
-	"redisha switchover --timeout":   true,
-	"redisha drill --timeout":        true,
-	"redisha failover --wait":        true,
-	"redisha failover --poll":        true,
-	"redisha switchover --catch-up":  true,
-	"redisha switchover --wait":      true,
-	"redisha switchover --poll":      true,
-	"redisha verify --replicas":      true,
-	"redisha verify --timeout":       true,
-	"redisha drill --speed":          true,
-	"redisha drill --route53-lag":    true,
-	"redisha drill --writers":        true,
-	"redisha drill --interval":       true,
-	"redisha drill --warm-up":        true,
-	"redisha drill --observe":        true,
-	"redisha drill --settle":         true,
-	"redisha drill --probe-interval": true,
-}
+// notYetBounded lists numeric flags that declare no range yet: none. Every
+// numeric flag of the tree must declare one.
+var notYetBounded = map[string]bool{}
 
 // The values every numeric flag is tried with: zero, negative and absurd
 // (a century, a quintillion). Absurd is refused by every flag.

@@ -39,6 +39,12 @@ func (f *awsDrillFlags) add(cmd *cobra.Command) {
 	fs.DurationVar(&f.observe, "observe", 15*time.Minute, "with --aws: wait at most this long for the recovery")
 	fs.DurationVar(&f.settle, "settle", 30*time.Second, "with --aws: keep measuring this long once writes are back")
 	fs.DurationVar(&f.probe, "probe-interval", time.Second, "with --aws: pause between the probe's samples of DNS, the datastore and the alarms")
+	intRange(fs, "writers", 1, 100, "")
+	durationRange(fs, "interval", time.Millisecond, time.Minute, "")
+	durationRange(fs, "warm-up", 0, time.Hour, "")
+	durationRange(fs, "observe", time.Second, 24*time.Hour, "")
+	durationRange(fs, "settle", 0, time.Hour, "")
+	durationRange(fs, "probe-interval", 10*time.Millisecond, time.Minute, "")
 }
 
 // refuseLocal rejects --aws's flags on a drill on this machine.

@@ -76,6 +76,8 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 	fs.BoolVar(&down, "primary-down", false, "confirm that the primary region is down when its CloudWatch cannot be reached (you are the independent evidence)")
 	fs.DurationVar(&wait, "wait", promoter.DefaultPromoteTimeout, "how long to wait for the promotion to be verified")
 	fs.DurationVar(&poll, "poll", promoter.DefaultPollInterval, "pause between checks while promoting")
+	durationRange(fs, "wait", time.Second, time.Hour, "")
+	durationRange(fs, "poll", 10*time.Millisecond, 5*time.Minute, "")
 	fs.BoolVar(&asJSON, "json", false, "print the plan (and the promotion) as one JSON object")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if to == "" {

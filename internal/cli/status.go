@@ -60,6 +60,7 @@ func addGDSFlags(cmd *cobra.Command) *gdsFlags {
 	fs.StringVar(&g.modelPath, "deployment", "", "the deployment: a synthesized cloud assembly `dir` (cdk.out) or its deployment.json; gives the alarms, key prefix and promoter bounds (default: a deployment named redisha with the default settings)")
 	fs.StringVar(&g.prefix, "prefix", check.DefaultPrefix, "the checkers' key `prefix` (the heartbeat is <prefix>heartbeat)")
 	fs.DurationVar(&g.timeout, "timeout", 5*time.Second, "deadline of each AWS and Redis call")
+	durationRange(fs, "timeout", 10*time.Millisecond, 5*time.Minute, "")
 	return g
 }
 

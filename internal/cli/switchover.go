@@ -59,6 +59,9 @@ may be lost. Exit codes: 0 moved and verified, 1 not (the message says which ste
 	fs.DurationVar(&catchUp, "catch-up", time.Minute, "how long to wait for the target to catch up")
 	fs.DurationVar(&wait, "wait", promoter.DefaultPromoteTimeout, "how long to wait for the promotion to be verified")
 	fs.DurationVar(&poll, "poll", promoter.DefaultPollInterval, "pause between checks while promoting")
+	durationRange(fs, "catch-up", time.Second, time.Hour, "")
+	durationRange(fs, "wait", time.Second, time.Hour, "")
+	durationRange(fs, "poll", 10*time.Millisecond, 5*time.Minute, "")
 	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if to == "" {

@@ -78,6 +78,8 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 	fs.IntVar(&replicas, "replicas", 1, "replicas per member (context replicas): nodes = 1 + replicas")
 	fs.StringVar(&modelPath, "deployment", "", "the deployment to verify against: a synthesized cloud assembly `dir` (cdk.out) or its deployment.json; gives the regions, groups and replicas the flags above default to")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of each AWS call")
+	intRange(fs, "replicas", 0, 5, "")
+	durationRange(fs, "timeout", 10*time.Millisecond, 5*time.Minute, "")
 	fs.BoolVar(&asJSON, "json", false, "print the results as a JSON list")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if modelPath != "" {

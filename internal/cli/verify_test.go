@@ -70,7 +70,7 @@ func TestVerifyUsage(t *testing.T) {
 	for args, want := range map[string]string{
 		"verify --secondary-region us-east-1": "--primary-region and --secondary-region",
 		"verify --replicas 9":                 "--replicas 9",
-		"verify --timeout 0s":                 "--timeout must be positive",
+		"verify --timeout 0s":                 "--timeout 0s is out of range",
 		"verify extra":                        "extra",
 	} {
 		code, _, errs := run(t, nil, strings.Fields(args)...)

@@ -40,6 +40,10 @@ type Config struct {
 	PasswordFile string
 	// Check shapes each check (timeout, role, heartbeat, key prefix, TTL).
 	Check check.Options
+	// ClusterMode: auto (read cluster_enabled once per connection), on (a
+	// cluster-mode endpoint: check every shard) or off (one node, never
+	// asked). env: CLUSTER_MODE. default: auto
+	ClusterMode check.ClusterMode
 	// MetricsMode: api or emf. env: METRICS_MODE. default: api
 	MetricsMode MetricsMode
 	// Namespace of the metrics. env: METRIC_NAMESPACE. default: Custom/Redis
@@ -85,6 +89,7 @@ const (
 	EnvDB            = "REDIS_DB"
 	EnvCheckTimeout  = "CHECK_TIMEOUT"
 	EnvExpectRole    = "EXPECT_ROLE"
+	EnvClusterMode   = "CLUSTER_MODE"
 	EnvHeartbeat     = "HEARTBEAT"
 	// EnvHeartbeatRegion names the writer in the heartbeat; default AWS_REGION.
 	EnvHeartbeatRegion = "HEARTBEAT_REGION"
@@ -128,6 +133,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			Heartbeat:  true,
 			Region:     strings.TrimSpace(getenv(EnvAWSRegion)),
 		},
+		ClusterMode:    check.ClusterAuto,
 		MetricsMode:    MetricsAPI,
 		Namespace:      metrics.DefaultNamespace,
 		SecretTimeout:  DefaultSecretTimeout,
@@ -167,6 +173,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			bad(EnvExpectRole, v, "use auto, primary or replica")
 		}
 		c.Check.ExpectRole = r
+	}
+	if v := getenv(EnvClusterMode); v != "" {
+		m, err := check.ParseClusterMode(v)
+		if err != nil {
+			bad(EnvClusterMode, v, "use auto (ask the endpoint), on (a cluster-mode endpoint: check every shard) or off (one node)")
+		}
+		c.ClusterMode = m
 	}
 	if v := getenv(EnvHeartbeat); v != "" {
 		b, err := strconv.ParseBool(v)

@@ -38,6 +38,10 @@ func TestDefaults(t *testing.T) {
 	if c.MetricsMode != MetricsAPI || c.Namespace != "Custom/Redis" || c.HighResolution || len(c.Dimensions) != 0 {
 		t.Errorf("metrics: %s %s %v %v", c.MetricsMode, c.Namespace, c.HighResolution, c.Dimensions)
 	}
+	// Auto cluster mode: the endpoint says whether it is a cluster.
+	if c.ClusterMode != check.ClusterAuto {
+		t.Errorf("cluster mode %q, want auto", c.ClusterMode)
+	}
 }
 
 func TestAllSet(t *testing.T) {
@@ -48,7 +52,7 @@ func TestAllSet(t *testing.T) {
 		EnvKeyPrefix: "hc:", EnvKeyTTL: "45s", EnvMetricsMode: "emf", EnvNamespace: "Team/Redis",
 		EnvDimensions: "ReplicationGroup=redis-primary,Region=us-east-1", EnvHighResolution: "true",
 		EnvAWSRegion: "us-east-1", EnvHeartbeatRegion: "primary-east", EnvSecretTimeout: "1s",
-		EnvPublishTimeout: "2s", EnvFunctionTimeout: "10s",
+		EnvPublishTimeout: "2s", EnvFunctionTimeout: "10s", EnvClusterMode: "on",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +65,8 @@ func TestAllSet(t *testing.T) {
 		c.Check.Timeout != 1500*time.Millisecond || c.Check.ExpectRole != check.Replica || !c.Check.Heartbeat ||
 		c.Check.Prefix != "hc:" || c.Check.KeyTTL != 45*time.Second || c.MetricsMode != MetricsEMF ||
 		c.Namespace != "Team/Redis" || !c.HighResolution || c.Check.Region != "primary-east" ||
-		c.SecretTimeout != time.Second || c.PublishTimeout != 2*time.Second || c.FunctionTimeout != 10*time.Second {
+		c.SecretTimeout != time.Second || c.PublishTimeout != 2*time.Second || c.FunctionTimeout != 10*time.Second ||
+		c.ClusterMode != check.ClusterOn {
 		t.Errorf("config: %+v", c)
 	}
 }
@@ -83,6 +88,7 @@ func TestBadInput(t *testing.T) {
 		{"timeout not duration", map[string]string{EnvCheckTimeout: "2"}, `CHECK_TIMEOUT="2": use a positive Go duration such as 2s`},
 		{"timeout too long", map[string]string{EnvCheckTimeout: "5m"}, `CHECK_TIMEOUT="5m": use at most 60s`},
 		{"role", map[string]string{EnvExpectRole: "master"}, `EXPECT_ROLE="master": use auto, primary or replica`},
+		{"cluster mode", map[string]string{EnvClusterMode: "sharded"}, `CLUSTER_MODE="sharded": use auto (ask the endpoint), on (a cluster-mode endpoint: check every shard) or off (one node)`},
 		{"heartbeat region", map[string]string{EnvHeartbeatRegion: "us east"}, `HEARTBEAT_REGION="us east": use a name without white space`},
 		{"secret timeout", map[string]string{EnvSecretTimeout: "0s"}, `SECRET_TIMEOUT="0s": use a positive Go duration of at most 60s`},
 		{"publish timeout", map[string]string{EnvPublishTimeout: "2m"}, `PUBLISH_TIMEOUT="2m": use a positive Go duration of at most 60s`},

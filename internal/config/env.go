@@ -19,7 +19,8 @@ import (
 // the default (role, TLS, heartbeat, metrics mode, namespace, the budgets);
 // empty optional settings are left out. The password is never written, nor
 // AWS_REGION (Lambda sets it): the heartbeat's region goes in
-// HEARTBEAT_REGION.
+// HEARTBEAT_REGION. CLUSTER_MODE is written only when it is not auto, the
+// default every reader knows.
 func (c Config) Env() map[string]string {
 	env := map[string]string{
 		EnvAddr:           c.Redis.Addr,
@@ -47,6 +48,9 @@ func (c Config) Env() map[string]string {
 		EnvPasswordFile:    c.PasswordFile,
 		EnvDimensions:      FormatDimensions(c.Dimensions),
 		EnvHeartbeatRegion: c.Check.Region,
+	}
+	if c.ClusterMode != "" && c.ClusterMode != check.ClusterAuto {
+		optional[EnvClusterMode] = string(c.ClusterMode)
 	}
 	if c.FunctionTimeout != 0 {
 		optional[EnvFunctionTimeout] = c.FunctionTimeout.String()
@@ -82,7 +86,7 @@ func FormatDimensions(ds []metrics.Dimension) string {
 func EnvNames() []string {
 	names := map[string]bool{}
 	for _, n := range []string{EnvAddr, EnvTLS, EnvTLSServerName, EnvTLSCAFile, EnvUsername, EnvAuthSecretARN,
-		EnvPasswordFile, EnvDB, EnvCheckTimeout, EnvExpectRole, EnvHeartbeat, EnvKeyPrefix, EnvKeyTTL,
+		EnvPasswordFile, EnvDB, EnvCheckTimeout, EnvExpectRole, EnvClusterMode, EnvHeartbeat, EnvKeyPrefix, EnvKeyTTL,
 		EnvMetricsMode, EnvNamespace, EnvDimensions, EnvHighResolution, EnvHeartbeatRegion, EnvAWSRegion,
 		EnvSecretTimeout, EnvPublishTimeout, EnvFunctionTimeout} {
 		names[n] = true

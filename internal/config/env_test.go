@@ -35,6 +35,11 @@ func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
 			Check:        check.Options{Prefix: "hc:", KeyTTL: 45 * time.Second},
 			MetricsMode:  MetricsAPI, Namespace: "Team/Redis",
 		},
+		"cluster-mode configuration endpoint": {
+			Redis:       redisconn.Config{Addr: "clustercfg.redis-primary.abc123.use1.cache.amazonaws.com:6379", TLS: true},
+			ClusterMode: check.ClusterOn,
+		},
+		"one node, never asked":      {Redis: redisconn.Config{Addr: "redis.internal:6379"}, ClusterMode: check.ClusterOff},
 		"zero value but the address": {Redis: redisconn.Config{Addr: "redis.internal:6379"}},
 	}
 	for name, c := range cases {
@@ -62,6 +67,9 @@ func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
 			}
 			if want.Check.ExpectRole == "" {
 				want.Check.ExpectRole = check.Auto // what FromEnv reads for an unset EXPECT_ROLE
+			}
+			if want.ClusterMode == "" {
+				want.ClusterMode = check.ClusterAuto
 			}
 			want.MetricsMode = MetricsMode(or(string(c.MetricsMode), string(MetricsAPI)))
 			want.Namespace = or(c.Namespace, metrics.DefaultNamespace)

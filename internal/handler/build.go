@@ -54,11 +54,25 @@ func Build(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.L
 			return user, tok, err
 		}
 	}
-	conn, err := redisconn.NewClient(rc) // fail at init, not per invocation
-	if err != nil {
-		return nil, nil, err
+	// Fail at init, not per invocation. CLUSTER_MODE=off is the one-node
+	// checker as it always was; auto and on may check every shard.
+	var checker interface {
+		Checker
+		Close() error
 	}
-	checker := check.New(conn, cfg.Check)
+	if cfg.ClusterMode == check.ClusterOff {
+		conn, err := redisconn.NewClient(rc)
+		if err != nil {
+			return nil, nil, err
+		}
+		checker = check.New(conn, cfg.Check)
+	} else {
+		cc, err := check.NewCluster(rc, cfg.Check, cfg.ClusterMode)
+		if err != nil {
+			return nil, nil, err
+		}
+		checker = cc
+	}
 
 	var pub metrics.Publisher
 	opts := metrics.Options{Namespace: cfg.Namespace, Dimensions: cfg.Dimensions, HighResolution: cfg.HighResolution}

@@ -1,5 +1,6 @@
-// Package handler is the health-checker Lambda's handler: run one check,
-// publish its metrics, return the result. Redis being down is a normal
+// Package handler is the health-checker Lambda's handler: run one check (of
+// one node, or of every shard of a cluster-mode endpoint), publish its
+// metrics, return the result. Redis being down is a normal
 // result; the handler returns an error only when it could not do its job
 // (publish the metrics), so the function's Errors metric means "the checker
 // is broken" and the alarm sees missing data, which it treats as breaching.
@@ -59,7 +60,10 @@ type Checker interface {
 	Check(ctx context.Context) check.Result
 }
 
-var _ Checker = (*check.Checker)(nil)
+var (
+	_ Checker = (*check.Checker)(nil)
+	_ Checker = (*check.ClusterChecker)(nil)
+)
 
 // Tokens supplies the AUTH token; *secret.Source is the production one.
 type Tokens interface {
@@ -190,6 +194,15 @@ func (h *Handler) logResult(ctx context.Context, resp Response) {
 	}
 	if res.HeartbeatMissing {
 		attrs = append(attrs, "heartbeat_missing", true)
+	}
+	if res.Shards != nil {
+		failed := 0
+		for _, s := range res.Shards {
+			if !s.Healthy {
+				failed++
+			}
+		}
+		attrs = append(attrs, "shards", len(res.Shards), "failed_shards", failed)
 	}
 	if res.Healthy {
 		h.log.InfoContext(ctx, "check", attrs...)

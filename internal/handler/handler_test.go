@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/config"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/secret"
@@ -280,5 +281,54 @@ func TestHandleShortFunctionTimeoutWarnsOnce(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "the function timeout is too short"); n != 1 {
 		t.Fatalf("warned %d times, want once:\n%s", n, logs)
+	}
+}
+
+// The handler as Build wires it from the environment, against a real
+// 3-shard cluster: one shard's primary killed makes HealthCheckStatus and
+// WritableStatus 0, and the log line and the response name that shard.
+func TestBuildClusterEndpointOneShardDown(t *testing.T) {
+	servers := redistest.StartCluster(t, 3, redisserver.Options{})
+	cfg, err := config.FromEnv(func(k string) string {
+		return map[string]string{config.EnvAddr: servers[0].Addr, config.EnvTLS: "false", config.EnvMetricsMode: "emf",
+			config.EnvCheckTimeout: "1s", config.EnvAWSRegion: "us-east-1"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, logs bytes.Buffer
+	h, closeFn, err := Build(context.Background(), cfg, &stdout, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closeFn() })
+	invoke := func() (Response, map[string]any) {
+		t.Helper()
+		stdout.Reset()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := h.Handle(ctx, readEvent(t, "eventbridge-scheduled.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var emf map[string]any
+		if err := json.Unmarshal(stdout.Bytes(), &emf); err != nil {
+			t.Fatalf("EMF line %q: %v", stdout.String(), err)
+		}
+		return resp, emf
+	}
+	resp, emf := invoke()
+	if !resp.Healthy || !resp.Writable || len(resp.Shards) != 3 || emf["HealthCheckStatus"] != 1.0 || emf["WritableStatus"] != 1.0 {
+		t.Fatalf("healthy cluster: %+v, EMF %v", resp.Result, emf)
+	}
+
+	servers[2].Kill()
+	resp, emf = invoke()
+	if resp.Healthy || resp.Writable || emf["HealthCheckStatus"] != 0.0 || emf["WritableStatus"] != 0.0 {
+		t.Fatalf("one shard down: %+v, EMF %v", resp.Result, emf)
+	}
+	shard := "shard 10922-16383 at " + servers[2].Addr
+	if !strings.Contains(resp.Error, shard) || !strings.Contains(logs.String(), shard) || !strings.Contains(logs.String(), `"failed_shards":1`) {
+		t.Fatalf("the failing shard is not named: error %q, logs %s", resp.Error, logs.String())
 	}
 }
