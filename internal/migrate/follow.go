@@ -16,7 +16,9 @@ import (
 // FollowOptions shape Follow.
 type FollowOptions struct {
 	// Match is the key pattern to follow (a PSUBSCRIBE pattern, the same
-	// glob syntax as SCAN MATCH). default: "*"
+	// glob syntax as SCAN MATCH), in the source side's database; events of
+	// the others are heard (the health check counts them) but not
+	// followed. default: "*"
 	Match string
 	// Mode, BigKeyBytes, Chunk and BatchTimeout are as in CopyOptions.
 	Mode         Mode
@@ -55,8 +57,11 @@ type FollowOptions struct {
 	// CheckEvery is the period of the health check of each source master:
 	// the master must still be a master (not demoted by a failover) and,
 	// when it changed data (INFO rdb_changes_since_last_save), it must have
-	// sent keyspace events; either failure is warned about and counted, and
-	// notifications are switched on again where CONFIG allows. default: 10 seconds
+	// sent keyspace events (checked only when Match is "*": a pattern
+	// leaves changes without events the follower hears); either failure is
+	// warned about and counted, and notifications are switched on again
+	// where CONFIG allows. FLUSHDB, FLUSHALL and SWAPDB are counted too.
+	// default: 10 seconds
 	CheckEvery time.Duration
 
 	versions func(src, dst string) (string, string)
