@@ -428,24 +428,19 @@ func (m *Mirror) work(w int, q <-chan item) {
 				break fill
 			}
 		}
-		// Plain writes go in pipelines; a transaction or barrier is handled
-		// on its own, in its place, so the order stays the order of the old
-		// deployment.
+		// Plain writes go in pipelines; a barrier (a write of several keys
+		// or a transaction) is met in its place, so the order stays the
+		// order of the old deployment.
 		items := append([]item(nil), batch...)
 		batch = batch[:0]
 		for _, b := range items {
-			switch {
-			case b.bar != nil:
+			if b.bar != nil {
 				flush()
 				m.meet(w, b.bar)
-			case b.tx:
-				flush()
-				m.release(b)
-				m.sendTx(b)
-			default:
-				m.release(b)
-				batch = append(batch, b)
+				continue
 			}
+			m.release(b)
+			batch = append(batch, b)
 		}
 		flush()
 	}
