@@ -32,7 +32,8 @@ import (
 // acknowledged present on the target.
 //
 // REDISHA_SOAK sets the load's duration (default 12s; e.g. 2h for a long
-// soak), REDISHA_SOAK_RATE the writes per second (default 2000).
+// soak), REDISHA_SOAK_RATE the writes per second (default 2000), and
+// REDISHA_SOAK_CLUSTER=1 makes the target a cluster of 3 masters.
 func TestMigrateSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the soak test runs about 15 s: skipped under -short (make test runs it)")
@@ -53,7 +54,20 @@ func TestMigrateSoak(t *testing.T) {
 		rate = n
 	}
 	srcSrv := redistest.Start(t, redisserver.Options{Config: []string{"appendonly yes", "appendfsync always"}})
-	dstSrv := redistest.Start(t, redisserver.Options{})
+	// The target: a standalone server, or with REDISHA_SOAK_CLUSTER=1 a
+	// cluster of 3 masters (standalone into cluster mode).
+	var dstAddr string
+	var targetClient, checkClient redis.UniversalClient
+	if os.Getenv("REDISHA_SOAK_CLUSTER") != "" {
+		nodes := redistest.StartCluster(t, 3, redisserver.Options{})
+		dstAddr = nodes[0].Addr
+		targetClient, checkClient = redistest.ClusterClient(t, nodes, "", ""), redistest.ClusterClient(t, nodes, "", "")
+	} else {
+		srv := redistest.Start(t, redisserver.Options{})
+		dstAddr = srv.Addr
+		targetClient = redis.NewClient(&redis.Options{Addr: dstAddr, ContextTimeoutEnabled: true, DialTimeout: time.Second})
+		checkClient = redistest.Admin(t, dstAddr, "", "")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), load+3*time.Minute)
 	defer cancel()
 	bulk := redistest.Admin(t, srcSrv.Addr, "", "")
@@ -70,13 +84,13 @@ func TestMigrateSoak(t *testing.T) {
 		}
 	}
 
-	app := startSoakApp(t, ctx, srcSrv.Addr, dstSrv.Addr, rate)
+	app := startSoakApp(t, ctx, srcSrv.Addr, targetClient, rate)
 	src, err := migrate.Open(ctx, "source", redisconn.Config{Addr: srcSrv.Addr}, migrate.SideOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	dst, err := migrate.Open(ctx, "target", redisconn.Config{Addr: dstSrv.Addr}, migrate.SideOptions{})
+	dst, err := migrate.Open(ctx, "target", redisconn.Config{Addr: dstAddr}, migrate.SideOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +147,7 @@ func TestMigrateSoak(t *testing.T) {
 	gateTime := time.Since(gateStart)
 	stop2()
 	err2 := <-done2
-	missing := app.verify(t, redistest.Admin(t, dstSrv.Addr, "", ""))
+	missing := app.verify(t, checkClient)
 	ms := app.mirror.Stats()
 	t.Logf("load %s: %d writes acknowledged (%.0f/s), %d failed while the source restarted; mirror %s refused %d",
 		loadTime.Round(time.Millisecond), app.acked.Load(), float64(app.acked.Load())/loadTime.Seconds(), app.failed.Load(), ms, ms.Refused)
@@ -176,9 +190,8 @@ type soakApp struct {
 	mirrorErrs map[string]int
 }
 
-func startSoakApp(t *testing.T, ctx context.Context, srcAddr, dstAddr string, rate int) *soakApp {
+func startSoakApp(t *testing.T, ctx context.Context, srcAddr string, target redis.UniversalClient, rate int) *soakApp {
 	t.Helper()
-	target := redis.NewClient(&redis.Options{Addr: dstAddr, ContextTimeoutEnabled: true, DialTimeout: time.Second})
 	a := &soakApp{fields: map[string][]string{}, elements: map[string][]string{}, ids: map[string][]string{}, mirrorErrs: map[string]int{}}
 	m, err := dualwrite.NewMirror(dualwrite.Options{Target: target, OnError: func(name string, _ error) {
 		a.mu.Lock()
@@ -312,7 +325,7 @@ func (a *soakApp) stop() {
 }
 
 // verify counts the acknowledged writes missing on the target.
-func (a *soakApp) verify(t *testing.T, dst *redis.Client) (missing int) {
+func (a *soakApp) verify(t *testing.T, dst redis.UniversalClient) (missing int) {
 	t.Helper()
 	ctx := context.Background()
 	a.mu.Lock()
