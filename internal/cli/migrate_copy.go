@@ -66,6 +66,7 @@ or follow may have missed changes, 2 on bad usage or a refused pair of sides.`,
 	intRange(fs, "chunk", 1, 1e6, "")
 	fs.StringVar(&o.Checkpoint, "checkpoint", "", "`file` recording progress; an existing one for the same source resumes the copy")
 	fs.BoolVar(&cf.follow, "follow", false, "also follow keyspace notifications during and after the copy, until Ctrl-C")
+	fs.BoolVar(&cf.resync, "resync-after-reconnect", false, "with --follow: after a lost subscription, copy every key of that master again")
 	fs.BoolVar(&cf.noConfig, "no-config", false, "with --follow: do not try CONFIG SET notify-keyspace-events (set it in the parameter group)")
 	fs.BoolVar(&cf.allowNonEmpty, "allow-nonempty-target", false, "copy into a target database that already holds keys (e.g. filled by dualwrite); without it such a target is refused")
 	fs.BoolVar(&cf.asJSON, "json", false, "print the result as JSON")
@@ -88,7 +89,7 @@ or follow may have missed changes, 2 on bad usage or a refused pair of sides.`,
 
 // copyFlags are the copy command's switches beyond CopyOptions.
 type copyFlags struct {
-	follow, asJSON, allowNonEmpty, noConfig bool
+	follow, asJSON, allowNonEmpty, noConfig, resync bool
 }
 
 // checkpointFor is the checkpoint file of one database: the given path for
@@ -135,7 +136,7 @@ func runCopy(ctx context.Context, env Env, pairs []sidePair, o migrate.CopyOptio
 	copyDone := make(chan struct{})
 	if cf.follow {
 		for _, p := range pairs {
-			fo := migrate.FollowOptions{Mode: o.Mode, BigKeyBytes: o.BigKeyBytes, Chunk: o.Chunk, NoConfig: cf.noConfig,
+			fo := migrate.FollowOptions{Mode: o.Mode, BigKeyBytes: o.BigKeyBytes, Chunk: o.Chunk, NoConfig: cf.noConfig, Resync: cf.resync,
 				CopyDone: copyDone, Reconcile: reconcile[p.db]}
 			fs = append(fs, startFollower(ctx, env, line, &mu, pairs, p, fo, "follow: "))
 		}

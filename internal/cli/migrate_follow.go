@@ -50,6 +50,7 @@ flush) or the source cannot be subscribed, 2 on bad usage.`,
 	intRange(fs, "batch", 1, 1e6, "")
 	intRangeOr(fs, "big-key-bytes", 1, 1<<40, -1, "the size probe off")
 	intRange(fs, "chunk", 1, 1e6, "")
+	fs.BoolVar(&o.Resync, "resync-after-reconnect", false, "after a lost subscription, copy every key of that master again (a full copy of the shard) so changes made meanwhile are not missed")
 	fs.BoolVar(&o.NoConfig, "no-config", false, "do not try CONFIG SET notify-keyspace-events (set it in the parameter group)")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

@@ -44,6 +44,12 @@ type FollowOptions struct {
 	// nothing followed the source: keys deleted there meanwhile. Only for a
 	// target that holds nothing but the source's keys. default: false
 	Reconcile bool
+	// Resync, after a lost subscription, queues every key of that master
+	// (SCAN) so that changes made while it was down are copied too: the
+	// cost of a full copy of the shard, paced by the follower's own speed.
+	// Deletions made meanwhile are not repaired (the gate finds them).
+	// default: false (warn, count the reconnect, leave the rest to the gate)
+	Resync bool
 	// OnSubscribed is called once every source master is subscribed: from
 	// then on no change is missed. default: none
 	OnSubscribed func()
@@ -326,7 +332,8 @@ func Follow(ctx context.Context, src, dst *Side, o FollowOptions) (FollowStats, 
 			defer stop()
 			defer ps.Close()
 			l := listener{ps: ps, sh: src.Shards[i], db: db, q: queues[i], wake: wake, events: &events, heard: &heard[i],
-				reconnects: &reconnects, warn: warn, setConfig: !o.NoConfig}
+				reconnects: &reconnects, warn: warn, setConfig: !o.NoConfig, resync: o.Resync, match: o.Match,
+				resyncBound: 20 * o.Batch, wg: &wg}
 			l.run(ctx)
 		}()
 		wg.Add(1)
@@ -494,6 +501,55 @@ type listener struct {
 	reconnects *atomic.Int64
 	warn       func(string)
 	setConfig  bool
+	// resync queues every key of the master after a reconnect, holding
+	// the queue under resyncBound keys.
+	resync      bool
+	match       string
+	resyncBound int
+	resyncing   atomic.Bool
+	wg          *sync.WaitGroup // Follow waits for a resync to end
+}
+
+// resyncAll queues every key of the master matching the pattern, a SCAN
+// page at a time, waiting while the queue holds resyncBound keys or more.
+func (l *listener) resyncAll(ctx context.Context) {
+	defer l.wg.Done()
+	defer l.resyncing.Store(false)
+	var cursor uint64
+	n := 0
+	for ctx.Err() == nil {
+		keys, next, err := l.sh.Client.Scan(ctx, cursor, l.match, 1000).Result()
+		if err != nil {
+			if ctx.Err() == nil {
+				l.warn(fmt.Sprintf("source %s: resync after the reconnect stopped after %d keys (%v): run migrate compare", l.sh.Addr, n, err))
+			}
+			return
+		}
+		now := time.Now()
+		for _, k := range keys {
+			l.q.push(k, now)
+		}
+		n += len(keys)
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+		if next == 0 {
+			l.warn(fmt.Sprintf("source %s: resync after the reconnect queued %d keys", l.sh.Addr, n))
+			return
+		}
+		cursor = next
+		for {
+			if pending, _ := l.q.state(); pending < l.resyncBound {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond): // the queue drains at the workers' pace
+			}
+		}
+	}
 }
 
 // run listens until ctx ends.
@@ -535,6 +591,11 @@ func (l *listener) run(ctx context.Context) {
 				state = "notifications cannot be read: the health check warns if the master changes data without events"
 			default:
 				state = "BUT " + msg
+			}
+			if l.resync && l.resyncing.CompareAndSwap(false, true) {
+				state += "; every key of it is copied again (resync)"
+				l.wg.Add(1)
+				go l.resyncAll(ctx)
 			}
 			l.warn(fmt.Sprintf("source %s: subscribed again (%s) at %s, %s", l.sh.Addr, m.Kind, time.Now().Format(time.RFC3339), state))
 		case *redis.Message:

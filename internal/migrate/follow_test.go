@@ -351,3 +351,40 @@ func TestFollowSourceFlushIsWarnedAbout(t *testing.T) {
 		t.Fatalf("a flush read as a deaf master: %+v", s)
 	}
 }
+
+// A change made while the subscription is down has no event: with Resync,
+// every key of the master is copied again after the reconnect, so it lands;
+// without, follow only says changes may have been missed.
+func TestFollowResyncAfterReconnect(t *testing.T) {
+	for _, resync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("resync=%v", resync), func(t *testing.T) {
+			src := open(t, "source", plain(t, redisserver.Options{}))
+			dst := open(t, "target", plain(t, redisserver.Options{}))
+			fill(t, src.Client, "rs", 200)
+			runCopy(t, src, dst, CopyOptions{})
+			var last atomic.Pointer[FollowStats]
+			warnings := make(chan string, 100)
+			startFollow(t, src, dst, FollowOptions{Resync: resync, StatsEvery: 20 * time.Millisecond,
+				OnStats: func(s FollowStats) { last.Store(&s) }, OnWarning: func(s string) { warnings <- s }})
+			ctx := context.Background()
+			// Cut the subscription and write at once: the listener waits
+			// 200 ms before it subscribes again.
+			if err := src.Client.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := src.Client.Set(ctx, "rs:in-the-gap", "v", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			waitWarning(t, warnings, "subscribed again")
+			if !resync {
+				waitStats(t, &last, func(s FollowStats) bool { return s.Reconnects > 0 && s.MayHaveMissed() && s.Pending == 0 })
+				if n, _ := dst.Client.Exists(ctx, "rs:in-the-gap").Result(); n != 0 {
+					t.Fatal("the change in the gap reached the target without a resync: the test shows nothing")
+				}
+				return
+			}
+			waitWarning(t, warnings, "resync after the reconnect queued")
+			converge(t, src, dst)
+		})
+	}
+}
