@@ -24,6 +24,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/sim/cwlocal"
 	"github.com/redisha/redisha/internal/sim/lambdarun"
@@ -99,19 +101,32 @@ func demo(ctx context.Context, bootstrap string, minute time.Duration, rounds, o
 	common := []string{
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + cw.URL(),
-		"REDIS_TLS=false", "CHECK_TIMEOUT=1s",
 	}
 	fns := []*function{}
-	for _, f := range []struct{ name, addr, region, dims string }{
-		{"primary", primary.Addr, "local-1", "Region=local-1,Role=primary"},
-		{"replica", replica.Addr, "local-2", "Region=local-2,Role=replica"},
+	for _, f := range []struct {
+		name, addr, region string
+		dims               []metrics.Dimension
+	}{
+		{"primary", primary.Addr, "local-1", []metrics.Dimension{{Name: "Region", Value: "local-1"}, {Name: "Role", Value: "primary"}}},
+		{"replica", replica.Addr, "local-2", []metrics.Dimension{{Name: "Region", Value: "local-2"}, {Name: "Role", Value: "replica"}}},
 	} {
+		// The checker's own configuration, written by its own Env (as the
+		// stacks and the drill write it): plain TCP to the loopback server, a
+		// one-second check, PutMetricData to the local endpoint.
+		cfg := config.Config{
+			Redis:       redisconn.Config{Addr: f.addr},
+			Check:       check.Options{Timeout: time.Second, Heartbeat: true, Region: f.region},
+			MetricsMode: config.MetricsAPI, Dimensions: f.dims,
+		}
 		api, err := lambdarun.NewServer()
 		if err != nil {
 			return err
 		}
 		defer api.Close()
-		env := append(append([]string{}, common...), "REDIS_ADDR="+f.addr, "HEARTBEAT_REGION="+f.region, "METRIC_DIMENSIONS="+f.dims)
+		env := append([]string{}, common...)
+		for k, v := range cfg.Env() {
+			env = append(env, k+"="+v)
+		}
 		proc, err := api.StartProcess(bootstrap, env, logs)
 		if err != nil {
 			return err

@@ -181,6 +181,7 @@ func TestImportedVpcsAPIMetricsAndExtras(t *testing.T) {
 		"appClientCidrs": "10.20.0.0/16", "alarmEmail": "oncall@example.com", "replicas": float64(2),
 		"primaryCidr":  "10.30.0.0/16", // the imported primary VPC's range: the secondary cache admits it
 		"vpcEndpoints": true,           // off by default in imported VPCs (their owner's serve them)
+		"vpcEgress":    true,           // the promoter's latch and APIs: the owner's NAT
 	})
 	noNagErrors(t, s)
 	for stack, subnets := range map[string][]any{

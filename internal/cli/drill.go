@@ -22,11 +22,12 @@ longest stretch without a write, what the knobs predict, and where the timeline 
 
 func newDrillCmd(env Env) *cobra.Command {
 	var (
-		scenario, bootstrap, svg, templates string
-		speed                               float64
-		asJSON, list                        bool
-		lag, reaction, acceptLoss           time.Duration
-		onAWS                               awsDrillFlags
+		scenario, scenarioFile, bootstrap string
+		svg, templates, design            string
+		speed                             float64
+		asJSON, list                      bool
+		lag, reaction, acceptLoss         time.Duration
+		onAWS                             awsDrillFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "drill [--scenario NAME] [flags]",
@@ -70,6 +71,8 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 	cmd.Flags().Float64Var(&speed, "speed", 30, "scenario seconds per wall second (1 = real time, at most 200)")
 	cmd.Flags().StringVar(&bootstrap, "bootstrap", "build/local/bootstrap", "the checker Lambda binary built for this machine (`file`; make drill builds it)")
 	cmd.Flags().StringVar(&svg, "svg", "", "write the timeline picture here (`file`; default build/drill/<scenario>.svg, \"-\" for none)")
+	cmd.Flags().StringVar(&scenarioFile, "scenario-file", "", "a game-day scenario `file` (YAML: faults on a timeline and what must hold; docs/drill.md) instead of --scenario")
+	cmd.Flags().StringVar(&design, "design", "deployed", "what to rehearse: deployed (the templates) or baseline (the design document's alarm and records, no promoter, with the templates' checkers and loop)")
 	cmd.Flags().StringVar(&templates, "templates", "cdk.out", "the synthesized cloud assembly to rehearse (`dir`; make synth writes cdk.out)")
 	cmd.Flags().DurationVar(&reaction, "operator-reaction", 5*time.Minute, "in advise mode, the on-call's time from the page to running the advised failover (real scale)")
 	cmd.Flags().DurationVar(&acceptLoss, "accept-data-loss", 0, "what that on-call accepts (as failover --accept-data-loss; real scale)")
@@ -96,6 +99,16 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 			return nil
 		}
 		sc, ok := drill.Scenarios[scenario]
+		if scenarioFile != "" {
+			if cmd.Flags().Changed("scenario") {
+				return usagef("--scenario and --scenario-file: give one")
+			}
+			var err error
+			if sc, err = drill.LoadScenario(scenarioFile); err != nil {
+				return usagef("--scenario-file: %w", err)
+			}
+			scenario, ok = sc.Name, true
+		}
 		if !ok {
 			return usagef("--scenario %q is unknown: use one of %s", scenario, strings.Join(drill.ScenarioNames(), ", "))
 		}
@@ -112,6 +125,13 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 		dep, err := deployment.FromTemplates(templates)
 		if err != nil {
 			return usagef("--templates %s: %w", templates, err)
+		}
+		switch design {
+		case "deployed":
+		case "baseline":
+			dep = drill.Baseline(dep)
+		default:
+			return usagef("--design %q: use deployed or baseline", design)
 		}
 		cfg := drill.Config{Bootstrap: bootstrap, Deployment: dep, Speed: speed, Route53Lag: lag,
 			OperatorReaction: reaction, AcceptDataLoss: acceptLoss}

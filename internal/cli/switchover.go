@@ -32,13 +32,13 @@ type switchoverReport struct {
 
 func newSwitchoverCmd(env Env) *cobra.Command {
 	var (
-		to            string
-		asJSON        bool
+		to, confirm   string
+		asJSON, apply bool
 		catchUp, wait time.Duration
 		poll          time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "switchover --datastore ID --addr HOST:PORT --to REGION [flags]",
+		Use:   "switchover --datastore ID --addr HOST:PORT --to REGION [--apply --confirm ID] [flags]",
 		Short: "Move the primary to a region in a planned way (and fail back): wait for it to catch up, promote, verify",
 		Long: `switchover moves the Global Datastore's primary to REGION while the current primary is healthy:
 a planned move, or the failback after a failover. It checks that the datastore is available and REGION's
@@ -50,7 +50,12 @@ in REGION's promoter table, so the promoters' latch holds.
 
 Writes that applications make after the marker are replicated as usual, but whether ElastiCache drains
 the replication lag before switching roles is not documented: stop writers for the move when no write
-may be lost. Exit codes: 0 moved and verified, 1 not (the message says which step), 2 bad usage.`,
+may be lost.
+
+Without --apply it only checks and prints the plan (which region gives up the primary, which takes it, and
+what will run). With --apply it acts only when --confirm repeats the datastore's id: a planned move is
+still a move of every application's writes, and a region typed wrong must not start one. Exit codes: 0
+moved and verified (or the plan holds), 1 not (the message says which step), 2 bad usage.`,
 		Args: noArgs,
 	}
 	g := addGDSFlags(cmd)
@@ -62,6 +67,8 @@ may be lost. Exit codes: 0 moved and verified, 1 not (the message says which ste
 	durationRange(fs, "catch-up", time.Second, time.Hour, "")
 	durationRange(fs, "wait", time.Second, time.Hour, "")
 	durationRange(fs, "poll", 10*time.Millisecond, 5*time.Minute, "")
+	fs.BoolVar(&apply, "apply", false, "move the primary (default: print the plan only)")
+	fs.StringVar(&confirm, "confirm", "", "with --apply: the datastore's `id` again, to confirm the move")
 	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if to == "" {
@@ -69,6 +76,9 @@ may be lost. Exit codes: 0 moved and verified, 1 not (the message says which ste
 		}
 		if catchUp <= 0 || wait <= 0 || poll <= 0 {
 			return usagef("--catch-up, --wait and --poll must be positive durations")
+		}
+		if apply && confirm != g.datastore {
+			return usagef("--apply moves the primary of %s to %s: confirm with --confirm %s", g.datastore, to, g.datastore)
 		}
 		ctx := cmd.Context()
 		d, target, err := g.openTarget(ctx, env, to)
@@ -85,6 +95,13 @@ may be lost. Exit codes: 0 moved and verified, 1 not (the message says which ste
 			return findingf("the Global Datastore has no primary member")
 		case !strings.EqualFold(target.Status, promoter.MemberAssociated):
 			return findingf("%s's member is %s, not associated", to, target.Status)
+		}
+		if !apply {
+			fmt.Fprintf(env.Stdout, "plan: move the primary of %s from %s (%s) to %s (%s): write a marker on %s and wait up to %s until %s has it, "+
+				"call FailoverGlobalReplicationGroup through %s, wait up to %s until %s is PRIMARY and takes a write, record the promotion in %s's latch.\n"+
+				"Nothing was changed: run again with --apply --confirm %s\n",
+				g.datastore, from.Region, from.Group, to, target.Group, from.Region, catchUp, to, to, wait, to, to, g.datastore)
+			return nil
 		}
 		src, err := d.redis(from)
 		if err != nil {

@@ -20,7 +20,7 @@ func TestSwitchoverAndFailback(t *testing.T) {
 	bd := newGDSBed(t)
 	ctx := context.Background()
 	for i, to := range []string{"us-west-2", "us-east-1"} {
-		code, out, errOut := run(t, nil, gdsArgs("switchover", "--to", to, "--poll", "10ms", "--wait", "20s")...)
+		code, out, errOut := run(t, nil, gdsArgs("switchover", "--to", to, "--poll", "10ms", "--wait", "20s", "--apply", "--confirm", gdsID)...)
 		if code != ExitOK || !strings.Contains(out, "marker kept: true; latch recorded: true") {
 			t.Fatalf("switchover to %s: exit %d\n%s\n%s", to, code, out, errOut)
 		}
@@ -59,5 +59,25 @@ func TestSwitchoverRefusesWhileModifying(t *testing.T) {
 	bd.ec.SetStatus(gdsID, eclocal.StatusModifying)
 	if code, _, errOut := run(t, nil, gdsArgs("switchover", "--to", "us-west-2")...); code != ExitUnhealthy || !strings.Contains(errOut, "modifying, not available") {
 		t.Fatalf("switchover while modifying: exit %d %s", code, errOut)
+	}
+}
+
+// A switchover plans by default and moves the primary only with --apply and
+// the datastore's id repeated: a typo in --to or --datastore starts nothing.
+func TestSwitchoverPlansUnlessConfirmed(t *testing.T) {
+	bd := newGDSBed(t)
+	code, out, errOut := run(t, nil, gdsArgs("switchover", "--to", "us-west-2")...)
+	if code != ExitOK || !strings.Contains(out, "plan: move the primary of "+gdsID+" from us-east-1") || !strings.Contains(out, "Nothing was changed") {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, args := range [][]string{{"--apply"}, {"--apply", "--confirm", "ldgnf-other"}} {
+		code, _, errOut := run(t, nil, gdsArgs("switchover", append([]string{"--to", "us-west-2"}, args...)...)...)
+		if code != ExitUsage || !strings.Contains(errOut, "confirm with --confirm "+gdsID) {
+			t.Fatalf("%v: exit %d %s", args, code, errOut)
+		}
+	}
+	d, _ := bd.ec.Datastore(gdsID)
+	if p, _ := d.Primary(); p.Region != "us-east-1" {
+		t.Fatalf("the primary moved to %s without a confirmed --apply", p.Region)
 	}
 }

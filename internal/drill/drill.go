@@ -285,6 +285,11 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	// stream with the settings it copied, not the alarm's state.
 	var records []dnslocal.Record
 	for _, rec := range cfg.Deployment.DNS.Records {
+		if rec.HealthCheck.Alarm.Name == "" {
+			// A record without a health check is always healthy.
+			records = append(records, dnslocal.Record{Target: EndpointName(d.labelOf(rec.Region))})
+			continue
+		}
 		stream := alarmOf(rec.HealthCheck.Alarm)
 		stream.Name = "route53:" + stream.Name
 		stream.TreatMissingData, stream.DatapointsToAlarm, stream.EvaluationRange = alarmeval.DataStream, 0, 0

@@ -161,6 +161,11 @@ func (d *Drill) sources() []string {
 			fmt.Sprintf("%s writable alarm: %s%s", r.Name, r.Writable.Summary(), from("alarm "+r.Writable.Name)))
 	}
 	for _, rec := range dep.DNS.Records {
+		if rec.HealthCheck.Alarm.Name == "" {
+			out = append(out, fmt.Sprintf("%s record → %s, TTL %s, no health check (always healthy)%s", rec.Failover, rec.Region,
+				rec.TTL, from("record "+rec.Failover)))
+			continue
+		}
 		out = append(out, fmt.Sprintf("%s record → %s, TTL %s, health check on %s, insufficient data %s%s", rec.Failover, rec.Region,
 			rec.TTL, rec.HealthCheck.Alarm.Name, rec.HealthCheck.InsufficientDataHealthStatus, from("record "+rec.Failover)))
 	}

@@ -29,6 +29,12 @@ type Scenario struct {
 	ExpectRefusal string
 	// NoLoss: no acknowledged write may be lost.
 	NoLoss bool
+	// MaxLost bounds the acknowledged writes lost (nil: not checked; NoLoss
+	// is MaxLost 0).
+	MaxLost *int
+	// MaxWriteOutage bounds every application's longest stretch without a
+	// write after the fault (0: not checked).
+	MaxWriteOutage time.Duration
 	// WritesAgain: by the end every application writes again, and
 	// redis.internal answers the region that takes writes. A promotion no
 	// application can reach is no failover.
@@ -72,6 +78,11 @@ func (s Scenario) Expect() string {
 	}
 	if s.NoLoss {
 		parts = append(parts, "no acknowledged write lost")
+	} else if s.MaxLost != nil {
+		parts = append(parts, fmt.Sprintf("at most %d acknowledged writes lost", *s.MaxLost))
+	}
+	if s.MaxWriteOutage > 0 {
+		parts = append(parts, "no application without writes for longer than "+s.MaxWriteOutage.String())
 	}
 	return strings.Join(parts, ", ")
 }
@@ -114,6 +125,20 @@ func (s Scenario) check(r *Report) []string {
 		for _, a := range r.Apps {
 			if a.Lost != 0 {
 				p = append(p, fmt.Sprintf("app %s lost %d acknowledged writes", a.Region, a.Lost))
+			}
+		}
+	}
+	if s.MaxLost != nil && !s.NoLoss {
+		for _, a := range r.Apps {
+			if a.Lost > *s.MaxLost {
+				p = append(p, fmt.Sprintf("app %s lost %d acknowledged writes, over the bound of %d", a.Region, a.Lost, *s.MaxLost))
+			}
+		}
+	}
+	if s.MaxWriteOutage > 0 {
+		for _, a := range r.Apps {
+			if a.WriteUnavailable > s.MaxWriteOutage.Seconds() {
+				p = append(p, fmt.Sprintf("app %s could not write for %s, over the bound of %s", a.Region, fmtDur(a.WriteUnavailable), s.MaxWriteOutage))
 			}
 		}
 	}
@@ -261,8 +286,9 @@ func infoField(info, name string) string {
 	return ""
 }
 
-// Scenarios are the rehearsals, by name.
-var Scenarios = map[string]Scenario{}
+// Scenarios are the rehearsals, by name: the scenario files built in
+// (scenarios/*.yaml).
+var Scenarios = builtinScenarios()
 
 // ScenarioNames lists the scenarios, the headline first.
 func ScenarioNames() []string {
@@ -274,105 +300,4 @@ func ScenarioNames() []string {
 	}
 	sort.Strings(names)
 	return append([]string{"region-lost"}, names...)
-}
-
-func add(s Scenario) { Scenarios[s.Name] = s }
-
-func init() {
-	add(Scenario{
-		Name: "region-lost", Title: "region A lost",
-		Explain: "Region A's redis-servers, checker and promoter stop at once. A's writable alarm sees missing data " +
-			"(treated as breaching); B's promoter sees the heartbeat stop in its replica and A's CloudWatch unreachable, " +
-			"and promotes B; B's writable alarm goes OK and redis.internal follows the writer to B.",
-		ExpectPromotion: true, WritesAgain: true, Observe: 20 * time.Minute,
-		Inject: func(_ context.Context, d *Drill) error { d.loseRegion("a"); return nil },
-		Done:   func(d *Drill) bool { return d.converged("b") },
-	})
-	add(Scenario{
-		Name: "region-stalled", Title: "region A stalled",
-		Explain:         "Region A's redis-servers stop answering (SIGSTOP) while its checker keeps running and publishes 0.",
-		ExpectPromotion: true, WritesAgain: true, Observe: 20 * time.Minute,
-		Inject: func(_ context.Context, d *Drill) error { return d.topo.StallRegion("a") },
-		Done:   func(d *Drill) bool { return d.converged("b") },
-	})
-	add(Scenario{
-		Name: "primary-crash", Title: "primary node crash in region A",
-		Explain:        "Region A's primary node dies; ElastiCache promotes A's replica (in-region). Nothing may cross regions.",
-		ExpectInRegion: true, WritesAgain: true, Observe: 6 * time.Minute,
-		Inject: func(_ context.Context, d *Drill) error { d.topo.CrashPrimary("a"); return nil },
-	})
-	add(Scenario{
-		Name: "observers-partition", Title: "partition between B's observers and a healthy region A",
-		Explain: "Region B's promoter cannot reach region A's CloudWatch, while A is healthy and replicates: the heartbeat " +
-			"stays fresh in B, so the promoter must see a partition and not promote.",
-		ExpectRefusal: "evidence", Observe: 6 * time.Minute,
-		Inject: func(_ context.Context, d *Drill) error { return d.promoters["b"].cwPath.Cut() },
-	})
-	add(Scenario{
-		Name: "link-broken", Title: "replication link broken while region A is healthy",
-		Explain: "The inter-region replication link breaks; A keeps taking writes and its alarm stays OK, so the " +
-			"stalled heartbeat in B is not evidence enough: no promotion.",
-		ExpectRefusal: "evidence", Observe: 6 * time.Minute,
-		Inject: func(_ context.Context, d *Drill) error { return d.topo.BreakLink() },
-	})
-	add(Scenario{
-		Name: "stale-secondary", Title: "stale secondary, then region A lost",
-		Explain: "Replication to B lags by 60 s (beyond the data-loss bound); then region A is lost. The promoter must " +
-			"refuse without an operator's override.",
-		ExpectRefusal: "data-loss", Observe: 10 * time.Minute,
-		Inject: func(ctx context.Context, d *Drill) error {
-			if err := d.topo.SlowLink(d.clock.Wall(60 * time.Second)); err != nil {
-				return err
-			}
-			if err := d.clock.Sleep(ctx, 4*d.loopInterval()); err != nil {
-				return err
-			}
-			d.loseRegion("a")
-			return nil
-		},
-	})
-	add(Scenario{
-		Name: "cooldown", Title: "second outage inside the cooldown",
-		Explain: "Region A is lost and B promoted; A comes back as a secondary; then B is lost. The latch must hold: " +
-			"no automatic failback inside the cooldown.",
-		ExpectPromotion: true, ExpectRefusal: "latch", Observe: 30 * time.Minute,
-		Inject: func(ctx context.Context, d *Drill) error {
-			d.loseRegion("a")
-			for !d.converged("b") {
-				if err := d.clock.Sleep(ctx, d.loopInterval()); err != nil {
-					return err
-				}
-			}
-			if err := d.restoreRegion(ctx, "a"); err != nil {
-				return err
-			}
-			if err := d.clock.Sleep(ctx, 4*d.loopInterval()); err != nil {
-				return err
-			}
-			d.tl.Mark("second outage: region b lost", d.clock.Now())
-			d.loseRegion("b")
-			return d.clock.Sleep(ctx, 8*time.Minute)
-		},
-		Done: func(*Drill) bool { return true },
-	})
-	add(Scenario{
-		Name: "switchover", Title: "planned switchover to B and failback to A",
-		Explain:       "An operator moves the primary role to B (writes pause until B has caught up), then back to A.",
-		ExpectPlanned: 2, NoLoss: true, WritesAgain: true, Observe: 30 * time.Minute,
-		Inject: func(ctx context.Context, d *Drill) error {
-			if err := d.switchover(ctx, "b"); err != nil {
-				return err
-			}
-			for !d.converged("b") {
-				if err := d.clock.Sleep(ctx, d.loopInterval()); err != nil {
-					return err
-				}
-			}
-			if err := d.clock.Sleep(ctx, 2*d.loopInterval()); err != nil {
-				return err
-			}
-			return d.switchover(ctx, "a")
-		},
-		Done: func(d *Drill) bool { return d.converged("a") },
-	})
 }
