@@ -26,13 +26,22 @@ type Target interface {
 type Options struct {
 	// Target receives the mirrored writes. Required.
 	Target Target
-	// QueueSize is the number of writes waiting to be mirrored, over all
-	// workers; beyond it writes are dropped (counted, OnDrop called).
-	// default: 10000
+	// QueueBytes bounds the memory the waiting writes hold (their
+	// arguments, plus 16 bytes per argument), over all workers: an outage
+	// of the new deployment must never cost the application more than this.
+	// Drop policy: a write that does not fit is not mirrored (the newest is
+	// dropped, the queued ones are kept, so the order of what is mirrored
+	// holds); it is counted in Stats.Dropped and passed to OnDrop. Its key
+	// then differs on the new side until copied again: the compare before
+	// cut-over finds it. default: 32 MiB
+	QueueBytes int64
+	// QueueSize bounds the number of waiting writes as well, per worker
+	// QueueSize/Workers. default: 10000
 	QueueSize int
-	// Workers is the number of writes mirrored at once. Writes whose first
-	// key is the same go to the same worker, so they stay in order.
-	// default: 4
+	// Workers is the number of writes mirrored at once. Writes whose key is
+	// the same go to the same worker, so they stay in order; a write of
+	// several keys (MSET, RENAME, a transaction) waits for every worker to
+	// reach it, so it stays in order with all of them. default: 4
 	Workers int
 	// Timeout bounds each mirrored write; the target client must honour
 	// context deadlines (ContextTimeoutEnabled: true) for it to cut a
@@ -47,6 +56,10 @@ type Options struct {
 	// OnDrop is called when a write was not mirrored because the queue was
 	// full or the mirror closed. It must not block. default: none
 	OnDrop func(name string)
+	// OnRefused is called when the old deployment accepted a write the
+	// mirror does not repeat (a script, FLUSHDB, XCLAIM: see effects.go and
+	// docs/migration.md). It must not block. default: none
+	OnRefused func(name string)
 }
 
 // Stats are the mirror's counters since it was created.
@@ -57,8 +70,12 @@ type Stats struct {
 	Dropped int64
 	// Errors counts mirrored writes the target refused or did not answer.
 	Errors int64
-	// Queued is the number of writes waiting now.
-	Queued int64
+	// Refused counts writes the old deployment accepted that the mirror
+	// does not repeat (OnRefused).
+	Refused int64
+	// Queued is the number of writes waiting now; QueuedBytes the memory
+	// they hold, bounded by Options.QueueBytes.
+	Queued, QueuedBytes int64
 }
 
 // Mirror is a redis.Hook that mirrors writes to a second deployment.
@@ -68,23 +85,44 @@ type Mirror struct {
 	seed   maphash.Seed
 	wg     sync.WaitGroup
 
-	mu     sync.RWMutex // guards closed against sends on closed queues
+	// mu guards closed against sends on closed queues; a write of several
+	// keys holds it exclusively while it places its barrier in every
+	// queue, so all workers meet barriers in one order.
+	mu     sync.RWMutex
 	closed bool
 
-	mirrored, dropped, errs, queued atomic.Int64
+	mirrored, dropped, errs, refused, queued, queuedBytes atomic.Int64
 }
 
 var _ redis.Hook = (*Mirror)(nil)
 
-// item is one write, or the writes of one MULTI/EXEC transaction.
+// item is one write, the writes of one MULTI/EXEC transaction, or the
+// effects of one command; with bar set, it is one queue's part of a
+// barrier.
 type item struct {
 	name string
 	cmds [][]interface{}
 	tx   bool
+	size int64
+	bar  *barrier
+}
+
+// barrier orders a write of several keys (or a Flush) with every worker:
+// each worker stops at it after sending what it held before; the owner
+// then sends the write and releases them all.
+type barrier struct {
+	owner   int
+	arrived chan struct{} // one per other worker
+	release chan struct{}
+	it      item // the write; none for a Flush
+	done    chan struct{}
 }
 
 // ErrNoTarget is returned by NewMirror without Options.Target.
 var ErrNoTarget = errors.New("dualwrite: Options.Target is nil: give the client of the new deployment")
+
+// ErrQueueFull is returned by Flush when the queue has no room for it.
+var ErrQueueFull = errors.New("dualwrite: mirror queue full (the new deployment is slow or down): nothing to wait for")
 
 // NewMirror starts the mirror's workers. Add it to the old deployment's
 // client with AddHook, and Close it at shutdown.
@@ -94,6 +132,9 @@ func NewMirror(o Options) (*Mirror, error) {
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = 10000
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = 32 << 20
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
@@ -109,14 +150,15 @@ func NewMirror(o Options) (*Mirror, error) {
 	for i := range m.queues {
 		m.queues[i] = make(chan item, per)
 		m.wg.Add(1)
-		go m.work(m.queues[i])
+		go m.work(i, m.queues[i])
 	}
 	return m, nil
 }
 
 // Stats returns the counters.
 func (m *Mirror) Stats() Stats {
-	return Stats{Mirrored: m.mirrored.Load(), Dropped: m.dropped.Load(), Errors: m.errs.Load(), Queued: m.queued.Load()}
+	return Stats{Mirrored: m.mirrored.Load(), Dropped: m.dropped.Load(), Errors: m.errs.Load(), Refused: m.refused.Load(),
+		Queued: m.queued.Load(), QueuedBytes: m.queuedBytes.Load()}
 }
 
 // Close stops accepting writes and waits until the queued ones are mirrored
@@ -140,6 +182,24 @@ func (m *Mirror) Close(ctx context.Context) error {
 	}
 }
 
+// Flush waits until every write the mirror took before the call has been
+// sent to the target (mirrored or failed), or ctx ends. A request that
+// writes through the old deployment and then reads the new one calls Flush
+// in between to read its own write: the mirror is asynchronous, and without
+// it such a read sees the previous value almost every time.
+func (m *Mirror) Flush(ctx context.Context) error {
+	b, ok := m.placeBarrier(item{})
+	if !ok {
+		return ErrQueueFull
+	}
+	select {
+	case <-b.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // DialHook leaves dialing alone.
 func (m *Mirror) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -151,8 +211,11 @@ func (m *Mirror) DialHook(next redis.DialHook) redis.DialHook {
 func (m *Mirror) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if err == nil && m.o.IsWrite(cmd.Name()) {
-			m.enqueue(item{name: cmd.Name(), cmds: [][]interface{}{copyArgs(cmd.Args())}})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err // refused or unanswered: nothing known to mirror
+		}
+		if cmds := m.effects(cmd); len(cmds) > 0 {
+			m.enqueue(item{name: cmd.Name(), cmds: cmds})
 		}
 		return err
 	}
@@ -167,17 +230,21 @@ func (m *Mirror) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 		var txItem item
 		for _, c := range cmds {
 			name := c.Name()
-			if c.Err() != nil || name == "multi" || name == "exec" || !m.o.IsWrite(name) {
+			if name == "multi" || name == "exec" {
+				continue
+			}
+			eff := m.effects(c)
+			if len(eff) == 0 {
 				continue
 			}
 			if !tx {
-				m.enqueue(item{name: name, cmds: [][]interface{}{copyArgs(c.Args())}})
+				m.enqueue(item{name: name, cmds: eff})
 				continue
 			}
 			if txItem.name == "" {
 				txItem.name = name
 			}
-			txItem.cmds = append(txItem.cmds, copyArgs(c.Args()))
+			txItem.cmds = append(txItem.cmds, eff...)
 		}
 		if len(txItem.cmds) > 0 {
 			txItem.tx = true
@@ -187,33 +254,143 @@ func (m *Mirror) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 	}
 }
 
-// enqueue hands a write to the worker of its first key without waiting.
+// effects is what to mirror for one accepted command (see effect); a
+// command the mirror cannot repeat is counted and reported. It never
+// panics into the application's write path.
+func (m *Mirror) effects(cmd redis.Cmder) (out [][]interface{}) {
+	defer func() {
+		if recover() != nil {
+			out = nil
+			m.refuse(cmd.Name())
+		}
+	}()
+	out, refused := effect(cmd, m.o.IsWrite)
+	if refused {
+		m.refuse(cmd.Name())
+		return nil
+	}
+	for i, args := range out {
+		out[i] = copyArgs(args)
+	}
+	return out
+}
+
+func (m *Mirror) refuse(name string) {
+	m.refused.Add(1)
+	if m.o.OnRefused != nil {
+		m.o.OnRefused(name)
+	}
+}
+
+// size is what an item holds in memory, roughly.
+func size(cmds [][]interface{}) int64 {
+	var n int64
+	for _, args := range cmds {
+		for _, a := range args {
+			n += 16
+			switch v := a.(type) {
+			case string:
+				n += int64(len(v))
+			case []byte:
+				n += int64(len(v))
+			}
+		}
+	}
+	return n
+}
+
+// enqueue hands a write to the worker of its key without waiting; a write
+// of several keys, or a transaction, becomes a barrier.
 func (m *Mirror) enqueue(it item) {
+	it.size = size(it.cmds)
+	if it.tx || len(it.cmds) > 1 && !sameKey(it.cmds) || isMultiKey(it.cmds[0]) {
+		if _, ok := m.placeBarrier(it); !ok {
+			m.drop(it.name)
+		}
+		return
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if !m.closed {
+	if !m.closed && m.reserve(it.size) {
 		q := m.queues[m.route(it.cmds[0])]
 		select {
 		case q <- it:
 			m.queued.Add(1)
 			return
 		default:
+			m.queuedBytes.Add(-it.size)
 		}
 	}
+	m.drop(it.name)
+}
+
+// reserve counts size against QueueBytes, or says it does not fit.
+func (m *Mirror) reserve(size int64) bool {
+	if m.queuedBytes.Add(size) > m.o.QueueBytes {
+		m.queuedBytes.Add(-size)
+		return false
+	}
+	return true
+}
+
+func (m *Mirror) drop(name string) {
 	m.dropped.Add(1)
 	if m.o.OnDrop != nil {
-		m.o.OnDrop(it.name)
+		m.o.OnDrop(name)
 	}
 }
 
-// route picks the worker from the command's first key (its second word).
+// placeBarrier puts one part of a barrier in every queue, all or none.
+func (m *Mirror) placeBarrier(it item) (*barrier, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, false
+	}
+	// Workers only take from the queues while the lock is held, so room
+	// seen here is room at the sends below.
+	for _, q := range m.queues {
+		if len(q) >= cap(q) {
+			return nil, false
+		}
+	}
+	if !m.reserve(it.size) {
+		return nil, false
+	}
+	owner := 0
+	if it.cmds != nil {
+		owner = m.route(it.cmds[0])
+	}
+	b := &barrier{owner: owner, arrived: make(chan struct{}, len(m.queues)), release: make(chan struct{}), it: it, done: make(chan struct{})}
+	for _, q := range m.queues {
+		q <- item{bar: b, size: 0}
+	}
+	if it.cmds != nil {
+		m.queued.Add(1)
+	}
+	return b, true
+}
+
+// sameKey is true when every command names the same key.
+func sameKey(cmds [][]interface{}) bool {
+	first := keyOf(cmds[0])
+	for _, c := range cmds[1:] {
+		k := keyOf(c)
+		if k == nil || first == nil || anyString(k) != anyString(first) {
+			return false
+		}
+	}
+	return true
+}
+
+// route picks the worker from the command's key.
 func (m *Mirror) route(args []interface{}) int {
-	if len(m.queues) == 1 || len(args) < 2 {
+	if len(m.queues) == 1 {
 		return 0
 	}
 	var h maphash.Hash
 	h.SetSeed(m.seed)
-	switch k := args[1].(type) {
+	switch k := keyOf(args).(type) {
 	case string:
 		_, _ = h.WriteString(k)
 	case []byte:
@@ -230,9 +407,13 @@ const maxBatch = 128
 // work mirrors the writes of one queue in order. Writes already waiting are
 // sent together in one pipeline (one round trip), so a busy mirror costs
 // the machine little more than an idle one.
-func (m *Mirror) work(q <-chan item) {
+func (m *Mirror) work(w int, q <-chan item) {
 	defer m.wg.Done()
 	batch := make([]item, 0, maxBatch)
+	flush := func() {
+		m.send(batch)
+		batch = batch[:0]
+	}
 	for it := range q {
 		batch = append(batch[:0], it)
 	fill:
@@ -247,19 +428,51 @@ func (m *Mirror) work(q <-chan item) {
 				break fill
 			}
 		}
-		m.queued.Add(-int64(len(batch)))
-		// Plain writes go in pipelines; a transaction is sent on its own,
-		// in its place, so the order stays the order of the old deployment.
-		start := 0
-		for i, b := range batch {
-			if b.tx {
-				m.send(batch[start:i])
-				m.sendTx(b)
-				start = i + 1
+		// Plain writes go in pipelines; a barrier (a write of several keys
+		// or a transaction) is met in its place, so the order stays the
+		// order of the old deployment.
+		items := append([]item(nil), batch...)
+		batch = batch[:0]
+		for _, b := range items {
+			if b.bar != nil {
+				flush()
+				m.meet(w, b.bar)
+				continue
 			}
+			m.release(b)
+			batch = append(batch, b)
 		}
-		m.send(batch[start:])
+		flush()
 	}
+}
+
+// release takes an item off the queue's accounting.
+func (m *Mirror) release(it item) {
+	m.queued.Add(-1)
+	m.queuedBytes.Add(-it.size)
+}
+
+// meet waits at a barrier: the owner, once every other worker has sent
+// what came before, sends the write and lets them all go on.
+func (m *Mirror) meet(w int, b *barrier) {
+	if w != b.owner {
+		b.arrived <- struct{}{}
+		<-b.release
+		return
+	}
+	for range len(m.queues) - 1 {
+		<-b.arrived
+	}
+	if b.it.cmds != nil {
+		m.release(b.it)
+		if b.it.tx {
+			m.sendTx(b.it)
+		} else {
+			m.send([]item{b.it})
+		}
+	}
+	close(b.done)
+	close(b.release)
 }
 
 func (m *Mirror) send(items []item) {
@@ -268,20 +481,30 @@ func (m *Mirror) send(items []item) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.o.Timeout)
 	defer cancel()
-	if len(items) == 1 {
+	if len(items) == 1 && len(items[0].cmds) == 1 {
 		m.done(items[0].name, m.o.Target.Do(ctx, items[0].cmds[0]...).Err())
 		return
 	}
 	cmds, _ := m.o.Target.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, it := range items {
-			p.Do(ctx, it.cmds[0]...)
+			for _, c := range it.cmds {
+				p.Do(ctx, c...)
+			}
 		}
 		return nil
 	})
-	for i, it := range items {
-		err := context.DeadlineExceeded
-		if i < len(cmds) {
-			err = cmds[i].Err()
+	n := 0
+	for _, it := range items {
+		var err error
+		for range it.cmds {
+			e := error(context.DeadlineExceeded)
+			if n < len(cmds) {
+				e = cmds[n].Err()
+			}
+			n++
+			if err == nil && e != nil && !errors.Is(e, redis.Nil) {
+				err = e
+			}
 		}
 		m.done(it.name, err)
 	}
@@ -324,9 +547,11 @@ func copyArgs(args []interface{}) []interface{} {
 	return out
 }
 
-// writeCommands are the core commands that change data. FLUSHDB/FLUSHALL,
-// scripts and module commands are left out on purpose: add them through
-// Options.IsWrite if the application's writes use them.
+// writeCommands are the core commands that change data and are mirrored
+// (some as their effect: see effects.go). Scripts, FLUSHDB/FLUSHALL and the
+// others in refusedCommands are counted as refused instead; module commands
+// are neither: add them through Options.IsWrite if the application's
+// writes use them.
 var writeCommands = map[string]bool{}
 
 func init() {
@@ -340,14 +565,14 @@ func init() {
 		"hpexpireat", "hpersist", "hgetdel", "hgetex", "hsetex",
 		// lists
 		"lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "lset", "linsert", "lrem", "ltrim", "lmove",
-		"rpoplpush", "lmpop", "blpop", "brpop", "blmove", "brpoplpush", "blmpop",
+		"rpoplpush", "lmpop", "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "move",
 		// sets
 		"sadd", "srem", "spop", "smove", "sinterstore", "sunionstore", "sdiffstore",
 		// sorted sets
 		"zadd", "zincrby", "zrem", "zremrangebyscore", "zremrangebyrank", "zremrangebylex", "zpopmin", "zpopmax",
 		"bzpopmin", "bzpopmax", "zmpop", "bzmpop", "zunionstore", "zinterstore", "zdiffstore", "zrangestore",
 		// streams, hyperloglog, geo
-		"xadd", "xdel", "xtrim", "xack", "xclaim", "xautoclaim", "xgroup", "xsetid",
+		"xadd", "xdel", "xtrim", "xack", "xgroup", "xsetid", "xreadgroup",
 		"pfadd", "pfmerge", "geoadd", "geosearchstore",
 	} {
 		writeCommands[c] = true
@@ -355,7 +580,8 @@ func init() {
 }
 
 // IsWrite reports whether a command (lowercase name) is one of the core
-// commands that change data.
+// commands that change data and are mirrored (SORT is mirrored too when it
+// has STORE).
 func IsWrite(name string) bool { return writeCommands[name] }
 
 // String describes the counters, e.g. for a log line.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -79,13 +82,16 @@ func (s *sideFlags) config(timeout time.Duration) (redisconn.Config, error) {
 
 // migrateConn holds the flags every migrate subcommand shares.
 type migrateConn struct {
+	cmd      *cobra.Command
 	from, to *sideFlags
 	timeout  time.Duration
 	workers  int
+
+	fc, tc redisconn.Config // validated by open
 }
 
 func addMigrateConn(cmd *cobra.Command, defWorkers int) *migrateConn {
-	m := &migrateConn{from: addSideFlags(cmd, "from", "source"), to: addSideFlags(cmd, "to", "target")}
+	m := &migrateConn{cmd: cmd, from: addSideFlags(cmd, "from", "source"), to: addSideFlags(cmd, "to", "target")}
 	cmd.Flags().DurationVar(&m.timeout, "timeout", 30*time.Second, "deadline of each dial and each read or write of a batch")
 	cmd.Flags().IntVar(&m.workers, "workers", defWorkers, "`batches` in flight at once")
 	durationRange(cmd.Flags(), "timeout", time.Millisecond, time.Hour, "")
@@ -112,9 +118,26 @@ func (m *migrateConn) open(ctx context.Context) (src, dst *migrate.Side, err err
 	if fc.Addr == tc.Addr && fc.DB == tc.DB {
 		return nil, nil, usagef("--from and --to are the same endpoint %s: give the target's address with --to", fc.Addr)
 	}
+	m.fc, m.tc = fc, tc
+	if src, dst, err = m.openDB(ctx, fc.DB, tc.DB); err != nil {
+		return nil, nil, err
+	}
+	// Addresses can differ for one deployment (a host name and its IP, two
+	// nodes of one cluster): the servers' own identities decide.
+	if why := migrate.SameDeployment(src, dst); why != "" {
+		_, _ = src.Close(), dst.Close()
+		return nil, nil, usagef("--from and --to are one deployment: %s; give the target's own endpoint with --to", why)
+	}
+	return src, dst, nil
+}
+
+// openDB connects to database srcDB of the source and dstDB of the target.
+func (m *migrateConn) openDB(ctx context.Context, srcDB, dstDB int) (src, dst *migrate.Side, err error) {
 	so := migrate.SideOptions{PoolSize: m.workers * 2, IOTimeout: m.timeout}
 	octx, cancel := context.WithTimeout(ctx, 2*m.timeout)
 	defer cancel()
+	fc, tc := m.fc, m.tc
+	fc.DB, tc.DB = srcDB, dstDB
 	if src, err = migrate.Open(octx, "source", fc, so); err != nil {
 		return nil, nil, err
 	}
@@ -125,15 +148,70 @@ func (m *migrateConn) open(ctx context.Context) (src, dst *migrate.Side, err err
 	return src, dst, nil
 }
 
-// with opens both sides, runs fn on them and closes them.
-func (m *migrateConn) with(ctx context.Context, fn func(src, dst *migrate.Side) error) error {
+// sidePair is one database to migrate: db of the source into the same
+// database of the target (or the databases --from-db and --to-db name).
+type sidePair struct {
+	db       int
+	src, dst *migrate.Side
+}
+
+// label prefixes a line with the database when several are migrated.
+func label(pairs []sidePair, p sidePair, s string) string {
+	if len(pairs) == 1 {
+		return s
+	}
+	return fmt.Sprintf("db %d: %s", p.db, s)
+}
+
+// with opens both sides and, for a standalone source without --from-db,
+// every other non-empty database of it (a copy of db 0 alone reported 100%
+// over data it never saw), runs fn on them and closes them.
+func (m *migrateConn) with(ctx context.Context, fn func(pairs []sidePair) error) error {
 	src, dst, err := m.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer src.Close()
-	defer dst.Close()
-	return fn(src, dst)
+	pairs := []sidePair{{db: m.fc.DB, src: src, dst: dst}}
+	defer func() {
+		for _, p := range pairs {
+			_, _ = p.src.Close(), p.dst.Close()
+		}
+	}()
+	if !src.Cluster && !m.cmd.Flags().Changed("from-db") {
+		ks, err := src.Keyspace(ctx)
+		if err != nil {
+			return err
+		}
+		var others []int
+		for db, n := range ks {
+			if n > 0 && db != m.fc.DB {
+				others = append(others, db)
+			}
+		}
+		sort.Ints(others)
+		if len(others) > 0 {
+			var list []string
+			for _, db := range others {
+				list = append(list, fmt.Sprintf("db %d (%d keys)", db, ks[db]))
+			}
+			switch {
+			case dst.Cluster:
+				return usagef("the source %s also holds keys in %s, and a cluster target has db 0 only: migrate each database with --from-db N (into db 0 of the target), or give a standalone target",
+					src.Addr, strings.Join(list, ", "))
+			case m.cmd.Flags().Changed("to-db"):
+				return usagef("--to-db maps one database but the source %s holds keys in db %d and %s: give --from-db too, or drop --to-db to migrate every database into the same one",
+					src.Addr, m.fc.DB, strings.Join(list, ", "))
+			}
+			for _, db := range others {
+				s, d, err := m.openDB(ctx, db, db)
+				if err != nil {
+					return err
+				}
+				pairs = append(pairs, sidePair{db: db, src: s, dst: d})
+			}
+		}
+	}
+	return fn(pairs)
 }
 
 // liveLine prints a status line that rewrites itself on a terminal and is
@@ -160,10 +238,12 @@ func (l liveLine) end() {
 	}
 }
 
+// describeSide names a side by its address and by the servers' identity,
+// so a wrong --to shows before anything is written.
 func describeSide(s *migrate.Side) string {
-	kind := "standalone"
+	kind := "standalone, db " + strconv.Itoa(s.DB)
 	if s.Cluster {
 		kind = fmt.Sprintf("cluster of %d masters", len(s.Shards))
 	}
-	return fmt.Sprintf("%s %s: redis %s, %s", s.Name, s.Addr, s.Version, kind)
+	return fmt.Sprintf("%s %s: redis %s, %s, %s", s.Name, s.Addr, s.Version, kind, s.Identity())
 }

@@ -27,6 +27,10 @@ type Checkpoint struct {
 	Shards map[string]ShardCheckpoint `json:"shards"`
 	// Copied is the number of keys copied so far, over all runs.
 	Copied int64 `json:"copied"`
+	// TargetHadKeys records that the target held keys when the first run
+	// began (CopyOptions.TargetHadKeys): a resume must then not delete
+	// target keys the source lacks, since they may not be the source's.
+	TargetHadKeys bool `json:"target_had_keys,omitempty"`
 	// Updated is when the file was written.
 	Updated time.Time `json:"updated"`
 }

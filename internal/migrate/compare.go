@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +47,16 @@ type CompareOptions struct {
 	NoRecheck bool
 	// BatchTimeout bounds one batch. default: 60 seconds
 	BatchTimeout time.Duration
+	// QuietWindow turns on the cut-over gate: the source's keyspace
+	// notifications are watched from before the pass, and after it, once
+	// the source has been quiet (no change) for QuietWindow, every key that
+	// changed since the pass began is compared again, as are the
+	// differences; this repeats until a window passes with no change, so
+	// the report describes both sides as they are at its end. default: 0 (off)
+	QuietWindow time.Duration
+	// QuietTimeout bounds the wait for a quiet window; when the source is
+	// still written after it, the report says so (Quiet false). default: 2 minutes
+	QuietTimeout time.Duration
 	// OnProgress receives the number of keys checked so far, about once a
 	// second. default: none
 	OnProgress func(checked int64)
@@ -74,6 +86,9 @@ func (o *CompareOptions) defaults() {
 	}
 	if o.BatchTimeout <= 0 {
 		o.BatchTimeout = 60 * time.Second
+	}
+	if o.QuietTimeout <= 0 {
+		o.QuietTimeout = 2 * time.Minute
 	}
 }
 
@@ -117,6 +132,13 @@ type CompareReport struct {
 	// Settled counts differences that were gone on the second look (writes
 	// in flight during the pass).
 	Settled int64 `json:"settled"`
+	// QuietWindow is the option the report was made with; Quiet is true
+	// when a window of that length passed with no change on the source and
+	// every key changed during the compare was compared again after it:
+	// the gate before cut-over. Rechecked counts those keys.
+	QuietWindow time.Duration `json:"quiet_window_ns,omitempty"`
+	Quiet       bool          `json:"quiet"`
+	Rechecked   int64         `json:"rechecked"`
 	// Diffs lists the differences (up to MaxDiffs), sorted by key.
 	Diffs []Diff `json:"diffs"`
 	// Elapsed is how long the comparison took.
@@ -132,8 +154,21 @@ func (r CompareReport) Summary() string {
 	if r.Sampled {
 		what = "a sample"
 	}
-	return fmt.Sprintf("%s: checked %d, equal %d, differences %d (missing %d, extra %d, type %d, value %d, ttl %d; %d settled on a second look) in %s",
+	line := fmt.Sprintf("%s: checked %d, equal %d, differences %d (missing %d, extra %d, type %d, value %d, ttl %d; %d settled on a second look) in %s",
 		what, r.Checked, r.Equal, r.Differences(), r.Missing, r.Extra, r.Type, r.Value, r.TTL, r.Settled, r.Elapsed.Round(time.Millisecond))
+	switch {
+	case r.QuietWindow > 0 && r.Quiet:
+		line += fmt.Sprintf("; quiet window %s reached, %d changed keys compared again after it", r.QuietWindow, r.Rechecked)
+	case r.QuietWindow > 0:
+		line += fmt.Sprintf("; NO quiet window of %s: the source was still being written (%d changed keys compared again); pause the writes and run again", r.QuietWindow, r.Rechecked)
+	}
+	return line
+}
+
+// GatePassed is the cut-over gate: no difference and, with a quiet
+// window, the window reached.
+func (r CompareReport) GatePassed() bool {
+	return r.Differences() == 0 && (r.QuietWindow == 0 || r.Quiet)
 }
 
 // WriteTable prints the differences as an aligned table and the summary.
@@ -207,6 +242,17 @@ func Compare(ctx context.Context, src, dst *Side, o CompareOptions) (CompareRepo
 			}
 		}()
 	}
+	rep := CompareReport{Sampled: o.Sample > 0, QuietWindow: o.QuietWindow}
+	var w *changeWatch
+	if o.QuietWindow > 0 {
+		var err error
+		if w, err = watchChanges(ctx, src, o.Match); err != nil {
+			close(stop)
+			reporter.Wait()
+			return rep, err
+		}
+		defer w.close()
+	}
 	var err error
 	if o.Sample > 0 {
 		err = c.sample(ctx)
@@ -215,13 +261,17 @@ func Compare(ctx context.Context, src, dst *Side, o CompareOptions) (CompareRepo
 	}
 	close(stop)
 	reporter.Wait()
-	rep := CompareReport{Sampled: o.Sample > 0}
 	if err != nil {
 		return rep, err
 	}
-	diffs := c.diffs
+	diffs := dedupe(c.diffs)
 	if !o.NoRecheck && len(diffs) > 0 {
 		if diffs, err = c.recheck(ctx, diffs, &rep); err != nil {
+			return rep, err
+		}
+	}
+	if w != nil {
+		if diffs, err = c.quiet(ctx, w, diffs, &rep); err != nil {
 			return rep, err
 		}
 	}
@@ -462,9 +512,19 @@ func (c *comparer) digests(ctx context.Context, cl redis.Cmdable, keys []string,
 		if m.typ == "none" {
 			continue
 		}
+		if m.typ == "stream" {
+			// Entries, ids and consumer groups, read as data: a DUMP payload
+			// carries the RDB version and differs across engine versions.
+			d, err := streamDigest(ctx, cl, k, c.o.Chunk)
+			if err != nil && !isReplyError(err) {
+				return err
+			}
+			m.digest = d
+			continue
+		}
 		if !typedCopyable(m.typ) {
-			// Streams and module types: no portable digest; compare the
-			// DUMP payload (equal payloads are equal values).
+			// Module types: no portable digest; compare the DUMP payload
+			// (equal payloads are equal values).
 			cmds[i] = pipe.Do(ctx, "DUMP", k)
 			continue
 		}
@@ -637,6 +697,156 @@ func (c *comparer) extraKeys(ctx context.Context, keys []string) error {
 		c.diffs = append(c.diffs, Diff{Key: k, Kind: DiffExtra, Source: "absent", Target: dm[i].describe()})
 	}
 	return nil
+}
+
+// dedupe keeps one difference per key, the last found: a key deleted
+// between the source and the target scans was listed twice.
+func dedupe(diffs []Diff) []Diff {
+	at := map[string]int{}
+	out := diffs[:0:0]
+	for _, d := range diffs {
+		if i, ok := at[d.Key]; ok {
+			out[i] = d
+			continue
+		}
+		at[d.Key] = len(out)
+		out = append(out, d)
+	}
+	return out
+}
+
+// changeWatch collects the source keys changed since it started, from
+// keyspace notifications.
+type changeWatch struct {
+	mu      sync.Mutex
+	changed map[string]struct{}
+	last    time.Time // last change seen
+	subs    []*redis.PubSub
+	wg      sync.WaitGroup
+}
+
+// watchChanges subscribes to every source master; notifications must be on
+// (they are switched on where CONFIG allows).
+func watchChanges(ctx context.Context, src *Side, match string) (*changeWatch, error) {
+	w := &changeWatch{changed: map[string]struct{}{}, last: time.Now()}
+	prefix := "__keyspace@" + strconv.Itoa(src.DB) + "__:"
+	for _, sh := range src.Shards {
+		if st, msg := checkNotifications(ctx, sh, true); st == notifyOff {
+			w.close()
+			return nil, fmt.Errorf("quiet window: %s", msg)
+		}
+		ps := sh.Client.PSubscribe(ctx, prefix+match)
+		if _, err := ps.Receive(ctx); err != nil {
+			_ = ps.Close()
+			w.close()
+			return nil, fmt.Errorf("quiet window: source %s: psubscribe: %w", sh.Addr, err)
+		}
+		w.subs = append(w.subs, ps)
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for m := range ps.Channel() {
+				key := strings.TrimPrefix(m.Channel, prefix)
+				w.mu.Lock()
+				w.changed[key] = struct{}{}
+				w.last = time.Now()
+				w.mu.Unlock()
+			}
+		}()
+	}
+	return w, nil
+}
+
+// take returns the keys changed since the last take and when the last
+// change was seen.
+func (w *changeWatch) take() (keys []string, last time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k := range w.changed {
+		keys = append(keys, k)
+	}
+	w.changed = map[string]struct{}{}
+	return keys, w.last
+}
+
+func (w *changeWatch) lastChange() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
+func (w *changeWatch) close() {
+	for _, ps := range w.subs {
+		_ = ps.Close()
+	}
+	w.wg.Wait()
+}
+
+// quiet waits for a window with no change on the source and compares again
+// every key changed since the pass began, and every difference, until a
+// window passes with no change.
+func (c *comparer) quiet(ctx context.Context, w *changeWatch, diffs []Diff, rep *CompareReport) ([]Diff, error) {
+	deadline := time.Now().Add(c.o.QuietTimeout)
+	keep := map[string]Diff{}
+	for _, d := range diffs {
+		keep[d.Key] = d
+	}
+	for {
+		// Wait until the source has been quiet for a whole window.
+		for {
+			since := time.Since(w.lastChange())
+			if since >= c.o.QuietWindow {
+				break
+			}
+			if time.Now().After(deadline) {
+				return mapDiffs(keep), nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(min(c.o.QuietWindow-since, time.Until(deadline)+time.Millisecond)):
+			}
+		}
+		changed, last := w.take()
+		keys := slices.Clone(changed)
+		for k := range keep {
+			keys = append(keys, k)
+		}
+		rep.Rechecked += int64(len(changed))
+		slices.Sort(keys)
+		keys = slices.Compact(keys)
+		for start := 0; start < len(keys); start += c.o.ScanCount {
+			part := keys[start:min(start+c.o.ScanCount, len(keys))]
+			bctx, cancel := context.WithTimeout(ctx, c.o.BatchTimeout)
+			again, err := c.diffKeys(bctx, part)
+			cancel()
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range part {
+				delete(keep, k)
+			}
+			for _, d := range again {
+				keep[d.Key] = d
+			}
+		}
+		// Quiet if nothing changed while those keys were compared.
+		if w.lastChange().Equal(last) {
+			rep.Quiet = true
+			return mapDiffs(keep), nil
+		}
+		if time.Now().After(deadline) {
+			return mapDiffs(keep), nil
+		}
+	}
+}
+
+func mapDiffs(m map[string]Diff) []Diff {
+	out := make([]Diff, 0, len(m))
+	for _, d := range m {
+		out = append(out, d)
+	}
+	return out
 }
 
 // recheck looks at each difference again and keeps those still there.

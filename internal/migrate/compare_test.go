@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisha/redisha/internal/sim/redisserver"
 )
 
@@ -103,5 +105,85 @@ func TestCompareBigValuesStreamedAndSampled(t *testing.T) {
 	rep, err = Compare(ctx, src, dst, CompareOptions{Sample: 50})
 	if err != nil || !rep.Sampled || rep.Checked == 0 || rep.Checked > 50 {
 		t.Fatalf("sample: %v %s", err, rep.Summary())
+	}
+}
+
+// Streams are compared as data (entries, last id, groups and their pending
+// entries), not by DUMP payload: equal streams laid out differently (as
+// across engine versions or node sizes) are equal, and one acknowledged
+// entry is a difference.
+func TestCompareStreamsAsData(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{}))
+	dst := open(t, "target", plain(t, redisserver.Options{Config: []string{"stream-node-max-entries 5"}}))
+	ctx := context.Background()
+	for _, s := range []*Side{src, dst} {
+		for i := 1; i <= 50; i++ {
+			if err := s.Client.XAdd(ctx, &redis.XAddArgs{Stream: "events", ID: strconv.Itoa(i) + "-0", Values: []string{"n", strconv.Itoa(i), "kind", "k"}}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Client.XGroupCreate(ctx, "events", "g", "0")
+		s.Client.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "c", Streams: []string{"events", ">"}, Count: 10})
+	}
+	if a, b := src.Client.Dump(ctx, "events").Val(), dst.Client.Dump(ctx, "events").Val(); a == b {
+		t.Fatal("the two layouts give one DUMP payload: the test shows nothing")
+	}
+	rep := mustEqual(t, src, dst)
+	if rep.Checked != 1 {
+		t.Fatalf("checked %d", rep.Checked)
+	}
+	dst.Client.XAck(ctx, "events", "g", "3-0")
+	rep, err := Compare(ctx, src, dst, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Value != 1 || !strings.Contains(rep.Diffs[0].Source, "stream 50 elements") {
+		t.Fatalf("after one XACK on the target: %s %+v", rep.Summary(), rep.Diffs)
+	}
+}
+
+// The cut-over gate: with a quiet window, keys changed after the pass
+// compared them are compared again once the source is quiet, so the
+// report describes both sides at its end; a source never quiet fails the
+// gate.
+func TestCompareQuietWindowRechecksChangedKeys(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{}))
+	dst := open(t, "target", plain(t, redisserver.Options{}))
+	fill(t, src.Client, "q", 200)
+	runCopy(t, src, dst, CopyOptions{})
+	ctx := context.Background()
+	write := func(n int) <-chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for i := 0; i < n; i++ {
+				<-tick.C // paces the writes
+				src.Client.Set(ctx, "q:hot", i, 0)
+			}
+		}()
+		return done
+	}
+	done := write(25)
+	rep, err := Compare(ctx, src, dst, CompareOptions{QuietWindow: 200 * time.Millisecond})
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Quiet || rep.Rechecked == 0 || rep.Missing != 1 || len(rep.Diffs) != 1 || rep.Diffs[0].Key != "q:hot" || rep.GatePassed() {
+		t.Fatalf("gate: %s %+v", rep.Summary(), rep.Diffs)
+	}
+	// Made equal, the gate passes.
+	runCopy(t, src, dst, CopyOptions{Match: "q:hot"})
+	if rep, err = Compare(ctx, src, dst, CompareOptions{QuietWindow: 100 * time.Millisecond}); err != nil || !rep.GatePassed() {
+		t.Fatalf("gate after the copy: %v %s", err, rep.Summary())
+	}
+	// Never quiet: the gate fails and says so.
+	done = write(100)
+	rep, err = Compare(ctx, src, dst, CompareOptions{QuietWindow: time.Second, QuietTimeout: 500 * time.Millisecond})
+	<-done
+	if err != nil || rep.Quiet || rep.GatePassed() || !strings.Contains(rep.Summary(), "NO quiet window") {
+		t.Fatalf("never quiet: %v %s", err, rep.Summary())
 	}
 }

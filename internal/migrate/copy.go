@@ -39,6 +39,15 @@ type CopyOptions struct {
 	// Checkpoint is the file that records progress for resuming; "" keeps
 	// none. An existing file for the same source resumes the copy.
 	Checkpoint string
+	// TargetHadKeys is recorded in a new checkpoint: the target held keys
+	// before this copy (and any follower) wrote to it. default: false
+	TargetHadKeys bool
+	// Rescan, with a checkpoint to resume from, copies every key again
+	// instead of skipping the ranges the checkpoint records as copied: when
+	// nothing followed the source while the copy was down, keys in those
+	// ranges may have changed since. The checkpoint still guards the
+	// source, target and match, and records the new progress.
+	Rescan bool
 	// ProgressEvery is how often OnProgress is called (and the checkpoint
 	// written). default: 1 second
 	ProgressEvery time.Duration
@@ -107,6 +116,12 @@ type CopyResult struct {
 	// Problems lists the first maxProblems problems; Progress.Failed
 	// counts them all.
 	Problems []Problem
+	// Evicted is how many keys the target evicted while the copy ran
+	// (evicted_keys before and after, over every target master): copied
+	// keys may be among them. TargetPolicy is the target's
+	// maxmemory-policy ("" when CONFIG is refused).
+	Evicted      int64  `json:"evicted"`
+	TargetPolicy string `json:"target_policy,omitempty"`
 }
 
 const maxProblems = 100
@@ -153,6 +168,9 @@ type job struct {
 // Keys that cannot be copied one by one are reported in the result.
 func Copy(ctx context.Context, src, dst *Side, o CopyOptions) (CopyResult, error) {
 	o.defaults()
+	if why := SameDeployment(src, dst); why != "" {
+		return CopyResult{}, fmt.Errorf("%s: a copy onto itself would replace and delete source keys; give the target's own endpoint", why)
+	}
 	c := &copier{o: o, src: src, dst: dst, lim: newLimiter(o.MaxRate), start: time.Now(), shards: map[string]*shardProgress{}}
 	sv, dv := src.Version, dst.Version
 	if o.versions != nil {
@@ -171,6 +189,16 @@ func Copy(ctx context.Context, src, dst *Side, o CopyOptions) (CopyResult, error
 	if c.total, err = src.DBSize(ctx); err != nil {
 		return res, err
 	}
+	if o.Match != "*" {
+		// DBSIZE counts every key, not those matching: no percentage or
+		// ETA rather than a false one.
+		c.total = 0
+	}
+	evictedBefore, policy, err := dst.Evictions(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.TargetPolicy = policy
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -221,6 +249,11 @@ func Copy(ctx context.Context, src, dst *Side, o CopyOptions) (CopyResult, error
 	close(stopReport)
 	<-reported
 
+	if after, _, err := dst.Evictions(context.WithoutCancel(ctx)); err == nil && after > evictedBefore {
+		res.Evicted = after - evictedBefore
+		c.note(Problem{Kind: "eviction", Err: fmt.Sprintf(
+			"the target evicted %d keys during the copy (maxmemory-policy %s): copied keys may be missing; give the target more memory or set maxmemory-policy noeviction, then copy again and compare", res.Evicted, policyName(policy))})
+	}
 	res.Progress = c.snapshot(0)
 	res.Progress.Done = true
 	res.Problems = c.problemList()
@@ -239,6 +272,13 @@ func Copy(ctx context.Context, src, dst *Side, o CopyOptions) (CopyResult, error
 	return res, nil
 }
 
+func policyName(p string) string {
+	if p == "" {
+		return "unreadable"
+	}
+	return p
+}
+
 func (c *copier) loadCheckpoint(res *CopyResult) error {
 	if c.o.Checkpoint != "" {
 		cp, err := LoadCheckpoint(c.o.Checkpoint)
@@ -253,8 +293,12 @@ func (c *copier) loadCheckpoint(res *CopyResult) error {
 			}
 			res.Resumed = true
 			c.baseCopy = cp.Copied
+			if c.o.Rescan {
+				cp.Shards, cp.Copied, c.baseCopy = map[string]ShardCheckpoint{}, 0, 0
+			}
 		} else {
-			cp = &Checkpoint{Source: c.src.Addr, Target: c.dst.Addr, Match: c.o.Match, DB: db, Shards: map[string]ShardCheckpoint{}}
+			cp = &Checkpoint{Source: c.src.Addr, Target: c.dst.Addr, Match: c.o.Match, DB: db, Shards: map[string]ShardCheckpoint{},
+				TargetHadKeys: c.o.TargetHadKeys}
 		}
 		c.cp = cp
 	}
@@ -579,4 +623,43 @@ func isCoreType(t string) bool {
 func isReplyError(err error) bool {
 	var re redis.Error
 	return errors.As(err, &re)
+}
+
+// CopyKeys copies the given keys again from src to dst, and deletes on dst
+// those the source no longer holds: the repair of the keys a compare found
+// different. Problems are reported in the result as for Copy.
+func CopyKeys(ctx context.Context, src, dst *Side, keys []string, o CopyOptions) (CopyResult, error) {
+	o.defaults()
+	if why := SameDeployment(src, dst); why != "" {
+		return CopyResult{}, fmt.Errorf("%s: give the target's own endpoint", why)
+	}
+	c := &copier{o: o, src: src, dst: dst, lim: newLimiter(o.MaxRate), start: time.Now(), shards: map[string]*shardProgress{}, deleteGone: true}
+	sv, dv := src.Version, dst.Version
+	if o.versions != nil {
+		sv, dv = o.versions(sv, dv)
+	}
+	plan, err := choose(o.Mode, sv, dv)
+	if err != nil {
+		return CopyResult{}, err
+	}
+	c.plan = plan
+	c.absTTL, c.plan.TTL = expiryClock(ctx, src, dst, sv, dv, "5.0")
+	byShard := make([][]string, len(src.Shards))
+	for _, k := range keys {
+		i, err := src.shardFor(ctx, k)
+		if err != nil {
+			return CopyResult{Plan: c.plan}, err
+		}
+		byShard[i] = append(byShard[i], k)
+	}
+	for i, ks := range byShard {
+		for start := 0; start < len(ks); start += o.ScanCount {
+			if err := c.copyBatch(ctx, src.Shards[i], ks[start:min(start+o.ScanCount, len(ks))]); err != nil {
+				return CopyResult{Plan: c.plan, Progress: c.snapshot(0), Problems: c.problemList()}, err
+			}
+		}
+	}
+	res := CopyResult{Plan: c.plan, Progress: c.snapshot(0), Problems: c.problemList()}
+	res.Progress.Done = true
+	return res, nil
 }

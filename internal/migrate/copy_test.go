@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
 )
@@ -119,7 +120,7 @@ func TestCopyBigKeysInChunks(t *testing.T) {
 		t.Fatalf("progress %+v problems %+v", res.Progress, res.Problems)
 	}
 	mustEqual(t, src, dst)
-	if n, _ := dst.Client.Keys(ctx, "*"+tempKeySuffix).Result(); len(n) != 0 {
+	if n, _ := dst.Client.Keys(ctx, "*"+tempKeySuffix+"*").Result(); len(n) != 0 {
 		t.Fatalf("temporary keys left on the target: %v", n)
 	}
 }
@@ -242,5 +243,67 @@ func TestCopyReportsRefusedKeysAndGoesOn(t *testing.T) {
 	}
 	if res.Progress.Copied+res.Progress.Failed != 240 {
 		t.Fatalf("copied %d + failed %d, want 240 keys accounted for", res.Progress.Copied, res.Progress.Failed)
+	}
+}
+
+// One deployment under two addresses (a host name and its IP; two nodes of
+// one cluster) is recognised by its run id or node ids: copy and follow
+// refuse before writing anything, and the source keeps its keys.
+func TestSameDeploymentUnderAnotherAddressRefused(t *testing.T) {
+	ctx := context.Background()
+	s := redistest.Start(t, redisserver.Options{})
+	_, port, _ := strings.Cut(s.Addr, ":")
+	src := open(t, "source", redisconn.Config{Addr: s.Addr})
+	dst := open(t, "target", redisconn.Config{Addr: "localhost:" + port})
+	if err := src.Client.HSet(ctx, "t:bigname:a}b", "f", strings.Repeat("x", 10000)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Copy(ctx, src, dst, CopyOptions{BigKeyBytes: 100}); err == nil || !strings.Contains(err.Error(), "same server") {
+		t.Fatalf("copy onto itself: err %v; want a refusal naming the same server", err)
+	}
+	if _, err := Follow(ctx, src, dst, FollowOptions{}); err == nil || !strings.Contains(err.Error(), "same server") {
+		t.Fatalf("follow onto itself: err %v; want a refusal", err)
+	}
+	if n, _ := src.Client.Exists(ctx, "t:bigname:a}b").Result(); n != 1 {
+		t.Fatal("the source key is gone")
+	}
+
+	nodes := redistest.StartCluster(t, 3, redisserver.Options{})
+	a := open(t, "source", redisconn.Config{Addr: nodes[0].Addr})
+	b := open(t, "target", redisconn.Config{Addr: nodes[1].Addr})
+	if why := SameDeployment(a, b); !strings.Contains(why, "same cluster") {
+		t.Fatalf("two nodes of one cluster: %q", why)
+	}
+	if _, err := Copy(ctx, a, b, CopyOptions{}); err == nil {
+		t.Fatal("copy between two nodes of one cluster was not refused")
+	}
+	other := open(t, "target", plain(t, redisserver.Options{}))
+	if why := SameDeployment(src, other); why != "" {
+		t.Fatalf("two servers taken for one: %s", why)
+	}
+	if !strings.Contains(src.Identity(), "run id "+src.Shards[0].RunID) || len(src.Shards[0].RunID) != 40 {
+		t.Fatalf("identity %q", src.Identity())
+	}
+}
+
+// Keys the target evicts during the copy are counted and reported, not
+// hidden behind "100%".
+func TestCopyReportsTargetEvictions(t *testing.T) {
+	src := open(t, "source", plain(t, redisserver.Options{}))
+	dst := open(t, "target", plain(t, redisserver.Options{Config: []string{"maxmemory 3mb", "maxmemory-policy allkeys-lru"}}))
+	fill(t, src.Client, "ev", 20000)
+	res, err := Copy(context.Background(), src, dst, CopyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Evicted == 0 || res.TargetPolicy != "allkeys-lru" {
+		t.Fatalf("evicted %d policy %q; want evictions counted", res.Evicted, res.TargetPolicy)
+	}
+	found := false
+	for _, p := range res.Problems {
+		found = found || (p.Kind == "eviction" && strings.Contains(p.Err, "allkeys-lru"))
+	}
+	if !found {
+		t.Fatalf("no eviction problem in %+v", res.Problems)
 	}
 }

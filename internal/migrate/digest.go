@@ -1,12 +1,14 @@
 package migrate
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/redis/go-redis/v9"
 )
 
 // digester hashes a value incrementally, type by type, so equal values give
@@ -100,4 +102,76 @@ func (d *digester) String() string {
 		s = d.ordered.Sum64()
 	}
 	return fmt.Sprintf("%016x/%d", s, d.n)
+}
+
+// streamDigest hashes a stream as data: every entry (id, fields and values
+// in order), the last generated id (XSETID, deleted tails), and each
+// consumer group's name, last delivered id and pending entries (id and
+// consumer; idle times and delivery counts differ by nature). The count
+// after the slash is the number of entries.
+func streamDigest(ctx context.Context, c redis.Cmdable, key string, chunk int) (string, error) {
+	do, ok := c.(interface {
+		Do(ctx context.Context, args ...interface{}) *redis.Cmd
+	})
+	if !ok {
+		return "", fmt.Errorf("stream %q: client cannot send XRANGE", key)
+	}
+	h := xxhash.New()
+	var n int64
+	write := func(s string) {
+		var l [8]byte
+		binary.LittleEndian.PutUint64(l[:], uint64(len(s)))
+		_, _ = h.Write(l[:])
+		_, _ = h.WriteString(s)
+	}
+	for start := "-"; ; {
+		v, err := do.Do(ctx, "XRANGE", key, start, "+", "COUNT", chunk).Slice()
+		if err != nil {
+			return "", err
+		}
+		for _, e := range v {
+			entry, _ := e.([]interface{})
+			if len(entry) != 2 {
+				return "", fmt.Errorf("stream %q: unexpected XRANGE entry %v", key, e)
+			}
+			id, _ := entry[0].(string)
+			write(id)
+			fields, _ := entry[1].([]interface{})
+			for _, f := range fields {
+				s, _ := f.(string)
+				write(s)
+			}
+			n++
+			start = "(" + id
+		}
+		if len(v) < chunk {
+			break
+		}
+	}
+	info, err := c.XInfoStream(ctx, key).Result()
+	if err != nil {
+		return "", err
+	}
+	write("last:" + info.LastGeneratedID)
+	groups, err := c.XInfoGroups(ctx, key).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, g := range groups {
+		write("group:" + g.Name + " " + g.LastDeliveredID + " " + strconv.FormatInt(g.Pending, 10))
+		for start := "-"; ; {
+			p, err := c.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: key, Group: g.Name, Start: start, End: "+", Count: int64(chunk)}).Result()
+			if err != nil {
+				return "", err
+			}
+			for _, e := range p {
+				write(e.ID + " " + e.Consumer)
+				start = "(" + e.ID
+			}
+			if len(p) < chunk {
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%016x/%d", h.Sum64(), n), nil
 }

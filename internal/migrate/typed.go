@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,8 +13,10 @@ import (
 )
 
 // tempKeySuffix names the target key a chunked copy builds before it is
-// renamed over the real key, so readers never see half a value.
-const tempKeySuffix = ":redisha-migrate-tmp"
+// renamed over the real key, so readers never see half a value. A random
+// part follows it: two copies of one key (a bulk copy and a follower in the
+// same process) never share a temporary key.
+const tempKeySuffix = ":redisha-migrate-tmp:"
 
 // tempSafetyTTL expires a temporary key left by an interrupted copy.
 const tempSafetyTTL = time.Hour
@@ -104,16 +108,41 @@ func hashTag(key string) string {
 	return key
 }
 
-// tempKey names the temporary target key for key, in the same cluster slot;
-// it returns key itself for the rare names no temporary key can share a
-// slot with (then the value is rebuilt in place).
+// tempKey names a fresh temporary target key for key, in the same cluster
+// slot (RENAME needs both in one slot). The real key is never used as its
+// own temporary: a rebuild in place would delete the target's good value
+// first, and, on a target that is secretly the source, the source's.
 func tempKey(key string) string {
-	for _, cand := range []string{key + tempKeySuffix, "{" + key + "}" + tempKeySuffix} {
-		if hashTag(cand) == hashTag(key) {
-			return cand
+	suffix := tempKeySuffix + strconv.FormatUint(rand.Uint64(), 36)
+	tag := hashTag(key)
+	if cand := "{" + tag + "}" + suffix; hashTag(cand) == tag {
+		return cand
+	}
+	// The name's slot cannot be written as a hash tag of it (a '}' in the
+	// name, or an empty "{}"): find a tag with the same slot instead.
+	want := slot(key)
+	for i := 0; ; i++ {
+		t := "redisha-" + strconv.Itoa(i)
+		if slot(t) == want {
+			return "{" + t + "}" + suffix
 		}
 	}
-	return key
+}
+
+// slot is the cluster slot of key: CRC16 (XMODEM) of its hash tag, mod 16384.
+func slot(key string) uint16 {
+	var crc uint16
+	for _, b := range []byte(hashTag(key)) {
+		crc ^= uint16(b) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc & 16383
 }
 
 // copyOneTyped copies one key element by element in chunks: for a target
@@ -135,12 +164,13 @@ func (c *copier) copyOneTyped(ctx context.Context, sh Shard, key string) error {
 	case typ == "none":
 		c.vanished.Add(1)
 		return c.deleteGoneKeys(ctx, []string{key})
+	case !typedCopyable(typ) && c.plan.Mode == ModeDump:
+		// A big stream (or module value) has no chunked path: DUMP it whole
+		// rather than leave it behind.
+		return c.dumpRestore(ctx, sh, []string{key})
 	case !typedCopyable(typ):
-		why := "the type-aware copy handles strings, hashes, lists, sets and sorted sets only"
-		if c.plan.Mode == ModeDump {
-			why = "it is larger than --big-key-bytes and only core types can be copied in chunks: raise --big-key-bytes to DUMP it whole"
-		}
-		c.problem(Problem{Shard: sh.Addr, Key: key, Kind: "unsupported", Err: fmt.Sprintf("type %s not copied: %s", typ, why)})
+		c.problem(Problem{Shard: sh.Addr, Key: key, Kind: "unsupported", Err: fmt.Sprintf(
+			"type %s not copied: the type-aware copy handles strings, hashes, lists, sets and sorted sets only", typ)})
 		return nil
 	}
 	if err := ttlCmd.Err(); err != nil {
@@ -204,7 +234,7 @@ func (c *copier) copyOneTyped(ctx context.Context, sh Shard, key string) error {
 	} else {
 		p.Del(ctx, tmp) // expired on the source meanwhile: drop our own temporary key
 	}
-	if ok && tmp != key {
+	if ok {
 		p.Rename(ctx, tmp, key)
 	}
 	if _, err := p.Exec(ctx); err != nil {
