@@ -37,17 +37,19 @@ then 'migrate compare', then move reads. See docs/migration.md.`,
 // sideFlags are the connection flags of one side of a migration: --from
 // (source) or --to (target), each with its own TLS and AUTH settings.
 type sideFlags struct {
+	cmd                                                *cobra.Command
 	name                                               string // "from" or "to"
 	addr, tlsServerName, tlsCAFile, user, passwordFile string
-	tls                                                bool
+	tls, allowPlaintextAuth                            bool
 	db                                                 int
 }
 
 func addSideFlags(cmd *cobra.Command, name, what string) *sideFlags {
-	s := &sideFlags{name: name}
+	s := &sideFlags{cmd: cmd, name: name}
 	fs := cmd.Flags()
 	fs.StringVar(&s.addr, name, "", what+" endpoint `host:port` (required); a cluster is detected, any node will do")
-	fs.BoolVar(&s.tls, name+"-tls", false, "connect to the "+what+" with TLS (certificate verification always on)")
+	fs.BoolVar(&s.tls, name+"-tls", true, "connect to the "+what+" with TLS, certificate verification always on (--"+name+"-tls=false: plain TCP; env REDISHA_TLS as for the other commands)")
+	fs.BoolVar(&s.allowPlaintextAuth, name+"-allow-plaintext-auth", false, "send the "+what+"'s AUTH token although TLS is off (a server that has no TLS)")
 	fs.StringVar(&s.tlsServerName, name+"-tls-server-name", "", "`name` to verify in the "+what+"'s certificate (default: each node's host)")
 	fs.StringVar(&s.tlsCAFile, name+"-tls-ca-file", "", "PEM `file` of extra CAs to trust for the "+what)
 	fs.StringVar(&s.user, name+"-user", "", "ACL `username` on the "+what)
@@ -58,9 +60,17 @@ func addSideFlags(cmd *cobra.Command, name, what string) *sideFlags {
 }
 
 // config validates the side's flags; errors are *UsageError naming the flag.
-func (s *sideFlags) config(timeout time.Duration) (redisconn.Config, error) {
+// An unset --<side>-tls takes REDISHA_TLS, as the connection flags do.
+func (s *sideFlags) config(getenv func(string) string, timeout time.Duration) (redisconn.Config, error) {
 	if s.addr == "" {
 		return redisconn.Config{}, usagef("--%s is required: give the endpoint as host:port, e.g. --%s redis.internal:6379", s.name, s.name)
+	}
+	if v := getenv("REDISHA_TLS"); v != "" && !s.cmd.Flags().Changed(s.name+"-tls") {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return redisconn.Config{}, usagef("REDISHA_TLS=%q: give true or false", v)
+		}
+		s.tls = b
 	}
 	cfg := redisconn.Config{Addr: s.addr, TLS: s.tls, TLSServerName: s.tlsServerName, TLSCAFile: s.tlsCAFile,
 		Username: s.user, DB: s.db, DialTimeout: timeout, IOTimeout: timeout}
@@ -70,6 +80,12 @@ func (s *sideFlags) config(timeout time.Duration) (redisconn.Config, error) {
 			return cfg, usagef("--%s-password-file: %w", s.name, err)
 		}
 		cfg.Password = pw
+		if !s.tls && !s.allowPlaintextAuth {
+			// The token is the first thing a connection sends: without TLS
+			// anyone on the path reads it.
+			return cfg, usagef("--%s-tls is off, so the %s's AUTH token would cross the network in clear: turn TLS on, or give --%s-allow-plaintext-auth for a server that has no TLS",
+				s.name, map[string]string{"from": "source", "to": "target"}[s.name], s.name)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, usagef("--%s: %w", s.name, err)
@@ -83,6 +99,7 @@ func (s *sideFlags) config(timeout time.Duration) (redisconn.Config, error) {
 // migrateConn holds the flags every migrate subcommand shares.
 type migrateConn struct {
 	cmd      *cobra.Command
+	getenv   func(string) string
 	from, to *sideFlags
 	timeout  time.Duration
 	workers  int
@@ -90,8 +107,8 @@ type migrateConn struct {
 	fc, tc redisconn.Config // validated by open
 }
 
-func addMigrateConn(cmd *cobra.Command, defWorkers int) *migrateConn {
-	m := &migrateConn{cmd: cmd, from: addSideFlags(cmd, "from", "source"), to: addSideFlags(cmd, "to", "target")}
+func addMigrateConn(cmd *cobra.Command, env Env, defWorkers int) *migrateConn {
+	m := &migrateConn{cmd: cmd, getenv: env.Getenv, from: addSideFlags(cmd, "from", "source"), to: addSideFlags(cmd, "to", "target")}
 	cmd.Flags().DurationVar(&m.timeout, "timeout", 30*time.Second, "deadline of each dial and each read or write of a batch")
 	cmd.Flags().IntVar(&m.workers, "workers", defWorkers, "`batches` in flight at once")
 	durationRange(cmd.Flags(), "timeout", time.Millisecond, time.Hour, "")
@@ -107,11 +124,11 @@ func (m *migrateConn) open(ctx context.Context) (src, dst *migrate.Side, err err
 	if m.workers <= 0 {
 		return nil, nil, usagef("--workers must be at least 1")
 	}
-	fc, err := m.from.config(m.timeout)
+	fc, err := m.from.config(m.getenv, m.timeout)
 	if err != nil {
 		return nil, nil, err
 	}
-	tc, err := m.to.config(m.timeout)
+	tc, err := m.to.config(m.getenv, m.timeout)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -37,7 +37,7 @@ report then describes both sides as they are at its end.
 Exit 0 when no key differs (and, with --quiet-window, the window was reached), 1 otherwise, 2 on bad usage.`,
 		Args: noArgs,
 	}
-	conn := addMigrateConn(cmd, 4)
+	conn := addMigrateConn(cmd, env, 4)
 	fs := cmd.Flags()
 	fs.StringVar(&o.Match, "match", "*", "SCAN MATCH `pattern` of the keys to compare")
 	fs.IntVar(&o.Sample, "sample", 0, "compare `N` random source keys instead of all (0: all); extra keys are then not looked for")

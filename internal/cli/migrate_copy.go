@@ -50,7 +50,7 @@ Exit 0 when every key was copied, 1 when some were not, the target evicted keys,
 or follow may have missed changes, 2 on bad usage or a refused pair of sides.`,
 		Args: noArgs,
 	}
-	conn := addMigrateConn(cmd, 8)
+	conn := addMigrateConn(cmd, env, 8)
 	fs := cmd.Flags()
 	fs.StringVar(&mode, "mode", "auto", "how values travel: auto, dump (DUMP/RESTORE only) or typed (type by type)")
 	fs.StringVar(&o.Match, "match", "*", "SCAN MATCH `pattern` of the keys to copy")

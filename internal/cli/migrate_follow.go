@@ -40,7 +40,7 @@ Ctrl-C; exit 0 then, 1 when changes may have been missed (lost subscription, dea
 flush) or the source cannot be subscribed, 2 on bad usage.`,
 		Args: noArgs,
 	}
-	conn := addMigrateConn(cmd, 4)
+	conn := addMigrateConn(cmd, env, 4)
 	fs := cmd.Flags()
 	fs.StringVar(&o.Match, "match", "*", "`pattern` of the keys to follow")
 	fs.StringVar(&mode, "mode", "auto", "how values travel: auto, dump or typed (as for copy)")

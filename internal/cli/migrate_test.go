@@ -33,7 +33,7 @@ func TestMigrateCopyCompareExitCodes(t *testing.T) {
 		a.HSet(ctx, "user:"+k, "name", k, "modified_time", "1700000000")
 	}
 	a.Set(ctx, "counter", 7, 0)
-	from := []string{"--from", src.Addr, "--from-password-file", pw, "--to", dst[0].Addr}
+	from := []string{"--from", src.Addr, "--from-password-file", pw, "--from-allow-plaintext-auth", "--to", dst[0].Addr}
 
 	code, out, errOut := run(t, nil, append([]string{"migrate", "copy", "--checkpoint", filepath.Join(t.TempDir(), "cp")}, from...)...)
 	if code != ExitOK || !strings.Contains(out, "plan: dump") || !strings.Contains(out, "copied 4/4") || !strings.Contains(errOut, "cluster of 2 masters") {
@@ -68,6 +68,8 @@ func TestMigrateUsage(t *testing.T) {
 		{[]string{"migrate", "copy", "--from", "127.0.0.1:1", "--to", "127.0.0.1:2", "--mode", "fast"}, "--mode: mode \"fast\" is unknown"},
 		{[]string{"migrate", "compare", "--from", "127.0.0.1:1", "--to", "127.0.0.1:2", "--sample", "5", "--match", "a*"}, "cannot be combined with --match"},
 		{[]string{"migrate", "follow", "--from", "127.0.0.1:1", "--to", "127.0.0.1:2", "--from-password-file", "/nonexistent"}, "--from-password-file"},
+		// A token never goes out in clear unless asked (run sets REDISHA_TLS=false, as a plain-text bed would).
+		{[]string{"migrate", "copy", "--from", "127.0.0.1:1", "--to", "127.0.0.1:2", "--to-password-file", pwFile(t)}, "--to-tls is off, so the target's AUTH token would cross the network in clear"},
 	} {
 		code, _, errOut := run(t, nil, tc.args...)
 		if code != ExitUsage || !strings.Contains(errOut, tc.want) {
@@ -263,4 +265,14 @@ func TestMigrateCopyFollowResumeClosesTheGap(t *testing.T) {
 	if t2.Get(ctx, "k:foreign").Val() != "mine" || !strings.Contains(out2.String(), "NOT deleted") {
 		t.Fatalf("the target's own key: %q\n%s", t2.Get(ctx, "k:foreign").Val(), out2.String())
 	}
+}
+
+// pwFile is a password file a test may pass (mode 0600).
+func pwFile(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(p, []byte("secret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
