@@ -204,9 +204,9 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		// over it. A primary publishes no lag, which is not breaching.
 		add(awscloudwatch.NewAlarm(scope, jsii.String("HeartbeatLag"), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(m.name("heartbeat-lag")),
-			AlarmDescription:   jsii.String(fmt.Sprintf("The heartbeat written in the primary region is older than %d s in every check here for 2 minutes: replication lags by more than about %d s, or the writer stopped", heartbeatLagThreshold(s), s.ReplicationLag)),
+			AlarmDescription:   jsii.String(fmt.Sprintf("The heartbeat written in the primary region is older than %d s in every check here for 2 minutes: replication lags by more than about %d s, or the writer stopped", heartbeatLagThreshold(p.Deployment), s.ReplicationLag)),
 			Metric:             customMetric(metrics.ReplicationLagSeconds, "Minimum", 60, r.GroupID),
-			Threshold:          jsii.Number(float64(heartbeatLagThreshold(s))),
+			Threshold:          jsii.Number(float64(heartbeatLagThreshold(p.Deployment))),
 			EvaluationPeriods:  jsii.Number(2),
 			ComparisonOperator: gt,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
@@ -243,8 +243,8 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 
 // heartbeatLagThreshold is the heartbeat age (s) over which replication is
 // late: the lag threshold plus two loop intervals of write cadence.
-func heartbeatLagThreshold(s deployment.Settings) int {
-	return s.ReplicationLag + 2*int(deployment.LoopInterval.Seconds())
+func heartbeatLagThreshold(d deployment.Deployment) int {
+	return d.Settings.ReplicationLag + 2*int(d.Loop.Interval.Seconds())
 }
 
 // watchRunners pages when the region's checker or promoter fails (a

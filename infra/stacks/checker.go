@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+	"time"
 
 	"github.com/redisha/redisha/internal/config"
 	"github.com/redisha/redisha/internal/deployment"
@@ -96,7 +98,8 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 		ReservedConcurrentExecutions: reserved(s.ReservedConcurrency),
 	})
 
-	// The loop: invoke, wait 30 s, invoke. Express: ~$1.4/month (AWS-NOTES §4).
+	// The loop: invoke, wait, invoke… every checkInterval (30 s by default:
+	// invoke, wait 30 s, invoke). Express: ~$1.4/month at 30 s.
 	// A failed check must not cancel the next one: each invocation retries
 	// once on a Lambda service error (throttling, a service fault; fast to
 	// fail) and catches everything else, so the second check runs even when
@@ -119,46 +122,63 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 		})
 		return task
 	}
-	wait := awsstepfunctions.NewWait(scope, jsii.String("Wait30s"), &awsstepfunctions.WaitProps{
-		Time: awsstepfunctions.WaitTime_Duration(awscdk.Duration_Seconds(jsii.Number(loop.Interval.Seconds()))),
-	})
-	first, second := invoke("CheckNow", 1), invoke("CheckAfter30s", 2)
+	// One execution a minute runs 60 s / interval checks, a wait between
+	// each two, and the promoter after each.
+	n := int(time.Minute / loop.Interval)
+	interval := int(loop.Interval.Seconds())
+	checkID := func(i int) string {
+		if i == 1 {
+			return "CheckNow"
+		}
+		return fmt.Sprintf("CheckAfter%ds", (i-1)*interval)
+	}
+	promoterID := func(i int) string {
+		if i == 1 {
+			return "PromoterNow"
+		}
+		return fmt.Sprintf("PromoterAfter%ds", (i-1)*interval)
+	}
 	done := awsstepfunctions.NewSucceed(scope, jsii.String("Done"), &awsstepfunctions.SucceedProps{
 		Comment: jsii.String("the loop ends; a failed check shows in the function's Errors metric and as missing data"),
 	})
 	caught := &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: awsstepfunctions.JsonPath_DISCARD()}
-	// After each check, whether it failed or not: the promoter, started
-	// (Event invocation: the loop does not wait for a decision, which may
-	// last a whole promotion), or nothing.
-	afterFirst, afterSecond := awsstepfunctions.IChainable(wait), awsstepfunctions.IChainable(done)
-	if p.Promoter != nil {
-		promote := func(id string, iteration int, next awsstepfunctions.IChainable) awsstepfunctions.IChainable {
-			task := awsstepfunctionstasks.NewLambdaInvoke(scope, jsii.String(id), &awsstepfunctionstasks.LambdaInvokeProps{
+	// Built from the last check back: each check leads (after the promoter,
+	// whether the check failed or not) to the next check's wait, or to Done.
+	var next awsstepfunctions.IChainable = done
+	for i := n; i >= 1; i-- {
+		check := invoke(checkID(i), i)
+		after := next
+		if p.Promoter != nil {
+			// The promoter, started (Event invocation: the loop does not wait
+			// for a decision, which may last a whole promotion).
+			task := awsstepfunctionstasks.NewLambdaInvoke(scope, jsii.String(promoterID(i)), &awsstepfunctionstasks.LambdaInvokeProps{
 				LambdaFunction: p.Promoter,
 				InvocationType: awsstepfunctionstasks.LambdaInvocationType_EVENT,
 				Payload: awsstepfunctions.TaskInput_FromObject(&map[string]interface{}{
-					"source": "redisha.stepfunctions", "iteration": iteration,
+					"source": "redisha.stepfunctions", "iteration": i,
 				}),
 				ResultPath:               awsstepfunctions.JsonPath_DISCARD(),
-				RetryOnServiceExceptions: jsii.Bool(false), // the next loop starts it again within 30 s
+				RetryOnServiceExceptions: jsii.Bool(false), // the next check starts it again
 			})
 			task.AddCatch(next, caught)
-			return task.Next(next)
+			after = task.Next(next)
 		}
-		afterFirst = promote("PromoterNow", 1, wait)
-		afterSecond = promote("PromoterAfter30s", 2, done)
+		check.AddCatch(after, caught)
+		check.Next(after)
+		next = check
+		if i > 1 {
+			waitID := fmt.Sprintf("Wait%ds", interval)
+			if i > 2 {
+				waitID = fmt.Sprintf("Wait%ds%d", interval, i-1)
+			}
+			wait := awsstepfunctions.NewWait(scope, jsii.String(waitID), &awsstepfunctions.WaitProps{
+				Time: awsstepfunctions.WaitTime_Duration(awscdk.Duration_Seconds(jsii.Number(float64(interval)))),
+			})
+			wait.Next(check)
+			next = wait
+		}
 	}
-	first.AddCatch(afterFirst, caught)
-	second.AddCatch(afterSecond, caught)
-	var definition awsstepfunctions.IChainable
-	if p.Promoter == nil {
-		definition = first.Next(wait).Next(second)
-	} else {
-		first.Next(afterFirst) // afterFirst ends in the wait
-		wait.Next(second)
-		second.Next(afterSecond)
-		definition = first
-	}
+	definition := next
 	sfLogs := awslogs.NewLogGroup(scope, jsii.String("LoopLogs"), &awslogs.LogGroupProps{
 		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
@@ -171,8 +191,8 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 		Role:             loopRole,
 		StateMachineType: awsstepfunctions.StateMachineType_EXPRESS,
 		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(definition),
-		// Both checks with their retries and the wait: 2 × (12 + 1 + 12) + 30 s at worst.
-		Timeout:        awscdk.Duration_Seconds(jsii.Number(80)),
+		// Every check with its retry and the waits: n × (12 + 1 + 12) + (n − 1) × interval at worst.
+		Timeout:        awscdk.Duration_Seconds(jsii.Number(float64(n*int(2*loop.CheckerTimeout.Seconds()+5) + (n-1)*interval))),
 		TracingEnabled: jsii.Bool(true),
 		// Errors only: ALL on a loop that runs 43,200 times a month is cost
 		// without insight.

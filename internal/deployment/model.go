@@ -169,7 +169,10 @@ func (a AlarmSpec) Summary() string {
 
 // New is the deployment the settings describe.
 func New(s Settings) Deployment {
-	d := Deployment{Settings: s, Loop: Loop{Interval: LoopInterval, CheckerTimeout: CheckerTimeout}}
+	d := Deployment{Settings: s, Loop: Loop{Interval: s.CheckInterval, CheckerTimeout: CheckerTimeout}}
+	if d.Loop.Interval == 0 {
+		d.Loop.Interval = LoopInterval
+	}
 	regions := [2]struct{ name, label, group string }{
 		{s.PrimaryRegion, "primary", s.PrimaryRGID},
 		{s.SecondaryRegion, "secondary", s.SecondaryRGID},
@@ -296,7 +299,8 @@ func promoterConfig(s Settings, region, groupID, peer string) promoter.Config {
 		PeerAlarm:  WritableAlarmName(s.Name, peer),
 		Mode:       s.PromoterMode,
 		Bounds: promoter.Bounds{
-			StallAfter: promoter.DefaultStallAfter, HeartbeatInterval: promoter.DefaultHeartbeatInterval,
+			// The heartbeat is written once a check: the loop's interval.
+			StallAfter: orDefault(s.StallAfter, promoter.DefaultStallAfter), HeartbeatInterval: orDefault(s.CheckInterval, promoter.DefaultHeartbeatInterval),
 			MaxDataLoss: promoter.DefaultMaxDataLoss, Cooldown: promoter.DefaultCooldown,
 			PeerSeenWithin: promoter.DefaultPeerSeenWithin,
 		},
@@ -342,7 +346,7 @@ func PromoterFunctionTimeout(c promoter.Config) time.Duration {
 func writableAlarm(s Settings, region, groupID string) AlarmSpec {
 	return AlarmSpec{
 		Name: WritableAlarmName(s.Name, region), Region: region, Namespace: Namespace,
-		Metric: metrics.WritableStatus, Dimensions: CheckerDimensions(groupID), Statistic: StatMinimum,
+		Metric: metrics.WritableStatus, Dimensions: CheckerDimensions(groupID), Statistic: orDefaultString(s.WritableStatistic, StatMinimum),
 		Period: time.Duration(s.AlarmPeriod) * time.Second, EvaluationPeriods: s.AlarmEvaluations, Threshold: 1,
 		Comparison: LessThanThreshold, TreatMissingData: MissingBreaching,
 	}
@@ -354,6 +358,7 @@ func writableAlarm(s Settings, region, groupID string) AlarmSpec {
 func unhealthyAlarm(s Settings, region, groupID string) AlarmSpec {
 	a := writableAlarm(s, region, groupID)
 	a.Name, a.Metric, a.Pages = UnhealthyAlarmName(s.Name, region), metrics.HealthCheckStatus, true
+	a.Statistic = StatMinimum // paging: any failed check of the period counts
 	return a
 }
 
@@ -404,4 +409,18 @@ func (d Deployment) DatastoreID() string {
 		p = "xxxxx"
 	}
 	return p + "-" + d.Settings.GlobalIDSuffix
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+func orDefaultString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

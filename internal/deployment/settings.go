@@ -59,6 +59,21 @@ type Settings struct {
 	// SNS and the other region's CloudWatch. context: vpcEgress (default
 	// false)
 	VpcEgress bool
+	// CheckInterval is the time between two checks of each region's loop
+	// (and the promoter's runs, and the heartbeat's writes): 10, 15, 20 or
+	// 30 s. context: checkInterval seconds (default 30)
+	CheckInterval time.Duration
+	// StallAfter is the promoter's stall bound: how long the heartbeat must
+	// have stopped before the replication path counts as dead. Keep it above
+	// the primary region's in-region failover (detection included), which a
+	// drill of your own should measure. context: promoterStallAfter, a Go
+	// duration (default 3m)
+	StallAfter time.Duration
+	// WritableStatistic aggregates each period of the writable alarms:
+	// Minimum (every check of the period took a write) or Maximum (one did:
+	// a promoted region turns healthy a period sooner, a failing one a period
+	// later). context: writableStatistic (default Minimum)
+	WritableStatistic string
 	// TerminationProtection protects the three stacks from deletion.
 	// context: terminationProtection (default true)
 	TerminationProtection bool
@@ -247,6 +262,17 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	s.NatGateway = boolean("natGateway", s.PromoterMode == promoter.ModeAuto && !imported)
 	s.VpcEgress = boolean("vpcEgress", false)
 	s.TerminationProtection = boolean("terminationProtection", true)
+	s.CheckInterval = time.Duration(num("checkInterval", int(LoopInterval.Seconds()))) * time.Second
+	s.WritableStatistic = str("writableStatistic", StatMinimum)
+	rawStall := str("promoterStallAfter", "")
+	s.StallAfter = promoter.DefaultStallAfter
+	if rawStall != "" {
+		if d, err := time.ParseDuration(rawStall); err != nil || d <= 0 {
+			bad("promoterStallAfter", rawStall, "give a Go duration such as 3m or 90s")
+		} else {
+			s.StallAfter = d
+		}
+	}
 	s.PrimaryCidr = str("primaryCidr", ifEmpty(s.PrimaryVpcID, "10.0.0.0/16"))
 	s.SecondaryCidr = str("secondaryCidr", ifEmpty(s.SecondaryVpcID, "10.1.0.0/16"))
 	if v := ctx("extraVpcs"); v != nil {
@@ -395,6 +421,17 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	}
 	if s.MetricsMode != config.MetricsEMF && s.MetricsMode != config.MetricsAPI {
 		bad("metricsMode", s.MetricsMode, "use emf (no endpoint needed) or api (adds a monitoring VPC endpoint)")
+	}
+	switch s.CheckInterval {
+	case 10 * time.Second, 15 * time.Second, 20 * time.Second, 30 * time.Second:
+	default:
+		bad("checkInterval", int(s.CheckInterval.Seconds()), "use 10, 15, 20 or 30 seconds (a whole number of checks a minute)")
+	}
+	if s.StallAfter < 45*time.Second || s.StallAfter < 3*s.CheckInterval {
+		bad("promoterStallAfter", s.StallAfter, "use at least 45s and three check intervals: under that, the primary region's own in-region failover (or a missed check) looks like a dead region")
+	}
+	if s.WritableStatistic != StatMinimum && s.WritableStatistic != StatMaximum {
+		bad("writableStatistic", s.WritableStatistic, "use Minimum (every check of a period wrote) or Maximum (one did)")
 	}
 	if !nameRE.MatchString(s.Name) || len(s.Name) > 20 {
 		bad("name", s.Name, "use 1–20 lower-case letters, digits and single hyphens, starting with a letter (it names stacks and alarms)")

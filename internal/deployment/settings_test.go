@@ -20,7 +20,7 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load with no context: %v", err)
 	}
-	want := Settings{Name: "redisha", TerminationProtection: true,
+	want := Settings{Name: "redisha", TerminationProtection: true, CheckInterval: 30 * time.Second, StallAfter: 3 * time.Minute, WritableStatistic: "Minimum",
 		Account: "123456789012", PrimaryRegion: "us-east-1", SecondaryRegion: "us-west-2",
 		PrimaryAZs: []string{"us-east-1a", "us-east-1b"}, SecondaryAZs: []string{"us-west-2a", "us-west-2b"},
 		NodeType: "cache.r7g.large", EngineVersion: "7.1", Replicas: 1, Port: 6379,
@@ -211,5 +211,26 @@ func TestAutoNeedsARouteAndImportedVpcsKeepTheirEndpoints(t *testing.T) {
 				t.Errorf("natGateway %v, vpcEndpoints %v; want %v, %v", s.NatGateway, s.VpcEndpoints, c.nat, c.ends)
 			}
 		})
+	}
+}
+
+// The faster knobs: a check every 10–30 s (a whole number a minute), a stall
+// bound that stays above an in-region failover and three checks, Minimum or
+// Maximum on the writable alarms; each reaches the model.
+func TestFasterKnobs(t *testing.T) {
+	s, err := Load(ctxOf(map[string]any{"checkInterval": "10", "promoterStallAfter": "90s", "writableStatistic": "Maximum"}), "123456789012")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(s)
+	if d.Loop.Interval != 10*time.Second || d.Regions[1].Promoter.Bounds.StallAfter != 90*time.Second ||
+		d.Regions[1].Promoter.Bounds.HeartbeatInterval != 10*time.Second || d.Regions[0].Writable.Statistic != "Maximum" ||
+		d.Regions[0].Unhealthy.Statistic != "Minimum" || d.DNS.Records[1].HealthCheck.Alarm.Statistic != "Maximum" {
+		t.Errorf("the knobs did not reach the model: %+v", d.Loop)
+	}
+	for key, v := range map[string]any{"checkInterval": "25", "promoterStallAfter": "20s", "writableStatistic": "Average"} {
+		if _, err := Load(ctxOf(map[string]any{key: v}), "123456789012"); err == nil || !strings.Contains(err.Error(), `"`+key+`"`) {
+			t.Errorf("%s=%v: err %v, want a refusal naming it", key, v, err)
+		}
 	}
 }
