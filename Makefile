@@ -12,13 +12,16 @@ all: build
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-deps: deps-redis deps-build ## install what the tests and the local run need
+deps: deps-redis deps-build deps-examples ## install what the tests and the local run need
 
 deps-redis: ## install redis-server when missing (Debian/Ubuntu)
 	@bash scripts/deps.sh redis
 
 deps-build: ## install zip when missing (packs build/lambda.zip)
 	@bash scripts/deps.sh build
+
+deps-examples: ## install what the example applications need: python3-redis, and ioredis in examples/node (npm ci)
+	@bash scripts/deps.sh examples
 
 deps-node: ## install the pinned CDK CLI from package-lock.json
 	@bash scripts/deps.sh node
