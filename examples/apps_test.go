@@ -521,7 +521,7 @@ func BenchmarkExamplesFailover(b *testing.B) {
 func python(t testing.TB) string {
 	var tried []string
 	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if out, err := exec.Command(p, "-c", "import redis, sys; sys.exit(redis.__version__ < '4.3')").CombinedOutput(); err == nil {
+		if out, err := exec.Command(p, "-c", "import redis, sys; sys.exit(tuple(int(x) for x in redis.__version__.split('.')[:2]) < (4, 3))").CombinedOutput(); err == nil {
 			return p
 		} else {
 			tried = append(tried, fmt.Sprintf("%s: %v %s", p, err, strings.TrimSpace(lastLines(string(out), 1))))
