@@ -259,9 +259,15 @@ type app struct {
 	start func(t testing.TB, b *bed, prefix string, rec *recorder) (stop func() error)
 }
 
+// The example programs' command lines.
+var (
+	pythonWriter = func(t testing.TB) []string { return []string{python(t), "python/writer.py"} }
+	nodeWriter   = func(t testing.TB) []string { return []string{node(t), "node/writer.js"} }
+)
+
 var apps = []app{
-	{"python", startProcess(func(t testing.TB) []string { return []string{python(t), "python/writer.py"} })},
-	{"node", startProcess(func(t testing.TB) []string { return []string{node(t), "node/writer.js"} })},
+	{"python", startProcess(pythonWriter)},
+	{"node", startProcess(nodeWriter)},
 	// go-redis with its defaults, resolving the name on each dial; with TLS it
 	// verifies the name the record pointed to before the failover, as an
 	// application with a fixed server name does.
@@ -557,4 +563,35 @@ func dialVia(ctx context.Context, r *net.Resolver, network, addr string, cas *x5
 		return nil, err
 	}
 	return tc, nil
+}
+
+// A bad setting stops both programs before they connect: exit code 2 and a
+// message naming the variable, as the Lambda and the CLI do.
+func TestExamplesRefuseBadSettings(t *testing.T) {
+	for _, a := range []struct {
+		name string
+		argv func(testing.TB) []string
+	}{
+		{"python", pythonWriter},
+		{"node", nodeWriter},
+	} {
+		for _, tc := range []struct{ env, want string }{
+			{"REDIS_PORT=http", "REDIS_PORT="},
+			{"INTERVAL_MS=-5", "INTERVAL_MS="},
+			{"REDIS_TLS=maybe", "REDIS_TLS="},
+			{"REDIS_PASSWORD_FILE=/nonexistent/token", "REDIS_PASSWORD_FILE=/nonexistent/token"},
+			{"REDIS_DNS_SERVER=localhost", "REDIS_DNS_SERVER="},
+		} {
+			t.Run(a.name+"/"+tc.env, func(t *testing.T) {
+				args := a.argv(t)
+				cmd := exec.Command(args[0], args[1:]...)
+				cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "REDIS_HOST=127.0.0.1", tc.env}
+				out, err := cmd.CombinedOutput()
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+					t.Errorf("%s with %s: %v, output %q; want exit code 2 naming %s", a.name, tc.env, err, out, tc.want)
+				}
+			})
+		}
+	}
 }
