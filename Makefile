@@ -81,7 +81,14 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo unknown)
 BUILDINFO      := github.com/redisha/redisha/internal/buildinfo
 RELEASE_LDFLAGS = -s -w -buildid= -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE)
-RELEASE_VARS    = DIST='$(DIST)' VERSION='$(VERSION)' COMMIT='$(COMMIT)' DATE='$(DATE)'
+# -trimpath keeps the build machine's paths out of the binaries (one of the
+# conditions of a reproducible build); CGO_ENABLED=0 makes the CLI static. The
+# release test overrides both, RELEASE_BUILDFLAGS=-buildvcs=false RELEASE_CGO=,
+# to reuse what the rest of the suite compiled.
+RELEASE_BUILDFLAGS ?= -trimpath -buildvcs=false
+RELEASE_CGO        ?= 0
+RELEASE_VARS    = DIST='$(DIST)' VERSION='$(VERSION)' COMMIT='$(COMMIT)' DATE='$(DATE)' \
+                  RELEASE_BUILDFLAGS='$(RELEASE_BUILDFLAGS)' RELEASE_CGO='$(RELEASE_CGO)'
 CLI_PLATFORMS  := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
 release: deps-build ## the release into dist/: the CLI for linux/darwin x amd64/arm64, both Lambda zips, SHA256SUMS
@@ -95,7 +102,7 @@ release: deps-build ## the release into dist/: the CLI for linux/darwin x amd64/
 release-cli: ## one CLI of the release: make release-cli OS=linux ARCH=amd64 [DIST=dir]
 	@test -n "$(OS)" -a -n "$(ARCH)" || { echo "release-cli: set OS and ARCH, e.g. make release-cli OS=linux ARCH=amd64"; exit 2; }
 	@mkdir -p $(DIST)
-	CGO_ENABLED=0 GOOS=$(OS) GOARCH=$(ARCH) $(GO) build -trimpath -buildvcs=false -ldflags='$(RELEASE_LDFLAGS)' \
+	CGO_ENABLED=$(RELEASE_CGO) GOOS=$(OS) GOARCH=$(ARCH) $(GO) build $(RELEASE_BUILDFLAGS) -ldflags='$(RELEASE_LDFLAGS)' \
 	  -o $(DIST)/redisha_$(VERSION)_$(OS)_$(ARCH) ./cmd/redisha
 
 # A Lambda zip is reproducible: a static, trimmed binary, its time set to the
@@ -104,7 +111,7 @@ release-lambda: ## one Lambda zip of the release (linux/arm64): make release-lam
 	@test -n "$(NAME)" -a -n "$(PKG)" || { echo "release-lambda: set NAME and PKG, e.g. make release-lambda NAME=checker PKG=./lambda"; exit 2; }
 	@mkdir -p $(DIST)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -buildvcs=false \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc $(RELEASE_BUILDFLAGS) \
 	    -ldflags='$(RELEASE_LDFLAGS)' -o "$$tmp/bootstrap" $(PKG) && \
 	  chmod 0755 "$$tmp/bootstrap" && touch -d "$(DATE)" "$$tmp/bootstrap" && \
 	  out="$(abspath $(DIST))/redisha-$(NAME)_$(VERSION)_linux_arm64.zip" && rm -f "$$out" && \
