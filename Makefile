@@ -4,20 +4,24 @@ SHELL   := bash
 PKGS    := ./...
 LAMBDA_LDFLAGS := -s -w
 
-.PHONY: all run test test-go test-synth lint deps deps-redis deps-build deps-node build synth bench clean help
+.PHONY: all run test test-go test-synth lint deps deps-redis deps-build deps-node deps-examples build synth bench clean help \
+	release release-cli release-lambda
 
 all: build
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-deps: deps-redis deps-build ## install what the tests and the local run need
+deps: deps-redis deps-build deps-examples ## install what the tests and the local run need
 
 deps-redis: ## install redis-server when missing (Debian/Ubuntu)
 	@bash scripts/deps.sh redis
 
 deps-build: ## install zip when missing (packs build/lambda.zip)
 	@bash scripts/deps.sh build
+
+deps-examples: ## install what the example applications need: python3-redis, and ioredis in examples/node (npm ci)
+	@bash scripts/deps.sh examples
 
 deps-node: ## install the pinned CDK CLI from package-lock.json
 	@bash scripts/deps.sh node
@@ -74,7 +78,55 @@ bench: deps-redis ## run the benchmarks (figures are recorded in README.md)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 20m $(PKGS)
 
 clean:
-	rm -rf build cdk.out
+	rm -rf build cdk.out dist
+
+# A release: what a tag publishes. VERSION, COMMIT and DATE come from git and
+# are linked into every binary (internal/buildinfo). VERSION is the tag
+# (v0.1.0), or v0.0.0-<commit> between tags, with -dirty for uncommitted
+# changes; DATE is the commit's time, not the clock's, so one commit always
+# builds the same bytes.
+DIST    ?= dist
+DESCRIBE := $(shell git describe --tags --match 'v[0-9]*' --dirty --always --abbrev=12 2>/dev/null)
+VERSION ?= $(if $(filter v%,$(DESCRIBE)),$(DESCRIBE),v0.0.0-$(or $(DESCRIBE),unknown))
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo unknown)
+BUILDINFO      := github.com/redisha/redisha/internal/buildinfo
+RELEASE_LDFLAGS = -s -w -buildid= -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE)
+# -trimpath keeps the build machine's paths out of the binaries (one of the
+# conditions of a reproducible build); CGO_ENABLED=0 makes the CLI static. The
+# release test overrides both, RELEASE_BUILDFLAGS=-buildvcs=false RELEASE_CGO=,
+# to reuse what the rest of the suite compiled.
+RELEASE_BUILDFLAGS ?= -trimpath -buildvcs=false
+RELEASE_CGO        ?= 0
+RELEASE_VARS    = DIST='$(DIST)' VERSION='$(VERSION)' COMMIT='$(COMMIT)' DATE='$(DATE)' \
+                  RELEASE_BUILDFLAGS='$(RELEASE_BUILDFLAGS)' RELEASE_CGO='$(RELEASE_CGO)'
+CLI_PLATFORMS  := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
+release: deps-build ## the release into dist/: the CLI for linux/darwin x amd64/arm64, both Lambda zips, SHA256SUMS
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@for p in $(CLI_PLATFORMS); do $(MAKE) --no-print-directory $(RELEASE_VARS) release-cli OS=$${p%/*} ARCH=$${p#*/} || exit 1; done
+	@$(MAKE) --no-print-directory $(RELEASE_VARS) release-lambda NAME=checker PKG=./lambda
+	@$(MAKE) --no-print-directory $(RELEASE_VARS) release-lambda NAME=promoter PKG=./lambda/promoter
+	@cd $(DIST) && rm -f SHA256SUMS && sha256sum -- * > SHA256SUMS
+	@echo "release $(VERSION) ($(COMMIT), $(DATE)) in $(DIST)/:" && cd $(DIST) && ls -l
+
+release-cli: ## one CLI of the release: make release-cli OS=linux ARCH=amd64 [DIST=dir]
+	@test -n "$(OS)" -a -n "$(ARCH)" || { echo "release-cli: set OS and ARCH, e.g. make release-cli OS=linux ARCH=amd64"; exit 2; }
+	@mkdir -p $(DIST)
+	CGO_ENABLED=$(RELEASE_CGO) GOOS=$(OS) GOARCH=$(ARCH) $(GO) build $(RELEASE_BUILDFLAGS) -ldflags='$(RELEASE_LDFLAGS)' \
+	  -o $(DIST)/redisha_$(VERSION)_$(OS)_$(ARCH) ./cmd/redisha
+
+# A Lambda zip is reproducible: a static, trimmed binary, its time set to the
+# commit's (zip stores it) and no extra attributes (-X).
+release-lambda: ## one Lambda zip of the release (linux/arm64): make release-lambda NAME=checker PKG=./lambda [DIST=dir]
+	@test -n "$(NAME)" -a -n "$(PKG)" || { echo "release-lambda: set NAME and PKG, e.g. make release-lambda NAME=checker PKG=./lambda"; exit 2; }
+	@mkdir -p $(DIST)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc $(RELEASE_BUILDFLAGS) \
+	    -ldflags='$(RELEASE_LDFLAGS)' -o "$$tmp/bootstrap" $(PKG) && \
+	  chmod 0755 "$$tmp/bootstrap" && touch -d "$(DATE)" "$$tmp/bootstrap" && \
+	  out="$(abspath $(DIST))/redisha-$(NAME)_$(VERSION)_linux_arm64.zip" && rm -f "$$out" && \
+	  (cd "$$tmp" && TZ=UTC zip -q -X "$$out" bootstrap) && echo "built $(DIST)/redisha-$(NAME)_$(VERSION)_linux_arm64.zip"
 
 .PHONY: drill
 drill: deps-redis synth ## synthesize the app and rehearse its templates here, measured (region A lost); DRILL_FLAGS="--scenario switchover --speed 60"

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/redisha/redisha/internal/buildinfo"
 	"github.com/redisha/redisha/internal/config"
 	"github.com/redisha/redisha/internal/handler"
 	"github.com/redisha/redisha/internal/redisconn"
@@ -38,10 +39,10 @@ func main() {
 		log.Error("cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	log.Info("health checker ready", "endpoint", cfg.Redis.Redacted(), "role", cfg.Check.ExpectRole,
+	log.Info("health checker ready", append(buildinfo.Read().LogAttrs(), "endpoint", cfg.Redis.Redacted(), "role", cfg.Check.ExpectRole,
 		"heartbeat", cfg.Check.Heartbeat, "heartbeat_region", cfg.Check.Region, "metrics", cfg.MetricsMode,
 		"namespace", cfg.Namespace, "check_timeout", cfg.Check.Timeout.String(),
-		"secret_timeout", cfg.SecretTimeout.String(), "publish_timeout", cfg.PublishTimeout.String())
+		"secret_timeout", cfg.SecretTimeout.String(), "publish_timeout", cfg.PublishTimeout.String())...)
 	// The client lives as long as the execution environment; Lambda ends the
 	// process, and the server drops the connection.
 	lambda.Start(h.Handle)

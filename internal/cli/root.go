@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/spf13/cobra"
+
+	"github.com/redisha/redisha/internal/buildinfo"
 )
 
 // commands builds every command under the root, in the order help lists
@@ -19,6 +21,7 @@ func commands(env Env) []*cobra.Command {
 		newMigrateCmd(env),
 		newDrillCmd(env),
 		newVerifyCmd(env),
+		newVersionCmd(env),
 	}
 }
 
@@ -39,7 +42,10 @@ Exit codes: 0 nothing wrong, 1 a finding (a check, DB or window failed), 2 bad u
 		// Main prints each error once, as "redisha <command>: <message>".
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		// --version: the version command's fields in one line.
+		Version: buildinfo.Read().String(),
 	}
+	root.SetVersionTemplate("redisha {{.Version}}\n")
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

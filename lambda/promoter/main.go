@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/redisha/redisha/internal/buildinfo"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/wiring"
 )
@@ -38,8 +39,8 @@ func main() {
 		log.Error("cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	log.Info("promoter ready", "region", cfg.Region, "datastore", cfg.DatastoreID, "group", cfg.GroupID,
-		"peer", cfg.PeerRegion, "mode", cfg.Mode, "endpoint", cfg.Redis.Redacted())
+	log.Info("promoter ready", append(buildinfo.Read().LogAttrs(), "region", cfg.Region, "datastore", cfg.DatastoreID, "group", cfg.GroupID,
+		"peer", cfg.PeerRegion, "mode", cfg.Mode, "endpoint", cfg.Redis.Redacted())...)
 	// The event (schedule or Step Functions loop) carries nothing the
 	// decision needs.
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (promoter.Outcome, error) {

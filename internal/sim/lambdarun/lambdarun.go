@@ -230,7 +230,7 @@ func (s *Server) StartProcess(binary string, env []string, out io.Writer) (*Proc
 		"HOME=" + os.Getenv("HOME"),
 	}, env...)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
