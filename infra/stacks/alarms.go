@@ -253,45 +253,36 @@ func heartbeatLagThreshold(d deployment.Deployment) int {
 // that runs them fails or times out. Without these a broken promoter is
 // silent until the outage it was meant for.
 func (m *monitoring) watchRunners(scope constructs.Construct, checker, promoter awslambda.IFunction, loop awsstepfunctions.StateMachine) {
-	errs := func(id string, fn awslambda.IFunction, what string) {
-		a := fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}).
-			CreateAlarm(scope, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
-				AlarmName:          jsii.String(m.name(strings.ToLower(id))),
-				AlarmDescription:   jsii.String(what + " failed (Lambda Errors over 5 minutes): it is not doing its job"),
-				Threshold:          jsii.Number(0),
-				EvaluationPeriods:  jsii.Number(1),
-				ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-				TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-			})
+	// anyOver pages on a metric above 0 in one 5-minute period.
+	anyOver := func(id, name, desc string, metric awscloudwatch.IMetric) {
+		a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmName: jsii.String(m.name(name)), AlarmDescription: jsii.String(desc), Metric: metric,
+			Threshold: jsii.Number(0), EvaluationPeriods: jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
 		a.AddAlarmAction(m.notify)
 		a.AddOkAction(m.notify)
 		m.alarms = append(m.alarms, a)
 	}
-	errs("CheckerErrors", checker, "The health checker")
+	errors := func(fn awslambda.IFunction) awscloudwatch.IMetric {
+		return fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")})
+	}
+	anyOver("CheckerErrors", "checkererrors", "The health checker failed (Lambda Errors over 5 minutes): it is not doing its job", errors(checker))
 	if promoter != nil {
-		errs("PromoterErrors", promoter, "The promoter")
+		anyOver("PromoterErrors", "promotererrors", "The promoter failed (Lambda Errors over 5 minutes): it is not doing its job", errors(promoter))
 	}
 	// Failed or timed-out loop executions: nothing checks this region then.
-	failed := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String("FILL(f, 0) + FILL(t, 0)"),
-		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"f": loop.MetricFailed(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum")}),
-			"t": loop.MetricTimedOut(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum")}),
-		},
-		Label:  jsii.String("loop executions failed or timed out"),
-		Period: awscdk.Duration_Minutes(jsii.Number(5)),
-	})
-	a := failed.CreateAlarm(scope, jsii.String("LoopFailures"), &awscloudwatch.CreateAlarmOptions{
-		AlarmName:          jsii.String(m.name("loop-failures")),
-		AlarmDescription:   jsii.String("The Step Functions loop that runs the checker and the promoter failed or timed out"),
-		Threshold:          jsii.Number(0),
-		EvaluationPeriods:  jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
-	a.AddAlarmAction(m.notify)
-	a.AddOkAction(m.notify)
-	m.alarms = append(m.alarms, a)
+	anyOver("LoopFailures", "loop-failures", "The Step Functions loop that runs the checker and the promoter failed or timed out",
+		awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String("FILL(f, 0) + FILL(t, 0)"),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{
+				"f": loop.MetricFailed(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum")}),
+				"t": loop.MetricTimedOut(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum")}),
+			},
+			Label:  jsii.String("loop executions failed or timed out"),
+			Period: awscdk.Duration_Minutes(jsii.Number(5)),
+		}))
 }
 
 func ptr[T any](v T) *T { return &v }

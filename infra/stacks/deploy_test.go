@@ -393,4 +393,3 @@ func TestTenSecondLoop(t *testing.T) {
 		}
 	}
 }
-
