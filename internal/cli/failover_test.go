@@ -79,3 +79,26 @@ func TestFailoverStaleSecondaryNeedsAcceptedLoss(t *testing.T) {
 		t.Fatalf("with --accept-data-loss 3m: exit %d\n%s", code, out)
 	}
 }
+
+func TestFailoverOverridesTheLatchOnlyWhenAsked(t *testing.T) {
+	bd := newGDSBed(t)
+	bd.heartbeat(t, 5, time.Second)
+	bd.a.Kill()
+	bd.cw.SetAlarmState("redisha-us-east-1-writable", "ALARM")
+	// A promotion was accepted ten minutes ago (then failed back by hand):
+	// the latch holds for the cooldown.
+	rec := bd.record(5, time.Now().Add(-5*time.Minute))
+	rec.State.PromotedAt = time.Now().Add(-10 * time.Minute)
+	bd.saveRecord(t, 0, rec)
+	code, out, _ := run(t, nil, gdsArgs("failover", "--to", "us-west-2")...)
+	if code != ExitUnhealthy || !strings.Contains(out, "latch     REFUSES latched") {
+		t.Fatalf("without the override: exit %d\n%s", code, out)
+	}
+	code, out, errOut := run(t, nil, gdsArgs("failover", "--to", "us-west-2", "--ignore-latch", "--apply", "--poll", "10ms", "--wait", "20s")...)
+	if code != ExitOK || !strings.Contains(out, "OVERRIDES: ignore-latch") || !strings.Contains(out, "OVERRIDDEN by an operator (--ignore-latch): latched") {
+		t.Fatalf("with --ignore-latch: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "overrides=ignore-latch") {
+		t.Fatalf("the override is not in the decision log:\n%s", errOut)
+	}
+}

@@ -97,6 +97,12 @@ type Bounds struct {
 	// Cooldown is how long any promotion, automatic or manual, blocks the
 	// next automatic one. default: 1 hour
 	Cooldown time.Duration
+	// AttemptWindow is how long a recorded decision to promote whose
+	// outcome was never recorded keeps other runs from calling again; after
+	// it the attempt counts as aborted (the run died, or the store's reply
+	// was lost) and the next run retries it. Keep it above CALL_TIMEOUT:
+	// the failover call is bounded by it. default: 45 seconds
+	AttemptWindow time.Duration
 	// PeerSeenWithin is how recently before the heartbeat stopped the peer
 	// region's alarm must have been read for "its CloudWatch is
 	// unreachable" to count as the region gone silent. Without a recent
@@ -113,6 +119,7 @@ const (
 	DefaultMaxDataLoss       = 5 * time.Second
 	DefaultCooldown          = time.Hour
 	DefaultPeerSeenWithin    = 15 * time.Minute
+	DefaultAttemptWindow     = 45 * time.Second
 )
 
 // WithDefaults fills zero fields with the defaults.
@@ -127,6 +134,7 @@ func (b Bounds) WithDefaults() Bounds {
 	set(&b.MaxDataLoss, DefaultMaxDataLoss)
 	set(&b.Cooldown, DefaultCooldown)
 	set(&b.PeerSeenWithin, DefaultPeerSeenWithin)
+	set(&b.AttemptWindow, DefaultAttemptWindow)
 	return b
 }
 
@@ -217,9 +225,22 @@ type State struct {
 	HealthyAge time.Duration
 	// PrimaryRegion is the primary member's region as last observed.
 	PrimaryRegion string
-	// PromotedAt is the last promotion made or seen (roles swapped),
-	// automatic or manual; the latch counts the cooldown from it.
+	// PromotedAt is the last promotion ElastiCache accepted (recorded by
+	// the runner once the failover call returned success) or seen (roles
+	// swapped), automatic or manual; the latch counts the cooldown from it.
+	// A decision to promote alone never sets it: an attempt that aborts
+	// (throttled, the run died, the store's reply was lost) must not wedge
+	// the region for the cooldown.
 	PromotedAt time.Time
+	// AttemptAt is when a decision to promote was recorded whose outcome is
+	// not yet known (zero when none). Within Bounds.AttemptWindow it keeps
+	// a concurrent run from calling again; after it, the attempt counts as
+	// aborted and the next run retries and pages.
+	AttemptAt time.Time
+	// AbortedAt is when the last attempt was recorded as never accepted by
+	// ElastiCache (the call failed); the next decision to promote is a
+	// retry and says so in its page. Cleared by an accepted promotion.
+	AbortedAt time.Time
 	// PeerAlarmReadAt is when (local clock) the peer region's writable alarm
 	// was last read successfully, whatever its state: proof that this
 	// promoter has a network path to that region's CloudWatch.
@@ -247,6 +268,13 @@ type Input struct {
 	// outweighs an alarm read as OK, and the heartbeat must still have
 	// stalled.
 	PrimaryDownConfirmed bool
+	// IgnoreLatch and IgnoreDatastoreGuard are an operator's explicit
+	// overrides (failover --ignore-latch, --ignore-datastore-guard): the
+	// guard is still evaluated, its verdict holds with the refusal it
+	// overrode in the reason, and the override is named in
+	// Decision.Overrides, the decision log and the page.
+	IgnoreLatch          bool
+	IgnoreDatastoreGuard bool
 }
 
 // Verdict is one guard's answer.
@@ -273,6 +301,12 @@ type Decision struct {
 	// Note names a refusal of the evidence guard that pages (NotePartition,
 	// NotePeerUnreached, NotePeerUnreachedStalled); empty otherwise.
 	Note string `json:"note,omitempty"`
+	// Overrides names the operator's overrides that changed a verdict
+	// (--ignore-latch, --ignore-datastore-guard); empty otherwise.
+	Overrides []string `json:"overrides,omitempty"`
+	// Retry is set when this decision retries an attempt that never got an
+	// answer from ElastiCache (an aborted attempt): it is paged.
+	Retry bool `json:"retry,omitempty"`
 	// Next is the state to store.
 	Next State `json:"-"`
 }
@@ -309,12 +343,24 @@ func Decide(in Input) Decision {
 
 	evidence, note := evidenceGuard(in.Obs, next, b, in.PrimaryDownConfirmed)
 	d.PrimaryDown = evidence.OK
+	dsv := datastoreGuard(in.Obs.Datastore)
+	if !dsv.OK && in.IgnoreDatastoreGuard && in.Obs.Datastore.Err == "" {
+		// AWS accepts a failover while the datastore is modifying; the
+		// operator takes that on, named in the log and the page.
+		dsv = override(dsv, "--ignore-datastore-guard")
+		d.Overrides = append(d.Overrides, "ignore-datastore-guard")
+	}
+	lv, retry := latchGuard(next, now, b)
+	if !lv.OK && in.IgnoreLatch {
+		lv = override(lv, "--ignore-latch")
+		d.Overrides = append(d.Overrides, "ignore-latch")
+	}
 	d.Guards = []Verdict{
 		evidence,
-		datastoreGuard(in.Obs.Datastore),
+		dsv,
 		memberGuard(in.LocalRegion, in.Obs.Datastore),
 		dataLossGuard(next, b, in.AcceptedLoss),
-		latchGuard(next, now, b.Cooldown),
+		lv,
 		modeGuard(in.Mode),
 	}
 	d.Ready = true
@@ -324,9 +370,12 @@ func Decide(in Input) Decision {
 	switch {
 	case d.Ready && in.Mode == ModeAuto:
 		d.Action = ActPromote
-		// The latch starts when the action does: a run that overlaps a slow
-		// promotion is refused by the latch, not by luck.
-		next.PromotedAt = now
+		d.Retry = retry || !in.Prev.AbortedAt.IsZero()
+		// Only the attempt is recorded: the latch (PromotedAt) starts when
+		// ElastiCache accepts the call (the runner records it) or the roles
+		// are seen to swap. A run that overlaps this attempt is refused by
+		// the attempt window, not by luck.
+		next.AttemptAt = now
 	case d.Ready && in.Mode == ModeAdvise:
 		d.Action = ActAdvise
 	default:
@@ -342,6 +391,9 @@ func Decide(in Input) Decision {
 		sig = string(d.Action) + ":" + strings.Join(d.Refused(), ",")
 		if note != "" {
 			sig += ":" + note
+		}
+		if len(d.Overrides) > 0 {
+			sig += ":override=" + strings.Join(d.Overrides, ",")
 		}
 	}
 	d.Notify = matters && (sig != in.Prev.Notified || d.Action == ActPromote)
@@ -368,8 +420,10 @@ func track(prev State, obs Observations) State {
 	if ds := obs.Datastore; ds.Err == "" && ds.PrimaryRegion != "" {
 		if prev.PrimaryRegion != "" && prev.PrimaryRegion != ds.PrimaryRegion {
 			// Roles swapped since the last run: a promotion happened (ours,
-			// another region's, the console's). It starts the cooldown.
+			// another region's, the console's). It starts the cooldown and
+			// ends any attempt.
 			next.PromotedAt = now
+			next.AttemptAt, next.AbortedAt = time.Time{}, time.Time{}
 		}
 		next.PrimaryRegion = ds.PrimaryRegion
 	}
@@ -578,17 +632,40 @@ func dataLossGuard(st State, b Bounds, accepted time.Duration) Verdict {
 	return v
 }
 
-func latchGuard(st State, now time.Time, cooldown time.Duration) Verdict {
-	v := Verdict{Guard: GuardLatch}
+// latchGuard refuses within the cooldown of an accepted (or seen)
+// promotion, and while a recorded attempt may still be in flight. An
+// attempt older than the attempt window never got an answer: it aborted,
+// and retry reports that this decision would retry it.
+func latchGuard(st State, now time.Time, b Bounds) (v Verdict, retry bool) {
+	v.Guard = GuardLatch
 	if !st.PromotedAt.IsZero() {
-		if until := st.PromotedAt.Add(cooldown); now.Before(until) {
+		if until := st.PromotedAt.Add(b.Cooldown); now.Before(until) {
 			v.Reason = fmt.Sprintf("latched: a promotion at %s; no automatic promotion until %s (cooldown %s); "+
-				"fail back with a planned switchover", st.PromotedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), cooldown)
-			return v
+				"fail back with a planned switchover", st.PromotedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), b.Cooldown)
+			return v, false
 		}
 	}
+	if !st.AttemptAt.IsZero() && st.AttemptAt.After(st.PromotedAt) {
+		if age := now.Sub(st.AttemptAt); age < b.AttemptWindow {
+			v.Reason = fmt.Sprintf("an attempt recorded at %s (%s ago) may still be in flight: its outcome is not recorded; "+
+				"it counts as aborted after %s", st.AttemptAt.UTC().Format(time.RFC3339), round(age), b.AttemptWindow)
+			return v, false
+		}
+		v.OK = true
+		v.Reason = fmt.Sprintf("no accepted promotion within the %s cooldown; the attempt recorded at %s never got an answer "+
+			"from ElastiCache (aborted): retrying", b.Cooldown, st.AttemptAt.UTC().Format(time.RFC3339))
+		return v, true
+	}
 	v.OK = true
-	v.Reason = "no promotion within the " + cooldown.String() + " cooldown"
+	v.Reason = "no promotion within the " + b.Cooldown.String() + " cooldown"
+	return v, false
+}
+
+// override turns a refusal into a hold an operator took responsibility for,
+// keeping the refusal in the reason.
+func override(v Verdict, flag string) Verdict {
+	v.OK = true
+	v.Reason = "OVERRIDDEN by an operator (" + flag + "): " + v.Reason
 	return v
 }
 

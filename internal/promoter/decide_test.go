@@ -220,6 +220,29 @@ func TestDecide(t *testing.T) {
 			in.Prev.PrimaryRegion = "eu-west-1"
 		}, action: promoter.ActNone, refused: []string{promoter.GuardLatch}, reason: "latched", notify: true},
 
+		{name: "an attempt recorded 10 s ago may still be in flight", edit: func(in *promoter.Input) {
+			in.Prev.AttemptAt = t0.Add(-10 * time.Second)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardLatch}, reason: "may still be in flight", notify: true},
+		{name: "an attempt that never got an answer (run died, store reply lost) is retried", edit: func(in *promoter.Input) {
+			in.Prev.AttemptAt = t0.Add(-time.Minute)
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "an attempt accepted 20 minutes ago latches", edit: func(in *promoter.Input) {
+			in.Prev.PromotedAt = t0.Add(-20 * time.Minute)
+			in.Prev.AttemptAt = t0.Add(-21 * time.Minute)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardLatch}, reason: "latched", notify: true},
+		{name: "an operator overrides the latch", edit: func(in *promoter.Input) {
+			in.Prev.PromotedAt = t0.Add(-20 * time.Minute)
+			in.IgnoreLatch = true
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "an operator overrides the datastore guard (modifying)", edit: func(in *promoter.Input) {
+			in.Obs.Datastore.Status = "modifying"
+			in.IgnoreDatastoreGuard = true
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "the datastore override cannot stand in for an undescribed datastore", edit: func(in *promoter.Input) {
+			in.Obs.Datastore = promoter.Datastore{Err: "throttled"}
+			in.IgnoreDatastoreGuard = true
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDatastore, promoter.GuardMember}, reason: "cannot describe", notify: true},
+
 		// Mode.
 		{name: "mode off", edit: func(in *promoter.Input) { in.Mode = promoter.ModeOff },
 			action: promoter.ActNone, refused: []string{promoter.GuardMode}, reason: "off"},
@@ -446,6 +469,26 @@ func TestStaleSecondaryMeasuredFromTheLastHealthyHeartbeat(t *testing.T) {
 	w.in.AcceptedLoss = 3 * time.Minute
 	if d := w.run(false, 0, "ALARM"); d.Action != promoter.ActPromote {
 		t.Fatalf("with accepted loss: %s: %+v", d.Action, d.Guards)
+	}
+}
+
+func TestDecidingToPromoteRecordsAnAttemptNotTheLatch(t *testing.T) {
+	d := promoter.Decide(outage())
+	if d.Action != promoter.ActPromote || !d.Next.PromotedAt.IsZero() || !d.Next.AttemptAt.Equal(t0) || d.Retry {
+		t.Fatalf("promote decision: action %s, promoted %s, attempt %s, retry %v", d.Action, d.Next.PromotedAt, d.Next.AttemptAt, d.Retry)
+	}
+	in := outage()
+	in.Prev.AttemptAt = t0.Add(-time.Minute)
+	if d := promoter.Decide(in); !d.Retry || !strings.Contains(d.Verdict(promoter.GuardLatch).Reason, "aborted") {
+		t.Fatalf("retry of an aborted attempt: %+v", d)
+	}
+	in = outage()
+	in.Prev.PromotedAt = t0.Add(-time.Minute)
+	in.IgnoreLatch = true
+	d = promoter.Decide(in)
+	if v := d.Verdict(promoter.GuardLatch); !v.OK || !strings.Contains(v.Reason, "OVERRIDDEN by an operator (--ignore-latch): latched") ||
+		!slices.Equal(d.Overrides, []string{"ignore-latch"}) {
+		t.Fatalf("override: %+v %v", v, d.Overrides)
 	}
 }
 

@@ -88,6 +88,10 @@ type Runner struct {
 	// about the promoter's own route there, so the stored time of the last
 	// successful read is kept as it was.
 	OperatorRun bool
+	// IgnoreLatch and IgnoreDatastoreGuard are an operator's explicit
+	// overrides (commands only, honoured with OperatorRun; see Input).
+	IgnoreLatch          bool
+	IgnoreDatastoreGuard bool
 
 	ElastiCache ElastiCacheAPI
 	Alarms      AlarmsAPI
@@ -173,7 +177,8 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 
 	obs := r.Observe(ctx)
 	d := Decide(Input{LocalRegion: r.Region, Obs: obs, Prev: rec.State, Mode: r.Mode, Bounds: r.Bounds, AcceptedLoss: r.AcceptedLoss,
-		PrimaryDownConfirmed: r.PrimaryDownConfirmed && r.OperatorRun})
+		PrimaryDownConfirmed: r.PrimaryDownConfirmed && r.OperatorRun,
+		IgnoreLatch:          r.IgnoreLatch && r.OperatorRun, IgnoreDatastoreGuard: r.IgnoreDatastoreGuard && r.OperatorRun})
 	if r.OperatorRun {
 		d.Next.PeerAlarmReadAt = rec.State.PeerAlarmReadAt
 	}
@@ -204,12 +209,45 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 	if d.Action == ActPromote {
 		p := r.Promote(ctx)
 		out.Promotion = &p
+		errs = append(errs, r.recordOutcome(ctx, log, d, p))
 		log.Info("promotion finished", "epoch", d.Epoch, "ok", p.Err == "", "error", p.Err,
 			"called_after", sinceOr(p.Called, p.Started), "primary_after", sinceOr(p.Primary, p.Started),
 			"writable_after", sinceOr(p.Writable, p.Started))
 		errs = append(errs, r.page(ctx, log, d, &p))
 	}
 	return out, errors.Join(errs...)
+}
+
+// recordOutcome stores what the attempt of decision d came to, on top of
+// that decision (compare-and-set on its epoch): a failover ElastiCache
+// accepted starts the latch at the acceptance; one it never accepted clears
+// the attempt, so the next run retries (and pages) instead of the region
+// staying read-only for the cooldown. Should this write fail, the attempt
+// stays recorded and counts as aborted after the attempt window; accepted
+// failovers are then latched by the roles swapping.
+func (r *Runner) recordOutcome(ctx context.Context, log *slog.Logger, d Decision, p Promotion) error {
+	next := d.Next
+	next.Epoch = d.Epoch + 1
+	next.AttemptAt, next.AbortedAt = time.Time{}, d.Next.AttemptAt
+	outcome := "aborted"
+	if !p.Called.IsZero() {
+		next.PromotedAt, next.AbortedAt = p.Called, time.Time{}
+		outcome = "accepted"
+	}
+	rec := Record{State: next, LastAction: d.Action, LastRefused: strings.Join(d.Refused(), ","), LastAt: r.now(), Mode: r.Mode}
+	sctx, cancel := context.WithTimeout(ctx, r.callTimeout())
+	defer cancel()
+	err := r.Store.Save(sctx, d.Epoch, rec)
+	if err != nil {
+		log.Error("promotion outcome not recorded: the attempt counts as aborted after the attempt window", "epoch", d.Epoch,
+			"outcome", outcome, "error", err.Error())
+		if errors.Is(err, ErrConflict) {
+			return nil // another run decided since: it saw the datastore itself
+		}
+		return fmt.Errorf("record the promotion's outcome (%s): %w", outcome, err)
+	}
+	log.Info("promotion outcome recorded", "epoch", next.Epoch, "outcome", outcome)
+	return nil
 }
 
 // sinceOr is t - start, or "" when t is zero.
@@ -346,7 +384,8 @@ func (r *Runner) logDecision(log *slog.Logger, obs Observations, d Decision) {
 	}
 	log.Info("promoter decision",
 		"epoch", d.Epoch, "action", string(d.Action), "mode", string(r.Mode), "region", r.Region,
-		"ready", d.Ready, "primary_down", d.PrimaryDown, "notify", d.Notify,
+		"ready", d.Ready, "primary_down", d.PrimaryDown, "notify", d.Notify, "note", d.Note,
+		"overrides", strings.Join(d.Overrides, ","), "retry", d.Retry,
 		slog.Group("guards", guards...),
 		slog.Group("heartbeat", hb...),
 		slog.Group("alarm", "state", obs.Alarm.State, "unreachable", obs.Alarm.Unreachable, "error", obs.Alarm.Err),
@@ -456,6 +495,8 @@ func (r *Runner) message(d Decision, p *Promotion) (subject, body string) {
 	case p != nil:
 		subject = fmt.Sprintf("redisha: promotion of %s FAILED", r.Region)
 		fmt.Fprintf(&b, "The promotion of %s (%s) stopped: %s\n", r.GroupID, r.Region, p.Err)
+	case d.Action == ActPromote && d.Retry:
+		subject = fmt.Sprintf("redisha: retrying the promotion of %s (the last attempt aborted)", r.Region)
 	case d.Action == ActPromote:
 		subject = fmt.Sprintf("redisha: promoting %s (primary %s is down)", r.Region, r.PeerRegion)
 	case d.Action == ActAdvise:
@@ -463,6 +504,16 @@ func (r *Runner) message(d Decision, p *Promotion) (subject, body string) {
 		fmt.Fprintf(&b, "Every guard holds. To promote:\n  %s\n", r.command())
 	default:
 		subject = fmt.Sprintf("redisha: promotion of %s refused (%s)", r.Region, strings.Join(d.Refused(), ", "))
+	}
+	if p != nil && p.Err != "" {
+		if p.Called.IsZero() {
+			b.WriteString("ElastiCache never accepted the call: the latch is not taken and the next run retries.\n")
+		} else {
+			b.WriteString("ElastiCache accepted the call: the latch holds from then.\n")
+		}
+	}
+	if len(d.Overrides) > 0 {
+		fmt.Fprintf(&b, "\nOperator overrides: %s\n", strings.Join(d.Overrides, ", "))
 	}
 	fmt.Fprintf(&b, "\nDecision epoch %d, action %s, mode %s:\n", d.Epoch, d.Action, r.Mode)
 	for _, v := range d.Guards {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"strconv"
@@ -405,11 +406,90 @@ func TestRunnerReportsARefusedFailover(t *testing.T) {
 	if !strings.Contains(m[len(m)-1].Subject, "FAILED") {
 		t.Fatalf("last page %+v", m[len(m)-1])
 	}
-	// The latch was taken when the action started: the next run does not
-	// hammer the API.
+	// ElastiCache never accepted the call: the latch is not taken, and the
+	// next run retries (the datastore is available again).
 	bd.tick()
-	if out := bd.run(); out.Decision.Action != promoter.ActNone || out.Decision.Verdict(promoter.GuardLatch).OK {
-		t.Fatalf("after a refused failover: %+v", out.Decision)
+	out = bd.run()
+	if out.Decision.Action != promoter.ActPromote || !out.Decision.Retry || out.Promotion == nil || out.Promotion.Err != "" {
+		t.Fatalf("after a refused failover: %+v %+v", out.Decision, out.Promotion)
+	}
+	if m := bd.sns.Messages(); !strings.Contains(m[len(m)-2].Subject, "retrying the promotion") {
+		t.Fatalf("the retry is not paged: %+v", m[len(m)-2])
+	}
+}
+
+func TestRunnerRetriesAThrottledFailover(t *testing.T) {
+	bd := newBed(t)
+	// Every attempt the SDK makes (3) is throttled: the call fails.
+	bd.ec.FailNext("FailoverGlobalReplicationGroup", eclocal.Throttled, eclocal.Throttled, eclocal.Throttled)
+	out := bd.outageRuns()
+	if out.Promotion == nil || out.Promotion.Err == "" || !out.Promotion.Called.IsZero() {
+		t.Fatalf("throttled attempt: %+v", out.Promotion)
+	}
+	if m := bd.sns.Messages(); !strings.Contains(m[len(m)-1].Message, "never accepted the call") {
+		t.Fatalf("last page %+v", m[len(m)-1])
+	}
+	bd.tick()
+	out = bd.run()
+	if out.Promotion == nil || out.Promotion.Err != "" {
+		t.Fatalf("the next run did not retry: %+v %+v", out.Decision.Guards, out.Promotion)
+	}
+	// Accepted: now the latch holds (calls: 3 throttled, 1 accepted).
+	bd.tick()
+	if out := bd.run(); out.Decision.Action != promoter.ActNone || len(bd.failoverCalls()) != 4 {
+		t.Fatalf("after the accepted retry: %+v, %d calls", out.Decision, len(bd.failoverCalls()))
+	}
+}
+
+// lostReply is a StateStore whose writes land but whose replies are lost
+// while lose is set: the run sees an error after the store has recorded
+// its decision, as when a Lambda dies between the latch write and the call.
+type lostReply struct {
+	promoter.StateStore
+	lose bool
+}
+
+func (s *lostReply) Save(ctx context.Context, prev uint64, r promoter.Record) error {
+	if err := s.StateStore.Save(ctx, prev, r); err != nil {
+		return err
+	}
+	if s.lose {
+		return errors.New("read tcp: connection reset by peer")
+	}
+	return nil
+}
+
+func TestRunnerRetriesAnAttemptWhoseLatchWriteReplyWasLost(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	if err := bd.a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	bd.tick()
+	bd.run()
+	bd.tick()
+	bd.run()
+	store := &lostReply{StateStore: bd.runner.Store, lose: true}
+	bd.runner.Store = store
+	bd.tick()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := bd.runner.Run(ctx)
+	if err == nil || out.Promotion != nil || len(bd.failoverCalls()) != 0 {
+		t.Fatalf("a run whose decision write failed acted: %v %+v", err, out)
+	}
+	store.lose = false
+	bd.tick() // 30 s later: inside the attempt window, the attempt may be in flight
+	if out := bd.run(); out.Decision.Action != promoter.ActNone || !strings.Contains(out.Decision.Verdict(promoter.GuardLatch).Reason, "in flight") {
+		t.Fatalf("inside the attempt window: %+v", out.Decision.Guards)
+	}
+	bd.tick() // 60 s: the attempt aborted; retried, not latched for the cooldown
+	out = bd.run()
+	if !out.Decision.Retry || out.Promotion == nil || out.Promotion.Err != "" || len(bd.failoverCalls()) != 1 {
+		t.Fatalf("the aborted attempt was not retried: %+v %+v", out.Decision.Guards, out.Promotion)
 	}
 }
 
