@@ -24,6 +24,12 @@ type Config struct {
 	Redis         redisconn.Config
 	AuthSecretARN string
 	PasswordFile  string
+	// HeartbeatKeySecretARN and HeartbeatKeyFile name the heartbeat key the
+	// checkers sign with (env: HEARTBEAT_KEY_SECRET_ARN, HEARTBEAT_KEY_FILE,
+	// as for the checker); with one, an unsigned or wrongly signed
+	// heartbeat is refused. default: none
+	HeartbeatKeySecretARN string
+	HeartbeatKeyFile      string
 	// KeyPrefix is the checker's key prefix (the heartbeat is
 	// <prefix>heartbeat). env: KEY_PREFIX. default: healthcheck:
 	KeyPrefix string
@@ -100,6 +106,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c := Config{
 		Redis: conn.Redis, AuthSecretARN: conn.AuthSecretARN, PasswordFile: conn.PasswordFile,
+		HeartbeatKeySecretARN: conn.HeartbeatKeySecretARN, HeartbeatKeyFile: conn.HeartbeatKeyFile,
 		KeyPrefix: conn.Check.Prefix, Namespace: conn.Namespace,
 		Region: strings.TrimSpace(getenv(EnvRegion)), DatastoreID: strings.TrimSpace(getenv(EnvDatastoreID)),
 		GroupID: strings.TrimSpace(getenv(EnvGroupID)), PeerRegion: strings.TrimSpace(getenv(EnvPeerRegion)),
@@ -191,6 +198,7 @@ func (c Config) Environment() map[string]string {
 		config.EnvTLSServerName: c.Redis.TLSServerName, config.EnvTLSCAFile: c.Redis.TLSCAFile,
 		config.EnvUsername: c.Redis.Username, config.EnvAuthSecretARN: c.AuthSecretARN,
 		config.EnvPasswordFile: c.PasswordFile, config.EnvKeyPrefix: c.KeyPrefix,
+		config.EnvHeartbeatKeySecretARN: c.HeartbeatKeySecretARN, config.EnvHeartbeatKeyFile: c.HeartbeatKeyFile,
 		config.EnvNamespace: c.Namespace, EnvTopicARN: c.TopicARN,
 	} {
 		if v != "" {

@@ -336,6 +336,7 @@ func (d Decision) Refused() []string {
 // the same input gives the same decision.
 func Decide(in Input) Decision {
 	b := in.Bounds.WithDefaults()
+	in.Obs = screen(in.Obs)
 	now := in.Obs.Now
 	next := track(in.Prev, in.Obs)
 	next.Epoch = in.Prev.Epoch + 1
@@ -403,6 +404,25 @@ func Decide(in Input) Decision {
 	return d
 }
 
+// MaxHeartbeatSkew is how far in the future (by this promoter's clock) a
+// heartbeat's write time may be: regions' clocks (Amazon Time Sync) agree
+// to well under a millisecond, so 2 seconds allows for a bad clock while a
+// heartbeat dated later is refused as forged or from a wrong clock. Such a
+// value would otherwise read as a fresh replica and hide real lag.
+const MaxHeartbeatSkew = 2 * time.Second
+
+// screen refuses a heartbeat written in the future beyond MaxHeartbeatSkew:
+// it becomes an unreadable heartbeat, evidence of nothing.
+func screen(obs Observations) Observations {
+	if hb := obs.Heartbeat; hb.Err == "" && hb.Present {
+		if ahead := hb.Value.Written.Sub(obs.Now); ahead > MaxHeartbeatSkew {
+			obs.Heartbeat = Heartbeat{Err: fmt.Sprintf("the heartbeat (seq %d) was written %s ahead of this promoter's clock, "+
+				"beyond the %s skew allowed: forged, or the writer's clock is wrong", hb.Value.Seq, round(ahead), MaxHeartbeatSkew)}
+		}
+	}
+	return obs
+}
+
 // track updates the heartbeat and role history with this run's observations.
 func track(prev State, obs Observations) State {
 	next := prev
@@ -446,6 +466,10 @@ const (
 	// a refusal during what may be an outage (pages again): an operator,
 	// whose own route reaches the peer, decides.
 	NotePeerUnreachedStalled = "peer-unreached-stalled"
+	// NoteHeartbeatUnreadable: the heartbeat in the local replica cannot
+	// be read or is not a checker's (unsigned, forged, future-dated, over
+	// the cap, another type): the promoter is blind, and says so once.
+	NoteHeartbeatUnreadable = "heartbeat-unreadable"
 )
 
 // evidenceGuard holds when the heartbeat has stopped advancing in the local
@@ -460,7 +484,7 @@ func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verd
 	hb := obs.Heartbeat
 	if hb.Err != "" {
 		v.Reason = "cannot read the heartbeat in the local replica: " + hb.Err
-		return v, ""
+		return v, NoteHeartbeatUnreadable
 	}
 	if st.HeartbeatAdvanced.IsZero() {
 		v.Reason = "no heartbeat has ever been seen in the local replica: is the primary's checker writing heartbeats?"

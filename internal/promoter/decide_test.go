@@ -164,9 +164,32 @@ func TestDecide(t *testing.T) {
 		{name: "alarm unreadable for another reason (access denied)", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Err: "AccessDenied"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "could not be read"},
-		{name: "local replica unreadable", edit: func(in *promoter.Input) {
+		{name: "local replica unreadable: pages", edit: func(in *promoter.Input) {
 			in.Obs.Heartbeat = promoter.Heartbeat{Err: "connection refused"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "cannot read the heartbeat", notify: true},
+		{name: "local replica unreadable, already paged", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "connection refused"}
+			in.Prev.Notified = "none:evidence:heartbeat-unreadable"
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "cannot read the heartbeat"},
+		{name: "forged heartbeat (signature does not verify)", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "healthcheck:heartbeat: " + check.ErrHeartbeatForged.Error()}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "signature does not verify", notify: true},
+		{name: "unsigned heartbeat with a key configured", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "healthcheck:heartbeat: " + check.ErrHeartbeatUnsigned.Error()}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "not signed", notify: true},
+		{name: "heartbeat over the cap", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "healthcheck:heartbeat is 1048576 bytes, over the 128-byte cap"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "over the 128-byte cap", notify: true},
+		{name: "heartbeat of another type", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "healthcheck:heartbeat holds a value that is not a string"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "not a string", notify: true},
+		{name: "future-dated heartbeat (10 minutes ahead) is no evidence of freshness", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat.Value = check.Heartbeat{Written: t0.Add(10 * time.Minute), Region: remote, Seq: 42}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "ahead of this promoter's clock", notify: true},
+		{name: "heartbeat 1.5 s ahead: within the allowed skew", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat.Value = check.Heartbeat{Written: t0.Add(1500 * time.Millisecond), Region: remote, Seq: 42}
+			in.Obs.Alarm.State = "OK"
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "primary alive"},
 		{name: "heartbeat never seen", edit: func(in *promoter.Input) {
 			in.Prev = promoter.State{}
 			in.Obs.Heartbeat = promoter.Heartbeat{}
@@ -505,7 +528,7 @@ func TestHeartbeatHistory(t *testing.T) {
 		t.Fatalf("a re-read heartbeat moved the history: %+v", d.Next)
 	}
 	// A writer clock ahead of ours never gives a negative age.
-	d = w.run(true, -3*time.Second, "OK")
+	d = w.run(true, -1500*time.Millisecond, "OK") // ahead, within MaxHeartbeatSkew
 	if d.Next.HealthyAge != 0 {
 		t.Fatalf("healthy age %s with a clock ahead, want 0", d.Next.HealthyAge)
 	}

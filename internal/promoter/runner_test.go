@@ -584,3 +584,110 @@ func TestRunnerDeniedAlarmIsNotEvidence(t *testing.T) {
 		t.Fatalf("denied alarm: %+v %+v", out.Observations.Alarm, out.Decision.Guards)
 	}
 }
+
+// TestHeartbeatEvidenceCannotBeForged runs A's real checker (signing with
+// the heartbeat key) and reads the heartbeat through B, a real replica, as
+// the promoter does; then an application holding the Redis token writes
+// the key every way it can, and none of it reads as evidence.
+func TestHeartbeatEvidenceCannotBeForged(t *testing.T) {
+	a := redistest.Start(t, redisserver.Options{})
+	b := redistest.StartReplica(t, a, "")
+	admin := redistest.Admin(t, a.Addr, "", "")
+	client, err := redisconn.New(redisconn.Config{Addr: b.Addr, DialTimeout: time.Second, IOTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	key := []byte("0123456789abcdef0123456789abcdef")
+	e := promoter.RedisEndpoint{Client: client, Key: func(context.Context) ([]byte, error) { return key, nil }}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	replicated := func() {
+		t.Helper()
+		if n, err := admin.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+			t.Fatalf("not replicated: %d %v", n, err)
+		}
+	}
+	checker := func(now time.Time) {
+		t.Helper()
+		r := check.Check(ctx, admin, check.Options{Heartbeat: true, HeartbeatSecret: key, Region: "us-east-1",
+			ExpectRole: check.Primary, Now: func() time.Time { return now }})
+		if !r.Healthy {
+			t.Fatalf("checker: %+v", r)
+		}
+		replicated()
+	}
+	checker(time.Now())
+	if hb := e.Heartbeat(ctx); !hb.Present || hb.Err != "" || hb.Value.Region != "us-east-1" {
+		t.Fatalf("the checker's signed heartbeat: %+v", hb)
+	}
+
+	signed := check.Heartbeat{Written: time.Now(), Region: "us-east-1", Seq: 7}.Signed([]byte("another key, not the checkers'"))
+	big := strings.Repeat("x", 1<<20)
+	for _, tc := range []struct {
+		name  string
+		write func() error
+		want  string
+	}{
+		{"forged signature", func() error { return admin.Set(ctx, "healthcheck:heartbeat", signed, 0).Err() }, "does not verify"},
+		{"unsigned", func() error {
+			return admin.Set(ctx, "healthcheck:heartbeat", check.Heartbeat{Written: time.Now(), Region: "us-east-1", Seq: 8}.String(), 0).Err()
+		}, "not signed"},
+		{"oversized", func() error { return admin.Set(ctx, "healthcheck:heartbeat", big, 0).Err() }, "over the 128-byte cap"},
+		{"wrong type", func() error {
+			if err := admin.Del(ctx, "healthcheck:heartbeat").Err(); err != nil {
+				return err
+			}
+			return admin.LPush(ctx, "healthcheck:heartbeat", "1764000000000 us-east-1 9").Err()
+		}, "not a string"},
+	} {
+		if err := tc.write(); err != nil {
+			t.Fatal(err)
+		}
+		replicated()
+		hb := e.Heartbeat(ctx)
+		if hb.Present || !strings.Contains(hb.Err, tc.want) {
+			t.Errorf("%s: %+v, want an error containing %q", tc.name, hb, tc.want)
+		}
+		if strings.Contains(hb.Err, "xxxx") || strings.Contains(hb.Err, signed) {
+			t.Errorf("%s: the error echoes the value: %s", tc.name, hb.Err)
+		}
+		// Through a decision: no evidence, and a page.
+		in := outage()
+		in.Obs.Heartbeat = hb
+		if d := promoter.Decide(in); d.Action != promoter.ActNone || d.Note != promoter.NoteHeartbeatUnreadable || !d.Notify {
+			t.Errorf("%s: decision %s note %q notify %v", tc.name, d.Action, d.Note, d.Notify)
+		}
+	}
+
+	// A checker whose clock runs ten minutes ahead (or a key holder dating
+	// its write ahead): signed, but refused as written in the future.
+	if err := admin.Del(ctx, "healthcheck:heartbeat").Err(); err != nil {
+		t.Fatal(err)
+	}
+	checker(time.Now().Add(10 * time.Minute))
+	in := outage()
+	in.Obs.Now = time.Now()
+	in.Obs.Heartbeat = e.Heartbeat(ctx)
+	if d := promoter.Decide(in); d.Action != promoter.ActNone || !strings.Contains(d.Verdict(promoter.GuardEvidence).Reason, "ahead of this promoter's clock") {
+		t.Errorf("future-dated: %+v", d.Guards)
+	}
+
+	// Evicted: memory full with an allkeys policy evicts the heartbeat; the
+	// replica sees it gone, which is absence, not an error.
+	checker(time.Now())
+	for _, cmd := range [][]any{{"CONFIG", "SET", "maxmemory-policy", "allkeys-random"}, {"CONFIG", "SET", "maxmemory", "3mb"}} {
+		if err := admin.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; e.Heartbeat(ctx).Present && i < 200; i++ {
+		if err := admin.Set(ctx, "app:"+strconv.Itoa(i), strings.Repeat("v", 64<<10), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		replicated()
+	}
+	if hb := e.Heartbeat(ctx); hb.Present || hb.Err != "" {
+		t.Fatalf("evicted: %+v", hb)
+	}
+}
