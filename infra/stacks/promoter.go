@@ -90,6 +90,9 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 		allow([]string{*k.KeyArn()}, "kms:GenerateDataKey*", "kms:Decrypt")
 	}
 	allow([]string{peerAlarm}, "cloudwatch:DescribeAlarms")
+	// The peer checker's HeartbeatWritten metric, the primary's last
+	// writable moment (data-loss guard); GetMetricData has no resource.
+	allow([]string{"*"}, "cloudwatch:GetMetricData")
 	allow([]string{"*"}, "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
 		"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses")
 
@@ -115,7 +118,7 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("Wildcards only where IAM has no narrower resource: the ENI actions Lambda needs in a VPC, " +
-			"the log streams of the promoter's own log group, and kms:GenerateDataKey* (the data-key variants) on the " +
+			"the log streams of the promoter's own log group, cloudwatch:GetMetricData (no resource-level permissions), and kms:GenerateDataKey* (the data-key variants) on the " +
 			"alarm topic's own key; the failover, describe, latch, topic and peer-alarm actions each name their one resource"),
 	}}, jsii.Bool(true))
 	return &promoterFn{fn: fn, table: table}

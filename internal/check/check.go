@@ -226,6 +226,10 @@ type Result struct {
 	// and found none: replication has been broken for longer than the
 	// heartbeat's TTL, or no primary checker writes it.
 	HeartbeatMissing bool `json:"heartbeat_missing,omitempty"`
+	// HeartbeatWritten is the write time of the heartbeat a primary check
+	// wrote (zero when none was written): published as the
+	// HeartbeatWritten metric, the primary's last writable moment.
+	HeartbeatWritten time.Time `json:"-"`
 	// HeartbeatSkipped says why no heartbeat was written or read (the
 	// heartbeat key could not be read); empty otherwise.
 	HeartbeatSkipped string `json:"heartbeat_skipped,omitempty"`
@@ -407,6 +411,9 @@ func queuePrimary(ctx context.Context, pipe redis.Pipeliner, o Options, r *Resul
 		if hbCmd != nil && hbCmd.Val() != "OK" {
 			r.failCmd(StepHeartbeat, hbCmd.Err(), execErr, fmt.Errorf("heartbeat set answered %q, want OK", hbCmd.Val()))
 			return false
+		}
+		if hbCmd != nil {
+			r.HeartbeatWritten = hb.Written.Truncate(time.Millisecond)
 		}
 		return true
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/redisha/redisha/internal/deployment"
+	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 )
 
@@ -111,6 +113,7 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 		}
 		defer client.Close()
 		r := d.runner(m, client, env.Stderr)
+		r.PeerMetricDimensions = d.peerMetricDimensions(m.Region)
 		r.Mode, r.AcceptedLoss, r.PromoteTimeout, r.PollInterval = promoter.ModeAuto, loss, wait, poll
 		r.PrimaryDownConfirmed = down
 		r.IgnoreLatch, r.IgnoreDatastoreGuard = ignoreLatch, ignoreDS
@@ -149,6 +152,22 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 		return nil
 	}
 	return cmd
+}
+
+// peerMetricDimensions are the dimensions of the primary region's checker
+// metrics, as the promoter in region is deployed to read them (the
+// deployment's model), or those of the primary member's group: the plan
+// measures the possible loss as the promoter does.
+func (d *gds) peerMetricDimensions(region string) []metrics.Dimension {
+	if m := d.flags.model; m != nil {
+		if r, ok := m.Region(region); ok && len(r.Promoter.PeerMetricDimensions) > 0 {
+			return r.Promoter.PeerMetricDimensions
+		}
+	}
+	if p, ok := d.member(d.primaryRegion); ok && p.Group != "" {
+		return deployment.CheckerDimensions(p.Group)
+	}
+	return nil
 }
 
 func refusedGuards(vs []promoter.Verdict) []string {

@@ -87,12 +87,13 @@ type Bounds struct {
 	// take 1–3 minutes per AWS's FIS templates; measure yours in a drill)
 	StallAfter time.Duration
 	// HeartbeatInterval is how often the primary's checker writes the
-	// heartbeat. A heartbeat's age includes up to one interval of staleness
-	// that is not replication lag, so the data-loss guard allows it on top
-	// of MaxDataLoss. default: 30 seconds
+	// heartbeat (the evidence guard's pacing; the data-loss guard no longer
+	// adds it to the bound). default: 30 seconds
 	HeartbeatInterval time.Duration
-	// MaxDataLoss is the replication lag accepted without an operator.
-	// default: 5 seconds
+	// MaxDataLoss is the most possible loss accepted without an operator:
+	// the primary's last writable moment minus the write time of the
+	// newest heartbeat the local replica holds, both by the primary's
+	// clock (see dataLossGuard). default: 5 seconds
 	MaxDataLoss time.Duration
 	// Cooldown is how long any promotion, automatic or manual, blocks the
 	// next automatic one. default: 1 hour
@@ -181,6 +182,19 @@ type Alarm struct {
 	State string
 }
 
+// LastWrite is the last moment the primary region was seen taking writes,
+// as its own checker stamped it: the newest heartbeat write time it
+// published (the HeartbeatWritten metric, read from the primary region's
+// CloudWatch). Being stamped by the same clock as the heartbeat in the
+// local replica, the difference of the two holds no clock skew.
+type LastWrite struct {
+	// Written is that moment; zero when it could not be read.
+	Written time.Time
+	// Err says why it could not be read (no metric configured, CloudWatch
+	// unreachable, no datapoint in the window).
+	Err string
+}
+
 // Observer is an optional third observer's view of the primary.
 type Observer struct {
 	// Verdict is "down", "up" or "unknown".
@@ -203,6 +217,8 @@ type Observations struct {
 	Datastore Datastore
 	Heartbeat Heartbeat
 	Alarm     Alarm
+	// LastWrite is the primary's last writable moment by its own clock.
+	LastWrite LastWrite
 	// Observer is nil when no third observer is configured.
 	Observer *Observer
 }
@@ -360,7 +376,7 @@ func Decide(in Input) Decision {
 		evidence,
 		dsv,
 		memberGuard(in.LocalRegion, in.Obs.Datastore),
-		dataLossGuard(next, b, in.AcceptedLoss),
+		dataLossGuard(next, in.Obs, b, in.AcceptedLoss),
 		lv,
 		modeGuard(in.Mode),
 	}
@@ -621,39 +637,67 @@ func memberGuard(region string, ds Datastore) Verdict {
 	return v
 }
 
-func dataLossGuard(st State, b Bounds, accepted time.Duration) Verdict {
+// dataLossGuard bounds what promoting can lose: the writes the primary took
+// after the newest heartbeat the local replica holds. It measures
+// lastWrite - HeartbeatWritten, both stamped by the primary region's
+// checker (no skew between regions enters). When the primary's last
+// writable moment cannot be read, "now" by the local clock stands in for
+// it: an upper bound, larger by the skew of the two clocks and by however
+// long the primary has been gone, so the guard refuses unless an operator
+// accepts. What it cannot see: writes acknowledged within the last check
+// interval before the region died (after the last heartbeat the checker
+// published), which any asynchronous replication loses.
+func dataLossGuard(st State, obs Observations, b Bounds, accepted time.Duration) Verdict {
 	v := Verdict{Guard: GuardDataLoss}
-	if st.HealthyAt.IsZero() {
+	if st.HeartbeatWritten.IsZero() {
 		if accepted == AnyLoss {
 			v.OK = true
 			v.Reason = "the replica's freshness is unknown; an operator accepted any data loss"
 			return v
 		}
-		v.Reason = "the replica's freshness is unknown (the primary was never seen healthy): refusing without an operator's --accept-data-loss any"
+		v.Reason = "the replica's freshness is unknown (no heartbeat ever seen in it): refusing without an operator's --accept-data-loss any"
 		return v
 	}
 	bound, who := b.MaxDataLoss, "configured"
 	if accepted > bound {
 		bound, who = accepted, "accepted by an operator"
 	}
-	limit := b.HeartbeatInterval + bound
-	if accepted == AnyLoss {
-		limit = AnyLoss
+	newest := st.HeartbeatWritten
+	var loss time.Duration
+	var how string
+	if lw := obs.LastWrite; !lw.Written.IsZero() {
+		loss = max(lw.Written.Sub(newest), 0)
+		how = fmt.Sprintf("the primary was last seen taking writes at %s and the newest heartbeat here was written at %s "+
+			"(both by the primary's clock): up to %s of writes not here", lw.Written.UTC().Format(time.RFC3339Nano),
+			newest.UTC().Format(time.RFC3339Nano), round(loss))
+	} else {
+		loss = max(obs.Now.Sub(newest), 0)
+		why := lw.Err
+		if why == "" {
+			why = "not read"
+		}
+		how = fmt.Sprintf("the primary's last writable moment is unknown (%s), so it is bounded by now: the newest heartbeat here "+
+			"was written %s ago (%s; includes any clock skew between the regions): up to %s of writes not here",
+			why, round(loss), newest.UTC().Format(time.RFC3339Nano), round(loss))
 	}
-	age := fmt.Sprintf("the heartbeat was %s old when the primary was last seen healthy (%s)",
-		round(st.HealthyAge), st.HealthyAt.UTC().Format(time.RFC3339))
-	if st.HealthyAge > limit {
-		v.Reason = fmt.Sprintf("stale secondary: %s, over the %s bound (heartbeat interval %s + %s data loss); "+
-			"promoting could lose that much: refuse unless an operator accepts it", age, round(limit), b.HeartbeatInterval, who)
+	if accepted == AnyLoss {
+		v.OK = true
+		v.Reason = how + "; an operator accepted any data loss"
+		return v
+	}
+	if loss > bound {
+		v.Reason = fmt.Sprintf("stale secondary: %s, over the %s bound (%s); refuse unless an operator accepts that much "+
+			"(--accept-data-loss %s)", how, round(bound), who, acceptHint(loss))
 		return v
 	}
 	v.OK = true
-	if limit == AnyLoss {
-		v.Reason = age + "; an operator accepted any data loss"
-	} else {
-		v.Reason = fmt.Sprintf("%s, within %s (heartbeat interval %s + %s %s)", age, round(limit), b.HeartbeatInterval, round(bound), who)
-	}
+	v.Reason = fmt.Sprintf("%s, within %s (%s)", how, round(bound), who)
 	return v
+}
+
+// acceptHint is the smallest whole second over loss, for the page.
+func acceptHint(loss time.Duration) string {
+	return (loss.Truncate(time.Second) + time.Second).String()
 }
 
 // latchGuard refuses within the cooldown of an accepted (or seen)

@@ -45,6 +45,9 @@ func outage() promoter.Input {
 			},
 			Heartbeat: promoter.Heartbeat{Present: true, Value: check.Heartbeat{Written: seen.Add(-3 * time.Second), Region: remote, Seq: 41}},
 			Alarm:     promoter.Alarm{Found: true, State: "ALARM"},
+			// The primary's checker last wrote 2 s after the newest
+			// heartbeat the replica holds: up to 2 s of writes not here.
+			LastWrite: promoter.LastWrite{Written: seen.Add(-time.Second)},
 		},
 	}
 }
@@ -87,11 +90,11 @@ func TestDecide(t *testing.T) {
 		{name: "advise mode pages with the command instead", edit: func(in *promoter.Input) { in.Mode = promoter.ModeAdvise },
 			action: promoter.ActAdvise, refused: []string{promoter.GuardMode}, reason: "advise", notify: true},
 		{name: "stale secondary with an operator's accepted loss", edit: func(in *promoter.Input) {
-			in.Prev.HealthyAge = 2 * time.Minute
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(2 * time.Minute)
 			in.AcceptedLoss = 5 * time.Minute
 		}, action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
 		{name: "unknown freshness with any loss accepted", edit: func(in *promoter.Input) {
-			in.Prev.HealthyAt, in.Prev.HealthyAge = time.Time{}, 0
+			in.Prev.HeartbeatWritten, in.Obs.Heartbeat = time.Time{}, promoter.Heartbeat{}
 			in.AcceptedLoss = promoter.AnyLoss
 		}, action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
 		{name: "heartbeat key expired after the writer stopped", edit: func(in *promoter.Input) {
@@ -227,13 +230,42 @@ func TestDecide(t *testing.T) {
 			action: promoter.ActNone, refused: []string{promoter.GuardMember}, reason: "not a member", notify: true},
 
 		// Data-loss bound.
-		{name: "stale secondary without override", edit: func(in *promoter.Input) { in.Prev.HealthyAge = 2 * time.Minute },
-			action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "stale secondary", notify: true},
+		{name: "stale secondary without override", edit: func(in *promoter.Input) {
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(2 * time.Minute)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "stale secondary", notify: true},
 		{name: "stale secondary, accepted loss too small", edit: func(in *promoter.Input) {
-			in.Prev.HealthyAge = 2 * time.Minute
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(2 * time.Minute)
 			in.AcceptedLoss = 30 * time.Second
 		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "accepted by an operator", notify: true},
-		{name: "freshness unknown", edit: func(in *promoter.Input) { in.Prev.HealthyAt, in.Prev.HealthyAge = time.Time{}, 0 },
+		{name: "replica 20 s behind, MAX_DATA_LOSS=5s: refused (the heartbeat interval is not added)", edit: func(in *promoter.Input) {
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(20 * time.Second)
+			in.Bounds.MaxDataLoss = 5 * time.Second
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "up to 20s of writes not here, over the 5s bound", notify: true},
+		{name: "replica 4.9 s behind, MAX_DATA_LOSS=5s: holds", edit: func(in *promoter.Input) {
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(4900 * time.Millisecond)
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "clock skew: the primary region's clock 10 min behind ours changes nothing (both times are its own)", edit: func(in *promoter.Input) {
+			skew := -10 * time.Minute
+			in.Prev.HeartbeatWritten = in.Prev.HeartbeatWritten.Add(skew)
+			in.Obs.Heartbeat.Value.Written = in.Prev.HeartbeatWritten
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(2 * time.Second)
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "clock skew: the primary region's clock 20 s ahead, 20 s of real lag still refused", edit: func(in *promoter.Input) {
+			skew := 20 * time.Second
+			in.Prev.HeartbeatWritten = in.Prev.HeartbeatWritten.Add(skew)
+			in.Obs.Heartbeat.Value.Written = in.Prev.HeartbeatWritten
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(20 * time.Second)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "up to 20s of writes not here", notify: true},
+		{name: "last writable moment unknown: bounded by now, refused", edit: func(in *promoter.Input) {
+			in.Obs.LastWrite = promoter.LastWrite{Err: "the primary region's CloudWatch is unreachable"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "bounded by now", notify: true},
+		{name: "last writable moment unknown, the operator accepts that much", edit: func(in *promoter.Input) {
+			in.Obs.LastWrite = promoter.LastWrite{Err: "the primary region's CloudWatch is unreachable"}
+			in.AcceptedLoss = 5 * time.Minute
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "freshness unknown", edit: func(in *promoter.Input) {
+			in.Prev.HeartbeatWritten, in.Obs.Heartbeat = time.Time{}, promoter.Heartbeat{}
+		},
 			action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "freshness is unknown", notify: true},
 
 		// Latch.
@@ -333,6 +365,9 @@ func (w *world) run(primaryWrites bool, lag time.Duration, alarm string) promote
 	if primaryWrites {
 		w.seq++
 		w.in.Obs.Heartbeat = promoter.Heartbeat{Present: true, Value: check.Heartbeat{Written: w.in.Obs.Now.Add(-lag), Region: w.in.Obs.Datastore.PrimaryRegion, Seq: w.seq}}
+		// Its checker wrote (and published) at now; the replica holds the
+		// heartbeat of lag ago.
+		w.in.Obs.LastWrite = promoter.LastWrite{Written: w.in.Obs.Now}
 	}
 	w.in.Obs.Alarm = promoter.Alarm{Found: true, State: alarm}
 	if alarm == unreachable {
@@ -485,7 +520,7 @@ func TestStaleSecondaryMeasuredFromTheLastHealthyHeartbeat(t *testing.T) {
 	if d.Action != promoter.ActNone || !d.PrimaryDown {
 		t.Fatalf("stale secondary: %s: %+v", d.Action, d.Guards)
 	}
-	if v := d.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "2m0s old") {
+	if v := d.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "up to 2m0s of writes not here") {
 		t.Fatalf("data-loss verdict %+v", v)
 	}
 	// An operator accepts 3 minutes of loss.

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/redisha/redisha/internal/metrics"
 )
 
 // ElastiCacheAPI is the part of the ElastiCache client the runner uses; it
@@ -34,6 +36,13 @@ type AlarmsAPI interface {
 	DescribeAlarms(ctx context.Context, in *cloudwatch.DescribeAlarmsInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
 }
 
+// MetricDataAPI is GetMetricData of the peer (primary) region's CloudWatch:
+// an AlarmsAPI that also has it lets the runner read the primary's last
+// writable moment (the *cloudwatch.Client has both).
+type MetricDataAPI interface {
+	GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
+}
+
 // PublishAPI is the part of the SNS client the runner uses.
 type PublishAPI interface {
 	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
@@ -42,6 +51,7 @@ type PublishAPI interface {
 var (
 	_ ElastiCacheAPI = (*elasticache.Client)(nil)
 	_ AlarmsAPI      = (*cloudwatch.Client)(nil)
+	_ MetricDataAPI  = (*cloudwatch.Client)(nil)
 	_ PublishAPI     = (*sns.Client)(nil)
 )
 
@@ -74,6 +84,12 @@ type Runner struct {
 	// writable alarm.
 	PeerRegion string
 	PeerAlarm  string
+	// PeerMetricDimensions are the dimensions of the peer checker's
+	// metrics in Namespace; with them each run reads the peer's
+	// HeartbeatWritten metric (GetMetricData, Maximum) as the primary's
+	// last writable moment. nil: not read, and the data-loss guard bounds
+	// the loss by now.
+	PeerMetricDimensions []metrics.Dimension
 	// Mode and Bounds: see Decide.
 	Mode   Mode
 	Bounds Bounds
@@ -270,6 +286,7 @@ func (r *Runner) Observe(ctx context.Context) Observations {
 		obs.Heartbeat = r.Redis.Heartbeat(c)
 	})
 	wg.Go(func() { obs.Alarm = r.ReadAlarm(ctx) })
+	wg.Go(func() { obs.LastWrite = r.ReadLastWrite(ctx, obs.Now) })
 	if r.Observer != nil {
 		wg.Go(func() {
 			c, cancel := context.WithTimeout(ctx, r.callTimeout())
@@ -364,6 +381,54 @@ func (r *Runner) ReadAlarm(ctx context.Context) Alarm {
 		return Alarm{Found: true, State: string(a.StateValue)}
 	}
 	return Alarm{}
+}
+
+// LastWriteWindow is how far back ReadLastWrite looks for the peer's
+// HeartbeatWritten metric.
+const LastWriteWindow = 15 * time.Minute
+
+// ReadLastWrite reads the primary's last writable moment: the Maximum of
+// the peer checker's HeartbeatWritten metric (the write time, in unix
+// milliseconds by the primary's clock, of each heartbeat it wrote) over
+// the last LastWriteWindow, from the peer region's CloudWatch.
+func (r *Runner) ReadLastWrite(ctx context.Context, now time.Time) LastWrite {
+	api, ok := r.Alarms.(MetricDataAPI)
+	switch {
+	case len(r.PeerMetricDimensions) == 0:
+		return LastWrite{Err: "the peer checker's metric dimensions are not configured (" + EnvPeerMetricDimensions + ")"}
+	case !ok:
+		return LastWrite{Err: "the peer CloudWatch client cannot read metric data"}
+	}
+	ns := r.Namespace
+	if ns == "" {
+		ns = metrics.DefaultNamespace
+	}
+	dims := make([]cwtypes.Dimension, len(r.PeerMetricDimensions))
+	for i, d := range r.PeerMetricDimensions {
+		dims[i] = cwtypes.Dimension{Name: aws.String(d.Name), Value: aws.String(d.Value)}
+	}
+	c, cancel := context.WithTimeout(ctx, r.callTimeout())
+	defer cancel()
+	out, err := api.GetMetricData(c, &cloudwatch.GetMetricDataInput{
+		// A minute of slack at the end: the primary's clock may run ahead.
+		StartTime: aws.Time(now.Add(-LastWriteWindow)), EndTime: aws.Time(now.Add(time.Minute)),
+		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("written"), MetricStat: &cwtypes.MetricStat{
+			Metric: &cwtypes.Metric{Namespace: aws.String(ns), MetricName: aws.String(metrics.HeartbeatWritten), Dimensions: dims},
+			Period: aws.Int32(60), Stat: aws.String("Maximum")}}},
+	})
+	if err != nil {
+		return LastWrite{Err: "read " + metrics.HeartbeatWritten + " in " + r.PeerRegion + ": " + err.Error()}
+	}
+	var newest float64
+	for _, res := range out.MetricDataResults {
+		for _, v := range res.Values {
+			newest = max(newest, v)
+		}
+	}
+	if newest <= 0 {
+		return LastWrite{Err: fmt.Sprintf("no %s datapoint in %s within %s", metrics.HeartbeatWritten, r.PeerRegion, LastWriteWindow)}
+	}
+	return LastWrite{Written: time.UnixMilli(int64(newest))}
 }
 
 // command is what an operator runs to promote the local member.

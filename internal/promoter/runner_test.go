@@ -7,15 +7,20 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/redisconn"
@@ -83,7 +88,7 @@ func newBed(t *testing.T) *bed {
 	t.Cleanup(func() { _ = client.Close() })
 	bd.runner = &promoter.Runner{
 		Region: "us-west-2", DatastoreID: grg, GroupID: "redis-secondary",
-		PeerRegion: "us-east-1", PeerAlarm: alarmName,
+		PeerRegion: "us-east-1", PeerAlarm: alarmName, PeerMetricDimensions: peerDims,
 		Mode:        promoter.ModeAuto,
 		Bounds:      promoter.Bounds{StallAfter: 90 * time.Second},
 		ElastiCache: eclocal.NewClient(bd.ec.URL(), "us-west-2", 3),
@@ -126,6 +131,29 @@ func (bd *bed) heartbeat(lag time.Duration) {
 	}
 	if n, err := bd.adminA.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
 		bd.t.Fatalf("heartbeat not replicated: %d, %v", n, err)
+	}
+	// A's checker wrote at now (B holds the heartbeat of lag ago) and
+	// published the write time, as the real one does.
+	bd.publishWrite(bd.clock())
+}
+
+// peerDims are A's checker's metric dimensions.
+var peerDims = []metrics.Dimension{{Name: "ReplicationGroup", Value: "redis-primary"}}
+
+// publishWrite puts A's HeartbeatWritten metric (the write time at) into
+// A's CloudWatch through the real SDK.
+func (bd *bed) publishWrite(at time.Time) {
+	bd.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := cwlocal.NewClient(bd.cw.URL(), 2).PutMetricData(ctx, &cloudwatch.PutMetricDataInput{
+		Namespace: aws.String(metrics.DefaultNamespace),
+		MetricData: []cwtypes.MetricDatum{{MetricName: aws.String(metrics.HeartbeatWritten), Timestamp: aws.Time(at),
+			Value: aws.Float64(float64(at.UnixMilli())), Unit: cwtypes.StandardUnitNone,
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("ReplicationGroup"), Value: aws.String("redis-primary")}}}},
+	})
+	if err != nil {
+		bd.t.Fatalf("publish HeartbeatWritten: %v", err)
 	}
 }
 
@@ -300,8 +328,18 @@ func TestRunnerTreatsSilentCloudWatchAsDown(t *testing.T) {
 		bd.tick()
 		out = bd.run()
 	}
-	if out.Decision.Action != promoter.ActPromote || !out.Observations.Alarm.Unreachable {
+	// The region's silence is evidence, but how much it took after the
+	// newest heartbeat here cannot be read: bounded by now, over the bound.
+	if out.Decision.Action != promoter.ActNone || !out.Decision.PrimaryDown || !out.Observations.Alarm.Unreachable ||
+		!slices.Equal(out.Decision.Refused(), []string{promoter.GuardDataLoss}) ||
+		!strings.Contains(out.Decision.Verdict(promoter.GuardDataLoss).Reason, "bounded by now") {
 		t.Fatalf("silent region: %+v %+v", out.Observations.Alarm, out.Decision.Guards)
+	}
+	// An operator accepts that much: promoted.
+	bd.runner.AcceptedLoss = 5 * time.Minute
+	bd.tick()
+	if out = bd.run(); out.Decision.Action != promoter.ActPromote {
+		t.Fatalf("with the loss accepted: %+v", out.Decision.Guards)
 	}
 }
 
@@ -387,8 +425,8 @@ func TestRunnerWithoutARouteToThePeerRefuses(t *testing.T) {
 		t.Fatal("a failover was called without evidence")
 	}
 	m := bd.sns.Messages()
-	if len(m) != 2 || !strings.Contains(m[0].Message, "network path is missing") || !strings.Contains(m[1].Message, "has not advanced") {
-		t.Fatalf("pages %+v, want two: the missing route, then the stall it blocks", m)
+	if len(m) < 2 || len(m) > 3 || !strings.Contains(m[0].Message, "network path is missing") || !strings.Contains(m[len(m)-1].Message, "has not advanced") {
+		t.Fatalf("pages %+v, want the missing route, then the stall it blocks (once per distinct refusal)", m)
 	}
 }
 
@@ -575,7 +613,9 @@ func TestRunnerDeniedAlarmIsNotEvidence(t *testing.T) {
 	bd.run()
 	var out promoter.Outcome
 	for range 3 {
-		bd.cw.FailNext(cwlocal.Failure{Status: 400, Code: "AccessDenied"})
+		// Both reads of the peer's CloudWatch (alarm, metric) are denied.
+		denied := cwlocal.Failure{Status: 400, Code: "AccessDenied"}
+		bd.cw.FailNext(denied, denied)
 		bd.tick()
 		out = bd.run()
 	}
@@ -689,5 +729,63 @@ func TestHeartbeatEvidenceCannotBeForged(t *testing.T) {
 	}
 	if hb := e.Heartbeat(ctx); hb.Present || hb.Err != "" {
 		t.Fatalf("evicted: %+v", hb)
+	}
+}
+
+// TestRunnerMeasuresTheLossAfterTheLinkBroke is the stale secondary of a
+// replication link that breaks first: A keeps taking writes (its checker
+// publishes HeartbeatWritten) that never reach B, then A is lost. The loss
+// is measured from the newest heartbeat B holds to A's last write, and
+// refused over MAX_DATA_LOSS.
+func TestRunnerMeasuresTheLossAfterTheLinkBroke(t *testing.T) {
+	bd := newBed(t)
+	for range 2 {
+		bd.tick()
+		bd.heartbeat(time.Second)
+		bd.run()
+	}
+	// The link breaks: A writes on for two minutes, B sees nothing new.
+	for range 4 {
+		bd.tick()
+		bd.publishWrite(bd.clock())
+		if out := bd.run(); out.Decision.Action != promoter.ActNone {
+			t.Fatalf("link broken, A healthy: %+v", out.Decision.Guards)
+		}
+	}
+	// A is lost.
+	if err := bd.a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	var out promoter.Outcome
+	for range 4 {
+		bd.tick()
+		out = bd.run()
+	}
+	v := out.Decision.Verdict(promoter.GuardDataLoss)
+	if out.Decision.Action != promoter.ActNone || !out.Decision.PrimaryDown || v.OK || !strings.Contains(v.Reason, "up to 2m1s of writes not here, over the 5s bound") {
+		t.Fatalf("after the link broke first: %+v", out.Decision.Guards)
+	}
+	if len(bd.failoverCalls()) != 0 {
+		t.Fatal("a stale secondary was promoted")
+	}
+}
+
+func TestRunnerRefusesAReplica20sBehind(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(20 * time.Second) // B holds the heartbeat A wrote 20 s before its last write
+	bd.run()
+	if err := bd.a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	var out promoter.Outcome
+	for range 4 {
+		bd.tick()
+		out = bd.run()
+	}
+	if v := out.Decision.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "up to 20s of writes not here, over the 5s bound") {
+		t.Fatalf("20 s behind: %+v", out.Decision.Guards)
 	}
 }
