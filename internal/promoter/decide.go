@@ -168,7 +168,27 @@ type Heartbeat struct {
 	Present bool
 	// Value is the heartbeat read, when Present.
 	Value check.Heartbeat
+	// Link is the local node's replication link to the primary, read with
+	// the heartbeat (INFO replication).
+	Link Link
 }
+
+// Link is what the local node says of its replication link to the primary.
+type Link struct {
+	// Known is false when it could not be read (no +info in the ACL, an
+	// engine that hides it): then it vetoes nothing.
+	Known bool
+	// Up is master_link_status:up; LastIO is master_last_io_seconds_ago,
+	// the time since the primary last sent anything (it pings its replicas
+	// every 10 s even when idle).
+	Up     bool
+	LastIO time.Duration
+}
+
+// LinkAliveWithin is how recent the primary's last I/O on an up link must
+// be for the link to prove the primary alive: two of its 10-s replica pings
+// (repl-ping-replica-period) and a margin.
+const LinkAliveWithin = 30 * time.Second
 
 // Alarm is the primary region's writable alarm as read from its CloudWatch.
 type Alarm struct {
@@ -402,6 +422,10 @@ func Decide(in Input) Decision {
 	// Page on actions and on refusals that matter, once per distinct
 	// condition; clear the memory when the condition goes away.
 	alreadyPrimary := strings.EqualFold(in.Obs.Datastore.LocalRole, RolePrimary)
+	if alreadyPrimary {
+		// The heartbeat is ours to write now; its absence is no news.
+		note = ""
+	}
 	matters := in.Mode != ModeOff && !alreadyPrimary && (d.Action != ActNone || d.PrimaryDown || note != "")
 	sig := ""
 	if matters {
@@ -482,6 +506,10 @@ const (
 	// a refusal during what may be an outage (pages again): an operator,
 	// whose own route reaches the peer, decides.
 	NotePeerUnreachedStalled = "peer-unreached-stalled"
+	// NotePrimaryAnswers: the heartbeat stalled and the observers see the
+	// primary down, but the replication link is up: the primary's server
+	// lives and refuses writes (OOM, BUSY) or its checker broke.
+	NotePrimaryAnswers = "primary-answers"
 	// NoteHeartbeatUnreadable: the heartbeat in the local replica cannot
 	// be read or is not a checker's (unsigned, forged, future-dated, over
 	// the cap, another type): the promoter is blind, and says so once.
@@ -541,6 +569,15 @@ func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verd
 	if !observersDown {
 		v.Reason = stallWhy + " but " + alarmWhy + ": the replication link is broken while the primary may be healthy"
 		return v, ""
+	}
+	if l := hb.Link; l.Known && l.Up && l.LastIO <= LinkAliveWithin {
+		// The region is not gone: its primary still streams to us. A live
+		// primary that refuses writes (maxmemory with noeviction, a busy
+		// script) or a broken checker fails both signals at once; promoting
+		// would split the writers. Page: someone must fix the primary.
+		v.Reason = fmt.Sprintf("%s and %s, but the replication link to the primary is up (last I/O %s ago): the primary answers "+
+			"and refuses writes (OOM, BUSY) or its checker cannot write; never promote on this", stallWhy, alarmWhy, round(l.LastIO))
+		return v, NotePrimaryAnswers
 	}
 	if o := obs.Observer; o != nil {
 		// Compared as the alarm states are, case-insensitively: an "UP"

@@ -197,6 +197,15 @@ func TestDecide(t *testing.T) {
 			in.Prev = promoter.State{}
 			in.Obs.Heartbeat = promoter.Heartbeat{}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence, promoter.GuardDataLoss}, reason: "ever been seen"},
+		{name: "stalled and ALARM but the replication link is up: a live primary refusing writes (OOM, BUSY)", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat.Link = promoter.Link{Known: true, Up: true, LastIO: 3 * time.Second}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "replication link to the primary is up", notify: true},
+		{name: "link up but silent for a minute: no veto", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat.Link = promoter.Link{Known: true, Up: true, LastIO: time.Minute}
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "link down: no veto", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat.Link = promoter.Link{Known: true}
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
 		{name: "third observer sees the primary up", edit: func(in *promoter.Input) {
 			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverUp, Detail: "probe from eu-west-1 wrote"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "third observer sees the primary up"},

@@ -54,7 +54,9 @@ func (e RedisEndpoint) Heartbeat(ctx context.Context) Heartbeat {
 	pipe := e.Client.Pipeline()
 	n := pipe.StrLen(ctx, name)
 	v := pipe.GetRange(ctx, name, 0, check.MaxHeartbeatLen-1)
+	info := pipe.Info(ctx, "replication")
 	_, _ = pipe.Exec(ctx) // each command's own error is read below
+	link := parseLink(info.Val(), info.Err())
 	for _, err := range []error{n.Err(), v.Err()} {
 		switch {
 		case err == nil:
@@ -66,7 +68,7 @@ func (e RedisEndpoint) Heartbeat(ctx context.Context) Heartbeat {
 	}
 	switch {
 	case n.Val() == 0:
-		return Heartbeat{} // absent (a string is never empty here)
+		return Heartbeat{Link: link} // absent (a string is never empty here)
 	case n.Val() > check.MaxHeartbeatLen:
 		return Heartbeat{Err: fmt.Sprintf("%s is %d bytes, over the %d-byte cap: not a checker's heartbeat", name, n.Val(), check.MaxHeartbeatLen)}
 	}
@@ -74,7 +76,34 @@ func (e RedisEndpoint) Heartbeat(ctx context.Context) Heartbeat {
 	if err != nil {
 		return Heartbeat{Err: name + ": " + err.Error()}
 	}
-	return Heartbeat{Present: true, Value: hb}
+	return Heartbeat{Present: true, Value: hb, Link: link}
+}
+
+// parseLink reads master_link_status and master_last_io_seconds_ago from
+// INFO replication; unknown on an error (NOPERM without +info) or on a node
+// that is not a replica.
+func parseLink(info string, err error) Link {
+	if err != nil {
+		return Link{}
+	}
+	var l Link
+	var status, lastIO bool
+	for line := range strings.Lines(info) {
+		k, val, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "master_link_status":
+			l.Up, status = val == "up", true
+		case "master_last_io_seconds_ago":
+			if s, err := strconv.Atoi(val); err == nil && s >= 0 {
+				l.LastIO, lastIO = time.Duration(s)*time.Second, true
+			}
+		}
+	}
+	l.Known = status && (lastIO || !l.Up)
+	return l
 }
 
 // Write sets <prefix>promoter:write to the current time for a minute: a real

@@ -290,6 +290,9 @@ func (bd *bed) outageRuns() promoter.Outcome {
 	bd.tick()
 	bd.heartbeat(time.Second)
 	bd.run()
+	if err := bd.a.Stop(); err != nil {
+		bd.t.Fatal(err)
+	}
 	bd.cw.SetAlarmState(alarmName, "ALARM")
 	var out promoter.Outcome
 	for range 3 {
@@ -322,6 +325,9 @@ func TestRunnerTreatsSilentCloudWatchAsDown(t *testing.T) {
 	bd.heartbeat(time.Second)
 	bd.run()
 	bd.runner.CallTimeout = 300 * time.Millisecond
+	if err := bd.a.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	bd.cw.Stall(10 * time.Second) // the primary region's CloudWatch answers nothing
 	var out promoter.Outcome
 	for range 3 {
@@ -370,8 +376,10 @@ func TestRunnerRecordsTheLastPeerRead(t *testing.T) {
 	if got := stored(); !got.Equal(read) {
 		t.Fatalf("peer alarm read at %s, want %s", got, read)
 	}
-	// Denied: CloudWatch answered, but the alarm was not read.
-	bd.cw.FailNext(cwlocal.Failure{Status: 400, Code: "AccessDenied"})
+	// Denied: CloudWatch answered, but the alarm was not read (both reads,
+	// alarm and metric, are denied: they run concurrently).
+	denied := cwlocal.Failure{Status: 400, Code: "AccessDenied"}
+	bd.cw.FailNext(denied, denied)
 	bd.tick()
 	bd.run()
 	// Unreachable.
@@ -713,16 +721,19 @@ func TestHeartbeatEvidenceCannotBeForged(t *testing.T) {
 		t.Errorf("future-dated: %+v", d.Guards)
 	}
 
-	// Evicted: memory full with an allkeys policy evicts the heartbeat; the
+	// Evicted: memory full under volatile-lru (ElastiCache's default
+	// policy) evicts the heartbeat, the one key with a TTL here; the
 	// replica sees it gone, which is absence, not an error.
 	checker(time.Now())
-	for _, cmd := range [][]any{{"CONFIG", "SET", "maxmemory-policy", "allkeys-random"}, {"CONFIG", "SET", "maxmemory", "3mb"}} {
+	for _, cmd := range [][]any{{"CONFIG", "SET", "maxmemory-policy", "volatile-lru"}, {"CONFIG", "SET", "maxmemory", "8mb"}} {
 		if err := admin.Do(ctx, cmd...).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := 0; e.Heartbeat(ctx).Present && i < 200; i++ {
-		if err := admin.Set(ctx, "app:"+strconv.Itoa(i), strings.Repeat("v", 64<<10), 0).Err(); err != nil {
+		// An application's write may be refused (OOM) while eviction
+		// catches up: that is its problem, not the test's.
+		if err := admin.Set(ctx, "app:"+strconv.Itoa(i), strings.Repeat("v", 64<<10), 0).Err(); err != nil && !strings.HasPrefix(err.Error(), "OOM") {
 			t.Fatal(err)
 		}
 		replicated()
@@ -787,5 +798,47 @@ func TestRunnerRefusesAReplica20sBehind(t *testing.T) {
 	}
 	if v := out.Decision.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "up to 20s of writes not here, over the 5s bound") {
 		t.Fatalf("20 s behind: %+v", out.Decision.Guards)
+	}
+}
+
+// TestRunnerNeverPromotesALivePrimaryThatRefusesWrites: A's memory is full
+// under noeviction, so its checker's writes fail (OOM): the heartbeat
+// stalls and the writable alarm fires, both at once, while A lives and its
+// replication link to B stays up. That is no region loss.
+func TestRunnerNeverPromotesALivePrimaryThatRefusesWrites(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, cmd := range [][]any{{"CONFIG", "SET", "maxmemory-policy", "noeviction"}, {"CONFIG", "SET", "maxmemory", "1"}} {
+		if err := bd.adminA.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bd.adminA.Set(ctx, check.DefaultPrefix+"heartbeat", "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
+		t.Fatalf("A accepted a write at maxmemory: %v", err)
+	}
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	for range 6 {
+		bd.tick()
+		out := bd.run()
+		if out.Decision.Action != promoter.ActNone {
+			t.Fatalf("a live primary refusing writes: %+v", out.Decision.Guards)
+		}
+	}
+	out := bd.run()
+	if out.Decision.Note != promoter.NotePrimaryAnswers || !strings.Contains(out.Decision.Verdict(promoter.GuardEvidence).Reason, "replication link to the primary is up") {
+		t.Fatalf("after the stall bound: note %q, %+v", out.Decision.Note, out.Decision.Guards)
+	}
+	if len(bd.failoverCalls()) != 0 {
+		t.Fatal("a live primary was failed over")
+	}
+	// Paged: first as what it looks like early on (a partition: the alarm
+	// fires under a heartbeat within two intervals), then, past the stall
+	// bound, as a primary that refuses writes; once each.
+	if m := bd.sns.Messages(); len(m) != 2 || !strings.Contains(m[1].Message, "refuses writes") {
+		t.Fatalf("pages %+v, want the partition, then the primary refusing writes", m)
 	}
 }
