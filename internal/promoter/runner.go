@@ -444,6 +444,9 @@ func (r *Runner) logDecision(log *slog.Logger, obs Observations, d Decision) {
 		guards = append(guards, slog.Group(v.Guard, "ok", v.OK, "reason", v.Reason))
 	}
 	hb := []any{"present", obs.Heartbeat.Present, "seq", obs.Heartbeat.Value.Seq}
+	if l := obs.Heartbeat.Link; l.Known {
+		hb = append(hb, "link_up", l.Up, "link_last_io", l.LastIO.String())
+	}
 	if obs.Heartbeat.Err != "" {
 		hb = append(hb, "error", obs.Heartbeat.Err)
 	}
@@ -454,6 +457,7 @@ func (r *Runner) logDecision(log *slog.Logger, obs Observations, d Decision) {
 		slog.Group("guards", guards...),
 		slog.Group("heartbeat", hb...),
 		slog.Group("alarm", "state", obs.Alarm.State, "unreachable", obs.Alarm.Unreachable, "error", obs.Alarm.Err),
+		slog.Group("last_write", "at", obs.LastWrite.Written, "error", obs.LastWrite.Err),
 		slog.Group("datastore", "status", obs.Datastore.Status, "primary_region", obs.Datastore.PrimaryRegion,
 			"local_role", obs.Datastore.LocalRole, "error", obs.Datastore.Err))
 }
