@@ -73,8 +73,23 @@ func TestDecide(t *testing.T) {
 		// Where it must act.
 		{name: "region silent: heartbeat stalled, alarm in ALARM", edit: func(*promoter.Input) {},
 			action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
-		{name: "primary region's CloudWatch unreachable", edit: func(in *promoter.Input) {
+		{name: "primary region's CloudWatch unreachable (its last write was read before it went silent)", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
+		{name: "primary region's CloudWatch unreachable, last write unreadable too: evidence, but the loss is bounded by now", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "bounded by now", notify: true},
+		{name: "partition (B cut off from A's link and CloudWatch, A healthy): refused, however long", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+			in.Obs.Now = t0.Add(time.Hour)
+			in.Prev.PeerAlarmReadAt = in.Prev.HeartbeatAdvanced
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "up to 1h4m3s of writes not here", notify: true},
+		{name: "CloudWatch and last write unreadable, the on-call accepts the loss shown", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+			in.AcceptedLoss = 4*time.Minute + 4*time.Second
 		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
 		{name: "CloudWatch unreachable, read 14 minutes before the heartbeat stopped", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
@@ -139,6 +154,12 @@ func TestDecide(t *testing.T) {
 			in.Prev.PeerAlarmReadAt = time.Time{}
 			in.PrimaryDownConfirmed = true
 		}, action: promoter.ActPromote, reason: "an operator confirmed the primary region is down", notify: true},
+		{name: "no route, an operator confirms the primary down, the loss unreadable and not accepted", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
+			in.Obs.LastWrite = promoter.LastWrite{Err: "timeout"}
+			in.Prev.PeerAlarmReadAt = time.Time{}
+			in.PrimaryDownConfirmed = true
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "--accept-data-loss 4m4s", notify: true},
 		{name: "an operator's word never outweighs the alarm read as OK", edit: func(in *promoter.Input) {
 			in.Obs.Alarm.State = "OK"
 			in.PrimaryDownConfirmed = true
