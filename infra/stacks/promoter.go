@@ -96,6 +96,9 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 		allow([]string{*k.KeyArn()}, "kms:GenerateDataKey*", "kms:Decrypt")
 	}
 	allow([]string{peerAlarm}, "cloudwatch:DescribeAlarms")
+	// The peer checker's HeartbeatWritten metric, the primary's last
+	// writable moment (data-loss guard); GetMetricData has no resource.
+	allow([]string{"*"}, "cloudwatch:GetMetricData")
 	vpcFunctionENIs(role)
 
 	fn := awslambda.NewFunction(scope, jsii.String("Promoter"), &awslambda.FunctionProps{
@@ -121,7 +124,8 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 		Id: jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("Wildcards only where IAM has no narrower resource: ec2:DescribeNetworkInterfaces (works only on all " +
 			"resources) and the ENI actions Lambda makes for a function in a VPC (denied to the function's code by the " +
-			"lambda:SourceFunctionArn condition), the log streams of the promoter's own log group, and kms:GenerateDataKey* " +
+			"lambda:SourceFunctionArn condition), cloudwatch:GetMetricData (no resource-level permissions; it reads the " +
+			"peer checker's HeartbeatWritten metric), the log streams of the promoter's own log group, and kms:GenerateDataKey* " +
 			"(the data-key variants) on the alarm topic's own key. The failover names the one datastore and this region; " +
 			"describe, latch, topic and peer alarm each name their one resource"),
 	}}, jsii.Bool(true))

@@ -131,8 +131,10 @@ func TestPromoterLeastPrivilege(t *testing.T) {
 			"logs:CreateLogStream":                        `"PromoterLogs`,
 			"logs:PutLogEvents":                           `"PromoterLogs`,
 		}
+		// The ENI actions and cloudwatch:GetMetricData (the peer checker's
+		// HeartbeatWritten) have no resource-level permissions.
 		eni := []string{"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
+			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses", "cloudwatch:GetMetricData"}
 		for action, res := range grants {
 			switch {
 			case slices.Contains(eni, action):

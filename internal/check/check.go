@@ -92,6 +92,17 @@ type Options struct {
 	// HeartbeatTTL is the expiry of the heartbeat key; a replica that finds
 	// no heartbeat reports its lag as at least this. default: 10 minutes
 	HeartbeatTTL time.Duration
+	// HeartbeatSecret is the heartbeat key, held only by the checkers and
+	// the promoters: with it the primary signs the heartbeat and a replica
+	// check refuses an unsigned or wrongly signed one (reported as
+	// missing). Never logged. default: none (unsigned, as older checkers)
+	HeartbeatSecret []byte `json:"-"`
+	// HeartbeatKeySource, when set, supplies HeartbeatSecret at each check
+	// (a cached Secrets Manager read). Should it fail, the check still
+	// runs but writes no heartbeat (HeartbeatSkipped says why): an
+	// unsigned heartbeat would be refused anyway, and failing the write
+	// check would tell the promoters the primary is down.
+	HeartbeatKeySource func(ctx context.Context) ([]byte, error) `json:"-"`
 	// Region names the writer in the heartbeat (e.g. the AWS region).
 	// default: none ("-" on the wire)
 	Region string
@@ -215,6 +226,13 @@ type Result struct {
 	// and found none: replication has been broken for longer than the
 	// heartbeat's TTL, or no primary checker writes it.
 	HeartbeatMissing bool `json:"heartbeat_missing,omitempty"`
+	// HeartbeatWritten is the write time of the heartbeat a primary check
+	// wrote (zero when none was written): published as the
+	// HeartbeatWritten metric, the primary's last writable moment.
+	HeartbeatWritten time.Time `json:"-"`
+	// HeartbeatSkipped says why no heartbeat was written or read (the
+	// heartbeat key could not be read); empty otherwise.
+	HeartbeatSkipped string `json:"heartbeat_skipped,omitempty"`
 	// HeartbeatAgeSeconds is HeartbeatAge in seconds, for JSON.
 	HeartbeatAgeSeconds *float64 `json:"heartbeat_age_seconds,omitempty"`
 	// Shards holds one result per shard of a cluster-mode endpoint, in slot
@@ -290,6 +308,14 @@ func attempt(ctx context.Context, c redis.Cmdable, o Options, role Role, hb Hear
 	if o.ExpectRole != Auto {
 		r.Expect = o.ExpectRole
 	}
+	if o.Heartbeat && o.HeartbeatKeySource != nil {
+		// Every path (one node, a shard of a cluster) comes through here.
+		key, err := o.HeartbeatKeySource(ctx)
+		if err != nil {
+			o.Heartbeat, r.HeartbeatSkipped = false, err.Error()
+		}
+		o.HeartbeatSecret = key
+	}
 	pipe := c.Pipeline()
 	ping := pipe.Ping(ctx)
 	roleCmd := pipe.Do(ctx, "ROLE")
@@ -357,7 +383,7 @@ func queuePrimary(ctx context.Context, pipe redis.Pipeliner, o Options, r *Resul
 	var hbCmd *redis.StatusCmd
 	if o.Heartbeat {
 		hb.Written = o.Now()
-		hbCmd = pipe.Set(ctx, o.HeartbeatKey(), hb.String(), o.HeartbeatTTL)
+		hbCmd = pipe.Set(ctx, o.HeartbeatKey(), hb.Signed(o.HeartbeatSecret), o.HeartbeatTTL)
 	}
 	return func(execErr error) bool {
 		if set.Val() != "OK" {
@@ -386,27 +412,34 @@ func queuePrimary(ctx context.Context, pipe redis.Pipeliner, o Options, r *Resul
 			r.failCmd(StepHeartbeat, hbCmd.Err(), execErr, fmt.Errorf("heartbeat set answered %q, want OK", hbCmd.Val()))
 			return false
 		}
+		if hbCmd != nil {
+			r.HeartbeatWritten = hb.Written.Truncate(time.Millisecond)
+		}
 		return true
 	}
 }
 
-// queueReplica queues the read check and returns its verdict.
+// queueReplica queues the read check and returns its verdict. With a
+// heartbeat key, a value that is not a checker's signed write counts as
+// missing. (The read stays one GET, within the documented ACL of a checker;
+// the promoter, whose decision rests on the value, reads it capped.)
 func queueReplica(ctx context.Context, pipe redis.Pipeliner, o Options, r *Result) func(execErr error) bool {
 	get := pipe.Get(ctx, o.HeartbeatKey())
 	return func(execErr error) bool {
 		err := get.Err()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
 			r.failCmd(StepGet, err, execErr, nil)
 			return false
 		}
 		if !o.Heartbeat {
 			return true
 		}
-		hb, perr := ParseHeartbeat(get.Val())
+		hb, perr := VerifyHeartbeat(get.Val(), o.HeartbeatSecret)
 		if err != nil || perr != nil {
-			// Expected and absent: the primary has not written for longer
-			// than the key's TTL (or not at all). The lag is at least that,
-			// and saying so keeps a lag alarm breaching.
+			// Expected and absent (or not a checker's write): the primary
+			// has not written for longer than the key's TTL (or not at
+			// all). The lag is at least that, and saying so keeps a lag
+			// alarm breaching.
 			age := o.HeartbeatTTL
 			r.HeartbeatAge, r.HeartbeatMissing = &age, true
 			return true
@@ -415,6 +448,12 @@ func queueReplica(ctx context.Context, pipe redis.Pipeliner, o Options, r *Resul
 		r.HeartbeatAge = &age
 		return true
 	}
+}
+
+// isWrongType reports a WRONGTYPE reply: the key holds another type (an
+// application wrote it), which is no failure of the node.
+func isWrongType(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
 }
 
 // newKeyToken returns a unique key under prefix and a random value: 128

@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/redisha/redisha/internal/deployment"
+	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 )
 
@@ -38,12 +40,16 @@ type failoverReport struct {
 	Guards    []promoter.Verdict  `json:"guards"`
 	Promotion *promoter.Promotion `json:"promotion,omitempty"`
 	Stale     bool                `json:"stale,omitempty"`
+	// Overrides names the operator's overrides that changed a verdict.
+	Overrides []string `json:"overrides,omitempty"`
 }
 
 func newFailoverCmd(env Env) *cobra.Command {
 	var (
 		to, accept  string
 		apply, down bool
+		ignoreLatch bool
+		ignoreDS    bool
 		asJSON      bool
 		wait, poll  time.Duration
 	)
@@ -63,6 +69,10 @@ waits until the datastore is available, the member PRIMARY and a real write succ
 from here and the promoter never read it (no route from its VPC): you, having checked from outside both
 regions, are the independent evidence. It never outweighs the primary's alarm read as OK or a heartbeat
 that still advances, and it is logged with the decision.
+--ignore-latch overrides the latch (the cooldown after a promotion, or an attempt that may be in
+flight); --ignore-datastore-guard overrides the datastore guard (AWS accepts a failover while the
+datastore is modifying). Each override is named in the decision log, in the promoter's table and in
+the page; the guard's refusal stays in its reason.
 
 For a planned move with the primary healthy, use 'redisha switchover'. Exit codes: 0 the plan holds
 (or the promotion is verified), 1 a guard refuses (or the promotion failed), 2 bad usage.`,
@@ -74,6 +84,8 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 	fs.BoolVar(&apply, "apply", false, "promote when every guard holds (default: print the plan only)")
 	fs.StringVar(&accept, "accept-data-loss", "", "accept a replica up to this `duration` behind, or any")
 	fs.BoolVar(&down, "primary-down", false, "confirm that the primary region is down when its CloudWatch cannot be reached (you are the independent evidence)")
+	fs.BoolVar(&ignoreLatch, "ignore-latch", false, "override the latch (cooldown or an attempt in flight); audited in the log and the page")
+	fs.BoolVar(&ignoreDS, "ignore-datastore-guard", false, "override the datastore guard (a modifying datastore or group); audited in the log and the page")
 	fs.DurationVar(&wait, "wait", promoter.DefaultPromoteTimeout, "how long to wait for the promotion to be verified")
 	fs.DurationVar(&poll, "poll", promoter.DefaultPollInterval, "pause between checks while promoting")
 	durationRange(fs, "wait", time.Second, time.Hour, "")
@@ -101,14 +113,17 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 		}
 		defer client.Close()
 		r := d.runner(m, client, env.Stderr)
+		r.PeerMetricDimensions = d.peerMetricDimensions(m.Region)
 		r.Mode, r.AcceptedLoss, r.PromoteTimeout, r.PollInterval = promoter.ModeAuto, loss, wait, poll
 		r.PrimaryDownConfirmed = down
+		r.IgnoreLatch, r.IgnoreDatastoreGuard = ignoreLatch, ignoreDS
 		r.OperatorRun = true // this machine's route to the peer's CloudWatch is not the promoter's
 
 		rep := failoverReport{To: to, Apply: apply}
 		if apply {
 			out, err := r.Run(ctx)
 			rep.Epoch, rep.Ready, rep.Guards, rep.Promotion, rep.Stale = out.Decision.Epoch, out.Decision.Ready, out.Decision.Guards, out.Promotion, out.Stale
+			rep.Overrides = out.Decision.Overrides
 			printFailover(env.Stdout, rep, r, asJSON)
 			switch {
 			case err != nil && rep.Promotion == nil:
@@ -128,8 +143,8 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 			return err
 		}
 		dec := promoter.Decide(promoter.Input{LocalRegion: to, Obs: r.Observe(ctx), Prev: rec.State, Mode: promoter.ModeAuto,
-			Bounds: r.Bounds, AcceptedLoss: loss, PrimaryDownConfirmed: down})
-		rep.Ready, rep.Guards = dec.Ready, dec.Guards
+			Bounds: r.Bounds, AcceptedLoss: loss, PrimaryDownConfirmed: down, IgnoreLatch: ignoreLatch, IgnoreDatastoreGuard: ignoreDS})
+		rep.Ready, rep.Guards, rep.Overrides = dec.Ready, dec.Guards, dec.Overrides
 		printFailover(env.Stdout, rep, r, asJSON)
 		if !rep.Ready {
 			return findingf("refused by: %s", strings.Join(refusedGuards(rep.Guards), ", "))
@@ -137,6 +152,22 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 		return nil
 	}
 	return cmd
+}
+
+// peerMetricDimensions are the dimensions of the primary region's checker
+// metrics, as the promoter in region is deployed to read them (the
+// deployment's model), or those of the primary member's group: the plan
+// measures the possible loss as the promoter does.
+func (d *gds) peerMetricDimensions(region string) []metrics.Dimension {
+	if m := d.flags.model; m != nil {
+		if r, ok := m.Region(region); ok && len(r.Promoter.PeerMetricDimensions) > 0 {
+			return r.Promoter.PeerMetricDimensions
+		}
+	}
+	if p, ok := d.member(d.primaryRegion); ok && p.Group != "" {
+		return deployment.CheckerDimensions(p.Group)
+	}
+	return nil
 }
 
 func refusedGuards(vs []promoter.Verdict) []string {
@@ -159,6 +190,9 @@ func printFailover(w io.Writer, rep failoverReport, r *promoter.Runner, asJSON b
 		what = fmt.Sprintf("decision (epoch %d)", rep.Epoch)
 	}
 	fmt.Fprintf(w, "Promote %s (%s) of %s, primary now %s — %s:\n", r.GroupID, rep.To, r.DatastoreID, r.PeerRegion, what)
+	if len(rep.Overrides) > 0 {
+		fmt.Fprintf(w, "  OVERRIDES: %s (named in the decision log and the page)\n", strings.Join(rep.Overrides, ", "))
+	}
 	for _, v := range rep.Guards {
 		if v.Guard == promoter.GuardMode {
 			continue // an operator's command is the mode

@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/sim/eclocal"
 	"github.com/redisha/redisha/internal/testbed/redistest"
 )
@@ -63,12 +65,13 @@ func TestFailoverPlanThenApply(t *testing.T) {
 
 func TestFailoverStaleSecondaryNeedsAcceptedLoss(t *testing.T) {
 	bd := newGDSBed(t)
-	bd.heartbeat(t, 5, time.Second)
+	// The newest heartbeat B holds was written two minutes ago, and A's
+	// last write cannot be read (no HeartbeatWritten datapoint): the loss
+	// is bounded by now.
+	bd.heartbeat(t, 5, 2*time.Minute)
 	bd.a.Kill()
 	bd.cw.SetAlarmState("redisha-us-east-1-writable", "ALARM")
-	// The replica was two minutes behind when the primary was last healthy.
 	rec := bd.record(5, time.Now().Add(-5*time.Minute))
-	rec.State.HealthyAge = 2 * time.Minute
 	bd.saveRecord(t, 0, rec)
 	code, out, _ := run(t, nil, gdsArgs("failover", "--to", "us-west-2")...)
 	if code != ExitUnhealthy || !strings.Contains(out, "stale secondary") {
@@ -77,5 +80,64 @@ func TestFailoverStaleSecondaryNeedsAcceptedLoss(t *testing.T) {
 	code, out, _ = run(t, nil, gdsArgs("failover", "--to", "us-west-2", "--accept-data-loss", "3m")...)
 	if code != ExitOK || !strings.Contains(out, "accepted by an operator") {
 		t.Fatalf("with --accept-data-loss 3m: exit %d\n%s", code, out)
+	}
+}
+
+func TestFailoverOverridesTheLatchOnlyWhenAsked(t *testing.T) {
+	bd := newGDSBed(t)
+	bd.heartbeat(t, 5, time.Second)
+	bd.a.Kill()
+	bd.cw.SetAlarmState("redisha-us-east-1-writable", "ALARM")
+	// A promotion was accepted ten minutes ago (then failed back by hand):
+	// the latch holds for the cooldown.
+	rec := bd.record(5, time.Now().Add(-5*time.Minute))
+	rec.State.PromotedAt = time.Now().Add(-10 * time.Minute)
+	bd.saveRecord(t, 0, rec)
+	code, out, _ := run(t, nil, gdsArgs("failover", "--to", "us-west-2")...)
+	if code != ExitUnhealthy || !strings.Contains(out, "latch     REFUSES latched") {
+		t.Fatalf("without the override: exit %d\n%s", code, out)
+	}
+	code, out, errOut := run(t, nil, gdsArgs("failover", "--to", "us-west-2", "--ignore-latch", "--apply", "--poll", "10ms", "--wait", "20s")...)
+	if code != ExitOK || !strings.Contains(out, "OVERRIDES: ignore-latch") || !strings.Contains(out, "OVERRIDDEN by an operator (--ignore-latch): latched") {
+		t.Fatalf("with --ignore-latch: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "overrides=ignore-latch") {
+		t.Fatalf("the override is not in the decision log:\n%s", errOut)
+	}
+}
+
+// TestFailoverPlansWithTheDeployedBounds: the plan measures against the
+// deployment's MAX_DATA_LOSS, not the default.
+func TestFailoverPlansWithTheDeployedBounds(t *testing.T) {
+	bd := newGDSBed(t)
+	bd.heartbeat(t, 5, 2*time.Minute)
+	bd.a.Kill()
+	bd.cw.SetAlarmState("redisha-us-east-1-writable", "ALARM")
+	bd.saveRecord(t, 0, bd.record(5, time.Now().Add(-5*time.Minute)))
+	s, err := deployment.Load(func(string) any { return nil }, "123456789012")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := deployment.New(s)
+	r, ok := d.Region("us-west-2")
+	if !ok {
+		t.Fatalf("no us-west-2 in the default deployment: %+v", d.Regions)
+	}
+	for i := range d.Regions {
+		if d.Regions[i].Name == r.Name {
+			d.Regions[i].Promoter.Bounds.MaxDataLoss = 3 * time.Minute
+		}
+	}
+	path := filepath.Join(t.TempDir(), deployment.ModelFile)
+	if err := d.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, nil, gdsArgs("failover", "--to", "us-west-2")...)
+	if code != ExitUnhealthy || !strings.Contains(out, "over the 5s bound") {
+		t.Fatalf("default bounds: exit %d\n%s", code, out)
+	}
+	code, out, errOut := run(t, nil, gdsArgs("failover", "--to", "us-west-2", "--deployment", path)...)
+	if code != ExitOK || !strings.Contains(out, "within 3m0s (configured)") {
+		t.Fatalf("deployed bounds: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

@@ -38,6 +38,15 @@ type Config struct {
 	// PasswordFile holds the AUTH token, for local runs.
 	// env: REDIS_PASSWORD_FILE. default: none
 	PasswordFile string
+	// HeartbeatKeySecretARN is the Secrets Manager secret holding the
+	// heartbeat key (an HMAC key only the checkers and the promoters hold):
+	// the primary's checker signs the heartbeat with it and every reader
+	// refuses an unsigned or wrongly signed one. env:
+	// HEARTBEAT_KEY_SECRET_ARN. default: none (unsigned heartbeats)
+	HeartbeatKeySecretARN string
+	// HeartbeatKeyFile holds the heartbeat key, for local runs.
+	// env: HEARTBEAT_KEY_FILE. default: none
+	HeartbeatKeyFile string
 	// Check shapes each check (timeout, role, heartbeat, key prefix, TTL).
 	Check check.Options
 	// ClusterMode: auto (read cluster_enabled once per connection), on (a
@@ -86,11 +95,15 @@ const (
 	EnvUsername      = "REDIS_USERNAME"
 	EnvAuthSecretARN = "REDIS_AUTH_SECRET_ARN"
 	EnvPasswordFile  = "REDIS_PASSWORD_FILE"
-	EnvDB            = "REDIS_DB"
-	EnvCheckTimeout  = "CHECK_TIMEOUT"
-	EnvExpectRole    = "EXPECT_ROLE"
-	EnvClusterMode   = "CLUSTER_MODE"
-	EnvHeartbeat     = "HEARTBEAT"
+	// EnvHeartbeatKeySecretARN and EnvHeartbeatKeyFile name the heartbeat
+	// key (see Config).
+	EnvHeartbeatKeySecretARN = "HEARTBEAT_KEY_SECRET_ARN"
+	EnvHeartbeatKeyFile      = "HEARTBEAT_KEY_FILE"
+	EnvDB                    = "REDIS_DB"
+	EnvCheckTimeout          = "CHECK_TIMEOUT"
+	EnvExpectRole            = "EXPECT_ROLE"
+	EnvClusterMode           = "CLUSTER_MODE"
+	EnvHeartbeat             = "HEARTBEAT"
 	// EnvHeartbeatRegion names the writer in the heartbeat; default AWS_REGION.
 	EnvHeartbeatRegion = "HEARTBEAT_REGION"
 	EnvAWSRegion       = "AWS_REGION"
@@ -123,8 +136,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			TLSCAFile:     getenv(EnvTLSCAFile),
 			Username:      getenv(EnvUsername),
 		},
-		AuthSecretARN: strings.TrimSpace(getenv(EnvAuthSecretARN)),
-		PasswordFile:  getenv(EnvPasswordFile),
+		AuthSecretARN:         strings.TrimSpace(getenv(EnvAuthSecretARN)),
+		PasswordFile:          getenv(EnvPasswordFile),
+		HeartbeatKeySecretARN: strings.TrimSpace(getenv(EnvHeartbeatKeySecretARN)),
+		HeartbeatKeyFile:      getenv(EnvHeartbeatKeyFile),
 		Check: check.Options{
 			Prefix:     check.DefaultPrefix,
 			KeyTTL:     check.DefaultKeyTTL,
@@ -260,6 +275,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.AuthSecretARN != "" && !strings.HasPrefix(c.AuthSecretARN, "arn:") {
 		bad(EnvAuthSecretARN, c.AuthSecretARN, "give the secret's full ARN, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME")
+	}
+	if c.HeartbeatKeySecretARN != "" && c.HeartbeatKeyFile != "" {
+		errs = append(errs, envErrorf(EnvHeartbeatKeyFile, "%s and %s are both set: keep one", EnvHeartbeatKeySecretARN, EnvHeartbeatKeyFile))
+	}
+	if c.HeartbeatKeySecretARN != "" && !strings.HasPrefix(c.HeartbeatKeySecretARN, "arn:") {
+		bad(EnvHeartbeatKeySecretARN, c.HeartbeatKeySecretARN, "give the secret's full ARN, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME")
 	}
 	errs = append(errs, checkFiles(c)...)
 	if c.Redis.Addr != "" {

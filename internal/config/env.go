@@ -41,13 +41,15 @@ func (c Config) Env() map[string]string {
 		env[EnvNamespace] = metrics.DefaultNamespace
 	}
 	optional := map[string]string{
-		EnvTLSServerName:   c.Redis.TLSServerName,
-		EnvTLSCAFile:       c.Redis.TLSCAFile,
-		EnvUsername:        c.Redis.Username,
-		EnvAuthSecretARN:   c.AuthSecretARN,
-		EnvPasswordFile:    c.PasswordFile,
-		EnvDimensions:      FormatDimensions(c.Dimensions),
-		EnvHeartbeatRegion: c.Check.Region,
+		EnvTLSServerName:         c.Redis.TLSServerName,
+		EnvTLSCAFile:             c.Redis.TLSCAFile,
+		EnvUsername:              c.Redis.Username,
+		EnvAuthSecretARN:         c.AuthSecretARN,
+		EnvPasswordFile:          c.PasswordFile,
+		EnvHeartbeatKeySecretARN: c.HeartbeatKeySecretARN,
+		EnvHeartbeatKeyFile:      c.HeartbeatKeyFile,
+		EnvDimensions:            FormatDimensions(c.Dimensions),
+		EnvHeartbeatRegion:       c.Check.Region,
 	}
 	if c.ClusterMode != "" && c.ClusterMode != check.ClusterAuto {
 		optional[EnvClusterMode] = string(c.ClusterMode)
@@ -88,7 +90,7 @@ func EnvNames() []string {
 	for _, n := range []string{EnvAddr, EnvTLS, EnvTLSServerName, EnvTLSCAFile, EnvUsername, EnvAuthSecretARN,
 		EnvPasswordFile, EnvDB, EnvCheckTimeout, EnvExpectRole, EnvClusterMode, EnvHeartbeat, EnvKeyPrefix, EnvKeyTTL,
 		EnvMetricsMode, EnvNamespace, EnvDimensions, EnvHighResolution, EnvHeartbeatRegion, EnvAWSRegion,
-		EnvSecretTimeout, EnvPublishTimeout, EnvFunctionTimeout} {
+		EnvSecretTimeout, EnvPublishTimeout, EnvFunctionTimeout, EnvHeartbeatKeySecretARN, EnvHeartbeatKeyFile} {
 		names[n] = true
 	}
 	return slices.Sorted(maps.Keys(names))

@@ -26,6 +26,15 @@ func checkFiles(c Config) []error {
 			errs = append(errs, envErrorf(EnvPasswordFile, "%s=%q: the file is empty: put the AUTH token in it", EnvPasswordFile, c.PasswordFile))
 		}
 	}
+	if c.HeartbeatKeyFile != "" {
+		b, err := os.ReadFile(c.HeartbeatKeyFile)
+		switch {
+		case err != nil:
+			errs = append(errs, envErrorf(EnvHeartbeatKeyFile, "%s=%q: %v: give a readable file holding the heartbeat key", EnvHeartbeatKeyFile, c.HeartbeatKeyFile, unwrapPath(err)))
+		case len(strings.TrimSpace(string(b))) < 32:
+			errs = append(errs, envErrorf(EnvHeartbeatKeyFile, "%s=%q: the key is under 32 bytes: put a random key of at least 32 characters in it", EnvHeartbeatKeyFile, c.HeartbeatKeyFile))
+		}
+	}
 	if c.Redis.TLSCAFile != "" && c.Redis.TLS {
 		b, err := os.ReadFile(c.Redis.TLSCAFile)
 		switch {

@@ -182,7 +182,7 @@ func New(s Settings) Deployment {
 		d.Regions[i] = Region{
 			Name: r.name, Label: r.label, Stack: StackID(s.Name, r.label), GroupID: r.group,
 			Checker:   checkerConfig(s, r.group),
-			Promoter:  promoterConfig(s, r.name, r.group, peer.name),
+			Promoter:  promoterConfig(s, r.name, r.group, peer.name, peer.group),
 			Writable:  writableAlarm(s, r.name, r.group),
 			Unhealthy: unhealthyAlarm(s, r.name, r.group),
 		}
@@ -288,7 +288,7 @@ func (r Region) CheckerFor(addr, serverName, secretARN string) config.Config {
 }
 
 // promoterConfig is a region's promoter.
-func promoterConfig(s Settings, region, groupID, peer string) promoter.Config {
+func promoterConfig(s Settings, region, groupID, peer, peerGroupID string) promoter.Config {
 	return promoter.Config{
 		Redis:      redisconn.Config{TLS: true},
 		KeyPrefix:  check.DefaultPrefix, // the checkers' prefix: the heartbeat they write
@@ -297,7 +297,10 @@ func promoterConfig(s Settings, region, groupID, peer string) promoter.Config {
 		GroupID:    groupID,
 		PeerRegion: peer,
 		PeerAlarm:  WritableAlarmName(s.Name, peer),
-		Mode:       s.PromoterMode,
+		// The peer checker's dimensions: its HeartbeatWritten metric is the
+		// primary's last writable moment, for the data-loss guard.
+		PeerMetricDimensions: CheckerDimensions(peerGroupID),
+		Mode:                 s.PromoterMode,
 		Bounds: promoter.Bounds{
 			// The heartbeat is written once a check: the loop's interval.
 			StallAfter: orDefault(s.StallAfter, promoter.DefaultStallAfter), HeartbeatInterval: orDefault(s.CheckInterval, promoter.DefaultHeartbeatInterval),

@@ -46,6 +46,17 @@ func Build(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.L
 		tokens = secret.FromFile(cfg.PasswordFile)
 	}
 
+	switch {
+	case cfg.HeartbeatKeySecretARN != "":
+		ac, err := loadAWS()
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.Check.HeartbeatKeySource = secret.KeyFromSecretsManager(secretsmanager.NewFromConfig(ac), cfg.HeartbeatKeySecretARN, secret.DefaultMaxAge).Bytes
+	case cfg.HeartbeatKeyFile != "":
+		cfg.Check.HeartbeatKeySource = secret.KeyFromFile(cfg.HeartbeatKeyFile).Bytes
+	}
+
 	rc := cfg.Redis
 	if tokens != nil {
 		user := rc.Username

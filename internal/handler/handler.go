@@ -168,6 +168,7 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (Response
 	defer cancel()
 	err := h.publisher.Publish(pctx, metrics.Sample{
 		Time: res.Start, Healthy: res.Healthy, Latency: res.Latency, ReplicationLag: res.HeartbeatAge, Writable: res.Writable,
+		HeartbeatWritten: res.HeartbeatWritten,
 	})
 	if err != nil {
 		return resp, &PublishError{Err: budgetErr(err, pctx, "PUBLISH_TIMEOUT", h.budgets.Publish)}

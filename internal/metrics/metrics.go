@@ -36,6 +36,12 @@ const (
 	// (a primary whose write check passed), else 0 (unit None, standard
 	// resolution): the signal DNS follows to the writer.
 	WritableStatus = "WritableStatus"
+	// HeartbeatWritten is the write time, in unix milliseconds by the
+	// primary's clock, of the heartbeat a primary check wrote (unit None,
+	// published only then): the promoter reads its Maximum as the last
+	// moment the primary took writes, to measure possible loss against the
+	// newest heartbeat its replica holds, on the same clock.
+	HeartbeatWritten = "HeartbeatWritten"
 )
 
 // DefaultNamespace is the CloudWatch namespace when none is configured.
@@ -60,6 +66,9 @@ type Sample struct {
 	ReplicationLag *time.Duration
 	// Writable becomes WritableStatus 1 or 0.
 	Writable bool
+	// HeartbeatWritten, when not zero, becomes HeartbeatWritten (unix
+	// milliseconds).
+	HeartbeatWritten time.Time
 }
 
 // value is one metric of a sample, as both publishers send it.
@@ -78,6 +87,9 @@ func (o Options) values(s Sample) []value {
 		value{HealthCheckStatus, "None", status, stdResolution},
 		value{HealthCheckLatency, "Milliseconds", check.Milliseconds(s.Latency), stdResolution},
 		value{WritableStatus, "None", flag(s.Writable), stdResolution})
+	if !s.HeartbeatWritten.IsZero() {
+		out = append(out, value{HeartbeatWritten, "None", float64(s.HeartbeatWritten.UnixMilli()), stdResolution})
+	}
 	if s.ReplicationLag != nil {
 		out = append(out, value{ReplicationLagSeconds, "Seconds", s.ReplicationLag.Seconds(), stdResolution})
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/redisconn"
 )
 
@@ -24,6 +25,12 @@ type Config struct {
 	Redis         redisconn.Config
 	AuthSecretARN string
 	PasswordFile  string
+	// HeartbeatKeySecretARN and HeartbeatKeyFile name the heartbeat key the
+	// checkers sign with (env: HEARTBEAT_KEY_SECRET_ARN, HEARTBEAT_KEY_FILE,
+	// as for the checker); with one, an unsigned or wrongly signed
+	// heartbeat is refused. default: none
+	HeartbeatKeySecretARN string
+	HeartbeatKeyFile      string
 	// KeyPrefix is the checker's key prefix (the heartbeat is
 	// <prefix>heartbeat). env: KEY_PREFIX. default: healthcheck:
 	KeyPrefix string
@@ -45,6 +52,12 @@ type Config struct {
 	// PeerAlarm is the other region's "accepts writes" alarm, read in
 	// PeerRegion. env: PEER_WRITABLE_ALARM. required
 	PeerAlarm string
+	// PeerMetricDimensions are the peer checker's metric dimensions: the
+	// runner reads its HeartbeatWritten metric (the primary's last writable
+	// moment) with them. env: PEER_METRIC_DIMENSIONS (Name=Value,…).
+	// default: none (the data-loss guard then bounds the loss by now, and
+	// refuses automatic promotion beyond MAX_DATA_LOSS)
+	PeerMetricDimensions []metrics.Dimension
 	// LatchTable is the DynamoDB table (in Region, partition key "pk",
 	// string) that keeps the state. env: LATCH_TABLE. required
 	LatchTable string
@@ -71,22 +84,25 @@ type Config struct {
 
 // Variable names of the promoter's own settings.
 const (
-	EnvRegion            = "AWS_REGION"
-	EnvDatastoreID       = "GLOBAL_DATASTORE_ID"
-	EnvGroupID           = "REPLICATION_GROUP_ID"
-	EnvPeerRegion        = "PEER_REGION"
-	EnvPeerAlarm         = "PEER_WRITABLE_ALARM"
-	EnvLatchTable        = "LATCH_TABLE"
-	EnvTopicARN          = "SNS_TOPIC_ARN"
-	EnvMode              = "PROMOTER_MODE"
-	EnvStallAfter        = "STALL_AFTER"
-	EnvHeartbeatInterval = "HEARTBEAT_INTERVAL"
-	EnvMaxDataLoss       = "MAX_DATA_LOSS"
-	EnvCooldown          = "COOLDOWN"
-	EnvPeerSeenWithin    = "PEER_SEEN_WITHIN"
-	EnvCallTimeout       = "CALL_TIMEOUT"
-	EnvPromoteTimeout    = "PROMOTE_TIMEOUT"
-	EnvPollInterval      = "POLL_INTERVAL"
+	EnvRegion      = "AWS_REGION"
+	EnvDatastoreID = "GLOBAL_DATASTORE_ID"
+	EnvGroupID     = "REPLICATION_GROUP_ID"
+	EnvPeerRegion  = "PEER_REGION"
+	EnvPeerAlarm   = "PEER_WRITABLE_ALARM"
+	// EnvPeerMetricDimensions: the peer checker's metric dimensions, in
+	// the METRIC_DIMENSIONS form (Name=Value,…).
+	EnvPeerMetricDimensions = "PEER_METRIC_DIMENSIONS"
+	EnvLatchTable           = "LATCH_TABLE"
+	EnvTopicARN             = "SNS_TOPIC_ARN"
+	EnvMode                 = "PROMOTER_MODE"
+	EnvStallAfter           = "STALL_AFTER"
+	EnvHeartbeatInterval    = "HEARTBEAT_INTERVAL"
+	EnvMaxDataLoss          = "MAX_DATA_LOSS"
+	EnvCooldown             = "COOLDOWN"
+	EnvPeerSeenWithin       = "PEER_SEEN_WITHIN"
+	EnvCallTimeout          = "CALL_TIMEOUT"
+	EnvPromoteTimeout       = "PROMOTE_TIMEOUT"
+	EnvPollInterval         = "POLL_INTERVAL"
 )
 
 // ConfigFromEnv reads and validates the configuration; getenv is os.Getenv
@@ -100,11 +116,19 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c := Config{
 		Redis: conn.Redis, AuthSecretARN: conn.AuthSecretARN, PasswordFile: conn.PasswordFile,
+		HeartbeatKeySecretARN: conn.HeartbeatKeySecretARN, HeartbeatKeyFile: conn.HeartbeatKeyFile,
 		KeyPrefix: conn.Check.Prefix, Namespace: conn.Namespace,
 		Region: strings.TrimSpace(getenv(EnvRegion)), DatastoreID: strings.TrimSpace(getenv(EnvDatastoreID)),
 		GroupID: strings.TrimSpace(getenv(EnvGroupID)), PeerRegion: strings.TrimSpace(getenv(EnvPeerRegion)),
 		PeerAlarm: strings.TrimSpace(getenv(EnvPeerAlarm)), LatchTable: strings.TrimSpace(getenv(EnvLatchTable)),
 		TopicARN: strings.TrimSpace(getenv(EnvTopicARN)),
+	}
+	if v := strings.TrimSpace(getenv(EnvPeerMetricDimensions)); v != "" {
+		ds, err := metrics.ParseDimensions(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %v: give Name=Value pairs, e.g. ReplicationGroupId=redis-primary", EnvPeerMetricDimensions, v, err))
+		}
+		c.PeerMetricDimensions = ds
 	}
 	for _, req := range []struct{ name, val, example string }{
 		{EnvRegion, c.Region, "us-west-2 (Lambda sets it)"},
@@ -191,6 +215,7 @@ func (c Config) Environment() map[string]string {
 		config.EnvTLSServerName: c.Redis.TLSServerName, config.EnvTLSCAFile: c.Redis.TLSCAFile,
 		config.EnvUsername: c.Redis.Username, config.EnvAuthSecretARN: c.AuthSecretARN,
 		config.EnvPasswordFile: c.PasswordFile, config.EnvKeyPrefix: c.KeyPrefix,
+		config.EnvHeartbeatKeySecretARN: c.HeartbeatKeySecretARN, config.EnvHeartbeatKeyFile: c.HeartbeatKeyFile,
 		config.EnvNamespace: c.Namespace, EnvTopicARN: c.TopicARN,
 	} {
 		if v != "" {
@@ -199,6 +224,9 @@ func (c Config) Environment() map[string]string {
 	}
 	if c.Redis.DB != 0 {
 		env[config.EnvDB] = strconv.Itoa(c.Redis.DB)
+	}
+	if len(c.PeerMetricDimensions) > 0 {
+		env[EnvPeerMetricDimensions] = config.FormatDimensions(c.PeerMetricDimensions)
 	}
 	// AWS_REGION is left out: Lambda reserves and sets it.
 	return env
@@ -222,7 +250,7 @@ type Deps struct {
 func (c Config) Runner(deps Deps) *Runner {
 	r := &Runner{
 		Region: c.Region, DatastoreID: c.DatastoreID, GroupID: c.GroupID,
-		PeerRegion: c.PeerRegion, PeerAlarm: c.PeerAlarm,
+		PeerRegion: c.PeerRegion, PeerAlarm: c.PeerAlarm, PeerMetricDimensions: c.PeerMetricDimensions,
 		Mode: c.Mode, Bounds: c.Bounds,
 		ElastiCache: deps.ElastiCache, Alarms: deps.Alarms, Redis: deps.Redis, Store: deps.Store,
 		TopicARN: c.TopicARN, Metrics: deps.Metrics, Namespace: c.Namespace, Log: deps.Log,

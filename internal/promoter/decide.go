@@ -87,16 +87,23 @@ type Bounds struct {
 	// take 1–3 minutes per AWS's FIS templates; measure yours in a drill)
 	StallAfter time.Duration
 	// HeartbeatInterval is how often the primary's checker writes the
-	// heartbeat. A heartbeat's age includes up to one interval of staleness
-	// that is not replication lag, so the data-loss guard allows it on top
-	// of MaxDataLoss. default: 30 seconds
+	// heartbeat (the evidence guard's pacing; the data-loss guard no longer
+	// adds it to the bound). default: 30 seconds
 	HeartbeatInterval time.Duration
-	// MaxDataLoss is the replication lag accepted without an operator.
-	// default: 5 seconds
+	// MaxDataLoss is the most possible loss accepted without an operator:
+	// the primary's last writable moment minus the write time of the
+	// newest heartbeat the local replica holds, both by the primary's
+	// clock (see dataLossGuard). default: 5 seconds
 	MaxDataLoss time.Duration
 	// Cooldown is how long any promotion, automatic or manual, blocks the
 	// next automatic one. default: 1 hour
 	Cooldown time.Duration
+	// AttemptWindow is how long a recorded decision to promote whose
+	// outcome was never recorded keeps other runs from calling again; after
+	// it the attempt counts as aborted (the run died, or the store's reply
+	// was lost) and the next run retries it. Keep it above CALL_TIMEOUT:
+	// the failover call is bounded by it. default: 45 seconds
+	AttemptWindow time.Duration
 	// PeerSeenWithin is how recently before the heartbeat stopped the peer
 	// region's alarm must have been read for "its CloudWatch is
 	// unreachable" to count as the region gone silent. Without a recent
@@ -113,6 +120,7 @@ const (
 	DefaultMaxDataLoss       = 5 * time.Second
 	DefaultCooldown          = time.Hour
 	DefaultPeerSeenWithin    = 15 * time.Minute
+	DefaultAttemptWindow     = 45 * time.Second
 )
 
 // WithDefaults fills zero fields with the defaults.
@@ -127,6 +135,7 @@ func (b Bounds) WithDefaults() Bounds {
 	set(&b.MaxDataLoss, DefaultMaxDataLoss)
 	set(&b.Cooldown, DefaultCooldown)
 	set(&b.PeerSeenWithin, DefaultPeerSeenWithin)
+	set(&b.AttemptWindow, DefaultAttemptWindow)
 	return b
 }
 
@@ -159,7 +168,27 @@ type Heartbeat struct {
 	Present bool
 	// Value is the heartbeat read, when Present.
 	Value check.Heartbeat
+	// Link is the local node's replication link to the primary, read with
+	// the heartbeat (INFO replication).
+	Link Link
 }
+
+// Link is what the local node says of its replication link to the primary.
+type Link struct {
+	// Known is false when it could not be read (no +info in the ACL, an
+	// engine that hides it): then it vetoes nothing.
+	Known bool
+	// Up is master_link_status:up; LastIO is master_last_io_seconds_ago,
+	// the time since the primary last sent anything (it pings its replicas
+	// every 10 s even when idle).
+	Up     bool
+	LastIO time.Duration
+}
+
+// LinkAliveWithin is how recent the primary's last I/O on an up link must
+// be for the link to prove the primary alive: two of its 10-s replica pings
+// (repl-ping-replica-period) and a margin.
+const LinkAliveWithin = 30 * time.Second
 
 // Alarm is the primary region's writable alarm as read from its CloudWatch.
 type Alarm struct {
@@ -171,6 +200,19 @@ type Alarm struct {
 	Found bool
 	// State is OK, ALARM or INSUFFICIENT_DATA.
 	State string
+}
+
+// LastWrite is the last moment the primary region was seen taking writes,
+// as its own checker stamped it: the newest heartbeat write time it
+// published (the HeartbeatWritten metric, read from the primary region's
+// CloudWatch). Being stamped by the same clock as the heartbeat in the
+// local replica, the difference of the two holds no clock skew.
+type LastWrite struct {
+	// Written is that moment; zero when it could not be read.
+	Written time.Time
+	// Err says why it could not be read (no metric configured, CloudWatch
+	// unreachable, no datapoint in the window).
+	Err string
 }
 
 // Observer is an optional third observer's view of the primary.
@@ -195,6 +237,8 @@ type Observations struct {
 	Datastore Datastore
 	Heartbeat Heartbeat
 	Alarm     Alarm
+	// LastWrite is the primary's last writable moment by its own clock.
+	LastWrite LastWrite
 	// Observer is nil when no third observer is configured.
 	Observer *Observer
 }
@@ -217,9 +261,22 @@ type State struct {
 	HealthyAge time.Duration
 	// PrimaryRegion is the primary member's region as last observed.
 	PrimaryRegion string
-	// PromotedAt is the last promotion made or seen (roles swapped),
-	// automatic or manual; the latch counts the cooldown from it.
+	// PromotedAt is the last promotion ElastiCache accepted (recorded by
+	// the runner once the failover call returned success) or seen (roles
+	// swapped), automatic or manual; the latch counts the cooldown from it.
+	// A decision to promote alone never sets it: an attempt that aborts
+	// (throttled, the run died, the store's reply was lost) must not wedge
+	// the region for the cooldown.
 	PromotedAt time.Time
+	// AttemptAt is when a decision to promote was recorded whose outcome is
+	// not yet known (zero when none). Within Bounds.AttemptWindow it keeps
+	// a concurrent run from calling again; after it, the attempt counts as
+	// aborted and the next run retries and pages.
+	AttemptAt time.Time
+	// AbortedAt is when the last attempt was recorded as never accepted by
+	// ElastiCache (the call failed); the next decision to promote is a
+	// retry and says so in its page. Cleared by an accepted promotion.
+	AbortedAt time.Time
 	// PeerAlarmReadAt is when (local clock) the peer region's writable alarm
 	// was last read successfully, whatever its state: proof that this
 	// promoter has a network path to that region's CloudWatch.
@@ -247,6 +304,13 @@ type Input struct {
 	// outweighs an alarm read as OK, and the heartbeat must still have
 	// stalled.
 	PrimaryDownConfirmed bool
+	// IgnoreLatch and IgnoreDatastoreGuard are an operator's explicit
+	// overrides (failover --ignore-latch, --ignore-datastore-guard): the
+	// guard is still evaluated, its verdict holds with the refusal it
+	// overrode in the reason, and the override is named in
+	// Decision.Overrides, the decision log and the page.
+	IgnoreLatch          bool
+	IgnoreDatastoreGuard bool
 }
 
 // Verdict is one guard's answer.
@@ -273,6 +337,12 @@ type Decision struct {
 	// Note names a refusal of the evidence guard that pages (NotePartition,
 	// NotePeerUnreached, NotePeerUnreachedStalled); empty otherwise.
 	Note string `json:"note,omitempty"`
+	// Overrides names the operator's overrides that changed a verdict
+	// (--ignore-latch, --ignore-datastore-guard); empty otherwise.
+	Overrides []string `json:"overrides,omitempty"`
+	// Retry is set when this decision retries an attempt that never got an
+	// answer from ElastiCache (an aborted attempt): it is paged.
+	Retry bool `json:"retry,omitempty"`
 	// Next is the state to store.
 	Next State `json:"-"`
 }
@@ -302,6 +372,7 @@ func (d Decision) Refused() []string {
 // the same input gives the same decision.
 func Decide(in Input) Decision {
 	b := in.Bounds.WithDefaults()
+	in.Obs = screen(in.Obs)
 	now := in.Obs.Now
 	next := track(in.Prev, in.Obs)
 	next.Epoch = in.Prev.Epoch + 1
@@ -309,12 +380,24 @@ func Decide(in Input) Decision {
 
 	evidence, note := evidenceGuard(in.Obs, next, b, in.PrimaryDownConfirmed)
 	d.PrimaryDown = evidence.OK
+	dsv := datastoreGuard(in.Obs.Datastore)
+	if !dsv.OK && in.IgnoreDatastoreGuard && in.Obs.Datastore.Err == "" {
+		// AWS accepts a failover while the datastore is modifying; the
+		// operator takes that on, named in the log and the page.
+		dsv = override(dsv, "--ignore-datastore-guard")
+		d.Overrides = append(d.Overrides, "ignore-datastore-guard")
+	}
+	lv, retry := latchGuard(next, now, b)
+	if !lv.OK && in.IgnoreLatch {
+		lv = override(lv, "--ignore-latch")
+		d.Overrides = append(d.Overrides, "ignore-latch")
+	}
 	d.Guards = []Verdict{
 		evidence,
-		datastoreGuard(in.Obs.Datastore),
+		dsv,
 		memberGuard(in.LocalRegion, in.Obs.Datastore),
-		dataLossGuard(next, b, in.AcceptedLoss),
-		latchGuard(next, now, b.Cooldown),
+		dataLossGuard(next, in.Obs, b, in.AcceptedLoss),
+		lv,
 		modeGuard(in.Mode),
 	}
 	d.Ready = true
@@ -324,9 +407,12 @@ func Decide(in Input) Decision {
 	switch {
 	case d.Ready && in.Mode == ModeAuto:
 		d.Action = ActPromote
-		// The latch starts when the action does: a run that overlaps a slow
-		// promotion is refused by the latch, not by luck.
-		next.PromotedAt = now
+		d.Retry = retry || !in.Prev.AbortedAt.IsZero()
+		// Only the attempt is recorded: the latch (PromotedAt) starts when
+		// ElastiCache accepts the call (the runner records it) or the roles
+		// are seen to swap. A run that overlaps this attempt is refused by
+		// the attempt window, not by luck.
+		next.AttemptAt = now
 	case d.Ready && in.Mode == ModeAdvise:
 		d.Action = ActAdvise
 	default:
@@ -336,6 +422,10 @@ func Decide(in Input) Decision {
 	// Page on actions and on refusals that matter, once per distinct
 	// condition; clear the memory when the condition goes away.
 	alreadyPrimary := strings.EqualFold(in.Obs.Datastore.LocalRole, RolePrimary)
+	if alreadyPrimary {
+		// The heartbeat is ours to write now; its absence is no news.
+		note = ""
+	}
 	matters := in.Mode != ModeOff && !alreadyPrimary && (d.Action != ActNone || d.PrimaryDown || note != "")
 	sig := ""
 	if matters {
@@ -343,12 +433,34 @@ func Decide(in Input) Decision {
 		if note != "" {
 			sig += ":" + note
 		}
+		if len(d.Overrides) > 0 {
+			sig += ":override=" + strings.Join(d.Overrides, ",")
+		}
 	}
 	d.Notify = matters && (sig != in.Prev.Notified || d.Action == ActPromote)
 	d.Note = note
 	next.Notified = sig
 	d.Next = next
 	return d
+}
+
+// MaxHeartbeatSkew is how far in the future (by this promoter's clock) a
+// heartbeat's write time may be: regions' clocks (Amazon Time Sync) agree
+// to well under a millisecond, so 2 seconds allows for a bad clock while a
+// heartbeat dated later is refused as forged or from a wrong clock. Such a
+// value would otherwise read as a fresh replica and hide real lag.
+const MaxHeartbeatSkew = 2 * time.Second
+
+// screen refuses a heartbeat written in the future beyond MaxHeartbeatSkew:
+// it becomes an unreadable heartbeat, evidence of nothing.
+func screen(obs Observations) Observations {
+	if hb := obs.Heartbeat; hb.Err == "" && hb.Present {
+		if ahead := hb.Value.Written.Sub(obs.Now); ahead > MaxHeartbeatSkew {
+			obs.Heartbeat = Heartbeat{Err: fmt.Sprintf("the heartbeat (seq %d) was written %s ahead of this promoter's clock, "+
+				"beyond the %s skew allowed: forged, or the writer's clock is wrong", hb.Value.Seq, round(ahead), MaxHeartbeatSkew)}
+		}
+	}
+	return obs
 }
 
 // track updates the heartbeat and role history with this run's observations.
@@ -368,8 +480,10 @@ func track(prev State, obs Observations) State {
 	if ds := obs.Datastore; ds.Err == "" && ds.PrimaryRegion != "" {
 		if prev.PrimaryRegion != "" && prev.PrimaryRegion != ds.PrimaryRegion {
 			// Roles swapped since the last run: a promotion happened (ours,
-			// another region's, the console's). It starts the cooldown.
+			// another region's, the console's). It starts the cooldown and
+			// ends any attempt.
 			next.PromotedAt = now
+			next.AttemptAt, next.AbortedAt = time.Time{}, time.Time{}
 		}
 		next.PrimaryRegion = ds.PrimaryRegion
 	}
@@ -392,6 +506,14 @@ const (
 	// a refusal during what may be an outage (pages again): an operator,
 	// whose own route reaches the peer, decides.
 	NotePeerUnreachedStalled = "peer-unreached-stalled"
+	// NotePrimaryAnswers: the heartbeat stalled and the observers see the
+	// primary down, but the replication link is up: the primary's server
+	// lives and refuses writes (OOM, BUSY) or its checker broke.
+	NotePrimaryAnswers = "primary-answers"
+	// NoteHeartbeatUnreadable: the heartbeat in the local replica cannot
+	// be read or is not a checker's (unsigned, forged, future-dated, over
+	// the cap, another type): the promoter is blind, and says so once.
+	NoteHeartbeatUnreadable = "heartbeat-unreadable"
 )
 
 // evidenceGuard holds when the heartbeat has stopped advancing in the local
@@ -406,7 +528,7 @@ func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verd
 	hb := obs.Heartbeat
 	if hb.Err != "" {
 		v.Reason = "cannot read the heartbeat in the local replica: " + hb.Err
-		return v, ""
+		return v, NoteHeartbeatUnreadable
 	}
 	if st.HeartbeatAdvanced.IsZero() {
 		v.Reason = "no heartbeat has ever been seen in the local replica: is the primary's checker writing heartbeats?"
@@ -447,6 +569,15 @@ func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verd
 	if !observersDown {
 		v.Reason = stallWhy + " but " + alarmWhy + ": the replication link is broken while the primary may be healthy"
 		return v, ""
+	}
+	if l := hb.Link; l.Known && l.Up && l.LastIO <= LinkAliveWithin {
+		// The region is not gone: its primary still streams to us. A live
+		// primary that refuses writes (maxmemory with noeviction, a busy
+		// script) or a broken checker fails both signals at once; promoting
+		// would split the writers. Page: someone must fix the primary.
+		v.Reason = fmt.Sprintf("%s and %s, but the replication link to the primary is up (last I/O %s ago): the primary answers "+
+			"and refuses writes (OOM, BUSY) or its checker cannot write; never promote on this", stallWhy, alarmWhy, round(l.LastIO))
+		return v, NotePrimaryAnswers
 	}
 	if o := obs.Observer; o != nil {
 		// Compared as the alarm states are, case-insensitively: an "UP"
@@ -543,52 +674,103 @@ func memberGuard(region string, ds Datastore) Verdict {
 	return v
 }
 
-func dataLossGuard(st State, b Bounds, accepted time.Duration) Verdict {
+// dataLossGuard bounds what promoting can lose: the writes the primary took
+// after the newest heartbeat the local replica holds. It measures
+// lastWrite - HeartbeatWritten, both stamped by the primary region's
+// checker (no skew between regions enters). When the primary's last
+// writable moment cannot be read, "now" by the local clock stands in for
+// it: an upper bound, larger by the skew of the two clocks and by however
+// long the primary has been gone, so the guard refuses unless an operator
+// accepts. What it cannot see: writes acknowledged within the last check
+// interval before the region died (after the last heartbeat the checker
+// published), which any asynchronous replication loses.
+func dataLossGuard(st State, obs Observations, b Bounds, accepted time.Duration) Verdict {
 	v := Verdict{Guard: GuardDataLoss}
-	if st.HealthyAt.IsZero() {
+	if st.HeartbeatWritten.IsZero() {
 		if accepted == AnyLoss {
 			v.OK = true
 			v.Reason = "the replica's freshness is unknown; an operator accepted any data loss"
 			return v
 		}
-		v.Reason = "the replica's freshness is unknown (the primary was never seen healthy): refusing without an operator's --accept-data-loss any"
+		v.Reason = "the replica's freshness is unknown (no heartbeat ever seen in it): refusing without an operator's --accept-data-loss any"
 		return v
 	}
 	bound, who := b.MaxDataLoss, "configured"
 	if accepted > bound {
 		bound, who = accepted, "accepted by an operator"
 	}
-	limit := b.HeartbeatInterval + bound
-	if accepted == AnyLoss {
-		limit = AnyLoss
+	newest := st.HeartbeatWritten
+	var loss time.Duration
+	var how string
+	if lw := obs.LastWrite; !lw.Written.IsZero() {
+		loss = max(lw.Written.Sub(newest), 0)
+		how = fmt.Sprintf("the primary was last seen taking writes at %s and the newest heartbeat here was written at %s "+
+			"(both by the primary's clock): up to %s of writes not here", lw.Written.UTC().Format(time.RFC3339Nano),
+			newest.UTC().Format(time.RFC3339Nano), round(loss))
+	} else {
+		loss = max(obs.Now.Sub(newest), 0)
+		why := lw.Err
+		if why == "" {
+			why = "not read"
+		}
+		how = fmt.Sprintf("the primary's last writable moment is unknown (%s), so it is bounded by now: the newest heartbeat here "+
+			"was written %s ago (%s; includes any clock skew between the regions): up to %s of writes not here",
+			why, round(loss), newest.UTC().Format(time.RFC3339Nano), round(loss))
 	}
-	age := fmt.Sprintf("the heartbeat was %s old when the primary was last seen healthy (%s)",
-		round(st.HealthyAge), st.HealthyAt.UTC().Format(time.RFC3339))
-	if st.HealthyAge > limit {
-		v.Reason = fmt.Sprintf("stale secondary: %s, over the %s bound (heartbeat interval %s + %s data loss); "+
-			"promoting could lose that much: refuse unless an operator accepts it", age, round(limit), b.HeartbeatInterval, who)
+	if accepted == AnyLoss {
+		v.OK = true
+		v.Reason = how + "; an operator accepted any data loss"
+		return v
+	}
+	if loss > bound {
+		v.Reason = fmt.Sprintf("stale secondary: %s, over the %s bound (%s); refuse unless an operator accepts that much "+
+			"(--accept-data-loss %s)", how, round(bound), who, acceptHint(loss))
 		return v
 	}
 	v.OK = true
-	if limit == AnyLoss {
-		v.Reason = age + "; an operator accepted any data loss"
-	} else {
-		v.Reason = fmt.Sprintf("%s, within %s (heartbeat interval %s + %s %s)", age, round(limit), b.HeartbeatInterval, round(bound), who)
-	}
+	v.Reason = fmt.Sprintf("%s, within %s (%s)", how, round(bound), who)
 	return v
 }
 
-func latchGuard(st State, now time.Time, cooldown time.Duration) Verdict {
-	v := Verdict{Guard: GuardLatch}
+// acceptHint is the smallest whole second over loss, for the page.
+func acceptHint(loss time.Duration) string {
+	return (loss.Truncate(time.Second) + time.Second).String()
+}
+
+// latchGuard refuses within the cooldown of an accepted (or seen)
+// promotion, and while a recorded attempt may still be in flight. An
+// attempt older than the attempt window never got an answer: it aborted,
+// and retry reports that this decision would retry it.
+func latchGuard(st State, now time.Time, b Bounds) (v Verdict, retry bool) {
+	v.Guard = GuardLatch
 	if !st.PromotedAt.IsZero() {
-		if until := st.PromotedAt.Add(cooldown); now.Before(until) {
+		if until := st.PromotedAt.Add(b.Cooldown); now.Before(until) {
 			v.Reason = fmt.Sprintf("latched: a promotion at %s; no automatic promotion until %s (cooldown %s); "+
-				"fail back with a planned switchover", st.PromotedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), cooldown)
-			return v
+				"fail back with a planned switchover", st.PromotedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), b.Cooldown)
+			return v, false
 		}
 	}
+	if !st.AttemptAt.IsZero() && st.AttemptAt.After(st.PromotedAt) {
+		if age := now.Sub(st.AttemptAt); age < b.AttemptWindow {
+			v.Reason = fmt.Sprintf("an attempt recorded at %s (%s ago) may still be in flight: its outcome is not recorded; "+
+				"it counts as aborted after %s", st.AttemptAt.UTC().Format(time.RFC3339), round(age), b.AttemptWindow)
+			return v, false
+		}
+		v.OK = true
+		v.Reason = fmt.Sprintf("no accepted promotion within the %s cooldown; the attempt recorded at %s never got an answer "+
+			"from ElastiCache (aborted): retrying", b.Cooldown, st.AttemptAt.UTC().Format(time.RFC3339))
+		return v, true
+	}
 	v.OK = true
-	v.Reason = "no promotion within the " + cooldown.String() + " cooldown"
+	v.Reason = "no promotion within the " + b.Cooldown.String() + " cooldown"
+	return v, false
+}
+
+// override turns a refusal into a hold an operator took responsibility for,
+// keeping the refusal in the reason.
+func override(v Verdict, flag string) Verdict {
+	v.OK = true
+	v.Reason = "OVERRIDDEN by an operator (" + flag + "): " + v.Reason
 	return v
 }
 

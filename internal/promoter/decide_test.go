@@ -45,6 +45,9 @@ func outage() promoter.Input {
 			},
 			Heartbeat: promoter.Heartbeat{Present: true, Value: check.Heartbeat{Written: seen.Add(-3 * time.Second), Region: remote, Seq: 41}},
 			Alarm:     promoter.Alarm{Found: true, State: "ALARM"},
+			// The primary's checker last wrote 2 s after the newest
+			// heartbeat the replica holds: up to 2 s of writes not here.
+			LastWrite: promoter.LastWrite{Written: seen.Add(-time.Second)},
 		},
 	}
 }
@@ -70,8 +73,23 @@ func TestDecide(t *testing.T) {
 		// Where it must act.
 		{name: "region silent: heartbeat stalled, alarm in ALARM", edit: func(*promoter.Input) {},
 			action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
-		{name: "primary region's CloudWatch unreachable", edit: func(in *promoter.Input) {
+		{name: "primary region's CloudWatch unreachable (its last write was read before it went silent)", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
+		{name: "primary region's CloudWatch unreachable, last write unreadable too: evidence, but the loss is bounded by now", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "bounded by now", notify: true},
+		{name: "partition (B cut off from A's link and CloudWatch, A healthy): refused, however long", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+			in.Obs.Now = t0.Add(time.Hour)
+			in.Prev.PeerAlarmReadAt = in.Prev.HeartbeatAdvanced
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "up to 1h4m3s of writes not here", notify: true},
+		{name: "CloudWatch and last write unreadable, the on-call accepts the loss shown", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+			in.AcceptedLoss = 4*time.Minute + 4*time.Second
 		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
 		{name: "CloudWatch unreachable, read 14 minutes before the heartbeat stopped", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
@@ -87,11 +105,11 @@ func TestDecide(t *testing.T) {
 		{name: "advise mode pages with the command instead", edit: func(in *promoter.Input) { in.Mode = promoter.ModeAdvise },
 			action: promoter.ActAdvise, refused: []string{promoter.GuardMode}, reason: "advise", notify: true},
 		{name: "stale secondary with an operator's accepted loss", edit: func(in *promoter.Input) {
-			in.Prev.HealthyAge = 2 * time.Minute
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(2 * time.Minute)
 			in.AcceptedLoss = 5 * time.Minute
 		}, action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
 		{name: "unknown freshness with any loss accepted", edit: func(in *promoter.Input) {
-			in.Prev.HealthyAt, in.Prev.HealthyAge = time.Time{}, 0
+			in.Prev.HeartbeatWritten, in.Obs.Heartbeat = time.Time{}, promoter.Heartbeat{}
 			in.AcceptedLoss = promoter.AnyLoss
 		}, action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
 		{name: "heartbeat key expired after the writer stopped", edit: func(in *promoter.Input) {
@@ -136,6 +154,12 @@ func TestDecide(t *testing.T) {
 			in.Prev.PeerAlarmReadAt = time.Time{}
 			in.PrimaryDownConfirmed = true
 		}, action: promoter.ActPromote, reason: "an operator confirmed the primary region is down", notify: true},
+		{name: "no route, an operator confirms the primary down, the loss unreadable and not accepted", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
+			in.Obs.LastWrite = promoter.LastWrite{Err: "timeout"}
+			in.Prev.PeerAlarmReadAt = time.Time{}
+			in.PrimaryDownConfirmed = true
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "--accept-data-loss 4m4s", notify: true},
 		{name: "an operator's word never outweighs the alarm read as OK", edit: func(in *promoter.Input) {
 			in.Obs.Alarm.State = "OK"
 			in.PrimaryDownConfirmed = true
@@ -164,13 +188,45 @@ func TestDecide(t *testing.T) {
 		{name: "alarm unreadable for another reason (access denied)", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Err: "AccessDenied"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "could not be read"},
-		{name: "local replica unreadable", edit: func(in *promoter.Input) {
+		{name: "local replica unreadable: pages", edit: func(in *promoter.Input) {
 			in.Obs.Heartbeat = promoter.Heartbeat{Err: "connection refused"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "cannot read the heartbeat", notify: true},
+		{name: "local replica unreadable, already paged", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "connection refused"}
+			in.Prev.Notified = "none:evidence:heartbeat-unreadable"
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "cannot read the heartbeat"},
+		{name: "forged heartbeat (signature does not verify)", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "healthcheck:heartbeat: " + check.ErrHeartbeatForged.Error()}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "signature does not verify", notify: true},
+		{name: "unsigned heartbeat with a key configured", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "healthcheck:heartbeat: " + check.ErrHeartbeatUnsigned.Error()}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "not signed", notify: true},
+		{name: "heartbeat over the cap", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "healthcheck:heartbeat is 1048576 bytes, over the 128-byte cap"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "over the 128-byte cap", notify: true},
+		{name: "heartbeat of another type", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat = promoter.Heartbeat{Err: "healthcheck:heartbeat holds a value that is not a string"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "not a string", notify: true},
+		{name: "future-dated heartbeat (10 minutes ahead) is no evidence of freshness", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat.Value = check.Heartbeat{Written: t0.Add(10 * time.Minute), Region: remote, Seq: 42}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "ahead of this promoter's clock", notify: true},
+		{name: "heartbeat 1.5 s ahead: within the allowed skew", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat.Value = check.Heartbeat{Written: t0.Add(1500 * time.Millisecond), Region: remote, Seq: 42}
+			in.Obs.Alarm.State = "OK"
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "primary alive"},
 		{name: "heartbeat never seen", edit: func(in *promoter.Input) {
 			in.Prev = promoter.State{}
 			in.Obs.Heartbeat = promoter.Heartbeat{}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence, promoter.GuardDataLoss}, reason: "ever been seen"},
+		{name: "stalled and ALARM but the replication link is up: a live primary refusing writes (OOM, BUSY)", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat.Link = promoter.Link{Known: true, Up: true, LastIO: 3 * time.Second}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "replication link to the primary is up", notify: true},
+		{name: "link up but silent for a minute: no veto", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat.Link = promoter.Link{Known: true, Up: true, LastIO: time.Minute}
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "link down: no veto", edit: func(in *promoter.Input) {
+			in.Obs.Heartbeat.Link = promoter.Link{Known: true}
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
 		{name: "third observer sees the primary up", edit: func(in *promoter.Input) {
 			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverUp, Detail: "probe from eu-west-1 wrote"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "third observer sees the primary up"},
@@ -204,13 +260,42 @@ func TestDecide(t *testing.T) {
 			action: promoter.ActNone, refused: []string{promoter.GuardMember}, reason: "not a member", notify: true},
 
 		// Data-loss bound.
-		{name: "stale secondary without override", edit: func(in *promoter.Input) { in.Prev.HealthyAge = 2 * time.Minute },
-			action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "stale secondary", notify: true},
+		{name: "stale secondary without override", edit: func(in *promoter.Input) {
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(2 * time.Minute)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "stale secondary", notify: true},
 		{name: "stale secondary, accepted loss too small", edit: func(in *promoter.Input) {
-			in.Prev.HealthyAge = 2 * time.Minute
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(2 * time.Minute)
 			in.AcceptedLoss = 30 * time.Second
 		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "accepted by an operator", notify: true},
-		{name: "freshness unknown", edit: func(in *promoter.Input) { in.Prev.HealthyAt, in.Prev.HealthyAge = time.Time{}, 0 },
+		{name: "replica 20 s behind, MAX_DATA_LOSS=5s: refused (the heartbeat interval is not added)", edit: func(in *promoter.Input) {
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(20 * time.Second)
+			in.Bounds.MaxDataLoss = 5 * time.Second
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "up to 20s of writes not here, over the 5s bound", notify: true},
+		{name: "replica 4.9 s behind, MAX_DATA_LOSS=5s: holds", edit: func(in *promoter.Input) {
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(4900 * time.Millisecond)
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "clock skew: the primary region's clock 10 min behind ours changes nothing (both times are its own)", edit: func(in *promoter.Input) {
+			skew := -10 * time.Minute
+			in.Prev.HeartbeatWritten = in.Prev.HeartbeatWritten.Add(skew)
+			in.Obs.Heartbeat.Value.Written = in.Prev.HeartbeatWritten
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(2 * time.Second)
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "clock skew: the primary region's clock 20 s ahead, 20 s of real lag still refused", edit: func(in *promoter.Input) {
+			skew := 20 * time.Second
+			in.Prev.HeartbeatWritten = in.Prev.HeartbeatWritten.Add(skew)
+			in.Obs.Heartbeat.Value.Written = in.Prev.HeartbeatWritten
+			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(20 * time.Second)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "up to 20s of writes not here", notify: true},
+		{name: "last writable moment unknown: bounded by now, refused", edit: func(in *promoter.Input) {
+			in.Obs.LastWrite = promoter.LastWrite{Err: "the primary region's CloudWatch is unreachable"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "bounded by now", notify: true},
+		{name: "last writable moment unknown, the operator accepts that much", edit: func(in *promoter.Input) {
+			in.Obs.LastWrite = promoter.LastWrite{Err: "the primary region's CloudWatch is unreachable"}
+			in.AcceptedLoss = 5 * time.Minute
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "freshness unknown", edit: func(in *promoter.Input) {
+			in.Prev.HeartbeatWritten, in.Obs.Heartbeat = time.Time{}, promoter.Heartbeat{}
+		},
 			action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "freshness is unknown", notify: true},
 
 		// Latch.
@@ -219,6 +304,29 @@ func TestDecide(t *testing.T) {
 		{name: "roles swapped since the last run (a manual promotion elsewhere)", edit: func(in *promoter.Input) {
 			in.Prev.PrimaryRegion = "eu-west-1"
 		}, action: promoter.ActNone, refused: []string{promoter.GuardLatch}, reason: "latched", notify: true},
+
+		{name: "an attempt recorded 10 s ago may still be in flight", edit: func(in *promoter.Input) {
+			in.Prev.AttemptAt = t0.Add(-10 * time.Second)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardLatch}, reason: "may still be in flight", notify: true},
+		{name: "an attempt that never got an answer (run died, store reply lost) is retried", edit: func(in *promoter.Input) {
+			in.Prev.AttemptAt = t0.Add(-time.Minute)
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "an attempt accepted 20 minutes ago latches", edit: func(in *promoter.Input) {
+			in.Prev.PromotedAt = t0.Add(-20 * time.Minute)
+			in.Prev.AttemptAt = t0.Add(-21 * time.Minute)
+		}, action: promoter.ActNone, refused: []string{promoter.GuardLatch}, reason: "latched", notify: true},
+		{name: "an operator overrides the latch", edit: func(in *promoter.Input) {
+			in.Prev.PromotedAt = t0.Add(-20 * time.Minute)
+			in.IgnoreLatch = true
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "an operator overrides the datastore guard (modifying)", edit: func(in *promoter.Input) {
+			in.Obs.Datastore.Status = "modifying"
+			in.IgnoreDatastoreGuard = true
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "the datastore override cannot stand in for an undescribed datastore", edit: func(in *promoter.Input) {
+			in.Obs.Datastore = promoter.Datastore{Err: "throttled"}
+			in.IgnoreDatastoreGuard = true
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDatastore, promoter.GuardMember}, reason: "cannot describe", notify: true},
 
 		// Mode.
 		{name: "mode off", edit: func(in *promoter.Input) { in.Mode = promoter.ModeOff },
@@ -287,6 +395,9 @@ func (w *world) run(primaryWrites bool, lag time.Duration, alarm string) promote
 	if primaryWrites {
 		w.seq++
 		w.in.Obs.Heartbeat = promoter.Heartbeat{Present: true, Value: check.Heartbeat{Written: w.in.Obs.Now.Add(-lag), Region: w.in.Obs.Datastore.PrimaryRegion, Seq: w.seq}}
+		// Its checker wrote (and published) at now; the replica holds the
+		// heartbeat of lag ago.
+		w.in.Obs.LastWrite = promoter.LastWrite{Written: w.in.Obs.Now}
 	}
 	w.in.Obs.Alarm = promoter.Alarm{Found: true, State: alarm}
 	if alarm == unreachable {
@@ -439,13 +550,33 @@ func TestStaleSecondaryMeasuredFromTheLastHealthyHeartbeat(t *testing.T) {
 	if d.Action != promoter.ActNone || !d.PrimaryDown {
 		t.Fatalf("stale secondary: %s: %+v", d.Action, d.Guards)
 	}
-	if v := d.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "2m0s old") {
+	if v := d.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "up to 2m0s of writes not here") {
 		t.Fatalf("data-loss verdict %+v", v)
 	}
 	// An operator accepts 3 minutes of loss.
 	w.in.AcceptedLoss = 3 * time.Minute
 	if d := w.run(false, 0, "ALARM"); d.Action != promoter.ActPromote {
 		t.Fatalf("with accepted loss: %s: %+v", d.Action, d.Guards)
+	}
+}
+
+func TestDecidingToPromoteRecordsAnAttemptNotTheLatch(t *testing.T) {
+	d := promoter.Decide(outage())
+	if d.Action != promoter.ActPromote || !d.Next.PromotedAt.IsZero() || !d.Next.AttemptAt.Equal(t0) || d.Retry {
+		t.Fatalf("promote decision: action %s, promoted %s, attempt %s, retry %v", d.Action, d.Next.PromotedAt, d.Next.AttemptAt, d.Retry)
+	}
+	in := outage()
+	in.Prev.AttemptAt = t0.Add(-time.Minute)
+	if d := promoter.Decide(in); !d.Retry || !strings.Contains(d.Verdict(promoter.GuardLatch).Reason, "aborted") {
+		t.Fatalf("retry of an aborted attempt: %+v", d)
+	}
+	in = outage()
+	in.Prev.PromotedAt = t0.Add(-time.Minute)
+	in.IgnoreLatch = true
+	d = promoter.Decide(in)
+	if v := d.Verdict(promoter.GuardLatch); !v.OK || !strings.Contains(v.Reason, "OVERRIDDEN by an operator (--ignore-latch): latched") ||
+		!slices.Equal(d.Overrides, []string{"ignore-latch"}) {
+		t.Fatalf("override: %+v %v", v, d.Overrides)
 	}
 }
 
@@ -462,7 +593,7 @@ func TestHeartbeatHistory(t *testing.T) {
 		t.Fatalf("a re-read heartbeat moved the history: %+v", d.Next)
 	}
 	// A writer clock ahead of ours never gives a negative age.
-	d = w.run(true, -3*time.Second, "OK")
+	d = w.run(true, -1500*time.Millisecond, "OK") // ahead, within MaxHeartbeatSkew
 	if d.Next.HealthyAge != 0 {
 		t.Fatalf("healthy age %s with a clock ahead, want 0", d.Next.HealthyAge)
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/redisha/redisha/internal/metrics"
 )
 
 // ElastiCacheAPI is the part of the ElastiCache client the runner uses; it
@@ -34,6 +36,13 @@ type AlarmsAPI interface {
 	DescribeAlarms(ctx context.Context, in *cloudwatch.DescribeAlarmsInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
 }
 
+// MetricDataAPI is GetMetricData of the peer (primary) region's CloudWatch:
+// an AlarmsAPI that also has it lets the runner read the primary's last
+// writable moment (the *cloudwatch.Client has both).
+type MetricDataAPI interface {
+	GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
+}
+
 // PublishAPI is the part of the SNS client the runner uses.
 type PublishAPI interface {
 	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
@@ -42,6 +51,7 @@ type PublishAPI interface {
 var (
 	_ ElastiCacheAPI = (*elasticache.Client)(nil)
 	_ AlarmsAPI      = (*cloudwatch.Client)(nil)
+	_ MetricDataAPI  = (*cloudwatch.Client)(nil)
 	_ PublishAPI     = (*sns.Client)(nil)
 )
 
@@ -74,6 +84,12 @@ type Runner struct {
 	// writable alarm.
 	PeerRegion string
 	PeerAlarm  string
+	// PeerMetricDimensions are the dimensions of the peer checker's
+	// metrics in Namespace; with them each run reads the peer's
+	// HeartbeatWritten metric (GetMetricData, Maximum) as the primary's
+	// last writable moment. nil: not read, and the data-loss guard bounds
+	// the loss by now.
+	PeerMetricDimensions []metrics.Dimension
 	// Mode and Bounds: see Decide.
 	Mode   Mode
 	Bounds Bounds
@@ -88,6 +104,10 @@ type Runner struct {
 	// about the promoter's own route there, so the stored time of the last
 	// successful read is kept as it was.
 	OperatorRun bool
+	// IgnoreLatch and IgnoreDatastoreGuard are an operator's explicit
+	// overrides (commands only, honoured with OperatorRun; see Input).
+	IgnoreLatch          bool
+	IgnoreDatastoreGuard bool
 
 	ElastiCache ElastiCacheAPI
 	Alarms      AlarmsAPI
@@ -173,7 +193,8 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 
 	obs := r.Observe(ctx)
 	d := Decide(Input{LocalRegion: r.Region, Obs: obs, Prev: rec.State, Mode: r.Mode, Bounds: r.Bounds, AcceptedLoss: r.AcceptedLoss,
-		PrimaryDownConfirmed: r.PrimaryDownConfirmed && r.OperatorRun})
+		PrimaryDownConfirmed: r.PrimaryDownConfirmed && r.OperatorRun,
+		IgnoreLatch:          r.IgnoreLatch && r.OperatorRun, IgnoreDatastoreGuard: r.IgnoreDatastoreGuard && r.OperatorRun})
 	if r.OperatorRun {
 		d.Next.PeerAlarmReadAt = rec.State.PeerAlarmReadAt
 	}
@@ -204,12 +225,45 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 	if d.Action == ActPromote {
 		p := r.Promote(ctx)
 		out.Promotion = &p
+		errs = append(errs, r.recordOutcome(ctx, log, d, p))
 		log.Info("promotion finished", "epoch", d.Epoch, "ok", p.Err == "", "error", p.Err,
 			"called_after", sinceOr(p.Called, p.Started), "primary_after", sinceOr(p.Primary, p.Started),
 			"writable_after", sinceOr(p.Writable, p.Started))
 		errs = append(errs, r.page(ctx, log, d, &p))
 	}
 	return out, errors.Join(errs...)
+}
+
+// recordOutcome stores what the attempt of decision d came to, on top of
+// that decision (compare-and-set on its epoch): a failover ElastiCache
+// accepted starts the latch at the acceptance; one it never accepted clears
+// the attempt, so the next run retries (and pages) instead of the region
+// staying read-only for the cooldown. Should this write fail, the attempt
+// stays recorded and counts as aborted after the attempt window; accepted
+// failovers are then latched by the roles swapping.
+func (r *Runner) recordOutcome(ctx context.Context, log *slog.Logger, d Decision, p Promotion) error {
+	next := d.Next
+	next.Epoch = d.Epoch + 1
+	next.AttemptAt, next.AbortedAt = time.Time{}, d.Next.AttemptAt
+	outcome := "aborted"
+	if !p.Called.IsZero() {
+		next.PromotedAt, next.AbortedAt = p.Called, time.Time{}
+		outcome = "accepted"
+	}
+	rec := Record{State: next, LastAction: d.Action, LastRefused: strings.Join(d.Refused(), ","), LastAt: r.now(), Mode: r.Mode}
+	sctx, cancel := context.WithTimeout(ctx, r.callTimeout())
+	defer cancel()
+	err := r.Store.Save(sctx, d.Epoch, rec)
+	if err != nil {
+		log.Error("promotion outcome not recorded: the attempt counts as aborted after the attempt window", "epoch", d.Epoch,
+			"outcome", outcome, "error", err.Error())
+		if errors.Is(err, ErrConflict) {
+			return nil // another run decided since: it saw the datastore itself
+		}
+		return fmt.Errorf("record the promotion's outcome (%s): %w", outcome, err)
+	}
+	log.Info("promotion outcome recorded", "epoch", next.Epoch, "outcome", outcome)
+	return nil
 }
 
 // sinceOr is t - start, or "" when t is zero.
@@ -232,6 +286,7 @@ func (r *Runner) Observe(ctx context.Context) Observations {
 		obs.Heartbeat = r.Redis.Heartbeat(c)
 	})
 	wg.Go(func() { obs.Alarm = r.ReadAlarm(ctx) })
+	wg.Go(func() { obs.LastWrite = r.ReadLastWrite(ctx, obs.Now) })
 	if r.Observer != nil {
 		wg.Go(func() {
 			c, cancel := context.WithTimeout(ctx, r.callTimeout())
@@ -328,6 +383,54 @@ func (r *Runner) ReadAlarm(ctx context.Context) Alarm {
 	return Alarm{}
 }
 
+// LastWriteWindow is how far back ReadLastWrite looks for the peer's
+// HeartbeatWritten metric.
+const LastWriteWindow = 15 * time.Minute
+
+// ReadLastWrite reads the primary's last writable moment: the Maximum of
+// the peer checker's HeartbeatWritten metric (the write time, in unix
+// milliseconds by the primary's clock, of each heartbeat it wrote) over
+// the last LastWriteWindow, from the peer region's CloudWatch.
+func (r *Runner) ReadLastWrite(ctx context.Context, now time.Time) LastWrite {
+	api, ok := r.Alarms.(MetricDataAPI)
+	switch {
+	case len(r.PeerMetricDimensions) == 0:
+		return LastWrite{Err: "the peer checker's metric dimensions are not configured (" + EnvPeerMetricDimensions + ")"}
+	case !ok:
+		return LastWrite{Err: "the peer CloudWatch client cannot read metric data"}
+	}
+	ns := r.Namespace
+	if ns == "" {
+		ns = metrics.DefaultNamespace
+	}
+	dims := make([]cwtypes.Dimension, len(r.PeerMetricDimensions))
+	for i, d := range r.PeerMetricDimensions {
+		dims[i] = cwtypes.Dimension{Name: aws.String(d.Name), Value: aws.String(d.Value)}
+	}
+	c, cancel := context.WithTimeout(ctx, r.callTimeout())
+	defer cancel()
+	out, err := api.GetMetricData(c, &cloudwatch.GetMetricDataInput{
+		// A minute of slack at the end: the primary's clock may run ahead.
+		StartTime: aws.Time(now.Add(-LastWriteWindow)), EndTime: aws.Time(now.Add(time.Minute)),
+		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("written"), MetricStat: &cwtypes.MetricStat{
+			Metric: &cwtypes.Metric{Namespace: aws.String(ns), MetricName: aws.String(metrics.HeartbeatWritten), Dimensions: dims},
+			Period: aws.Int32(60), Stat: aws.String("Maximum")}}},
+	})
+	if err != nil {
+		return LastWrite{Err: "read " + metrics.HeartbeatWritten + " in " + r.PeerRegion + ": " + err.Error()}
+	}
+	var newest float64
+	for _, res := range out.MetricDataResults {
+		for _, v := range res.Values {
+			newest = max(newest, v)
+		}
+	}
+	if newest <= 0 {
+		return LastWrite{Err: fmt.Sprintf("no %s datapoint in %s within %s", metrics.HeartbeatWritten, r.PeerRegion, LastWriteWindow)}
+	}
+	return LastWrite{Written: time.UnixMilli(int64(newest))}
+}
+
 // command is what an operator runs to promote the local member.
 func (r *Runner) command() string {
 	return fmt.Sprintf("redisha failover --to %s --apply   (or: aws elasticache failover-global-replication-group --region %s "+
@@ -341,15 +444,20 @@ func (r *Runner) logDecision(log *slog.Logger, obs Observations, d Decision) {
 		guards = append(guards, slog.Group(v.Guard, "ok", v.OK, "reason", v.Reason))
 	}
 	hb := []any{"present", obs.Heartbeat.Present, "seq", obs.Heartbeat.Value.Seq}
+	if l := obs.Heartbeat.Link; l.Known {
+		hb = append(hb, "link_up", l.Up, "link_last_io", l.LastIO.String())
+	}
 	if obs.Heartbeat.Err != "" {
 		hb = append(hb, "error", obs.Heartbeat.Err)
 	}
 	log.Info("promoter decision",
 		"epoch", d.Epoch, "action", string(d.Action), "mode", string(r.Mode), "region", r.Region,
-		"ready", d.Ready, "primary_down", d.PrimaryDown, "notify", d.Notify,
+		"ready", d.Ready, "primary_down", d.PrimaryDown, "notify", d.Notify, "note", d.Note,
+		"overrides", strings.Join(d.Overrides, ","), "retry", d.Retry,
 		slog.Group("guards", guards...),
 		slog.Group("heartbeat", hb...),
 		slog.Group("alarm", "state", obs.Alarm.State, "unreachable", obs.Alarm.Unreachable, "error", obs.Alarm.Err),
+		slog.Group("last_write", "at", obs.LastWrite.Written, "error", obs.LastWrite.Err),
 		slog.Group("datastore", "status", obs.Datastore.Status, "primary_region", obs.Datastore.PrimaryRegion,
 			"local_role", obs.Datastore.LocalRole, "error", obs.Datastore.Err))
 }
@@ -456,6 +564,8 @@ func (r *Runner) message(d Decision, p *Promotion) (subject, body string) {
 	case p != nil:
 		subject = fmt.Sprintf("redisha: promotion of %s FAILED", r.Region)
 		fmt.Fprintf(&b, "The promotion of %s (%s) stopped: %s\n", r.GroupID, r.Region, p.Err)
+	case d.Action == ActPromote && d.Retry:
+		subject = fmt.Sprintf("redisha: retrying the promotion of %s (the last attempt aborted)", r.Region)
 	case d.Action == ActPromote:
 		subject = fmt.Sprintf("redisha: promoting %s (primary %s is down)", r.Region, r.PeerRegion)
 	case d.Action == ActAdvise:
@@ -463,6 +573,16 @@ func (r *Runner) message(d Decision, p *Promotion) (subject, body string) {
 		fmt.Fprintf(&b, "Every guard holds. To promote:\n  %s\n", r.command())
 	default:
 		subject = fmt.Sprintf("redisha: promotion of %s refused (%s)", r.Region, strings.Join(d.Refused(), ", "))
+	}
+	if p != nil && p.Err != "" {
+		if p.Called.IsZero() {
+			b.WriteString("ElastiCache never accepted the call: the latch is not taken and the next run retries.\n")
+		} else {
+			b.WriteString("ElastiCache accepted the call: the latch holds from then.\n")
+		}
+	}
+	if len(d.Overrides) > 0 {
+		fmt.Fprintf(&b, "\nOperator overrides: %s\n", strings.Join(d.Overrides, ", "))
 	}
 	fmt.Fprintf(&b, "\nDecision epoch %d, action %s, mode %s:\n", d.Epoch, d.Action, r.Mode)
 	for _, v := range d.Guards {

@@ -4,17 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/redisconn"
@@ -82,7 +88,7 @@ func newBed(t *testing.T) *bed {
 	t.Cleanup(func() { _ = client.Close() })
 	bd.runner = &promoter.Runner{
 		Region: "us-west-2", DatastoreID: grg, GroupID: "redis-secondary",
-		PeerRegion: "us-east-1", PeerAlarm: alarmName,
+		PeerRegion: "us-east-1", PeerAlarm: alarmName, PeerMetricDimensions: peerDims,
 		Mode:        promoter.ModeAuto,
 		Bounds:      promoter.Bounds{StallAfter: 90 * time.Second},
 		ElastiCache: eclocal.NewClient(bd.ec.URL(), "us-west-2", 3),
@@ -125,6 +131,29 @@ func (bd *bed) heartbeat(lag time.Duration) {
 	}
 	if n, err := bd.adminA.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
 		bd.t.Fatalf("heartbeat not replicated: %d, %v", n, err)
+	}
+	// A's checker wrote at now (B holds the heartbeat of lag ago) and
+	// published the write time, as the real one does.
+	bd.publishWrite(bd.clock())
+}
+
+// peerDims are A's checker's metric dimensions.
+var peerDims = []metrics.Dimension{{Name: "ReplicationGroup", Value: "redis-primary"}}
+
+// publishWrite puts A's HeartbeatWritten metric (the write time at) into
+// A's CloudWatch through the real SDK.
+func (bd *bed) publishWrite(at time.Time) {
+	bd.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := cwlocal.NewClient(bd.cw.URL(), 2).PutMetricData(ctx, &cloudwatch.PutMetricDataInput{
+		Namespace: aws.String(metrics.DefaultNamespace),
+		MetricData: []cwtypes.MetricDatum{{MetricName: aws.String(metrics.HeartbeatWritten), Timestamp: aws.Time(at),
+			Value: aws.Float64(float64(at.UnixMilli())), Unit: cwtypes.StandardUnitNone,
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("ReplicationGroup"), Value: aws.String("redis-primary")}}}},
+	})
+	if err != nil {
+		bd.t.Fatalf("publish HeartbeatWritten: %v", err)
 	}
 }
 
@@ -261,6 +290,9 @@ func (bd *bed) outageRuns() promoter.Outcome {
 	bd.tick()
 	bd.heartbeat(time.Second)
 	bd.run()
+	if err := bd.a.Stop(); err != nil {
+		bd.t.Fatal(err)
+	}
 	bd.cw.SetAlarmState(alarmName, "ALARM")
 	var out promoter.Outcome
 	for range 3 {
@@ -293,14 +325,27 @@ func TestRunnerTreatsSilentCloudWatchAsDown(t *testing.T) {
 	bd.heartbeat(time.Second)
 	bd.run()
 	bd.runner.CallTimeout = 300 * time.Millisecond
+	if err := bd.a.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	bd.cw.Stall(10 * time.Second) // the primary region's CloudWatch answers nothing
 	var out promoter.Outcome
 	for range 3 {
 		bd.tick()
 		out = bd.run()
 	}
-	if out.Decision.Action != promoter.ActPromote || !out.Observations.Alarm.Unreachable {
+	// The region's silence is evidence, but how much it took after the
+	// newest heartbeat here cannot be read: bounded by now, over the bound.
+	if out.Decision.Action != promoter.ActNone || !out.Decision.PrimaryDown || !out.Observations.Alarm.Unreachable ||
+		!slices.Equal(out.Decision.Refused(), []string{promoter.GuardDataLoss}) ||
+		!strings.Contains(out.Decision.Verdict(promoter.GuardDataLoss).Reason, "bounded by now") {
 		t.Fatalf("silent region: %+v %+v", out.Observations.Alarm, out.Decision.Guards)
+	}
+	// An operator accepts that much: promoted.
+	bd.runner.AcceptedLoss = 5 * time.Minute
+	bd.tick()
+	if out = bd.run(); out.Decision.Action != promoter.ActPromote {
+		t.Fatalf("with the loss accepted: %+v", out.Decision.Guards)
 	}
 }
 
@@ -331,8 +376,10 @@ func TestRunnerRecordsTheLastPeerRead(t *testing.T) {
 	if got := stored(); !got.Equal(read) {
 		t.Fatalf("peer alarm read at %s, want %s", got, read)
 	}
-	// Denied: CloudWatch answered, but the alarm was not read.
-	bd.cw.FailNext(cwlocal.Failure{Status: 400, Code: "AccessDenied"})
+	// Denied: CloudWatch answered, but the alarm was not read (both reads,
+	// alarm and metric, are denied: they run concurrently).
+	denied := cwlocal.Failure{Status: 400, Code: "AccessDenied"}
+	bd.cw.FailNext(denied, denied)
 	bd.tick()
 	bd.run()
 	// Unreachable.
@@ -386,8 +433,8 @@ func TestRunnerWithoutARouteToThePeerRefuses(t *testing.T) {
 		t.Fatal("a failover was called without evidence")
 	}
 	m := bd.sns.Messages()
-	if len(m) != 2 || !strings.Contains(m[0].Message, "network path is missing") || !strings.Contains(m[1].Message, "has not advanced") {
-		t.Fatalf("pages %+v, want two: the missing route, then the stall it blocks", m)
+	if len(m) < 2 || len(m) > 3 || !strings.Contains(m[0].Message, "network path is missing") || !strings.Contains(m[len(m)-1].Message, "has not advanced") {
+		t.Fatalf("pages %+v, want the missing route, then the stall it blocks (once per distinct refusal)", m)
 	}
 }
 
@@ -405,11 +452,90 @@ func TestRunnerReportsARefusedFailover(t *testing.T) {
 	if !strings.Contains(m[len(m)-1].Subject, "FAILED") {
 		t.Fatalf("last page %+v", m[len(m)-1])
 	}
-	// The latch was taken when the action started: the next run does not
-	// hammer the API.
+	// ElastiCache never accepted the call: the latch is not taken, and the
+	// next run retries (the datastore is available again).
 	bd.tick()
-	if out := bd.run(); out.Decision.Action != promoter.ActNone || out.Decision.Verdict(promoter.GuardLatch).OK {
-		t.Fatalf("after a refused failover: %+v", out.Decision)
+	out = bd.run()
+	if out.Decision.Action != promoter.ActPromote || !out.Decision.Retry || out.Promotion == nil || out.Promotion.Err != "" {
+		t.Fatalf("after a refused failover: %+v %+v", out.Decision, out.Promotion)
+	}
+	if m := bd.sns.Messages(); !strings.Contains(m[len(m)-2].Subject, "retrying the promotion") {
+		t.Fatalf("the retry is not paged: %+v", m[len(m)-2])
+	}
+}
+
+func TestRunnerRetriesAThrottledFailover(t *testing.T) {
+	bd := newBed(t)
+	// Every attempt the SDK makes (3) is throttled: the call fails.
+	bd.ec.FailNext("FailoverGlobalReplicationGroup", eclocal.Throttled, eclocal.Throttled, eclocal.Throttled)
+	out := bd.outageRuns()
+	if out.Promotion == nil || out.Promotion.Err == "" || !out.Promotion.Called.IsZero() {
+		t.Fatalf("throttled attempt: %+v", out.Promotion)
+	}
+	if m := bd.sns.Messages(); !strings.Contains(m[len(m)-1].Message, "never accepted the call") {
+		t.Fatalf("last page %+v", m[len(m)-1])
+	}
+	bd.tick()
+	out = bd.run()
+	if out.Promotion == nil || out.Promotion.Err != "" {
+		t.Fatalf("the next run did not retry: %+v %+v", out.Decision.Guards, out.Promotion)
+	}
+	// Accepted: now the latch holds (calls: 3 throttled, 1 accepted).
+	bd.tick()
+	if out := bd.run(); out.Decision.Action != promoter.ActNone || len(bd.failoverCalls()) != 4 {
+		t.Fatalf("after the accepted retry: %+v, %d calls", out.Decision, len(bd.failoverCalls()))
+	}
+}
+
+// lostReply is a StateStore whose writes land but whose replies are lost
+// while lose is set: the run sees an error after the store has recorded
+// its decision, as when a Lambda dies between the latch write and the call.
+type lostReply struct {
+	promoter.StateStore
+	lose bool
+}
+
+func (s *lostReply) Save(ctx context.Context, prev uint64, r promoter.Record) error {
+	if err := s.StateStore.Save(ctx, prev, r); err != nil {
+		return err
+	}
+	if s.lose {
+		return errors.New("read tcp: connection reset by peer")
+	}
+	return nil
+}
+
+func TestRunnerRetriesAnAttemptWhoseLatchWriteReplyWasLost(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	if err := bd.a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	bd.tick()
+	bd.run()
+	bd.tick()
+	bd.run()
+	store := &lostReply{StateStore: bd.runner.Store, lose: true}
+	bd.runner.Store = store
+	bd.tick()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := bd.runner.Run(ctx)
+	if err == nil || out.Promotion != nil || len(bd.failoverCalls()) != 0 {
+		t.Fatalf("a run whose decision write failed acted: %v %+v", err, out)
+	}
+	store.lose = false
+	bd.tick() // 30 s later: inside the attempt window, the attempt may be in flight
+	if out := bd.run(); out.Decision.Action != promoter.ActNone || !strings.Contains(out.Decision.Verdict(promoter.GuardLatch).Reason, "in flight") {
+		t.Fatalf("inside the attempt window: %+v", out.Decision.Guards)
+	}
+	bd.tick() // 60 s: the attempt aborted; retried, not latched for the cooldown
+	out = bd.run()
+	if !out.Decision.Retry || out.Promotion == nil || out.Promotion.Err != "" || len(bd.failoverCalls()) != 1 {
+		t.Fatalf("the aborted attempt was not retried: %+v %+v", out.Decision.Guards, out.Promotion)
 	}
 }
 
@@ -495,12 +621,224 @@ func TestRunnerDeniedAlarmIsNotEvidence(t *testing.T) {
 	bd.run()
 	var out promoter.Outcome
 	for range 3 {
-		bd.cw.FailNext(cwlocal.Failure{Status: 400, Code: "AccessDenied"})
+		// Both reads of the peer's CloudWatch (alarm, metric) are denied.
+		denied := cwlocal.Failure{Status: 400, Code: "AccessDenied"}
+		bd.cw.FailNext(denied, denied)
 		bd.tick()
 		out = bd.run()
 	}
 	if out.Decision.Action != promoter.ActNone || out.Observations.Alarm.Unreachable ||
 		!strings.Contains(out.Decision.Verdict(promoter.GuardEvidence).Reason, "could not be read") {
 		t.Fatalf("denied alarm: %+v %+v", out.Observations.Alarm, out.Decision.Guards)
+	}
+}
+
+// TestHeartbeatEvidenceCannotBeForged runs A's real checker (signing with
+// the heartbeat key) and reads the heartbeat through B, a real replica, as
+// the promoter does; then an application holding the Redis token writes
+// the key every way it can, and none of it reads as evidence.
+func TestHeartbeatEvidenceCannotBeForged(t *testing.T) {
+	a := redistest.Start(t, redisserver.Options{})
+	b := redistest.StartReplica(t, a, "")
+	admin := redistest.Admin(t, a.Addr, "", "")
+	client, err := redisconn.New(redisconn.Config{Addr: b.Addr, DialTimeout: time.Second, IOTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	key := []byte("0123456789abcdef0123456789abcdef")
+	e := promoter.RedisEndpoint{Client: client, Key: func(context.Context) ([]byte, error) { return key, nil }}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	replicated := func() {
+		t.Helper()
+		if n, err := admin.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+			t.Fatalf("not replicated: %d %v", n, err)
+		}
+	}
+	checker := func(now time.Time) {
+		t.Helper()
+		r := check.Check(ctx, admin, check.Options{Heartbeat: true, HeartbeatSecret: key, Region: "us-east-1",
+			ExpectRole: check.Primary, Now: func() time.Time { return now }})
+		if !r.Healthy {
+			t.Fatalf("checker: %+v", r)
+		}
+		replicated()
+	}
+	checker(time.Now())
+	if hb := e.Heartbeat(ctx); !hb.Present || hb.Err != "" || hb.Value.Region != "us-east-1" {
+		t.Fatalf("the checker's signed heartbeat: %+v", hb)
+	}
+
+	signed := check.Heartbeat{Written: time.Now(), Region: "us-east-1", Seq: 7}.Signed([]byte("another key, not the checkers'"))
+	big := strings.Repeat("x", 1<<20)
+	for _, tc := range []struct {
+		name  string
+		write func() error
+		want  string
+	}{
+		{"forged signature", func() error { return admin.Set(ctx, "healthcheck:heartbeat", signed, 0).Err() }, "does not verify"},
+		{"unsigned", func() error {
+			return admin.Set(ctx, "healthcheck:heartbeat", check.Heartbeat{Written: time.Now(), Region: "us-east-1", Seq: 8}.String(), 0).Err()
+		}, "not signed"},
+		{"oversized", func() error { return admin.Set(ctx, "healthcheck:heartbeat", big, 0).Err() }, "over the 128-byte cap"},
+		{"wrong type", func() error {
+			if err := admin.Del(ctx, "healthcheck:heartbeat").Err(); err != nil {
+				return err
+			}
+			return admin.LPush(ctx, "healthcheck:heartbeat", "1764000000000 us-east-1 9").Err()
+		}, "not a string"},
+	} {
+		if err := tc.write(); err != nil {
+			t.Fatal(err)
+		}
+		replicated()
+		hb := e.Heartbeat(ctx)
+		if hb.Present || !strings.Contains(hb.Err, tc.want) {
+			t.Errorf("%s: %+v, want an error containing %q", tc.name, hb, tc.want)
+		}
+		if strings.Contains(hb.Err, "xxxx") || strings.Contains(hb.Err, signed) {
+			t.Errorf("%s: the error echoes the value: %s", tc.name, hb.Err)
+		}
+		// Through a decision: no evidence, and a page.
+		in := outage()
+		in.Obs.Heartbeat = hb
+		if d := promoter.Decide(in); d.Action != promoter.ActNone || d.Note != promoter.NoteHeartbeatUnreadable || !d.Notify {
+			t.Errorf("%s: decision %s note %q notify %v", tc.name, d.Action, d.Note, d.Notify)
+		}
+	}
+
+	// A checker whose clock runs ten minutes ahead (or a key holder dating
+	// its write ahead): signed, but refused as written in the future.
+	if err := admin.Del(ctx, "healthcheck:heartbeat").Err(); err != nil {
+		t.Fatal(err)
+	}
+	checker(time.Now().Add(10 * time.Minute))
+	in := outage()
+	in.Obs.Now = time.Now()
+	in.Obs.Heartbeat = e.Heartbeat(ctx)
+	if d := promoter.Decide(in); d.Action != promoter.ActNone || !strings.Contains(d.Verdict(promoter.GuardEvidence).Reason, "ahead of this promoter's clock") {
+		t.Errorf("future-dated: %+v", d.Guards)
+	}
+
+	// Evicted: memory full under volatile-lru (ElastiCache's default
+	// policy) evicts the heartbeat, the one key with a TTL here; the
+	// replica sees it gone, which is absence, not an error.
+	checker(time.Now())
+	for _, cmd := range [][]any{{"CONFIG", "SET", "maxmemory-policy", "volatile-lru"}, {"CONFIG", "SET", "maxmemory", "8mb"}} {
+		if err := admin.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; e.Heartbeat(ctx).Present && i < 200; i++ {
+		// An application's write may be refused (OOM) while eviction
+		// catches up: that is its problem, not the test's.
+		if err := admin.Set(ctx, "app:"+strconv.Itoa(i), strings.Repeat("v", 64<<10), 0).Err(); err != nil && !strings.HasPrefix(err.Error(), "OOM") {
+			t.Fatal(err)
+		}
+		replicated()
+	}
+	if hb := e.Heartbeat(ctx); hb.Present || hb.Err != "" {
+		t.Fatalf("evicted: %+v", hb)
+	}
+}
+
+// TestRunnerMeasuresTheLossAfterTheLinkBroke is the stale secondary of a
+// replication link that breaks first: A keeps taking writes (its checker
+// publishes HeartbeatWritten) that never reach B, then A is lost. The loss
+// is measured from the newest heartbeat B holds to A's last write, and
+// refused over MAX_DATA_LOSS.
+func TestRunnerMeasuresTheLossAfterTheLinkBroke(t *testing.T) {
+	bd := newBed(t)
+	for range 2 {
+		bd.tick()
+		bd.heartbeat(time.Second)
+		bd.run()
+	}
+	// The link breaks: A writes on for two minutes, B sees nothing new.
+	for range 4 {
+		bd.tick()
+		bd.publishWrite(bd.clock())
+		if out := bd.run(); out.Decision.Action != promoter.ActNone {
+			t.Fatalf("link broken, A healthy: %+v", out.Decision.Guards)
+		}
+	}
+	// A is lost.
+	if err := bd.a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	var out promoter.Outcome
+	for range 4 {
+		bd.tick()
+		out = bd.run()
+	}
+	v := out.Decision.Verdict(promoter.GuardDataLoss)
+	if out.Decision.Action != promoter.ActNone || !out.Decision.PrimaryDown || v.OK || !strings.Contains(v.Reason, "up to 2m1s of writes not here, over the 5s bound") {
+		t.Fatalf("after the link broke first: %+v", out.Decision.Guards)
+	}
+	if len(bd.failoverCalls()) != 0 {
+		t.Fatal("a stale secondary was promoted")
+	}
+}
+
+func TestRunnerRefusesAReplica20sBehind(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(20 * time.Second) // B holds the heartbeat A wrote 20 s before its last write
+	bd.run()
+	if err := bd.a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	var out promoter.Outcome
+	for range 4 {
+		bd.tick()
+		out = bd.run()
+	}
+	if v := out.Decision.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "up to 20s of writes not here, over the 5s bound") {
+		t.Fatalf("20 s behind: %+v", out.Decision.Guards)
+	}
+}
+
+// TestRunnerNeverPromotesALivePrimaryThatRefusesWrites: A's memory is full
+// under noeviction, so its checker's writes fail (OOM): the heartbeat
+// stalls and the writable alarm fires, both at once, while A lives and its
+// replication link to B stays up. That is no region loss.
+func TestRunnerNeverPromotesALivePrimaryThatRefusesWrites(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, cmd := range [][]any{{"CONFIG", "SET", "maxmemory-policy", "noeviction"}, {"CONFIG", "SET", "maxmemory", "1"}} {
+		if err := bd.adminA.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bd.adminA.Set(ctx, check.DefaultPrefix+"heartbeat", "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
+		t.Fatalf("A accepted a write at maxmemory: %v", err)
+	}
+	bd.cw.SetAlarmState(alarmName, "ALARM")
+	for range 6 {
+		bd.tick()
+		out := bd.run()
+		if out.Decision.Action != promoter.ActNone {
+			t.Fatalf("a live primary refusing writes: %+v", out.Decision.Guards)
+		}
+	}
+	out := bd.run()
+	if out.Decision.Note != promoter.NotePrimaryAnswers || !strings.Contains(out.Decision.Verdict(promoter.GuardEvidence).Reason, "replication link to the primary is up") {
+		t.Fatalf("after the stall bound: note %q, %+v", out.Decision.Note, out.Decision.Guards)
+	}
+	if len(bd.failoverCalls()) != 0 {
+		t.Fatal("a live primary was failed over")
+	}
+	// Paged: first as what it looks like early on (a partition: the alarm
+	// fires under a heartbeat within two intervals), then, past the stall
+	// bound, as a primary that refuses writes; once each.
+	if m := bd.sns.Messages(); len(m) != 2 || !strings.Contains(m[1].Message, "refuses writes") {
+		t.Fatalf("pages %+v, want the partition, then the primary refusing writes", m)
 	}
 }

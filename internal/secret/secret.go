@@ -128,3 +128,34 @@ func parse(s string) (string, error) {
 	}
 	return t, nil
 }
+
+// MinKeyLen is the shortest heartbeat key accepted: 32 bytes, the size of
+// HMAC-SHA256's output (RFC 2104 §3 advises no less than it).
+const MinKeyLen = 32
+
+// Key is the heartbeat key: the HMAC key only the checkers and the
+// promoters hold (HEARTBEAT_KEY_SECRET_ARN, or HEARTBEAT_KEY_FILE for local
+// runs), read and cached like the AUTH token.
+type Key struct{ src *Source }
+
+// KeyFromSecretsManager reads the heartbeat key from the secret arn (its
+// string, or a JSON object's "password", "token"… member, as for the
+// token; a generated secret's password is that).
+func KeyFromSecretsManager(api GetSecretValueAPI, arn string, maxAge time.Duration) Key {
+	return Key{FromSecretsManager(api, arn, maxAge)}
+}
+
+// KeyFromFile reads the heartbeat key from a file.
+func KeyFromFile(path string) Key { return Key{FromFile(path)} }
+
+// Bytes returns the key, refusing one shorter than MinKeyLen. Never log it.
+func (k Key) Bytes(ctx context.Context) ([]byte, error) {
+	s, err := k.src.Token(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat key: %w", err)
+	}
+	if len(s) < MinKeyLen {
+		return nil, fmt.Errorf("heartbeat key is %d bytes, under %d: store a longer random key (e.g. a generated secret of 64 characters)", len(s), MinKeyLen)
+	}
+	return []byte(s), nil
+}

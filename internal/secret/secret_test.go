@@ -122,3 +122,20 @@ func TestSecretsManagerStalledEndsAtDeadline(t *testing.T) {
 		t.Fatalf("took %s after a 300ms deadline", took)
 	}
 }
+
+func TestKeyRefusesAShortKey(t *testing.T) {
+	dir := t.TempDir()
+	short, long := dir+"/short", dir+"/long"
+	if err := os.WriteFile(short, []byte("too-short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(long, []byte(strings.Repeat("k", 40)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := KeyFromFile(short).Bytes(context.Background()); err == nil || !strings.Contains(err.Error(), "under 32") {
+		t.Fatalf("short key: %v", err)
+	}
+	if k, err := KeyFromFile(long).Bytes(context.Background()); err != nil || len(k) != 40 {
+		t.Fatalf("long key: %d bytes, %v", len(k), err)
+	}
+}

@@ -61,7 +61,11 @@ const (
 	attrHealthyAge = "healthy_age_ms"
 	attrPrimary    = "primary_region"
 	attrPromotedAt = "promoted_at_ms"
-	attrNotified   = "notified"
+	// attrAttemptAt is a decision to promote whose outcome is not yet
+	// recorded; absent when none.
+	attrAttemptAt = "attempt_at_ms"
+	attrAbortedAt = "aborted_at_ms"
+	attrNotified  = "notified"
 	// attrPeerReadAt is absent from items written before it existed: they
 	// load as "never reached", which fails closed.
 	attrPeerReadAt  = "peer_alarm_read_at_ms"
@@ -94,6 +98,8 @@ func (s *Store) Load(ctx context.Context) (promoter.Record, error) {
 	st.HealthyAge = time.Duration(num(it, attrHealthyAge)) * time.Millisecond
 	st.PrimaryRegion = str(it, attrPrimary)
 	st.PromotedAt = ms(it, attrPromotedAt)
+	st.AttemptAt = ms(it, attrAttemptAt)
+	st.AbortedAt = ms(it, attrAbortedAt)
 	st.Notified = str(it, attrNotified)
 	st.PeerAlarmReadAt = ms(it, attrPeerReadAt)
 	r.LastAction = promoter.Action(str(it, attrLastAction))
@@ -116,7 +122,7 @@ func (s *Store) Save(ctx context.Context, prev uint64, r promoter.Record) error 
 		attrLastAction: &types.AttributeValueMemberS{Value: string(r.LastAction)},
 	}
 	for name, t := range map[string]time.Time{attrWritten: st.HeartbeatWritten, attrAdvanced: st.HeartbeatAdvanced,
-		attrHealthyAt: st.HealthyAt, attrPromotedAt: st.PromotedAt, attrLastAt: r.LastAt, attrPeerReadAt: st.PeerAlarmReadAt} {
+		attrHealthyAt: st.HealthyAt, attrPromotedAt: st.PromotedAt, attrAttemptAt: st.AttemptAt, attrAbortedAt: st.AbortedAt, attrLastAt: r.LastAt, attrPeerReadAt: st.PeerAlarmReadAt} {
 		if !t.IsZero() {
 			item[name] = n(t.UnixMilli())
 		}

@@ -62,10 +62,17 @@ func Build(ctx context.Context, cfg promoter.Config, stdout io.Writer, log *slog
 	if err != nil {
 		return nil, nil, err
 	}
+	ep := promoter.RedisEndpoint{Client: client, Prefix: cfg.KeyPrefix}
+	switch {
+	case cfg.HeartbeatKeySecretARN != "":
+		ep.Key = secret.KeyFromSecretsManager(secretsmanager.NewFromConfig(ac), cfg.HeartbeatKeySecretARN, secret.DefaultMaxAge).Bytes
+	case cfg.HeartbeatKeyFile != "":
+		ep.Key = secret.KeyFromFile(cfg.HeartbeatKeyFile).Bytes
+	}
 	deps := promoter.Deps{
 		ElastiCache: elasticache.NewFromConfig(ac),
 		Alarms:      cloudwatch.NewFromConfig(peer),
-		Redis:       promoter.RedisEndpoint{Client: client, Prefix: cfg.KeyPrefix},
+		Redis:       ep,
 		Store:       latch.New(dynamodb.NewFromConfig(ac), cfg.LatchTable, LatchKey(cfg.DatastoreID, cfg.Region)),
 		Metrics:     stdout, Log: log,
 	}

@@ -293,6 +293,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.describeAlarms(w, r)
 		return
 	}
+	if r.URL.Path == GetMetricDataPath {
+		s.getMetricData(w, r)
+		return
+	}
 	if err := checkRequest(r, PutMetricDataPath); err != nil {
 		s.reject(w, "InvalidRequest", err)
 		return
@@ -363,7 +367,7 @@ func checkRequest(r *http.Request, path string) error {
 	case r.Method != http.MethodPost:
 		return fmt.Errorf("method %s, want POST", r.Method)
 	case r.URL.Path != path:
-		return fmt.Errorf("path %s, want %s (only PutMetricData and DescribeAlarms over RPCv2 CBOR are served)", r.URL.Path, path)
+		return fmt.Errorf("path %s, want %s (only PutMetricData, DescribeAlarms and GetMetricData over RPCv2 CBOR are served)", r.URL.Path, path)
 	case !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 "):
 		return errors.New("request is not SigV4-signed: give the client credentials")
 	}

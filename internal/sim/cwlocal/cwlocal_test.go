@@ -140,8 +140,8 @@ func TestRejectsWhatTheSDKDoesNotSend(t *testing.T) {
 		want   string
 	}{
 		{"GET", "GET", p, nil, nil, "InvalidRequest", "method GET, want POST"},
-		{"another operation", "POST", "/service/GraniteServiceVersion20100801/operation/GetMetricData", nil, nil, "InvalidRequest",
-			"path /service/GraniteServiceVersion20100801/operation/GetMetricData, want " + p},
+		{"another operation", "POST", "/service/GraniteServiceVersion20100801/operation/ListMetrics", nil, nil, "InvalidRequest",
+			"path /service/GraniteServiceVersion20100801/operation/ListMetrics, want " + p},
 		{"awsquery form post", "POST", "/", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, nil, "InvalidRequest", "path /, want"},
 		{"unsigned", "POST", p, map[string]string{"Authorization": ""}, nil, "InvalidRequest", "request is not SigV4-signed"},
 		{"no protocol header", "POST", p, map[string]string{"Smithy-Protocol": ""}, nil, "InvalidRequest", `header Smithy-Protocol is "", want "rpc-v2-cbor"`},
