@@ -180,6 +180,9 @@ func rehearse(t *testing.T, dir string) *drill.Report {
 	}
 	var b bytes.Buffer
 	rep.WriteTable(&b)
+	if !rep.Passed {
+		b.WriteString("drill log:\n" + logs.String())
+	}
 	t.Log(b.String())
 	return rep
 }

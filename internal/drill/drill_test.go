@@ -105,7 +105,10 @@ func TestScenarioRegionLost(t *testing.T) {
 	}
 }
 
-// In auto mode (with the NAT it needs) the promoter itself promotes.
+// In auto mode (with the NAT it needs) the promoter finds region A down,
+// but A's CloudWatch is silent too, so A's last write cannot be read and the
+// possible loss is unbounded: it refuses and pages, and the on-call, whose
+// replica was current before the outage, accepts the plan's amount.
 func TestScenarioRegionLostAuto(t *testing.T) {
 	rep := runScenarioOn(t, "region-lost", 60, modelOf(t, map[string]any{"promoterMode": "auto"}))
 	if rep.Promotion == nil || !strings.HasPrefix(rep.Mode, "auto") {

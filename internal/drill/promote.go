@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/sim/cwlocal"
@@ -174,9 +175,13 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 		pc.CallTimeout = max(d.clock.Wall(pc.CallTimeout), time.Second)
 		pc.PromoteTimeout = d.clock.Wall(pc.PromoteTimeout)
 		pc.PollInterval = max(d.clock.Wall(pc.PollInterval), 20*time.Millisecond)
+		pc.Bounds = pc.Bounds.WithDefaults() // a default is scaled as a setting is
 		b := &pc.Bounds
 		b.StallAfter, b.HeartbeatInterval, b.MaxDataLoss = d.clock.Wall(b.StallAfter), d.clock.Wall(b.HeartbeatInterval), d.clock.Wall(b.MaxDataLoss)
 		b.Cooldown, b.PeerSeenWithin = d.clock.Wall(b.Cooldown), d.clock.Wall(b.PeerSeenWithin)
+		b.LinkAliveWithin = d.clock.Wall(b.LinkAliveWithin)
+		// Above the call's bound, as the stacks keep it.
+		b.AttemptWindow = max(d.clock.Wall(b.AttemptWindow), 2*pc.CallTimeout)
 		resolver := dnslocal.NewResolver(d.dns.Addr(), d.clock)
 		client := newClient(pc.Redis.Addr, resolver.DialContext, pc.CallTimeout, 2)
 		deps := promoter.Deps{
@@ -274,7 +279,37 @@ func (d *Drill) runPromoter(ctx context.Context, p *regionPromoter) {
 // but I cannot reach the other region's CloudWatch" (the on-call's own route
 // can). Partition pages and refusals of other guards do not.
 func (d *Drill) pagesOperator(dec promoter.Decision) bool {
-	return dec.Action == promoter.ActAdvise || dec.Note == promoter.NotePeerUnreachedStalled
+	if dec.Action == promoter.ActAdvise || dec.Note == promoter.NotePeerUnreachedStalled {
+		return true
+	}
+	// "The primary is down, but how much a promotion would lose cannot be
+	// bounded": the promoter leaves that to a person.
+	var refused []string
+	for _, g := range dec.Refused() {
+		if g != promoter.GuardMode {
+			refused = append(refused, g)
+		}
+	}
+	return dec.PrimaryDown && len(refused) == 1 && refused[0] == promoter.GuardDataLoss
+}
+
+// lagBefore is the replication lag region r's checker last published
+// before until, as the on-call reads it on r's own dashboard: the replica's
+// freshness when the heartbeat stopped. ok is false when no sample lies
+// within window before until (a warm-up's first readings, taken before any
+// heartbeat arrived, are no measure of it).
+func (d *Drill) lagBefore(r string, until time.Time, window time.Duration) (lag time.Duration, ok bool) {
+	to := d.clock.WallAt(until)
+	from := to.Add(-window)
+	var at time.Time
+	for _, m := range d.cw[r].Received() {
+		if m.MetricName != metrics.ReplicationLagSeconds || m.Timestamp.Before(from) || m.Timestamp.After(to) || m.Timestamp.Before(at) {
+			continue
+		}
+		at, ok = m.Timestamp, true
+		lag = time.Duration(m.Value * float64(time.Second))
+	}
+	return lag, ok
 }
 
 // page is the on-call receiving a page about p's region: after the
@@ -302,6 +337,30 @@ func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time) {
 		cmd := "failover --to " + p.region
 		if p.operator.PrimaryDownConfirmed {
 			cmd += " --primary-down"
+		}
+		// With the primary region's CloudWatch out of reach, its last write
+		// cannot be read and the plan bounds the loss by now (the whole
+		// outage). The runbook (docs/failover.md): accept the amount the plan
+		// prints only when this region's replica was current before the
+		// heartbeat stopped: the lag it last published before the stall,
+		// within MAX_DATA_LOSS plus one interval.
+		// A stale replica is left to --accept-data-loss.
+		p.operator.AcceptedLoss = d.clock.Wall(d.cfg.AcceptDataLoss)
+		if a.Unreachable && p.operator.PrimaryDownConfirmed {
+			b := p.operator.Bounds
+			lag, ok := d.lagBefore(p.region, at.Add(-d.clock.Scale(b.StallAfter)), 4*b.HeartbeatInterval)
+			limit := b.MaxDataLoss + b.HeartbeatInterval
+			switch {
+			case !ok:
+				d.logf("operator: no replication lag published in %s before the heartbeat stopped: the loss is not accepted", p.region)
+			case lag > limit:
+				d.logf("operator: %s's replication lag before the heartbeat stopped was %s, over %s: the loss is not accepted",
+					p.region, d.clock.Scale(lag).Round(time.Second), d.clock.Scale(limit))
+			}
+			if ok && lag <= limit {
+				p.operator.AcceptedLoss = promoter.AnyLoss
+				cmd += " --accept-data-loss <the plan's amount>"
+			}
 		}
 		d.tl.Set("operator", cmd, d.clock.Now())
 		out, err := p.operator.Run(ctx)

@@ -111,6 +111,11 @@ type Bounds struct {
 	// that serves only its own region) than a dead region. default: 15
 	// minutes
 	PeerSeenWithin time.Duration
+	// LinkAliveWithin is how recent the primary's last I/O on an up
+	// replication link must be for the link to count as alive (the
+	// primary-answers veto). default: 30 seconds (the primary pings its
+	// replicas every 10 s, repl-ping-replica-period)
+	LinkAliveWithin time.Duration
 }
 
 // Defaults of Bounds.
@@ -121,6 +126,7 @@ const (
 	DefaultCooldown          = time.Hour
 	DefaultPeerSeenWithin    = 15 * time.Minute
 	DefaultAttemptWindow     = 45 * time.Second
+	DefaultLinkAliveWithin   = LinkAliveWithin
 )
 
 // WithDefaults fills zero fields with the defaults.
@@ -136,6 +142,7 @@ func (b Bounds) WithDefaults() Bounds {
 	set(&b.Cooldown, DefaultCooldown)
 	set(&b.PeerSeenWithin, DefaultPeerSeenWithin)
 	set(&b.AttemptWindow, DefaultAttemptWindow)
+	set(&b.LinkAliveWithin, DefaultLinkAliveWithin)
 	return b
 }
 
@@ -570,7 +577,7 @@ func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verd
 		v.Reason = stallWhy + " but " + alarmWhy + ": the replication link is broken while the primary may be healthy"
 		return v, ""
 	}
-	if l := hb.Link; l.Known && l.Up && l.LastIO <= LinkAliveWithin {
+	if l := hb.Link; l.Known && l.Up && l.LastIO <= b.LinkAliveWithin {
 		// The region is not gone: its primary still streams to us. A live
 		// primary that refuses writes (maxmemory with noeviction, a busy
 		// script) or a broken checker fails both signals at once; promoting

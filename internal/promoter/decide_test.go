@@ -224,6 +224,10 @@ func TestDecide(t *testing.T) {
 		{name: "link up but silent for a minute: no veto", edit: func(in *promoter.Input) {
 			in.Obs.Heartbeat.Link = promoter.Link{Known: true, Up: true, LastIO: time.Minute}
 		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
+		{name: "link silent beyond a configured LinkAliveWithin (2 s > 1 s): no veto", edit: func(in *promoter.Input) {
+			in.Bounds.LinkAliveWithin = time.Second
+			in.Obs.Heartbeat.Link = promoter.Link{Known: true, Up: true, LastIO: 2 * time.Second}
+		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
 		{name: "link down: no veto", edit: func(in *promoter.Input) {
 			in.Obs.Heartbeat.Link = promoter.Link{Known: true}
 		}, action: promoter.ActPromote, reason: "ALARM", notify: true},
