@@ -96,7 +96,10 @@ type Predicted struct {
 	// evaluation range R: (R−1)·P … R·P + I (with FILL(m, 0): as failing).
 	DetectSilentMin float64 `json:"detect_silent_min_s"`
 	DetectSilentMax float64 `json:"detect_silent_max_s"`
-	// Promote: the stall bound plus up to one loop, then the failover delay.
+	// Promote: the stall bound plus up to one loop, the on-call's reaction
+	// (a silent region: in auto too), then the failover delay. A region
+	// whose CloudWatch still answers is promoted in auto without the
+	// on-call.
 	PromoteMin float64 `json:"promote_min_s"`
 	PromoteMax float64 `json:"promote_max_s"`
 	// TTL: resolvers may keep the old answer this long after DNS moves.
@@ -115,8 +118,10 @@ func Predict(cfg Config) Predicted {
 	n := float64(a.EvaluationPeriods)
 	r := float64(alarmOf(a).WithDefaults().EvaluationRange)
 	stall := dep.Regions[1].Promoter.Bounds.StallAfter.Seconds()
+	// A silent region's last write cannot be read, so its possible loss is
+	// unbounded: the on-call accepts it in auto as in advise.
 	operator := 0.0
-	if dep.Regions[1].Promoter.Mode == promoter.ModeAdvise {
+	if m := dep.Regions[1].Promoter.Mode; m == promoter.ModeAdvise || m == promoter.ModeAuto {
 		operator = cfg.OperatorReaction.Seconds()
 	}
 	return Predicted{
@@ -359,7 +364,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	tw.Flush()
 	if p := r.Predicted; p != (Predicted{}) {
-		fmt.Fprintf(w, "\nthe knobs predict: detection %s–%s (checks failing) or %s–%s (region silent); promotion %s–%s after the fault\n",
+		fmt.Fprintf(w, "\nthe knobs predict: detection %s–%s (checks failing) or %s–%s (region silent); promotion %s–%s after the fault (region silent: the on-call accepts the loss)\n",
 			fmtDur(p.DetectFailingMin), fmtDur(p.DetectFailingMax), fmtDur(p.DetectSilentMin), fmtDur(p.DetectSilentMax),
 			fmtDur(p.PromoteMin), fmtDur(p.PromoteMax))
 	}
