@@ -1,7 +1,6 @@
 package cwlocal
 
 import (
-	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -78,13 +77,8 @@ var encMode = func() cbor.EncMode {
 // describeAlarms answers DescribeAlarms for the names asked (AlarmNames) or
 // every alarm held; failures queued with FailNext apply here too.
 func (s *Server) describeAlarms(w http.ResponseWriter, r *http.Request) {
-	if err := checkRequest(r, DescribeAlarmsPath); err != nil {
-		s.reject(w, "InvalidRequest", err)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
-	if err != nil {
-		s.reject(w, "InvalidRequest", err)
+	body, ok := s.requestBody(w, r, DescribeAlarmsPath)
+	if !ok {
 		return
 	}
 	var in struct {

@@ -562,3 +562,18 @@ func NewClient(url string, maxAttempts int) *cloudwatch.Client {
 		}),
 	})
 }
+
+// requestBody checks that r is the operation at path and reads its body;
+// false when it has already answered with the error.
+func (s *Server) requestBody(w http.ResponseWriter, r *http.Request, path string) ([]byte, bool) {
+	if err := checkRequest(r, path); err != nil {
+		s.reject(w, "InvalidRequest", err)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		s.reject(w, "InvalidRequest", err)
+		return nil, false
+	}
+	return body, true
+}

@@ -1,7 +1,6 @@
 package cwlocal
 
 import (
-	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -47,13 +46,8 @@ type wireMetricDataResult struct {
 // FailNext apply here too. Like CloudWatch, a datum counts in the period its
 // own timestamp falls in, and only datums whose dimensions match exactly.
 func (s *Server) getMetricData(w http.ResponseWriter, r *http.Request) {
-	if err := checkRequest(r, GetMetricDataPath); err != nil {
-		s.reject(w, "InvalidRequest", err)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
-	if err != nil {
-		s.reject(w, "InvalidRequest", err)
+	body, ok := s.requestBody(w, r, GetMetricDataPath)
+	if !ok {
 		return
 	}
 	var in wireMetricDataInput
