@@ -45,7 +45,10 @@ template it came from.
 
 Who promotes is as deployed: in advise mode (the default) the promoter pages and the drill plays the
 on-call, who runs the advised failover --operator-reaction after the page; in auto mode the promoter acts;
-in off mode nobody does.
+in off mode nobody does. A region lost with its CloudWatch cannot have its loss bounded, so the promoter
+pages in auto too; the on-call then accepts the plan's amount only when the replica's published lag before
+the heartbeat stopped was within the bound plus one heartbeat interval (docs/failover.md), and otherwise
+only what --accept-data-loss says.
 
 One scenario injects one failure. Time runs --speed times faster: the schedule, the alarm periods, the
 TTL and the failover delay all scale together, and every result is reported at real scale (and as
@@ -74,8 +77,8 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 	cmd.Flags().StringVar(&scenarioFile, "scenario-file", "", "a game-day scenario `file` (YAML: faults on a timeline and what must hold; docs/drill.md) instead of --scenario")
 	cmd.Flags().StringVar(&design, "design", "deployed", "what to rehearse: deployed (the templates) or baseline (the design document's alarm and records, no promoter, with the templates' checkers and loop)")
 	cmd.Flags().StringVar(&templates, "templates", "cdk.out", "the synthesized cloud assembly to rehearse (`dir`; make synth writes cdk.out)")
-	cmd.Flags().DurationVar(&reaction, "operator-reaction", 5*time.Minute, "in advise mode, the on-call's time from the page to running the advised failover (real scale)")
-	cmd.Flags().DurationVar(&acceptLoss, "accept-data-loss", 0, "what that on-call accepts (as failover --accept-data-loss; real scale)")
+	cmd.Flags().DurationVar(&reaction, "operator-reaction", 5*time.Minute, "the on-call's time from a page to running the advised failover (real scale)")
+	cmd.Flags().DurationVar(&acceptLoss, "accept-data-loss", 0, "what that on-call accepts of a stale replica (as failover --accept-data-loss; real scale)")
 	cmd.Flags().DurationVar(&lag, "route53-lag", 0, "how long Route 53 takes to follow an alarm's data stream (real scale; AWS does not document it)")
 	floatRange(cmd.Flags(), "speed", 1, 200, "")
 	durationRange(cmd.Flags(), "operator-reaction", 0, 24*time.Hour, "")
