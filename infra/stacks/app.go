@@ -33,6 +33,9 @@ type PrimaryStack struct {
 	Host       *string // host of the primary group's primary endpoint
 	SecretARN  *string // the AUTH token's secret in the primary region
 	GlobalID   *string // the Global Datastore's full id
+	// HeartbeatKeyARN is the heartbeat key's secret in the primary region
+	// (replicated to the secondary's).
+	HeartbeatKeyARN *string
 }
 
 // NewPrimaryStack builds the primary region.
@@ -51,13 +54,16 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 		addr, host, secretARN, globalID = endpoint(ds.group), ds.group.AttrPrimaryEndPointAddress(), ds.secret.SecretArn(), ds.global.AttrGlobalReplicationGroupId()
 		out(stack, "CreatedWith", jsii.String(s.Members().Record()), "after the first deploy, put this in cdk.json as \"createdWith\" (docs/infra.md, Lifecycle)")
 	}
-	mon, pr, ck := newRegionRunners(stack, d, r, n, *addr, *host, *secretARN, *globalID)
+	key := newHeartbeatKey(stack, s)
+	mon, pr, ck := newRegionRunners(stack, d, r, n, deployment.Target{Addr: *addr, ServerName: *host, SecretARN: *secretARN,
+		HeartbeatKeyARN: *key.SecretArn(), DatastoreID: *globalID})
 	out(stack, "PrimaryEndpoint", addr, "primary endpoint (host:port)")
 	out(stack, "GlobalDatastoreId", globalID, "Global Datastore id (prefix included)")
 	out(stack, "AuthTokenSecretArn", secretARN, "Secrets Manager secret holding the AUTH token")
 	outRegion(stack, d, r, mon, pr, ck, n)
 	suppress(stack)
-	return &PrimaryStack{Stack: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID}
+	return &PrimaryStack{Stack: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID,
+		HeartbeatKeyARN: key.SecretArn()}
 }
 
 // networkProps is a region's network as the settings shape it.
@@ -69,11 +75,11 @@ func networkProps(s deployment.Settings, vpcID string, subnets, azs []string, ci
 
 // newRegionRunners builds what runs in every region: its alarms and topic,
 // its promoter and its checker with their loop, and the alarms on them.
-func newRegionRunners(stack awscdk.Stack, d deployment.Deployment, r deployment.Region, n *network, addr, host, secretARN, globalID string) (*monitoring, *promoterFn, *checker) {
+func newRegionRunners(stack awscdk.Stack, d deployment.Deployment, r deployment.Region, n *network, t deployment.Target) (*monitoring, *promoterFn, *checker) {
 	mon := newMonitoring(stack, MonitoringProps{Deployment: d, Region: r})
-	pr := newPromoter(stack, PromoterProps{Deployment: d, Region: r, Network: n, Topic: mon.topic,
-		Target: deployment.PromoterTarget{Addr: addr, ServerName: host, SecretARN: secretARN, DatastoreID: globalID}})
-	ck := newChecker(stack, CheckerProps{Deployment: d, Region: r, Network: n, Promoter: pr.fn, Addr: addr, ServerName: host, SecretARN: secretARN})
+	pr := newPromoter(stack, PromoterProps{Deployment: d, Region: r, Network: n, Topic: mon.topic, Target: t})
+	ck := newChecker(stack, CheckerProps{Deployment: d, Region: r, Network: n, Promoter: pr.fn, Addr: t.Addr, ServerName: t.ServerName,
+		SecretARN: t.SecretARN, HeartbeatKeyARN: t.HeartbeatKeyARN})
 	mon.watchRunners(stack, ck.fn, pr.fn, ck.machine)
 	return mon, pr, ck
 }
@@ -111,6 +117,9 @@ type SecondaryStackProps struct {
 	GlobalID *string
 	// PrimarySecretARN is the AUTH token's secret in the primary region.
 	PrimarySecretARN *string
+	// PrimaryHeartbeatKeyARN is the heartbeat key's secret in the primary
+	// region; its replica here is the secondary's key.
+	PrimaryHeartbeatKeyARN *string
 	// PrimaryVpcID is the primary region's VPC, peered when the app created
 	// both VPCs.
 	PrimaryVpcID *string
@@ -147,7 +156,8 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	if s.Peered() {
 		peering = newPeering(stack, n, p.PrimaryVpcID, s.PrimaryRegion, s.PrimaryCidr)
 	}
-	mon, pr, ck := newRegionRunners(stack, d, r, n, *addr, *host, *secretARN, *p.GlobalID)
+	mon, pr, ck := newRegionRunners(stack, d, r, n, deployment.Target{Addr: *addr, ServerName: *host, SecretARN: *secretARN,
+		HeartbeatKeyARN: *replicaSecretARN(p.PrimaryHeartbeatKeyARN, s.SecondaryRegion), DatastoreID: *p.GlobalID})
 	out(stack, "SecondaryEndpoint", addr, "secondary endpoint (host:port; read-only until promoted)")
 	outRegion(stack, d, r, mon, pr, ck, n)
 	suppress(stack)
@@ -204,7 +214,7 @@ func Build(app awscdk.App, d deployment.Deployment) *App {
 	secondary := NewSecondaryStack(app, d.Regions[1].Stack, &SecondaryStackProps{
 		StackProps: awscdk.StackProps{Env: env(s.SecondaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags, TerminationProtection: protect,
 			Description: jsii.String("redisha " + s.Name + ": secondary region of the Global Datastore, its checker, promoter and alarms")},
-		Deployment: d, GlobalID: primary.GlobalID, PrimarySecretARN: primary.SecretARN, PrimaryVpcID: primary.Network.vpc.VpcId(),
+		Deployment: d, GlobalID: primary.GlobalID, PrimarySecretARN: primary.SecretARN, PrimaryHeartbeatKeyARN: primary.HeartbeatKeyARN, PrimaryVpcID: primary.Network.vpc.VpcId(),
 	})
 	// The secondary joins a Global Datastore that must exist first.
 	secondary.AddStackDependency(primary.Stack, jsii.String("the Global Datastore must exist before a secondary joins it"))

@@ -30,6 +30,8 @@ type CheckerProps struct {
 	// endpoint, host:port, and the name in its certificate) and the token's
 	// secret in the region: CloudFormation tokens resolved at deploy.
 	Addr, ServerName, SecretARN string
+	// HeartbeatKeyARN is the heartbeat key's secret in the region.
+	HeartbeatKeyARN string
 	// Promoter, when set, is invoked asynchronously after each check, so
 	// it decides on the same 30-second loop without delaying it.
 	Promoter awslambda.IFunction
@@ -63,7 +65,7 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	}))
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
-		Resources: jsii.Strings(p.SecretARN),
+		Resources: jsii.Strings(p.SecretARN, p.HeartbeatKeyARN),
 	}))
 	if s.MetricsMode == config.MetricsAPI {
 		// Only when the checker calls PutMetricData (EMF needs no grant): in
@@ -91,7 +93,7 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 		VpcSubnets:     &awsec2.SubnetSelection{Subnets: p.Network.vpc.SelectSubnets(nil).Subnets},
 		SecurityGroups: &[]awsec2.ISecurityGroup{p.Network.checkSG},
 		// The runtime's own configuration, written in its own names.
-		Environment: stringMap(p.Region.CheckerFor(p.Addr, p.ServerName, p.SecretARN).Env()),
+		Environment: stringMap(p.Region.CheckerFor(deployment.Target{Addr: p.Addr, ServerName: p.ServerName, SecretARN: p.SecretARN, HeartbeatKeyARN: p.HeartbeatKeyARN}).Env()),
 		// Opt-in (nil by default): reserving concurrency fails in accounts
 		// whose quota leaves under 100 unreserved (new accounts), and the
 		// loop runs one check at a time anyway.

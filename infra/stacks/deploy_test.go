@@ -235,10 +235,16 @@ func TestAdoptExistingDatastore(t *testing.T) {
 	noNagErrors(t, s)
 	for _, stack := range []string{"primary", "secondary"} {
 		for _, typ := range []string{"AWS::ElastiCache::ReplicationGroup", "AWS::ElastiCache::GlobalReplicationGroup",
-			"AWS::ElastiCache::SubnetGroup", "AWS::SecretsManager::Secret", "AWS::EC2::VPC"} {
+			"AWS::ElastiCache::SubnetGroup", "AWS::EC2::VPC"} {
 			countIs(t, s.tpl[stack], jsii.String(typ), jsii.Number(0))
 		}
 	}
+	// Only the heartbeat key, which is the checkers' own, not the datastore's.
+	countIs(t, s.tpl["primary"], jsii.String("AWS::SecretsManager::Secret"), jsii.Number(1))
+	has(t, s.tpl["primary"], jsii.String("AWS::SecretsManager::Secret"), obj(map[string]any{
+		"Description": assertions.Match_StringLikeRegexp(jsii.String("heartbeat")),
+	}))
+	countIs(t, s.tpl["secondary"], jsii.String("AWS::SecretsManager::Secret"), jsii.Number(0))
 	for stack, want := range map[string][2]string{
 		"primary":   {"master.prod-east.abc123.use1.cache.amazonaws.com:6379", "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod-redis-token-AbCdEf"},
 		"secondary": {"master.prod-west.def456.usw2.cache.amazonaws.com:6379", "arn:aws:secretsmanager:us-west-2:123456789012:secret:prod-redis-token-AbCdEf"},

@@ -138,9 +138,10 @@ func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
 			}
 		}
 	}
-	// Two readers, the checker and the promoter, of the same one secret.
-	if len(grants) != 2 || grants[0] != grants[1] || !strings.Contains(grants[0], ":secretsmanager:us-west-2:") {
-		t.Errorf("secondary GetSecretValue on %v, want the replica in us-west-2 only", grants)
+	// Two readers, the checker and the promoter, of the same two secrets
+	// (the AUTH token and the heartbeat key), both replicas in us-west-2.
+	if len(grants) != 2 || grants[0] != grants[1] || strings.Count(grants[0], ":secretsmanager:us-west-2:") != 2 {
+		t.Errorf("secondary GetSecretValue on %v, want the replicas in us-west-2 only", grants)
 	}
 	for _, f := range resources(tpl["secondary"], "AWS::Lambda::Function") {
 		vars, _ := f["Environment"].(map[string]any)
@@ -148,8 +149,13 @@ func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
 			continue
 		}
 		env := vars["Variables"].(map[string]any)
-		if env["EXPECT_ROLE"] != nil && jsonOf(env["REDIS_AUTH_SECRET_ARN"]) != grants[0] {
-			t.Errorf("REDIS_AUTH_SECRET_ARN %s is not the secret the role may read (%s)", jsonOf(env["REDIS_AUTH_SECRET_ARN"]), grants[0])
+		if env["EXPECT_ROLE"] == nil {
+			continue
+		}
+		for _, k := range []string{"REDIS_AUTH_SECRET_ARN", "HEARTBEAT_KEY_SECRET_ARN"} {
+			if v := jsonOf(env[k]); env[k] == nil || !strings.Contains(grants[0], v) {
+				t.Errorf("%s %s is not a secret the role may read (%s)", k, v, grants[0])
+			}
 		}
 	}
 }

@@ -30,7 +30,7 @@ type PromoterProps struct {
 	Region     deployment.Region
 	Network    *network
 	// Target is what only a deploy knows (TopicARN is the Topic's).
-	Target deployment.PromoterTarget
+	Target deployment.Target
 	Topic  awssns.ITopic // the region's alarm topic: the promoter's pages
 }
 
@@ -78,7 +78,7 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 	local := fmt.Sprintf("arn:%s:elasticache:%s:%s:replicationgroup:%s", partition, cfg.Region, account, cfg.GroupID)
 	peerAlarm := fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s", partition, cfg.PeerRegion, account, cfg.PeerAlarm)
 	allow([]string{*logs.LogGroupArn() + ":*"}, "logs:CreateLogStream", "logs:PutLogEvents")
-	allow([]string{cfg.AuthSecretARN}, "secretsmanager:GetSecretValue")
+	allow([]string{cfg.AuthSecretARN, cfg.HeartbeatKeySecretARN}, "secretsmanager:GetSecretValue")
 	// The one action that changes anything: on this Global Datastore only,
 	// and only through this region's endpoint (the code promotes the local
 	// member there; IAM has no condition key naming the member, so the

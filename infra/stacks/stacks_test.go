@@ -269,14 +269,18 @@ func TestCheckerLambdaScheduleAndLoop(t *testing.T) {
 	}
 }
 
-// The checker's role grants exactly: its log streams, its one secret,
-// PutMetricData in its namespace, and the VPC ENI actions.
+// The checker's role grants exactly: its log streams, its two secrets (the
+// AUTH token and the heartbeat key), PutMetricData in its namespace, and the
+// VPC ENI actions.
 func TestCheckerRoleIsLeastPrivilege(t *testing.T) {
 	_, tpl := synth(t)
 	has(t, tpl["primary"], jsii.String("AWS::IAM::Policy"), obj(map[string]any{
 		"PolicyDocument": map[string]any{"Statement": []any{
 			map[string]any{"Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"}, "Effect": "Allow", "Resource": assertions.Match_AnyValue()},
-			map[string]any{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("AuthToken"))}},
+			map[string]any{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": []any{
+				map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("AuthToken"))},
+				map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("HeartbeatKey"))},
+			}},
 			// No PutMetricData: the checker publishes EMF (metricsMode=emf).
 			map[string]any{"Action": []any{"ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
 				"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}, "Effect": "Allow", "Resource": "*"},

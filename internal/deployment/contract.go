@@ -27,13 +27,14 @@ var contextKeyOf = map[string]string{
 
 // standInTarget is a region's deploy-time values in the right shapes, for
 // validating its functions' environments at synth.
-func standInTarget(s Settings, r Region) PromoterTarget {
-	return PromoterTarget{
-		Addr:        fmt.Sprintf("master.%s.standin.cache.amazonaws.com:%d", r.GroupID, s.Port),
-		ServerName:  "master." + r.GroupID + ".standin.cache.amazonaws.com",
-		SecretARN:   "arn:aws:secretsmanager:" + r.Name + ":" + s.Account + ":secret:standin",
-		DatastoreID: "standin-" + s.GlobalIDSuffix,
-		TopicARN:    "arn:aws:sns:" + r.Name + ":" + s.Account + ":standin",
+func standInTarget(s Settings, r Region) Target {
+	return Target{
+		Addr:            fmt.Sprintf("master.%s.standin.cache.amazonaws.com:%d", r.GroupID, s.Port),
+		ServerName:      "master." + r.GroupID + ".standin.cache.amazonaws.com",
+		SecretARN:       "arn:aws:secretsmanager:" + r.Name + ":" + s.Account + ":secret:standin",
+		HeartbeatKeyARN: "arn:aws:secretsmanager:" + r.Name + ":" + s.Account + ":secret:standin-key",
+		DatastoreID:     "standin-" + s.GlobalIDSuffix,
+		TopicARN:        "arn:aws:sns:" + r.Name + ":" + s.Account + ":standin",
 	}
 }
 
@@ -46,7 +47,7 @@ func runtimeRefusals(d Deployment, raw map[string]string) []error {
 	seen := map[string]bool{}
 	for _, r := range d.Regions {
 		t := standInTarget(d.Settings, r)
-		env := r.CheckerFor(t.Addr, t.ServerName, t.SecretARN).Env()
+		env := r.CheckerFor(t).Env()
 		_, err := config.FromEnv(func(k string) string { return env[k] })
 		for _, fe := range envErrors(err) {
 			key := contextKeyOf[fe.Name]

@@ -87,6 +87,10 @@ type Region struct {
 	Writable AlarmSpec
 	// Unhealthy pages when the region's check fails, whatever its role.
 	Unhealthy AlarmSpec
+	// SignedHeartbeats is true when the checker signs the heartbeat and the
+	// promoter verifies it, with a key only they may read (a Secrets
+	// Manager secret the stacks create; Target.HeartbeatKeyARN).
+	SignedHeartbeats bool
 }
 
 // DNS is the failover name.
@@ -185,6 +189,9 @@ func New(s Settings) Deployment {
 			Promoter:  promoterConfig(s, r.name, r.group, peer.name, peer.group),
 			Writable:  writableAlarm(s, r.name, r.group),
 			Unhealthy: unhealthyAlarm(s, r.name, r.group),
+			// Any holder of the Redis token can write the heartbeat key; a
+			// signed one is evidence only the checkers can give.
+			SignedHeartbeats: true,
 		}
 	}
 	d.DNS = DNS{Zone: s.ZoneName}
@@ -281,9 +288,13 @@ func checkerConfig(s Settings, groupID string) config.Config {
 
 // CheckerFor is r's checker with what only a deploy knows: the endpoint
 // (host:port), the name in its certificate and the token's secret.
-func (r Region) CheckerFor(addr, serverName, secretARN string) config.Config {
+func (r Region) CheckerFor(t Target) config.Config {
 	c := r.Checker
-	c.Redis.Addr, c.Redis.TLSServerName, c.AuthSecretARN = addr, serverName, secretARN
+	c.Redis.Addr, c.Redis.TLSServerName, c.AuthSecretARN = t.Addr, t.ServerName, t.SecretARN
+	c.HeartbeatKeySecretARN = ""
+	if r.SignedHeartbeats {
+		c.HeartbeatKeySecretARN = t.HeartbeatKeyARN
+	}
 	return c
 }
 
@@ -313,21 +324,26 @@ func promoterConfig(s Settings, region, groupID, peer, peerGroupID string) promo
 	}
 }
 
-// PromoterTarget is what only a deploy knows of a promoter's world.
-type PromoterTarget struct {
-	Addr        string // host:port of the local group's primary endpoint
-	ServerName  string // the name in its certificate
-	SecretARN   string // the token's secret in the region
-	DatastoreID string // the Global Datastore's full id
-	TopicARN    string // the region's alarm topic
+// Target is what only a deploy knows of a region's checker and promoter.
+type Target struct {
+	Addr            string // host:port of the local group's primary endpoint
+	ServerName      string // the name in its certificate
+	SecretARN       string // the token's secret in the region
+	HeartbeatKeyARN string // the heartbeat key's secret in the region (when SignedHeartbeats)
+	DatastoreID     string // the Global Datastore's full id (promoter)
+	TopicARN        string // the region's alarm topic (promoter)
 }
 
 // PromoterFor is r's promoter with what only a deploy knows. The latch
 // table follows from the datastore's id.
-func (r Region) PromoterFor(t PromoterTarget) promoter.Config {
+func (r Region) PromoterFor(t Target) promoter.Config {
 	c := r.Promoter
 	c.Redis.Addr, c.Redis.TLSServerName, c.AuthSecretARN = t.Addr, t.ServerName, t.SecretARN
 	c.DatastoreID, c.LatchTable, c.TopicARN = t.DatastoreID, LatchTable(t.DatastoreID), t.TopicARN
+	c.HeartbeatKeySecretARN = ""
+	if r.SignedHeartbeats {
+		c.HeartbeatKeySecretARN = t.HeartbeatKeyARN
+	}
 	return c
 }
 

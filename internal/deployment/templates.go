@@ -143,6 +143,7 @@ func (st *stackTemplate) readRegion(d *Deployment) (*Region, error) {
 		return nil, fmt.Errorf("%s: the checker's environment: %w", d.Source[r.Name+" checker"], err)
 	}
 	r.Checker = c
+	r.SignedHeartbeats = checkerEnv[config.EnvHeartbeatKeySecretARN] != ""
 	for _, dim := range c.Dimensions {
 		if dim.Name == "ReplicationGroup" {
 			r.GroupID = dim.Value
@@ -391,8 +392,9 @@ func Diff(want, got Deployment) []string {
 	for i := range want.Regions {
 		w, g := want.Regions[i], got.Regions[i]
 		differ(fmt.Sprintf("region %d", i), [3]string{w.Name, w.GroupID, w.Stack}, [3]string{g.Name, g.GroupID, g.Stack})
-		differ(w.Name+" checker environment", w.CheckerFor(addr, host, arn).Env(), g.CheckerFor(addr, host, arn).Env())
-		pt := PromoterTarget{Addr: addr, ServerName: host, SecretARN: arn, DatastoreID: "ldgnf-x", TopicARN: "arn:aws:sns:x"}
+		pt := Target{Addr: addr, ServerName: host, SecretARN: arn, HeartbeatKeyARN: arn + "-key", DatastoreID: "ldgnf-x", TopicARN: "arn:aws:sns:x"}
+		differ(w.Name+" signed heartbeats", w.SignedHeartbeats, g.SignedHeartbeats)
+		differ(w.Name+" checker environment", w.CheckerFor(pt).Env(), g.CheckerFor(pt).Env())
 		differ(w.Name+" promoter environment", w.PromoterFor(pt).Environment(), g.PromoterFor(pt).Environment())
 		differ(w.Name+" writable alarm", w.Writable, g.Writable)
 	}

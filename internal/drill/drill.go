@@ -17,6 +17,8 @@ package drill
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/redisha/redisha/internal/deployment"
@@ -147,18 +149,21 @@ func (d *Drill) loopInterval() time.Duration { return d.cfg.Deployment.Loop.Inte
 
 // Drill is one running rehearsal.
 type Drill struct {
-	cfg       Config
-	clock     *timescale.Clock
-	topo      *Topology
-	cw        map[string]*cwlocal.Server // each region's CloudWatch
-	ddb       *ddblocal.Server
-	alarms    *alarmeval.Evaluator
-	dns       *dnslocal.Server
-	checkers  map[string]*checker
-	apps      []*app
-	tl        *Timeline
-	ds        *datastore
-	promoters map[string]*regionPromoter
+	cfg   Config
+	clock *timescale.Clock
+	topo  *Topology
+	cw    map[string]*cwlocal.Server // each region's CloudWatch
+	// heartbeatKeyFile holds the key checkers sign heartbeats with and
+	// promoters verify them with, when the deployment signs them.
+	heartbeatKeyFile string
+	ddb              *ddblocal.Server
+	alarms           *alarmeval.Evaluator
+	dns              *dnslocal.Server
+	checkers         map[string]*checker
+	apps             []*app
+	tl               *Timeline
+	ds               *datastore
+	promoters        map[string]*regionPromoter
 
 	// runs tracks the checker and promoter runs the loop starts, so Run
 	// returns only after the last one.
@@ -232,8 +237,12 @@ func alarmOf(a deployment.AlarmSpec) alarmeval.Alarm {
 // CloudWatch Logs extracts them.
 func (d *Drill) checkerEnv(label string) []string {
 	r := d.region(label)
-	c := r.CheckerFor(d.topo.Region(label).Observed.Addr, "", "")
+	c := r.CheckerFor(deployment.Target{Addr: d.topo.Region(label).Observed.Addr})
 	c.Redis.TLS, c.PasswordFile = false, ""
+	if r.SignedHeartbeats {
+		// The deployed secret's stand-in: one key both regions share.
+		c.HeartbeatKeyFile = d.heartbeatKeyFile
+	}
 	c.Check.Timeout = max(d.clock.Wall(c.Check.Timeout), 100*time.Millisecond)
 	env := []string{"AWS_REGION=" + r.Name, "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + d.cw[label].URL()}
@@ -241,6 +250,21 @@ func (d *Drill) checkerEnv(label string) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// writeHeartbeatKey writes a fresh random heartbeat key, the stand-in of the
+// deployed Secrets Manager secret, into a private temporary directory.
+func writeHeartbeatKey() (string, error) {
+	dir, err := os.MkdirTemp("", "redisha-drill-key-")
+	if err != nil {
+		return "", err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "heartbeat-key")
+	return path, os.WriteFile(path, []byte(hex.EncodeToString(key)), 0o600)
 }
 
 // start brings every part up.
@@ -260,6 +284,9 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 		}
 	}()
 	if d.topo, err = StartTopology(ctx); err != nil {
+		return d, err
+	}
+	if d.heartbeatKeyFile, err = writeHeartbeatKey(); err != nil {
 		return d, err
 	}
 	d.cw["a"], d.cw["b"] = cwlocal.New(), cwlocal.New()
@@ -329,6 +356,9 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 }
 
 func (d *Drill) close() {
+	if d.heartbeatKeyFile != "" {
+		_ = os.RemoveAll(filepath.Dir(d.heartbeatKeyFile))
+	}
 	for _, c := range d.checkers {
 		c.close()
 	}

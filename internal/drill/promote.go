@@ -17,6 +17,7 @@ import (
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
+	"github.com/redisha/redisha/internal/secret"
 	"github.com/redisha/redisha/internal/sim/cwlocal"
 	"github.com/redisha/redisha/internal/sim/ddblocal"
 	"github.com/redisha/redisha/internal/sim/dnslocal"
@@ -167,7 +168,7 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 				return err
 			}
 		}
-		pc := d.region(r).PromoterFor(deployment.PromoterTarget{Addr: d.endpoint(r), DatastoreID: ds})
+		pc := d.region(r).PromoterFor(deployment.Target{Addr: d.endpoint(r), DatastoreID: ds})
 		d.ddb.CreateTable(pc.LatchTable, latch.KeyAttribute)
 		// A second at least: the runner's calls must not time out on a loaded
 		// machine (a cut path answers nothing and costs the whole timeout; a
@@ -184,10 +185,16 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 		b.AttemptWindow = max(d.clock.Wall(b.AttemptWindow), 2*pc.CallTimeout)
 		resolver := dnslocal.NewResolver(d.dns.Addr(), d.clock)
 		client := newClient(pc.Redis.Addr, resolver.DialContext, pc.CallTimeout, 2)
+		redisEP := promoter.RedisEndpoint{Client: client, Prefix: pc.KeyPrefix}
+		if d.region(r).SignedHeartbeats {
+			// The deployed key's stand-in, shared with the checkers.
+			pc.HeartbeatKeySecretARN, pc.HeartbeatKeyFile = "", d.heartbeatKeyFile
+			redisEP.Key = secret.KeyFromFile(d.heartbeatKeyFile).Bytes
+		}
 		deps := promoter.Deps{
 			ElastiCache: eclocal.NewClient(d.ds.ec.URL(), pc.Region, 3),
 			Alarms:      cwlocal.NewClient("http://"+cwPath.Addr, 1),
-			Redis:       promoter.RedisEndpoint{Client: client, Prefix: pc.KeyPrefix},
+			Redis:       redisEP,
 			Store:       latch.New(ddblocal.NewClient(d.ddb.URL(), pc.Region, 3), pc.LatchTable, deployment.LatchKey(ds, pc.Region)),
 			Log:         slog.New(slog.NewJSONHandler(logs, nil)),
 		}
