@@ -157,9 +157,23 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 		members[0].(map[string]any)["Role"] != "PRIMARY" {
 		bad("primary: the Global Datastore must be created with the primary as its only member, got %v", members)
 	}
+	// Two secrets, each replicated to the secondary region: the AUTH token
+	// and the key the checkers sign the heartbeat with.
 	secrets := t.of("AWS::SecretsManager::Secret")
-	if len(secrets) != 1 || !strings.Contains(fmt.Sprint(secrets[0].Properties["ReplicaRegions"]), secondary) {
-		bad("primary: want one AUTH token secret replicated to %s", secondary)
+	for _, what := range []string{"AUTH token", "heartbeat"} {
+		n := 0
+		for _, sec := range secrets {
+			if strings.Contains(fmt.Sprint(sec.Properties["Description"]), what) &&
+				strings.Contains(fmt.Sprint(sec.Properties["ReplicaRegions"]), secondary) {
+				n++
+			}
+		}
+		if n != 1 {
+			bad("primary: want one %s secret replicated to %s, found %d", what, secondary, n)
+		}
+	}
+	if len(secrets) != 2 {
+		bad("primary: %d secrets, want 2 (the AUTH token and the heartbeat key)", len(secrets))
 	}
 	checkChecker("primary", t, "auto", bad)
 	checkPromoter("primary", t, secondary, bad)
