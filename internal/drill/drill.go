@@ -21,7 +21,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/redisha/redisha/internal/deployment"
 	"io"
 	"net"
 	"os"
@@ -30,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/sim/alarmeval"
 	"github.com/redisha/redisha/internal/sim/cwlocal"
 	"github.com/redisha/redisha/internal/sim/ddblocal"
@@ -149,21 +149,21 @@ func (d *Drill) loopInterval() time.Duration { return d.cfg.Deployment.Loop.Inte
 
 // Drill is one running rehearsal.
 type Drill struct {
-	cfg   Config
-	clock *timescale.Clock
-	topo  *Topology
-	cw    map[string]*cwlocal.Server // each region's CloudWatch
+	cfg       Config
+	clock     *timescale.Clock
+	topo      *Topology
+	cw        map[string]*cwlocal.Server // each region's CloudWatch
+	ddb       *ddblocal.Server
+	alarms    *alarmeval.Evaluator
+	dns       *dnslocal.Server
+	checkers  map[string]*checker
+	apps      []*app
+	tl        *Timeline
+	ds        *datastore
+	promoters map[string]*regionPromoter
 	// heartbeatKeyFile holds the key checkers sign heartbeats with and
 	// promoters verify them with, when the deployment signs them.
 	heartbeatKeyFile string
-	ddb              *ddblocal.Server
-	alarms           *alarmeval.Evaluator
-	dns              *dnslocal.Server
-	checkers         map[string]*checker
-	apps             []*app
-	tl               *Timeline
-	ds               *datastore
-	promoters        map[string]*regionPromoter
 
 	// runs tracks the checker and promoter runs the loop starts, so Run
 	// returns only after the last one.
