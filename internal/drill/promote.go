@@ -300,21 +300,25 @@ func (d *Drill) pagesOperator(dec promoter.Decision) bool {
 	return dec.PrimaryDown && len(refused) == 1 && refused[0] == promoter.GuardDataLoss
 }
 
-// lagBefore is the replication lag region r's checker last published
-// before until, as the on-call reads it on r's own dashboard: the replica's
-// freshness when the heartbeat stopped. ok is false when no sample lies
-// within window before until (a warm-up's first readings, taken before any
-// heartbeat arrived, are no measure of it).
+// lagBefore is the lowest replication lag region r's checker published in
+// the window before until, as the on-call reads it on r's own dashboard:
+// how fresh the replica was just before the heartbeat stopped. The floor,
+// not the last reading: once the primary is gone the heartbeat ages and then
+// expires (read as its TTL), and a warm-up's first readings, before any
+// heartbeat arrived, are no measure either. ok is false when no sample lies
+// in the window.
 func (d *Drill) lagBefore(r string, until time.Time, window time.Duration) (lag time.Duration, ok bool) {
 	to := d.clock.WallAt(until)
 	from := to.Add(-window)
-	var at time.Time
 	for _, m := range d.cw[r].Received() {
-		if m.MetricName != metrics.ReplicationLagSeconds || m.Timestamp.Before(from) || m.Timestamp.After(to) || m.Timestamp.Before(at) {
+		if m.MetricName != metrics.ReplicationLagSeconds || m.Timestamp.Before(from) || m.Timestamp.After(to) {
 			continue
 		}
-		at, ok = m.Timestamp, true
-		lag = time.Duration(m.Value * float64(time.Second))
+		v := time.Duration(m.Value * float64(time.Second))
+		if !ok || v < lag {
+			lag = v
+		}
+		ok = true
 	}
 	return lag, ok
 }
@@ -349,8 +353,9 @@ func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time) {
 		// cannot be read and the plan bounds the loss by now (the whole
 		// outage). The runbook (docs/failover.md): accept the amount the plan
 		// prints only when this region's replica was current before the
-		// heartbeat stopped: the lag it last published before the stall,
-		// within MAX_DATA_LOSS plus one interval.
+		// heartbeat stopped: the lowest lag it published in the four
+		// heartbeat intervals before the stall, within MAX_DATA_LOSS plus one
+		// interval.
 		// A stale replica is left to --accept-data-loss.
 		p.operator.AcceptedLoss = d.clock.Wall(d.cfg.AcceptDataLoss)
 		if a.Unreachable && p.operator.PrimaryDownConfirmed {
@@ -361,7 +366,7 @@ func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time) {
 			case !ok:
 				d.logf("operator: no replication lag published in %s before the heartbeat stopped: the loss is not accepted", p.region)
 			case lag > limit:
-				d.logf("operator: %s's replication lag before the heartbeat stopped was %s, over %s: the loss is not accepted",
+				d.logf("operator: %s's lowest replication lag before the heartbeat stopped was %s, over %s: the loss is not accepted",
 					p.region, d.clock.Scale(lag).Round(time.Second), d.clock.Scale(limit))
 			}
 			if ok && lag <= limit {
