@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/fence"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/redisconn"
 )
@@ -49,6 +50,12 @@ type Config struct {
 	HeartbeatKeyFile string
 	// Check shapes each check (timeout, role, heartbeat, key prefix, TTL).
 	Check check.Options
+	// Fence keeps a master node out of "writable" when the Global
+	// Datastore's primary is another region (see package fence); its Region
+	// is AWS_REGION. env: DATASTORE_ID (empty: no fence), FENCE_UNKNOWN
+	// (not-writable or node-role; default not-writable), FENCE_MAX_AGE
+	// (default 5m).
+	Fence fence.Options
 	// ClusterMode: auto (read cluster_enabled once per connection), on (a
 	// cluster-mode endpoint: check every shard) or off (one node, never
 	// asked). env: CLUSTER_MODE. default: auto
@@ -116,6 +123,10 @@ const (
 	EnvSecretTimeout   = "SECRET_TIMEOUT"
 	EnvPublishTimeout  = "PUBLISH_TIMEOUT"
 	EnvFunctionTimeout = "FUNCTION_TIMEOUT"
+	// EnvDatastoreID, EnvFenceUnknown and EnvFenceMaxAge set the fence.
+	EnvDatastoreID  = "DATASTORE_ID"
+	EnvFenceUnknown = "FENCE_UNKNOWN"
+	EnvFenceMaxAge  = "FENCE_MAX_AGE"
 	// EnvPassword is refused: a token in the environment ends up in
 	// templates and consoles. It is named here only to say so.
 	EnvPassword = "REDIS_PASSWORD"
@@ -246,6 +257,30 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			bad(EnvHighResolution, v, "use true or false")
 		}
 		c.HighResolution = b
+	}
+	c.Fence = fence.Options{DatastoreID: strings.TrimSpace(getenv(EnvDatastoreID)), Region: strings.TrimSpace(getenv(EnvAWSRegion))}
+	if v := getenv(EnvFenceUnknown); v != "" {
+		switch u := fence.Unknown(strings.ToLower(v)); u {
+		case fence.NotWritable, fence.NodeRole:
+			c.Fence.Unknown = u
+		default:
+			bad(EnvFenceUnknown, v, "use not-writable (the region of the PRIMARY failover record) or node-role (the SECONDARY record's)")
+		}
+	}
+	if v := getenv(EnvFenceMaxAge); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > time.Hour {
+			bad(EnvFenceMaxAge, v, "use a positive Go duration of at most 1h, e.g. 5m")
+		}
+		c.Fence.MaxAge = d
+	}
+	if c.Fence.DatastoreID != "" && c.Fence.Region == "" {
+		errs = append(errs, envErrorf(EnvAWSRegion, "%s is set but %s is not: the fence compares the datastore's primary region with this one; set %s (Lambda sets it)",
+			EnvDatastoreID, EnvAWSRegion, EnvAWSRegion))
+	}
+	if c.Fence.DatastoreID == "" && (c.Fence.Unknown != "" || c.Fence.MaxAge != 0) {
+		errs = append(errs, envErrorf(EnvDatastoreID, "%s or %s is set but %s is not: give the Global Datastore's id, or drop them",
+			EnvFenceUnknown, EnvFenceMaxAge, EnvDatastoreID))
 	}
 	budget := func(name string, d *time.Duration) {
 		if v := getenv(name); v != "" {

@@ -19,7 +19,7 @@ import (
 // the default (role, TLS, heartbeat, metrics mode, namespace, the budgets);
 // empty optional settings are left out. The password is never written, nor
 // AWS_REGION (Lambda sets it): the heartbeat's region goes in
-// HEARTBEAT_REGION. CLUSTER_MODE is written only when it is not auto, the
+// HEARTBEAT_REGION, and the fence's is the function's own. CLUSTER_MODE is written only when it is not auto, the
 // default every reader knows.
 func (c Config) Env() map[string]string {
 	env := map[string]string{
@@ -50,6 +50,11 @@ func (c Config) Env() map[string]string {
 		EnvHeartbeatKeyFile:      c.HeartbeatKeyFile,
 		EnvDimensions:            FormatDimensions(c.Dimensions),
 		EnvHeartbeatRegion:       c.Check.Region,
+		EnvDatastoreID:           c.Fence.DatastoreID,
+		EnvFenceUnknown:          string(c.Fence.Unknown),
+	}
+	if c.Fence.MaxAge != 0 {
+		optional[EnvFenceMaxAge] = c.Fence.MaxAge.String()
 	}
 	if c.ClusterMode != "" && c.ClusterMode != check.ClusterAuto {
 		optional[EnvClusterMode] = string(c.ClusterMode)
@@ -90,7 +95,8 @@ func EnvNames() []string {
 	for _, n := range []string{EnvAddr, EnvTLS, EnvTLSServerName, EnvTLSCAFile, EnvUsername, EnvAuthSecretARN,
 		EnvPasswordFile, EnvDB, EnvCheckTimeout, EnvExpectRole, EnvClusterMode, EnvHeartbeat, EnvKeyPrefix, EnvKeyTTL,
 		EnvMetricsMode, EnvNamespace, EnvDimensions, EnvHighResolution, EnvHeartbeatRegion, EnvAWSRegion,
-		EnvSecretTimeout, EnvPublishTimeout, EnvFunctionTimeout, EnvHeartbeatKeySecretARN, EnvHeartbeatKeyFile} {
+		EnvSecretTimeout, EnvPublishTimeout, EnvFunctionTimeout, EnvHeartbeatKeySecretARN, EnvHeartbeatKeyFile,
+		EnvDatastoreID, EnvFenceUnknown, EnvFenceMaxAge} {
 		names[n] = true
 	}
 	return slices.Sorted(maps.Keys(names))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/fence"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/redisconn"
 )
@@ -39,13 +40,23 @@ func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
 			Redis:       redisconn.Config{Addr: "clustercfg.redis-primary.abc123.use1.cache.amazonaws.com:6379", TLS: true},
 			ClusterMode: check.ClusterOn,
 		},
+		"fenced checker of the PRIMARY record": {
+			Redis: redisconn.Config{Addr: "master.redis-primary.abc123.use1.cache.amazonaws.com:6379", TLS: true},
+			Check: check.Options{Region: "us-east-1"},
+			Fence: fence.Options{DatastoreID: "ldgnf-redisha", Region: "us-east-1", Unknown: fence.NotWritable, MaxAge: 2 * time.Minute},
+		},
 		"one node, never asked":      {Redis: redisconn.Config{Addr: "redis.internal:6379"}, ClusterMode: check.ClusterOff},
 		"zero value but the address": {Redis: redisconn.Config{Addr: "redis.internal:6379"}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			env := c.Env()
-			got, err := FromEnv(func(k string) string { return env[k] })
+			got, err := FromEnv(func(k string) string {
+				if k == EnvAWSRegion {
+					return c.Fence.Region // Lambda sets it, Env does not
+				}
+				return env[k]
+			})
 			if err != nil {
 				t.Fatalf("FromEnv(Env()) refused %v: %v", env, err)
 			}

@@ -10,10 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/fence"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/secret"
@@ -103,5 +105,14 @@ func Build(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.L
 		t = tokens
 	}
 	h = New(checker, pub, t, log).WithBudgets(Budgets{Token: cfg.SecretTimeout, Publish: cfg.PublishTimeout, Margin: config.InvocationMargin})
+	if cfg.Fence.DatastoreID != "" {
+		// The local region's ElastiCache API (AWS_ENDPOINT_URL_ELASTICACHE
+		// honoured), through the VPC's endpoint or NAT.
+		ac, err := loadAWS()
+		if err != nil {
+			return nil, nil, err
+		}
+		h.WithFence(fence.New(elasticache.NewFromConfig(ac), cfg.Fence))
+	}
 	return h, checker.Close, nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/fence"
 	"github.com/redisha/redisha/internal/metrics"
 )
 
@@ -71,15 +72,32 @@ type Tokens interface {
 	Invalidate()
 }
 
+// Fence judges whether a master node may be reported writable;
+// *fence.Fence is the production one.
+type Fence interface {
+	Read(ctx context.Context) fence.Reading
+	Judge(nodeWritable bool, r fence.Reading) fence.Verdict
+}
+
+var _ Fence = (*fence.Fence)(nil)
+
 // Handler holds what lives across warm invocations: the Redis client (inside
-// the Checker), the metrics publisher and the token cache, built once at init.
+// the Checker), the metrics publisher, the token cache and the fence, built
+// once at init.
 type Handler struct {
 	checker   Checker
 	publisher metrics.Publisher
 	tokens    Tokens
+	fence     Fence
 	log       *slog.Logger
 	budgets   Budgets
 	warnOnce  sync.Once
+}
+
+// WithFence sets the fence and returns h.
+func (h *Handler) WithFence(f Fence) *Handler {
+	h.fence = f
+	return h
 }
 
 // New returns a handler. tokens may be nil when Redis needs no AUTH.
@@ -112,6 +130,12 @@ type Response struct {
 	Trigger string `json:"trigger"`
 	// Published is true when the metrics were accepted.
 	Published bool `json:"published"`
+	// DatastorePrimary is the Global Datastore's primary region as the
+	// fence read it; empty without a fence or when unknown.
+	DatastorePrimary string `json:"datastore_primary,omitempty"`
+	// Fenced says why a node that answers as master is reported not
+	// writable.
+	Fenced string `json:"fenced,omitempty"`
 }
 
 // Event is the part of an invocation payload the handler reads: an
@@ -157,8 +181,22 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (Response
 		}
 	}
 	checkCtx, cancel := context.WithDeadline(ctx, h.checkDeadline(ctx))
+	// The fence reads the datastore's primary beside the check, within the
+	// same deadline.
+	var reading fence.Reading
+	var wg sync.WaitGroup
+	if h.fence != nil {
+		wg.Go(func() { reading = h.fence.Read(checkCtx) })
+	}
 	res := h.checker.Check(checkCtx)
+	wg.Wait()
 	cancel()
+	if h.fence != nil {
+		resp.DatastorePrimary = reading.Primary
+		if v := h.fence.Judge(res.Writable, reading); res.Writable && !v.Writable {
+			res.Writable, resp.Fenced = false, v.Reason
+		}
+	}
 	if res.Reason == check.ReasonAuth && h.tokens != nil {
 		h.tokens.Invalidate() // rotated? the next invocation reads it afresh
 	}
@@ -181,6 +219,15 @@ func (h *Handler) logResult(ctx context.Context, resp Response) {
 	res := resp.Result
 	attrs := []any{"healthy", res.Healthy, "role", res.Role, "writable", res.Writable, "latency_ms", res.LatencyMS,
 		"trigger", resp.Trigger}
+	if resp.DatastorePrimary != "" {
+		attrs = append(attrs, "datastore_primary", resp.DatastorePrimary)
+	}
+	if resp.Fenced != "" {
+		// A master the datastore does not name: an operator must look.
+		attrs = append(attrs, "fenced", resp.Fenced)
+		h.log.WarnContext(ctx, "check", attrs...)
+		return
+	}
 	if res.Expect != "" {
 		attrs = append(attrs, "expect_role", res.Expect)
 	}

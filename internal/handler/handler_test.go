@@ -20,6 +20,7 @@ import (
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/secret"
 	"github.com/redisha/redisha/internal/sim/cwlocal"
+	"github.com/redisha/redisha/internal/sim/eclocal"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
 	"github.com/redisha/redisha/internal/testbed/secretlocal"
@@ -330,5 +331,63 @@ func TestBuildClusterEndpointOneShardDown(t *testing.T) {
 	shard := "shard 10922-16383 at " + servers[2].Addr
 	if !strings.Contains(resp.Error, shard) || !strings.Contains(logs.String(), shard) || !strings.Contains(logs.String(), `"failed_shards":1`) {
 		t.Fatalf("the failing shard is not named: error %q, logs %s", resp.Error, logs.String())
+	}
+}
+
+// The handler as Build wires it with DATASTORE_ID: a master node in a region
+// the Global Datastore does not name as primary (an old primary back
+// undemoted) is reported healthy but not writable, and says why; once the
+// datastore names the region, it is writable again.
+func TestBuildFencesAMasterTheDatastoreDoesNotName(t *testing.T) {
+	srv := redistest.Start(t, redisserver.Options{})
+	ec := eclocal.New(eclocal.Options{})
+	t.Cleanup(ec.Close)
+	roles := func(primary string) {
+		role := map[bool]string{true: eclocal.RolePrimary, false: eclocal.RoleSecondary}
+		ec.PutDatastore(eclocal.Datastore{ID: "ldgnf-redisha", Members: []eclocal.Member{
+			{ReplicationGroupID: "redisha-primary", Region: "us-east-1", Role: role[primary == "us-east-1"]},
+			{ReplicationGroupID: "redisha-secondary", Region: "us-west-2", Role: role[primary == "us-west-2"]}}})
+	}
+	roles("us-west-2")
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL_ELASTICACHE": ec.URL(), "AWS_ACCESS_KEY_ID": "AKIDLOCAL",
+		"AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1"} {
+		t.Setenv(k, v)
+	}
+	cfg, err := config.FromEnv(func(k string) string {
+		return map[string]string{config.EnvAddr: srv.Addr, config.EnvTLS: "false", config.EnvMetricsMode: "emf",
+			config.EnvCheckTimeout: "2s", config.EnvAWSRegion: "us-east-1", config.EnvDatastoreID: "ldgnf-redisha"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, logs bytes.Buffer
+	h, closeFn, err := Build(context.Background(), cfg, &stdout, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closeFn() })
+	invoke := func() (Response, map[string]any) {
+		t.Helper()
+		stdout.Reset()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := h.Handle(ctx, readEvent(t, "eventbridge-scheduled.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var emf map[string]any
+		if err := json.Unmarshal(stdout.Bytes(), &emf); err != nil {
+			t.Fatalf("EMF line %q: %v", stdout.String(), err)
+		}
+		return resp, emf
+	}
+	resp, emf := invoke()
+	if !resp.Healthy || resp.Writable || emf["WritableStatus"] != 0.0 || resp.DatastorePrimary != "us-west-2" ||
+		!strings.Contains(resp.Fenced, "the datastore's primary is us-west-2") || !strings.Contains(logs.String(), `"fenced"`) {
+		t.Fatalf("fenced master: %+v, EMF %v, logs %s", resp, emf, logs.String())
+	}
+	roles("us-east-1")
+	if resp, emf := invoke(); !resp.Writable || emf["WritableStatus"] != 1.0 || resp.Fenced != "" {
+		t.Fatalf("named primary: %+v, EMF %v", resp, emf)
 	}
 }
