@@ -79,7 +79,7 @@ func newRegionRunners(stack awscdk.Stack, d deployment.Deployment, r deployment.
 	mon := newMonitoring(stack, MonitoringProps{Deployment: d, Region: r})
 	pr := newPromoter(stack, PromoterProps{Deployment: d, Region: r, Network: n, Topic: mon.topic, Target: t})
 	ck := newChecker(stack, CheckerProps{Deployment: d, Region: r, Network: n, Promoter: pr.fn, Addr: t.Addr, ServerName: t.ServerName,
-		SecretARN: t.SecretARN, HeartbeatKeyARN: t.HeartbeatKeyARN})
+		SecretARN: t.SecretARN, HeartbeatKeyARN: t.HeartbeatKeyARN, DatastoreID: t.DatastoreID})
 	mon.watchRunners(stack, ck.fn, pr.fn, ck.machine)
 	return mon, pr, ck
 }

@@ -32,6 +32,8 @@ type CheckerProps struct {
 	Addr, ServerName, SecretARN string
 	// HeartbeatKeyARN is the heartbeat key's secret in the region.
 	HeartbeatKeyARN string
+	// DatastoreID is the Global Datastore's id, for the fence.
+	DatastoreID string
 	// Promoter, when set, is invoked asynchronously after each check, so
 	// it decides on the same 30-second loop without delaying it.
 	Promoter awslambda.IFunction
@@ -77,6 +79,16 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 				"cloudwatch:namespace": jsii.String(metrics.DefaultNamespace), "aws:RequestedRegion": awscdk.Stack_Of(scope).Region()}},
 		}))
 	}
+	env := p.Region.CheckerFor(deployment.Target{Addr: p.Addr, ServerName: p.ServerName, SecretARN: p.SecretARN,
+		HeartbeatKeyARN: p.HeartbeatKeyARN, DatastoreID: p.DatastoreID})
+	if id := env.Fence.DatastoreID; id != "" {
+		// The fence reads which member is the datastore's primary: this
+		// datastore only, through this region's endpoint.
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("elasticache:DescribeGlobalReplicationGroups"),
+			Resources: jsii.Strings(fmt.Sprintf("arn:%s:elasticache::%s:globalreplicationgroup:%s", *awscdk.Aws_PARTITION(), *awscdk.Stack_Of(scope).Account(), id)),
+		}))
+	}
 	vpcFunctionENIs(role)
 
 	fn := awslambda.NewFunction(scope, jsii.String("Checker"), &awslambda.FunctionProps{
@@ -93,7 +105,7 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 		VpcSubnets:     &awsec2.SubnetSelection{Subnets: p.Network.vpc.SelectSubnets(nil).Subnets},
 		SecurityGroups: &[]awsec2.ISecurityGroup{p.Network.checkSG},
 		// The runtime's own configuration, written in its own names.
-		Environment: stringMap(p.Region.CheckerFor(deployment.Target{Addr: p.Addr, ServerName: p.ServerName, SecretARN: p.SecretARN, HeartbeatKeyARN: p.HeartbeatKeyARN}).Env()),
+		Environment: stringMap(env.Env()),
 		// Opt-in (nil by default): reserving concurrency fails in accounts
 		// whose quota leaves under 100 unreserved (new accounts), and the
 		// loop runs one check at a time anyway.

@@ -77,6 +77,7 @@ func TestCheckerEnvironmentPassesTheRuntimeValidation(t *testing.T) {
 				}
 				env[k] = standIn(t, s.tpl[stack], v)
 			}
+			env[config.EnvAWSRegion] = map[string]string{"primary": "us-east-1", "secondary": "us-west-2"}[stack] // Lambda sets it
 			c, err := config.FromEnv(func(k string) string { return env[k] })
 			if err != nil {
 				t.Errorf("%s/%s: the checker would refuse its environment %v:\n%v", name, stack, env, err)

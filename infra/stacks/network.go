@@ -150,10 +150,11 @@ func newNetwork(scope constructs.Construct, p NetworkProps) *network {
 	// Secrets Manager from inside the VPC, for the AUTH token.
 	n.interfaceEndpoint(scope, "Secrets", awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(),
 		"Secrets Manager endpoint", "checker and promoter GetSecretValue", "to Secrets Manager", n.checkSG, n.promoterSG)
-	// The promoter: the local ElastiCache API (the
-	// describe calls and the failover), its pages, and its latch table.
+	// The local ElastiCache API: the checker's fence reads the datastore's
+	// primary, the promoter describes and fails over. The promoter's pages
+	// and its latch table follow.
 	n.interfaceEndpoint(scope, "ElastiCache", awsec2.InterfaceVpcEndpointAwsService_ELASTICACHE(),
-		"ElastiCache API endpoint", "promoter describe and failover calls", "to the ElastiCache API", n.promoterSG)
+		"ElastiCache API endpoint", "checker fence and promoter describe and failover calls", "to the ElastiCache API", n.checkSG, n.promoterSG)
 	n.interfaceEndpoint(scope, "Sns", awsec2.InterfaceVpcEndpointAwsService_SNS(),
 		"SNS endpoint", "promoter pages", "to SNS", n.promoterSG)
 	if len(n.routeTables) > 0 {

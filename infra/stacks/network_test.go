@@ -67,7 +67,7 @@ func TestCacheReachableOnlyFromTheChecker(t *testing.T) {
 			egress[from] = append(egress[from], jsonOf(out["FromPort"])+"→"+to)
 		}
 		for from, want := range map[string][]string{
-			"CheckerSG":   {"443→SecretsEndpointSG", "6379→CacheSG"},
+			"CheckerSG":   {"443→ElastiCacheEndpointSG", "443→SecretsEndpointSG", "6379→CacheSG"},
 			"PromoterSG":  {"443→ElastiCacheEndpointSG", "443→SecretsEndpointSG", "443→SnsEndpointSG", "6379→CacheSG"},
 			"AppClientSG": {"6379→CacheSG"},
 		} {

@@ -17,7 +17,7 @@ import (
 // promoters returns the promoter functions of a template: those whose
 // environment names a Global Datastore.
 func promoters(tp assertions.Template) []map[string]any {
-	return functionsWith(tp, promoter.EnvDatastoreID)
+	return functionsWith(tp, promoter.EnvLatchTable)
 }
 
 // Every promoter's environment, as synthesized, passes the runtime's own

@@ -281,6 +281,8 @@ func TestCheckerRoleIsLeastPrivilege(t *testing.T) {
 				map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("AuthToken"))},
 				map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("HeartbeatKey"))},
 			}},
+			// The fence: which member is the datastore's primary.
+			map[string]any{"Action": "elasticache:DescribeGlobalReplicationGroups", "Effect": "Allow", "Resource": assertions.Match_AnyValue()},
 			// No PutMetricData: the checker publishes EMF (metricsMode=emf).
 			map[string]any{"Action": []any{"ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
 				"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}, "Effect": "Allow", "Resource": "*"},

@@ -262,7 +262,7 @@ func checkPromoter(stack string, t template, peer string, bad func(string, ...an
 	for _, f := range t.of("AWS::Lambda::Function") {
 		env, _ := f.Properties["Environment"].(map[string]any)
 		vars, _ := env["Variables"].(map[string]any)
-		if vars[promoter.EnvDatastoreID] == nil {
+		if vars[promoter.EnvLatchTable] == nil {
 			continue
 		}
 		n++

@@ -52,7 +52,7 @@ type Config struct {
 	Check check.Options
 	// Fence keeps a master node out of "writable" when the Global
 	// Datastore's primary is another region (see package fence); its Region
-	// is AWS_REGION. env: DATASTORE_ID (empty: no fence), FENCE_UNKNOWN
+	// is AWS_REGION. env: GLOBAL_DATASTORE_ID (empty: no fence), FENCE_UNKNOWN
 	// (not-writable or node-role; default not-writable), FENCE_MAX_AGE
 	// (default 5m).
 	Fence fence.Options
@@ -124,7 +124,7 @@ const (
 	EnvPublishTimeout  = "PUBLISH_TIMEOUT"
 	EnvFunctionTimeout = "FUNCTION_TIMEOUT"
 	// EnvDatastoreID, EnvFenceUnknown and EnvFenceMaxAge set the fence.
-	EnvDatastoreID  = "DATASTORE_ID"
+	EnvDatastoreID  = "GLOBAL_DATASTORE_ID"
 	EnvFenceUnknown = "FENCE_UNKNOWN"
 	EnvFenceMaxAge  = "FENCE_MAX_AGE"
 	// EnvPassword is refused: a token in the environment ends up in

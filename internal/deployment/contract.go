@@ -48,6 +48,7 @@ func runtimeRefusals(d Deployment, raw map[string]string) []error {
 	for _, r := range d.Regions {
 		t := standInTarget(d.Settings, r)
 		env := r.CheckerFor(t).Env()
+		env[config.EnvAWSRegion] = r.Name // Lambda sets it
 		_, err := config.FromEnv(func(k string) string { return env[k] })
 		for _, fe := range envErrors(err) {
 			key := contextKeyOf[fe.Name]

@@ -21,6 +21,7 @@ import (
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/fence"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/redisconn"
@@ -185,7 +186,7 @@ func New(s Settings) Deployment {
 		peer := regions[1-i]
 		d.Regions[i] = Region{
 			Name: r.name, Label: r.label, Stack: StackID(s.Name, r.label), GroupID: r.group,
-			Checker:   checkerConfig(s, r.group),
+			Checker:   checkerConfig(s, r.name, r.group, failoverOf(i)),
 			Promoter:  promoterConfig(s, r.name, r.group, peer.name, peer.group),
 			Writable:  writableAlarm(s, r.name, r.group),
 			Unhealthy: unhealthyAlarm(s, r.name, r.group),
@@ -195,7 +196,8 @@ func New(s Settings) Deployment {
 		}
 	}
 	d.DNS = DNS{Zone: s.ZoneName}
-	for i, failover := range []string{FailoverPrimary, FailoverSecondary} {
+	for i := range d.DNS.Records {
+		failover := failoverOf(i)
 		r := d.Regions[i]
 		d.DNS.Records[i] = Record{
 			Name: s.RecordName, Failover: failover, SetIdentifier: r.Label, TTL: time.Duration(s.RecordTTL) * time.Second,
@@ -265,16 +267,38 @@ func CheckerDimensions(groupID string) []metrics.Dimension {
 	return []metrics.Dimension{{Name: "ReplicationGroup", Value: groupID}}
 }
 
+// failoverOf is the failover record of the region at index i: the primary
+// at creation holds the PRIMARY record.
+func failoverOf(i int) string {
+	if i == 0 {
+		return FailoverPrimary
+	}
+	return FailoverSecondary
+}
+
 // checkerConfig is a region's checker. The role is auto in both regions:
 // the check follows what the node says it is, so the promoted region's
 // checker writes (WritableStatus 1, the heartbeat) and the demoted one reads
 // the heartbeat's age. A fixed role would pin a region to one shape: a
 // checker fixed to replica never reports its region writable after a
 // promotion, and DNS would never follow.
-func checkerConfig(s Settings, groupID string) config.Config {
+//
+// The fence (package fence) reads the datastore's primary from the local
+// ElastiCache API, which the VPC must reach: through the endpoints the app
+// creates, its NAT, or the imported VPC's own route (vpcEgress). Its policy
+// on an unknown primary follows the region's failover record.
+func checkerConfig(s Settings, region, groupID, failover string) config.Config {
+	f := fence.Options{Region: region}
+	if s.ReachesAPIs() {
+		f.Unknown = fence.NodeRole
+		if failover == FailoverPrimary {
+			f.Unknown = fence.NotWritable
+		}
+	}
 	return config.Config{
+		Fence:       f,
 		Redis:       redisconn.Config{TLS: true},
-		Check:       check.Options{Timeout: s.CheckTimeout, ExpectRole: check.Auto, Heartbeat: true},
+		Check:       check.Options{Timeout: s.CheckTimeout, ExpectRole: check.Auto, Heartbeat: true, Region: region},
 		MetricsMode: s.MetricsMode,
 		Namespace:   Namespace,
 		Dimensions:  CheckerDimensions(groupID),
@@ -287,11 +311,15 @@ func checkerConfig(s Settings, groupID string) config.Config {
 }
 
 // CheckerFor is r's checker with what only a deploy knows: the endpoint
-// (host:port), the name in its certificate and the token's secret.
+// (host:port), the name in its certificate, the token's secret, the
+// heartbeat key's and the datastore's id (for the fence).
 func (r Region) CheckerFor(t Target) config.Config {
 	c := r.Checker
 	c.Redis.Addr, c.Redis.TLSServerName, c.AuthSecretARN = t.Addr, t.ServerName, t.SecretARN
-	c.HeartbeatKeySecretARN = ""
+	c.HeartbeatKeySecretARN, c.Fence.DatastoreID = "", ""
+	if c.Fence.Unknown != "" {
+		c.Fence.DatastoreID = t.DatastoreID
+	}
 	if r.SignedHeartbeats {
 		c.HeartbeatKeySecretARN = t.HeartbeatKeyARN
 	}
@@ -330,7 +358,7 @@ type Target struct {
 	ServerName      string // the name in its certificate
 	SecretARN       string // the token's secret in the region
 	HeartbeatKeyARN string // the heartbeat key's secret in the region (when SignedHeartbeats)
-	DatastoreID     string // the Global Datastore's full id (promoter)
+	DatastoreID     string // the Global Datastore's full id (promoter, checker's fence)
 	TopicARN        string // the region's alarm topic (promoter)
 }
 

@@ -532,3 +532,9 @@ func compareVersions(a, b []int) int {
 	}
 	return 0
 }
+
+// ReachesAPIs says whether the region VPCs reach the regional AWS APIs the
+// checker's fence and the promoter call (ElastiCache, DynamoDB, SNS): through
+// the interface endpoints the app creates, its NAT, or an imported VPC's own
+// route (vpcEgress).
+func (s Settings) ReachesAPIs() bool { return s.VpcEndpoints || s.NatGateway || s.VpcEgress }

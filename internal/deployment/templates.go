@@ -124,7 +124,7 @@ func (st *stackTemplate) readRegion(d *Deployment) (*Region, error) {
 	for _, id := range st.tpl.of("AWS::Lambda::Function") {
 		env := st.tpl.environment(st.tpl.Resources[id].Properties)
 		switch {
-		case env[promoter.EnvDatastoreID] != "":
+		case env[promoter.EnvLatchTable] != "":
 			promoterEnv = env
 			d.Source[r.Name+" promoter"] = st.source(id)
 		case env[config.EnvAddr] != "":
@@ -138,6 +138,7 @@ func (st *stackTemplate) readRegion(d *Deployment) (*Region, error) {
 	if checkerEnv == nil {
 		return nil, nil
 	}
+	checkerEnv[config.EnvAWSRegion] = r.Name // Lambda sets it
 	c, err := config.FromEnv(func(k string) string { return checkerEnv[k] })
 	if err != nil {
 		return nil, fmt.Errorf("%s: the checker's environment: %w", d.Source[r.Name+" checker"], err)

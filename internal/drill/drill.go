@@ -169,13 +169,20 @@ type Drill struct {
 	// returns only after the last one.
 	runs sync.WaitGroup
 
-	mu        sync.Mutex
-	fault     time.Time       // scenario time of the fault
-	lost      map[string]bool // the region's promoter is gone
-	silenced  map[string]bool // the region's checker publishes nothing
-	decisions []Decision
-	notes     []string
-	paged     map[string]bool // the on-call was paged about this region's promotion
+	mu    sync.Mutex
+	fault time.Time       // scenario time of the fault
+	lost  map[string]bool // the region's promoter is gone
+	// darkAt is when a lost region stopped answering the on-call (its
+	// CloudWatch; AWS Health's start time in a real outage).
+	darkAt map[string]time.Time
+	// fenceBreach is how long redis.internal answered an old primary that
+	// still takes writes (watchFence); breachSince/breachPrev track it.
+	fenceBreach             time.Duration
+	breachSince, breachPrev time.Time
+	silenced                map[string]bool // the region's checker publishes nothing
+	decisions               []Decision
+	notes                   []string
+	paged                   map[string]bool // the on-call was paged about this region's promotion
 }
 
 // writableAlarm is the name of a region's writable alarm, as deployed.
@@ -232,12 +239,13 @@ func alarmOf(a deployment.AlarmSpec) alarmeval.Alarm {
 // swaps: the endpoint (the path its observers take to the region's
 // primary, which a partition can cut), no TLS and no token (the loopback
 // servers speak plain TCP without AUTH), the check's deadline on the drill's
-// clock, and the AWS endpoints. Everything else is as deployed, the role and
+// clock, and the AWS endpoints (CloudWatch's, and the datastore's for the
+// fence). Everything else is as deployed, the role and
 // the metrics mode included: EMF lines on stdout become metrics as
 // CloudWatch Logs extracts them.
 func (d *Drill) checkerEnv(label string) []string {
 	r := d.region(label)
-	c := r.CheckerFor(deployment.Target{Addr: d.topo.Region(label).Observed.Addr})
+	c := r.CheckerFor(deployment.Target{Addr: d.topo.Region(label).Observed.Addr, DatastoreID: d.datastoreID()})
 	c.Redis.TLS, c.PasswordFile = false, ""
 	if r.SignedHeartbeats {
 		// The deployed secret's stand-in: one key both regions share.
@@ -245,7 +253,9 @@ func (d *Drill) checkerEnv(label string) []string {
 	}
 	c.Check.Timeout = max(d.clock.Wall(c.Check.Timeout), 100*time.Millisecond)
 	env := []string{"AWS_REGION=" + r.Name, "AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + d.cw[label].URL()}
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDWATCH=" + d.cw[label].URL(),
+		// The fence's reads of the datastore's roles.
+		"AWS_ENDPOINT_URL_ELASTICACHE=" + d.ds.ec.URL()}
 	for k, v := range c.Env() {
 		env = append(env, k+"="+v)
 	}
@@ -273,7 +283,7 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d = &Drill{cfg: cfg, clock: clock, checkers: map[string]*checker{}, lost: map[string]bool{}, silenced: map[string]bool{},
+	d = &Drill{cfg: cfg, clock: clock, checkers: map[string]*checker{}, lost: map[string]bool{}, darkAt: map[string]time.Time{}, silenced: map[string]bool{},
 		promoters: map[string]*regionPromoter{}, cw: map[string]*cwlocal.Server{}, paged: map[string]bool{}}
 	d.tl = newTimeline("a1", "a2", "b1", "b2", "checker a", "checker b", "alarm a-writable", "alarm b-writable",
 		"redis.internal", "datastore", "promoter b", "promoter a", "operator", "app a", "app b")
@@ -341,6 +351,8 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 		_ = d.dns.SetHost(EndpointName(region), ip)
 		d.tl.Mark("endpoint "+region+" moved", d.clock.Now())
 	}
+	// The datastore first: the checkers' fence reads its roles.
+	d.ds = newDatastore(d)
 	for _, r := range labels {
 		c, err := startChecker(cfg.Bootstrap, r, d.checkerEnv(r), d.cw[r].LogWriter(cfg.Logs))
 		if err != nil {
@@ -348,7 +360,6 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 		}
 		d.checkers[r] = c
 	}
-	d.ds = newDatastore(d)
 	if err = d.startPromoters(cfg.Logs); err != nil {
 		return d, err
 	}
@@ -397,6 +408,9 @@ func (d *Drill) loop(ctx context.Context) {
 			d.runs.Add(1)
 			go func(r string) {
 				defer d.runs.Done()
+				if r == "b" && d.clock.Sleep(ctx, checkerPhase) != nil {
+					return
+				}
 				res, ran, err := d.checkers[r].invoke(ctx, d.clock.Wall(10*time.Second)+time.Second)
 				if !ran || ctx.Err() != nil {
 					return
@@ -425,6 +439,15 @@ func (d *Drill) loop(ctx context.Context) {
 		}
 	}
 }
+
+// checkerPhase is how long after region a's check region b's runs in each
+// loop. In AWS the two regions' loops run at whatever phase their start times
+// give them; every replication lag b publishes is the true lag plus up to
+// that phase (the newest heartbeat arrived no later than the check), so a
+// phase within MAX_DATA_LOSS is what lets an on-call prove a replica current
+// from b's lag alone (docs/failover.md). The drill runs them at this one,
+// fixed so that its results do not depend on which goroutine wins.
+const checkerPhase = 3 * time.Second
 
 // sample records node roles, alarms, DNS and the datastore on the
 // timeline, and runs ElastiCache's in-region automatic failover.
@@ -489,11 +512,36 @@ func (d *Drill) sample(ctx context.Context) {
 		}
 		which, rec := d.dns.Choose()
 		d.tl.Set("redis.internal", "→ "+regionOfEndpoint(rec.Target)+" ("+strings.ToLower(string(which))+")", now)
+		d.watchFence(regionOfEndpoint(rec.Target), roles, now)
 		if st := d.ds.Status(); st == "available" {
 			d.tl.Set("datastore", "primary "+d.topo.PrimaryRegion(), now)
 		} else {
 			d.tl.Set("datastore", st, now)
 		}
+	}
+}
+
+// watchFence adds up the time redis.internal answers a region whose primary
+// node answers as master while the datastore's primary is the other region:
+// new clients would write where nothing replicates. Counted only from the
+// second sample in a row, so that the instant between a failover's two
+// steps (promote, demote) is not.
+func (d *Drill) watchFence(dnsRegion string, roles map[string]string, now time.Time) {
+	primary := d.topo.PrimaryRegion()
+	breach := dnsRegion != primary && (dnsRegion == "a" || dnsRegion == "b") &&
+		roles[d.topo.Primary(dnsRegion).Name] == "primary" && d.ds.Status() == "available"
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if breach && !d.breachSince.IsZero() {
+		d.fenceBreach += now.Sub(d.breachPrev)
+	}
+	if breach {
+		if d.breachSince.IsZero() {
+			d.breachSince = now
+		}
+		d.breachPrev = now
+	} else {
+		d.breachSince = time.Time{}
 	}
 }
 

@@ -270,7 +270,7 @@ func (d *Drill) runPromoter(ctx context.Context, p *regionPromoter) {
 		state = "refuse: " + refused[0]
 	}
 	if out.Decision.Notify && d.pagesOperator(out.Decision) {
-		d.page(ctx, p, decided)
+		d.page(ctx, p, decided, out.Decision.LossAtLeast)
 	}
 	if state != p.last {
 		p.last = state
@@ -325,8 +325,9 @@ func (d *Drill) lagBefore(r string, until time.Time, window time.Duration) (lag 
 
 // page is the on-call receiving a page about p's region: after the
 // configured reaction time they run the failover it advises, once per
-// drill; the guards decide whether it happens.
-func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time) {
+// drill; the guards decide whether it happens. floor is what the page says
+// a promotion surely loses (Decision.LossAtLeast).
+func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time, floor time.Duration) {
 	d.mu.Lock()
 	if d.paged[p.region] || at.Before(d.fault) {
 		d.mu.Unlock()
@@ -354,22 +355,39 @@ func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time) {
 		// outage). The runbook (docs/failover.md): accept the amount the plan
 		// prints only when this region's replica was current before the
 		// heartbeat stopped: the lowest lag it published in the four
-		// heartbeat intervals before the stall, within MAX_DATA_LOSS plus one
-		// interval.
-		// A stale replica is left to --accept-data-loss.
+		// heartbeat intervals before the stall within MAX_DATA_LOSS (or what
+		// the on-call accepts, --accept-data-loss), and the page's floor
+		// (the primary seen writing past the replica) too.
 		p.operator.AcceptedLoss = d.clock.Wall(d.cfg.AcceptDataLoss)
 		if a.Unreachable && p.operator.PrimaryDownConfirmed {
 			b := p.operator.Bounds
-			lag, ok := d.lagBefore(p.region, at.Add(-d.clock.Scale(b.StallAfter)), 4*b.HeartbeatInterval)
-			limit := b.MaxDataLoss + b.HeartbeatInterval
+			// The window ends when the primary region went dark, as the
+			// on-call knows it: a heartbeat that stopped well before that
+			// (the link broke first) shows as a lag already growing there.
+			until := at.Add(-d.clock.Scale(b.StallAfter))
+			d.mu.Lock()
+			if dark, ok := d.darkAt[other(p.region)]; ok {
+				until = dark
+			}
+			d.mu.Unlock()
+			lag, ok := d.lagBefore(p.region, until, 4*b.HeartbeatInterval)
+			// Each published lag is at least the true lag (the newest
+			// heartbeat arrived no later than the check), so a floor within
+			// MAX_DATA_LOSS proves the replica was within it.
+			limit := max(b.MaxDataLoss, d.clock.Wall(d.cfg.AcceptDataLoss))
+			// The page's floor is surely lost: the primary was seen writing
+			// past the replica's newest heartbeat (the link broke first).
 			switch {
+			case floor > limit:
+				d.logf("operator: the page says at least %s would be lost, over %s: the loss is not accepted",
+					d.clock.Scale(floor).Round(time.Second), d.clock.Scale(limit).Round(time.Second))
 			case !ok:
 				d.logf("operator: no replication lag published in %s before the heartbeat stopped: the loss is not accepted", p.region)
 			case lag > limit:
 				d.logf("operator: %s's lowest replication lag before the heartbeat stopped was %s, over %s: the loss is not accepted",
-					p.region, d.clock.Scale(lag).Round(time.Second), d.clock.Scale(limit))
+					p.region, d.clock.Scale(lag).Round(time.Second), d.clock.Scale(limit).Round(time.Second))
 			}
-			if ok && lag <= limit {
+			if ok && lag <= limit && floor <= limit {
 				p.operator.AcceptedLoss = promoter.AnyLoss
 				cmd += " --accept-data-loss <the plan's amount>"
 			}
@@ -379,6 +397,19 @@ func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time) {
 		// "another run recorded a decision first: run again", as the
 		// command says when the promoter decided in between.
 		for try := 0; out.Stale && try < 5 && ctx.Err() == nil; try++ {
+			out, err = p.operator.Run(ctx)
+		}
+		// A call that failed (throttled, an API error) is run again, as an
+		// on-call would, half a minute later; a refusal is not.
+		for try := 0; try < 3 && ctx.Err() == nil && (err != nil || (out.Promotion != nil && out.Promotion.Err != "")); try++ {
+			if err != nil {
+				d.logf("operator: failover --to %s: %v: again in 30s", p.region, err)
+			} else {
+				d.logf("operator: failover --to %s: %s: again in 30s", p.region, out.Promotion.Err)
+			}
+			if d.clock.Sleep(ctx, 30*time.Second) != nil {
+				return
+			}
 			out, err = p.operator.Run(ctx)
 		}
 		if ctx.Err() != nil {

@@ -52,6 +52,10 @@ type Report struct {
 	// the region whose endpoint took writes then.
 	DNSEnd string `json:"dns_end"`
 	Writer string `json:"writer_end"`
+	// OldPrimaryInDNS is how long redis.internal answered a region whose
+	// node still took writes while the datastore's primary was the other
+	// region (an old primary back undemoted, unfenced). Always a problem.
+	OldPrimaryInDNS float64 `json:"old_primary_in_dns_s"`
 }
 
 // PromotionReport is one completed cross-region failover.
@@ -237,6 +241,9 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 	}
 	_, rec := d.dns.Choose()
 	rep.DNSEnd, rep.Writer = regionOfEndpoint(rec.Target), d.writer(ctx)
+	d.mu.Lock()
+	rep.OldPrimaryInDNS = d.fenceBreach.Seconds()
+	d.mu.Unlock()
 	rep.Problems = sc.check(rep)
 	rep.Passed = len(rep.Problems) == 0
 	return rep
@@ -398,7 +405,10 @@ func orNone(s string) string {
 // writer is the region whose primary endpoint takes writes now ("" when
 // none does): what redis.internal must answer.
 func (d *Drill) writer(ctx context.Context) string {
-	for _, r := range labels {
+	// The datastore's primary first: an old primary back undemoted also
+	// answers as master, but it is not the writer.
+	primary := d.topo.PrimaryRegion()
+	for _, r := range []string{primary, other(primary)} {
 		c := adminClient(d.topo.Primary(r).Addr)
 		role, err := c.Do(ctx, "ROLE").Slice()
 		c.Close()

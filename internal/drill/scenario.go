@@ -107,6 +107,10 @@ func (s Scenario) check(r *Report) []string {
 	if planned != s.ExpectPlanned {
 		p = append(p, fmt.Sprintf("%d planned failovers, want %d", planned, s.ExpectPlanned))
 	}
+	if r.OldPrimaryInDNS > 0 {
+		p = append(p, fmt.Sprintf("for %s redis.internal answered an old primary that still took writes while the datastore's primary was the other region: "+
+			"new clients wrote where nothing replicates (is its checker fenced? GLOBAL_DATASTORE_ID)", fmtDur(r.OldPrimaryInDNS)))
+	}
 	if s.ExpectInRegion && r.InRegionFailovers == 0 {
 		p = append(p, "no in-region failover")
 	}
@@ -173,6 +177,7 @@ func (d *Drill) loseRegion(region string) {
 	d.mu.Lock()
 	d.lost[region] = true
 	d.silenced[region] = true
+	d.darkAt[region] = d.clock.Now()
 	d.mu.Unlock()
 	d.topo.StopRegion(region)
 	// The region's CloudWatch endpoint is gone, for the promoter and the
@@ -181,14 +186,16 @@ func (d *Drill) loseRegion(region string) {
 	d.promoters[other(region)].opPath.Down()
 }
 
-// restoreRegion brings a lost region back as the current roles want it.
-func (d *Drill) restoreRegion(ctx context.Context, region string) error {
-	if err := d.topo.RestoreRegion(ctx, region); err != nil {
+// restoreRegion brings a lost region back, demoted as the current roles want
+// it, or (demote false) with its primary still a master.
+func (d *Drill) restoreRegion(ctx context.Context, region string, demote bool) error {
+	if err := d.topo.RestoreRegion(ctx, region, demote); err != nil {
 		return err
 	}
 	d.mu.Lock()
 	d.lost[region] = false
 	d.silenced[region] = false
+	delete(d.darkAt, region)
 	d.mu.Unlock()
 	p := d.promoters[other(region)]
 	if err := p.opPath.Up(); err != nil {

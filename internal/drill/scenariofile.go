@@ -75,15 +75,19 @@ type step struct {
 	Call    string   `yaml:"call"`
 	Count   int      `yaml:"count"`
 	For     string   `yaml:"for"`
-	line    int
+	// Undemoted brings a region back (restore-region, resume-region) with
+	// its primary still a master, as an old primary the control plane
+	// never reached might return.
+	Undemoted bool `yaml:"undemoted"`
+	line      int
 }
 
 // actions are the faults and moves a step can make, with what each needs.
 var actions = map[string]string{
 	"lose-region":    "region: its servers, checker and promoter stop; its CloudWatch stops answering",
-	"restore-region": "region: the lost region comes back, demoted as the datastore's roles want it",
+	"restore-region": "region: the lost region comes back, demoted as the datastore's roles want it (undemoted: true: its primary still a master)",
 	"stall-region":   "region: every node stops answering (SIGSTOP); its checker keeps publishing 0",
-	"resume-region":  "region: a stalled region answers again",
+	"resume-region":  "region: a stalled region answers again, demoted if it lost the primary role meanwhile (undemoted: true: not)",
 	"crash-primary":  "region: the region's primary node dies (ElastiCache promotes its replica)",
 	"break-link":     "the inter-region replication link is cut",
 	"heal-link":      "the replication link is restored",
@@ -208,6 +212,11 @@ func parseScenario(name string, b []byte) (Scenario, error) {
 		switch s.Do {
 		case "lose-region", "restore-region", "stall-region", "resume-region", "crash-primary", "wait-converged":
 			region(line, "step "+fmt.Sprint(i+1)+": region", s.Region)
+		}
+		if s.Undemoted && s.Do != "restore-region" && s.Do != "resume-region" {
+			bad(line, "step %d: undemoted applies to restore-region and resume-region only", i+1)
+		}
+		switch s.Do {
 		case "switchover":
 			region(line, "step "+fmt.Sprint(i+1)+": to", s.To)
 		case "slow-link":
@@ -284,11 +293,11 @@ func (d *Drill) do(ctx context.Context, s step) error {
 	case "lose-region":
 		d.loseRegion(s.Region)
 	case "restore-region":
-		return d.restoreRegion(ctx, s.Region)
+		return d.restoreRegion(ctx, s.Region, !s.Undemoted)
 	case "stall-region":
 		return d.topo.StallRegion(s.Region)
 	case "resume-region":
-		return d.topo.ResumeRegion(s.Region)
+		return d.topo.ResumeRegion(ctx, s.Region, !s.Undemoted)
 	case "crash-primary":
 		d.topo.CrashPrimary(s.Region)
 	case "break-link":

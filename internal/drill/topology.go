@@ -65,6 +65,10 @@ type Topology struct {
 
 	mu     sync.Mutex
 	global int // index in Regions of the datastore's primary region
+	// down marks a region stopped or stalled: the control plane cannot
+	// reach it, so a failover leaves its primary as it was, and the
+	// region's return says whether it is demoted then.
+	down [2]bool
 }
 
 // nodeIPs are the nodes' loopback addresses: a1 a2 b1 b2.
@@ -233,6 +237,7 @@ func (t *Topology) PrimaryRegion() string {
 
 // StopRegion kills every node of the region (a region lost).
 func (t *Topology) StopRegion(region string) {
+	t.setDown(region, true)
 	for _, n := range t.Region(region).Nodes {
 		n.srv.Kill()
 	}
@@ -241,6 +246,7 @@ func (t *Topology) StopRegion(region string) {
 // StallRegion stops every node of the region with SIGSTOP: sockets stay
 // open and nothing answers.
 func (t *Topology) StallRegion(region string) error {
+	t.setDown(region, true)
 	for _, n := range t.Region(region).Nodes {
 		if err := n.srv.Pause(); err != nil {
 			return fmt.Errorf("stall %s: %w", n.Name, err)
@@ -249,14 +255,31 @@ func (t *Topology) StallRegion(region string) error {
 	return nil
 }
 
-// ResumeRegion continues a stalled region.
-func (t *Topology) ResumeRegion(region string) error {
+// ResumeRegion continues a stalled region. demote re-points its primary to
+// the datastore's primary when the region lost that role while stalled;
+// without it, the region's primary is still a master (AWS documents the
+// demotion only for an old primary it could reach).
+func (t *Topology) ResumeRegion(ctx context.Context, region string, demote bool) error {
 	for _, n := range t.Region(region).Nodes {
 		if err := n.srv.Resume(); err != nil {
 			return fmt.Errorf("resume %s: %w", n.Name, err)
 		}
 	}
+	t.mu.Lock()
+	idx := t.index(region)
+	upstream, primary := t.upstreamOf(idx), t.Regions[idx].Nodes[t.Regions[idx].primary]
+	t.mu.Unlock()
+	t.setDown(region, false)
+	if demote && upstream != "" {
+		return replicaOf(ctx, primary.Addr, upstream)
+	}
 	return nil
+}
+
+func (t *Topology) setDown(region string, down bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.down[t.index(region)] = down
 }
 
 // CrashPrimary kills the region's primary node only.
@@ -330,6 +353,7 @@ func (t *Topology) FailoverGlobal(ctx context.Context, region string) error {
 	t.global = idx
 	r, other := t.Regions[idx], t.Regions[1-idx]
 	next, old := r.Nodes[r.primary], other.Nodes[other.primary]
+	oldDown := t.down[1-idx]
 	t.mu.Unlock()
 	if err := replicaOf(ctx, next.Addr, ""); err != nil {
 		return fmt.Errorf("promote %s: %w", next.Name, err)
@@ -337,14 +361,20 @@ func (t *Topology) FailoverGlobal(ctx context.Context, region string) error {
 	if err := t.Link.Retarget(next.Addr); err != nil {
 		return err
 	}
-	_ = replicaOf(ctx, old.Addr, t.Link.Addr) // unreachable now: RestoreRegion re-points it
+	if !oldDown {
+		// The old primary stops accepting writes; a region the control plane
+		// cannot reach is left as it was (its return decides).
+		_ = replicaOf(ctx, old.Addr, t.Link.Addr)
+	}
 	return nil
 }
 
 // RestoreRegion brings a stopped region back and re-points it to the
 // current roles: its primary replicates from the datastore's primary when
-// the region is no longer the primary region, its replica from its primary.
-func (t *Topology) RestoreRegion(ctx context.Context, region string) error {
+// the region is no longer the primary region (unless demote is false: then
+// it comes back a master, as an old primary the control plane never
+// reached might), its replica from its primary.
+func (t *Topology) RestoreRegion(ctx context.Context, region string, demote bool) error {
 	t.mu.Lock()
 	idx := t.index(region)
 	r := t.Regions[idx]
@@ -359,6 +389,10 @@ func (t *Topology) RestoreRegion(ctx context.Context, region string) error {
 		} else {
 			_ = n.srv.Resume()
 		}
+	}
+	t.setDown(region, false)
+	if !demote {
+		upstream = ""
 	}
 	if err := replicaOf(ctx, primary.Addr, upstream); err != nil {
 		return err

@@ -152,7 +152,7 @@ func TestTopologyRegionLostThenGlobalFailoverAndRestore(t *testing.T) {
 		t.Fatal("B not promoted")
 	}
 	set(t, topo.Primary("b").Addr, "in-b")
-	if err := topo.RestoreRegion(ctx, "a"); err != nil {
+	if err := topo.RestoreRegion(ctx, "a", true); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range topo.Region("a").Nodes {
@@ -173,10 +173,51 @@ func TestTopologyStall(t *testing.T) {
 	if _, err := Role(context.Background(), topo.Primary("a").Addr); err == nil {
 		t.Error("a stalled primary answered")
 	}
-	if err := topo.ResumeRegion("a"); err != nil {
+	if err := topo.ResumeRegion(context.Background(), "a", true); err != nil {
 		t.Fatal(err)
 	}
 	if role(t, topo.Primary("a").Addr) != "master" {
 		t.Error("not back after resume")
+	}
+}
+
+// A region the control plane could not reach when B was promoted comes back,
+// undemoted, as a second master (a stalled one too), or demoted on request.
+func TestTopologyUndemotedReturn(t *testing.T) {
+	topo := startTopo(t)
+	ctx := context.Background()
+	topo.StopRegion("a")
+	if err := topo.FailoverGlobal(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.RestoreRegion(ctx, "a", false); err != nil {
+		t.Fatal(err)
+	}
+	if role(t, topo.Primary("a").Addr) != "master" || role(t, topo.Primary("b").Addr) != "master" {
+		t.Fatal("A did not come back a master beside B")
+	}
+
+	// Stalled through B's promotion back to A... then resumed: still B's
+	// node a master, until a demoting resume.
+	if err := topo.StallRegion("b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.FailoverGlobal(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.ResumeRegion(ctx, "b", false); err != nil {
+		t.Fatal(err)
+	}
+	if role(t, topo.Primary("b").Addr) != "master" {
+		t.Fatal("a stalled old primary was demoted while the control plane could not reach it")
+	}
+	if err := topo.StallRegion("b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.ResumeRegion(ctx, "b", true); err != nil {
+		t.Fatal(err)
+	}
+	if role(t, topo.Primary("b").Addr) != "slave" {
+		t.Fatal("a demoting resume left B a master")
 	}
 }

@@ -194,7 +194,11 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (Response
 	if h.fence != nil {
 		resp.DatastorePrimary = reading.Primary
 		if v := h.fence.Judge(res.Writable, reading); res.Writable && !v.Writable {
+			// The heartbeat a fenced master wrote is no write of the
+			// datastore: the other region's promoter must not read it as
+			// the primary's last writable moment.
 			res.Writable, resp.Fenced = false, v.Reason
+			res.HeartbeatWritten = time.Time{}
 		}
 	}
 	if res.Reason == check.ReasonAuth && h.tokens != nil {

@@ -334,7 +334,7 @@ func TestBuildClusterEndpointOneShardDown(t *testing.T) {
 	}
 }
 
-// The handler as Build wires it with DATASTORE_ID: a master node in a region
+// The handler as Build wires it with GLOBAL_DATASTORE_ID: a master node in a region
 // the Global Datastore does not name as primary (an old primary back
 // undemoted) is reported healthy but not writable, and says why; once the
 // datastore names the region, it is writable again.
@@ -383,7 +383,8 @@ func TestBuildFencesAMasterTheDatastoreDoesNotName(t *testing.T) {
 	}
 	resp, emf := invoke()
 	if !resp.Healthy || resp.Writable || emf["WritableStatus"] != 0.0 || resp.DatastorePrimary != "us-west-2" ||
-		!strings.Contains(resp.Fenced, "the datastore's primary is us-west-2") || !strings.Contains(logs.String(), `"fenced"`) {
+		!strings.Contains(resp.Fenced, "the datastore's primary is us-west-2") || !strings.Contains(logs.String(), `"fenced"`) ||
+		emf["HeartbeatWritten"] != nil {
 		t.Fatalf("fenced master: %+v, EMF %v, logs %s", resp, emf, logs.String())
 	}
 	roles("us-east-1")

@@ -284,6 +284,11 @@ type State struct {
 	// ElastiCache (the call failed); the next decision to promote is a
 	// retry and says so in its page. Cleared by an accepted promotion.
 	AbortedAt time.Time
+	// PeerWroteAt is the newest last writable moment of the primary ever
+	// read from its region (LastWrite, by the primary's clock). When that
+	// region falls silent, it still says the primary took writes at least
+	// this late: with the link broken first, more than the replica holds.
+	PeerWroteAt time.Time
 	// PeerAlarmReadAt is when (local clock) the peer region's writable alarm
 	// was last read successfully, whatever its state: proof that this
 	// promoter has a network path to that region's CloudWatch.
@@ -350,6 +355,10 @@ type Decision struct {
 	// Retry is set when this decision retries an attempt that never got an
 	// answer from ElastiCache (an aborted attempt): it is paged.
 	Retry bool `json:"retry,omitempty"`
+	// LossAtLeast is what a promotion surely loses when the primary has
+	// fallen silent after it was seen writing past the replica's newest
+	// heartbeat; the page says it, and no operator should accept less.
+	LossAtLeast time.Duration `json:"loss_at_least,omitempty"`
 	// Next is the state to store.
 	Next State `json:"-"`
 }
@@ -407,6 +416,7 @@ func Decide(in Input) Decision {
 		lv,
 		modeGuard(in.Mode),
 	}
+	d.LossAtLeast = lossFloor(next, in.Obs)
 	d.Ready = true
 	for _, v := range d.Guards[:len(d.Guards)-1] {
 		d.Ready = d.Ready && v.OK
@@ -493,6 +503,9 @@ func track(prev State, obs Observations) State {
 			next.AttemptAt, next.AbortedAt = time.Time{}, time.Time{}
 		}
 		next.PrimaryRegion = ds.PrimaryRegion
+	}
+	if w := obs.LastWrite.Written; w.After(prev.PeerWroteAt) {
+		next.PeerWroteAt = w
 	}
 	if a := obs.Alarm; a.Err == "" && !a.Unreachable {
 		// An answer, even "no such alarm": the route to the peer's
@@ -723,6 +736,10 @@ func dataLossGuard(st State, obs Observations, b Bounds, accepted time.Duration)
 		how = fmt.Sprintf("the primary's last writable moment is unknown (%s), so it is bounded by now: the newest heartbeat here "+
 			"was written %s ago (%s; includes any clock skew between the regions): up to %s of writes not here",
 			why, round(loss), newest.UTC().Format(time.RFC3339Nano), round(loss))
+		if floor := lossFloor(st, obs); floor > 0 {
+			how += fmt.Sprintf(", and at least %s: the primary was seen taking writes at %s, after the newest heartbeat here "+
+				"(the replication link broke before the region fell silent)", round(floor), st.PeerWroteAt.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	if accepted == AnyLoss {
 		v.OK = true
@@ -737,6 +754,18 @@ func dataLossGuard(st State, obs Observations, b Bounds, accepted time.Duration)
 	v.OK = true
 	v.Reason = fmt.Sprintf("%s, within %s (%s)", how, round(bound), who)
 	return v
+}
+
+// lossFloor is what promoting surely loses when the primary's last writable
+// moment cannot be read now: the writes between the newest heartbeat here
+// and the last moment the primary was seen taking writes (both by its
+// clock). Zero when it is known now, or nothing says more than the replica
+// holds.
+func lossFloor(st State, obs Observations) time.Duration {
+	if !obs.LastWrite.Written.IsZero() || st.HeartbeatWritten.IsZero() {
+		return 0
+	}
+	return max(st.PeerWroteAt.Sub(st.HeartbeatWritten), 0)
 }
 
 // acceptHint is the smallest whole second over loss, for the page.

@@ -613,3 +613,53 @@ func TestParseMode(t *testing.T) {
 		t.Errorf("ParseMode(yes) error %v", err)
 	}
 }
+
+// The replication link breaks first: the primary keeps writing (its
+// CloudWatch says so, its alarm OK) while no heartbeat reaches the replica;
+// then the region falls silent. Its last writable moment can no longer be
+// read, but the one read before still says it wrote two minutes past what
+// the replica holds: the guard refuses, the page names the floor, and an
+// operator's accepted amount below it is no acceptance.
+func TestLinkBrokenThenRegionSilentRemembersTheLastWrite(t *testing.T) {
+	w := newWorld(t)
+	for range 4 {
+		w.run(true, 2*time.Second, "OK")
+	}
+	newest := w.in.Obs.Heartbeat.Value.Written
+	for range 4 { // the link is down: the heartbeat stops, the primary writes on
+		w.in.Obs.Now = w.in.Obs.Now.Add(30 * time.Second)
+		w.in.Obs.LastWrite = promoter.LastWrite{Written: w.in.Obs.Now}
+		w.in.Obs.Alarm = promoter.Alarm{Found: true, State: "OK"}
+		w.last = promoter.Decide(w.in)
+		w.in.Prev = w.last.Next
+		if w.last.Action != promoter.ActNone {
+			t.Fatalf("link down, primary healthy: %s", w.last.Action)
+		}
+	}
+	wrote := w.in.Obs.LastWrite.Written
+	if !w.in.Prev.PeerWroteAt.Equal(wrote) {
+		t.Fatalf("PeerWroteAt %s, want the last read %s", w.in.Prev.PeerWroteAt, wrote)
+	}
+	w.in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+	w.in.PrimaryDownConfirmed = true // the operator's word: the evidence guard holds
+	var d promoter.Decision
+	for range 6 {
+		d = w.run(false, 0, unreachable)
+	}
+	floor := wrote.Sub(newest)
+	v := d.Verdict(promoter.GuardDataLoss)
+	if d.Action == promoter.ActPromote || v.OK || d.LossAtLeast != floor || !strings.Contains(v.Reason, "and at least "+floor.String()) {
+		t.Fatalf("action %s, loss at least %s (want %s), data-loss verdict %+v", d.Action, d.LossAtLeast, floor, v)
+	}
+	// An amount between the floor and the bound by now is still refused,
+	// since the bound by now (the upper end) is over it.
+	w.in.AcceptedLoss = floor + time.Second
+	if d := w.run(false, 0, unreachable); d.Action == promoter.ActPromote {
+		t.Fatalf("promoted with %s accepted, under the upper bound", w.in.AcceptedLoss)
+	}
+	// A fresh read of the primary's last write replaces the memory.
+	w.in.Obs.LastWrite = promoter.LastWrite{Written: wrote}
+	if d := w.run(false, 0, "ALARM"); d.LossAtLeast != 0 {
+		t.Fatalf("with the last write read now, LossAtLeast %s", d.LossAtLeast)
+	}
+}

@@ -69,6 +69,7 @@ const (
 	// attrPeerReadAt is absent from items written before it existed: they
 	// load as "never reached", which fails closed.
 	attrPeerReadAt  = "peer_alarm_read_at_ms"
+	attrPeerWroteAt = "peer_wrote_at_ms"
 	attrLastAction  = "last_action"
 	attrLastRefused = "last_refused"
 	attrLastAt      = "last_at_ms"
@@ -102,6 +103,7 @@ func (s *Store) Load(ctx context.Context) (promoter.Record, error) {
 	st.AbortedAt = ms(it, attrAbortedAt)
 	st.Notified = str(it, attrNotified)
 	st.PeerAlarmReadAt = ms(it, attrPeerReadAt)
+	st.PeerWroteAt = ms(it, attrPeerWroteAt)
 	r.LastAction = promoter.Action(str(it, attrLastAction))
 	r.LastRefused = str(it, attrLastRefused)
 	r.LastAt = ms(it, attrLastAt)
@@ -122,7 +124,8 @@ func (s *Store) Save(ctx context.Context, prev uint64, r promoter.Record) error 
 		attrLastAction: &types.AttributeValueMemberS{Value: string(r.LastAction)},
 	}
 	for name, t := range map[string]time.Time{attrWritten: st.HeartbeatWritten, attrAdvanced: st.HeartbeatAdvanced,
-		attrHealthyAt: st.HealthyAt, attrPromotedAt: st.PromotedAt, attrAttemptAt: st.AttemptAt, attrAbortedAt: st.AbortedAt, attrLastAt: r.LastAt, attrPeerReadAt: st.PeerAlarmReadAt} {
+		attrHealthyAt: st.HealthyAt, attrPromotedAt: st.PromotedAt, attrAttemptAt: st.AttemptAt, attrAbortedAt: st.AbortedAt, attrLastAt: r.LastAt, attrPeerReadAt: st.PeerAlarmReadAt,
+		attrPeerWroteAt: st.PeerWroteAt} {
 		if !t.IsZero() {
 			item[name] = n(t.UnixMilli())
 		}
