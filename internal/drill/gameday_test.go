@@ -20,7 +20,7 @@ func TestGameDayExamples(t *testing.T) {
 	if err != nil || len(files) < 5 {
 		t.Fatalf("example files: %v %v", files, err)
 	}
-	auto := map[string]bool{"failed-attempt": true, "undemoted-return": true}
+	auto := map[string]bool{"failed-attempt": true, "undemoted-return": true, "promoter-crash": true, "clock-ahead": true, "clock-behind": true}
 	for _, f := range files {
 		sc, err := LoadScenario(f)
 		if err != nil {

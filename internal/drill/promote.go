@@ -2,18 +2,20 @@ package drill
 
 import (
 	"context"
-	"github.com/redisha/redisha/internal/deployment"
+	"errors"
 	"io"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
@@ -129,10 +131,61 @@ type regionPromoter struct {
 	// routed is false); opPath is the on-call's, from outside both regions.
 	cwPath, opPath *link
 	routed         bool
+	// ec is the runner's ElastiCache client, where a crash can be planted.
+	ec *crashingElastiCache
+	// skew is added to the runner's clock (skew-clock).
+	skew atomic.Int64
 
 	mu   sync.Mutex
 	busy bool
 	last string
+}
+
+// crashingElastiCache is a promoter's ElastiCache client with a crash that
+// can be planted: the next failover call ends the run as a Lambda that dies
+// would, before the call or after ElastiCache accepted it, so nothing the
+// run would record after that point is recorded.
+type crashingElastiCache struct {
+	promoter.ElastiCacheAPI
+
+	mu     sync.Mutex
+	when   string             // "", before-call or after-call
+	cancel context.CancelFunc // ends the current run
+}
+
+// plant arms the crash for the next failover call.
+func (c *crashingElastiCache) plant(when string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.when = when
+}
+
+// run sets the current run's end.
+func (c *crashingElastiCache) run(cancel context.CancelFunc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cancel = cancel
+}
+
+func (c *crashingElastiCache) FailoverGlobalReplicationGroup(ctx context.Context, in *elasticache.FailoverGlobalReplicationGroupInput,
+	opts ...func(*elasticache.Options)) (*elasticache.FailoverGlobalReplicationGroupOutput, error) {
+	c.mu.Lock()
+	when, cancel := c.when, c.cancel
+	c.when = ""
+	c.mu.Unlock()
+	switch when {
+	case "before-call":
+		cancel()
+		return nil, errors.New("the promoter's function crashed before the failover call")
+	case "after-call":
+		out, err := c.ElastiCacheAPI.FailoverGlobalReplicationGroup(ctx, in, opts...)
+		cancel()
+		if err != nil {
+			return out, err
+		}
+		return nil, errors.New("the promoter's function crashed after ElastiCache accepted the failover")
+	}
+	return c.ElastiCacheAPI.FailoverGlobalReplicationGroup(ctx, in, opts...)
 }
 
 // Decision is one promoter run's outcome, for the report.
@@ -191,8 +244,9 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 			pc.HeartbeatKeySecretARN, pc.HeartbeatKeyFile = "", d.heartbeatKeyFile
 			redisEP.Key = secret.KeyFromFile(d.heartbeatKeyFile).Bytes
 		}
+		ec := &crashingElastiCache{ElastiCacheAPI: eclocal.NewClient(d.ds.ec.URL(), pc.Region, 3)}
 		deps := promoter.Deps{
-			ElastiCache: eclocal.NewClient(d.ds.ec.URL(), pc.Region, 3),
+			ElastiCache: ec,
 			Alarms:      cwlocal.NewClient("http://"+cwPath.Addr, 1),
 			Redis:       redisEP,
 			Store:       latch.New(ddblocal.NewClient(d.ddb.URL(), pc.Region, 3), pc.LatchTable, deployment.LatchKey(ds, pc.Region)),
@@ -202,13 +256,15 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 		if err != nil {
 			return err
 		}
-		p := &regionPromoter{region: r, client: client, cwPath: cwPath, opPath: opPath, routed: routed, runner: pc.Runner(deps)}
+		p := &regionPromoter{region: r, client: client, cwPath: cwPath, opPath: opPath, routed: routed, runner: pc.Runner(deps), ec: ec}
+		p.runner.Now = func() time.Time { return time.Now().Add(time.Duration(p.skew.Load())) }
 		// The on-call's `redisha failover --to <region> --apply`: the same
 		// decision in auto mode, from a terminal whose own route reaches the
 		// other region's CloudWatch.
 		op := pc
 		op.Mode = promoter.ModeAuto
 		deps.Alarms = cwlocal.NewClient("http://"+opPath.Addr, 1)
+		deps.ElastiCache = ec.ElastiCacheAPI // the on-call's terminal: no planted crash
 		p.operator = op.Runner(deps)
 		p.operator.OperatorRun, p.operator.AcceptedLoss = true, d.clock.Wall(d.cfg.AcceptDataLoss)
 		d.promoters[r] = p
@@ -233,8 +289,16 @@ func (d *Drill) runPromoter(ctx context.Context, p *regionPromoter) {
 	p.mu.Unlock()
 	defer func() { p.mu.Lock(); p.busy = false; p.mu.Unlock() }()
 
-	out, err := p.runner.Run(ctx)
+	run, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p.ec.run(cancel)
+	out, err := p.runner.Run(run)
 	if ctx.Err() != nil {
+		return
+	}
+	if run.Err() != nil {
+		d.logf("promoter %s: the function crashed: %v", p.region, err)
+		d.tl.Mark("promoter "+p.region+" crashed", d.clock.Now())
 		return
 	}
 	if err != nil {
@@ -282,11 +346,12 @@ func (d *Drill) runPromoter(ctx context.Context, p *regionPromoter) {
 }
 
 // pagesOperator says whether a page calls the on-call to fail over: advise
-// mode's "every guard holds", or the promoter's "the heartbeat has stalled
-// but I cannot reach the other region's CloudWatch" (the on-call's own route
-// can). Partition pages and refusals of other guards do not.
+// mode's "every guard holds", the promoter's "the heartbeat has stalled but I
+// cannot reach the other region's CloudWatch" (the on-call's own route can),
+// or "I cannot read or trust the heartbeat" (the on-call's terminal reads it
+// with its own clock). Partition pages and refusals of other guards do not.
 func (d *Drill) pagesOperator(dec promoter.Decision) bool {
-	if dec.Action == promoter.ActAdvise || dec.Note == promoter.NotePeerUnreachedStalled {
+	if dec.Action == promoter.ActAdvise || dec.Note == promoter.NotePeerUnreachedStalled || dec.Note == promoter.NoteHeartbeatUnreadable {
 		return true
 	}
 	// "The primary is down, but how much a promotion would lose cannot be

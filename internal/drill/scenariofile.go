@@ -79,7 +79,13 @@ type step struct {
 	// its primary still a master, as an old primary the control plane
 	// never reached might return.
 	Undemoted bool `yaml:"undemoted"`
-	line      int
+	// By is a clock's skew (skew-clock), negative for behind.
+	By string `yaml:"by"`
+	// When is where a promoter's function crashes (crash-promoter).
+	When string `yaml:"when"`
+	// Reply: lost applies a DynamoDB write and loses its answer (fail-api).
+	Reply string `yaml:"reply"`
+	line  int
 }
 
 // actions are the faults and moves a step can make, with what each needs.
@@ -94,7 +100,9 @@ var actions = map[string]string{
 	"slow-link":      "delay: replication lags by this much",
 	"partition":      "between: two parts that stop reaching each other (promoter-a|b, cloudwatch-a|b, checker-a|b, redis-a|b, replication)",
 	"heal":           "between: the parts of an earlier partition",
-	"fail-api":       "service (elasticache, dynamodb), count, call (elasticache: the action, default FailoverGlobalReplicationGroup): the next calls fail, throttled",
+	"fail-api":       "service (elasticache, dynamodb), count, call (elasticache: the action, default FailoverGlobalReplicationGroup), reply (dynamodb: lost, the write is applied and its answer lost): the next calls fail, throttled",
+	"skew-clock":     "region, by (e.g. 30s or -30s): the region's promoter's clock runs that far ahead of the checkers' (behind when negative)",
+	"crash-promoter": "region, when (before-call or after-call): the promoter's function dies at its next failover call, before making it or after ElastiCache accepted it, recording nothing more",
 	"switchover":     "to: a planned move of the primary (writes pause until the target caught up)",
 	"wait-converged": "region: wait until it is the primary, DNS answers it and every application writes",
 	"wait":           "for: pause this long",
@@ -210,8 +218,19 @@ func parseScenario(name string, b []byte) (Scenario, error) {
 		}
 		at := dur(line, "at", s.At, 0)
 		switch s.Do {
-		case "lose-region", "restore-region", "stall-region", "resume-region", "crash-primary", "wait-converged":
+		case "lose-region", "restore-region", "stall-region", "resume-region", "crash-primary", "wait-converged", "skew-clock", "crash-promoter":
 			region(line, "step "+fmt.Sprint(i+1)+": region", s.Region)
+		}
+		if s.Do == "skew-clock" {
+			if by, err := time.ParseDuration(s.By); err != nil || by == 0 || by.Abs() > time.Hour {
+				bad(line, "step %d: skew-clock by %q: give a non-zero duration within an hour, e.g. 30s or -30s", i+1, s.By)
+			}
+		}
+		if s.Do == "crash-promoter" && s.When != "before-call" && s.When != "after-call" {
+			bad(line, "step %d: crash-promoter when %q: give before-call or after-call", i+1, s.When)
+		}
+		if s.Reply != "" && (s.Do != "fail-api" || s.Service != "dynamodb" || s.Reply != "lost") {
+			bad(line, "step %d: reply %q: only fail-api of dynamodb takes reply: lost", i+1, s.Reply)
 		}
 		if s.Undemoted && s.Do != "restore-region" && s.Do != "resume-region" {
 			bad(line, "step %d: undemoted applies to restore-region and resume-region only", i+1)
@@ -349,10 +368,23 @@ func (d *Drill) do(ctx context.Context, s step) error {
 				d.ds.ec.FailNext(call, eclocal.Throttled)
 			}
 		case "dynamodb":
+			f := ddblocal.Throttled
+			if s.Reply == "lost" {
+				f = ddblocal.ReplyLost
+			}
 			for range s.Count {
-				d.ddb.FailNext(ddblocal.Throttled)
+				d.ddb.FailNext(f)
 			}
 		}
+	case "skew-clock":
+		by, _ := time.ParseDuration(s.By)
+		w := d.clock.Wall(by.Abs())
+		if by < 0 {
+			w = -w
+		}
+		d.promoters[s.Region].skew.Store(int64(w))
+	case "crash-promoter":
+		d.promoters[s.Region].ec.plant(s.When)
 	case "switchover":
 		if err := d.switchover(ctx, s.To); err != nil {
 			return err

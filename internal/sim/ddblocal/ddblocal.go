@@ -32,6 +32,9 @@ type Failure struct {
 	Status int
 	// Code is the error's shape name, e.g. ThrottlingException.
 	Code string
+	// AfterWrite applies a PutItem before answering the error: the write
+	// happened, its reply was lost.
+	AfterWrite bool
 }
 
 // Failures DynamoDB gives.
@@ -40,6 +43,9 @@ var (
 	Throttled = Failure{Status: http.StatusBadRequest, Code: "ThrottlingException"}
 	// Unavailable is a 503; the SDK retries it.
 	Unavailable = Failure{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable"}
+	// ReplyLost applies a PutItem, then answers a 500 (the SDK retries it:
+	// a conditional write's retry then finds its own write).
+	ReplyLost = Failure{Status: http.StatusInternalServerError, Code: "InternalServerError", AfterWrite: true}
 )
 
 // Item is one item: attribute name → attribute value in DynamoDB's JSON
@@ -119,16 +125,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	switch {
 	case r.Method != http.MethodPost:
-		writeError(w, Failure{http.StatusBadRequest, "SerializationException"}, "method "+r.Method+", want POST")
+		writeError(w, Failure{Status: http.StatusBadRequest, Code: "SerializationException"}, "method "+r.Method+", want POST")
 		return
 	case r.Header.Get("Content-Type") != "application/x-amz-json-1.0":
-		writeError(w, Failure{http.StatusBadRequest, "SerializationException"}, "content type "+r.Header.Get("Content-Type")+", want application/x-amz-json-1.0")
+		writeError(w, Failure{Status: http.StatusBadRequest, Code: "SerializationException"}, "content type "+r.Header.Get("Content-Type")+", want application/x-amz-json-1.0")
 		return
 	case !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 "):
-		writeError(w, Failure{http.StatusBadRequest, "MissingAuthenticationTokenException"}, "request is not SigV4-signed")
+		writeError(w, Failure{Status: http.StatusBadRequest, Code: "MissingAuthenticationTokenException"}, "request is not SigV4-signed")
 		return
 	case !strings.HasPrefix(target, targetPrefix):
-		writeError(w, Failure{http.StatusBadRequest, "UnknownOperationException"}, "X-Amz-Target "+target)
+		writeError(w, Failure{Status: http.StatusBadRequest, Code: "UnknownOperationException"}, "X-Amz-Target "+target)
 		return
 	}
 	op := strings.TrimPrefix(target, targetPrefix)
@@ -136,35 +142,51 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.UseNumber()
 	if err := dec.Decode(&in); err != nil {
-		writeError(w, Failure{http.StatusBadRequest, "SerializationException"}, "body: "+err.Error())
+		writeError(w, Failure{Status: http.StatusBadRequest, Code: "SerializationException"}, "body: "+err.Error())
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, op)
-	if f, ok := s.failures.Next(); ok {
+	f, failed := s.failures.Next()
+	if failed && !(f.AfterWrite && op == "PutItem") {
 		writeError(w, f, "injected by ddblocal")
 		return
 	}
 	t := s.tables[in.TableName]
 	if t == nil {
-		writeError(w, Failure{http.StatusBadRequest, "ResourceNotFoundException"}, "Requested resource not found: Table: "+in.TableName+" not found")
+		writeError(w, Failure{Status: http.StatusBadRequest, Code: "ResourceNotFoundException"}, "Requested resource not found: Table: "+in.TableName+" not found")
 		return
 	}
 	switch op {
 	case "GetItem":
 		s.getItem(w, t, in)
 	case "PutItem":
+		if failed {
+			// The write happens; its answer is replaced by the failure.
+			rec := httptest.NewRecorder()
+			s.putItem(rec, t, in)
+			if rec.Code == http.StatusOK {
+				writeError(w, f, "injected by ddblocal after the write")
+				return
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
 		s.putItem(w, t, in)
 	default:
-		writeError(w, Failure{http.StatusBadRequest, "UnknownOperationException"}, "ddblocal does not serve "+op)
+		writeError(w, Failure{Status: http.StatusBadRequest, Code: "UnknownOperationException"}, "ddblocal does not serve "+op)
 	}
 }
 
 func (s *Server) getItem(w http.ResponseWriter, t *table, in request) {
 	k, ok := in.Key[t.key]
 	if !ok || len(in.Key) != 1 {
-		writeError(w, Failure{http.StatusBadRequest, "ValidationException"}, "The provided key element does not match the schema")
+		writeError(w, Failure{Status: http.StatusBadRequest, Code: "ValidationException"}, "The provided key element does not match the schema")
 		return
 	}
 	out := map[string]any{}
@@ -177,18 +199,18 @@ func (s *Server) getItem(w http.ResponseWriter, t *table, in request) {
 func (s *Server) putItem(w http.ResponseWriter, t *table, in request) {
 	k, ok := in.Item[t.key]
 	if !ok {
-		writeError(w, Failure{http.StatusBadRequest, "ValidationException"}, "One or more parameter values were invalid: Missing the key "+t.key+" in the item")
+		writeError(w, Failure{Status: http.StatusBadRequest, Code: "ValidationException"}, "One or more parameter values were invalid: Missing the key "+t.key+" in the item")
 		return
 	}
 	old := t.items[encodeKey(k)]
 	if in.ConditionExpression != "" {
 		cond, err := parseCondition(in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues)
 		if err != nil {
-			writeError(w, Failure{http.StatusBadRequest, "ValidationException"}, "Invalid ConditionExpression: "+err.Error())
+			writeError(w, Failure{Status: http.StatusBadRequest, Code: "ValidationException"}, "Invalid ConditionExpression: "+err.Error())
 			return
 		}
 		if !cond(old) {
-			writeError(w, Failure{http.StatusBadRequest, "ConditionalCheckFailedException"}, "The conditional request failed")
+			writeError(w, Failure{Status: http.StatusBadRequest, Code: "ConditionalCheckFailedException"}, "The conditional request failed")
 			return
 		}
 	}
@@ -208,7 +230,7 @@ func encodeKey(v map[string]any) string {
 func writeJSON(w http.ResponseWriter, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		writeError(w, Failure{http.StatusInternalServerError, "InternalServerError"}, err.Error())
+		writeError(w, Failure{Status: http.StatusInternalServerError, Code: "InternalServerError"}, err.Error())
 		return
 	}
 	write(w, http.StatusOK, b)

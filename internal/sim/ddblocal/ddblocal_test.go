@@ -106,3 +106,20 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+// A lost reply: the write is applied and a 500 answered; the SDK's retry of
+// the conditional write then finds its own write and fails the condition.
+func TestReplyLostAppliesTheWrite(t *testing.T) {
+	s, c, ctx := setup(t)
+	s.FailNext(ddblocal.ReplyLost)
+	err := put(ctx, c, "1", "attribute_not_exists(#e)", nil)
+	var cond *types.ConditionalCheckFailedException
+	if !errors.As(err, &cond) {
+		t.Fatalf("error %v, want the retry's ConditionalCheckFailedException", err)
+	}
+	out, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("latch"),
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "k"}}})
+	if err != nil || out.Item["who"] == nil {
+		t.Fatalf("the write was not applied: %+v, %v", out.Item, err)
+	}
+}
