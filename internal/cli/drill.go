@@ -99,6 +99,10 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 				sc := drill.Scenarios[name]
 				fmt.Fprintf(env.Stdout, "%-20s %s\n%-20s must: %s\n", name, sc.Title, "", sc.Expect())
 			}
+			fmt.Fprintf(env.Stdout, "\nSteps of a --scenario-file (docs/drill.md, examples/game-day/):\n")
+			for _, a := range drill.StepActions() {
+				fmt.Fprintf(env.Stdout, "  %-16s %s\n", a[0], a[1])
+			}
 			return nil
 		}
 		sc, ok := drill.Scenarios[scenario]

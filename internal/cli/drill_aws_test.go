@@ -66,3 +66,11 @@ func TestDrillAWSPromotes(t *testing.T) {
 		t.Error("FailoverGlobalReplicationGroup was not called through us-west-2")
 	}
 }
+
+// --list names the scenarios and every step a game-day file can use.
+func TestDrillListNamesTheSteps(t *testing.T) {
+	code, out, errOut := run(t, nil, "drill", "--list")
+	if code != ExitOK || !strings.Contains(out, "region-lost") || !strings.Contains(out, "skew-clock") || !strings.Contains(out, "crash-promoter") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -57,7 +57,9 @@ type app struct {
 func newApp(d *Drill, region string, resolver *dnslocal.Resolver) *app {
 	addr := net.JoinHostPort(d.dns.Name()[:len(d.dns.Name())-1], strconv.Itoa(d.topo.Port))
 	return &app{region: region, keys: region, timeout: 2 * d.opTimeout(), now: d.clock.Now, tl: d.tl,
-		dial: func() *redis.Client { return newClient(addr, resolver.DialContext, d.opTimeout(), 1) }}
+		dial: func() *redis.Client {
+			return newClient(addr, d.appPaths.dialer(region, d.topo.regionOfIP, resolver.DialContext), d.opTimeout(), 1)
+		}}
 }
 
 // appKey is the key of write seq by the app in region.

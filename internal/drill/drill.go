@@ -158,6 +158,7 @@ type Drill struct {
 	dns       *dnslocal.Server
 	checkers  map[string]*checker
 	apps      []*app
+	appPaths  appPaths // routes from the applications to the nodes
 	tl        *Timeline
 	ds        *datastore
 	promoters map[string]*regionPromoter
@@ -176,13 +177,13 @@ type Drill struct {
 	// CloudWatch; AWS Health's start time in a real outage).
 	darkAt map[string]time.Time
 	// fenceBreach is how long redis.internal answered an old primary that
-	// still takes writes (watchFence); breachSince/breachPrev track it.
-	fenceBreach             time.Duration
-	breachSince, breachPrev time.Time
-	silenced                map[string]bool // the region's checker publishes nothing
-	decisions               []Decision
-	notes                   []string
-	paged                   map[string]bool // the on-call was paged about this region's promotion
+	// still takes writes, readOnlyDNS how long it answered a read-only
+	// endpoint while the other region took writes (watchDNS).
+	fenceBreach, readOnlyDNS streak
+	silenced                 map[string]bool // the region's checker publishes nothing
+	decisions                []Decision
+	notes                    []string
+	paged                    map[string]bool // the on-call was paged about this region's promotion
 }
 
 // writableAlarm is the name of a region's writable alarm, as deployed.
@@ -512,7 +513,7 @@ func (d *Drill) sample(ctx context.Context) {
 		}
 		which, rec := d.dns.Choose()
 		d.tl.Set("redis.internal", "→ "+regionOfEndpoint(rec.Target)+" ("+strings.ToLower(string(which))+")", now)
-		d.watchFence(regionOfEndpoint(rec.Target), roles, now)
+		d.watchDNS(regionOfEndpoint(rec.Target), roles, now)
 		if st := d.ds.Status(); st == "available" {
 			d.tl.Set("datastore", "primary "+d.topo.PrimaryRegion(), now)
 		} else {
@@ -521,27 +522,42 @@ func (d *Drill) sample(ctx context.Context) {
 	}
 }
 
-// watchFence adds up the time redis.internal answers a region whose primary
-// node answers as master while the datastore's primary is the other region:
-// new clients would write where nothing replicates. Counted only from the
-// second sample in a row, so that the instant between a failover's two
-// steps (promote, demote) is not.
-func (d *Drill) watchFence(dnsRegion string, roles map[string]string, now time.Time) {
-	primary := d.topo.PrimaryRegion()
-	breach := dnsRegion != primary && (dnsRegion == "a" || dnsRegion == "b") &&
-		roles[d.topo.Primary(dnsRegion).Name] == "primary" && d.ds.Status() == "available"
+// watchDNS adds up the time redis.internal answers a region whose primary
+// node answers as master while the datastore's primary is the other region
+// (new clients would write where nothing replicates), and the time it
+// answers a region whose node is a replica while the other region's takes
+// writes (new clients are read-only although a writer exists).
+func (d *Drill) watchDNS(dnsRegion string, roles map[string]string, now time.Time) {
+	known := dnsRegion == "a" || dnsRegion == "b"
+	breach, readOnly := false, false
+	if known {
+		role := roles[d.topo.Primary(dnsRegion).Name]
+		breach = dnsRegion != d.topo.PrimaryRegion() && role == "primary" && d.ds.Status() == "available"
+		readOnly = role == "replica" && roles[d.topo.Primary(other(dnsRegion)).Name] == "primary"
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if breach && !d.breachSince.IsZero() {
-		d.fenceBreach += now.Sub(d.breachPrev)
-	}
-	if breach {
-		if d.breachSince.IsZero() {
-			d.breachSince = now
-		}
-		d.breachPrev = now
-	} else {
-		d.breachSince = time.Time{}
+	d.fenceBreach.add(breach, now)
+	d.readOnlyDNS.add(readOnly, now)
+}
+
+// streak adds up how long a condition held, from its second sample in a row
+// on: the instant between a failover's two steps (promote, demote) is not
+// counted.
+type streak struct {
+	total time.Duration
+	prev  time.Time // the last sample that held; zero when the last did not
+}
+
+func (s *streak) add(holds bool, now time.Time) {
+	switch {
+	case !holds:
+		s.prev = time.Time{}
+	case s.prev.IsZero():
+		s.prev = now
+	default:
+		s.total += now.Sub(s.prev)
+		s.prev = now
 	}
 }
 

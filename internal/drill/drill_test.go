@@ -128,4 +128,12 @@ func TestScenarioStaleSecondary(t *testing.T) { runScenario(t, "stale-secondary"
 
 func TestScenarioCooldown(t *testing.T) { runScenario(t, "cooldown", 60) }
 
-func TestScenarioSwitchover(t *testing.T) { runScenario(t, "switchover", 60) }
+// A planned switchover has a read-only window: the old primary is demoted
+// before its writable alarm moves DNS. The measure that holds every game-day
+// file to "DNS never on a read-only endpoint" must see it.
+func TestScenarioSwitchover(t *testing.T) {
+	rep := runScenario(t, "switchover", 60)
+	if rep.ReadOnlyInDNS <= 0 {
+		t.Errorf("read-only endpoint in DNS for %.0fs: the switchover's window went unmeasured", rep.ReadOnlyInDNS)
+	}
+}

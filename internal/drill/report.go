@@ -56,6 +56,11 @@ type Report struct {
 	// node still took writes while the datastore's primary was the other
 	// region (an old primary back undemoted, unfenced). Always a problem.
 	OldPrimaryInDNS float64 `json:"old_primary_in_dns_s"`
+	// ReadOnlyInDNS is how long redis.internal answered a region whose node
+	// was a replica while the other region's took writes: new clients could
+	// only read although a writer existed (a planned switchover's window,
+	// Route 53 following the alarms).
+	ReadOnlyInDNS float64 `json:"read_only_in_dns_s"`
 }
 
 // PromotionReport is one completed cross-region failover.
@@ -242,7 +247,8 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 	_, rec := d.dns.Choose()
 	rep.DNSEnd, rep.Writer = regionOfEndpoint(rec.Target), d.writer(ctx)
 	d.mu.Lock()
-	rep.OldPrimaryInDNS = d.fenceBreach.Seconds()
+	rep.OldPrimaryInDNS = d.fenceBreach.total.Seconds()
+	rep.ReadOnlyInDNS = d.readOnlyDNS.total.Seconds()
 	d.mu.Unlock()
 	rep.Problems = sc.check(rep)
 	rep.Passed = len(rep.Problems) == 0
@@ -359,6 +365,8 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\ncross-region promotions: %d (false: %d), in-region failovers: %d\n", len(r.Promotions), r.FalsePromotions, r.InRegionFailovers)
+	fmt.Fprintf(w, "redis.internal on an old primary: %s; on a read-only endpoint while the other region took writes: %s\n",
+		fmtDur(r.OldPrimaryInDNS), fmtDur(r.ReadOnlyInDNS))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\napp\twrites\tacked\tlost (RPO)\tno writes for\tread-only\tdisconnected")
 	for _, a := range r.Apps {

@@ -35,6 +35,9 @@ type Scenario struct {
 	// MaxWriteOutage bounds every application's longest stretch without a
 	// write after the fault (0: not checked).
 	MaxWriteOutage time.Duration
+	// MaxReadOnlyDNS bounds how long redis.internal may answer a read-only
+	// endpoint while the other region takes writes (nil: not checked).
+	MaxReadOnlyDNS *time.Duration
 	// WritesAgain: by the end every application writes again, and
 	// redis.internal answers the region that takes writes. A promotion no
 	// application can reach is no failover.
@@ -84,6 +87,9 @@ func (s Scenario) Expect() string {
 	if s.MaxWriteOutage > 0 {
 		parts = append(parts, "no application without writes for longer than "+s.MaxWriteOutage.String())
 	}
+	if s.MaxReadOnlyDNS != nil {
+		parts = append(parts, "redis.internal on a read-only endpoint while a writer exists for at most "+s.MaxReadOnlyDNS.String())
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -110,6 +116,10 @@ func (s Scenario) check(r *Report) []string {
 	if r.OldPrimaryInDNS > 0 {
 		p = append(p, fmt.Sprintf("for %s redis.internal answered an old primary that still took writes while the datastore's primary was the other region: "+
 			"new clients wrote where nothing replicates (is its checker fenced? GLOBAL_DATASTORE_ID)", fmtDur(r.OldPrimaryInDNS)))
+	}
+	if s.MaxReadOnlyDNS != nil && r.ReadOnlyInDNS > s.MaxReadOnlyDNS.Seconds() {
+		p = append(p, fmt.Sprintf("for %s redis.internal answered a read-only endpoint while the other region took writes, over the bound of %s",
+			fmtDur(r.ReadOnlyInDNS), *s.MaxReadOnlyDNS))
 	}
 	if s.ExpectInRegion && r.InRegionFailovers == 0 {
 		p = append(p, "no in-region failover")

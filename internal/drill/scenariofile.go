@@ -62,6 +62,7 @@ type expectation struct {
 	WritesAgain    bool   `yaml:"writes_again"`
 	MaxLost        *int   `yaml:"max_lost"`
 	MaxWriteOutage string `yaml:"max_write_outage"`
+	MaxReadOnlyDNS string `yaml:"max_read_only_dns"`
 }
 
 type step struct {
@@ -88,6 +89,16 @@ type step struct {
 	line  int
 }
 
+// StepActions lists what a scenario file's step can do (its "do"), sorted,
+// each with what it needs and what it does.
+func StepActions() [][2]string {
+	var out [][2]string
+	for _, k := range mapKeys(actions) {
+		out = append(out, [2]string{k, actions[k]})
+	}
+	return out
+}
+
 // actions are the faults and moves a step can make, with what each needs.
 var actions = map[string]string{
 	"lose-region":    "region: its servers, checker and promoter stop; its CloudWatch stops answering",
@@ -98,7 +109,7 @@ var actions = map[string]string{
 	"break-link":     "the inter-region replication link is cut",
 	"heal-link":      "the replication link is restored",
 	"slow-link":      "delay: replication lags by this much",
-	"partition":      "between: two parts that stop reaching each other (promoter-a|b, cloudwatch-a|b, checker-a|b, redis-a|b, replication)",
+	"partition":      "between: two parts that stop reaching each other (promoter-a|b, cloudwatch-a|b, checker-a|b, app-a|b, redis-a|b, replication)",
 	"heal":           "between: the parts of an earlier partition",
 	"fail-api":       "service (elasticache, dynamodb), count, call (elasticache: the action, default FailoverGlobalReplicationGroup), reply (dynamodb: lost, the write is applied and its answer lost): the next calls fail, throttled",
 	"skew-clock":     "region, by (e.g. 30s or -30s): the region's promoter's clock runs that far ahead of the checkers' (behind when negative)",
@@ -186,6 +197,10 @@ func parseScenario(name string, b []byte) (Scenario, error) {
 		sc.NoLoss = *f.Expect.MaxLost == 0
 	}
 	sc.MaxWriteOutage = dur(1, "expect.max_write_outage", f.Expect.MaxWriteOutage, 0)
+	if f.Expect.MaxReadOnlyDNS != "" {
+		v := dur(1, "expect.max_read_only_dns", f.Expect.MaxReadOnlyDNS, 0)
+		sc.MaxReadOnlyDNS = &v
+	}
 	if f.Expect.Refusal != "" && !slices.Contains([]string{"evidence", "datastore", "member", "data-loss", "latch"}, f.Expect.Refusal) {
 		bad(1, "expect.refusal %q: give a guard: evidence, datastore, member, data-loss or latch", f.Expect.Refusal)
 	}
@@ -301,8 +316,10 @@ func partitionOf(between []string) (string, error) {
 		return "promoter→cloudwatch", nil
 	case pair[0] == "checker-a" && pair[1] == "redis-a", pair[0] == "checker-b" && pair[1] == "redis-b":
 		return "checker→redis", nil
+	case strings.HasPrefix(pair[0], "app-") && strings.HasPrefix(pair[1], "redis-") && validRegion(pair[0][4:]) && validRegion(pair[1][6:]):
+		return "app→redis", nil
 	}
-	return "", fmt.Errorf("between %v: the parts that can be partitioned are [promoter-b, cloudwatch-a] (or a/b swapped), [checker-a, redis-a] (or b), and [replication]", between)
+	return "", fmt.Errorf("between %v: the parts that can be partitioned are [promoter-b, cloudwatch-a] (or a/b swapped), [checker-a, redis-a] (or b), [app-a, redis-b] (any of a/b), and [replication]", between)
 }
 
 // do carries out one step.
@@ -356,6 +373,9 @@ func (d *Drill) do(ctx context.Context, s step) error {
 				return d.topo.PartitionObservers(r)
 			}
 			return d.topo.HealObservers(r)
+		case "app→redis":
+			pair := slices.Sorted(slices.Values(s.Between))
+			d.appPaths.set(pair[0][4:], pair[1][6:], cut)
 		}
 	case "fail-api":
 		switch s.Service {
@@ -423,3 +443,5 @@ func builtinScenarios() map[string]Scenario {
 	}
 	return out
 }
+
+func validRegion(r string) bool { return r == "a" || r == "b" }

@@ -36,6 +36,7 @@ steps:
   - {at: 2m, do: lose-region, region: a}
   - {at: 3m, do: fail-api, service: elasticache, count: 3}
   - {at: 4m, do: partition, between: [promoter-b, cloudwatch-a]}
+  - {at: 5m, do: partition, between: [redis-a, app-b]}
 `
 	sc, err := parseScenario("game-day.yaml", []byte(good))
 	if err != nil {
@@ -54,6 +55,11 @@ steps:
 		{"name: x\nexpect:\n  promotions: 2\nsteps:\n  - {do: break-link}\n", "expect.promotions 2"},
 		{"name: x\nsurprise: 1\nsteps:\n  - {do: break-link}\n", "game-day.yaml: yaml: unmarshal errors:\n  line 2: field surprise not found"},
 		{"name: x\nsteps:\n  - {do: fail-api, service: sqs, count: 1}\n", `game-day.yaml:3: step 1: service "sqs"`},
+		{"name: x\nsteps:\n  - {do: partition, between: [app-c, redis-a]}\n", `game-day.yaml:3: step 1: between [app-c redis-a]`},
+		{"name: x\nexpect:\n  max_read_only_dns: -1s\nsteps:\n  - {do: break-link}\n", `expect.max_read_only_dns "-1s"`},
+		{"name: x\nsteps:\n  - {do: skew-clock, region: b}\n", `game-day.yaml:3: step 1: skew-clock`},
+		{"name: x\nsteps:\n  - {do: crash-promoter, region: b, when: sometime}\n", `game-day.yaml:3: step 1: crash-promoter`},
+		{"name: x\nsteps:\n  - {do: fail-api, service: elasticache, count: 1, reply: lost}\n", `game-day.yaml:3: step 1: reply`},
 	} {
 		_, err := parseScenario("game-day.yaml", []byte(c.file))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
