@@ -347,11 +347,17 @@ func (d *Drill) runPromoter(ctx context.Context, p *regionPromoter) {
 
 // pagesOperator says whether a page calls the on-call to fail over: advise
 // mode's "every guard holds", the promoter's "the heartbeat has stalled but I
-// cannot reach the other region's CloudWatch" (the on-call's own route can),
-// or "I cannot read or trust the heartbeat" (the on-call's terminal reads it
-// with its own clock). Partition pages and refusals of other guards do not.
+// cannot reach the other region's CloudWatch" (no route, or silent from here
+// alone: the on-call checks from elsewhere), or "I cannot read or trust the
+// heartbeat" (the on-call's terminal reads it with its own clock). Partition
+// pages and refusals of other guards do not.
 func (d *Drill) pagesOperator(dec promoter.Decision) bool {
-	if dec.Action == promoter.ActAdvise || dec.Note == promoter.NotePeerUnreachedStalled || dec.Note == promoter.NoteHeartbeatUnreadable {
+	switch {
+	case dec.Action == promoter.ActAdvise:
+		return true
+	case dec.Note == promoter.NotePeerUnreachedStalled, dec.Note == promoter.NoteHeartbeatUnreadable, dec.Note == promoter.NoteRegionSilent:
+		// The promoter cannot decide: blind, no route, or a region silent
+		// from here alone.
 		return true
 	}
 	// "The primary is down, but how much a promotion would lose cannot be
@@ -465,8 +471,21 @@ func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time, floor
 			out, err = p.operator.Run(ctx)
 		}
 		// A call that failed (throttled, an API error) is run again, as an
-		// on-call would, half a minute later; a refusal is not.
-		for try := 0; try < 3 && ctx.Err() == nil && (err != nil || (out.Promotion != nil && out.Promotion.Err != "")); try++ {
+		// on-call would, half a minute later; a refusal is not, except
+		// "an attempt … may still be in flight", which says when it counts
+		// as aborted: the on-call waits that long and runs it again.
+		for try := 0; try < 3 && ctx.Err() == nil && (err != nil || (out.Promotion != nil && out.Promotion.Err != "") || attemptInFlight(out.Decision)); try++ {
+			if err == nil && attemptInFlight(out.Decision) {
+				// As the refusal says: it counts as aborted after the
+				// attempt window.
+				wait := d.clock.Scale(p.operator.Bounds.AttemptWindow) + 5*time.Second
+				d.logf("operator: failover --to %s: an earlier attempt may still be in flight: again in %s", p.region, wait.Round(time.Second))
+				if d.clock.Sleep(ctx, wait) != nil {
+					return
+				}
+				out, err = p.operator.Run(ctx)
+				continue
+			}
 			if err != nil {
 				d.logf("operator: failover --to %s: %v: again in 30s", p.region, err)
 			} else {
@@ -498,4 +517,17 @@ func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time, floor
 			d.tl.Set("operator", "done", d.clock.Now())
 		}
 	})
+}
+
+// attemptInFlight says the latch alone refused, for an attempt whose outcome
+// is not recorded yet (it counts as aborted after the attempt window).
+func attemptInFlight(dec promoter.Decision) bool {
+	var refused []string
+	for _, g := range dec.Refused() {
+		if g != promoter.GuardMode {
+			refused = append(refused, g)
+		}
+	}
+	return len(refused) == 1 && refused[0] == promoter.GuardLatch &&
+		strings.Contains(dec.Verdict(promoter.GuardLatch).Reason, "may still be in flight")
 }

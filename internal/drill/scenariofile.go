@@ -86,6 +86,10 @@ type step struct {
 	When string `yaml:"when"`
 	// Reply: lost applies a DynamoDB write and loses its answer (fail-api).
 	Reply string `yaml:"reply"`
+	// Error (fail-api) is how the calls fail: throttled (default),
+	// unavailable (a 503; the SDK retries it), invalid-state (elasticache:
+	// InvalidGlobalReplicationGroupState, not retried).
+	Error string `yaml:"error"`
 	line  int
 }
 
@@ -111,7 +115,7 @@ var actions = map[string]string{
 	"slow-link":      "delay: replication lags by this much",
 	"partition":      "between: two parts that stop reaching each other (promoter-a|b, cloudwatch-a|b, checker-a|b, app-a|b, redis-a|b, replication)",
 	"heal":           "between: the parts of an earlier partition",
-	"fail-api":       "service (elasticache, dynamodb), count, call (elasticache: the action, default FailoverGlobalReplicationGroup), reply (dynamodb: lost, the write is applied and its answer lost): the next calls fail, throttled",
+	"fail-api":       "service (elasticache, dynamodb), count, call (elasticache: the action, default FailoverGlobalReplicationGroup), error (throttled, unavailable, invalid-state for elasticache), reply (dynamodb: lost, the write is applied and its answer lost): the next calls fail",
 	"skew-clock":     "region, by (e.g. 30s or -30s): the region's promoter's clock runs that far ahead of the checkers' (behind when negative)",
 	"crash-promoter": "region, when (before-call or after-call): the promoter's function dies at its next failover call, before making it or after ElastiCache accepted it, recording nothing more",
 	"switchover":     "to: a planned move of the primary (writes pause until the target caught up)",
@@ -272,6 +276,15 @@ func parseScenario(name string, b []byte) (Scenario, error) {
 			if s.Count < 1 || s.Count > 1000 {
 				bad(line, "step %d: count %d: give 1 to 1000 calls", i+1, s.Count)
 			}
+			switch {
+			case s.Error == "", s.Error == "throttled", s.Error == "unavailable":
+			case s.Error == "invalid-state" && s.Service == "elasticache":
+			default:
+				bad(line, "step %d: error %q: give throttled, unavailable or (elasticache) invalid-state", i+1, s.Error)
+			}
+			if s.Reply != "" && s.Error != "" {
+				bad(line, "step %d: reply: lost and error: give one", i+1)
+			}
 		}
 		plan = append(plan, timed{at, s})
 	}
@@ -384,11 +397,21 @@ func (d *Drill) do(ctx context.Context, s step) error {
 			if call == "" {
 				call = "FailoverGlobalReplicationGroup"
 			}
+			f := eclocal.Throttled
+			switch s.Error {
+			case "unavailable":
+				f = eclocal.Unavailable
+			case "invalid-state":
+				f = eclocal.InvalidState
+			}
 			for range s.Count {
-				d.ds.ec.FailNext(call, eclocal.Throttled)
+				d.ds.ec.FailNext(call, f)
 			}
 		case "dynamodb":
 			f := ddblocal.Throttled
+			if s.Error == "unavailable" {
+				f = ddblocal.Unavailable
+			}
 			if s.Reply == "lost" {
 				f = ddblocal.ReplyLost
 			}

@@ -35,6 +35,7 @@ steps:
   - {at: 0s, do: break-link}
   - {at: 2m, do: lose-region, region: a}
   - {at: 3m, do: fail-api, service: elasticache, count: 3}
+  - {at: 3m, do: fail-api, service: elasticache, count: 1, error: invalid-state}
   - {at: 4m, do: partition, between: [promoter-b, cloudwatch-a]}
   - {at: 5m, do: partition, between: [redis-a, app-b]}
 `
@@ -60,6 +61,7 @@ steps:
 		{"name: x\nsteps:\n  - {do: skew-clock, region: b}\n", `game-day.yaml:3: step 1: skew-clock`},
 		{"name: x\nsteps:\n  - {do: crash-promoter, region: b, when: sometime}\n", `game-day.yaml:3: step 1: crash-promoter`},
 		{"name: x\nsteps:\n  - {do: fail-api, service: elasticache, count: 1, reply: lost}\n", `game-day.yaml:3: step 1: reply`},
+		{"name: x\nsteps:\n  - {do: fail-api, service: dynamodb, count: 1, error: invalid-state}\n", `game-day.yaml:3: step 1: error "invalid-state"`},
 	} {
 		_, err := parseScenario("game-day.yaml", []byte(c.file))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -534,13 +534,19 @@ const (
 	// be read or is not a checker's (unsigned, forged, future-dated, over
 	// the cap, another type): the promoter is blind, and says so once.
 	NoteHeartbeatUnreadable = "heartbeat-unreadable"
+	// NoteRegionSilent: the heartbeat stalled and the primary region's
+	// CloudWatch is unreachable from here, with no view from outside this
+	// region: a lost region or a partition. A person decides.
+	NoteRegionSilent = "region-silent"
 )
 
 // evidenceGuard holds when the heartbeat has stopped advancing in the local
 // replica for StallAfter and the primary region's writable alarm is in ALARM
 // or its CloudWatch is unreachable although it was read within
-// PeerSeenWithin before the heartbeat stopped (and a third observer, if
-// any, does not see the primary up). note names a refusal that must page:
+// PeerSeenWithin before the heartbeat stopped, and then only with a view
+// from outside this region (a third observer that sees the primary down,
+// or an operator's confirmation); a third observer that sees the primary up
+// vetoes. note names a refusal that must page:
 // a partition (fresh heartbeats while the observers cannot reach the
 // primary) or a missing route to the peer's CloudWatch.
 func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verdict, note string) {
@@ -599,11 +605,13 @@ func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verd
 			"and refuses writes (OOM, BUSY) or its checker cannot write; never promote on this", stallWhy, alarmWhy, round(l.LastIO))
 		return v, NotePrimaryAnswers
 	}
+	observerDown := false
 	if o := obs.Observer; o != nil {
 		// Compared as the alarm states are, case-insensitively: an "UP"
 		// must veto, not pass as "no verdict".
 		switch strings.ToLower(strings.TrimSpace(o.Verdict)) {
 		case ObserverDown:
+			observerDown = true
 			alarmWhy += "; third observer: down (" + o.Detail + ")"
 		case ObserverUp:
 			v.Reason = stallWhy + " and " + alarmWhy + ", but the third observer sees the primary up (" + o.Detail + ")"
@@ -611,6 +619,18 @@ func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verd
 		default:
 			alarmWhy += "; third observer: no verdict (" + o.Detail + ")"
 		}
+	}
+	if obs.Alarm.Unreachable && !confirmed && !observerDown {
+		// Both signals are this region's own view: a partition between
+		// the regions (the link and the route to the peer's CloudWatch)
+		// looks exactly like a lost region from here. Only a view from
+		// outside counts: the peer's alarm read from its region, a third
+		// observer, or a person who checked.
+		v.Reason = stallWhy + " and " + alarmWhy + ", but both are this region's own view: a partition between the regions " +
+			"looks the same from here. Independent evidence is needed: the primary region's alarm in ALARM, a third observer " +
+			"that sees the primary down, or an operator who finds the primary region down (redisha failover --to <this region> " +
+			"--apply --primary-down; docs/failover.md)"
+		return v, NoteRegionSilent
 	}
 	v.OK = true
 	v.Reason = stallWhy + " and " + alarmWhy

@@ -73,31 +73,47 @@ func TestDecide(t *testing.T) {
 		// Where it must act.
 		{name: "region silent: heartbeat stalled, alarm in ALARM", edit: func(*promoter.Input) {},
 			action: promoter.ActPromote, reason: "writable alarm is in ALARM", notify: true},
-		{name: "primary region's CloudWatch unreachable (its last write was read before it went silent)", edit: func(in *promoter.Input) {
+		{name: "primary region's CloudWatch unreachable, a third observer sees the primary down", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
 		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
-		{name: "primary region's CloudWatch unreachable, last write unreadable too: evidence, but the loss is bounded by now", edit: func(in *promoter.Input) {
+		{name: "primary region's CloudWatch unreachable, an operator confirms the region is down", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.PrimaryDownConfirmed = true
+		}, action: promoter.ActPromote, reason: "an operator confirmed", notify: true},
+		{name: "region silent from here (link and CloudWatch), nothing from outside: this region's view alone, paged", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "this region's own view", notify: true},
+		{name: "the same in advise mode: paged, no advice", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Mode = promoter.ModeAdvise
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence, promoter.GuardMode}, reason: "--primary-down", notify: true},
+		{name: "primary region's CloudWatch unreachable, confirmed, last write unreadable too: the loss is bounded by now", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
 			in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+			in.PrimaryDownConfirmed = true
 		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "bounded by now", notify: true},
 		{name: "partition (B cut off from A's link and CloudWatch, A healthy): refused, however long", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
 			in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
 			in.Obs.Now = t0.Add(time.Hour)
 			in.Prev.PeerAlarmReadAt = in.Prev.HeartbeatAdvanced
-		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "up to 1h4m3s of writes not here", notify: true},
-		{name: "CloudWatch and last write unreadable, the on-call accepts the loss shown", edit: func(in *promoter.Input) {
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence, promoter.GuardDataLoss}, reason: "a partition between the regions looks the same", notify: true},
+		{name: "CloudWatch and last write unreadable, the on-call confirms and accepts the loss shown", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
 			in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+			in.PrimaryDownConfirmed = true
 			in.AcceptedLoss = 4*time.Minute + 4*time.Second
 		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
-		{name: "CloudWatch unreachable, read 14 minutes before the heartbeat stopped", edit: func(in *promoter.Input) {
+		{name: "CloudWatch unreachable, read 14 minutes before the heartbeat stopped, third observer down", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
 			in.Prev.PeerAlarmReadAt = in.Prev.HeartbeatAdvanced.Add(-14 * time.Minute)
+			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
 		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
-		{name: "CloudWatch unreachable, read after the heartbeat stopped", edit: func(in *promoter.Input) {
+		{name: "CloudWatch unreachable, read after the heartbeat stopped, third observer down", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
 			in.Prev.PeerAlarmReadAt = t0.Add(-time.Minute)
+			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
 		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
 		{name: "third observer agrees", edit: func(in *promoter.Input) {
 			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
@@ -290,6 +306,12 @@ func TestDecide(t *testing.T) {
 			in.Obs.Heartbeat.Value.Written = in.Prev.HeartbeatWritten
 			in.Obs.LastWrite.Written = in.Prev.HeartbeatWritten.Add(20 * time.Second)
 		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "up to 20s of writes not here", notify: true},
+		{name: "link broke 2 min before the region fell silent: the last write seen earlier is a floor on the loss", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "dial tcp: i/o timeout"}
+			in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+			in.Prev.PeerWroteAt = in.Prev.HeartbeatWritten.Add(2 * time.Minute)
+			in.PrimaryDownConfirmed = true
+		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "and at least 2m0s", notify: true},
 		{name: "last writable moment unknown: bounded by now, refused", edit: func(in *promoter.Input) {
 			in.Obs.LastWrite = promoter.LastWrite{Err: "the primary region's CloudWatch is unreachable"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardDataLoss}, reason: "bounded by now", notify: true},
@@ -517,7 +539,9 @@ func TestNoRouteToThePeerNeverPromotes(t *testing.T) {
 
 // TestRegionGoesSilentAfterBeingReached: the promoter reads the peer's
 // alarm while the primary is healthy, then the whole region goes silent
-// (heartbeat and CloudWatch): that is evidence, and auto mode promotes.
+// (heartbeat and CloudWatch). From here that is a lost region or a
+// partition: auto mode pages once and waits for a view from outside; with a
+// third observer that sees the primary down it promotes.
 func TestRegionGoesSilentAfterBeingReached(t *testing.T) {
 	w := newWorld(t)
 	for range 4 {
@@ -527,19 +551,30 @@ func TestRegionGoesSilentAfterBeingReached(t *testing.T) {
 	if !read.Equal(w.in.Obs.Now) {
 		t.Fatalf("peer alarm read at %s, want the last run's %s", read, w.in.Obs.Now)
 	}
-	for i := range 10 {
+	pages := 0
+	for range 10 {
 		d := w.run(false, 0, unreachable)
 		if !d.Next.PeerAlarmReadAt.Equal(read) {
 			t.Fatalf("an unreachable read moved the last successful read to %s", d.Next.PeerAlarmReadAt)
 		}
 		if d.Action == promoter.ActPromote {
-			if stalled := time.Duration(i+1) * 30 * time.Second; stalled < promoter.DefaultStallAfter {
-				t.Fatalf("promoted after %s of stall", stalled)
+			t.Fatalf("promoted on this region's own view: %+v", d.Guards)
+		}
+		// The first run may see the heartbeat still fresh: "partition".
+		if d.Notify && d.Note != promoter.NotePartition {
+			pages++
+			if d.Note != promoter.NoteRegionSilent {
+				t.Fatalf("paged with note %q: %+v", d.Note, d.Guards)
 			}
-			return
 		}
 	}
-	t.Fatalf("no promotion after 5 min of a silent region: %+v", w.last.Guards)
+	if pages != 1 {
+		t.Fatalf("%d pages about a silent region, want 1", pages)
+	}
+	w.in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "probe from eu-west-1"}
+	if d := w.run(false, 0, unreachable); d.Action != promoter.ActPromote {
+		t.Fatalf("no promotion with a third observer that sees the primary down: %+v", d.Guards)
+	}
 }
 
 func TestStaleSecondaryMeasuredFromTheLastHealthyHeartbeat(t *testing.T) {

@@ -319,7 +319,7 @@ func TestRunnerAdvisesWithTheCommand(t *testing.T) {
 	}
 }
 
-func TestRunnerTreatsSilentCloudWatchAsDown(t *testing.T) {
+func TestRunnerLeavesASilentRegionToAPerson(t *testing.T) {
 	bd := newBed(t)
 	bd.tick()
 	bd.heartbeat(time.Second)
@@ -334,18 +334,22 @@ func TestRunnerTreatsSilentCloudWatchAsDown(t *testing.T) {
 		bd.tick()
 		out = bd.run()
 	}
-	// The region's silence is evidence, but how much it took after the
-	// newest heartbeat here cannot be read: bounded by now, over the bound.
-	if out.Decision.Action != promoter.ActNone || !out.Decision.PrimaryDown || !out.Observations.Alarm.Unreachable ||
-		!slices.Equal(out.Decision.Refused(), []string{promoter.GuardDataLoss}) ||
+	// From here a silent region and a partition look alike: this region's
+	// view alone is no evidence, and how much the primary took after the
+	// newest heartbeat here cannot be read either (bounded by now).
+	if out.Decision.Action != promoter.ActNone || out.Decision.PrimaryDown || !out.Observations.Alarm.Unreachable ||
+		!slices.Equal(out.Decision.Refused(), []string{promoter.GuardEvidence, promoter.GuardDataLoss}) ||
+		out.Decision.Note != promoter.NoteRegionSilent ||
 		!strings.Contains(out.Decision.Verdict(promoter.GuardDataLoss).Reason, "bounded by now") {
 		t.Fatalf("silent region: %+v %+v", out.Observations.Alarm, out.Decision.Guards)
 	}
-	// An operator accepts that much: promoted.
+	// An operator who found the region down confirms it and accepts that
+	// much: promoted.
+	bd.runner.OperatorRun, bd.runner.PrimaryDownConfirmed = true, true
 	bd.runner.AcceptedLoss = 5 * time.Minute
 	bd.tick()
 	if out = bd.run(); out.Decision.Action != promoter.ActPromote {
-		t.Fatalf("with the loss accepted: %+v", out.Decision.Guards)
+		t.Fatalf("confirmed and accepted: %+v", out.Decision.Guards)
 	}
 }
 
