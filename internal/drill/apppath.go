@@ -91,9 +91,12 @@ func (c *cutConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// hang waits until the deadline (at most 10 s: no deadline set is a
+// hang waits until the deadline *d (at most 10 s: no deadline set is a
 // client's bug, not the partition's) and returns a timeout.
-func (c *cutConn) hang(deadline time.Time) error {
+func (c *cutConn) hang(d *time.Time) error {
+	c.mu.Lock()
+	deadline := *d
+	c.mu.Unlock()
 	wait := 10 * time.Second
 	if !deadline.IsZero() {
 		wait = min(time.Until(deadline), wait)
@@ -106,20 +109,14 @@ func (c *cutConn) hang(deadline time.Time) error {
 
 func (c *cutConn) Read(b []byte) (int, error) {
 	if c.cut() {
-		c.mu.Lock()
-		d := c.rDead
-		c.mu.Unlock()
-		return 0, c.hang(d)
+		return 0, c.hang(&c.rDead)
 	}
 	return c.Conn.Read(b)
 }
 
 func (c *cutConn) Write(b []byte) (int, error) {
 	if c.cut() {
-		c.mu.Lock()
-		d := c.wDead
-		c.mu.Unlock()
-		return 0, c.hang(d)
+		return 0, c.hang(&c.wDead)
 	}
 	return c.Conn.Write(b)
 }

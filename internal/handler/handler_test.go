@@ -297,27 +297,7 @@ func TestBuildClusterEndpointOneShardDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdout, logs bytes.Buffer
-	h, closeFn, err := Build(context.Background(), cfg, &stdout, slog.New(slog.NewJSONHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = closeFn() })
-	invoke := func() (Response, map[string]any) {
-		t.Helper()
-		stdout.Reset()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		resp, err := h.Handle(ctx, readEvent(t, "eventbridge-scheduled.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var emf map[string]any
-		if err := json.Unmarshal(stdout.Bytes(), &emf); err != nil {
-			t.Fatalf("EMF line %q: %v", stdout.String(), err)
-		}
-		return resp, emf
-	}
+	invoke, logs := buildEMF(t, cfg)
 	resp, emf := invoke()
 	if !resp.Healthy || !resp.Writable || len(resp.Shards) != 3 || emf["HealthCheckStatus"] != 1.0 || emf["WritableStatus"] != 1.0 {
 		t.Fatalf("healthy cluster: %+v, EMF %v", resp.Result, emf)
@@ -360,13 +340,32 @@ func TestBuildFencesAMasterTheDatastoreDoesNotName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdout, logs bytes.Buffer
-	h, closeFn, err := Build(context.Background(), cfg, &stdout, slog.New(slog.NewJSONHandler(&logs, nil)))
+	invoke, logs := buildEMF(t, cfg)
+	resp, emf := invoke()
+	if !resp.Healthy || resp.Writable || emf["WritableStatus"] != 0.0 || resp.DatastorePrimary != "us-west-2" ||
+		!strings.Contains(resp.Fenced, "the datastore's primary is us-west-2") || !strings.Contains(logs.String(), `"fenced"`) ||
+		emf["HeartbeatWritten"] != nil {
+		t.Fatalf("fenced master: %+v, EMF %v, logs %s", resp, emf, logs.String())
+	}
+	roles("us-east-1")
+	if resp, emf := invoke(); !resp.Writable || emf["WritableStatus"] != 1.0 || resp.Fenced != "" {
+		t.Fatalf("named primary: %+v, EMF %v", resp, emf)
+	}
+}
+
+// buildEMF builds the handler from cfg with EMF output; invoke runs one
+// scheduled check and returns the response and its EMF line, logs collects
+// the handler's log.
+func buildEMF(t *testing.T, cfg config.Config) (invoke func() (Response, map[string]any), logs *bytes.Buffer) {
+	t.Helper()
+	var stdout bytes.Buffer
+	logs = &bytes.Buffer{}
+	h, closeFn, err := Build(context.Background(), cfg, &stdout, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = closeFn() })
-	invoke := func() (Response, map[string]any) {
+	return func() (Response, map[string]any) {
 		t.Helper()
 		stdout.Reset()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -380,15 +379,5 @@ func TestBuildFencesAMasterTheDatastoreDoesNotName(t *testing.T) {
 			t.Fatalf("EMF line %q: %v", stdout.String(), err)
 		}
 		return resp, emf
-	}
-	resp, emf := invoke()
-	if !resp.Healthy || resp.Writable || emf["WritableStatus"] != 0.0 || resp.DatastorePrimary != "us-west-2" ||
-		!strings.Contains(resp.Fenced, "the datastore's primary is us-west-2") || !strings.Contains(logs.String(), `"fenced"`) ||
-		emf["HeartbeatWritten"] != nil {
-		t.Fatalf("fenced master: %+v, EMF %v, logs %s", resp, emf, logs.String())
-	}
-	roles("us-east-1")
-	if resp, emf := invoke(); !resp.Writable || emf["WritableStatus"] != 1.0 || resp.Fenced != "" {
-		t.Fatalf("named primary: %+v, EMF %v", resp, emf)
-	}
+	}, logs
 }
