@@ -70,7 +70,9 @@ type seriesState struct {
 	checks, failed int
 	lastSample     time.Time
 	// lastOK is when the last successful check got its answer.
-	lastOK      time.Time
+	lastOK time.Time
+	// upAt is when the last window closed (the series answered again).
+	upAt        time.Time
 	open        *Window
 	role, runID string
 	ip          string
@@ -138,6 +140,7 @@ func (r *recorder) record(kind Kind, start time.Time, lat time.Duration, ok bool
 		end := start.Add(lat)
 		w.end = end
 		w.End = Time(end)
+		s.upAt = end
 		w.DurationMS = end.Sub(w.start).Milliseconds()
 		r.windows = append(r.windows, *w)
 		e.Type, e.DurationMS, e.ChecksLost = EventUp, &w.DurationMS, w.ChecksLost
@@ -195,12 +198,14 @@ func (r *recorder) record(kind Kind, start time.Time, lat time.Duration, ok bool
 const ReasonPausedWrites check.Reason = "paused_writes"
 
 // readsServedDuring says whether a read check got its answer well inside
-// [from, to], the span of a write check that got none. The first half of
-// the timeout is left out: a read answered just after the write was sent
-// may have beaten a stall that began in between.
+// [from, to], the span of a write check that got none, with reads up all
+// the while. The first half of the timeout is left out: a read answered
+// just after the write was sent may have beaten a stall that began in
+// between. A read outage that ended inside the span is the tail of a full
+// stall (the write was sent into it), not a write pause.
 func (r *recorder) readsServedDuring(from, to time.Time) bool {
-	ok := r.series[Read].lastOK
-	return r.series[Read].open == nil && ok.After(from.Add(r.cfg.Timeout/2)) && !ok.After(to)
+	s := r.series[Read]
+	return s.open == nil && s.lastOK.After(from.Add(r.cfg.Timeout/2)) && !s.lastOK.After(to) && !s.upAt.After(from)
 }
 
 // addReason adds reason to the window and says whether it was new.
