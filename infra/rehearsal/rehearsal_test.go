@@ -204,6 +204,14 @@ func TestRehearseTheTemplates(t *testing.T) {
 	if !strings.Contains(strings.Join(rep.Sources, "\n"), "RedishaSecondary.template.json") {
 		t.Errorf("the report does not say which template the settings came from: %v", rep.Sources)
 	}
+	// The fence and the signed heartbeat, as the templates deploy them,
+	// reached the rehearsal: the PRIMARY record's region fails closed.
+	sources := strings.Join(rep.Sources, "\n")
+	for _, want := range []string{"HEARTBEAT=true (signed)", "fence FENCE_UNKNOWN=not-writable", "fence FENCE_UNKNOWN=node-role"} {
+		if !strings.Contains(sources, want) {
+			t.Errorf("the rehearsed settings lack %q:\n%s", want, sources)
+		}
+	}
 }
 
 // The templates as they were before the model (the secondary's checker

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisha/redisha/internal/fence"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/sim/alarmeval"
 )
@@ -168,8 +169,8 @@ func (d *Drill) sources() []string {
 	for _, r := range dep.Regions {
 		c, p := r.Checker, r.Promoter
 		out = append(out,
-			fmt.Sprintf("%s checker: EXPECT_ROLE=%s, HEARTBEAT=%v, CHECK_TIMEOUT=%s, METRICS_MODE=%s%s", r.Name, c.Check.ExpectRole, c.Check.Heartbeat,
-				c.Check.Timeout, c.MetricsMode, from(r.Name+" checker")),
+			fmt.Sprintf("%s checker: EXPECT_ROLE=%s, HEARTBEAT=%v%s, CHECK_TIMEOUT=%s, METRICS_MODE=%s, %s%s", r.Name, c.Check.ExpectRole, c.Check.Heartbeat,
+				signed(r.SignedHeartbeats), c.Check.Timeout, c.MetricsMode, fenced(c.Fence.Unknown), from(r.Name+" checker")),
 			fmt.Sprintf("%s promoter: mode %s, stall %s, max data loss %s, cooldown %s%s", r.Name, p.Mode, p.Bounds.StallAfter,
 				p.Bounds.MaxDataLoss, p.Bounds.Cooldown, from(r.Name+" promoter")),
 			fmt.Sprintf("%s writable alarm: %s%s", r.Name, r.Writable.Summary(), from("alarm "+r.Writable.Name)))
@@ -425,4 +426,20 @@ func (d *Drill) writer(ctx context.Context) string {
 		}
 	}
 	return ""
+}
+
+func signed(on bool) string {
+	if on {
+		return " (signed)"
+	}
+	return ""
+}
+
+// fenced names the checker's fence as deployed: its policy on an unknown
+// primary, or none.
+func fenced(unknown fence.Unknown) string {
+	if unknown == "" {
+		return "no fence"
+	}
+	return "fence FENCE_UNKNOWN=" + string(unknown)
 }
