@@ -117,3 +117,12 @@ func TestTimelineSVG(t *testing.T) {
 		}
 	}
 }
+
+// Long notes wrap at spaces, continued lines indented; no word is lost.
+func TestWrapNotesKeepsEveryWord(t *testing.T) {
+	got := wrapNotes([]string{"short", "a b c d e f g h"}, 7)
+	want := []string{"short", "a b c d", "    e f", "    g h"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("%q", got)
+	}
+}

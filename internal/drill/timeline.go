@@ -132,6 +132,7 @@ func writeSVG(w io.Writer, title string, notes []string, rows []string, spans ma
 	}
 	plot := width - left - right
 	x := func(s float64) float64 { return left + (math.Max(fromS, math.Min(toS, s))-fromS)/(toS-fromS)*plot }
+	notes = wrapNotes(notes, 170) // 11-px text, about 6.2 px a character: (width − 20) / 6.2, less a margin
 	height := top + rowH*float64(len(rows)) + 40 + 14*float64(len(marks)) + 14*float64(len(notes)+1)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", width, height)
@@ -173,7 +174,11 @@ func writeSVG(w io.Writer, title string, notes []string, rows []string, spans ma
 		fmt.Fprintf(&b, `<text x="10" y="%.0f" font-weight="bold" fill="#333">rehearsed as deployed:</text>`+"\n", y)
 	}
 	for i, n := range notes {
-		fmt.Fprintf(&b, `<text x="10" y="%.0f" fill="#555" font-size="11">%s</text>`+"\n", y+14*float64(i+1), html.EscapeString(n))
+		x := 10 // a continued line (wrapNotes) is indented by position: SVG collapses spaces
+		if rest, ok := strings.CutPrefix(n, "    "); ok {
+			x, n = 34, rest
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%.0f" fill="#555" font-size="11">%s</text>`+"\n", x, y+14*float64(i+1), html.EscapeString(n))
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
@@ -196,4 +201,25 @@ func axisLabel(s float64) string {
 		return "+" + d.String()
 	}
 	return d.String()
+}
+
+// wrapNotes breaks notes longer than n characters at spaces; the lines that
+// continue one are indented.
+func wrapNotes(notes []string, n int) []string {
+	var out []string
+	for _, note := range notes {
+		line := ""
+		for _, word := range strings.Fields(note) {
+			if line != "" && len(line)+1+len(word) > n {
+				out = append(out, line)
+				line = "    "
+			}
+			if line != "" && line != "    " {
+				line += " "
+			}
+			line += word
+		}
+		out = append(out, line)
+	}
+	return out
 }
