@@ -141,3 +141,33 @@ func TestFailoverPlansWithTheDeployedBounds(t *testing.T) {
 		t.Fatalf("deployed bounds: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// redisha promoter pause|mode|resume keeps the mode in the promoter's table
+// (every run reads it), names who set it, and status shows it.
+func TestPromoterModeAtRunTime(t *testing.T) {
+	bd := newGDSBed(t)
+	bd.heartbeat(t, 77, 2*time.Second)
+	bd.seedPromoter(t, 77, 10*time.Second)
+	env := map[string]string{"AWS_REGION": "us-west-2"}
+	code, out, errOut := run(t, env, "promoter", "pause", "--datastore", gdsID, "--timeout", "2s", "--in", "us-west-2", "--by", "ops@example")
+	if code != ExitOK || !strings.Contains(out, "us-west-2: promoter mode off until resumed, set by ops@example (epoch 10)") {
+		t.Fatalf("pause: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = run(t, env, gdsArgs("status")...)
+	if code != ExitOK || !strings.Contains(out, "off (set by ops@example") {
+		t.Fatalf("status after pause: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, bad := range [][]string{{"promoter", "mode", "sometimes"}, {"promoter", "mode"}, {"promoter", "pause", "--in", "eu-west-1"}} {
+		if code, _, errOut := run(t, env, append(bad, "--datastore", gdsID, "--timeout", "2s")...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s", bad, code, ExitUsage, errOut)
+		}
+	}
+	code, out, errOut = run(t, env, "promoter", "resume", "--datastore", gdsID, "--timeout", "2s", "--in", "us-west-2", "--by", "ops@example")
+	if code != ExitOK || !strings.Contains(out, "the deployed mode (resumed)") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = run(t, env, gdsArgs("status")...)
+	if code != ExitOK || strings.Contains(out, "set by ops@example") {
+		t.Fatalf("status after resume still shows the override:\n%s", out)
+	}
+}

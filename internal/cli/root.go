@@ -21,6 +21,7 @@ func commands(env Env) []*cobra.Command {
 		newMigrateCmd(env),
 		newDrillCmd(env),
 		newVerifyCmd(env),
+		newPromoterCmd(env),
 		newVersionCmd(env),
 	}
 }

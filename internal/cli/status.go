@@ -46,6 +46,8 @@ type gdsFlags struct {
 	modelPath string
 	model     *deployment.Deployment
 	cmd       *cobra.Command
+	// noRedis: the command talks to AWS only, so --addr is not required.
+	noRedis bool
 }
 
 func addGDSFlags(cmd *cobra.Command) *gdsFlags {
@@ -84,9 +86,12 @@ type gds struct {
 // open validates the flags, loads the AWS configuration and describes the
 // datastore. Usage problems are *UsageError; the rest are findings.
 func (g *gdsFlags) open(ctx context.Context, env Env) (*gds, error) {
-	conn, err := g.conn.config(env.Getenv, g.timeout)
-	if err != nil {
-		return nil, err
+	var conn redisconn.Config
+	if !g.noRedis {
+		var err error
+		if conn, err = g.conn.config(env.Getenv, g.timeout); err != nil {
+			return nil, err
+		}
 	}
 	if g.datastore == "" {
 		return nil, usagef("--datastore is required: give the Global Datastore's full id, e.g. --datastore ldgnf-redisha")
@@ -268,8 +273,12 @@ type regionStatus struct {
 	Alarm           string  `json:"alarm"`
 	AlarmState      string  `json:"alarm_state"`
 	// The region's promoter, from its latch store.
-	PromoterEpoch  uint64    `json:"promoter_epoch"`
-	PromoterMode   string    `json:"promoter_mode,omitempty"`
+	PromoterEpoch uint64 `json:"promoter_epoch"`
+	PromoterMode  string `json:"promoter_mode,omitempty"`
+	// ModeSetBy is who set the promoter's mode at run time (redisha
+	// promoter mode|pause), in force until resumed.
+	ModeSetBy      string    `json:"promoter_mode_set_by,omitempty"`
+	ModeSetAt      time.Time `json:"promoter_mode_set_at,omitzero"`
 	LastDecision   string    `json:"last_decision,omitempty"`
 	LastRefused    string    `json:"last_refused,omitempty"`
 	LastDecisionAt time.Time `json:"last_decision_at,omitzero"`
@@ -404,6 +413,9 @@ func (d *gds) regionStatus(ctx context.Context, m member) regionStatus {
 		}
 		rs.PromoterEpoch, rs.LastDecision, rs.LastRefused, rs.LastDecisionAt = rec.State.Epoch, string(rec.LastAction), rec.LastRefused, rec.LastAt
 		rs.PromoterMode = string(rec.Mode)
+		if o := rec.State.ModeOverride; o != "" {
+			rs.PromoterMode, rs.ModeSetBy, rs.ModeSetAt = string(o), rec.State.ModeSetBy, rec.State.ModeSetAt
+		}
 		if !rec.State.PromotedAt.IsZero() {
 			rs.LatchUntil = rec.State.PromotedAt.Add(d.bounds(m.Region).Cooldown)
 		}
@@ -454,6 +466,10 @@ func printStatus(w io.Writer, rep statusReport) {
 			prom = "unreadable"
 		case r.PromoterEpoch > 0:
 			prom = fmt.Sprintf("%s, epoch %d: %s", orDash(r.PromoterMode), r.PromoterEpoch, r.LastDecision)
+			if r.ModeSetBy != "" {
+				prom = fmt.Sprintf("%s (set by %s %s ago; resume: redisha promoter resume), epoch %d: %s", r.PromoterMode, r.ModeSetBy,
+					time.Since(r.ModeSetAt).Round(time.Second), r.PromoterEpoch, r.LastDecision)
+			}
 			if r.LastRefused != "" {
 				prom += " (refused: " + r.LastRefused + ")"
 			}

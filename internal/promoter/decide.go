@@ -296,6 +296,12 @@ type State struct {
 	// Notified is the signature of the last decision that paged, so a
 	// standing condition pages once, not every 30 seconds.
 	Notified string
+	// ModeOverride is the mode an operator set at run time (`redisha
+	// promoter mode|pause`), in force over the deployed one until resumed;
+	// ModeSetBy and ModeSetAt say who set it (or resumed) and when.
+	ModeOverride Mode
+	ModeSetBy    string
+	ModeSetAt    time.Time
 }
 
 // Input is everything a decision depends on.
@@ -334,8 +340,10 @@ type Verdict struct {
 
 // Decision is the outcome of one run.
 type Decision struct {
-	Epoch  uint64    `json:"epoch"`
-	Action Action    `json:"action"`
+	Epoch  uint64 `json:"epoch"`
+	Action Action `json:"action"`
+	// Mode is the mode the decision was made in (Input.Mode).
+	Mode   Mode      `json:"mode"`
 	Guards []Verdict `json:"guards"`
 	// PrimaryDown is true when the independent-evidence guard holds.
 	PrimaryDown bool `json:"primary_down"`
@@ -392,7 +400,7 @@ func Decide(in Input) Decision {
 	now := in.Obs.Now
 	next := track(in.Prev, in.Obs)
 	next.Epoch = in.Prev.Epoch + 1
-	d := Decision{Epoch: next.Epoch}
+	d := Decision{Epoch: next.Epoch, Mode: in.Mode}
 
 	evidence, note := evidenceGuard(in.Obs, next, b, in.PrimaryDownConfirmed)
 	d.PrimaryDown = evidence.OK

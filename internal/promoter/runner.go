@@ -168,6 +168,16 @@ func (r *Runner) now() time.Time {
 	return time.Now()
 }
 
+// modeFor is the mode a run decides in: an operator's run-time override
+// (kept in the state, so every run reads it) over the deployed mode. An
+// operator's own command is always auto: the command is the decision.
+func (r *Runner) modeFor(st State) Mode {
+	if st.ModeOverride != "" && !r.OperatorRun {
+		return st.ModeOverride
+	}
+	return r.Mode
+}
+
 func (r *Runner) callTimeout() time.Duration {
 	if r.CallTimeout > 0 {
 		return r.CallTimeout
@@ -192,7 +202,7 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 	}
 
 	obs := r.Observe(ctx)
-	d := Decide(Input{LocalRegion: r.Region, Obs: obs, Prev: rec.State, Mode: r.Mode, Bounds: r.Bounds, AcceptedLoss: r.AcceptedLoss,
+	d := Decide(Input{LocalRegion: r.Region, Obs: obs, Prev: rec.State, Mode: r.modeFor(rec.State), Bounds: r.Bounds, AcceptedLoss: r.AcceptedLoss,
 		PrimaryDownConfirmed: r.PrimaryDownConfirmed && r.OperatorRun,
 		IgnoreLatch:          r.IgnoreLatch && r.OperatorRun, IgnoreDatastoreGuard: r.IgnoreDatastoreGuard && r.OperatorRun})
 	if r.OperatorRun {
@@ -202,7 +212,7 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 
 	sctx, cancel = context.WithTimeout(ctx, r.callTimeout())
 	err = r.Store.Save(sctx, rec.State.Epoch, Record{State: d.Next, LastAction: d.Action, LastRefused: strings.Join(d.Refused(), ","),
-		LastAt: obs.Now, Mode: r.Mode})
+		LastAt: obs.Now, Mode: d.Mode})
 	cancel()
 	if errors.Is(err, ErrConflict) {
 		// Another run (an at-least-once duplicate, an operator's command)
@@ -250,7 +260,7 @@ func (r *Runner) recordOutcome(ctx context.Context, log *slog.Logger, d Decision
 		next.PromotedAt, next.AbortedAt = p.Called, time.Time{}
 		outcome = "accepted"
 	}
-	rec := Record{State: next, LastAction: d.Action, LastRefused: strings.Join(d.Refused(), ","), LastAt: r.now(), Mode: r.Mode}
+	rec := Record{State: next, LastAction: d.Action, LastRefused: strings.Join(d.Refused(), ","), LastAt: r.now(), Mode: d.Mode}
 	sctx, cancel := context.WithTimeout(ctx, r.callTimeout())
 	defer cancel()
 	err := r.Store.Save(sctx, d.Epoch, rec)
@@ -451,7 +461,7 @@ func (r *Runner) logDecision(log *slog.Logger, obs Observations, d Decision) {
 		hb = append(hb, "error", obs.Heartbeat.Err)
 	}
 	log.Info("promoter decision",
-		"epoch", d.Epoch, "action", string(d.Action), "mode", string(r.Mode), "region", r.Region,
+		"epoch", d.Epoch, "action", string(d.Action), "mode", string(d.Mode), "mode_set_by", d.Next.ModeSetBy, "region", r.Region,
 		"ready", d.Ready, "primary_down", d.PrimaryDown, "notify", d.Notify, "note", d.Note,
 		"overrides", strings.Join(d.Overrides, ","), "retry", d.Retry,
 		slog.Group("guards", guards...),
@@ -584,7 +594,11 @@ func (r *Runner) message(d Decision, p *Promotion) (subject, body string) {
 	if len(d.Overrides) > 0 {
 		fmt.Fprintf(&b, "\nOperator overrides: %s\n", strings.Join(d.Overrides, ", "))
 	}
-	fmt.Fprintf(&b, "\nDecision epoch %d, action %s, mode %s:\n", d.Epoch, d.Action, r.Mode)
+	fmt.Fprintf(&b, "\nDecision epoch %d, action %s, mode %s:\n", d.Epoch, d.Action, d.Mode)
+	if o := d.Next.ModeOverride; o != "" {
+		fmt.Fprintf(&b, "(mode %s set at run time by %s at %s; the deployed mode is %s)\n", o, d.Next.ModeSetBy,
+			d.Next.ModeSetAt.UTC().Format(time.RFC3339), r.Mode)
+	}
 	for _, v := range d.Guards {
 		mark := "REFUSES"
 		if v.OK {

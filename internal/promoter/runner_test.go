@@ -846,3 +846,55 @@ func TestRunnerNeverPromotesALivePrimaryThatRefusesWrites(t *testing.T) {
 		t.Fatalf("pages %+v, want the partition, then the primary refusing writes", m)
 	}
 }
+
+// An operator's run-time mode (redisha promoter mode|pause|resume) is kept
+// in the state table: every later run decides in it, the record says who
+// set it, a run that loaded the state before acts on nothing, and resume
+// brings the deployed mode back. An operator's own command stays auto.
+func TestRunTimeModeIsReadEveryRun(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	if out := bd.run(); out.Decision.Mode != promoter.ModeAuto {
+		t.Fatalf("deployed mode: decided in %q", out.Decision.Mode)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	before, err := bd.runner.Store.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := promoter.SetMode(ctx, bd.runner.Store, "PAUSE", "ops@example", bd.clock()); err == nil {
+		t.Fatal("an unknown mode was accepted")
+	}
+	rec, err := promoter.SetMode(ctx, bd.runner.Store, promoter.ModeOff, "ops@example", bd.clock())
+	if err != nil || rec.State.Epoch != before.State.Epoch+1 {
+		t.Fatalf("set mode: epoch %d (was %d), %v", rec.State.Epoch, before.State.Epoch, err)
+	}
+	// A run that loaded the state before the change acts on nothing.
+	if err := bd.runner.Store.Save(ctx, before.State.Epoch, before); !errors.Is(err, promoter.ErrConflict) {
+		t.Fatalf("a stale run's save: %v", err)
+	}
+	bd.tick()
+	out := bd.run()
+	if out.Decision.Mode != promoter.ModeOff || out.Decision.Next.ModeSetBy != "ops@example" {
+		t.Fatalf("after pause: mode %q, set by %q", out.Decision.Mode, out.Decision.Next.ModeSetBy)
+	}
+	stored, err := bd.runner.Store.Load(ctx)
+	if err != nil || stored.Mode != promoter.ModeOff || stored.State.ModeOverride != promoter.ModeOff {
+		t.Fatalf("stored %+v, %v", stored, err)
+	}
+	bd.runner.OperatorRun = true
+	bd.tick()
+	if out := bd.run(); out.Decision.Mode != promoter.ModeAuto {
+		t.Fatalf("an operator's command decided in %q", out.Decision.Mode)
+	}
+	bd.runner.OperatorRun = false
+	if _, err := promoter.SetMode(ctx, bd.runner.Store, "", "ops@example", bd.clock()); err != nil {
+		t.Fatal(err)
+	}
+	bd.tick()
+	if out := bd.run(); out.Decision.Mode != promoter.ModeAuto || out.Decision.Next.ModeOverride != "" {
+		t.Fatalf("after resume: mode %q, override %q", out.Decision.Mode, out.Decision.Next.ModeOverride)
+	}
+}

@@ -74,6 +74,9 @@ const (
 	attrLastRefused = "last_refused"
 	attrLastAt      = "last_at_ms"
 	attrMode        = "mode"
+	attrModeSet     = "mode_override"
+	attrModeSetBy   = "mode_set_by"
+	attrModeSetAt   = "mode_set_at_ms"
 )
 
 // Load reads the state; a missing item is the zero state (epoch 0). The read
@@ -108,6 +111,9 @@ func (s *Store) Load(ctx context.Context) (promoter.Record, error) {
 	r.LastRefused = str(it, attrLastRefused)
 	r.LastAt = ms(it, attrLastAt)
 	r.Mode = promoter.Mode(str(it, attrMode))
+	st.ModeOverride = promoter.Mode(str(it, attrModeSet))
+	st.ModeSetBy = str(it, attrModeSetBy)
+	st.ModeSetAt = ms(it, attrModeSetAt)
 	return r, nil
 }
 
@@ -125,13 +131,13 @@ func (s *Store) Save(ctx context.Context, prev uint64, r promoter.Record) error 
 	}
 	for name, t := range map[string]time.Time{attrWritten: st.HeartbeatWritten, attrAdvanced: st.HeartbeatAdvanced,
 		attrHealthyAt: st.HealthyAt, attrPromotedAt: st.PromotedAt, attrAttemptAt: st.AttemptAt, attrAbortedAt: st.AbortedAt, attrLastAt: r.LastAt, attrPeerReadAt: st.PeerAlarmReadAt,
-		attrPeerWroteAt: st.PeerWroteAt} {
+		attrPeerWroteAt: st.PeerWroteAt, attrModeSetAt: st.ModeSetAt} {
 		if !t.IsZero() {
 			item[name] = n(t.UnixMilli())
 		}
 	}
 	for name, v := range map[string]string{attrPrimary: st.PrimaryRegion, attrNotified: st.Notified, attrLastRefused: r.LastRefused,
-		attrMode: string(r.Mode)} {
+		attrMode: string(r.Mode), attrModeSet: string(st.ModeOverride), attrModeSetBy: st.ModeSetBy} {
 		if v != "" {
 			item[name] = &types.AttributeValueMemberS{Value: v}
 		}
