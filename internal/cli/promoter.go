@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/user"
@@ -102,7 +103,10 @@ func newPromoterModeCmd(env Env, use, short string, fixed promoter.Mode) *cobra.
 		}
 		var failed []string
 		for _, r := range regions {
-			rec, err := promoter.SetMode(cmd.Context(), d.store(r), mode, by, time.Now())
+			// A read and a conditional write, tried again on a conflict.
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*g.timeout)
+			rec, err := promoter.SetMode(ctx, d.store(r), mode, by, time.Now())
+			cancel()
 			if err != nil {
 				failed = append(failed, r)
 				fmt.Fprintf(env.Stderr, "%s: the promoter's mode was not changed: %v\n", r, err)
