@@ -44,10 +44,10 @@ test-go:
 # The inner loop: go test -short, without -race and the CDK packages. The
 # long tests say they are skipped (t.Skip under testing.Short: the end-to-end
 # test/ package, the Lambda binary in lambda/promoter, all but one fault of
-# the probe's catalogue); the drill's scenarios (internal/drill, a minute
+# the probe's catalogue); the drill's scenarios and game-day files (internal/drill, a minute
 # each) are left out by name here. make test never sets -short.
 .PHONY: test-short
-DRILL_SCENARIOS := ^TestScenario(RegionLost|RegionStalled|PrimaryCrash|ObserversPartition|LinkBroken|StaleSecondary|Cooldown|Switchover)$$
+DRILL_SCENARIOS := ^(TestScenario(RegionLost|RegionLostAuto|RegionStalled|PrimaryCrash|ObserversPartition|LinkBroken|StaleSecondary|Cooldown|Switchover)|TestGameDayExamples)$$
 test-short: deps-redis ## the inner loop: the short lane of go test (under 2 minutes), no synth
 	@echo "short lane: skips test/, lambda/promoter's binary, the probe's long faults and the drill scenarios (make test runs them)"
 	$(GO) test -short -count=1 -timeout 5m -skip '$(DRILL_SCENARIOS)' $$($(GO) list $(PKGS) | grep -v '^github.com/redisha/redisha/infra')

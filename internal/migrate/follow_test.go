@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 	"github.com/redisha/redisha/internal/testbed/redistest"
@@ -367,12 +369,15 @@ func TestFollowResyncAfterReconnect(t *testing.T) {
 			startFollow(t, src, dst, FollowOptions{Resync: resync, StatsEvery: 20 * time.Millisecond,
 				OnStats: func(s FollowStats) { last.Store(&s) }, OnWarning: func(s string) { warnings <- s }})
 			ctx := context.Background()
-			// Cut the subscription and write at once: the listener waits
-			// 200 ms before it subscribes again.
-			if err := src.Client.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
-				t.Fatal(err)
-			}
-			if err := src.Client.Set(ctx, "rs:in-the-gap", "v", 0).Err(); err != nil {
+			// Cut the subscription and write in one transaction: the
+			// write's notification finds no subscriber, however soon the
+			// listener subscribes again (on a loaded machine a separate
+			// write could come after that).
+			if _, err := src.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub")
+				p.Set(ctx, "rs:in-the-gap", "v", 0)
+				return nil
+			}); err != nil {
 				t.Fatal(err)
 			}
 			waitWarning(t, warnings, "subscribed again")
