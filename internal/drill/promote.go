@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -362,13 +363,17 @@ func (d *Drill) pagesOperator(dec promoter.Decision) bool {
 	}
 	// "The primary is down, but how much a promotion would lose cannot be
 	// bounded": the promoter leaves that to a person.
-	var refused []string
-	for _, g := range dec.Refused() {
-		if g != promoter.GuardMode {
-			refused = append(refused, g)
-		}
+	return dec.PrimaryDown && onlyRefusal(dec) == promoter.GuardDataLoss
+}
+
+// onlyRefusal is the one guard besides the mode that refused dec, or ""
+// when none or several did.
+func onlyRefusal(dec promoter.Decision) string {
+	refused := slices.DeleteFunc(dec.Refused(), func(g string) bool { return g == promoter.GuardMode })
+	if len(refused) != 1 {
+		return ""
 	}
-	return dec.PrimaryDown && len(refused) == 1 && refused[0] == promoter.GuardDataLoss
+	return refused[0]
 }
 
 // lagBefore is the lowest replication lag region r's checker published in
@@ -522,12 +527,6 @@ func (d *Drill) page(ctx context.Context, p *regionPromoter, at time.Time, floor
 // attemptInFlight says the latch alone refused, for an attempt whose outcome
 // is not recorded yet (it counts as aborted after the attempt window).
 func attemptInFlight(dec promoter.Decision) bool {
-	var refused []string
-	for _, g := range dec.Refused() {
-		if g != promoter.GuardMode {
-			refused = append(refused, g)
-		}
-	}
-	return len(refused) == 1 && refused[0] == promoter.GuardLatch &&
+	return onlyRefusal(dec) == promoter.GuardLatch &&
 		strings.Contains(dec.Verdict(promoter.GuardLatch).Reason, "may still be in flight")
 }

@@ -172,7 +172,7 @@ func parseScenario(name string, b []byte) (Scenario, error) {
 		return d
 	}
 	region := func(line int, what, r string) {
-		if r != "a" && r != "b" {
+		if !validRegion(r) {
 			bad(line, "%s %q: give a or b (a is the primary at creation)", what, r)
 		}
 	}
