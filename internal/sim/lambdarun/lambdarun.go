@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redisha/redisha/internal/sim/childproc"
 )
 
 const apiPrefix = "/2018-06-01/runtime/"
@@ -230,7 +232,7 @@ func (s *Server) StartProcess(binary string, env []string, out io.Writer) (*Proc
 		"HOME=" + os.Getenv("HOME"),
 	}, env...)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = dieWithParent()
+	cmd.SysProcAttr = childproc.DieWithParent()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}

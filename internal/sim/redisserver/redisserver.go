@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redisha/redisha/internal/sim/childproc"
 )
 
 // ErrNotInstalled means no redis-server binary was found.
@@ -202,7 +204,7 @@ func (s *Server) start() error {
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	// The server dies with its parent even if the parent is killed.
-	cmd.SysProcAttr = dieWithParent()
+	cmd.SysProcAttr = childproc.DieWithParent()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
