@@ -129,7 +129,7 @@ release-lambda: ## one Lambda zip of the release (linux/arm64): make release-lam
 	  (cd "$$tmp" && TZ=UTC zip -q -X "$$out" bootstrap) && echo "built $(DIST)/redisha-$(NAME)_$(VERSION)_linux_arm64.zip"
 
 .PHONY: drill
-drill: deps-redis synth ## synthesize the app and rehearse its templates here, measured (region A lost); DRILL_FLAGS="--scenario switchover --speed 60"
+drill: deps-redis deps-examples synth ## synthesize the app and rehearse its templates here, measured (region A lost); DRILL_FLAGS="--scenario switchover --speed 60"
 	@mkdir -p build/local build/drill
 	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o build/local/bootstrap ./lambda
 	$(GO) build -o build/redisha ./cmd/redisha

@@ -34,6 +34,9 @@
 //   KEY_PREFIX           prefix of the written keys (default app:node:)
 //   INTERVAL_MS          pause between writes (default 100)
 //   TIMEOUT_MS           connect and command timeout (default 2000)
+//   RETRY_BASE_MS        first retry's backoff (default 500, the design's)
+//   RETRY_CAP_MS         longest backoff (default 10000); a rehearsal that
+//                        runs time faster scales both
 //   REDIS_DNS_SERVER     ip:port of a DNS server to resolve through on every
 //                        (re)connect (tests); unset: the system resolver
 //
@@ -80,9 +83,12 @@ function settings(env) {
     prefix: env.KEY_PREFIX === undefined ? "app:node:" : env.KEY_PREFIX,
     interval: number("INTERVAL_MS", 100, 0, 3600000),
     timeout: number("TIMEOUT_MS", 2000, 1, 600000),
+    retryBase: number("RETRY_BASE_MS", 500, 1, 600000),
+    retryCap: number("RETRY_CAP_MS", 10000, 1, 3600000),
     dnsServer: (env.REDIS_DNS_SERVER || "").trim(),
     problems,
   };
+  if (s.retryCap < s.retryBase) problems.push(`RETRY_CAP_MS=${s.retryCap}: want at least RETRY_BASE_MS (${s.retryBase})`);
   const pwFile = (env.REDIS_PASSWORD_FILE || "").trim();
   if (pwFile) {
     try {
@@ -226,7 +232,7 @@ async function main() {
     connectTimeout: s.timeout,
     commandTimeout: s.timeout,
     reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 2 : false),
-    retryStrategy: (times) => Math.min(500 * 2 ** times, 10000) * (0.5 + Math.random() / 2),
+    retryStrategy: (times) => Math.min(s.retryBase * 2 ** times, s.retryCap) * (0.5 + Math.random() / 2),
     maxRetriesPerRequest: 5,
     // RESP2 and no CLIENT SETINFO or maintenance notifications: what every
     // ElastiCache engine version accepts (the Go client does the same).

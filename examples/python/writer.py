@@ -32,6 +32,9 @@ Settings, from the environment:
     KEY_PREFIX           prefix of the written keys (default app:py:)
     INTERVAL_MS          pause between writes (default 100)
     TIMEOUT_MS           connect and command timeout (default 2000)
+    RETRY_BASE_MS        first retry's backoff (default 500, the design's)
+    RETRY_CAP_MS         longest backoff (default 10000); a rehearsal that
+                         runs time faster scales both
     REDIS_DNS_SERVER     ip:port of a DNS server to resolve through on every
                          (re)connect (tests); unset: the system resolver
 
@@ -116,6 +119,10 @@ class Settings:
             problems.append(f"KEY_PREFIX={self.prefix!r}: want a prefix without white space")
         self.interval = number("INTERVAL_MS", 100, 0, 3_600_000) / 1000
         self.timeout = number("TIMEOUT_MS", 2000, 1, 600_000) / 1000
+        self.retry_base = number("RETRY_BASE_MS", 500, 1, 600_000) / 1000
+        self.retry_cap = number("RETRY_CAP_MS", 10_000, 1, 3_600_000) / 1000
+        if self.retry_cap < self.retry_base:
+            problems.append(f"RETRY_CAP_MS={int(self.retry_cap * 1000)}: want at least RETRY_BASE_MS ({int(self.retry_base * 1000)})")
         self.dns_server = None
         raw = env.get("REDIS_DNS_SERVER", "").strip()
         if raw:
@@ -303,7 +310,7 @@ def main():
         settings=s,
         username=s.username,
         password=s.password,
-        retry=Retry(EqualJitterBackoff(cap=10, base=0.5), retries=5),
+        retry=Retry(EqualJitterBackoff(cap=s.retry_cap, base=s.retry_base), retries=5),
         retry_on_error=[ConnectionError, TimeoutError, ReadOnlyError],
         socket_connect_timeout=s.timeout,
         socket_timeout=s.timeout,

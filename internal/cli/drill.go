@@ -24,6 +24,7 @@ func newDrillCmd(env Env) *cobra.Command {
 	var (
 		scenario, scenarioFile, bootstrap string
 		svg, templates, design            string
+		apps, examples                    string
 		speed                             float64
 		asJSON, list                      bool
 		lag, reaction, acceptLoss         time.Duration
@@ -39,7 +40,8 @@ on the deployed loop, a local CloudWatch that extracts its EMF metrics and evalu
 alarms as CloudWatch does (missing data included), a Route 53 stand-in answering redis.internal with the
 deployed failover records, whose health checks read each alarm's data stream, the ElastiCache failover
 API, the guarded promoter in each region with its deployed mode and bounds, and applications in both
-regions writing through redis.internal. Only addresses and the clock differ from the deployment (and TLS
+regions writing through redis.internal: go-redis in each region and, in region B, the example programs on
+redis-py and ioredis (--apps, --examples; make deps-examples installs them). Only addresses and the clock differ from the deployment (and TLS
 and AUTH, which the loopback servers do not speak); the report lists each rehearsed setting with the
 template it came from.
 
@@ -84,6 +86,8 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 	durationRange(cmd.Flags(), "operator-reaction", 0, 24*time.Hour, "")
 	durationRange(cmd.Flags(), "accept-data-loss", 0, 24*time.Hour, "")
 	durationRange(cmd.Flags(), "route53-lag", 0, time.Hour, "")
+	cmd.Flags().StringVar(&apps, "apps", "auto", "the applications writing through the failover: auto (go, and python and node when installed), or a list of go, python, node")
+	cmd.Flags().StringVar(&examples, "examples", "examples", "the folder holding the python and node example programs (`dir`; make deps-examples installs what they need)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
 	cmd.Flags().BoolVar(&list, "list", false, "list the scenarios and what each shows, then exit")
 	onAWS.add(cmd)
@@ -129,6 +133,10 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 		if reaction < 0 || acceptLoss < 0 {
 			return usagef("--operator-reaction %s, --accept-data-loss %s: use 0 or more", reaction, acceptLoss)
 		}
+		programs, skipped, err := drillPrograms(apps, examples)
+		if err != nil {
+			return usagef("%w", err)
+		}
 		dep, err := deployment.FromTemplates(templates)
 		if err != nil {
 			return usagef("--templates %s: %w", templates, err)
@@ -141,13 +149,16 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 			return usagef("--design %q: use deployed or baseline", design)
 		}
 		cfg := drill.Config{Bootstrap: bootstrap, Deployment: dep, Speed: speed, Route53Lag: lag,
-			OperatorReaction: reaction, AcceptDataLoss: acceptLoss}
+			OperatorReaction: reaction, AcceptDataLoss: acceptLoss, Programs: programs}
 		if err := cfg.Validate(); err != nil {
 			return usagef("%w", err)
 		}
 		if !asJSON {
 			fmt.Fprintf(env.Stderr, "%s: %s\n%s\nspeed %g×: one real minute lasts %.1f s here\n\n%s\n\n", sc.Name, sc.Title, sc.Explain, speed, 60/speed, onScreen)
 			cfg.Status = env.Stderr
+		}
+		for _, why := range skipped {
+			fmt.Fprintln(env.Stderr, "drill:", why)
 		}
 		rep, err := drill.Run(cmd.Context(), cfg, sc, svg)
 		return printDrill(env, rep, err, asJSON, "scenario "+sc.Name)

@@ -74,3 +74,21 @@ func TestDrillListNamesTheSteps(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// --apps names what it cannot run before the drill starts anything: an
+// unknown language, or an example that is not where --examples says.
+func TestDrillAppsRefusesWhatCannotRun(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--apps", "go,ruby"}, `"ruby" is not one of auto, or a list of go, python, node`},
+		{[]string{"--apps", "go,node", "--examples", t.TempDir()}, "--apps node: stat "},
+		{[]string{"--apps", "python", "--examples", t.TempDir()}, "--apps python: stat "},
+	} {
+		code, _, errOut := run(t, nil, append([]string{"drill"}, c.args...)...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("drill %v: exit %d, want %d and %q in:\n%s", c.args, code, ExitUsage, c.want, errOut)
+		}
+	}
+}

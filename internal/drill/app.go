@@ -35,7 +35,13 @@ type op struct {
 // reconnects (re-resolving the name) after any error, as a client that
 // follows a failover must.
 type app struct {
-	region string // its label in the report and the timeline
+	region string // its region in the report and the timeline
+	// lang is "go" for the drill's own applications, or a Program's name.
+	lang string
+	// retries: its client retries inside a write (the Programs), so a
+	// write that spans the outage may end acknowledged; its outage is then
+	// the longest time between two acknowledged writes.
+	retries bool
 	// keys names its keys (appKey); ttl, when set, expires them (a real
 	// deployment keeps none of the drill's data).
 	keys string
@@ -48,15 +54,18 @@ type app struct {
 	tl      *Timeline
 
 	mu     sync.Mutex
-	ops    []op
-	acked  []uint64
-	state  string
-	client *redis.Client
+	lastOK time.Time // the last acknowledged write
+	// changed is when its state last changed on the timeline.
+	changed time.Time
+	ops     []op
+	acked   []uint64
+	state   string
+	client  *redis.Client
 }
 
 func newApp(d *Drill, region string, resolver *dnslocal.Resolver) *app {
 	addr := net.JoinHostPort(d.dns.Name()[:len(d.dns.Name())-1], strconv.Itoa(d.topo.Port))
-	return &app{region: region, keys: region, timeout: 2 * d.opTimeout(), now: d.clock.Now, tl: d.tl,
+	return &app{region: region, lang: "go", keys: region, timeout: 2 * d.opTimeout(), now: d.clock.Now, tl: d.tl,
 		dial: func() *redis.Client {
 			return newClient(addr, d.appPaths.dialer(region, d.topo.regionOfIP, resolver.DialContext), d.opTimeout(), 1)
 		}}
@@ -64,8 +73,11 @@ func newApp(d *Drill, region string, resolver *dnslocal.Resolver) *app {
 
 // appKey is the key of write seq by the app in region.
 func appKey(region string, seq uint64) string {
-	return "drill:app-" + region + ":" + strconv.FormatUint(seq, 10)
+	return appKeyPrefix(region) + strconv.FormatUint(seq, 10)
 }
+
+// appKeyPrefix is what every key of the app named keys starts with.
+func appKeyPrefix(keys string) string { return "drill:app-" + keys + ":" }
 
 // run writes until ctx ends, one write every interval (wall time).
 func (a *app) run(ctx context.Context, interval time.Duration) {
@@ -100,11 +112,22 @@ func (a *app) write(ctx context.Context, seq uint64) {
 	if ctx.Err() != nil {
 		return
 	}
-	o := op{at: at, ok: err == nil, seq: seq, class: classify(err)}
+	a.record(op{at: at, ok: err == nil, seq: seq, class: classify(err)})
+	if err != nil {
+		// Drop the connection: the next write dials again and re-resolves
+		// redis.internal (through the resolver's TTL cache).
+		_ = a.client.Close()
+		a.client = a.dial()
+	}
+}
+
+// record keeps one write's outcome and shows a change of state on the
+// timeline.
+func (a *app) record(o op) {
 	a.mu.Lock()
 	a.ops = append(a.ops, o)
 	if o.ok {
-		a.acked = append(a.acked, seq)
+		a.acked = append(a.acked, o.seq)
 	}
 	state := appWriting
 	switch {
@@ -115,17 +138,27 @@ func (a *app) write(ctx context.Context, seq uint64) {
 	}
 	changed := state != a.state
 	a.state = state
+	at := o.at
+	if a.retries && !o.ok && a.lastOK.After(a.changed) {
+		// Its client retried this write since the last acknowledged one:
+		// the trouble began there.
+		at = a.lastOK
+	}
+	if o.ok {
+		a.lastOK = o.at
+	}
+	if changed {
+		a.changed = at
+	}
 	a.mu.Unlock()
 	if changed {
-		a.tl.Set("app "+a.region, state, at)
-	}
-	if err != nil {
-		// Drop the connection: the next write dials again and re-resolves
-		// redis.internal (through the resolver's TTL cache).
-		_ = a.client.Close()
-		a.client = a.dial()
+		a.tl.Set("app "+a.label(), state, at)
 	}
 }
+
+// label names the application: its region, and its language when it is
+// not one of the drill's own Go applications.
+func (a *app) label() string { return AppReport{Region: a.region, App: a.lang}.Name() }
 
 // classify names an error the way the probe does.
 func classify(err error) string {

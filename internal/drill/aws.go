@@ -528,6 +528,7 @@ func (a *awsDrill) report(ctx context.Context, end time.Time) *Report {
 	for _, ap := range a.apps {
 		ops, acked := ap.snapshot()
 		r := appReportOps(ap.region, ops, acked, t0)
+		r.App = "go"
 		r.Lost = -1
 		if err == nil {
 			r.Lost = countMissing(ctx, final, ap.keys, acked)

@@ -71,6 +71,10 @@ type Config struct {
 	Status io.Writer
 	// Logs receives the checkers' own logs and the drill's notes (nil: none).
 	Logs io.Writer
+	// Programs are applications in other languages run as processes beside
+	// the Go applications (the CLI runs examples/python and examples/node).
+	// A scenario that cuts applications' paths runs without them.
+	Programs []Program
 }
 
 // def sets *d to v when it is zero: a field left to its default.
@@ -118,6 +122,9 @@ func (c Config) Validate() error {
 	}
 	if c.OperatorReaction < 0 || c.Route53Lag < 0 || c.AcceptDataLoss < 0 {
 		errs = append(errs, errors.New("drill: OperatorReaction, Route53Lag and AcceptDataLoss: use 0 or more"))
+	}
+	if err := validatePrograms(c.Programs); err != nil {
+		errs = append(errs, fmt.Errorf("drill: Programs: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -590,6 +597,34 @@ func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report,
 		return nil, err
 	}
 	defer d.close()
+	// Every application exists before anything that reads d.apps starts.
+	var stopPrograms []func() error
+	stopAllPrograms := func() {
+		for _, s := range stopPrograms {
+			if err := s(); err != nil {
+				d.logf("%v", err)
+			}
+		}
+	}
+	if len(cfg.Programs) > 0 && sc.CutsApps {
+		d.logf("the %s applications are not run: %v", programNames(cfg.Programs), errProgramsCut)
+	} else {
+		for _, p := range cfg.Programs {
+			a, stopP, err := d.startProgram(p)
+			if err != nil {
+				stopAllPrograms()
+				return nil, err
+			}
+			d.apps = append(d.apps, a)
+			stopPrograms = append(stopPrograms, stopP)
+		}
+	}
+	var goApps []*app
+	for _, r := range []string{"a", "b"} {
+		goApps = append(goApps, newApp(d, r, dnslocal.NewResolver(d.dns.Addr(), d.clock)))
+	}
+	d.apps = append(goApps, d.apps...)
+
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
@@ -599,13 +634,12 @@ func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report,
 	}
 	appCtx, stopApps := context.WithCancel(runCtx)
 	var appsWG sync.WaitGroup
-	for _, r := range []string{"a", "b"} {
-		a := newApp(d, r, dnslocal.NewResolver(d.dns.Addr(), d.clock))
-		d.apps = append(d.apps, a)
+	for _, a := range goApps {
 		appsWG.Add(1)
 		go func() { defer appsWG.Done(); a.run(appCtx, 10*time.Millisecond) }()
 	}
 	finish := func() {
+		stopAllPrograms()
 		stopApps()
 		appsWG.Wait()
 		stop()
@@ -687,7 +721,7 @@ func (d *Drill) status(ctx context.Context) {
 		apps := ""
 		for _, a := range d.apps {
 			a.mu.Lock()
-			apps += fmt.Sprintf(" app %s:%s", a.region, a.state)
+			apps += fmt.Sprintf(" app %s:%s", a.label(), a.state)
 			a.mu.Unlock()
 		}
 		line := fmt.Sprintf("alarm a:%-17s b:%-17s dns:%-9s datastore:%s primary:%s%s",

@@ -59,7 +59,7 @@ func runScenario(t *testing.T, name string, speed float64) *Report {
 }
 
 // runScenarioOn runs a scenario on a deployment.
-func runScenarioOn(t *testing.T, name string, speed float64, dep deployment.Deployment) *Report {
+func runScenarioOn(t *testing.T, name string, speed float64, dep deployment.Deployment, programs ...Program) *Report {
 	t.Helper()
 	sc, ok := Scenarios[name]
 	if !ok {
@@ -69,7 +69,8 @@ func runScenarioOn(t *testing.T, name string, speed float64, dep deployment.Depl
 	defer cancel()
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	defer func() { t.Log(logs.String()) }()
-	rep, err := Run(ctx, Config{Bootstrap: bootstrapPath, Deployment: dep, Speed: speed, OperatorReaction: time.Minute, Logs: logs}, sc,
+	rep, err := Run(ctx, Config{Bootstrap: bootstrapPath, Deployment: dep, Speed: speed, OperatorReaction: time.Minute, Logs: logs,
+		Programs: programs}, sc,
 		filepath.Join(t.TempDir(), "timeline.svg"))
 	if err != nil {
 		t.Fatal(err)
@@ -98,10 +99,34 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
+// Region A lost, with the Python (redis-py) and Node (ioredis) example
+// programs writing beside the Go applications: every one of them is in the
+// report, loses nothing acknowledged and writes again (runScenario checks
+// the scenario's expectations for every application).
 func TestScenarioRegionLost(t *testing.T) {
-	rep := runScenario(t, "region-lost", 60)
+	var programs []Program
+	for _, name := range []string{"python", "node"} {
+		p, err := ExampleProgram(name, filepath.Join("..", "..", "examples"))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		programs = append(programs, p)
+	}
+	rep := runScenarioOn(t, "region-lost", 60, modelOf(t, nil), programs...)
 	if rep.Promotion == nil || rep.DNS == nil {
 		t.Fatalf("no promotion or DNS change: %+v", rep)
+	}
+	seen := map[string]bool{}
+	for _, a := range rep.Apps {
+		seen[a.Name()] = true
+		if a.Acked == 0 || a.Lost != 0 || !a.WritingAtEnd {
+			t.Errorf("app %s: %d acknowledged, %d lost, writing at the end: %v", a.Name(), a.Acked, a.Lost, a.WritingAtEnd)
+		}
+	}
+	for _, want := range []string{"a", "b", "b python", "b node"} {
+		if !seen[want] {
+			t.Errorf("the report lists no application %q: %+v", want, rep.Apps)
+		}
 	}
 }
 

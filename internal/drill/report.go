@@ -76,14 +76,19 @@ type PromotionReport struct {
 // AppReport is one region's application as it saw the drill.
 type AppReport struct {
 	Region string `json:"region"`
+	// App is its language: go for the drill's own applications, or a
+	// Program's name (python, node).
+	App    string `json:"app"`
 	Writes int    `json:"writes"`
 	Acked  int    `json:"acked"`
 	// Lost counts acknowledged writes missing from the final primary (RPO);
 	// -1 when the final primary did not answer (its region is lost).
 	Lost int `json:"lost"`
 	// WriteUnavailable is the longest stretch without a successful write
-	// after the fault; ReadOnly and Disconnected split the failed time by
-	// the error seen (READONLY, or no connection/timeout).
+	// after the fault (for an application whose client retries inside a
+	// write, the longest time between two acknowledged writes); ReadOnly and
+	// Disconnected split the failed time by the error seen (READONLY, or no
+	// connection/timeout).
 	WriteUnavailable float64 `json:"write_unavailable_s"`
 	ReadOnly         float64 `json:"read_only_s"`
 	Disconnected     float64 `json:"disconnected_s"`
@@ -259,6 +264,10 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 func appReport(ctx context.Context, a *app, t0 time.Time, final string) AppReport {
 	ops, acked := a.snapshot()
 	r := appReportOps(a.region, ops, acked, t0)
+	r.App = a.lang
+	if a.retries {
+		r.WriteUnavailable = max(r.WriteUnavailable, longestAckGap(ops, t0))
+	}
 	c := adminClient(final)
 	defer c.Close()
 	r.Lost = countMissing(ctx, c, a.keys, acked)
@@ -298,6 +307,34 @@ func appReportOps(region string, ops []op, acked []uint64, t0 time.Time) AppRepo
 	}
 	r.WritingAtEnd = len(ops) > 0 && ops[len(ops)-1].ok
 	return r
+}
+
+// longestAckGap is the longest time after t0 without an acknowledged
+// write: from t0 or an acknowledged write to the next one, or to the last
+// write when none followed.
+func longestAckGap(ops []op, t0 time.Time) float64 {
+	var longest float64
+	from := t0
+	for _, o := range ops {
+		if o.at.Before(t0) || !o.ok {
+			continue
+		}
+		longest = max(longest, o.at.Sub(from).Seconds())
+		from = o.at
+	}
+	if n := len(ops); n > 0 && !ops[n-1].ok {
+		longest = max(longest, ops[n-1].at.Sub(from).Seconds())
+	}
+	return longest
+}
+
+// Name is how the report names the application: its region, and its
+// language when it is not one of the drill's own Go applications.
+func (a AppReport) Name() string {
+	if a.App == "" || a.App == "go" {
+		return a.Region
+	}
+	return a.Region + " " + a.App
 }
 
 // countMissing counts the acknowledged keys absent on c (the final
@@ -375,7 +412,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		if a.Lost < 0 {
 			lost = "unknown (primary region lost)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", a.Region, a.Writes, a.Acked, lost,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", a.Name(), a.Writes, a.Acked, lost,
 			fmtDur(a.WriteUnavailable), fmtDur(a.ReadOnly), fmtDur(a.Disconnected))
 	}
 	tw.Flush()

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"syscall"
 	"testing"
@@ -124,5 +125,28 @@ func TestWrapNotesKeepsEveryWord(t *testing.T) {
 	want := []string{"short", "a b c d", "    e f", "    g h"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("%q", got)
+	}
+}
+
+// An application whose client retries inside a write reports the longest
+// time between two acknowledged writes after the fault, even when every
+// write it finished was acknowledged.
+func TestLongestAckGap(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	for _, c := range []struct {
+		name string
+		ops  []op
+		want float64
+	}{
+		{"none", nil, 0},
+		{"steady", []op{{at: at(-1), ok: true}, {at: at(0.5), ok: true}, {at: at(1), ok: true}}, 0.5},
+		{"a write retried through the outage", []op{{at: at(-0.1), ok: true}, {at: at(0.1), ok: true}, {at: at(40), ok: true}, {at: at(40.1), ok: true}}, 39.9},
+		{"failures, then writes again", []op{{at: at(1), ok: true}, {at: at(2)}, {at: at(9)}, {at: at(12), ok: true}}, 11},
+		{"never writes again", []op{{at: at(1), ok: true}, {at: at(2)}, {at: at(30)}}, 29},
+	} {
+		if got := longestAckGap(c.ops, t0); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%s: %g s, want %g s", c.name, got, c.want)
+		}
 	}
 }

@@ -42,6 +42,9 @@ type Scenario struct {
 	// redis.internal answers the region that takes writes. A promotion no
 	// application can reach is no failover.
 	WritesAgain bool
+	// CutsApps: the scenario cuts applications' network paths, which only
+	// the Go applications' dialer can do (the Programs are not run).
+	CutsApps bool
 	// Observe bounds the time after the fault.
 	Observe time.Duration
 	// Inject causes the failure.
@@ -138,21 +141,21 @@ func (s Scenario) check(r *Report) []string {
 	if s.NoLoss {
 		for _, a := range r.Apps {
 			if a.Lost != 0 {
-				p = append(p, fmt.Sprintf("app %s lost %d acknowledged writes", a.Region, a.Lost))
+				p = append(p, fmt.Sprintf("app %s lost %d acknowledged writes", a.Name(), a.Lost))
 			}
 		}
 	}
 	if s.MaxLost != nil && !s.NoLoss {
 		for _, a := range r.Apps {
 			if a.Lost > *s.MaxLost {
-				p = append(p, fmt.Sprintf("app %s lost %d acknowledged writes, over the bound of %d", a.Region, a.Lost, *s.MaxLost))
+				p = append(p, fmt.Sprintf("app %s lost %d acknowledged writes, over the bound of %d", a.Name(), a.Lost, *s.MaxLost))
 			}
 		}
 	}
 	if s.MaxWriteOutage > 0 {
 		for _, a := range r.Apps {
 			if a.WriteUnavailable > s.MaxWriteOutage.Seconds() {
-				p = append(p, fmt.Sprintf("app %s could not write for %s, over the bound of %s", a.Region, fmtDur(a.WriteUnavailable), s.MaxWriteOutage))
+				p = append(p, fmt.Sprintf("app %s could not write for %s, over the bound of %s", a.Name(), fmtDur(a.WriteUnavailable), s.MaxWriteOutage))
 			}
 		}
 	}
@@ -167,7 +170,7 @@ func (s Scenario) check(r *Report) []string {
 		}
 		for _, a := range r.Apps {
 			if !a.WritingAtEnd {
-				p = append(p, fmt.Sprintf("app %s does not write again (no writes for %s at the end)", a.Region, fmtDur(a.WriteUnavailable)))
+				p = append(p, fmt.Sprintf("app %s does not write again (no writes for %s at the end)", a.Name(), fmtDur(a.WriteUnavailable)))
 			}
 		}
 	}

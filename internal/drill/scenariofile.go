@@ -266,9 +266,11 @@ func parseScenario(name string, b []byte) (Scenario, error) {
 				bad(line, "step %d: wait needs for, e.g. for: 2m", i+1)
 			}
 		case "partition", "heal":
-			if _, err := partitionOf(s.Between); err != nil {
+			kind, err := partitionOf(s.Between)
+			if err != nil {
 				bad(line, "step %d: %v", i+1, err)
 			}
+			sc.CutsApps = sc.CutsApps || kind == "app→redis"
 		case "fail-api":
 			if s.Service != "elasticache" && s.Service != "dynamodb" {
 				bad(line, "step %d: service %q: give elasticache or dynamodb", i+1, s.Service)
