@@ -180,7 +180,7 @@ type DNSStack struct {
 func NewDNSStack(scope constructs.Construct, id string, p *DNSStackProps) *DNSStack {
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	d := newDNS(stack, p.DNSProps)
-	out(stack, "HostedZoneId", d.zone.Ref(), "private hosted zone")
+	out(stack, "HostedZoneId", d.zoneID, "private hosted zone holding the failover records")
 	out(stack, "HealthCheckId", d.checks[0].Ref(), "Route 53 health check of the PRIMARY record (follows the primary region's writable alarm)")
 	out(stack, "SecondaryHealthCheckId", d.checks[1].Ref(), "Route 53 health check of the SECONDARY record (follows the secondary region's writable alarm)")
 	out(stack, "RecordName", jsii.String(p.Deployment.DNS.Records[0].Name), "the name applications connect to")

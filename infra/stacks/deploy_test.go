@@ -399,3 +399,52 @@ func TestTenSecondLoop(t *testing.T) {
 		}
 	}
 }
+
+// GIVEN a private zone of the owner's (already associated with their VPCs),
+// THEN the app creates no zone and writes the failover records into it;
+// the zone must come with imported VPCs, which the app cannot associate it
+// with otherwise, and without extraVpcs.
+func TestExistingZone(t *testing.T) {
+	ctx := map[string]any{"existingZoneId": "Z0123456789ABCDEFGHIJ", "zoneName": "corp.example", "recordName": "redis.corp.example"}
+	for k, v := range adoptCtx {
+		ctx[k] = v
+	}
+	s := build(t, ctx)
+	noNagErrors(t, s)
+	countIs(t, s.tpl["dns"], jsii.String("AWS::Route53::HostedZone"), jsii.Number(0))
+	for _, failover := range []string{"PRIMARY", "SECONDARY"} {
+		has(t, s.tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
+			"Failover": failover, "HostedZoneId": "Z0123456789ABCDEFGHIJ", "Name": "redis.corp.example",
+		}))
+	}
+	out := (*s.tpl["dns"].FindOutputs(jsii.String("HostedZoneId"), nil))["HostedZoneId"]
+	if (*out)["Value"] != "Z0123456789ABCDEFGHIJ" {
+		t.Errorf("HostedZoneId output %v", out)
+	}
+	if st, err := deployment.Load(ctxOf(ctx), "123456789012"); err != nil || deployment.New(st).DNS.ZoneID != "Z0123456789ABCDEFGHIJ" {
+		t.Errorf("the model does not name the existing zone: %v", err)
+	}
+
+	for _, c := range []struct {
+		edit map[string]any
+		drop []string
+		want string
+	}{
+		{map[string]any{"existingZoneId": "/hostedzone/Z0123"}, nil, "without /hostedzone/"},
+		{nil, []string{"primaryVpcId", "primarySubnetIds"}, "give primaryVpcId and secondaryVpcId, VPCs already associated with the zone"},
+		{map[string]any{"extraVpcs": []any{map[string]any{"vpcId": "vpc-0e1234567", "region": "us-east-1"}}}, nil, "associate these VPCs with your zone yourself"},
+	} {
+		bad := map[string]any{}
+		for k, v := range ctx {
+			if !slices.Contains(c.drop, k) {
+				bad[k] = v
+			}
+		}
+		for k, v := range c.edit {
+			bad[k] = v
+		}
+		if _, err := deployment.Load(ctxOf(bad), "123456789012"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v without %v: error %v, want %q", c.edit, c.drop, err, c.want)
+		}
+	}
+}

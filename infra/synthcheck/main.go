@@ -125,7 +125,8 @@ func check(dir string) (problems, summary []string, err error) {
 
 	checkPrimary(tpls[primaryID], secondary, bad)
 	checkSecondary(tpls[secondaryID], primary, bad)
-	checkDNS(tpls[dnsID], primary, secondary, bad)
+	model, _ := deployment.ReadFile(filepath.Join(dir, deployment.ModelFile)) // checkModel reports a missing one
+	checkDNS(tpls[dnsID], primary, secondary, model.DNS.ZoneID, bad)
 	for id, t := range tpls {
 		checkNoSecret(id, t, bad)
 	}
@@ -284,10 +285,22 @@ func checkPromoter(stack string, t template, peer string, bad func(string, ...an
 	}
 }
 
-func checkDNS(t template, primary, secondary string, bad func(string, ...any)) {
+func checkDNS(t template, primary, secondary, existingZone string, bad func(string, ...any)) {
 	zones := t.of("AWS::Route53::HostedZone")
-	if len(zones) != 1 || !strings.Contains(fmt.Sprint(zones[0].Properties["VPCs"]), primary) ||
-		!strings.Contains(fmt.Sprint(zones[0].Properties["VPCs"]), secondary) {
+	switch {
+	case existingZone != "":
+		// The owner's zone: the app creates none and writes the records
+		// into it.
+		if len(zones) != 0 {
+			bad("dns: %d hosted zones created beside the existing zone %s, want none", len(zones), existingZone)
+		}
+		for _, r := range t.of("AWS::Route53::RecordSet") {
+			if r.Properties["HostedZoneId"] != existingZone {
+				bad("dns: a failover record is in zone %v, want the existing zone %s", r.Properties["HostedZoneId"], existingZone)
+			}
+		}
+	case len(zones) != 1 || !strings.Contains(fmt.Sprint(zones[0].Properties["VPCs"]), primary) ||
+		!strings.Contains(fmt.Sprint(zones[0].Properties["VPCs"]), secondary):
 		bad("dns: want one private zone associated with VPCs in %s and %s", primary, secondary)
 	}
 	// One health check per region, each on that region's writable alarm.

@@ -98,6 +98,9 @@ type Region struct {
 type DNS struct {
 	// Zone is the private hosted zone's name.
 	Zone string
+	// ZoneID is an existing zone the records go into; empty when the app
+	// creates the zone.
+	ZoneID string `json:",omitempty"`
 	// Records are the PRIMARY and SECONDARY failover records.
 	Records [2]Record
 }
@@ -195,7 +198,7 @@ func New(s Settings) Deployment {
 			SignedHeartbeats: true,
 		}
 	}
-	d.DNS = DNS{Zone: s.ZoneName}
+	d.DNS = DNS{Zone: s.ZoneName, ZoneID: s.ExistingZoneID}
 	for i := range d.DNS.Records {
 		failover := failoverOf(i)
 		r := d.Regions[i]

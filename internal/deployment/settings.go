@@ -41,6 +41,12 @@ type Settings struct {
 	PrimaryRGID      string             // context: primaryReplicationGroupId (default redis-primary)
 	SecondaryRGID    string             // context: secondaryReplicationGroupId (default redis-secondary)
 	ZoneName         string             // context: zoneName (default internal)
+	// ExistingZoneID is a private hosted zone of yours (named zoneName) to
+	// put the failover records in, instead of a zone the app creates. It
+	// must already be associated with every VPC that resolves the name:
+	// CloudFormation has no resource to associate a zone it does not own.
+	// context: existingZoneId (default none: the app creates the zone)
+	ExistingZoneID string
 	RecordName       string             // context: recordName (default redis.internal)
 	RecordTTL        int                // context: recordTtl seconds (default 10)
 	AlarmPeriod      int                // context: alarmPeriod seconds, ≥ 60 (Route 53 needs standard resolution) (default 60)
@@ -121,6 +127,8 @@ type ExtraVpc struct {
 type Context func(key string) any
 
 var (
+	// zoneIDRE is a Route 53 hosted zone id.
+	zoneIDRE = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 	vpcRE     = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
@@ -223,6 +231,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		PrimaryRGID:      str("primaryReplicationGroupId", "redis-primary"),
 		SecondaryRGID:    str("secondaryReplicationGroupId", "redis-secondary"),
 		ZoneName:         str("zoneName", "internal"),
+		ExistingZoneID:   str("existingZoneId", ""),
 		RecordName:       str("recordName", "redis.internal"),
 		RecordTTL:        num("recordTtl", 10),
 		AlarmPeriod:      num("alarmPeriod", 60),
@@ -403,6 +412,19 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	}
 	if !dnsRE.MatchString(s.ZoneName) {
 		bad("zoneName", s.ZoneName, "give a DNS name such as internal")
+	}
+	if z := s.ExistingZoneID; z != "" {
+		switch {
+		case !zoneIDRE.MatchString(z):
+			bad("existingZoneId", z, "give the hosted zone's id as Route 53 shows it, e.g. Z0123456789ABCDEFGHIJ (without /hostedzone/)")
+		case s.PrimaryVpcID == "" || s.SecondaryVpcID == "":
+			bad("existingZoneId", z, "the app cannot associate a zone it does not own with the VPCs it creates (CloudFormation has no "+
+				"resource for that): give primaryVpcId and secondaryVpcId, VPCs already associated with the zone, or leave existingZoneId "+
+				"unset and the app creates the zone")
+		case len(s.ExtraVpcs) > 0:
+			bad("extraVpcs", s.ExtraVpcs, "with existingZoneId the app creates no zone to associate them with: associate these VPCs "+
+				"with your zone yourself (aws route53 associate-vpc-with-hosted-zone) and drop extraVpcs")
+		}
 	}
 	if !dnsRE.MatchString(s.RecordName) || !strings.HasSuffix(s.RecordName, "."+s.ZoneName) {
 		bad("recordName", s.RecordName, "give a name inside zoneName, e.g. redis."+s.ZoneName+" (a CNAME cannot sit at the zone apex)")

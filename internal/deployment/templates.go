@@ -180,6 +180,11 @@ func (d *Deployment) readDNS(st *stackTemplate, stacks []stackTemplate, regions 
 	for _, id := range st.tpl.of("AWS::Route53::RecordSet") {
 		p := st.tpl.Resources[id].Properties
 		rec := Record{Failover: str(p["Failover"]), SetIdentifier: str(p["SetIdentifier"]), Name: str(p["Name"])}
+		if id, ok := p["HostedZoneId"].(string); ok {
+			// An existing zone's id, written in; a zone the app creates is
+			// a reference.
+			d.DNS.ZoneID = id
+		}
 		ttl, _ := strconv.Atoi(str(p["TTL"]))
 		rec.TTL = time.Duration(ttl) * time.Second
 		d.Source["record "+rec.Failover] = st.source(id)
