@@ -71,25 +71,33 @@ func synthesize(t *testing.T) (string, deployment.Deployment) {
 		if synthFail != nil {
 			return
 		}
-		ctx := map[string]any{"account": "123456789012", "lambdaAsset": asset, "promoterAsset": asset}
-		s, err := deployment.Load(func(k string) any { return ctx[k] }, "")
-		if err != nil {
-			synthFail = err
-			return
-		}
-		model = deployment.New(s)
-		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(assembly), Context: &map[string]interface{}{
-			"availability-zones:account=123456789012:region=us-east-1": []string{"us-east-1a", "us-east-1b"},
-			"availability-zones:account=123456789012:region=us-west-2": []string{"us-west-2a", "us-west-2b"},
-		}})
-		stacks.Build(app, model)
-		app.Synth(nil)
-		synthFail = model.WriteFile(filepath.Join(assembly, deployment.ModelFile))
+		model, synthFail = synthesizeInto(assembly, nil)
 	})
 	if synthFail != nil {
 		t.Fatal(synthFail)
 	}
 	return assembly, model
+}
+
+// synthesizeInto writes the cloud assembly of the app with the context
+// given over the defaults into dir, and returns the model.
+func synthesizeInto(dir string, extra map[string]any) (deployment.Deployment, error) {
+	ctx := map[string]any{"account": "123456789012", "lambdaAsset": asset, "promoterAsset": asset}
+	for k, v := range extra {
+		ctx[k] = v
+	}
+	s, err := deployment.Load(func(k string) any { return ctx[k] }, "")
+	if err != nil {
+		return deployment.Deployment{}, err
+	}
+	m := deployment.New(s)
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(dir), Context: &map[string]interface{}{
+		"availability-zones:account=123456789012:region=us-east-1": []string{"us-east-1a", "us-east-1b"},
+		"availability-zones:account=123456789012:region=us-west-2": []string{"us-west-2a", "us-west-2b"},
+	}})
+	stacks.Build(app, m)
+	app.Synth(nil)
+	return m, m.WriteFile(filepath.Join(dir, deployment.ModelFile))
 }
 
 // The drill's world is the templates', and the templates are the model:
@@ -308,5 +316,42 @@ func TestRehearsalFollowsEachValue(t *testing.T) {
 				t.Errorf("the unchanged templates already show the change of %s: the test proves nothing", c.name)
 			}
 		})
+	}
+}
+
+// Start where they are: one replication group of the owner's (no Global
+// Datastore yet), their VPCs and their private zone. The templates built
+// around them are the model, and the rehearsal of region A lost on them
+// passes: the owner's group is the primary, the records are in their zone.
+func TestBuildAroundAnExistingGroup(t *testing.T) {
+	dir := t.TempDir()
+	want, err := synthesizeInto(dir, map[string]any{
+		"existingPrimaryGroup": `{"ReplicationGroupId": "prod-east", "Status": "available", "Engine": "redis",
+			"MemberClusters": ["prod-east-001", "prod-east-002"], "CacheNodeType": "cache.r6g.large",
+			"NodeGroups": [{"PrimaryEndpoint": {"Address": "master.prod-east.abc123.use1.cache.amazonaws.com", "Port": 6380}}],
+			"AutomaticFailover": "enabled", "MultiAZ": "enabled", "ClusterEnabled": false,
+			"AuthTokenEnabled": true, "TransitEncryptionEnabled": true, "AtRestEncryptionEnabled": true}`,
+		"engineVersion": "7.1", "secondaryReplicationGroupId": "prod-west",
+		"authSecretArn":               "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod-redis-token-AbCdEf",
+		"primaryCacheSecurityGroupId": "sg-0aaa1111bbb22222c",
+		"primaryVpcId":                "vpc-0abc12345def67890", "primarySubnetIds": "subnet-0aaa1111bbb22222c,subnet-0ddd3333eee44444f",
+		"secondaryVpcId": "vpc-0fed98765cba43210", "secondarySubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba987654321f",
+		"vpcEgress": true, "existingZoneId": "Z0123456789ABCDEFGHIJ", "zoneName": "corp.example", "recordName": "redis.corp.example",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := deployment.FromTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deployment.Diff(want, got) {
+		t.Error(d)
+	}
+	if got.DNS.ZoneID != "Z0123456789ABCDEFGHIJ" || got.DNS.Zone != "corp.example" || got.Regions[0].GroupID != "prod-east" {
+		t.Errorf("read back: zone %s (%s), primary group %s", got.DNS.ZoneID, got.DNS.Zone, got.Regions[0].GroupID)
+	}
+	if rep := rehearse(t, dir); !rep.Passed {
+		t.Errorf("region-lost around the existing group: %v", rep.Problems)
 	}
 }

@@ -43,12 +43,20 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	d := p.Deployment
 	s, r := d.Settings, d.Regions[0]
-	n := newNetwork(stack, networkProps(s, s.PrimaryVpcID, s.PrimarySubnetIDs, s.PrimaryAZs, s.PrimaryCidr, s.SecondaryCidr,
-		adopted(s, func(a *deployment.Adopt) string { return a.PrimaryCacheSG })))
+	cacheSG := adopted(s, func(a *deployment.Adopt) string { return a.PrimaryCacheSG })
+	if e := s.Existing; e != nil {
+		cacheSG = e.CacheSG
+	}
+	n := newNetwork(stack, networkProps(s, s.PrimaryVpcID, s.PrimarySubnetIDs, s.PrimaryAZs, s.PrimaryCidr, s.SecondaryCidr, cacheSG))
 	var ds *primaryDatastore
 	var addr, host, secretARN, globalID *string
 	if a := s.Adopt; a != nil {
 		addr, host, secretARN, globalID = jsii.String(a.PrimaryEndpoint), jsii.String(deployment.HostOf(a.PrimaryEndpoint)), jsii.String(a.AuthSecretARN), jsii.String(a.GlobalID)
+	} else if e := s.Existing; e != nil {
+		// The owner's group becomes the datastore's primary; only the
+		// Global Datastore around it is created.
+		global := newGlobalDatastore(stack, s, jsii.String(e.ID))
+		addr, host, secretARN, globalID = jsii.String(e.Endpoint), jsii.String(deployment.HostOf(e.Endpoint)), jsii.String(e.AuthSecretARN), global.AttrGlobalReplicationGroupId()
 	} else {
 		ds = newPrimaryDatastore(stack, s, n)
 		addr, host, secretARN, globalID = endpoint(ds.group), ds.group.AttrPrimaryEndPointAddress(), ds.secret.SecretArn(), ds.global.AttrGlobalReplicationGroupId()
@@ -149,6 +157,9 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 		addr, host, secretARN = jsii.String(a.SecondaryEndpoint), jsii.String(deployment.HostOf(a.SecondaryEndpoint)), jsii.String(a.SecondaryAuthSecretARN)
 	} else {
 		secretARN = replicaSecretARN(p.PrimarySecretARN, s.SecondaryRegion)
+		if e := s.Existing; e != nil {
+			secretARN = jsii.String(e.SecondaryAuthSecretARN)
+		}
 		rg := newSecondaryGroup(stack, s, n, p.GlobalID, secretARN)
 		addr, host = endpoint(rg), rg.AttrPrimaryEndPointAddress()
 	}
@@ -181,6 +192,7 @@ func NewDNSStack(scope constructs.Construct, id string, p *DNSStackProps) *DNSSt
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
 	d := newDNS(stack, p.DNSProps)
 	out(stack, "HostedZoneId", d.zoneID, "private hosted zone holding the failover records")
+	out(stack, deployment.ZoneNameOutput, jsii.String(p.Deployment.DNS.Zone), "its name")
 	out(stack, "HealthCheckId", d.checks[0].Ref(), "Route 53 health check of the PRIMARY record (follows the primary region's writable alarm)")
 	out(stack, "SecondaryHealthCheckId", d.checks[1].Ref(), "Route 53 health check of the SECONDARY record (follows the secondary region's writable alarm)")
 	out(stack, "RecordName", jsii.String(p.Deployment.DNS.Records[0].Name), "the name applications connect to")

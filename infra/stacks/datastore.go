@@ -75,8 +75,13 @@ func newPrimaryDatastore(scope constructs.Construct, s deployment.Settings, n *n
 	})
 	// Data-bearing: a final snapshot is taken when the stack deletes it.
 	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
-	// The Global Datastore, created with the primary as its only member
-	// (CloudFormation rejects several members at creation).
+	return &primaryDatastore{group: rg, global: newGlobalDatastore(scope, s, rg.Ref()), secret: secret}
+}
+
+// newGlobalDatastore is the Global Datastore, created with the primary
+// group (the stacks' own, or the owner's existing one) as its only member
+// (CloudFormation rejects several members at creation).
+func newGlobalDatastore(scope constructs.Construct, s deployment.Settings, primaryGroupID *string) awselasticache.CfnGlobalReplicationGroup {
 	nodeType, engineVersion := s.GlobalChanges()
 	global := awselasticache.NewCfnGlobalReplicationGroup(scope, jsii.String("Global"), &awselasticache.CfnGlobalReplicationGroupProps{
 		GlobalReplicationGroupIdSuffix:    jsii.String(s.GlobalIDSuffix),
@@ -87,7 +92,7 @@ func newPrimaryDatastore(scope constructs.Construct, s deployment.Settings, n *n
 		CacheNodeType: nodeType,
 		EngineVersion: engineVersion,
 		Members: &[]interface{}{&awselasticache.CfnGlobalReplicationGroup_GlobalReplicationGroupMemberProperty{
-			ReplicationGroupId:     rg.Ref(),
+			ReplicationGroupId:     primaryGroupID,
 			ReplicationGroupRegion: jsii.String(s.PrimaryRegion),
 			Role:                   jsii.String("PRIMARY"),
 		}},
@@ -97,7 +102,7 @@ func newPrimaryDatastore(scope constructs.Construct, s deployment.Settings, n *n
 	// the console or the CLI, after the secondary is disassociated
 	// (docs/infra.md, Destroy); the stacks are also termination-protected.
 	global.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
-	return &primaryDatastore{group: rg, global: global, secret: secret}
+	return global
 }
 
 // newSecondaryGroup joins the secondary region to the Global Datastore by

@@ -448,3 +448,117 @@ func TestExistingZone(t *testing.T) {
 		}
 	}
 }
+
+// existingGroup is a replication group as `aws elasticache
+// describe-replication-groups --query 'ReplicationGroups[0]'` prints it
+// (trimmed): one that can become a Global Datastore's primary.
+const existingGroup = `{
+  "ReplicationGroupId": "prod-east", "Status": "available", "Engine": "redis",
+  "MemberClusters": ["prod-east-001", "prod-east-002"],
+  "NodeGroups": [{"NodeGroupId": "0001", "Status": "available",
+    "PrimaryEndpoint": {"Address": "master.prod-east.abc123.use1.cache.amazonaws.com", "Port": 6380}}],
+  "AutomaticFailover": "enabled", "MultiAZ": "enabled", "ClusterEnabled": false,
+  "CacheNodeType": "cache.r6g.large", "AuthTokenEnabled": true,
+  "TransitEncryptionEnabled": true, "AtRestEncryptionEnabled": true
+}`
+
+var existingCtx = map[string]any{
+	"existingPrimaryGroup": existingGroup, "engineVersion": "7.1", "secondaryReplicationGroupId": "prod-west",
+	"authSecretArn":               "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod-redis-token-AbCdEf",
+	"primaryCacheSecurityGroupId": "sg-0aaa1111bbb22222c",
+	"primaryVpcId":                "vpc-0abc12345def67890", "primarySubnetIds": "subnet-0aaa1111bbb22222c,subnet-0ddd3333eee44444f",
+	"secondaryVpcId": "vpc-0fed98765cba43210", "secondarySubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba987654321f",
+	"vpcEgress": true,
+}
+
+// GIVEN one existing replication group and no Global Datastore, THEN the
+// app creates the Global Datastore around it and the secondary that joins
+// it, and nothing of the group itself; the checkers reach the group at its
+// endpoint with its token.
+func TestBuildAroundAnExistingGroup(t *testing.T) {
+	s := build(t, existingCtx)
+	noNagErrors(t, s)
+	countIs(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), jsii.Number(0))
+	countIs(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::SubnetGroup"), jsii.Number(0))
+	// Only the heartbeat key: the AUTH token is the owner's.
+	countIs(t, s.tpl["primary"], jsii.String("AWS::SecretsManager::Secret"), jsii.Number(1))
+	hasResource(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{
+		"Properties": map[string]any{"Members": []any{map[string]any{
+			"ReplicationGroupId": "prod-east", "ReplicationGroupRegion": "us-east-1", "Role": "PRIMARY"}}},
+		"DeletionPolicy": "Retain",
+	}))
+	has(t, s.tpl["secondary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"ReplicationGroupId": "prod-west", "NumCacheClusters": 2, "Port": 6380,
+	}))
+	for stack, want := range map[string][2]string{
+		"primary":   {"master.prod-east.abc123.use1.cache.amazonaws.com:6380", "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod-redis-token-AbCdEf"},
+		"secondary": {"", "arn:aws:secretsmanager:us-west-2:123456789012:secret:prod-redis-token-AbCdEf"},
+	} {
+		vars := map[string]interface{}{"REDIS_AUTH_SECRET_ARN": want[1]}
+		if want[0] != "" {
+			vars["REDIS_ADDR"] = want[0]
+		}
+		has(t, s.tpl[stack], jsii.String("AWS::Lambda::Function"), obj(map[string]any{
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&vars)},
+		}))
+	}
+	has(t, s.tpl["primary"], jsii.String("AWS::EC2::SecurityGroupIngress"), obj(map[string]any{"GroupId": "sg-0aaa1111bbb22222c", "FromPort": 6380}))
+	nodeAlarm(t, s.tpl["primary"], "EngineCPUUtilization", "Maximum", "prod-east", 2, 80)
+}
+
+// Each check AWS makes when a Global Datastore is created around a group,
+// and each value the group decides, is made at synth, naming the key and
+// the fix.
+func TestExistingGroupRefusals(t *testing.T) {
+	edit := func(from, to string) map[string]any {
+		return map[string]any{"existingPrimaryGroup": strings.Replace(existingGroup, from, to, 1)}
+	}
+	for _, c := range []struct {
+		name string
+		edit map[string]any
+		drop string
+		want string
+	}{
+		{"not JSON", map[string]any{"existingPrimaryGroup": "prod-east"}, "", "as `aws elasticache describe-replication-groups"},
+		{"in a datastore already", edit(`"Engine"`, `"GlobalReplicationGroupInfo": {"GlobalReplicationGroupId": "ldgnf-prod"}, "Engine"`), "", "already a member of the Global Datastore ldgnf-prod"},
+		{"cluster mode", edit(`"ClusterEnabled": false`, `"ClusterEnabled": true`), "", "cluster mode is enabled"},
+		{"small node", edit(`cache.r6g.large`, `cache.t4g.medium`), "", "cannot be in a Global Datastore"},
+		{"one node", edit(`"prod-east-001", "prod-east-002"`, `"prod-east-001"`), "", "replication must be enabled"},
+		{"no Multi-AZ", edit(`"MultiAZ": "enabled"`, `"MultiAZ": "disabled"`), "", "--multi-az-enabled"},
+		{"no TLS", edit(`"TransitEncryptionEnabled": true`, `"TransitEncryptionEnabled": false`), "", "enable in-transit encryption"},
+		{"not encrypted at rest", edit(`"AtRestEncryptionEnabled": true`, `"AtRestEncryptionEnabled": false`), "", "redisha migrate"},
+		{"no AUTH", edit(`"AuthTokenEnabled": true`, `"AuthTokenEnabled": false`), "", "set an AUTH token"},
+		{"modifying", edit(`"Status": "available"`, `"Status": "modifying"`), "", "wait until the group is available"},
+		{"old engine", map[string]any{"engineVersion": "4.0.10"}, "", "not offered by ElastiCache for a Global Datastore"},
+		{"engine version unsaid", nil, "engineVersion", "give the group's engine version"},
+		{"secondary id unsaid", nil, "secondaryReplicationGroupId", "no default when building around an existing group"},
+		{"another node type", map[string]any{"nodeType": "cache.r7g.large"}, "", "the existing group's node type is cache.r6g.large"},
+		{"another port", map[string]any{"port": float64(6379)}, "", "the existing group listens on 6380"},
+		{"secret elsewhere", map[string]any{"authSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"}, "", "in us-east-1"},
+		{"no security group", nil, "primaryCacheSecurityGroupId", "the existing group's security group"},
+		{"no VPC", nil, "primaryVpcId", "lives in an existing VPC"},
+		{"and a datastore", map[string]any{"existingGlobalDatastoreId": "ldgnf-prod"}, "", "not both"},
+	} {
+		ctx := map[string]any{}
+		for k, v := range existingCtx {
+			if k != c.drop && !(c.drop == "primaryVpcId" && k == "primarySubnetIds") {
+				ctx[k] = v
+			}
+		}
+		for k, v := range c.edit {
+			ctx[k] = v
+		}
+		if _, err := deployment.Load(ctxOf(ctx), "123456789012"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+	}
+	// The whole describe-replication-groups answer is taken too.
+	ctx := map[string]any{}
+	for k, v := range existingCtx {
+		ctx[k] = v
+	}
+	ctx["existingPrimaryGroup"] = `{"ReplicationGroups": [` + existingGroup + `]}`
+	if s, err := deployment.Load(ctxOf(ctx), "123456789012"); err != nil || s.Existing == nil || s.PrimaryRGID != "prod-east" || s.Port != 6380 || s.Replicas != 1 {
+		t.Errorf("the whole answer: %v %+v", err, s.Existing)
+	}
+}

@@ -123,9 +123,9 @@ func check(dir string) (problems, summary []string, err error) {
 		bad("the DNS stack is in %q, want the primary region %q (the health check's alarm lives there)", regions[dnsID], primary)
 	}
 
-	checkPrimary(tpls[primaryID], secondary, bad)
-	checkSecondary(tpls[secondaryID], primary, bad)
 	model, _ := deployment.ReadFile(filepath.Join(dir, deployment.ModelFile)) // checkModel reports a missing one
+	checkPrimary(tpls[primaryID], secondary, model.Settings, bad)
+	checkSecondary(tpls[secondaryID], primary, model.Settings, bad)
 	checkDNS(tpls[dnsID], primary, secondary, model.DNS.ZoneID, bad)
 	for id, t := range tpls {
 		checkNoSecret(id, t, bad)
@@ -136,11 +136,19 @@ func check(dir string) (problems, summary []string, err error) {
 	return problems, summary, nil
 }
 
-func checkPrimary(t template, secondary string, bad func(string, ...any)) {
+func checkPrimary(t template, secondary string, s deployment.Settings, bad func(string, ...any)) {
+	// The stacks own the primary group unless it is the owner's (built
+	// around, or adopted with its datastore).
+	owned := s.Existing == nil && s.Adopt == nil
 	rgs := t.of("AWS::ElastiCache::ReplicationGroup")
-	if len(rgs) != 1 {
+	switch {
+	case !owned:
+		if len(rgs) != 0 {
+			bad("primary: %d replication groups beside the owner's, want none", len(rgs))
+		}
+	case len(rgs) != 1:
 		bad("primary: %d replication groups, want 1", len(rgs))
-	} else {
+	default:
 		p := rgs[0].Properties
 		for _, k := range []string{"TransitEncryptionEnabled", "AtRestEncryptionEnabled", "MultiAZEnabled", "AutomaticFailoverEnabled"} {
 			if p[k] != true {
@@ -152,7 +160,11 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 		}
 	}
 	grgs := t.of("AWS::ElastiCache::GlobalReplicationGroup")
-	if len(grgs) != 1 {
+	if s.Adopt != nil {
+		if len(grgs) != 0 {
+			bad("primary: %d Global Datastores created beside the adopted %s, want none", len(grgs), s.Adopt.GlobalID)
+		}
+	} else if len(grgs) != 1 {
 		bad("primary: %d Global Datastores, want 1", len(grgs))
 	} else if members, _ := grgs[0].Properties["Members"].([]any); len(members) != 1 ||
 		members[0].(map[string]any)["Role"] != "PRIMARY" {
@@ -161,7 +173,11 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 	// Two secrets, each replicated to the secondary region: the AUTH token
 	// and the key the checkers sign the heartbeat with.
 	secrets := t.of("AWS::SecretsManager::Secret")
-	for _, what := range []string{"AUTH token", "heartbeat"} {
+	kinds := []string{"AUTH token", "heartbeat"}
+	if !owned {
+		kinds = kinds[1:] // the AUTH token is the owner's secret
+	}
+	for _, what := range kinds {
 		n := 0
 		for _, sec := range secrets {
 			if strings.Contains(fmt.Sprint(sec.Properties["Description"]), what) &&
@@ -173,8 +189,8 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 			bad("primary: want one %s secret replicated to %s, found %d", what, secondary, n)
 		}
 	}
-	if len(secrets) != 2 {
-		bad("primary: %d secrets, want 2 (the AUTH token and the heartbeat key)", len(secrets))
+	if len(secrets) != len(kinds) {
+		bad("primary: %d secrets, want %d (%s)", len(secrets), len(kinds), strings.Join(kinds, ", "))
 	}
 	checkChecker("primary", t, "auto", bad)
 	checkPromoter("primary", t, secondary, bad)
@@ -194,9 +210,13 @@ func checkPrimary(t template, secondary string, bad func(string, ...any)) {
 	}
 }
 
-func checkSecondary(t template, primary string, bad func(string, ...any)) {
+func checkSecondary(t template, primary string, s deployment.Settings, bad func(string, ...any)) {
 	rgs := t.of("AWS::ElastiCache::ReplicationGroup")
-	if len(rgs) != 1 {
+	if s.Adopt != nil {
+		if len(rgs) != 0 {
+			bad("secondary: %d replication groups beside the adopted member, want none", len(rgs))
+		}
+	} else if len(rgs) != 1 {
 		bad("secondary: %d replication groups, want 1", len(rgs))
 	} else {
 		// The id flows from the primary stack: a reference, never a literal.

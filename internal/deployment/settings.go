@@ -22,31 +22,31 @@ type Settings struct {
 	// (<name>-<region>-writable…) and dashboards, so two deployments can
 	// live in one account. context: name (default redisha)
 	Name             string
-	Account          string             // account of all stacks. context: account (default: CDK_DEFAULT_ACCOUNT)
-	PrimaryRegion    string             // context: primaryRegion (default us-east-1)
-	SecondaryRegion  string             // context: secondaryRegion (default us-west-2)
-	PrimaryAZs       []string           // context: primaryAzs (default <primaryRegion>a,b)
-	SecondaryAZs     []string           // context: secondaryAzs (default <secondaryRegion>a,b)
-	PrimaryVpcID     string             // context: primaryVpcId: import instead of creating a VPC
-	PrimarySubnetIDs []string           // context: primarySubnetIds (with primaryVpcId)
-	SecondaryVpcID   string             // context: secondaryVpcId
-	SecondarySubnets []string           // context: secondarySubnetIds
-	ExtraVpcs        []ExtraVpc         // context: extraVpcs: more VPCs that resolve the zone, [{"vpcId":…,"region":…}] (default none)
-	AppClientCidrs   []string           // context: appClientCidrs: address ranges that may reach the port besides the app client security group (default none)
-	NodeType         string             // context: nodeType (default cache.r7g.large)
-	EngineVersion    string             // context: engineVersion (default 7.1)
-	Replicas         int                // context: replicas per region (default 1)
-	Port             int                // context: port (default 6379)
-	GlobalIDSuffix   string             // context: globalIdSuffix (default redisha)
-	PrimaryRGID      string             // context: primaryReplicationGroupId (default redis-primary)
-	SecondaryRGID    string             // context: secondaryReplicationGroupId (default redis-secondary)
-	ZoneName         string             // context: zoneName (default internal)
+	Account          string     // account of all stacks. context: account (default: CDK_DEFAULT_ACCOUNT)
+	PrimaryRegion    string     // context: primaryRegion (default us-east-1)
+	SecondaryRegion  string     // context: secondaryRegion (default us-west-2)
+	PrimaryAZs       []string   // context: primaryAzs (default <primaryRegion>a,b)
+	SecondaryAZs     []string   // context: secondaryAzs (default <secondaryRegion>a,b)
+	PrimaryVpcID     string     // context: primaryVpcId: import instead of creating a VPC
+	PrimarySubnetIDs []string   // context: primarySubnetIds (with primaryVpcId)
+	SecondaryVpcID   string     // context: secondaryVpcId
+	SecondarySubnets []string   // context: secondarySubnetIds
+	ExtraVpcs        []ExtraVpc // context: extraVpcs: more VPCs that resolve the zone, [{"vpcId":…,"region":…}] (default none)
+	AppClientCidrs   []string   // context: appClientCidrs: address ranges that may reach the port besides the app client security group (default none)
+	NodeType         string     // context: nodeType (default cache.r7g.large)
+	EngineVersion    string     // context: engineVersion (default 7.1)
+	Replicas         int        // context: replicas per region (default 1)
+	Port             int        // context: port (default 6379)
+	GlobalIDSuffix   string     // context: globalIdSuffix (default redisha)
+	PrimaryRGID      string     // context: primaryReplicationGroupId (default redis-primary)
+	SecondaryRGID    string     // context: secondaryReplicationGroupId (default redis-secondary)
+	ZoneName         string     // context: zoneName (default internal)
 	// ExistingZoneID is a private hosted zone of yours (named zoneName) to
 	// put the failover records in, instead of a zone the app creates. It
 	// must already be associated with every VPC that resolves the name:
 	// CloudFormation has no resource to associate a zone it does not own.
 	// context: existingZoneId (default none: the app creates the zone)
-	ExistingZoneID string
+	ExistingZoneID   string
 	RecordName       string             // context: recordName (default redis.internal)
 	RecordTTL        int                // context: recordTtl seconds (default 10)
 	AlarmPeriod      int                // context: alarmPeriod seconds, ≥ 60 (Route 53 needs standard resolution) (default 60)
@@ -110,6 +110,10 @@ type Settings struct {
 	// Adopt names an existing Global Datastore to deploy around (none: the
 	// app creates one).
 	Adopt *Adopt
+	// Existing is a replication group of the owner's that the app makes
+	// the primary of a new Global Datastore (none: the app creates the
+	// primary group too).
+	Existing *ExistingGroup
 }
 
 // Peered says whether the app peers the two VPCs: it does when it creates
@@ -128,7 +132,7 @@ type Context func(key string) any
 
 var (
 	// zoneIDRE is a Route 53 hosted zone id.
-	zoneIDRE = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	zoneIDRE  = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 	vpcRE     = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
@@ -311,6 +315,16 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		}
 	}
 	loadAdopt(&s, str, bad)
+	if s.Adopt != nil {
+		// An adopted datastore's groups are named by their owner: a default
+		// would point the alarms at groups that do not exist.
+		for _, k := range []string{"primaryReplicationGroupId", "secondaryReplicationGroupId"} {
+			if ctx(k) == nil {
+				bad(k, "(not set)", "give the adopted member group's id (no default when adopting an existing Global Datastore)")
+			}
+		}
+	}
+	loadExistingGroup(&s, ctx, str, bad)
 	if s.Account == "" {
 		errs = append(errs, errors.New(`context "account" is not set and CDK_DEFAULT_ACCOUNT is empty: run with AWS credentials, or pass -c account=123456789012`))
 	} else if !accountRE.MatchString(s.Account) {
@@ -390,10 +404,10 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	}
 	if !nodeRE.MatchString(s.NodeType) {
 		bad("nodeType", s.NodeType, "give an ElastiCache node type such as cache.r7g.large")
-	} else if strings.HasPrefix(s.NodeType, "cache.t") {
+	} else if strings.HasPrefix(s.NodeType, "cache.t") && s.Existing == nil { // an existing group's is checked with it
 		bad("nodeType", s.NodeType, "Global Datastore needs M5, M6g, M7g, R5, R6g, R6gd or R7g nodes or newer (no T-family)")
 	}
-	if v, ok := parseVersion(s.EngineVersion); !ok || compareVersions(v, minEngineVersion) < 0 {
+	if v, ok := parseVersion(s.EngineVersion); s.Existing == nil && (!ok || compareVersions(v, minEngineVersion) < 0) {
 		bad("engineVersion", s.EngineVersion, "give a Redis engine version of 5.0.6 or later, e.g. 7.1 (Global Datastore needs 5.0.6)")
 	}
 	if s.Replicas < 1 || s.Replicas > 5 {

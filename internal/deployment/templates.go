@@ -96,6 +96,9 @@ type stackTemplate struct {
 
 type cfnTemplate struct {
 	Resources map[string]cfnResource `json:"Resources"`
+	Outputs   map[string]struct {
+		Value any `json:"Value"`
+	} `json:"Outputs"`
 }
 
 type cfnResource struct {
@@ -169,6 +172,9 @@ func (st *stackTemplate) readRegion(d *Deployment) (*Region, error) {
 	return r, nil
 }
 
+// ZoneNameOutput is the DNS stack's output naming the private zone.
+const ZoneNameOutput = "ZoneName"
+
 var waitRE = regexp.MustCompile(`"Type":"Wait","Seconds":(\d+)`)
 
 // readDNS reads the failover records, their health checks and the alarms
@@ -176,6 +182,9 @@ var waitRE = regexp.MustCompile(`"Type":"Wait","Seconds":(\d+)`)
 func (d *Deployment) readDNS(st *stackTemplate, stacks []stackTemplate, regions map[string]*Region) error {
 	if zones := st.tpl.of("AWS::Route53::HostedZone"); len(zones) == 1 {
 		d.DNS.Zone, _ = st.tpl.Resources[zones[0]].Properties["Name"].(string)
+	} else {
+		// An existing zone: the stack names it in an output.
+		d.DNS.Zone, _ = st.tpl.Outputs[ZoneNameOutput].Value.(string)
 	}
 	for _, id := range st.tpl.of("AWS::Route53::RecordSet") {
 		p := st.tpl.Resources[id].Properties

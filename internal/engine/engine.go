@@ -195,7 +195,10 @@ func ValidateShards(shards, replicasPerShard int) error {
 
 // globalNodeFamilies are the node families a Global Datastore accepts: m5
 // and r5 and newer (t-types and older generations are refused).
-var globalNodeFamilies = []string{"m5", "m6g", "m7g", "r5", "r6g", "r6gd", "r7g"}
+// globalNodeFamilies are the node families AWS lists for a Global
+// Datastore ("M5, M6g, M7g, R5, R6g, R6gd, R7g, and C7gn"), in size large
+// and above.
+var globalNodeFamilies = []string{"m5", "m6g", "m7g", "r5", "r6g", "r6gd", "r7g", "c7gn"}
 
 // ValidateGlobalNodeType checks that a node type (cache.r6g.large) may be in
 // a Global Datastore.
@@ -207,6 +210,9 @@ func ValidateGlobalNodeType(nodeType string) error {
 	if !slices.Contains(globalNodeFamilies, parts[1]) {
 		return fmt.Errorf("node type %q cannot be in a Global Datastore: use one of the %s families (m5 or r5 and newer)",
 			nodeType, strings.Join(globalNodeFamilies, ", "))
+	}
+	if slices.Contains([]string{"micro", "small", "medium"}, parts[2]) {
+		return fmt.Errorf("node type %q cannot be in a Global Datastore: use size large or above (e.g. cache.%s.large)", nodeType, parts[1])
 	}
 	return nil
 }

@@ -94,7 +94,9 @@ func TestValidateGlobalNodeType(t *testing.T) {
 		{"cache.r7g.large", ""},
 		{"cache.m5.xlarge", ""},
 		{"cache.r6gd.xlarge", ""},
-		{"cache.t4g.medium", `node type "cache.t4g.medium" cannot be in a Global Datastore: use one of the m5, m6g, m7g, r5, r6g, r6gd, r7g families (m5 or r5 and newer)`},
+		{"cache.t4g.medium", `node type "cache.t4g.medium" cannot be in a Global Datastore: use one of the m5, m6g, m7g, r5, r6g, r6gd, r7g, c7gn families (m5 or r5 and newer)`},
+		{"cache.c7gn.large", ""},
+		{"cache.m6g.medium", `node type "cache.m6g.medium" cannot be in a Global Datastore: use size large or above (e.g. cache.m6g.large)`},
 		{"cache.r4.large", "cannot be in a Global Datastore"},
 		{"r7g.large", `node type "r7g.large" is not cache.FAMILY.SIZE, e.g. cache.r7g.large`},
 	} {
