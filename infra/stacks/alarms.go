@@ -11,14 +11,17 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/metrics"
+	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/verify"
 )
 
@@ -213,19 +216,58 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		}), true)
 	}
 
+	return m
+}
+
+// addDashboard is the region's dashboard: first what an on-call asks in an
+// outage (which region takes writes, what the promoter last decided, how far
+// the replica lags, which alarms fire), then the nodes' health.
+func (m *monitoring) addDashboard(scope constructs.Construct, p MonitoringProps, promoterLogs awslogs.ILogGroup) {
+	d, r := p.Deployment, p.Region
+	nodes := 1 + d.Settings.Members().Replicas
+	// Both regions' writability on one graph: a dashboard may show another
+	// region's metric (the metric names its region).
+	var writable []awscloudwatch.IMetric
+	for _, rr := range d.Regions {
+		writable = append(writable, awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(deployment.Namespace), MetricName: jsii.String(metrics.WritableStatus),
+			DimensionsMap: dimensionsMap(deployment.CheckerDimensions(rr.GroupID)), Statistic: jsii.String("Minimum"),
+			Period: awscdk.Duration_Seconds(jsii.Number(60)), Region: jsii.String(rr.Name),
+			Label: jsii.String(rr.Name + " takes writes (" + rr.GroupID + ")"),
+		}))
+	}
 	m.dashboard = awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DashboardName: jsii.String(m.name("dashboard")),
 	})
 	m.dashboard.AddWidgets(
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String("Health check (1 healthy, 0 not)"), Width: jsii.Number(12),
-			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckStatus, "Minimum", 60, r.GroupID)},
+			Title: jsii.String("Takes writes (1 yes, 0 no), both regions"), Width: jsii.Number(12),
+			Left:      &writable,
+			LeftYAxis: &awscloudwatch.YAxisProps{Min: jsii.Number(0), Max: jsii.Number(1)},
+		}),
+		awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
+			Title: jsii.String("Alarms in " + r.Name), Width: jsii.Number(12), Height: jsii.Number(6),
+			Alarms: ptr(alarmsOf(m.alarms)),
+		}),
+	)
+	m.dashboard.AddWidgets(
+		awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
+			Title: jsii.String("The promoter's last decisions (" + r.Name + ")"), Width: jsii.Number(24), Height: jsii.Number(6),
+			LogGroupNames: &[]*string{promoterLogs.LogGroupName()},
+			QueryString:   jsii.String(promoter.DecisionQuery()),
+			View:          awscloudwatch.LogQueryVisualizationType_TABLE,
+		}),
+	)
+	m.dashboard.AddWidgets(
+		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String("Replication lag (s): heartbeat age here, and ElastiCache's"), Width: jsii.Number(12),
+			Left: ptr(append([]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, r.GroupID)},
+				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", r.GroupID, nodes)...)),
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String("Check latency (ms) and replication lag (s)"), Width: jsii.Number(12),
-			Left: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, r.GroupID)},
-			Right: ptr(append([]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, r.GroupID)},
-				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", r.GroupID, nodes)...)),
+			Title: jsii.String("Health check (1 healthy, 0 not) and its latency (ms)"), Width: jsii.Number(12),
+			Left:  &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckStatus, "Minimum", 60, r.GroupID)},
+			Right: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, r.GroupID)},
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Engine CPU and memory (%)"), Width: jsii.Number(12),
@@ -238,7 +280,24 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 			Right: ptr(nodeMetrics("Evictions", "Sum", r.GroupID, nodes)),
 		}),
 	)
-	return m
+}
+
+// alarmsOf is alarms as the alarm status widget takes them.
+func alarmsOf(alarms []awscloudwatch.Alarm) []interfacesawscloudwatch.IAlarmRef {
+	out := make([]interfacesawscloudwatch.IAlarmRef, len(alarms))
+	for i, a := range alarms {
+		out[i] = a
+	}
+	return out
+}
+
+// dimensionsMap is dimensions as a metric takes them.
+func dimensionsMap(ds []metrics.Dimension) *map[string]*string {
+	out := map[string]*string{}
+	for _, d := range ds {
+		out[d.Name] = jsii.String(d.Value)
+	}
+	return &out
 }
 
 // heartbeatLagThreshold is the heartbeat age (s) over which replication is

@@ -89,6 +89,7 @@ func newRegionRunners(stack awscdk.Stack, d deployment.Deployment, r deployment.
 	ck := newChecker(stack, CheckerProps{Deployment: d, Region: r, Network: n, Promoter: pr.fn, Addr: t.Addr, ServerName: t.ServerName,
 		SecretARN: t.SecretARN, HeartbeatKeyARN: t.HeartbeatKeyARN, DatastoreID: t.DatastoreID})
 	mon.watchRunners(stack, ck.fn, pr.fn, ck.machine)
+	mon.addDashboard(stack, MonitoringProps{Deployment: d, Region: r}, pr.logs)
 	return mon, pr, ck
 }
 

@@ -562,3 +562,34 @@ func TestExistingGroupRefusals(t *testing.T) {
 		t.Errorf("the whole answer: %v %+v", err, s.Existing)
 	}
 }
+
+// Each region's dashboard answers an on-call's first questions: which
+// region takes writes (both regions' WritableStatus, each from its own
+// region), what the promoter last decided (its JSON log lines, through the
+// promoter's own query), the replication lag, and which alarms fire.
+func TestDashboardShowsWritabilityDecisionsAndLag(t *testing.T) {
+	_, tpl := synth(t)
+	for stack, group := range map[string]string{"primary": "redis-primary", "secondary": "redis-secondary"} {
+		dashboards := resources(tpl[stack], "AWS::CloudWatch::Dashboard")
+		if len(dashboards) != 1 {
+			t.Fatalf("%s: %d dashboards", stack, len(dashboards))
+		}
+		body := jsonOf(dashboards[0]["DashboardBody"])
+		for _, want := range []string{
+			`Takes writes (1 yes, 0 no), both regions`,
+			`\"WritableStatus\",\"ReplicationGroup\",\"redis-primary\",{\"label\":\"us-east-1 takes writes (redis-primary)\",\"region\":\"us-east-1\"`,
+			`\"WritableStatus\",\"ReplicationGroup\",\"redis-secondary\",{\"label\":\"us-west-2 takes writes (redis-secondary)\",\"region\":\"us-west-2\"`,
+			`The promoter's last decisions`, `filter message = \\\"promoter decision\\\"`, `PromoterLogs`,
+			`Replication lag (s)`, `\"ReplicationLagSeconds\",\"ReplicationGroup\",\"` + group + `\"`, `GlobalDatastoreReplicationLag`,
+			`\"type\":\"alarm\"`, `WritableAlarm`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s dashboard lacks %s:\n%s", stack, want, body)
+			}
+		}
+		has(t, tpl[stack], jsii.String("AWS::Lambda::Function"), obj(map[string]any{
+			"Description": assertions.Match_StringLikeRegexp(jsii.String("guarded promoter")),
+			"LoggingConfig": assertions.Match_ObjectLike(&map[string]interface{}{"LogFormat": "JSON"}),
+		}))
+	}
+}

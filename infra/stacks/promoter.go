@@ -22,6 +22,8 @@ import (
 type promoterFn struct {
 	fn    awslambda.Function
 	table awsdynamodb.Table
+	// logs hold one JSON line per decision (the dashboard's table).
+	logs awslogs.LogGroup
 }
 
 // PromoterProps shape one region's promoter.
@@ -102,15 +104,18 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 	vpcFunctionENIs(role)
 
 	fn := awslambda.NewFunction(scope, jsii.String("Promoter"), &awslambda.FunctionProps{
-		Description:    jsii.String("redisha guarded promoter of " + cfg.GroupID + " (" + string(cfg.Mode) + ")"),
-		Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:   awslambda.Architecture_ARM_64(),
-		Handler:        jsii.String("bootstrap"),
-		Code:           awslambda.Code_FromAsset(jsii.String(s.PromoterAsset), nil),
-		MemorySize:     jsii.Number(128),
-		Timeout:        awscdk.Duration_Seconds(jsii.Number(deployment.PromoterFunctionTimeout(cfg).Seconds())),
-		Role:           role,
-		LogGroup:       logs,
+		Description:  jsii.String("redisha guarded promoter of " + cfg.GroupID + " (" + string(cfg.Mode) + ")"),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(s.PromoterAsset), nil),
+		MemorySize:   jsii.Number(128),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(deployment.PromoterFunctionTimeout(cfg).Seconds())),
+		Role:         role,
+		LogGroup:     logs,
+		// JSON lines: Logs Insights reads each decision's fields (the
+		// dashboard's "last decisions").
+		LoggingFormat:  awslambda.LoggingFormat_JSON,
 		Vpc:            p.Network.vpc,
 		VpcSubnets:     &awsec2.SubnetSelection{Subnets: p.Network.vpc.SelectSubnets(nil).Subnets},
 		SecurityGroups: &[]awsec2.ISecurityGroup{p.Network.promoterSG},
@@ -129,7 +134,7 @@ func newPromoter(scope constructs.Construct, p PromoterProps) *promoterFn {
 			"(the data-key variants) on the alarm topic's own key. The failover names the one datastore and this region; " +
 			"describe, latch, topic and peer alarm each name their one resource"),
 	}}, jsii.Bool(true))
-	return &promoterFn{fn: fn, table: table}
+	return &promoterFn{fn: fn, table: table, logs: logs}
 }
 
 // stringMap is an environment in the form awslambda takes.

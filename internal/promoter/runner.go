@@ -448,6 +448,23 @@ func (r *Runner) command() string {
 		r.Region, r.Region, r.DatastoreID, r.Region, r.GroupID)
 }
 
+// DecisionMessage is the message of the line each run logs its decision
+// with; DecisionFields are its top-level fields an on-call reads first.
+const DecisionMessage = "promoter decision"
+
+// DecisionFields are the decision line's fields the dashboard shows.
+var DecisionFields = []string{"action", "mode", "note", "primary_down", "overrides"}
+
+// DecisionQuery is the CloudWatch Logs Insights query of the last ten
+// decisions, for the function's JSON log lines (Lambda's format: the
+// message under "message").
+func DecisionQuery() string {
+	return `filter message = "` + DecisionMessage + `"
+| fields @timestamp, ` + strings.Join(DecisionFields, ", ") + `
+| sort @timestamp desc
+| limit 10`
+}
+
 func (r *Runner) logDecision(log *slog.Logger, obs Observations, d Decision) {
 	guards := make([]any, 0, len(d.Guards))
 	for _, v := range d.Guards {
@@ -460,7 +477,7 @@ func (r *Runner) logDecision(log *slog.Logger, obs Observations, d Decision) {
 	if obs.Heartbeat.Err != "" {
 		hb = append(hb, "error", obs.Heartbeat.Err)
 	}
-	log.Info("promoter decision",
+	log.Info(DecisionMessage,
 		"epoch", d.Epoch, "action", string(d.Action), "mode", string(d.Mode), "mode_set_by", d.Next.ModeSetBy, "region", r.Region,
 		"ready", d.Ready, "primary_down", d.PrimaryDown, "notify", d.Notify, "note", d.Note,
 		"overrides", strings.Join(d.Overrides, ","), "retry", d.Retry,

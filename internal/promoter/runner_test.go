@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
@@ -98,7 +99,9 @@ func newBed(t *testing.T) *bed {
 		SNS:         snslocal.NewClient(bd.sns.URL(), "us-west-2", 2),
 		TopicARN:    topic,
 		Metrics:     bd.metrics,
-		Log:         slog.New(slog.NewJSONHandler(bd.logs, nil)),
+		// As the function logs in Lambda's JSON format (the dashboard's
+		// query reads it).
+		Log:         slog.New(slog.NewJSONHandler(bd.logs, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})),
 		CallTimeout: 2 * time.Second, PollInterval: 10 * time.Millisecond, PromoteTimeout: 20 * time.Second,
 		Now: bd.clock,
 	}
@@ -236,7 +239,7 @@ func TestRunnerPromotesWhenThePrimaryRegionIsLost(t *testing.T) {
 		t.Fatalf("after the promotion: %+v", out.Decision)
 	}
 	// One log record and one metric line per decision, with every guard.
-	if n := strings.Count(bd.logs.String(), `"msg":"promoter decision"`); n != 7 {
+	if n := strings.Count(bd.logs.String(), `"message":"promoter decision"`); n != 7 {
 		t.Errorf("%d decision records, want 7", n)
 	}
 	var rec struct {
@@ -896,5 +899,36 @@ func TestRunTimeModeIsReadEveryRun(t *testing.T) {
 	bd.tick()
 	if out := bd.run(); out.Decision.Mode != promoter.ModeAuto || out.Decision.Next.ModeOverride != "" {
 		t.Fatalf("after resume: mode %q, override %q", out.Decision.Mode, out.Decision.Next.ModeOverride)
+	}
+}
+
+// Each run's decision line, in Lambda's JSON log format, carries the
+// message and the top-level fields the dashboard's query selects.
+func TestDecisionLinesAnswerTheDashboardQuery(t *testing.T) {
+	bd := newBed(t)
+	bd.tick()
+	bd.heartbeat(time.Second)
+	bd.run()
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(bd.logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		if m["message"] != promoter.DecisionMessage {
+			continue
+		}
+		found = true
+		for _, f := range promoter.DecisionFields {
+			if _, ok := m[f]; !ok {
+				t.Errorf("the decision line has no %q, which the dashboard's query selects: %s", f, line)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no line with message %q:\n%s", promoter.DecisionMessage, bd.logs.String())
+	}
+	if q := promoter.DecisionQuery(); !strings.Contains(q, `filter message = "`+promoter.DecisionMessage+`"`) {
+		t.Errorf("query %q", q)
 	}
 }
