@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -591,5 +592,59 @@ func TestDashboardShowsWritabilityDecisionsAndLag(t *testing.T) {
 			"Description": assertions.Match_StringLikeRegexp(jsii.String("guarded promoter")),
 			"LoggingConfig": assertions.Match_ObjectLike(&map[string]interface{}{"LogFormat": "JSON"}),
 		}))
+	}
+}
+
+// Two deployments live in one account: synthesized into one app, no name
+// AWS holds per account and region is used twice (stacks, replication and
+// subnet groups, Global Datastore, latch tables, alarms, dashboards); and a
+// second deployment must name its groups and datastore itself.
+func TestTwoDeploymentsInOneAccount(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]interface{}{
+		"availability-zones:account=123456789012:region=us-east-1": []string{"us-east-1a", "us-east-1b"},
+		"availability-zones:account=123456789012:region=us-west-2": []string{"us-west-2a", "us-west-2b"},
+	}})
+	var stacksOf []awscdk.Stack
+	for _, extra := range []map[string]any{nil, {"name": "orders", "primaryReplicationGroupId": "orders-east",
+		"secondaryReplicationGroupId": "orders-west", "globalIdSuffix": "orders"}} {
+		ctx := map[string]any{"account": "123456789012", "lambdaAsset": asset, "promoterAsset": asset}
+		for k, v := range extra {
+			ctx[k] = v
+		}
+		s, err := deployment.Load(ctxOf(ctx), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := Build(app, deployment.New(s))
+		stacksOf = append(stacksOf, b.Primary.Stack, b.Secondary.Stack, b.DNS.Stack)
+	}
+	named := []string{"ReplicationGroupId", "CacheSubnetGroupName", "GlobalReplicationGroupIdSuffix", "TableName", "AlarmName", "DashboardName"}
+	seen := map[string]string{} // region/type/name → stack
+	for _, st := range stacksOf {
+		tpl := assertions.Template_FromStack(st, nil)
+		all := (*tpl.ToJSON())["Resources"].(map[string]any)
+		for id, res := range all {
+			props, _ := res.(map[string]any)["Properties"].(map[string]any)
+			for _, k := range named {
+				v, ok := props[k].(string)
+				if !ok {
+					continue
+				}
+				key := *st.Region() + "/" + res.(map[string]any)["Type"].(string) + "/" + v
+				if other, dup := seen[key]; dup {
+					t.Errorf("%s: %s %s in %s and %s", *st.Region(), k, v, other, *st.StackName()+"/"+id)
+				}
+				seen[key] = *st.StackName() + "/" + id
+			}
+		}
+	}
+	if len(seen) < 40 {
+		t.Errorf("only %d named resources found: %v", len(seen), seen)
+	}
+	_, err := deployment.Load(ctxOf(map[string]any{"name": "orders"}), "123456789012")
+	for _, k := range []string{"primaryReplicationGroupId", "secondaryReplicationGroupId", "globalIdSuffix"} {
+		if err == nil || !strings.Contains(err.Error(), `context "`+k+`" = (not set): a deployment named orders needs its own`) {
+			t.Errorf("a second deployment without %s: %v", k, err)
+		}
 	}
 }

@@ -472,6 +472,18 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	if !nameRE.MatchString(s.Name) || len(s.Name) > 20 {
 		bad("name", s.Name, "use 1–20 lower-case letters, digits and single hyphens, starting with a letter (it names stacks and alarms)")
 	}
+	if s.Name != DefaultName {
+		// A second deployment in an account: the names AWS holds account
+		// (and region) wide must be its own, never the first one's defaults.
+		for _, k := range []string{"primaryReplicationGroupId", "secondaryReplicationGroupId", "globalIdSuffix"} {
+			decided := s.Adopt != nil || (k == "primaryReplicationGroupId" && s.Existing != nil) // named by what exists
+			if ctx(k) == nil && !decided {
+				bad(k, "(not set)", "a deployment named "+s.Name+" needs its own (e.g. "+s.Name+"-"+
+					map[string]string{"primaryReplicationGroupId": "east", "secondaryReplicationGroupId": "west", "globalIdSuffix": "ha"}[k]+
+					"): the default is the default deployment's, and two deployments in one account would clash on it")
+			}
+		}
+	}
 	if s.NatGateway && imported {
 		bad("natGateway", true, "the app adds a NAT only to the VPCs it creates; an imported VPC routes through its owner's NAT: set vpcEgress=true")
 	}
