@@ -21,13 +21,28 @@ type PrimaryStackProps struct {
 	Deployment deployment.Deployment
 }
 
-// PrimaryStack is the primary region: network, primary replication group,
-// Global Datastore, AUTH token, checker (primary role, heartbeat writer),
-// alarms (including the one Route 53 follows) and dashboard.
+// PrimaryStack is the primary region's stack, holding its PrimaryRegion.
 type PrimaryStack struct {
 	awscdk.Stack
+	*PrimaryRegion
+}
+
+// NewPrimaryStack builds the primary region in a stack of its own. The
+// region's construct has the id Default, which CDK leaves out of logical
+// ids: the resources keep the ids they had before the constructs existed.
+func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps) *PrimaryStack {
+	stack := awscdk.NewStack(scope, &id, &p.StackProps)
+	return &PrimaryStack{Stack: stack, PrimaryRegion: NewPrimaryRegion(stack, "Default", p.Deployment)}
+}
+
+// PrimaryRegion is the primary region of a deployment, in any stack of
+// that region: network, primary replication group, Global Datastore, AUTH
+// token, checker (primary role, heartbeat writer), promoter, alarms
+// (including the one Route 53 follows) and dashboard.
+type PrimaryRegion struct {
+	Construct  constructs.Construct
 	Network    *network
-	Datastore  *primaryDatastore // nil for an adopted datastore
+	Datastore  *primaryDatastore // nil for an adopted datastore or group
 	Checker    *checker
 	Monitoring *monitoring
 	Host       *string // host of the primary group's primary endpoint
@@ -38,10 +53,10 @@ type PrimaryStack struct {
 	HeartbeatKeyARN *string
 }
 
-// NewPrimaryStack builds the primary region.
-func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps) *PrimaryStack {
-	stack := awscdk.NewStack(scope, &id, &p.StackProps)
-	d := p.Deployment
+// NewPrimaryRegion builds the primary region of d under scope, a
+// construct in a stack of that region.
+func NewPrimaryRegion(scope constructs.Construct, id string, d deployment.Deployment) *PrimaryRegion {
+	stack := constructs.NewConstruct(scope, &id)
 	s, r := d.Settings, d.Regions[0]
 	cacheSG := adopted(s, func(a *deployment.Adopt) string { return a.PrimaryCacheSG })
 	if e := s.Existing; e != nil {
@@ -70,7 +85,7 @@ func NewPrimaryStack(scope constructs.Construct, id string, p *PrimaryStackProps
 	out(stack, "AuthTokenSecretArn", secretARN, "Secrets Manager secret holding the AUTH token")
 	outRegion(stack, d, r, mon, pr, ck, n)
 	suppress(stack)
-	return &PrimaryStack{Stack: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID,
+	return &PrimaryRegion{Construct: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID,
 		HeartbeatKeyARN: key.SecretArn()}
 }
 
@@ -83,7 +98,7 @@ func networkProps(s deployment.Settings, vpcID string, subnets, azs []string, ci
 
 // newRegionRunners builds what runs in every region: its alarms and topic,
 // its promoter and its checker with their loop, and the alarms on them.
-func newRegionRunners(stack awscdk.Stack, d deployment.Deployment, r deployment.Region, n *network, t deployment.Target) (*monitoring, *promoterFn, *checker) {
+func newRegionRunners(stack constructs.Construct, d deployment.Deployment, r deployment.Region, n *network, t deployment.Target) (*monitoring, *promoterFn, *checker) {
 	mon := newMonitoring(stack, MonitoringProps{Deployment: d, Region: r})
 	pr := newPromoter(stack, PromoterProps{Deployment: d, Region: r, Network: n, Topic: mon.topic, Target: t})
 	ck := newChecker(stack, CheckerProps{Deployment: d, Region: r, Network: n, Promoter: pr.fn, Addr: t.Addr, ServerName: t.ServerName,
@@ -94,7 +109,7 @@ func newRegionRunners(stack awscdk.Stack, d deployment.Deployment, r deployment.
 }
 
 // outRegion outputs what every region stack shares.
-func outRegion(stack awscdk.Stack, d deployment.Deployment, r deployment.Region, mon *monitoring, pr *promoterFn, ck *checker, n *network) {
+func outRegion(stack constructs.Construct, d deployment.Deployment, r deployment.Region, mon *monitoring, pr *promoterFn, ck *checker, n *network) {
 	out(stack, "WritableAlarmName", mon.writableAlarm.AlarmName(), "alarm this region's failover record's health check follows")
 	out(stack, "UnhealthyAlarmName", mon.unhealthyAlarm.AlarmName(), "paging alarm on this region's checks")
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
@@ -106,13 +121,13 @@ func outRegion(stack awscdk.Stack, d deployment.Deployment, r deployment.Region,
 }
 
 // outPromoter outputs the promoter's function and latch table.
-func outPromoter(stack awscdk.Stack, pr *promoterFn) {
+func outPromoter(stack constructs.Construct, pr *promoterFn) {
 	out(stack, "PromoterFunction", pr.fn.FunctionName(), "guarded promoter Lambda (docs/failover.md)")
 	out(stack, "PromoterLatchTable", pr.table.TableName(), "the promoter's latch and epoch (DynamoDB, this region)")
 }
 
 // outClientSG outputs the app client security group, when the app made one.
-func outClientSG(stack awscdk.Stack, n *network) {
+func outClientSG(stack constructs.Construct, n *network) {
 	if n.appSG != nil {
 		out(stack, "AppClientSecurityGroupId", n.appSG.SecurityGroupId(), "attach to application clients: it may reach the cache's port")
 	}
@@ -121,8 +136,28 @@ func outClientSG(stack awscdk.Stack, n *network) {
 // SecondaryStackProps shape the secondary region's stack.
 type SecondaryStackProps struct {
 	awscdk.StackProps
+	SecondaryRegionProps
+}
+
+// SecondaryStack is the secondary region's stack, holding its
+// SecondaryRegion.
+type SecondaryStack struct {
+	awscdk.Stack
+	*SecondaryRegion
+}
+
+// NewSecondaryStack builds the secondary region in a stack of its own (the
+// construct's id is Default, as for the primary).
+func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackProps) *SecondaryStack {
+	stack := awscdk.NewStack(scope, &id, &p.StackProps)
+	return &SecondaryStack{Stack: stack, SecondaryRegion: NewSecondaryRegion(stack, "Default", p.SecondaryRegionProps)}
+}
+
+// SecondaryRegionProps are what the secondary region takes from the
+// primary's.
+type SecondaryRegionProps struct {
 	Deployment deployment.Deployment
-	// GlobalID is the Global Datastore's full id, from the primary stack.
+	// GlobalID is the Global Datastore's full id, from the primary region.
 	GlobalID *string
 	// PrimarySecretARN is the AUTH token's secret in the primary region.
 	PrimarySecretARN *string
@@ -134,11 +169,11 @@ type SecondaryStackProps struct {
 	PrimaryVpcID *string
 }
 
-// SecondaryStack is the secondary region: network, the replication group
-// joined to the Global Datastore, checker (replica role, heartbeat lag),
-// alarms and dashboard.
-type SecondaryStack struct {
-	awscdk.Stack
+// SecondaryRegion is the secondary region of a deployment, in any stack of
+// that region: network, the replication group joined to the Global
+// Datastore, checker, promoter, alarms and dashboard.
+type SecondaryRegion struct {
+	Construct  constructs.Construct
 	Network    *network
 	Group      *string // host of the group's primary endpoint
 	Checker    *checker
@@ -146,9 +181,10 @@ type SecondaryStack struct {
 	Peering    *string // the VPC peering's id, when the app peers the VPCs
 }
 
-// NewSecondaryStack builds the secondary region.
-func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackProps) *SecondaryStack {
-	stack := awscdk.NewStack(scope, &id, &p.StackProps)
+// NewSecondaryRegion builds the secondary region under scope, a construct
+// in a stack of that region.
+func NewSecondaryRegion(scope constructs.Construct, id string, p SecondaryRegionProps) *SecondaryRegion {
+	stack := constructs.NewConstruct(scope, &id)
 	d := p.Deployment
 	s, r := d.Settings, d.Regions[1]
 	n := newNetwork(stack, networkProps(s, s.SecondaryVpcID, s.SecondarySubnets, s.SecondaryAZs, s.SecondaryCidr, s.PrimaryCidr,
@@ -173,7 +209,7 @@ func NewSecondaryStack(scope constructs.Construct, id string, p *SecondaryStackP
 	out(stack, "SecondaryEndpoint", addr, "secondary endpoint (host:port; read-only until promoted)")
 	outRegion(stack, d, r, mon, pr, ck, n)
 	suppress(stack)
-	return &SecondaryStack{Stack: stack, Network: n, Group: host, Checker: ck, Monitoring: mon, Peering: peering}
+	return &SecondaryRegion{Construct: stack, Network: n, Group: host, Checker: ck, Monitoring: mon, Peering: peering}
 }
 
 // DNSStackProps shape the failover name's stack.
@@ -182,22 +218,37 @@ type DNSStackProps struct {
 	DNSProps
 }
 
-// DNSStack is the private zone, health check and failover records.
+// DNSStack is the failover name's stack, holding its FailoverName.
 type DNSStack struct {
 	awscdk.Stack
-	DNS *dns
+	*FailoverName
 }
 
-// NewDNSStack builds the failover name.
+// NewDNSStack builds the failover name in a stack of its own (the
+// construct's id is Default).
 func NewDNSStack(scope constructs.Construct, id string, p *DNSStackProps) *DNSStack {
 	stack := awscdk.NewStack(scope, &id, &p.StackProps)
-	d := newDNS(stack, p.DNSProps)
+	return &DNSStack{Stack: stack, FailoverName: NewFailoverName(stack, "Default", p.DNSProps)}
+}
+
+// FailoverName is the private zone (or the records in an existing one),
+// the health checks and the failover records, in a stack of the primary
+// region.
+type FailoverName struct {
+	Construct constructs.Construct
+	DNS       *dns
+}
+
+// NewFailoverName builds the failover name under scope.
+func NewFailoverName(scope constructs.Construct, id string, p DNSProps) *FailoverName {
+	stack := constructs.NewConstruct(scope, &id)
+	d := newDNS(stack, p)
 	out(stack, "HostedZoneId", d.zoneID, "private hosted zone holding the failover records")
 	out(stack, deployment.ZoneNameOutput, jsii.String(p.Deployment.DNS.Zone), "its name")
 	out(stack, "HealthCheckId", d.checks[0].Ref(), "Route 53 health check of the PRIMARY record (follows the primary region's writable alarm)")
 	out(stack, "SecondaryHealthCheckId", d.checks[1].Ref(), "Route 53 health check of the SECONDARY record (follows the secondary region's writable alarm)")
 	out(stack, "RecordName", jsii.String(p.Deployment.DNS.Records[0].Name), "the name applications connect to")
-	return &DNSStack{Stack: stack, DNS: d}
+	return &FailoverName{Construct: stack, DNS: d}
 }
 
 // App is the three stacks.
@@ -227,7 +278,8 @@ func Build(app awscdk.App, d deployment.Deployment) *App {
 	secondary := NewSecondaryStack(app, d.Regions[1].Stack, &SecondaryStackProps{
 		StackProps: awscdk.StackProps{Env: env(s.SecondaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags, TerminationProtection: protect,
 			Description: jsii.String("redisha " + s.Name + ": secondary region of the Global Datastore, its checker, promoter and alarms")},
-		Deployment: d, GlobalID: primary.GlobalID, PrimarySecretARN: primary.SecretARN, PrimaryHeartbeatKeyARN: primary.HeartbeatKeyARN, PrimaryVpcID: primary.Network.vpc.VpcId(),
+		SecondaryRegionProps: SecondaryRegionProps{Deployment: d, GlobalID: primary.GlobalID, PrimarySecretARN: primary.SecretARN,
+			PrimaryHeartbeatKeyARN: primary.HeartbeatKeyARN, PrimaryVpcID: primary.Network.vpc.VpcId()},
 	})
 	// The secondary joins a Global Datastore that must exist first.
 	secondary.AddStackDependency(primary.Stack, jsii.String("the Global Datastore must exist before a secondary joins it"))
@@ -259,7 +311,7 @@ func adopted(s deployment.Settings, field func(*deployment.Adopt) string) string
 	return field(s.Adopt)
 }
 
-func out(stack awscdk.Stack, id string, value *string, desc string) {
+func out(stack constructs.Construct, id string, value *string, desc string) {
 	awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
 }
 
@@ -267,11 +319,12 @@ func dashboardURL(region, name string) *string {
 	return jsii.String(fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s", region, region, name))
 }
 
-// suppress records, with its reason, each stack-wide AwsSolutions finding
-// that is accepted on purpose. Findings about one resource are suppressed
-// on that resource (see newChecker).
-func suppress(stack awscdk.Stack) {
-	cdknag.NagSuppressions_AddStackSuppressions(stack, &[]*cdknag.NagPackSuppression{
+// suppress records, with its reason, each finding about a region's
+// resources that is accepted on purpose (on the region's construct, so it
+// never covers resources of the stack that are not redisha's). Findings
+// about one resource are suppressed on that resource (see newChecker).
+func suppress(scope constructs.Construct) {
+	cdknag.NagSuppressions_AddResourceSuppressions(scope, &[]*cdknag.NagPackSuppression{
 		{Id: jsii.String("AwsSolutions-AEC5"), Reason: jsii.String("The port is a setting (context \"port\"); the default 6379 is kept because clients and the design expect it. The cache is reachable on it only from the checker's, the promoter's and the app client security groups, the other region's VPC range (security groups cannot be referenced across regions) and the configured appClientCidrs")},
 	}, jsii.Bool(true))
 }

@@ -589,7 +589,7 @@ func TestDashboardShowsWritabilityDecisionsAndLag(t *testing.T) {
 			}
 		}
 		has(t, tpl[stack], jsii.String("AWS::Lambda::Function"), obj(map[string]any{
-			"Description": assertions.Match_StringLikeRegexp(jsii.String("guarded promoter")),
+			"Description":   assertions.Match_StringLikeRegexp(jsii.String("guarded promoter")),
 			"LoggingConfig": assertions.Match_ObjectLike(&map[string]interface{}{"LogFormat": "JSON"}),
 		}))
 	}
