@@ -251,6 +251,27 @@ func NewFailoverName(scope constructs.Construct, id string, p DNSProps) *Failove
 	return &FailoverName{Construct: stack, DNS: d}
 }
 
+// Wire completes what spans the regions, once all three parts exist: the
+// peering's routes back in the primary region (when the app peers the VPCs
+// it created; the peering exists only once the secondary region made it),
+// and the order of deployment (the health checks read each region's
+// writable alarm by name).
+func Wire(name *FailoverName, d deployment.Deployment, primary *PrimaryRegion, secondary *SecondaryRegion) {
+	if secondary.Peering != nil {
+		routeTo(name.Construct, "PrimaryToSecondary", primary.Network.routeTables, d.Settings.SecondaryCidr, secondary.Peering)
+	}
+	stack := awscdk.Stack_Of(name.Construct)
+	for _, dep := range []struct {
+		of  constructs.Construct
+		why string
+	}{{primary.Construct, "a health check follows the primary region's writable alarm"},
+		{secondary.Construct, "a health check follows the secondary region's writable alarm"}} {
+		if other := awscdk.Stack_Of(dep.of); *other.Node().Path() != *stack.Node().Path() {
+			stack.AddStackDependency(other, jsii.String(dep.why))
+		}
+	}
+}
+
 // App is the three stacks.
 type App struct {
 	Primary   *PrimaryStack
@@ -289,15 +310,7 @@ func Build(app awscdk.App, d deployment.Deployment) *App {
 		DNSProps: DNSProps{Deployment: d, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
 			Endpoints: [2]*string{primary.Host, secondary.Group}},
 	})
-	if secondary.Peering != nil {
-		// The routes back, in the primary region: the peering exists only
-		// once the secondary stack has created it.
-		routeTo(dnsStack.Stack, "PrimaryToSecondary", primary.Network.routeTables, s.SecondaryCidr, secondary.Peering)
-	}
-	// The health checks read each region's writable alarm by name: they
-	// must exist first.
-	dnsStack.AddStackDependency(primary.Stack, jsii.String("a health check follows the primary region's writable alarm"))
-	dnsStack.AddStackDependency(secondary.Stack, jsii.String("a health check follows the secondary region's writable alarm"))
+	Wire(dnsStack.FailoverName, d, primary.PrimaryRegion, secondary.SecondaryRegion)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return &App{Primary: primary, Secondary: secondary, DNS: dnsStack}
 }

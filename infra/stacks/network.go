@@ -256,3 +256,6 @@ func (n *network) interfaceEndpoint(scope constructs.Construct, name string, svc
 			"aws:PrincipalAccount": account, "aws:ResourceAccount": account}},
 	}))
 }
+
+// VpcID is the network's VPC (created or imported).
+func (n *network) VpcID() *string { return n.vpc.VpcId() }

@@ -175,6 +175,9 @@ func (st *stackTemplate) readRegion(d *Deployment) (*Region, error) {
 // ZoneNameOutput is the DNS stack's output naming the private zone.
 const ZoneNameOutput = "ZoneName"
 
+// zoneOutputRE is that output's id under a construct of another id.
+var zoneOutputRE = regexp.MustCompile(`^[A-Za-z0-9]*` + ZoneNameOutput + `[0-9A-F]{8}$`)
+
 var waitRE = regexp.MustCompile(`"Type":"Wait","Seconds":(\d+)`)
 
 // readDNS reads the failover records, their health checks and the alarms
@@ -183,8 +186,13 @@ func (d *Deployment) readDNS(st *stackTemplate, stacks []stackTemplate, regions 
 	if zones := st.tpl.of("AWS::Route53::HostedZone"); len(zones) == 1 {
 		d.DNS.Zone, _ = st.tpl.Resources[zones[0]].Properties["Name"].(string)
 	} else {
-		// An existing zone: the stack names it in an output.
-		d.DNS.Zone, _ = st.tpl.Outputs[ZoneNameOutput].Value.(string)
+		// An existing zone: the stack names it in an output (its id gains
+		// a hash when the failover name is a construct in a stack of yours).
+		for id, o := range st.tpl.Outputs {
+			if id == ZoneNameOutput || zoneOutputRE.MatchString(id) {
+				d.DNS.Zone, _ = o.Value.(string)
+			}
+		}
 	}
 	for _, id := range st.tpl.of("AWS::Route53::RecordSet") {
 		p := st.tpl.Resources[id].Properties
