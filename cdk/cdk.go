@@ -269,6 +269,7 @@ type FailoverName struct {
 // of d's primary region; its stack deploys after both regions'.
 func NewFailoverName(scope constructs.Construct, id string, d *Deployment, primary *PrimaryRegion, secondary *SecondaryRegion) *FailoverName {
 	mustBeIn(scope, d.model.Regions[0].Name, "NewFailoverName")
+	d.model.DNS.Stack = *awscdk.Stack_Of(scope).ArtifactId()
 	n := stacks.NewFailoverName(scope, id, stacks.DNSProps{Deployment: d.model, PrimaryVpcID: primary.r.Network.VpcID(),
 		SecondaryVpcID: secondary.r.Network.VpcID(), Endpoints: [2]*string{primary.r.Host, secondary.r.Group}})
 	nag(n.Construct)

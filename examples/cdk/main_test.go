@@ -111,6 +111,12 @@ func TestExampleAppSynthesizes(t *testing.T) {
 		t.Error("PaymentsEast creates a replication group: the team's own is the primary")
 	}
 
+	// The deployment checks make test runs on the standalone app's
+	// templates, on these.
+	if out, err := exec.Command("go", "run", "../../infra/synthcheck", "-stand-in-assets", "-dir", out).CombinedOutput(); err != nil {
+		t.Errorf("synthcheck: %v\n%s", err, out)
+	}
+
 	if lint, err := exec.LookPath("cfn-lint"); err == nil {
 		out, err := exec.Command(lint, append([]string{"-f", "parseable"}, templates...)...).CombinedOutput()
 		for _, line := range strings.Split(string(out), "\n") {

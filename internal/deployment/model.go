@@ -101,6 +101,8 @@ type DNS struct {
 	// ZoneID is an existing zone the records go into; empty when the app
 	// creates the zone.
 	ZoneID string `json:",omitempty"`
+	// Stack is the id of the stack holding the records.
+	Stack string
 	// Records are the PRIMARY and SECONDARY failover records.
 	Records [2]Record
 }
@@ -198,7 +200,7 @@ func New(s Settings) Deployment {
 			SignedHeartbeats: true,
 		}
 	}
-	d.DNS = DNS{Zone: s.ZoneName, ZoneID: s.ExistingZoneID}
+	d.DNS = DNS{Zone: s.ZoneName, ZoneID: s.ExistingZoneID, Stack: StackID(s.Name, "dns")}
 	for i := range d.DNS.Records {
 		failover := failoverOf(i)
 		r := d.Regions[i]
@@ -244,7 +246,7 @@ func StackID(name, part string) string {
 }
 
 // DNSStackID is the id of a deployment's DNS stack.
-func (d Deployment) DNSStackID() string { return StackID(d.Settings.Name, "dns") }
+func (d Deployment) DNSStackID() string { return d.DNS.Stack }
 
 // WritableAlarmName is a region's "accepts writes" alarm: its failover
 // record's health check follows it and the other region's promoter reads it.

@@ -83,6 +83,7 @@ func FromTemplates(dir string) (Deployment, error) {
 	if err := errors.Join(errs...); err != nil {
 		return d, err
 	}
+	d.DNS.Stack = dnsStack.id
 	if err := d.readDNS(dnsStack, stacks, regions); err != nil {
 		return d, err
 	}
