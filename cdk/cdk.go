@@ -69,6 +69,10 @@ type Props struct {
 	PromoterMode string
 	// AlarmEmail subscribes an address to each region's alarm topic.
 	AlarmEmail string
+	// PrimaryAlarmTopic and SecondaryAlarmTopic are SNS topics of yours,
+	// one per region, for the alarms and the promoters' pages (both or
+	// neither; none: each region gets an encrypted topic of its own).
+	PrimaryAlarmTopic, SecondaryAlarmTopic AlarmTopic
 	// CheckerAsset and PromoterAsset are the folders holding the Lambdas'
 	// bootstrap binaries (make build: build/lambda, build/promoter).
 	CheckerAsset, PromoterAsset string
@@ -90,6 +94,14 @@ type Network struct {
 	// Egress says the existing VPC reaches AWS's public endpoints through
 	// its own NAT (the promoter needs it; see docs/infra.md).
 	Egress bool
+}
+
+// AlarmTopic is an SNS topic of yours: its policy must let CloudWatch
+// alarms of this account publish, and KeyARN names its customer-managed
+// key, if any (the promoter needs it to publish; CloudWatch needs the key's
+// policy to allow it).
+type AlarmTopic struct {
+	ARN, KeyARN string
 }
 
 // Zone is an existing private hosted zone, already associated with the
@@ -198,6 +210,10 @@ func (p Props) context() (map[string]any, error) {
 	set("engineVersion", p.EngineVersion)
 	set("promoterMode", p.PromoterMode)
 	set("alarmEmail", p.AlarmEmail)
+	set("primaryAlarmTopicArn", p.PrimaryAlarmTopic.ARN)
+	set("primaryAlarmTopicKeyArn", p.PrimaryAlarmTopic.KeyARN)
+	set("secondaryAlarmTopicArn", p.SecondaryAlarmTopic.ARN)
+	set("secondaryAlarmTopicKeyArn", p.SecondaryAlarmTopic.KeyARN)
 	set("lambdaAsset", p.CheckerAsset)
 	set("promoterAsset", p.PromoterAsset)
 	for k, v := range p.Settings {

@@ -33,7 +33,7 @@ type MonitoringProps struct {
 
 // monitoring is one region's alarms, topic and dashboard.
 type monitoring struct {
-	topic awssns.Topic
+	topic awssns.ITopic
 	// writableAlarm is the region's "accepts writes" alarm: its failover
 	// record's health check and the other region's promoter follow it.
 	writableAlarm  awscloudwatch.Alarm
@@ -93,6 +93,42 @@ func nodeMetrics(name, stat, groupID string, nodes int) []awscloudwatch.IMetric 
 	return out
 }
 
+// newAlarmTopic is a region's alarm topic: encrypted and TLS only. The key
+// is ours: CloudWatch cannot publish to a topic under the AWS-managed
+// alias/aws/sns key (its policy cannot grant CloudWatch), so every
+// notification would be dropped.
+func newAlarmTopic(scope constructs.Construct, region string) awssns.Topic {
+	topic := awssns.NewTopic(scope, jsii.String("Alarms"), &awssns.TopicProps{
+		DisplayName: jsii.String("redisha " + region + " alarms"),
+		MasterKey:   alarmTopicKey(scope, region),
+		EnforceSSL:  jsii.Bool(true),
+	})
+	// A topic policy replaces SNS's default one, and EnforceSSL writes one
+	// that only denies: CloudWatch must be allowed to publish, as the
+	// CloudWatch User Guide's SNS setup shows, bound to this account's alarms
+	// in this region (aws:SourceAccount, aws:SourceArn).
+	stack := awscdk.Stack_Of(scope)
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: &map[string]interface{}{
+			"StringEquals": map[string]*string{"aws:SourceAccount": stack.Account()},
+			"ArnLike":      map[string]*string{"aws:SourceArn": jsii.String("arn:" + *awscdk.Aws_PARTITION() + ":cloudwatch:" + region + ":" + *stack.Account() + ":alarm:*")},
+		},
+	}))
+	return topic
+}
+
+// regionIndex is r's index in d.Regions.
+func regionIndex(d deployment.Deployment, r deployment.Region) int {
+	if r.Name == d.Regions[1].Name {
+		return 1
+	}
+	return 0
+}
+
 // alarmTopicKey is the customer-managed key of the alarm topic. Besides the
 // account's own administration (CDK's default key policy), its policy lets
 // CloudWatch alarms of this account encrypt what they publish to the topic,
@@ -118,29 +154,17 @@ func alarmTopicKey(scope constructs.Construct, name string) awskms.Key {
 func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 	s, r := p.Deployment.Settings, p.Region
 	m := &monitoring{name: func(what string) string { return s.Name + "-" + r.Name + "-" + what }}
-	// Alarm notifications, encrypted and TLS only. The key is ours: CloudWatch
-	// cannot publish to a topic under the AWS-managed alias/aws/sns key (its
-	// policy cannot grant CloudWatch), so every notification would be dropped.
-	m.topic = awssns.NewTopic(scope, jsii.String("Alarms"), &awssns.TopicProps{
-		DisplayName: jsii.String("redisha " + r.Name + " alarms"),
-		MasterKey:   alarmTopicKey(scope, r.Name),
-		EnforceSSL:  jsii.Bool(true),
-	})
-	// A topic policy replaces SNS's default one, and EnforceSSL writes one
-	// that only denies: CloudWatch must be allowed to publish, as the
-	// CloudWatch User Guide's SNS setup shows, bound to this account's alarms
-	// in this region (aws:SourceAccount, aws:SourceArn).
-	stack := awscdk.Stack_Of(scope)
-	m.topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("CloudWatchAlarmsPublish"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("sns:Publish"),
-		Resources:  &[]*string{m.topic.TopicArn()},
-		Conditions: &map[string]interface{}{
-			"StringEquals": map[string]*string{"aws:SourceAccount": stack.Account()},
-			"ArnLike":      map[string]*string{"aws:SourceArn": jsii.String("arn:" + *awscdk.Aws_PARTITION() + ":cloudwatch:" + r.Name + ":" + *stack.Account() + ":alarm:*")},
-		},
-	}))
+	if t := s.AlarmTopics[regionIndex(p.Deployment, r)]; t.ARN != "" {
+		// The owner's topic: its policy and key are theirs (docs/infra.md
+		// says what CloudWatch and the promoter need of them).
+		attrs := &awssns.TopicAttributes{TopicArn: jsii.String(t.ARN)}
+		if t.KeyARN != "" {
+			attrs.KeyArn = jsii.String(t.KeyARN)
+		}
+		m.topic = awssns.Topic_FromTopicAttributes(scope, jsii.String("Alarms"), attrs)
+	} else {
+		m.topic = newAlarmTopic(scope, r.Name)
+	}
 	if s.AlarmEmail != "" {
 		m.topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(s.AlarmEmail), nil))
 	}

@@ -648,3 +648,41 @@ func TestTwoDeploymentsInOneAccount(t *testing.T) {
 		}
 	}
 }
+
+// GIVEN an SNS topic of the owner's in each region, THEN the alarms and the
+// promoters' pages go there: no topic or key is created, and the promoter
+// may publish to the topic and use its key when it has one.
+func TestOwnersAlarmTopics(t *testing.T) {
+	east, west := "arn:aws:sns:us-east-1:123456789012:oncall-east", "arn:aws:sns:us-west-2:123456789012:oncall-west"
+	key := "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	s := build(t, map[string]any{"primaryAlarmTopicArn": east, "secondaryAlarmTopicArn": west, "primaryAlarmTopicKeyArn": key})
+	noNagErrors(t, s)
+	for stack, topic := range map[string]string{"primary": east, "secondary": west} {
+		countIs(t, s.tpl[stack], jsii.String("AWS::SNS::Topic"), jsii.Number(0))
+		has(t, s.tpl[stack], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{"AlarmActions": []any{topic}}))
+		has(t, s.tpl[stack], jsii.String("AWS::Lambda::Function"), obj(map[string]any{
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]interface{}{"SNS_TOPIC_ARN": topic})},
+		}))
+		policies := jsonOf(resources(s.tpl[stack], "AWS::IAM::Policy"))
+		if !strings.Contains(policies, `"Action":"sns:Publish","Effect":"Allow","Resource":"`+topic+`"`) {
+			t.Errorf("%s: the promoter may not publish to %s", stack, topic)
+		}
+		if strings.Contains(policies, key) != (stack == "primary") {
+			t.Errorf("%s: the topic key in the policies: %v", stack, strings.Contains(policies, key))
+		}
+	}
+	countIs(t, s.tpl["primary"], jsii.String("AWS::KMS::Key"), jsii.Number(0))
+
+	for _, c := range []struct {
+		ctx  map[string]any
+		want string
+	}{
+		{map[string]any{"primaryAlarmTopicArn": east}, "give a topic for both regions"},
+		{map[string]any{"primaryAlarmTopicArn": west, "secondaryAlarmTopicArn": west}, "an SNS topic in us-east-1"},
+		{map[string]any{"primaryAlarmTopicKeyArn": key}, "with the topic"},
+	} {
+		if _, err := deployment.Load(ctxOf(c.ctx), "123456789012"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.ctx, err, c.want)
+		}
+	}
+}

@@ -26,7 +26,6 @@ import (
 	"github.com/redisha/redisha/internal/promoter/latch"
 )
 
-
 func main() {
 	dir := flag.String("dir", "cdk.out", "cloud assembly written by cdk synth")
 	standIns := flag.Bool("stand-in-assets", false, "the Lambda assets are stand-ins (a test's synth): do not check that they are arm64 binaries")

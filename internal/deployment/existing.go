@@ -198,8 +198,14 @@ func (e errorString) Error() string { return string(e) }
 
 // secretARNIn says whether arn is a Secrets Manager secret's ARN in region.
 func secretARNIn(arn, region string) bool {
+	return arnIn(arn, "secretsmanager", region) && len(strings.Split(arn, ":")) >= 7
+}
+
+// arnIn says whether arn is an ARN of service in region, with an account
+// and a resource.
+func arnIn(arn, service, region string) bool {
 	p := strings.Split(arn, ":")
-	return strings.HasPrefix(arn, "arn:") && len(p) >= 7 && p[2] == "secretsmanager" && p[3] == region
+	return strings.HasPrefix(arn, "arn:") && len(p) >= 6 && p[2] == service && p[3] == region && p[4] != "" && p[5] != ""
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }

@@ -110,10 +110,24 @@ type Settings struct {
 	// Adopt names an existing Global Datastore to deploy around (none: the
 	// app creates one).
 	Adopt *Adopt
+	// AlarmTopics are SNS topics of the owner's, one per region, that the
+	// alarms and the promoters' pages go to instead of topics the app
+	// creates (none: the app creates an encrypted topic in each region).
+	// context: primaryAlarmTopicArn, secondaryAlarmTopicArn, and for a topic
+	// under a customer-managed key primaryAlarmTopicKeyArn,
+	// secondaryAlarmTopicKeyArn (the promoter needs the key to publish)
+	AlarmTopics [2]AlarmTopic
 	// Existing is a replication group of the owner's that the app makes
 	// the primary of a new Global Datastore (none: the app creates the
 	// primary group too).
 	Existing *ExistingGroup
+}
+
+// AlarmTopic is an existing SNS topic, and its key when it is encrypted
+// with a customer-managed one.
+type AlarmTopic struct {
+	ARN    string `json:",omitempty"`
+	KeyARN string `json:",omitempty"`
 }
 
 // Peered says whether the app peers the two VPCs: it does when it creates
@@ -325,6 +339,22 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		}
 	}
 	loadExistingGroup(&s, ctx, str, bad)
+	for i, prefix := range []string{"primary", "secondary"} {
+		s.AlarmTopics[i] = AlarmTopic{ARN: str(prefix+"AlarmTopicArn", ""), KeyARN: str(prefix+"AlarmTopicKeyArn", "")}
+	}
+	if (s.AlarmTopics[0].ARN == "") != (s.AlarmTopics[1].ARN == "") {
+		bad("primaryAlarmTopicArn", s.AlarmTopics[0].ARN+" / secondaryAlarmTopicArn "+s.AlarmTopics[1].ARN,
+			"give a topic for both regions (each region's alarms notify a topic in that region), or neither")
+	}
+	for i, c := range []struct{ prefix, region string }{{"primary", s.PrimaryRegion}, {"secondary", s.SecondaryRegion}} {
+		t := s.AlarmTopics[i]
+		if t.ARN != "" && !arnIn(t.ARN, "sns", c.region) {
+			bad(c.prefix+"AlarmTopicArn", t.ARN, "give the ARN of an SNS topic in "+c.region+", arn:aws:sns:"+c.region+":ACCOUNT:NAME")
+		}
+		if t.KeyARN != "" && (t.ARN == "" || !arnIn(t.KeyARN, "kms", c.region)) {
+			bad(c.prefix+"AlarmTopicKeyArn", t.KeyARN, "give the ARN of the topic's KMS key in "+c.region+" (arn:aws:kms:"+c.region+":ACCOUNT:key/ID), with the topic")
+		}
+	}
 	if s.Account == "" {
 		errs = append(errs, errors.New(`context "account" is not set and CDK_DEFAULT_ACCOUNT is empty: run with AWS credentials, or pass -c account=123456789012`))
 	} else if !accountRE.MatchString(s.Account) {
