@@ -535,6 +535,7 @@ func TestExistingGroupRefusals(t *testing.T) {
 		{"secondary id unsaid", nil, "secondaryReplicationGroupId", "no default when building around an existing group"},
 		{"another node type", map[string]any{"nodeType": "cache.r7g.large"}, "", "the existing group's node type is cache.r6g.large"},
 		{"another port", map[string]any{"port": float64(6379)}, "", "the existing group listens on 6380"},
+		{"other replicas", map[string]any{"replicas": float64(2)}, "", "the existing group has 1 replica(s)"},
 		{"secret elsewhere", map[string]any{"authSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"}, "", "in us-east-1"},
 		{"no security group", nil, "primaryCacheSecurityGroupId", "the existing group's security group"},
 		{"no VPC", nil, "primaryVpcId", "lives in an existing VPC"},

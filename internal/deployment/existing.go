@@ -130,6 +130,10 @@ func loadExistingGroup(s *Settings, ctx Context, str func(key, def string) strin
 		bad(key, strconv.Itoa(e.Nodes)+" node(s)", "AWS: replication must be enabled; add a replica first (aws elasticache increase-replica-count "+
 			"--replication-group-id "+e.ID+" --new-replica-count 1 --apply-immediately)")
 	}
+	if set("replicas") && e.Nodes >= 2 && s.Replicas != e.Nodes-1 {
+		bad("replicas", s.Replicas, "the existing group has "+strconv.Itoa(e.Nodes-1)+" replica(s): give that or drop the key "+
+			"(both regions get one count, and the alarms watch that many nodes in each)")
+	}
 	if !set("replicas") {
 		s.Replicas = max(e.Nodes-1, 1)
 	}
