@@ -39,11 +39,11 @@ replicating from region A), the health-checker Lambda binary in each region with
 on the deployed loop, a local CloudWatch that extracts its EMF metrics and evaluates the deployed writable
 alarms as CloudWatch does (missing data included), a Route 53 stand-in answering redis.internal with the
 deployed failover records, whose health checks read each alarm's data stream, the ElastiCache failover
-API, the guarded promoter in each region with its deployed mode and bounds, and applications in both
-regions writing through redis.internal: go-redis in each region and, in region B, the example programs on
-redis-py and ioredis (--apps, --examples; make deps-examples installs them). Only addresses and the clock differ from the deployment (and TLS
-and AUTH, which the loopback servers do not speak); the report lists each rehearsed setting with the
-template it came from.
+API, the guarded promoter in each region with its deployed mode and bounds, and applications writing
+through redis.internal: go-redis in each region and, in region B, the example programs on redis-py and
+ioredis (--apps, --examples; make deps-examples installs them). Only addresses and the clock differ from
+the deployment (and TLS and AUTH, which the loopback servers do not speak); the report lists each
+rehearsed setting with the template it came from.
 
 Who promotes is as deployed: in advise mode (the default) the promoter pages and the drill plays the
 on-call, who runs the advised failover --operator-reaction after the page; in auto mode the promoter acts;
