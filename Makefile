@@ -37,9 +37,12 @@ test: deps lint test-go test-synth ## everything CI runs
 # The infra packages run without -race: jsii-runtime-go waits on its node
 # process from two goroutines (process.go ensureStarted and Close), which the
 # race detector reports on jsii.Close. Our CDK code is single-goroutine.
+# The CDK packages (infra/, cdk/, examples/cdk) run without -race: the jsii
+# runtime's own goroutines race on its process handle when it closes.
+CDK_PKGS := ^github.com/redisha/redisha/(infra|cdk|examples/cdk)(/|$$)
 test-go:
-	$(GO) test -race -count=1 -timeout 25m $$($(GO) list $(PKGS) | grep -v '^github.com/redisha/redisha/infra')
-	$(GO) test -count=1 -timeout 10m ./infra/...
+	$(GO) test -race -count=1 -timeout 25m $$($(GO) list $(PKGS) | grep -Ev '$(CDK_PKGS)')
+	$(GO) test -count=1 -timeout 10m $$($(GO) list $(PKGS) | grep -E '$(CDK_PKGS)')
 
 # The inner loop: go test -short, without -race and the CDK packages. The
 # long tests say they are skipped (t.Skip under testing.Short: the end-to-end
@@ -50,7 +53,7 @@ test-go:
 DRILL_SCENARIOS := ^(TestScenario(RegionLost|RegionLostAuto|RegionStalled|PrimaryCrash|ObserversPartition|LinkBroken|StaleSecondary|Cooldown|Switchover)|TestGameDayExamples)$$
 test-short: deps-redis ## the inner loop: the short lane of go test (under 2 minutes), no synth
 	@echo "short lane: skips test/, lambda/promoter's binary, the probe's long faults and the drill scenarios (make test runs them)"
-	$(GO) test -short -count=1 -timeout 5m -skip '$(DRILL_SCENARIOS)' $$($(GO) list $(PKGS) | grep -v '^github.com/redisha/redisha/infra')
+	$(GO) test -short -count=1 -timeout 5m -skip '$(DRILL_SCENARIOS)' $$($(GO) list $(PKGS) | grep -Ev '$(CDK_PKGS)')
 
 lint: ## gofmt, go vet, go mod tidy leaves no diff
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
