@@ -114,6 +114,9 @@ func outRegion(stack constructs.Construct, d deployment.Deployment, r deployment
 	out(stack, "UnhealthyAlarmName", mon.unhealthyAlarm.AlarmName(), "paging alarm on this region's checks")
 	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
 	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
+	if k := mon.topic.MasterKey(); k != nil {
+		out(stack, "AlarmTopicKeyArn", k.KeyArn(), "the alarm topic's KMS key (redisha verify checks that CloudWatch may use it)")
+	}
 	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
 	outPromoter(stack, pr)
 	outClientSG(stack, n)
@@ -124,6 +127,7 @@ func outRegion(stack constructs.Construct, d deployment.Deployment, r deployment
 func outPromoter(stack constructs.Construct, pr *promoterFn) {
 	out(stack, "PromoterFunction", pr.fn.FunctionName(), "guarded promoter Lambda (docs/failover.md)")
 	out(stack, "PromoterLatchTable", pr.table.TableName(), "the promoter's latch and epoch (DynamoDB, this region)")
+	out(stack, "PromoterRoleArn", pr.fn.Role().RoleArn(), "the promoter's role (redisha verify simulates its permissions)")
 }
 
 // outClientSG outputs the app client security group, when the app made one.

@@ -34,8 +34,8 @@ func newVerifyCmd(env Env) *cobra.Command {
 		promoterRoles, promoterTables  []string
 		replicas                       int
 		timeout                        time.Duration
-		asJSON                         bool
-		modelPath                      string
+		asJSON, stackOutputs           bool
+		modelPath, name                string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify [flags]",
@@ -53,6 +53,10 @@ given the topics' keys (GetKeyPolicy), that CloudWatch may use them to publish; 
 VPC), that the name's CNAME chain ends at the endpoint of the member that is PRIMARY now; given the promoter
 roles (SimulatePrincipalPolicy, a dry run: nothing is called), that each may fail over the datastore, use its
 latch table, publish to its topic and read the peer's writable alarm.
+
+With --stack-outputs it takes the datastore's id, the topics and their keys, the health checks and the
+promoters' roles and latch tables from the deployed stacks' outputs (DescribeStacks), so that
+"redisha verify --deployment cdk.out --stack-outputs" runs every check; a flag given wins over an output.
 
 It prints one line per check ("ok" or "FAIL", region, check, detail), or a JSON list with --json. Credentials
 and profile come from the usual AWS sources (environment, shared config, instance role). Exit codes: 0 every
@@ -77,16 +81,21 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 	fs.StringArrayVar(&promoterTables, "promoter-table", nil, "`REGION=NAME` of a region's promoter latch table, repeatable (default: the deployed redisha-latch-<global id>)")
 	fs.IntVar(&replicas, "replicas", 1, "replicas per member (context replicas): nodes = 1 + replicas")
 	fs.StringVar(&modelPath, "deployment", "", "the deployment to verify against: a synthesized cloud assembly `dir` (cdk.out) or its deployment.json; gives the regions, groups and replicas the flags above default to")
+	fs.BoolVar(&stackOutputs, "stack-outputs", false, "take what the flags above default to from the deployed stacks' outputs (cloudformation:DescribeStacks): "+
+		"the datastore's id, the alarm topics and their keys, the health checks, the promoters' roles and latch tables; the stacks are those --deployment names, or the --name deployment's")
+	fs.StringVar(&name, "name", deployment.DefaultName, "the deployment's `name` (context name), for --stack-outputs without --deployment: its stacks are <Name>Primary, <Name>Secondary, <Name>Dns")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of each AWS call")
 	intRange(fs, "replicas", 0, 5, "")
 	durationRange(fs, "timeout", 10*time.Millisecond, 5*time.Minute, "")
 	fs.BoolVar(&asJSON, "json", false, "print the results as a JSON list")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		stackNames := [3]string{deployment.StackID(name, "primary"), deployment.StackID(name, "secondary"), deployment.StackID(name, "dns")}
 		if modelPath != "" {
 			m, err := readModel(modelPath)
 			if err != nil {
 				return usagef("--deployment %s: %w", modelPath, err)
 			}
+			stackNames = [3]string{m.Regions[0].Stack, m.Regions[1].Stack, m.DNSStackID()}
 			// The model's values, unless a flag says otherwise.
 			for flag, v := range map[string]*string{"primary-region": &primaryRegion, "secondary-region": &secondaryRegion,
 				"primary-group": &primaryGroup, "secondary-group": &secondaryGroup} {
@@ -118,6 +127,30 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 		tables, err := regionMap("--promoter-table", promoterTables, primaryRegion, secondaryRegion)
 		if err != nil {
 			return err
+		}
+		if stackOutputs {
+			var primaryRole, secondaryRole, primaryTable, secondaryTable string
+			flagOf := map[*string]string{&globalID: "global-id", &primaryTopic: "primary-topic-arn", &secondaryTopic: "secondary-topic-arn",
+				&primaryKey: "primary-topic-key", &secondaryKey: "secondary-topic-key", &primaryHC: "primary-health-check",
+				&secondaryHC: "secondary-health-check"} // roles and tables: merged per region below
+			err := readStackOutputs(cmd.Context(), []deployedStack{
+				{stackNames[0], primaryRegion, map[string]*string{"GlobalDatastoreId": &globalID, "AlarmTopicArn": &primaryTopic,
+					"AlarmTopicKeyArn": &primaryKey, "PromoterRoleArn": &primaryRole, "PromoterLatchTable": &primaryTable}},
+				{stackNames[1], secondaryRegion, map[string]*string{"AlarmTopicArn": &secondaryTopic, "AlarmTopicKeyArn": &secondaryKey,
+					"PromoterRoleArn": &secondaryRole, "PromoterLatchTable": &secondaryTable}},
+				{stackNames[2], primaryRegion, map[string]*string{"HealthCheckId": &primaryHC, "SecondaryHealthCheckId": &secondaryHC}},
+			}, timeout, func(v *string) bool { return fs.Changed(flagOf[v]) })
+			if err != nil {
+				return err
+			}
+			for _, x := range []struct{ region, role, table string }{{primaryRegion, primaryRole, primaryTable}, {secondaryRegion, secondaryRole, secondaryTable}} {
+				if roles[x.region] == "" && x.role != "" {
+					roles[x.region] = x.role
+				}
+				if tables[x.region] == "" && x.table != "" {
+					tables[x.region] = x.table
+				}
+			}
 		}
 		// The deployed latch table is named after the datastore, in each region.
 		for _, r := range []string{primaryRegion, secondaryRegion} {

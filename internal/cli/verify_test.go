@@ -20,13 +20,21 @@ func localAWS(t *testing.T, groups map[string]verifylocal.Group, metrics []verif
 	rs := httptest.NewServer(&verifylocal.Route53{Status: map[string][]string{
 		"hc-primary": {"Success: the alarm is OK"}, "hc-secondary": {"Failure: the alarm is in ALARM"}}})
 	t.Cleanup(rs.Close)
+	cf := httptest.NewServer(&verifylocal.CloudFormation{Stacks: map[string]map[string]string{
+		"RedishaPrimary":   {"GlobalDatastoreId": "ldgnf-redisha", "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:alarms"},
+		"RedishaSecondary": {"AlarmTopicArn": "arn:aws:sns:us-west-2:123456789012:alarms-west"},
+		// As the cdk package's constructs name them: prefixed and hashed.
+		"RedishaDns": {"RedisNameHealthCheckIdABCDEF12": "hc-primary", "RedisNameSecondaryHealthCheckId12345678": "hc-secondary"},
+	}})
+	t.Cleanup(cf.Close)
 	t.Cleanup(es.Close)
 	t.Cleanup(cs.Close)
 	t.Cleanup(ss.Close)
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKIDLOCAL", "AWS_SECRET_ACCESS_KEY": "local-secret", "AWS_SESSION_TOKEN": "",
 		"AWS_PROFILE": "", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_ENDPOINT_URL_ELASTICACHE": es.URL, "AWS_ENDPOINT_URL_CLOUDWATCH": cs.URL, "AWS_ENDPOINT_URL_SNS": ss.URL, "AWS_ENDPOINT_URL_ROUTE_53": rs.URL, "AWS_MAX_ATTEMPTS": "1",
+		"AWS_ENDPOINT_URL_ELASTICACHE": es.URL, "AWS_ENDPOINT_URL_CLOUDWATCH": cs.URL, "AWS_ENDPOINT_URL_SNS": ss.URL, "AWS_ENDPOINT_URL_ROUTE_53": rs.URL,
+		"AWS_ENDPOINT_URL_CLOUDFORMATION": cf.URL, "AWS_MAX_ATTEMPTS": "1",
 	} {
 		t.Setenv(k, v)
 	}
@@ -155,6 +163,45 @@ func TestVerifyAccessChecks(t *testing.T) {
 	} {
 		if code, _, errs := run(t, nil, strings.Fields(args)...); code != ExitUsage || !strings.Contains(errs, want) {
 			t.Errorf("%s: exit %d, stderr %q, want 2 and %q", args, code, errs, want)
+		}
+	}
+}
+
+// --stack-outputs takes the datastore's id, the topics and the health
+// checks from the deployed stacks (by the deployment's name), so every check
+// runs without copying an output by hand; a flag given wins.
+func TestVerifyStackOutputs(t *testing.T) {
+	groups := map[string]verifylocal.Group{
+		"redis-primary":   verifylocal.Good("redis-primary", "ldgnf-redisha", "PRIMARY"),
+		"redis-secondary": verifylocal.Good("redis-secondary", "ldgnf-redisha", "SECONDARY"),
+	}
+	topics := map[string][]verifylocal.Subscription{
+		"arn:aws:sns:us-east-1:123456789012:alarms":      {{Protocol: "email", Endpoint: "oncall@example.com", Confirmed: true}},
+		"arn:aws:sns:us-west-2:123456789012:alarms-west": {{Protocol: "email", Endpoint: "oncall@example.com", Confirmed: false}},
+	}
+	localAWS(t, groups, append(verifylocal.HealthyMetrics("redis-primary", 2, false), verifylocal.HealthyMetrics("redis-secondary", 2, true)...), topics)
+	code, out, errs := run(t, nil, "verify", "--stack-outputs")
+	if code != ExitUnhealthy || !strings.Contains(out, "FAIL us-west-2      paging subscription: 1 of 1 subscriptions not confirmed") ||
+		!strings.Contains(out, "ok   us-east-1      paging subscription") || !strings.Contains(out, "hc-primary is healthy") || !strings.Contains(out, "hc-secondary is unhealthy") {
+		t.Fatalf("exit %d (want 1: the west topic's subscription is not confirmed)\n%s\n%s", code, out, errs)
+	}
+	// A flag given wins over the output.
+	code, out, errs = run(t, nil, "verify", "--stack-outputs", "--secondary-topic-arn", "arn:aws:sns:us-west-2:123456789012:alarms-west-2")
+	if strings.Contains(out, "1 of 1 subscriptions not confirmed") || !strings.Contains(out, "FAIL us-west-2      paging subscription") {
+		t.Errorf("the flag did not win: exit %d\n%s\n%s", code, out, errs)
+	}
+	// A deployment whose stacks do not exist is named.
+	code, _, errs = run(t, nil, "verify", "--stack-outputs", "--name", "payments")
+	if code == ExitOK || !strings.Contains(errs, "read stack PaymentsPrimary in us-east-1") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+}
+
+func TestOutputValue(t *testing.T) {
+	outs := map[string]string{"RedisNameHealthCheckIdABCDEF12": "p", "RedisNameSecondaryHealthCheckId12345678": "s", "AlarmTopicArn": "t"}
+	for key, want := range map[string]string{"HealthCheckId": "p", "SecondaryHealthCheckId": "s", "AlarmTopicArn": "t", "GlobalDatastoreId": ""} {
+		if got, _ := outputValue(outs, key); got != want {
+			t.Errorf("%s: %q, want %q", key, got, want)
 		}
 	}
 }

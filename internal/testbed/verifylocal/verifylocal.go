@@ -286,3 +286,39 @@ func (r *Route53) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	b.WriteString(`</HealthCheckObservations></GetHealthCheckStatusResponse>`)
 	fmt.Fprint(w, b.String())
 }
+
+// CloudFormation answers DescribeStacks in the awsquery protocol, as
+// CloudFormation does: each stack's outputs by stack name; an unknown
+// stack is the ValidationError CloudFormation answers ("Stack with id X
+// does not exist").
+type CloudFormation struct {
+	Stacks map[string]map[string]string // stack name → output key → value
+}
+
+// ServeHTTP answers one DescribeStacks request.
+func (c *CloudFormation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	form, err := url.ParseQuery(string(body))
+	if err != nil || r.Method != http.MethodPost || form.Get("Action") != "DescribeStacks" || form.Get("Version") != "2010-05-15" {
+		http.Error(w, "not an awsquery DescribeStacks request", http.StatusBadRequest)
+		return
+	}
+	name := form.Get("StackName")
+	outputs, ok := c.Stacks[name]
+	w.Header().Set("Content-Type", "text/xml")
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>`+
+			`<Code>ValidationError</Code><Message>Stack with id %s does not exist</Message></Error><RequestId>r5</RequestId></ErrorResponse>`, xmlEscape(name))
+		return
+	}
+	var members strings.Builder
+	for k, v := range outputs {
+		fmt.Fprintf(&members, `<member><OutputKey>%s</OutputKey><OutputValue>%s</OutputValue></member>`, xmlEscape(k), xmlEscape(v))
+	}
+	fmt.Fprintf(w, `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>`+
+		`<StackName>%s</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/%s/1</StackId>`+
+		`<CreationTime>2026-12-01T00:00:00Z</CreationTime><StackStatus>UPDATE_COMPLETE</StackStatus><Outputs>%s</Outputs>`+
+		`</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r6</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+		xmlEscape(name), xmlEscape(name), members.String())
+}
