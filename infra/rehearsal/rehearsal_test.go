@@ -181,8 +181,12 @@ func rehearse(t *testing.T, dir string) *drill.Report {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	logs := &syncbuf.Buffer{}
-	rep, err := drill.Run(ctx, drill.Config{Bootstrap: bootstrap, Deployment: dep, Speed: 60, OperatorReaction: time.Minute, Logs: logs},
-		drill.Scenarios["region-lost"], "")
+	dashboards, err := deployment.Dashboards(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := drill.Run(ctx, drill.Config{Bootstrap: bootstrap, Deployment: dep, Speed: 60, OperatorReaction: time.Minute, Logs: logs,
+		Dashboard: dashboards[dep.Regions[1].Name]}, drill.Scenarios["region-lost"], filepath.Join(t.TempDir(), "region-lost.svg"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +212,22 @@ func TestRehearseTheTemplates(t *testing.T) {
 		if a.Lost > 0 {
 			t.Errorf("app %s lost %d acknowledged writes", a.Region, a.Lost)
 		}
+	}
+	// The deployed dashboard, drawn from the drill's CloudWatch and the
+	// promoter's log: both regions' writability plotted, the promoter's
+	// decisions listed, what the drill lacks named.
+	svg, err := os.ReadFile(rep.Dashboard)
+	if err != nil {
+		t.Fatalf("dashboard picture: %v", err)
+	}
+	for _, want := range []string{"Takes writes (1 yes, 0 no), both regions", "us-east-1 takes writes (redis-primary)", "<polyline",
+		"The promoter&#39;s last decisions", ">action<", ">mode<", ">advise<", "— ElastiCache", "WritableAlarm: OK"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("the dashboard picture lacks %q", want)
+		}
+	}
+	if strings.Contains(string(svg), "no decision logged") {
+		t.Error("the dashboard picture shows no decision of the promoter")
 	}
 	if !strings.Contains(strings.Join(rep.Sources, "\n"), "RedishaSecondary.template.json") {
 		t.Errorf("the report does not say which template the settings came from: %v", rep.Sources)
@@ -353,5 +373,41 @@ func TestBuildAroundAnExistingGroup(t *testing.T) {
 	}
 	if rep := rehearse(t, dir); !rep.Passed {
 		t.Errorf("region-lost around the existing group: %v", rep.Problems)
+	}
+}
+
+// The deployed dashboards read back from the templates as the drill draws
+// them: the regions' writability (each line in its own region), the
+// promoter's decisions query, the alarms.
+func TestDashboardsReadBack(t *testing.T) {
+	dir, _ := synthesize(t)
+	ds, err := deployment.Dashboards(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := ds["us-west-2"]
+	if len(w) < 4 || w[0].Type != "metric" || len(w[0].Metrics) != 2 {
+		t.Fatalf("us-west-2's dashboard: %+v", w)
+	}
+	for i, region := range []string{"us-east-1", "us-west-2"} {
+		if m := w[0].Metrics[i]; m.Name != "WritableStatus" || m.Region != region || m.Stat != "Minimum" || m.Period != time.Minute {
+			t.Errorf("line %d: %+v", i, m)
+		}
+	}
+	var query string
+	var alarms []string
+	for _, x := range w {
+		if x.Type == "log" {
+			query = x.Query
+		}
+		if x.Type == "alarm" {
+			alarms = x.Alarms
+		}
+	}
+	if !strings.HasPrefix(query, `filter message = "promoter decision"`) {
+		t.Errorf("query %q", query)
+	}
+	if len(alarms) == 0 || !strings.HasPrefix(alarms[0], "WritableAlarm") {
+		t.Errorf("alarms %v", alarms)
 	}
 }

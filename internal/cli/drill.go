@@ -150,6 +150,11 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 		}
 		cfg := drill.Config{Bootstrap: bootstrap, Deployment: dep, Speed: speed, Route53Lag: lag,
 			OperatorReaction: reaction, AcceptDataLoss: acceptLoss, Programs: programs}
+		if dashboards, err := deployment.Dashboards(templates); err != nil {
+			return usagef("--templates %s: %w", templates, err)
+		} else {
+			cfg.Dashboard = dashboards[dep.Regions[1].Name]
+		}
 		if err := cfg.Validate(); err != nil {
 			return usagef("%w", err)
 		}

@@ -27,31 +27,11 @@ import (
 // each part. It reads templates of any version of the app, so an older
 // deployment can be rehearsed as it was.
 func FromTemplates(dir string) (Deployment, error) {
-	var man struct {
-		Artifacts map[string]struct {
-			Type        string `json:"type"`
-			Environment string `json:"environment"`
-			Properties  struct {
-				TemplateFile string `json:"templateFile"`
-			} `json:"properties"`
-		} `json:"artifacts"`
-	}
-	if err := readJSON(filepath.Join(dir, "manifest.json"), &man); err != nil {
-		return Deployment{}, fmt.Errorf("%s is not a cloud assembly (run make synth): %w", dir, err)
-	}
 	d := Deployment{Source: map[string]string{}}
-	var stacks []stackTemplate
-	for id, a := range man.Artifacts {
-		if a.Type != "aws:cloudformation:stack" {
-			continue
-		}
-		st := stackTemplate{id: id, file: a.Properties.TemplateFile, region: a.Environment[strings.LastIndex(a.Environment, "/")+1:]}
-		if err := readJSON(filepath.Join(dir, st.file), &st.tpl); err != nil {
-			return d, err
-		}
-		stacks = append(stacks, st)
+	stacks, err := readStacks(dir)
+	if err != nil {
+		return d, err
 	}
-	slices.SortFunc(stacks, func(a, b stackTemplate) int { return strings.Compare(a.id, b.id) })
 	if m, err := ReadFile(filepath.Join(dir, ModelFile)); err == nil {
 		d.Settings = m.Settings
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -88,6 +68,35 @@ func FromTemplates(dir string) (Deployment, error) {
 		return d, err
 	}
 	return d, nil
+}
+
+// readStacks reads a cloud assembly's stack templates, sorted by stack id.
+func readStacks(dir string) ([]stackTemplate, error) {
+	var man struct {
+		Artifacts map[string]struct {
+			Type        string `json:"type"`
+			Environment string `json:"environment"`
+			Properties  struct {
+				TemplateFile string `json:"templateFile"`
+			} `json:"properties"`
+		} `json:"artifacts"`
+	}
+	if err := readJSON(filepath.Join(dir, "manifest.json"), &man); err != nil {
+		return nil, fmt.Errorf("%s is not a cloud assembly (run make synth): %w", dir, err)
+	}
+	var stacks []stackTemplate
+	for id, a := range man.Artifacts {
+		if a.Type != "aws:cloudformation:stack" {
+			continue
+		}
+		st := stackTemplate{id: id, file: a.Properties.TemplateFile, region: a.Environment[strings.LastIndex(a.Environment, "/")+1:]}
+		if err := readJSON(filepath.Join(dir, st.file), &st.tpl); err != nil {
+			return nil, err
+		}
+		stacks = append(stacks, st)
+	}
+	slices.SortFunc(stacks, func(a, b stackTemplate) int { return strings.Compare(a.id, b.id) })
+	return stacks, nil
 }
 
 type stackTemplate struct {

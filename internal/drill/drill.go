@@ -71,6 +71,10 @@ type Config struct {
 	Status io.Writer
 	// Logs receives the checkers' own logs and the drill's notes (nil: none).
 	Logs io.Writer
+	// Dashboard is region b's deployed dashboard (deployment.Dashboards):
+	// the drill draws it beside the timeline picture, from its own
+	// CloudWatch and promoter log. Empty: no dashboard picture.
+	Dashboard []deployment.Widget
 	// Programs are applications in other languages run as processes beside
 	// the Go applications (the CLI runs examples/python and examples/node).
 	// A scenario that cuts applications' paths runs without them.
@@ -156,19 +160,20 @@ func (d *Drill) loopInterval() time.Duration { return d.cfg.Deployment.Loop.Inte
 
 // Drill is one running rehearsal.
 type Drill struct {
-	cfg       Config
-	clock     *timescale.Clock
-	topo      *Topology
-	cw        map[string]*cwlocal.Server // each region's CloudWatch
-	ddb       *ddblocal.Server
-	alarms    *alarmeval.Evaluator
-	dns       *dnslocal.Server
-	checkers  map[string]*checker
-	apps      []*app
-	appPaths  appPaths // routes from the applications to the nodes
-	tl        *Timeline
-	ds        *datastore
-	promoters map[string]*regionPromoter
+	cfg         Config
+	clock       *timescale.Clock
+	topo        *Topology
+	cw          map[string]*cwlocal.Server // each region's CloudWatch
+	ddb         *ddblocal.Server
+	alarms      *alarmeval.Evaluator
+	dns         *dnslocal.Server
+	checkers    map[string]*checker
+	apps        []*app
+	promoterLog decisionLog
+	appPaths    appPaths // routes from the applications to the nodes
+	tl          *Timeline
+	ds          *datastore
+	promoters   map[string]*regionPromoter
 	// heartbeatKeyFile holds the key checkers sign heartbeats with and
 	// promoters verify them with, when the deployment signs them.
 	heartbeatKeyFile string
@@ -695,6 +700,22 @@ func Run(ctx context.Context, cfg Config, sc Scenario, svgPath string) (*Report,
 			return rep, err
 		}
 		rep.Picture = svgPath
+		if len(cfg.Dashboard) > 0 {
+			path := strings.TrimSuffix(svgPath, ".svg") + "-dashboard.svg"
+			f, err := os.Create(path)
+			if err != nil {
+				return rep, err
+			}
+			title := fmt.Sprintf("%s's dashboard at the end of the drill — %s (speed %g×)", d.region(dashboardRegion).Name, sc.Title, cfg.Speed)
+			err = d.writeDashboard(f, title, cfg.Dashboard, d.fault.Add(-d.cfg.WarmUp), end)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return rep, err
+			}
+			rep.Dashboard = path
+		}
 	}
 	return rep, nil
 }

@@ -251,7 +251,10 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 			Alarms:      cwlocal.NewClient("http://"+cwPath.Addr, 1),
 			Redis:       redisEP,
 			Store:       latch.New(ddblocal.NewClient(d.ddb.URL(), pc.Region, 3), pc.LatchTable, deployment.LatchKey(ds, pc.Region)),
-			Log:         slog.New(slog.NewJSONHandler(logs, nil)),
+			// Its decision lines also feed the dashboard's log widget.
+			Log: slog.New(decisionHandler{Handler: slog.NewJSONHandler(logs, nil), keep: func(at time.Time, fields map[string]string) {
+				d.promoterLog.add(r, decision{at: d.clock.At(at), fields: fields})
+			}}),
 		}
 		opPath, err := newLink("cloudwatch-from-operator-"+r, strings.TrimPrefix(d.cw[other].URL(), "http://"))
 		if err != nil {
@@ -265,7 +268,8 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 		op := pc
 		op.Mode = promoter.ModeAuto
 		deps.Alarms = cwlocal.NewClient("http://"+opPath.Addr, 1)
-		deps.ElastiCache = ec.ElastiCacheAPI // the on-call's terminal: no planted crash
+		deps.ElastiCache = ec.ElastiCacheAPI                // the on-call's terminal: no planted crash
+		deps.Log = slog.New(slog.NewJSONHandler(logs, nil)) // not the promoter's log group
 		p.operator = op.Runner(deps)
 		p.operator.OperatorRun, p.operator.AcceptedLoss = true, d.clock.Wall(d.cfg.AcceptDataLoss)
 		d.promoters[r] = p

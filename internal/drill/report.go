@@ -43,6 +43,8 @@ type Report struct {
 	Predicted   Predicted           `json:"predicted"`
 	Marks       []Mark              `json:"marks"`
 	Picture     string              `json:"picture,omitempty"`
+	// Dashboard is the picture of region b's deployed dashboard at the end.
+	Dashboard string `json:"dashboard_picture,omitempty"`
 	// Mode says who promotes, as deployed: the promoter (auto), the on-call
 	// after the page (advise) or nobody (off).
 	Mode string `json:"mode"`
@@ -431,6 +433,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	if r.Picture != "" {
 		fmt.Fprintf(w, "timeline picture: %s\n", r.Picture)
+	}
+	if r.Dashboard != "" {
+		fmt.Fprintf(w, "dashboard picture: %s\n", r.Dashboard)
 	}
 }
 
