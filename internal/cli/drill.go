@@ -57,7 +57,7 @@ TTL and the failover delay all scale together, and every result is reported at r
 measured). The report gives the time to detection, decision, promotion and DNS convergence, each
 application's write-unavailable, read-only and disconnected time, the acknowledged writes lost, and
 whether promotion happened exactly when it should. A timeline picture (SVG) shows every component's
-state on one time axis.
+state on one time axis, and a second one region B's deployed dashboard as it looked at the end.
 
 Scenarios: ` + strings.Join(drill.ScenarioNames(), ", ") + `.
 
