@@ -56,13 +56,13 @@ type PrimaryRegion struct {
 // NewPrimaryRegion builds the primary region of d under scope, a
 // construct in a stack of that region.
 func NewPrimaryRegion(scope constructs.Construct, id string, d deployment.Deployment) *PrimaryRegion {
-	stack := constructs.NewConstruct(scope, &id)
+	c := constructs.NewConstruct(scope, &id)
 	s, r := d.Settings, d.Regions[0]
 	cacheSG := adopted(s, func(a *deployment.Adopt) string { return a.PrimaryCacheSG })
 	if e := s.Existing; e != nil {
 		cacheSG = e.CacheSG
 	}
-	n := newNetwork(stack, networkProps(s, s.PrimaryVpcID, s.PrimarySubnetIDs, s.PrimaryAZs, s.PrimaryCidr, s.SecondaryCidr, cacheSG))
+	n := newNetwork(c, networkProps(s, s.PrimaryVpcID, s.PrimarySubnetIDs, s.PrimaryAZs, s.PrimaryCidr, s.SecondaryCidr, cacheSG))
 	var ds *primaryDatastore
 	var addr, host, secretARN, globalID *string
 	if a := s.Adopt; a != nil {
@@ -70,22 +70,22 @@ func NewPrimaryRegion(scope constructs.Construct, id string, d deployment.Deploy
 	} else if e := s.Existing; e != nil {
 		// The owner's group becomes the datastore's primary; only the
 		// Global Datastore around it is created.
-		global := newGlobalDatastore(stack, s, jsii.String(e.ID))
+		global := newGlobalDatastore(c, s, jsii.String(e.ID))
 		addr, host, secretARN, globalID = jsii.String(e.Endpoint), jsii.String(deployment.HostOf(e.Endpoint)), jsii.String(e.AuthSecretARN), global.AttrGlobalReplicationGroupId()
 	} else {
-		ds = newPrimaryDatastore(stack, s, n)
+		ds = newPrimaryDatastore(c, s, n)
 		addr, host, secretARN, globalID = endpoint(ds.group), ds.group.AttrPrimaryEndPointAddress(), ds.secret.SecretArn(), ds.global.AttrGlobalReplicationGroupId()
-		out(stack, "CreatedWith", jsii.String(s.Members().Record()), "after the first deploy, put this in cdk.json as \"createdWith\" (docs/infra.md, Lifecycle)")
+		out(c, "CreatedWith", jsii.String(s.Members().Record()), "after the first deploy, put this in cdk.json as \"createdWith\" (docs/infra.md, Lifecycle)")
 	}
-	key := newHeartbeatKey(stack, s)
-	mon, pr, ck := newRegionRunners(stack, d, r, n, deployment.Target{Addr: *addr, ServerName: *host, SecretARN: *secretARN,
+	key := newHeartbeatKey(c, s)
+	mon, pr, ck := newRegionRunners(c, d, r, n, deployment.Target{Addr: *addr, ServerName: *host, SecretARN: *secretARN,
 		HeartbeatKeyARN: *key.SecretArn(), DatastoreID: *globalID})
-	out(stack, "PrimaryEndpoint", addr, "primary endpoint (host:port)")
-	out(stack, "GlobalDatastoreId", globalID, "Global Datastore id (prefix included)")
-	out(stack, "AuthTokenSecretArn", secretARN, "Secrets Manager secret holding the AUTH token")
-	outRegion(stack, d, r, mon, pr, ck, n)
-	suppress(stack)
-	return &PrimaryRegion{Construct: stack, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID,
+	out(c, "PrimaryEndpoint", addr, "primary endpoint (host:port)")
+	out(c, "GlobalDatastoreId", globalID, "Global Datastore id (prefix included)")
+	out(c, "AuthTokenSecretArn", secretARN, "Secrets Manager secret holding the AUTH token")
+	outRegion(c, d, r, mon, pr, ck, n)
+	suppress(c)
+	return &PrimaryRegion{Construct: c, Network: n, Datastore: ds, Checker: ck, Monitoring: mon, Host: host, SecretARN: secretARN, GlobalID: globalID,
 		HeartbeatKeyARN: key.SecretArn()}
 }
 
@@ -98,42 +98,42 @@ func networkProps(s deployment.Settings, vpcID string, subnets, azs []string, ci
 
 // newRegionRunners builds what runs in every region: its alarms and topic,
 // its promoter and its checker with their loop, and the alarms on them.
-func newRegionRunners(stack constructs.Construct, d deployment.Deployment, r deployment.Region, n *network, t deployment.Target) (*monitoring, *promoterFn, *checker) {
-	mon := newMonitoring(stack, MonitoringProps{Deployment: d, Region: r})
-	pr := newPromoter(stack, PromoterProps{Deployment: d, Region: r, Network: n, Topic: mon.topic, Target: t})
-	ck := newChecker(stack, CheckerProps{Deployment: d, Region: r, Network: n, Promoter: pr.fn, Addr: t.Addr, ServerName: t.ServerName,
+func newRegionRunners(scope constructs.Construct, d deployment.Deployment, r deployment.Region, n *network, t deployment.Target) (*monitoring, *promoterFn, *checker) {
+	mon := newMonitoring(scope, MonitoringProps{Deployment: d, Region: r})
+	pr := newPromoter(scope, PromoterProps{Deployment: d, Region: r, Network: n, Topic: mon.topic, Target: t})
+	ck := newChecker(scope, CheckerProps{Deployment: d, Region: r, Network: n, Promoter: pr.fn, Addr: t.Addr, ServerName: t.ServerName,
 		SecretARN: t.SecretARN, HeartbeatKeyARN: t.HeartbeatKeyARN, DatastoreID: t.DatastoreID})
-	mon.watchRunners(stack, ck.fn, pr.fn, ck.machine)
-	mon.addDashboard(stack, MonitoringProps{Deployment: d, Region: r}, pr.logs)
+	mon.watchRunners(scope, ck.fn, pr.fn, ck.machine)
+	mon.addDashboard(scope, MonitoringProps{Deployment: d, Region: r}, pr.logs)
 	return mon, pr, ck
 }
 
 // outRegion outputs what every region stack shares.
-func outRegion(stack constructs.Construct, d deployment.Deployment, r deployment.Region, mon *monitoring, pr *promoterFn, ck *checker, n *network) {
-	out(stack, "WritableAlarmName", mon.writableAlarm.AlarmName(), "alarm this region's failover record's health check follows")
-	out(stack, "UnhealthyAlarmName", mon.unhealthyAlarm.AlarmName(), "paging alarm on this region's checks")
-	out(stack, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
-	out(stack, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
+func outRegion(scope constructs.Construct, d deployment.Deployment, r deployment.Region, mon *monitoring, pr *promoterFn, ck *checker, n *network) {
+	out(scope, "WritableAlarmName", mon.writableAlarm.AlarmName(), "alarm this region's failover record's health check follows")
+	out(scope, "UnhealthyAlarmName", mon.unhealthyAlarm.AlarmName(), "paging alarm on this region's checks")
+	out(scope, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
+	out(scope, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
 	if k := mon.topic.MasterKey(); k != nil {
-		out(stack, "AlarmTopicKeyArn", k.KeyArn(), "the alarm topic's KMS key (redisha verify checks that CloudWatch may use it)")
+		out(scope, "AlarmTopicKeyArn", k.KeyArn(), "the alarm topic's KMS key (redisha verify checks that CloudWatch may use it)")
 	}
-	out(stack, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
-	outPromoter(stack, pr)
-	outClientSG(stack, n)
-	out(stack, "DashboardUrl", dashboardURL(r.Name, *mon.dashboard.DashboardName()), "CloudWatch dashboard")
+	out(scope, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
+	outPromoter(scope, pr)
+	outClientSG(scope, n)
+	out(scope, "DashboardUrl", dashboardURL(r.Name, *mon.dashboard.DashboardName()), "CloudWatch dashboard")
 }
 
 // outPromoter outputs the promoter's function and latch table.
-func outPromoter(stack constructs.Construct, pr *promoterFn) {
-	out(stack, "PromoterFunction", pr.fn.FunctionName(), "guarded promoter Lambda (docs/failover.md)")
-	out(stack, "PromoterLatchTable", pr.table.TableName(), "the promoter's latch and epoch (DynamoDB, this region)")
-	out(stack, "PromoterRoleArn", pr.fn.Role().RoleArn(), "the promoter's role (redisha verify simulates its permissions)")
+func outPromoter(scope constructs.Construct, pr *promoterFn) {
+	out(scope, "PromoterFunction", pr.fn.FunctionName(), "guarded promoter Lambda (docs/failover.md)")
+	out(scope, "PromoterLatchTable", pr.table.TableName(), "the promoter's latch and epoch (DynamoDB, this region)")
+	out(scope, "PromoterRoleArn", pr.fn.Role().RoleArn(), "the promoter's role (redisha verify simulates its permissions)")
 }
 
 // outClientSG outputs the app client security group, when the app made one.
-func outClientSG(stack constructs.Construct, n *network) {
+func outClientSG(scope constructs.Construct, n *network) {
 	if n.appSG != nil {
-		out(stack, "AppClientSecurityGroupId", n.appSG.SecurityGroupId(), "attach to application clients: it may reach the cache's port")
+		out(scope, "AppClientSecurityGroupId", n.appSG.SecurityGroupId(), "attach to application clients: it may reach the cache's port")
 	}
 }
 
@@ -188,10 +188,10 @@ type SecondaryRegion struct {
 // NewSecondaryRegion builds the secondary region under scope, a construct
 // in a stack of that region.
 func NewSecondaryRegion(scope constructs.Construct, id string, p SecondaryRegionProps) *SecondaryRegion {
-	stack := constructs.NewConstruct(scope, &id)
+	c := constructs.NewConstruct(scope, &id)
 	d := p.Deployment
 	s, r := d.Settings, d.Regions[1]
-	n := newNetwork(stack, networkProps(s, s.SecondaryVpcID, s.SecondarySubnets, s.SecondaryAZs, s.SecondaryCidr, s.PrimaryCidr,
+	n := newNetwork(c, networkProps(s, s.SecondaryVpcID, s.SecondarySubnets, s.SecondaryAZs, s.SecondaryCidr, s.PrimaryCidr,
 		adopted(s, func(a *deployment.Adopt) string { return a.SecondaryCacheSG })))
 	var addr, host, secretARN *string
 	if a := s.Adopt; a != nil {
@@ -201,19 +201,19 @@ func NewSecondaryRegion(scope constructs.Construct, id string, p SecondaryRegion
 		if e := s.Existing; e != nil {
 			secretARN = jsii.String(e.SecondaryAuthSecretARN)
 		}
-		rg := newSecondaryGroup(stack, s, n, p.GlobalID, secretARN)
+		rg := newSecondaryGroup(c, s, n, p.GlobalID, secretARN)
 		addr, host = endpoint(rg), rg.AttrPrimaryEndPointAddress()
 	}
 	var peering *string
 	if s.Peered() {
-		peering = newPeering(stack, n, p.PrimaryVpcID, s.PrimaryRegion, s.PrimaryCidr)
+		peering = newPeering(c, n, p.PrimaryVpcID, s.PrimaryRegion, s.PrimaryCidr)
 	}
-	mon, pr, ck := newRegionRunners(stack, d, r, n, deployment.Target{Addr: *addr, ServerName: *host, SecretARN: *secretARN,
+	mon, pr, ck := newRegionRunners(c, d, r, n, deployment.Target{Addr: *addr, ServerName: *host, SecretARN: *secretARN,
 		HeartbeatKeyARN: *replicaSecretARN(p.PrimaryHeartbeatKeyARN, s.SecondaryRegion), DatastoreID: *p.GlobalID})
-	out(stack, "SecondaryEndpoint", addr, "secondary endpoint (host:port; read-only until promoted)")
-	outRegion(stack, d, r, mon, pr, ck, n)
-	suppress(stack)
-	return &SecondaryRegion{Construct: stack, Network: n, Group: host, Checker: ck, Monitoring: mon, Peering: peering}
+	out(c, "SecondaryEndpoint", addr, "secondary endpoint (host:port; read-only until promoted)")
+	outRegion(c, d, r, mon, pr, ck, n)
+	suppress(c)
+	return &SecondaryRegion{Construct: c, Network: n, Group: host, Checker: ck, Monitoring: mon, Peering: peering}
 }
 
 // DNSStackProps shape the failover name's stack.
@@ -245,14 +245,14 @@ type FailoverName struct {
 
 // NewFailoverName builds the failover name under scope.
 func NewFailoverName(scope constructs.Construct, id string, p DNSProps) *FailoverName {
-	stack := constructs.NewConstruct(scope, &id)
-	d := newDNS(stack, p)
-	out(stack, "HostedZoneId", d.zoneID, "private hosted zone holding the failover records")
-	out(stack, deployment.ZoneNameOutput, jsii.String(p.Deployment.DNS.Zone), "its name")
-	out(stack, "HealthCheckId", d.checks[0].Ref(), "Route 53 health check of the PRIMARY record (follows the primary region's writable alarm)")
-	out(stack, "SecondaryHealthCheckId", d.checks[1].Ref(), "Route 53 health check of the SECONDARY record (follows the secondary region's writable alarm)")
-	out(stack, "RecordName", jsii.String(p.Deployment.DNS.Records[0].Name), "the name applications connect to")
-	return &FailoverName{Construct: stack, DNS: d}
+	c := constructs.NewConstruct(scope, &id)
+	d := newDNS(c, p)
+	out(c, "HostedZoneId", d.zoneID, "private hosted zone holding the failover records")
+	out(c, deployment.ZoneNameOutput, jsii.String(p.Deployment.DNS.Zone), "its name")
+	out(c, "HealthCheckId", d.checks[0].Ref(), "Route 53 health check of the PRIMARY record (follows the primary region's writable alarm)")
+	out(c, "SecondaryHealthCheckId", d.checks[1].Ref(), "Route 53 health check of the SECONDARY record (follows the secondary region's writable alarm)")
+	out(c, "RecordName", jsii.String(p.Deployment.DNS.Records[0].Name), "the name applications connect to")
+	return &FailoverName{Construct: c, DNS: d}
 }
 
 // Wire completes what spans the regions, once all three parts exist: the
@@ -328,8 +328,8 @@ func adopted(s deployment.Settings, field func(*deployment.Adopt) string) string
 	return field(s.Adopt)
 }
 
-func out(stack constructs.Construct, id string, value *string, desc string) {
-	awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
+func out(scope constructs.Construct, id string, value *string, desc string) {
+	awscdk.NewCfnOutput(scope, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
 }
 
 func dashboardURL(region, name string) *string {
