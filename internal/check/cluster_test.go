@@ -217,6 +217,9 @@ func TestClusterReshardingIsNoFailure(t *testing.T) {
 // MOVED; the check learns the new topology and checks the new primary,
 // within the same deadline.
 func TestClusterFailoverFollowed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 6 s cluster scenario: skipped under -short; make test runs it")
+	}
 	c := redistest.StartClusterWithReplicas(t, 2, 1, redisserver.Options{})
 	ctx := context.Background()
 	k := clusterChecker(t, c.Primaries[0].Addr, check.Options{Timeout: 2 * time.Second, Heartbeat: true}, check.ClusterOn)
@@ -237,6 +240,9 @@ func TestClusterFailoverFollowed(t *testing.T) {
 // The replica side (the secondary region of a Global Datastore) reads every
 // shard's heartbeat and publishes the worst shard's lag.
 func TestClusterReplicaSideWorstLag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 4 s cluster scenario: skipped under -short; make test runs it")
+	}
 	servers := redistest.StartCluster(t, 3, redisserver.Options{})
 	ctx := context.Background()
 	now := time.UnixMilli(time.Now().UnixMilli()) // the heartbeat's precision
@@ -349,6 +355,9 @@ func TestClusterSeedKilled(t *testing.T) {
 // throughout (with yes, every shard answers CLUSTERDOWN until the failover
 // ends, and the checks say so).
 func TestClusterAutomaticFailoverFollowed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 6 s cluster scenario: skipped under -short; make test runs it")
+	}
 	c := redistest.StartClusterWithReplicas(t, 3, 1, redisserver.Options{
 		Config: []string{"cluster-node-timeout 1000", "cluster-require-full-coverage no"}})
 	k := clusterChecker(t, c.Primaries[0].Addr, check.Options{Timeout: faultTimeout, Heartbeat: true}, check.ClusterOn)
@@ -452,6 +461,9 @@ func TestClusterTLS(t *testing.T) {
 // check meets a redirection. A checker finds the new shard once the
 // topology it holds is older than its max age, and not before.
 func TestClusterScaleOutFoundAfterMaxAge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 4 s cluster scenario: skipped under -short; make test runs it")
+	}
 	servers := redistest.StartCluster(t, 2, redisserver.Options{})
 	ctx := context.Background()
 	o := check.Options{Timeout: 2 * time.Second, Heartbeat: true}
