@@ -232,12 +232,6 @@ func (d *Deployment) WriteModel(dir string) error {
 	return d.model.WriteFile(filepath.Join(dir, deployment.ModelFile))
 }
 
-// Name is the deployment's name; Regions its primary and secondary region.
-func (d *Deployment) Name() string { return d.model.Settings.Name }
-func (d *Deployment) Regions() (primary, secondary string) {
-	return d.model.Regions[0].Name, d.model.Regions[1].Name
-}
-
 // PrimaryRegion is the primary region's part of a deployment.
 type PrimaryRegion struct {
 	constructs.Construct

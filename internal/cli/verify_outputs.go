@@ -3,11 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+
+	"github.com/redisha/redisha/internal/deployment"
 )
 
 // deployedStack is one of a deployment's stacks: where it is and the
@@ -17,25 +18,17 @@ type deployedStack struct {
 	outputs      map[string]*string // output key → the flag's value
 }
 
-// hashedOutput is an output key under a construct of another id (the cdk
-// package's): prefix, key, CDK's 8-character hash.
-var hashedOutput = regexp.MustCompile(`^([A-Za-z0-9]*)([A-Za-z]+)([0-9A-F]{8})$`)
-
 // outputValue is the value of output key: the key itself, or else the
-// shortest key that is the key under a construct's prefix with a hash (so
-// HealthCheckId is not SecondaryHealthCheckId).
+// shortest id that is the key under a construct (so HealthCheckId is not
+// SecondaryHealthCheckId).
 func outputValue(outputs map[string]string, key string) (string, bool) {
 	if v, ok := outputs[key]; ok {
 		return v, true
 	}
 	best, found := "", ""
-	for k, v := range outputs {
-		m := hashedOutput.FindStringSubmatch(k)
-		if m == nil || len(k) < len(key)+8 || k[len(k)-8-len(key):len(k)-8] != key {
-			continue
-		}
-		if found == "" || len(k) < len(found) {
-			best, found = v, k
+	for id, v := range outputs {
+		if deployment.IsOutput(id, key) && (found == "" || len(id) < len(found)) {
+			best, found = v, id
 		}
 	}
 	return best, found != ""

@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -187,7 +188,7 @@ func decodeGroup(raw string) (awsReplicationGroup, error) {
 	var whole struct{ ReplicationGroups []awsReplicationGroup }
 	if err := json.Unmarshal([]byte(raw), &whole); err == nil && len(whole.ReplicationGroups) > 0 {
 		if len(whole.ReplicationGroups) != 1 {
-			return awsReplicationGroup{}, errorString("the answer holds " + strconv.Itoa(len(whole.ReplicationGroups)) + " groups, give one")
+			return awsReplicationGroup{}, fmt.Errorf("the answer holds %d groups, give one", len(whole.ReplicationGroups))
 		}
 		return whole.ReplicationGroups[0], nil
 	}
@@ -195,10 +196,6 @@ func decodeGroup(raw string) (awsReplicationGroup, error) {
 	err := json.Unmarshal([]byte(raw), &g)
 	return g, err
 }
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
 
 // secretARNIn says whether arn is a Secrets Manager secret's ARN in region.
 func secretARNIn(arn, region string) bool {

@@ -185,8 +185,15 @@ func (st *stackTemplate) readRegion(d *Deployment) (*Region, error) {
 // ZoneNameOutput is the DNS stack's output naming the private zone.
 const ZoneNameOutput = "ZoneName"
 
-// zoneOutputRE is that output's id under a construct of another id.
-var zoneOutputRE = regexp.MustCompile(`^[A-Za-z0-9]*` + ZoneNameOutput + `[0-9A-F]{8}$`)
+// cdkHash is the 8-character hash CDK appends to an id under a construct.
+var cdkHash = regexp.MustCompile(`[0-9A-F]{8}$`)
+
+// IsOutput says whether a template's output id is the output key: the key
+// itself, or the key under a construct (a prefix, the key, CDK's hash), as
+// the cdk package's constructs name their outputs in stacks of yours.
+func IsOutput(id, key string) bool {
+	return id == key || (cdkHash.MatchString(id) && strings.HasSuffix(id[:len(id)-8], key))
+}
 
 var waitRE = regexp.MustCompile(`"Type":"Wait","Seconds":(\d+)`)
 
@@ -199,7 +206,7 @@ func (d *Deployment) readDNS(st *stackTemplate, stacks []stackTemplate, regions 
 		// An existing zone: the stack names it in an output (its id gains
 		// a hash when the failover name is a construct in a stack of yours).
 		for id, o := range st.tpl.Outputs {
-			if id == ZoneNameOutput || zoneOutputRE.MatchString(id) {
+			if IsOutput(id, ZoneNameOutput) {
 				d.DNS.Zone, _ = o.Value.(string)
 			}
 		}
