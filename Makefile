@@ -5,7 +5,7 @@ PKGS    := ./...
 LAMBDA_LDFLAGS := -s -w
 
 .PHONY: all run test test-go test-synth lint deps deps-redis deps-build deps-node deps-examples build synth bench clean help \
-	release release-cli release-lambda
+	release release-cli release-lambda vulncheck
 
 all: build
 
@@ -32,7 +32,7 @@ run: deps-redis ## run the health checker locally as Lambda would, against a thr
 	$(GO) build -o build/local/redisha-local ./cmd/redisha-local
 	build/local/redisha-local --bootstrap build/local/bootstrap $(RUN_FLAGS)
 
-test: deps lint test-go test-synth ## everything CI runs
+test: deps lint test-go test-synth vulncheck ## everything CI runs
 
 # The infra packages run without -race: jsii-runtime-go waits on its node
 # process from two goroutines (process.go ensureStarted and Close), which the
@@ -77,6 +77,9 @@ synth: build deps-node ## synthesize the CDK app offline into cdk.out (primary, 
 test-synth: synth ## check the synthesized templates (regions, seed parameters, no secret, no cdk-nag error)
 	$(GO) run ./infra/synthcheck -dir cdk.out
 
+vulncheck: ## govulncheck (pinned) against a pinned copy of the Go vulnerability database; fails on a called finding not in .ci/vuln-accepted
+	@GO=$(GO) bash scripts/vulncheck.sh
+
 bench: deps-redis ## run the benchmarks (figures are recorded in README.md)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 20m $(PKGS)
 
@@ -105,7 +108,12 @@ RELEASE_VARS    = DIST='$(DIST)' VERSION='$(VERSION)' COMMIT='$(COMMIT)' DATE='$
                   RELEASE_BUILDFLAGS='$(RELEASE_BUILDFLAGS)' RELEASE_CGO='$(RELEASE_CGO)'
 CLI_PLATFORMS  := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
+# The oldest Go whose standard library has no called vulnerability in the
+# pinned database (.ci/vuln-accepted lists what older ones carry).
+RELEASE_GO_MIN := go1.26.10
 release: deps-build ## the release into dist/: the CLI for linux/darwin x amd64/arm64, both Lambda zips, SHA256SUMS
+	@have=$$($(GO) env GOVERSION); if [ "$$(printf '%s\n%s\n' "$(RELEASE_GO_MIN)" "$$have" | sort -V | head -1)" != "$(RELEASE_GO_MIN)" ]; then \
+	  echo "release: WARNING: $$have is older than $(RELEASE_GO_MIN); its standard library carries the vulnerabilities listed in .ci/vuln-accepted. Build a release to publish with $(RELEASE_GO_MIN) or later."; fi
 	@rm -rf $(DIST) && mkdir -p $(DIST)
 	@for p in $(CLI_PLATFORMS); do $(MAKE) --no-print-directory $(RELEASE_VARS) release-cli OS=$${p%/*} ARCH=$${p#*/} || exit 1; done
 	@$(MAKE) --no-print-directory $(RELEASE_VARS) release-lambda NAME=checker PKG=./lambda
