@@ -51,7 +51,7 @@ test-go:
 # each) are left out by name here. make test never sets -short.
 .PHONY: test-short
 DRILL_SCENARIOS := ^(TestScenario(RegionLost|RegionLostAuto|RegionStalled|PrimaryCrash|ObserversPartition|LinkBroken|StaleSecondary|Cooldown|Switchover)|TestGameDayExamples)$$
-test-short: deps-redis ## the inner loop: the short lane of go test (under 2 minutes), no synth
+test-short: deps-redis deps-examples ## the inner loop: the short lane of go test (under 2 minutes), no synth
 	@echo "short lane: skips test/, lambda/promoter's binary, the probe's long faults and the drill scenarios (make test runs them)"
 	$(GO) test -short -count=1 -timeout 5m -skip '$(DRILL_SCENARIOS)' $$($(GO) list $(PKGS) | grep -Ev '$(CDK_PKGS)')
 
