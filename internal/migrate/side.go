@@ -189,7 +189,7 @@ func Open(ctx context.Context, name string, cfg redisconn.Config, so SideOptions
 		return nil, fmt.Errorf("%s %s: info server: %w", name, cfg.Redacted(), err)
 	}
 	s.Version = infoField(info, "redis_version")
-	s.Cluster = infoField(info, "redis_mode") == "cluster"
+	s.Cluster = clusterMode(info)
 	s.DB = cfg.DB
 	if !s.Cluster {
 		s.Client = probe
@@ -285,4 +285,11 @@ func infoField(info, name string) string {
 		}
 	}
 	return ""
+}
+
+// clusterMode reads INFO server's mode: redis_mode on Redis OSS and Valkey
+// 7.2, server_mode on Valkey 8 and later (which sends redis_mode only with
+// extended-redis-compatibility on).
+func clusterMode(infoServer string) bool {
+	return infoField(infoServer, "redis_mode") == "cluster" || infoField(infoServer, "server_mode") == "cluster"
 }
