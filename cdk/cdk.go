@@ -63,7 +63,11 @@ type Props struct {
 	PrimaryGroupID, SecondaryGroupID string
 	// GlobalIDSuffix names a Global Datastore the constructs create.
 	GlobalIDSuffix string
-	// EngineVersion is the engine version (for an existing group: its own).
+	// Engine is redis (Redis OSS, the default) or valkey (for an existing
+	// group: its own).
+	Engine string
+	// EngineVersion is the engine version (for an existing group: its own;
+	// default: the engine's newest a Global Datastore takes).
 	EngineVersion string
 	// PromoterMode is off, advise (the default) or auto.
 	PromoterMode string
@@ -207,6 +211,7 @@ func (p Props) context() (map[string]any, error) {
 	set("primaryReplicationGroupId", p.PrimaryGroupID)
 	set("secondaryReplicationGroupId", p.SecondaryGroupID)
 	set("globalIdSuffix", p.GlobalIDSuffix)
+	set("engine", p.Engine)
 	set("engineVersion", p.EngineVersion)
 	set("promoterMode", p.PromoterMode)
 	set("alarmEmail", p.AlarmEmail)

@@ -56,7 +56,7 @@ func newPrimaryDatastore(scope constructs.Construct, s deployment.Settings, n *n
 	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Primary"), &awselasticache.CfnReplicationGroupProps{
 		ReplicationGroupId:          jsii.String(s.PrimaryRGID),
 		ReplicationGroupDescription: jsii.String("redisha primary (Global Datastore member)"),
-		Engine:                      jsii.String("redis"),
+		Engine:                      jsii.String(string(s.Members().Engine)),
 		// The creation values, for ever (see CreatedWith): AWS rejects
 		// changing a Global Datastore member through the group.
 		EngineVersion:            jsii.String(s.Members().EngineVersion),
@@ -82,15 +82,17 @@ func newPrimaryDatastore(scope constructs.Construct, s deployment.Settings, n *n
 // group (the stacks' own, or the owner's existing one) as its only member
 // (CloudFormation rejects several members at creation).
 func newGlobalDatastore(scope constructs.Construct, s deployment.Settings, primaryGroupID *string) awselasticache.CfnGlobalReplicationGroup {
-	nodeType, engineVersion := s.GlobalChanges()
+	change := s.GlobalChanges()
 	global := awselasticache.NewCfnGlobalReplicationGroup(scope, jsii.String("Global"), &awselasticache.CfnGlobalReplicationGroupProps{
 		GlobalReplicationGroupIdSuffix:    jsii.String(s.GlobalIDSuffix),
 		GlobalReplicationGroupDescription: jsii.String("redisha Global Datastore"),
 		AutomaticFailoverEnabled:          jsii.Bool(true),
-		// Scaling and engine upgrades of the members, once createdWith is
-		// recorded: the one place CloudFormation can change them.
-		CacheNodeType: nodeType,
-		EngineVersion: engineVersion,
+		// Scaling and engine upgrades of the members (Redis OSS to Valkey
+		// included), once createdWith is recorded: the one place
+		// CloudFormation can change them.
+		CacheNodeType: change.NodeType,
+		Engine:        change.Engine,
+		EngineVersion: change.EngineVersion,
 		Members: &[]interface{}{&awselasticache.CfnGlobalReplicationGroup_GlobalReplicationGroupMemberProperty{
 			ReplicationGroupId:     primaryGroupID,
 			ReplicationGroupRegion: jsii.String(s.PrimaryRegion),

@@ -172,18 +172,28 @@ func TestChangesGoThroughTheGlobalDatastore(t *testing.T) {
 		"CacheNodeType": assertions.Match_Absent(), "EngineVersion": assertions.Match_Absent(),
 	}))
 	record := (*tpl["primary"].FindOutputs(jsii.String("CreatedWith"), nil))["CreatedWith"]
-	want := `{"nodeType":"cache.r7g.large","engineVersion":"7.1","replicas":1,"port":6379,"primaryRegion":"us-east-1","secondaryRegion":"us-west-2",` +
+	want := `{"nodeType":"cache.r7g.large","engine":"redis","engineVersion":"7.1","replicas":1,"port":6379,"primaryRegion":"us-east-1","secondaryRegion":"us-west-2",` +
 		`"primaryReplicationGroupId":"redis-primary","secondaryReplicationGroupId":"redis-secondary","globalIdSuffix":"redisha"}`
 	if v, _ := (*record)["Value"].(string); v != want {
 		t.Fatalf("CreatedWith output %v, want %s", record, want)
 	}
-	s := build(t, map[string]any{"createdWith": want, "nodeType": "cache.r7g.xlarge", "engineVersion": "7.2", "replicas": "2"})
+	// A record made before the engine setting (no "engine") means redis;
+	// an upgrade within the engine carries the version alone.
+	old := strings.Replace(strings.Replace(want, `"engine":"redis",`, "", 1), `"engineVersion":"7.1"`, `"engineVersion":"7.0"`, 1)
+	s := build(t, map[string]any{"createdWith": old, "nodeType": "cache.r7g.xlarge", "engineVersion": "7.1", "replicas": "2"})
 	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{
-		"CacheNodeType": "cache.r7g.xlarge", "EngineVersion": "7.2",
+		"CacheNodeType": "cache.r7g.xlarge", "EngineVersion": "7.1", "Engine": assertions.Match_Absent(),
 	}))
 	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
-		"CacheNodeType": "cache.r7g.large", "EngineVersion": "7.1", "NumCacheClusters": 2,
+		"CacheNodeType": "cache.r7g.large", "Engine": "redis", "EngineVersion": "7.0", "NumCacheClusters": 2,
 	}))
+	// Redis OSS to Valkey: engine and version together, on the Global
+	// Datastore; the group keeps what it was created with.
+	v := build(t, map[string]any{"createdWith": want, "engine": "valkey"})
+	has(t, v.tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{
+		"Engine": "valkey", "EngineVersion": "8.2", "CacheNodeType": assertions.Match_Absent(),
+	}))
+	has(t, v.tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{"Engine": "redis", "EngineVersion": "7.1"}))
 	has(t, s.tpl["secondary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{"NumCacheClusters": 2}))
 	// The alarms follow the replicas changed out of band.
 	nodeAlarm(t, s.tpl["secondary"], "CurrConnections", "Maximum", "redis-secondary", 3, 52000)
@@ -202,6 +212,8 @@ func TestLifecycleRefusals(t *testing.T) {
 		{map[string]any{"secondaryReplicationGroupId": "redis-dr"}, []string{`"secondaryReplicationGroupId" = redis-dr`, "cannot be renamed", "new Global Datastore"}},
 		{map[string]any{"globalIdSuffix": "other"}, []string{`"globalIdSuffix" = other`}},
 		{map[string]any{"engineVersion": "6.2"}, []string{`"engineVersion" = 6.2`, "never downgraded", "7.1 or later"}},
+		{map[string]any{"createdWith": strings.Replace(created, `"engineVersion"`, `"engine":"valkey","engineVersion"`, 1), "engineVersion": "8.2"},
+			[]string{`"engine" = redis`, "never back", "give valkey"}},
 		{map[string]any{"createdWith": `{"nodeType":"cache.r7g.large"}`}, []string{`"createdWith"`, "every field"}},
 	} {
 		ctx := map[string]any{"createdWith": created}
@@ -531,6 +543,7 @@ func TestExistingGroupRefusals(t *testing.T) {
 		{"no AUTH", edit(`"AuthTokenEnabled": true`, `"AuthTokenEnabled": false`), "", "set an AUTH token"},
 		{"modifying", edit(`"Status": "available"`, `"Status": "modifying"`), "", "wait until the group is available"},
 		{"old engine", map[string]any{"engineVersion": "4.0.10"}, "", "not offered by ElastiCache for a Global Datastore"},
+		{"another engine", map[string]any{"engine": "valkey"}, "", "the existing group runs redis"},
 		{"engine version unsaid", nil, "engineVersion", "give the group's engine version"},
 		{"secondary id unsaid", nil, "secondaryReplicationGroupId", "no default when building around an existing group"},
 		{"another node type", map[string]any{"nodeType": "cache.r7g.large"}, "", "the existing group's node type is cache.r6g.large"},
@@ -685,5 +698,20 @@ func TestOwnersAlarmTopics(t *testing.T) {
 		if _, err := deployment.Load(ctxOf(c.ctx), "123456789012"); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want %q", c.ctx, err, c.want)
 		}
+	}
+}
+
+// engine=valkey deploys Valkey, at the newest version a Global Datastore
+// takes unless told; the secondary inherits the engine from the datastore,
+// and the record names it.
+func TestValkeyEngine(t *testing.T) {
+	s := build(t, map[string]any{"engine": "valkey"})
+	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{"Engine": "valkey", "EngineVersion": "8.2"}))
+	has(t, s.tpl["secondary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"Engine": assertions.Match_Absent(), "EngineVersion": assertions.Match_Absent(),
+	}))
+	record := (*s.tpl["primary"].FindOutputs(jsii.String("CreatedWith"), nil))["CreatedWith"]
+	if v, _ := (*record)["Value"].(string); !strings.Contains(v, `"engine":"valkey","engineVersion":"8.2"`) {
+		t.Fatalf("CreatedWith output %v does not record valkey 8.2", record)
 	}
 }

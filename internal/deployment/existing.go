@@ -114,11 +114,16 @@ func loadExistingGroup(s *Settings, ctx Context, str func(key, def string) strin
 	}
 	if e.Engine != "redis" && e.Engine != "valkey" {
 		bad(key, "Engine "+g.Engine, "a Global Datastore holds redis or valkey groups")
+	} else if set("engine") && string(s.Engine) != e.Engine {
+		bad("engine", s.Engine, "the existing group runs "+e.Engine+": drop the key or give that (to move a Redis OSS group to Valkey, "+
+			"upgrade it first: aws elasticache modify-replication-group --engine valkey --engine-version 8.2)")
 	} else if !set("engineVersion") {
 		bad("engineVersion", "(not set)", "give the group's engine version (aws elasticache describe-cache-clusters --cache-cluster-id "+
 			firstOr(g.MemberClusters, "MEMBER")+" --query 'CacheClusters[0].EngineVersion'): the group's description does not carry it")
 	} else if _, err := engine.Validate(e.Engine, s.EngineVersion, true); err != nil {
 		bad("engineVersion", s.EngineVersion, err.Error())
+	} else {
+		s.Engine = engine.Name(e.Engine)
 	}
 	if err := engine.ValidateGlobalNodeType(e.NodeType); err != nil {
 		bad(key, "CacheNodeType "+e.NodeType, err.Error()+" (scale the group first: aws elasticache modify-replication-group --cache-node-type)")

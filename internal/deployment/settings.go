@@ -12,6 +12,7 @@ import (
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/config"
+	"github.com/redisha/redisha/internal/engine"
 	"github.com/redisha/redisha/internal/promoter"
 )
 
@@ -34,13 +35,17 @@ type Settings struct {
 	ExtraVpcs        []ExtraVpc // context: extraVpcs: more VPCs that resolve the zone, [{"vpcId":…,"region":…}] (default none)
 	AppClientCidrs   []string   // context: appClientCidrs: address ranges that may reach the port besides the app client security group (default none)
 	NodeType         string     // context: nodeType (default cache.r7g.large)
-	EngineVersion    string     // context: engineVersion (default 7.1)
-	Replicas         int        // context: replicas per region (default 1)
-	Port             int        // context: port (default 6379)
-	GlobalIDSuffix   string     // context: globalIdSuffix (default redisha)
-	PrimaryRGID      string     // context: primaryReplicationGroupId (default redis-primary)
-	SecondaryRGID    string     // context: secondaryReplicationGroupId (default redis-secondary)
-	ZoneName         string     // context: zoneName (default internal)
+	// Engine is the datastore's engine: redis (Redis OSS) or valkey, the
+	// same protocol at a lower node price (docs/valkey.md). context: engine
+	// (default redis; an existing group's is its own)
+	Engine         engine.Name
+	EngineVersion  string // context: engineVersion (default: the engine's newest for a Global Datastore, 7.1 for redis)
+	Replicas       int    // context: replicas per region (default 1)
+	Port           int    // context: port (default 6379)
+	GlobalIDSuffix string // context: globalIdSuffix (default redisha)
+	PrimaryRGID    string // context: primaryReplicationGroupId (default redis-primary)
+	SecondaryRGID  string // context: secondaryReplicationGroupId (default redis-secondary)
+	ZoneName       string // context: zoneName (default internal)
 	// ExistingZoneID is a private hosted zone of yours (named zoneName) to
 	// put the failover records in, instead of a zone the app creates. It
 	// must already be associated with every VPC that resolves the name:
@@ -242,7 +247,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		PrimaryVpcID:     str("primaryVpcId", ""),
 		SecondaryVpcID:   str("secondaryVpcId", ""),
 		NodeType:         str("nodeType", "cache.r7g.large"),
-		EngineVersion:    str("engineVersion", "7.1"),
+		EngineVersion:    "", // after the engine, below
 		Replicas:         num("replicas", 1),
 		Port:             num("port", 6379),
 		GlobalIDSuffix:   str("globalIdSuffix", "redisha"),
@@ -266,6 +271,13 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		ReservedConcurrency: num("reservedConcurrency", 0),
 		SecondaryAuthToken:  boolean("secondaryAuthToken", true),
 	}
+	s.Engine = engine.Redis
+	if e, err := engine.ParseName(str("engine", "")); err != nil {
+		bad("engine", ctx("engine"), "use redis (Redis OSS, the default) or valkey")
+	} else {
+		s.Engine = e
+	}
+	s.EngineVersion = str("engineVersion", engine.Default(s.Engine))
 	if m, err := promoter.ParseMode(str("promoterMode", "")); err != nil {
 		bad("promoterMode", ctx("promoterMode"), "use off, advise (the default: page with the command) or auto (promote when every guard holds)")
 	} else {
@@ -437,8 +449,8 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	} else if strings.HasPrefix(s.NodeType, "cache.t") && s.Existing == nil { // an existing group's is checked with it
 		bad("nodeType", s.NodeType, "Global Datastore needs M5, M6g, M7g, R5, R6g, R6gd or R7g nodes or newer (no T-family)")
 	}
-	if v, ok := parseVersion(s.EngineVersion); s.Existing == nil && (!ok || compareVersions(v, minEngineVersion) < 0) {
-		bad("engineVersion", s.EngineVersion, "give a Redis engine version of 5.0.6 or later, e.g. 7.1 (Global Datastore needs 5.0.6)")
+	if _, err := engine.Validate(string(s.Engine), s.EngineVersion, true); s.Existing == nil && err != nil { // an existing group's is checked with it
+		bad("engineVersion", s.EngineVersion, err.Error())
 	}
 	if s.Replicas < 1 || s.Replicas > 5 {
 		bad("replicas", s.Replicas, "use 1 to 5: automatic failover and Multi-AZ need at least one replica")
@@ -573,9 +585,6 @@ func ifEmpty(s, def string) string {
 	}
 	return ""
 }
-
-// minEngineVersion is the oldest Redis engine a Global Datastore takes.
-var minEngineVersion = []int{5, 0, 6}
 
 // parseVersion reads a dotted engine version such as 7.1 or 5.0.6.
 func parseVersion(v string) ([]int, bool) {

@@ -23,7 +23,7 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 	want := Settings{Name: "redisha", TerminationProtection: true, CheckInterval: 30 * time.Second, StallAfter: 3 * time.Minute, WritableStatistic: "Minimum",
 		Account: "123456789012", PrimaryRegion: "us-east-1", SecondaryRegion: "us-west-2",
 		PrimaryAZs: []string{"us-east-1a", "us-east-1b"}, SecondaryAZs: []string{"us-west-2a", "us-west-2b"},
-		NodeType: "cache.r7g.large", EngineVersion: "7.1", Replicas: 1, Port: 6379,
+		NodeType: "cache.r7g.large", Engine: "redis", EngineVersion: "7.1", Replicas: 1, Port: 6379,
 		GlobalIDSuffix: "redisha", PrimaryRGID: "redis-primary", SecondaryRGID: "redis-secondary",
 		ZoneName: "internal", RecordName: "redis.internal", RecordTTL: 10,
 		AlarmPeriod: 60, AlarmEvaluations: 2, FastAlarmPeriod: 30, CheckTimeout: 2 * time.Second, MetricsMode: config.MetricsEMF,
@@ -98,9 +98,12 @@ func TestLoadRejectsBadContext(t *testing.T) {
 		{"vpc too small", map[string]any{"primaryCidr": "10.0.0.0/24"}, "1", []string{`"primaryCidr" = 10.0.0.0/24`, "/16 to /22"}},
 		{"node type", map[string]any{"nodeType": "r7g.large"}, "1", []string{`"nodeType" = r7g.large`, "cache.r7g.large"}},
 		{"t nodes", map[string]any{"nodeType": "cache.t4g.medium"}, "1", []string{`"nodeType"`, "no T-family"}},
-		{"engine", map[string]any{"engineVersion": "4.0"}, "1", []string{`"engineVersion" = 4.0`, "5.0.6 or later"}},
-		{"engine below 5.0.6", map[string]any{"engineVersion": "5.0.5"}, "1", []string{`"engineVersion" = 5.0.5`, "5.0.6 or later"}},
-		{"engine text", map[string]any{"engineVersion": "seven"}, "1", []string{`"engineVersion" = seven`, "5.0.6 or later"}},
+		{"engine", map[string]any{"engineVersion": "4.0"}, "1", []string{`"engineVersion" = 4.0`, "not offered", "5.0.6, 6.0, 6.2, 7.0, 7.1"}},
+		{"engine below 5.0.6", map[string]any{"engineVersion": "5.0.5"}, "1", []string{`"engineVersion" = 5.0.5`, "not offered"}},
+		{"engine text", map[string]any{"engineVersion": "seven"}, "1", []string{`"engineVersion" = seven`, "not offered"}},
+		{"redis 7.2", map[string]any{"engineVersion": "7.2"}, "1", []string{`"engineVersion" = 7.2`, "use engine valkey"}},
+		{"valkey 7.1", map[string]any{"engine": "valkey", "engineVersion": "7.1"}, "1", []string{`"engineVersion" = 7.1`, "Valkey starts at 7.2"}},
+		{"engine name", map[string]any{"engine": "memcached"}, "1", []string{`"engine" = memcached`, "redis (Redis OSS, the default) or valkey"}},
 		{"replicas zero", map[string]any{"replicas": float64(0)}, "1", []string{`"replicas" = 0`, "at least one replica"}},
 		{"replicas text", map[string]any{"replicas": "one"}, "1", []string{`"replicas" = one`, "whole number"}},
 		{"replicas fraction", map[string]any{"replicas": 1.5}, "1", []string{`"replicas" = 1.5`, "whole number"}},
@@ -147,11 +150,23 @@ func TestLoadRejectsBadContext(t *testing.T) {
 	}
 }
 
-// The documented minimum engine and the usual versions are accepted.
+// The documented minimum engine and the usual versions are accepted, of
+// both engines; each engine's default is its newest.
 func TestLoadAcceptsEngineVersions(t *testing.T) {
 	for _, v := range []string{"5.0.6", "6.2", "7.0", "7.1"} {
 		if _, err := Load(ctxOf(map[string]any{"engineVersion": v}), "123456789012"); err != nil {
 			t.Errorf("engineVersion %s: %v", v, err)
+		}
+	}
+	for _, v := range []string{"7.2", "8.0", "8.2"} {
+		if _, err := Load(ctxOf(map[string]any{"engine": "valkey", "engineVersion": v}), "123456789012"); err != nil {
+			t.Errorf("valkey %s: %v", v, err)
+		}
+	}
+	for e, want := range map[string]string{"": "7.1", "redis": "7.1", "valkey": "8.2", "Valkey": "8.2"} {
+		s, err := Load(ctxOf(map[string]any{"engine": e}), "123456789012")
+		if err != nil || s.EngineVersion != want {
+			t.Errorf("engine %q: version %q, %v; want %s", e, s.EngineVersion, err, want)
 		}
 	}
 }

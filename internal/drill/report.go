@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisha/redisha/internal/engine"
 	"github.com/redisha/redisha/internal/fence"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/sim/alarmeval"
@@ -192,6 +193,15 @@ func (d *Drill) sources() []string {
 			rec.TTL, rec.HealthCheck.Alarm.Name, rec.HealthCheck.InsufficientDataHealthStatus, from("record "+rec.Failover)))
 	}
 	out = append(out, fmt.Sprintf("loop: a check every %s%s", dep.Loop.Interval, from("loop")))
+	if e := dep.Settings.Engine; e != "" {
+		line := fmt.Sprintf("engine: %s %s (model), rehearsed on this machine's redis-server", e, dep.Settings.Members().EngineVersion)
+		if e == engine.Valkey {
+			// No valkey-server here: the stand-in speaks the same protocol,
+			// and docs/valkey.md lists what Valkey answers differently.
+			line += ", standing in for Valkey (docs/valkey.md: the differences, and how each is handled)"
+		}
+		out = append(out, line)
+	}
 	return out
 }
 

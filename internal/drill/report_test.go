@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redisha/redisha/internal/deployment"
+	"github.com/redisha/redisha/internal/engine"
 )
 
 // The windows an application saw: the longest stretch without a write,
@@ -147,6 +150,26 @@ func TestLongestAckGap(t *testing.T) {
 	} {
 		if got := longestAckGap(c.ops, t0); math.Abs(got-c.want) > 1e-9 {
 			t.Errorf("%s: %g s, want %g s", c.name, got, c.want)
+		}
+	}
+}
+
+// The rehearsed settings name the engine the templates deploy, and say
+// when this machine's redis-server stands in for Valkey.
+func TestSourcesNameTheEngine(t *testing.T) {
+	for e, want := range map[engine.Name]string{
+		engine.Redis:  "engine: redis 7.1 (model), rehearsed on this machine's redis-server",
+		engine.Valkey: "engine: valkey 8.2 (model), rehearsed on this machine's redis-server, standing in for Valkey (docs/valkey.md",
+	} {
+		s, err := deployment.Load(func(k string) any {
+			return map[string]any{"engine": string(e)}[k]
+		}, "123456789012")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &Drill{cfg: Config{Deployment: deployment.New(s)}}
+		if got := strings.Join(d.sources(), "\n"); !strings.Contains(got, want) {
+			t.Errorf("%s: sources lack %q:\n%s", e, want, got)
 		}
 	}
 }
