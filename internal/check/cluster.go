@@ -297,8 +297,10 @@ func (k *ClusterChecker) detect(ctx context.Context) (c *redis.Client, warm, clu
 	return c, false, on, nil
 }
 
-// clusterEnabled reads INFO cluster: "cluster_enabled:1" on Redis OSS and
+// ClusterEnabled reads INFO cluster: "cluster_enabled:1" on Redis OSS and
 // Valkey alike.
+func ClusterEnabled(info string) bool { return clusterEnabled(info) }
+
 func clusterEnabled(info string) bool {
 	for _, line := range strings.Split(info, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "cluster_enabled:"); ok {

@@ -112,7 +112,9 @@ For a planned move with the primary healthy, use 'redisha switchover'. Exit code
 			return err
 		}
 		defer client.Close()
-		r := d.runner(m, client, env.Stderr)
+		ep := d.endpoint(m, client)
+		defer ep.Close()
+		r := d.runner(m, ep, env.Stderr)
 		r.PeerMetricDimensions = d.peerMetricDimensions(m.Region)
 		r.Mode, r.AcceptedLoss, r.PromoteTimeout, r.PollInterval = promoter.ModeAuto, loss, wait, poll
 		r.PrimaryDownConfirmed = down

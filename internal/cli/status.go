@@ -235,19 +235,32 @@ func (d *gds) redis(m member) (*redis.Client, error) {
 	return redisconn.New(c)
 }
 
+// endpoint is the promoter's view of a member through client: shard by
+// shard when the group runs in cluster mode (INFO cluster says), each node
+// reached with the connection flags' settings. Close it.
+func (d *gds) endpoint(m member, client *redis.Client) *promoter.ClusterEndpoint {
+	return &promoter.ClusterEndpoint{Seed: promoter.RedisEndpoint{Client: client, Prefix: d.flags.prefix},
+		SeedAddr: m.Endpoint, TLS: d.conn.TLS, Mode: check.ClusterAuto,
+		Node: func(addr string) (*redis.Client, error) {
+			c := d.conn
+			c.Addr, c.TLSServerName = addr, ""
+			return redisconn.New(c)
+		}}
+}
+
 func (d *gds) store(region string) *latch.Store {
 	return latch.New(dynamodb.NewFromConfig(d.regionConfig(region)), d.flags.latchTable, deployment.LatchKey(d.flags.datastore, region))
 }
 
 // runner is a promoter for region with this command's clients; peer is the
 // current primary region.
-func (d *gds) runner(m member, client *redis.Client, log io.Writer) *promoter.Runner {
+func (d *gds) runner(m member, ep promoter.Endpoint, log io.Writer) *promoter.Runner {
 	peer := d.primaryRegion
 	return &promoter.Runner{
 		Region: m.Region, DatastoreID: d.flags.datastore, GroupID: m.Group,
 		PeerRegion: peer, PeerAlarm: d.alarm(peer),
 		ElastiCache: d.ec(m.Region), Alarms: cloudwatch.NewFromConfig(d.regionConfig(peer)),
-		Redis: promoter.RedisEndpoint{Client: client, Prefix: d.flags.prefix},
+		Redis: ep,
 		Store: d.store(m.Region), CallTimeout: d.flags.timeout, Bounds: d.bounds(m.Region),
 		Log: slogText(log),
 	}
@@ -378,7 +391,9 @@ func (d *gds) regionStatus(ctx context.Context, m member) regionStatus {
 				rs.NodeRole, rs.Writable = v, v == "master"
 			}
 		}
-		hb := promoter.RedisEndpoint{Client: client, Prefix: d.flags.prefix}.Heartbeat(c)
+		ep := d.endpoint(m, client)
+		defer ep.Close()
+		hb := ep.Heartbeat(c)
 		switch {
 		case hb.Err != "":
 			rs.HeartbeatError = hb.Err

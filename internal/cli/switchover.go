@@ -123,7 +123,9 @@ moved and verified (or the plan holds), 1 not (the message says which step), 2 b
 		rep.CaughtUp = caught
 		fmt.Fprintf(env.Stderr, "%s caught up with %s in %s; promoting\n", to, from.Region, caught.Round(time.Millisecond))
 
-		r := d.runner(target, dst, env.Stderr)
+		ep := d.endpoint(target, dst)
+		defer ep.Close()
+		r := d.runner(target, ep, env.Stderr)
 		r.PromoteTimeout, r.PollInterval = wait, poll
 		p := r.Promote(ctx)
 		rep.Promotion = &p

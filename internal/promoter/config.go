@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/config"
 	"github.com/redisha/redisha/internal/metrics"
 	"github.com/redisha/redisha/internal/redisconn"
@@ -31,6 +32,10 @@ type Config struct {
 	// heartbeat is refused. default: none
 	HeartbeatKeySecretARN string
 	HeartbeatKeyFile      string
+	// ClusterMode says how to read the local group: on (cluster mode: every
+	// shard's heartbeat, the worst decides), off (one node) or auto (INFO
+	// cluster says). env: CLUSTER_MODE, as for the checker. default: auto
+	ClusterMode check.ClusterMode
 	// KeyPrefix is the checker's key prefix (the heartbeat is
 	// <prefix>heartbeat). env: KEY_PREFIX. default: healthcheck:
 	KeyPrefix string
@@ -117,7 +122,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		Redis: conn.Redis, AuthSecretARN: conn.AuthSecretARN, PasswordFile: conn.PasswordFile,
 		HeartbeatKeySecretARN: conn.HeartbeatKeySecretARN, HeartbeatKeyFile: conn.HeartbeatKeyFile,
-		KeyPrefix: conn.Check.Prefix, Namespace: conn.Namespace,
+		KeyPrefix: conn.Check.Prefix, Namespace: conn.Namespace, ClusterMode: conn.ClusterMode,
 		Region: strings.TrimSpace(getenv(EnvRegion)), DatastoreID: strings.TrimSpace(getenv(EnvDatastoreID)),
 		GroupID: strings.TrimSpace(getenv(EnvGroupID)), PeerRegion: strings.TrimSpace(getenv(EnvPeerRegion)),
 		PeerAlarm: strings.TrimSpace(getenv(EnvPeerAlarm)), LatchTable: strings.TrimSpace(getenv(EnvLatchTable)),
@@ -224,6 +229,9 @@ func (c Config) Environment() map[string]string {
 	}
 	if c.Redis.DB != 0 {
 		env[config.EnvDB] = strconv.Itoa(c.Redis.DB)
+	}
+	if c.ClusterMode != "" && c.ClusterMode != check.ClusterAuto {
+		env[config.EnvClusterMode] = string(c.ClusterMode)
 	}
 	if len(c.PeerMetricDimensions) > 0 {
 		env[EnvPeerMetricDimensions] = config.FormatDimensions(c.PeerMetricDimensions)

@@ -42,16 +42,30 @@ func (e RedisEndpoint) prefix() string {
 // unsigned or wrongly signed (with a key) is an error that says which,
 // never the value itself.
 func (e RedisEndpoint) Heartbeat(ctx context.Context) Heartbeat {
-	var key []byte
-	if e.Key != nil {
-		k, err := e.Key(ctx)
-		if err != nil {
-			return Heartbeat{Err: "the heartbeat key cannot be read, so no heartbeat can be verified: " + err.Error()}
-		}
-		key = k
+	key, hb := e.signingKey(ctx)
+	if hb.Err != "" {
+		return hb
 	}
-	name := e.prefix() + "heartbeat"
-	pipe := e.Client.Pipeline()
+	return readHeartbeat(ctx, e.Client, e.prefix()+"heartbeat", key)
+}
+
+// signingKey reads the heartbeat key, nil when heartbeats are not verified;
+// a Heartbeat carrying the error when it cannot be read.
+func (e RedisEndpoint) signingKey(ctx context.Context) ([]byte, Heartbeat) {
+	if e.Key == nil {
+		return nil, Heartbeat{}
+	}
+	k, err := e.Key(ctx)
+	if err != nil {
+		return nil, Heartbeat{Err: "the heartbeat key cannot be read, so no heartbeat can be verified: " + err.Error()}
+	}
+	return k, Heartbeat{}
+}
+
+// readHeartbeat reads the heartbeat name on c as Heartbeat says, verified
+// with key (nil: not verified).
+func readHeartbeat(ctx context.Context, c *redis.Client, name string, key []byte) Heartbeat {
+	pipe := c.Pipeline()
 	n := pipe.StrLen(ctx, name)
 	v := pipe.GetRange(ctx, name, 0, check.MaxHeartbeatLen-1)
 	info := pipe.Info(ctx, "replication")

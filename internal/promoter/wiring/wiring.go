@@ -7,9 +7,11 @@ package wiring
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/promoter"
@@ -62,13 +65,25 @@ func Build(ctx context.Context, cfg promoter.Config, stdout io.Writer, log *slog
 	if err != nil {
 		return nil, nil, err
 	}
-	ep := promoter.RedisEndpoint{Client: client, Prefix: cfg.KeyPrefix}
+	seed := promoter.RedisEndpoint{Client: client, Prefix: cfg.KeyPrefix}
 	switch {
 	case cfg.HeartbeatKeySecretARN != "":
-		ep.Key = secret.KeyFromSecretsManager(secretsmanager.NewFromConfig(ac), cfg.HeartbeatKeySecretARN, secret.DefaultMaxAge).Bytes
+		seed.Key = secret.KeyFromSecretsManager(secretsmanager.NewFromConfig(ac), cfg.HeartbeatKeySecretARN, secret.DefaultMaxAge).Bytes
 	case cfg.HeartbeatKeyFile != "":
-		ep.Key = secret.KeyFromFile(cfg.HeartbeatKeyFile).Bytes
+		seed.Key = secret.KeyFromFile(cfg.HeartbeatKeyFile).Bytes
 	}
+	// A cluster-mode group is read shard by shard, each node at the
+	// address the cluster names, with the seed's settings (as the checker
+	// reaches them).
+	ep := &promoter.ClusterEndpoint{Seed: seed, SeedAddr: rc.Addr, TLS: rc.TLS, Mode: cfg.ClusterMode,
+		Node: func(addr string) (*redis.Client, error) {
+			nc := rc
+			nc.Addr = addr
+			if host, _, err := net.SplitHostPort(addr); err == nil && net.ParseIP(host) == nil {
+				nc.TLSServerName = "" // a node's own name is in its certificate
+			}
+			return redisconn.New(nc)
+		}}
 	deps := promoter.Deps{
 		ElastiCache: elasticache.NewFromConfig(ac),
 		Alarms:      cloudwatch.NewFromConfig(peer),
@@ -80,5 +95,5 @@ func Build(ctx context.Context, cfg promoter.Config, stdout io.Writer, log *slog
 		deps.SNS = sns.NewFromConfig(ac)
 	}
 	r = cfg.Runner(deps)
-	return r, client.Close, nil
+	return r, func() error { return errors.Join(ep.Close(), client.Close()) }, nil
 }
