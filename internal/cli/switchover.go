@@ -114,6 +114,13 @@ moved and verified (or the plan holds), 1 not (the message says which step), 2 b
 		}
 		defer dst.Close()
 
+		// One marker proves one shard caught up, not the others: a
+		// cluster-mode datastore is not switched over by this command.
+		if on, err := d.endpoint(target, dst).IsCluster(ctx); err == nil && on {
+			return findingf("%s runs in cluster mode: switchover's catch-up marker proves one shard, and this command does not write "+
+				"one per shard yet. Stop the writers, wait until redisha status shows every shard's heartbeat current in %s, then "+
+				"redisha failover --to %s --apply (its guards read every shard)", target.Group, to, to)
+		}
 		rep := switchoverReport{From: from.Region, To: to}
 		key, token := g.prefix+"switchover", randomToken()
 		caught, err := waitCaughtUp(ctx, src, dst, key, token, catchUp, g.timeout)

@@ -2,14 +2,17 @@ package cli
 
 import (
 	"context"
-	"github.com/redisha/redisha/internal/deployment"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redisha/redisha/internal/check"
+	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/sim/ddblocal"
 	"github.com/redisha/redisha/internal/sim/eclocal"
+	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/gdslocal"
 	"github.com/redisha/redisha/internal/testbed/redistest"
 )
 
@@ -79,5 +82,48 @@ func TestSwitchoverPlansUnlessConfirmed(t *testing.T) {
 	d, _ := bd.ec.Datastore(gdsID)
 	if p, _ := d.Primary(); p.Region != "us-east-1" {
 		t.Fatalf("the primary moved to %s without a confirmed --apply", p.Region)
+	}
+}
+
+// A cluster-mode datastore: status reads the secondary's heartbeat shard by
+// shard and shows the worst shard's; switchover refuses, since one marker
+// proves one shard caught up. Two real three-shard clusters stand for the
+// members (each shard's heartbeat written as replication would carry it).
+func TestClusterStatusAndSwitchover(t *testing.T) {
+	a := redistest.StartCluster(t, 3, redisserver.Options{})
+	b := redistest.StartCluster(t, 3, redisserver.Options{})
+	w := gdslocal.Start(t, gdslocal.Options{Datastore: gdsID,
+		Primary:   gdslocal.Region{Name: "us-east-1", Group: "redis-primary", Endpoint: a[0].Addr},
+		Secondary: gdslocal.Region{Name: "us-west-2", Group: "redis-secondary", Endpoint: b[0].Addr}})
+	w.Setenv(t)
+	t.Setenv("AWS_MAX_ATTEMPTS", "2")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	shards, err := check.DiscoverShards(ctx, redistest.Admin(t, b[0].Addr, "", ""), false, b[0].Addr)
+	if err != nil || len(shards) != 3 {
+		t.Fatalf("shards of the secondary: %v %v", shards, err)
+	}
+	for i, s := range shards {
+		seq := uint64(40)
+		if i == 1 {
+			seq = 39 // this shard's replication is a check behind
+		}
+		hb := check.Heartbeat{Written: time.Now().Add(-time.Duration(41-seq) * time.Second), Region: "us-east-1", Seq: seq}
+		if err := redistest.Admin(t, s.Primary, "", "").Set(ctx, s.HeartbeatKey(check.DefaultPrefix), hb.String(), time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"AWS_REGION": "us-west-2"}
+	code, out, errOut := run(t, env, gdsArgs("status")...)
+	if !strings.Contains(out, "seq 39 from us-east-1") {
+		t.Fatalf("status of a cluster: exit %d, want the worst shard's heartbeat (seq 39)\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = run(t, nil, gdsArgs("switchover", "--to", "us-west-2", "--apply", "--confirm", gdsID)...)
+	if code != ExitUnhealthy || !strings.Contains(errOut, "redis-secondary runs in cluster mode") || !strings.Contains(errOut, "failover --to us-west-2 --apply") {
+		t.Fatalf("switchover of a cluster: exit %d %s", code, errOut)
+	}
+	d, _ := w.EC.Datastore(gdsID)
+	if p, _ := d.Primary(); p.Region != "us-east-1" {
+		t.Fatalf("the primary moved to %s", p.Region)
 	}
 }

@@ -50,7 +50,7 @@ var _ Endpoint = (*ClusterEndpoint)(nil)
 // shard). Its Link is the liveliest shard's: one shard still streaming
 // from the primary proves the primary region alive, and that vetoes.
 func (e *ClusterEndpoint) Heartbeat(ctx context.Context) Heartbeat {
-	cluster, err := e.isCluster(ctx)
+	cluster, err := e.IsCluster(ctx)
 	if err != nil || !cluster {
 		return e.Seed.Heartbeat(ctx) // reports the seed's error, if any
 	}
@@ -149,7 +149,7 @@ func livelier(a, b Link) Link {
 // Write makes one real write on every shard (a key hashing to the shard):
 // a promoted cluster takes writes on all of them, or it is not promoted.
 func (e *ClusterEndpoint) Write(ctx context.Context) error {
-	cluster, err := e.isCluster(ctx)
+	cluster, err := e.IsCluster(ctx)
 	if err != nil || !cluster {
 		return e.Seed.Write(ctx)
 	}
@@ -197,10 +197,10 @@ func tagOf(key string) string {
 	return key
 }
 
-// isCluster says whether the group runs in cluster mode: Mode, or in auto
+// IsCluster says whether the group runs in cluster mode: Mode, or in auto
 // INFO cluster on the seed. An error means the seed did not answer; a
 // server that refuses INFO (an ACL without +info) is one node.
-func (e *ClusterEndpoint) isCluster(ctx context.Context) (bool, error) {
+func (e *ClusterEndpoint) IsCluster(ctx context.Context) (bool, error) {
 	switch e.Mode {
 	case check.ClusterOn:
 		return true, nil
