@@ -69,6 +69,10 @@ type Props struct {
 	// EngineVersion is the engine version (for an existing group: its own;
 	// default: the engine's newest a Global Datastore takes).
 	EngineVersion string
+	// Shards is the number of shards of each member; more than one builds
+	// both in cluster mode (0: one shard, cluster mode disabled).
+	// ReplicasPerShard is each shard's replica count, per region (0: 1).
+	Shards, ReplicasPerShard int
 	// PromoterMode is off, advise (the default) or auto.
 	PromoterMode string
 	// AlarmEmail subscribes an address to each region's alarm topic.
@@ -81,7 +85,7 @@ type Props struct {
 	// bootstrap binaries (make build: build/lambda, build/promoter).
 	CheckerAsset, PromoterAsset string
 	// Settings are any other setting, by its context key (docs/infra.md),
-	// e.g. {"replicas": 2, "checkInterval": 10}. A key a typed field also
+	// e.g. {"checkInterval": 10}. A key a typed field also
 	// sets is refused.
 	Settings map[string]any
 }
@@ -174,6 +178,11 @@ func (p Props) context() (map[string]any, error) {
 			if !x {
 				return
 			}
+		case int:
+			if x == 0 {
+				return
+			}
+			v = float64(x) // as a number in cdk.json
 		}
 		ctx[k] = v
 	}
@@ -213,6 +222,8 @@ func (p Props) context() (map[string]any, error) {
 	set("globalIdSuffix", p.GlobalIDSuffix)
 	set("engine", p.Engine)
 	set("engineVersion", p.EngineVersion)
+	set("shards", p.Shards)
+	set("replicasPerShard", p.ReplicasPerShard)
 	set("promoterMode", p.PromoterMode)
 	set("alarmEmail", p.AlarmEmail)
 	set("primaryAlarmTopicArn", p.PrimaryAlarmTopic.ARN)

@@ -68,10 +68,10 @@ func cacheMetric(name, stat, cluster string) awscloudwatch.Metric {
 // everyNode is the highest value of one metric over every node of a group
 // (metric math MAX over the nodes): what the alarm claims to watch holds
 // whichever node is the primary, after any in-region failover too.
-func everyNode(name, stat, groupID string, nodes int) awscloudwatch.MathExpression {
+func everyNode(name, stat, of string, nodes []string) awscloudwatch.MathExpression {
 	using := map[string]awscloudwatch.IMetric{}
 	var ids []string
-	for i, c := range verify.NodeClusters(groupID, nodes) {
+	for i, c := range nodes {
 		id := fmt.Sprintf("m%d", i+1)
 		ids = append(ids, id)
 		using[id] = cacheMetric(name, stat, c)
@@ -79,16 +79,48 @@ func everyNode(name, stat, groupID string, nodes int) awscloudwatch.MathExpressi
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		Expression:   jsii.String("MAX([" + strings.Join(ids, ",") + "])"),
 		UsingMetrics: &using,
-		Label:        jsii.String(name + " (" + stat + ", highest node of " + groupID + ")"),
+		Label:        jsii.String(name + " (" + stat + ", highest node of " + of + ")"),
 		Period:       awscdk.Duration_Minutes(jsii.Number(5)),
 	})
 }
 
 // nodeMetrics are one metric of every node of a group, for graphs.
-func nodeMetrics(name, stat, groupID string, nodes int) []awscloudwatch.IMetric {
+func nodeMetrics(name, stat string, nodes []string) []awscloudwatch.IMetric {
 	var out []awscloudwatch.IMetric
-	for _, c := range verify.NodeClusters(groupID, nodes) {
+	for _, c := range nodes {
 		out = append(out, cacheMetric(name, stat, c))
+	}
+	return out
+}
+
+// groupNodes are the node clusters of a member of the deployment: its
+// replicas setting counts per shard (the alarms follow replicas changed out
+// of band), the shards and cluster mode are the recorded ones.
+func groupNodes(s deployment.Settings, groupID string) []string {
+	m := s.Members()
+	return verify.GroupNodes(groupID, m.ClusterMode, m.Shards, 1+s.Replicas)
+}
+
+// alarmShard is one set of nodes a node alarm watches, and how the alarm
+// names it.
+type alarmShard struct {
+	nodes                                []string
+	of, idSuffix, nameSuffix, descSuffix string
+}
+
+// alarmShards are the node sets of a member's node alarms: the whole group
+// with cluster mode off (the alarms keep their names), one set a shard with
+// it on.
+func alarmShards(s deployment.Settings, groupID string) []alarmShard {
+	m := s.Members()
+	if !m.ClusterMode {
+		return []alarmShard{{nodes: groupNodes(s, groupID), of: groupID}}
+	}
+	var out []alarmShard
+	for i, nodes := range verify.ShardNodes(groupID, m.Shards, 1+s.Replicas) {
+		shard := fmt.Sprintf("%04d", i+1)
+		out = append(out, alarmShard{nodes: nodes, of: groupID + " shard " + shard, idSuffix: "Shard" + shard,
+			nameSuffix: "-shard-" + shard, descSuffix: " (shard " + shard + ")"})
 	}
 	return out
 }
@@ -200,17 +232,22 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // the loop runs every 30 s: gaps are normal at 10–20 s periods
 	}), true)
 
-	nodes := 1 + s.Replicas
+	// One alarm a metric over the group's nodes; in cluster mode one a
+	// shard (a metric math alarm reads at most 10 metrics, and the alarm
+	// then names the shard).
+	shards := alarmShards(s, r.GroupID)
 	threshold := func(id, metric, stat string, op awscloudwatch.ComparisonOperator, value float64, desc string) {
-		add(awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String(m.name(id)),
-			AlarmDescription:   jsii.String(desc),
-			Metric:             everyNode(metric, stat, r.GroupID, nodes),
-			Threshold:          jsii.Number(value),
-			EvaluationPeriods:  jsii.Number(2),
-			ComparisonOperator: op,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		}), true)
+		for _, sh := range shards {
+			add(awscloudwatch.NewAlarm(scope, jsii.String(id+sh.idSuffix), &awscloudwatch.AlarmProps{
+				AlarmName:          jsii.String(m.name(id + sh.nameSuffix)),
+				AlarmDescription:   jsii.String(desc + sh.descSuffix),
+				Metric:             everyNode(metric, stat, sh.of, sh.nodes),
+				Threshold:          jsii.Number(value),
+				EvaluationPeriods:  jsii.Number(2),
+				ComparisonOperator: op,
+				TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+			}), true)
+		}
 	}
 	gt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
 	threshold("EngineCPU", "EngineCPUUtilization", "Maximum", gt, 80, "Redis engine CPU above 80% on a node of "+r.GroupID)
@@ -248,7 +285,7 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 // the replica lags, which alarms fire), then the nodes' health.
 func (m *monitoring) addDashboard(scope constructs.Construct, p MonitoringProps, promoterLogs awslogs.ILogGroup) {
 	d, r := p.Deployment, p.Region
-	nodes := 1 + d.Settings.Members().Replicas
+	nodes := groupNodes(d.Settings, r.GroupID)
 	// Both regions' writability on one graph: a dashboard may show another
 	// region's metric (the metric names its region).
 	var writable []awscloudwatch.IMetric
@@ -286,7 +323,7 @@ func (m *monitoring) addDashboard(scope constructs.Construct, p MonitoringProps,
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Replication lag (s): heartbeat age here, and ElastiCache's"), Width: jsii.Number(12),
 			Left: ptr(append([]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, r.GroupID)},
-				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", r.GroupID, nodes)...)),
+				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", nodes)...)),
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Health check (1 healthy, 0 not) and its latency (ms)"), Width: jsii.Number(12),
@@ -295,13 +332,13 @@ func (m *monitoring) addDashboard(scope constructs.Construct, p MonitoringProps,
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Engine CPU and memory (%)"), Width: jsii.Number(12),
-			Left: ptr(append(nodeMetrics("EngineCPUUtilization", "Maximum", r.GroupID, nodes),
-				nodeMetrics("DatabaseMemoryUsagePercentage", "Maximum", r.GroupID, nodes)...)),
+			Left: ptr(append(nodeMetrics("EngineCPUUtilization", "Maximum", nodes),
+				nodeMetrics("DatabaseMemoryUsagePercentage", "Maximum", nodes)...)),
 		}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Connections and evictions"), Width: jsii.Number(12),
-			Left:  ptr(nodeMetrics("CurrConnections", "Maximum", r.GroupID, nodes)),
-			Right: ptr(nodeMetrics("Evictions", "Sum", r.GroupID, nodes)),
+			Left:  ptr(nodeMetrics("CurrConnections", "Maximum", nodes)),
+			Right: ptr(nodeMetrics("Evictions", "Sum", nodes)),
 		}),
 	)
 }

@@ -74,7 +74,8 @@ func NewPrimaryRegion(scope constructs.Construct, id string, d deployment.Deploy
 		addr, host, secretARN, globalID = jsii.String(e.Endpoint), jsii.String(deployment.HostOf(e.Endpoint)), jsii.String(e.AuthSecretARN), global.AttrGlobalReplicationGroupId()
 	} else {
 		ds = newPrimaryDatastore(c, s, n)
-		addr, host, secretARN, globalID = endpoint(ds.group), ds.group.AttrPrimaryEndPointAddress(), ds.secret.SecretArn(), ds.global.AttrGlobalReplicationGroupId()
+		addr, host = endpoint(ds.group, s.Members().ClusterMode)
+		secretARN, globalID = ds.secret.SecretArn(), ds.global.AttrGlobalReplicationGroupId()
 		out(c, "CreatedWith", jsii.String(s.Members().Record()), "after the first deploy, put this in cdk.json as \"createdWith\" (docs/infra.md, Lifecycle)")
 	}
 	key := newHeartbeatKey(c, s)
@@ -202,7 +203,7 @@ func NewSecondaryRegion(scope constructs.Construct, id string, p SecondaryRegion
 			secretARN = jsii.String(e.SecondaryAuthSecretARN)
 		}
 		rg := newSecondaryGroup(c, s, n, p.GlobalID, secretARN)
-		addr, host = endpoint(rg), rg.AttrPrimaryEndPointAddress()
+		addr, host = endpoint(rg, s.Members().ClusterMode)
 	}
 	var peering *string
 	if s.Peered() {

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"github.com/redisha/redisha/internal/deployment"
+	"github.com/redisha/redisha/internal/engine"
 
 	"fmt"
 
@@ -52,16 +53,16 @@ func newPrimaryDatastore(scope constructs.Construct, s deployment.Settings, n *n
 			"out of band would be pushed to the groups by CloudFormation on the next deploy; docs/infra.md says so"),
 	}}, jsii.Bool(false))
 	sg := subnetGroup(scope, n, s.PrimaryRGID+"-subnets")
+	m := s.Members()
 	// The primary replication group, as the design's step 1.
-	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Primary"), &awselasticache.CfnReplicationGroupProps{
+	props := &awselasticache.CfnReplicationGroupProps{
 		ReplicationGroupId:          jsii.String(s.PrimaryRGID),
 		ReplicationGroupDescription: jsii.String("redisha primary (Global Datastore member)"),
 		Engine:                      jsii.String(string(s.Members().Engine)),
 		// The creation values, for ever (see CreatedWith): AWS rejects
 		// changing a Global Datastore member through the group.
-		EngineVersion:            jsii.String(s.Members().EngineVersion),
-		CacheNodeType:            jsii.String(s.Members().NodeType),
-		NumCacheClusters:         jsii.Number(float64(1 + s.Members().Replicas)),
+		EngineVersion:            jsii.String(m.EngineVersion),
+		CacheNodeType:            jsii.String(m.NodeType),
 		AutomaticFailoverEnabled: jsii.Bool(true),
 		MultiAzEnabled:           jsii.Bool(true),
 		AtRestEncryptionEnabled:  jsii.Bool(true),
@@ -72,7 +73,21 @@ func newPrimaryDatastore(scope constructs.Construct, s deployment.Settings, n *n
 		SecurityGroupIds:         jsii.Strings(*n.cacheSG.SecurityGroupId()),
 		SnapshotRetentionLimit:   jsii.Number(7),
 		AutoMinorVersionUpgrade:  jsii.Bool(true),
-	})
+	}
+	if m.ClusterMode {
+		// Cluster mode: the shards, each primary's replicas, and the
+		// engine's default parameter group with cluster-enabled yes.
+		v, err := engine.Validate(string(m.Engine), m.EngineVersion, true)
+		if err != nil {
+			panic(err) // Load validated it
+		}
+		props.NumNodeGroups = jsii.Number(float64(m.Shards))
+		props.ReplicasPerNodeGroup = jsii.Number(float64(m.Replicas))
+		props.CacheParameterGroupName = jsii.String(engine.DefaultParameterGroup(v, true))
+	} else {
+		props.NumCacheClusters = jsii.Number(float64(1 + m.Replicas))
+	}
+	rg := awselasticache.NewCfnReplicationGroup(scope, jsii.String("Primary"), props)
 	// Data-bearing: a final snapshot is taken when the stack deletes it.
 	rg.ApplyRemovalPolicy(awscdk.RemovalPolicy_SNAPSHOT, nil)
 	return &primaryDatastore{group: rg, global: newGlobalDatastore(scope, s, rg.Ref()), secret: secret}
@@ -93,6 +108,8 @@ func newGlobalDatastore(scope constructs.Construct, s deployment.Settings, prima
 		CacheNodeType: change.NodeType,
 		Engine:        change.Engine,
 		EngineVersion: change.EngineVersion,
+		// More shards: every member reshards together.
+		GlobalNodeGroupCount: change.Shards,
 		Members: &[]interface{}{&awselasticache.CfnGlobalReplicationGroup_GlobalReplicationGroupMemberProperty{
 			ReplicationGroupId:     primaryGroupID,
 			ReplicationGroupRegion: jsii.String(s.PrimaryRegion),
@@ -117,10 +134,16 @@ func newSecondaryGroup(scope constructs.Construct, s deployment.Settings, n *net
 		ReplicationGroupId:          jsii.String(s.SecondaryRGID),
 		ReplicationGroupDescription: jsii.String("redisha secondary (Global Datastore member)"),
 		GlobalReplicationGroupId:    globalID,
-		NumCacheClusters:            jsii.Number(float64(1 + s.Members().Replicas)),
 		Port:                        jsii.Number(float64(s.Port)),
 		CacheSubnetGroupName:        sg.Ref(),
 		SecurityGroupIds:            jsii.Strings(*n.cacheSG.SecurityGroupId()),
+	}
+	if m := s.Members(); m.ClusterMode {
+		// The shard count is the Global Datastore's; each shard's
+		// replicas may differ from the primary's (AWS), so they are given.
+		props.ReplicasPerNodeGroup = jsii.Number(float64(m.Replicas))
+	} else {
+		props.NumCacheClusters = jsii.Number(float64(1 + m.Replicas))
 	}
 	if s.SecondaryAuthToken {
 		// AWS does not say whether a secondary inherits the primary's AUTH
@@ -144,9 +167,15 @@ func newSecondaryGroup(scope constructs.Construct, s deployment.Settings, n *net
 	return rg
 }
 
-// endpoint is host:port of a replication group's primary endpoint.
-func endpoint(rg awselasticache.CfnReplicationGroup) *string {
-	return awscdk.Fn_Join(jsii.String(":"), jsii.Strings(*rg.AttrPrimaryEndPointAddress(), *rg.AttrPrimaryEndPointPort()))
+// endpoint is host:port of a replication group's writer endpoint, and the
+// host: the primary endpoint, or in cluster mode the configuration endpoint
+// (the one name for every shard; clients learn the nodes from it).
+func endpoint(rg awselasticache.CfnReplicationGroup, cluster bool) (addr, host *string) {
+	host, port := rg.AttrPrimaryEndPointAddress(), rg.AttrPrimaryEndPointPort()
+	if cluster {
+		host, port = rg.AttrConfigurationEndPointAddress(), rg.AttrConfigurationEndPointPort()
+	}
+	return awscdk.Fn_Join(jsii.String(":"), jsii.Strings(*host, *port)), host
 }
 
 // newHeartbeatKey is the key the checkers sign the heartbeat with and the

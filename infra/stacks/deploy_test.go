@@ -1,10 +1,13 @@
 package stacks
 
 import (
-	"github.com/redisha/redisha/internal/deployment"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/redisha/redisha/internal/deployment"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -713,5 +716,81 @@ func TestValkeyEngine(t *testing.T) {
 	record := (*s.tpl["primary"].FindOutputs(jsii.String("CreatedWith"), nil))["CreatedWith"]
 	if v, _ := (*record)["Value"].(string); !strings.Contains(v, `"engine":"valkey","engineVersion":"8.2"`) {
 		t.Fatalf("CreatedWith output %v does not record valkey 8.2", record)
+	}
+}
+
+// shards=3: both members in cluster mode, three shards of 1+replicas nodes,
+// the engine's cluster-mode default parameter group; the failover records
+// follow the configuration endpoints; checkers and promoters read every
+// shard; one node alarm a metric a shard, over that shard's nodes.
+func TestShardedDatastore(t *testing.T) {
+	s := build(t, map[string]any{"shards": "3", "replicasPerShard": "2", "engine": "valkey"})
+	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"Engine": "valkey", "EngineVersion": "8.2", "NumNodeGroups": 3, "ReplicasPerNodeGroup": 2,
+		"CacheParameterGroupName": "default.valkey8.cluster.on", "NumCacheClusters": assertions.Match_Absent(),
+	}))
+	has(t, s.tpl["secondary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{
+		"ReplicasPerNodeGroup": 2, "NumNodeGroups": assertions.Match_Absent(), "NumCacheClusters": assertions.Match_Absent(),
+	}))
+	dns, _ := json.Marshal(s.tpl["dns"].ToJSON())
+	if !strings.Contains(string(dns), "PrimaryConfigurationEndPointAddress") || !strings.Contains(string(dns), "SecondaryConfigurationEndPointAddress") {
+		t.Errorf("the failover records do not follow the configuration endpoints:\n%s", dns)
+	}
+	for _, stack := range []string{"primary", "secondary"} {
+		for _, f := range append(checkers(s.tpl[stack]), promoters(s.tpl[stack])...) {
+			if v := f["Environment"].(map[string]any)["Variables"].(map[string]any)["CLUSTER_MODE"]; v != "on" {
+				t.Errorf("%s: a function's CLUSTER_MODE is %v, want on", stack, v)
+			}
+		}
+	}
+	group := map[string]string{"primary": "redis-primary", "secondary": "redis-secondary"}
+	for stack, g := range group {
+		for shard := 1; shard <= 3; shard++ {
+			var ms []any
+			for n := 1; n <= 3; n++ {
+				ms = append(ms, assertions.Match_ObjectLike(&map[string]any{"MetricStat": map[string]any{"Metric": map[string]any{
+					"MetricName": "EngineCPUUtilization", "Dimensions": []any{
+						map[string]any{"Name": "CacheClusterId", "Value": fmt.Sprintf("%s-%04d-%03d", g, shard, n)},
+						map[string]any{"Name": "CacheNodeId", "Value": "0001"}}}}}))
+			}
+			has(t, s.tpl[stack], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+				"AlarmName": fmt.Sprintf("redisha-%s-EngineCPU-shard-%04d", map[string]string{"primary": "us-east-1", "secondary": "us-west-2"}[stack], shard),
+				"Metrics":   assertions.Match_ArrayWith(&ms),
+			}))
+		}
+	}
+}
+
+// Cluster mode's rules at synth: shards need it, it cannot change after
+// creation, shards are added through the Global Datastore and removed out
+// of band, an existing group has one shard, and the two names of the
+// replica count agree.
+func TestShardRules(t *testing.T) {
+	created := `{"nodeType":"cache.r7g.large","engine":"redis","engineVersion":"7.1","replicas":1,"shards":3,"clusterMode":true,"port":6379,` +
+		`"primaryRegion":"us-east-1","secondaryRegion":"us-west-2","primaryReplicationGroupId":"redis-primary",` +
+		`"secondaryReplicationGroupId":"redis-secondary","globalIdSuffix":"redisha"}`
+	s := build(t, map[string]any{"createdWith": created, "shards": "5"})
+	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{"GlobalNodeGroupCount": 5}))
+	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{"NumNodeGroups": 3}))
+	for _, c := range []struct {
+		ctx  map[string]any
+		want []string
+	}{
+		{map[string]any{"shards": "3", "clusterMode": "false"}, []string{`"clusterMode" = false`, "shards = 3 needs cluster mode"}},
+		{map[string]any{"shards": "0"}, []string{`"shards" = 0`, "use 1 to 500"}},
+		{map[string]any{"replicas": "1", "replicasPerShard": "2"}, []string{`"replicasPerShard" = 2`, "give one of the two"}},
+		{map[string]any{"replicasPerShard": "0"}, []string{`"replicasPerShard" = 0`, "at least one replica"}},
+		{map[string]any{"createdWith": created, "shards": "2"}, []string{`"shards" = 2`, "decrease-node-groups-in-global-replication-group"}},
+		{map[string]any{"createdWith": created, "shards": "1", "clusterMode": "false"}, []string{`"clusterMode" = false`, "cannot change it"}},
+		{map[string]any{"existingPrimaryGroup": existingGroup, "engineVersion": "7.1", "secondaryReplicationGroupId": "prod-west",
+			"authSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod-token", "primaryCacheSecurityGroupId": "sg-0123",
+			"primaryVpcId": "vpc-1", "primarySubnetIds": "subnet-1,subnet-2", "shards": "3"}, []string{`"shards" = 3`, "the existing group has one shard"}},
+	} {
+		_, err := deployment.Load(ctxOf(c.ctx), "123456789012")
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %v, want %q", c.ctx, err, w)
+			}
+		}
 	}
 }

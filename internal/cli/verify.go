@@ -32,7 +32,7 @@ func newVerifyCmd(env Env) *cobra.Command {
 		primaryKey, secondaryKey       string
 		resolveName, dnsServer         string
 		promoterRoles, promoterTables  []string
-		replicas                       int
+		replicas, shards               int
 		timeout                        time.Duration
 		asJSON, stackOutputs           bool
 		modelPath, name                string
@@ -79,13 +79,15 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 	fs.StringVar(&dnsServer, "dns-server", "", "ask this DNS `host:port` for --resolve (e.g. the VPC resolver 169.254.169.253:53); empty: the system's")
 	fs.StringArrayVar(&promoterRoles, "promoter-role", nil, "`REGION=ARN` of a region's promoter role, repeatable: its permissions are simulated (needs --global-id, the region's topic and --promoter-table)")
 	fs.StringArrayVar(&promoterTables, "promoter-table", nil, "`REGION=NAME` of a region's promoter latch table, repeatable (default: the deployed redisha-latch-<global id>)")
-	fs.IntVar(&replicas, "replicas", 1, "replicas per member (context replicas): nodes = 1 + replicas")
+	fs.IntVar(&replicas, "replicas", 1, "replicas of each shard's primary, per member (context replicasPerShard): nodes a shard = 1 + replicas")
+	fs.IntVar(&shards, "shards", 0, "shards of each member in cluster mode (context shards; 0: cluster mode disabled): its nodes are <group>-0001-001 …")
 	fs.StringVar(&modelPath, "deployment", "", "the deployment to verify against: a synthesized cloud assembly `dir` (cdk.out) or its deployment.json; gives the regions, groups and replicas the flags above default to")
 	fs.BoolVar(&stackOutputs, "stack-outputs", false, "take what the flags above default to from the deployed stacks' outputs (cloudformation:DescribeStacks): "+
 		"the datastore's id, the alarm topics and their keys, the health checks, the promoters' roles and latch tables; the stacks are those --deployment names, or the --name deployment's")
 	fs.StringVar(&name, "name", deployment.DefaultName, "the deployment's `name` (context name), for --stack-outputs without --deployment: its stacks are <Name>Primary, <Name>Secondary, <Name>Dns")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of each AWS call")
 	intRange(fs, "replicas", 0, 5, "")
+	intRange(fs, "shards", 0, 500, "")
 	durationRange(fs, "timeout", 10*time.Millisecond, 5*time.Minute, "")
 	fs.BoolVar(&asJSON, "json", false, "print the results as a JSON list")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -106,6 +108,9 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 			}
 			if !fs.Changed("replicas") && m.Settings.Replicas > 0 {
 				replicas = m.Settings.Replicas
+			}
+			if c := m.Settings.Members(); !fs.Changed("shards") && c.ClusterMode {
+				shards = c.Shards
 			}
 		}
 		switch {
@@ -199,7 +204,7 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 		if err != nil {
 			return err
 		}
-		target := verify.Target{GlobalID: globalID, Nodes: 1 + replicas, CallTimeout: timeout, Members: []verify.Member{p, s},
+		target := verify.Target{GlobalID: globalID, Nodes: 1 + replicas, Cluster: shards > 0, Shards: shards, CallTimeout: timeout, Members: []verify.Member{p, s},
 			Resolve: resolveName}
 		if dnsServer != "" {
 			target.Resolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {

@@ -100,7 +100,10 @@ func loadExistingGroup(s *Settings, ctx Context, str func(key, def string) strin
 			": adopt that one instead (existingGlobalDatastoreId and the keys of docs/infra.md, Adopt an existing Global Datastore)")
 	}
 	if g.ClusterEnabled != nil && *g.ClusterEnabled {
-		bad(key, e.ID, "cluster mode is enabled on the group: the stacks build single-shard (cluster mode disabled) datastores only")
+		bad(key, e.ID, "cluster mode is enabled on the group: building around an existing group takes a cluster-mode-disabled one "+
+			"(for a sharded datastore, let the app create it: -c shards=N, and move the data with redisha migrate)")
+	} else if s.Shards != 1 || s.ClusterMode {
+		bad("shards", s.Shards, "the existing group has one shard, cluster mode disabled: drop shards and clusterMode")
 	}
 	// The primary decides what a Global Datastore's members are: the
 	// settings may repeat its values, never contradict them.

@@ -304,6 +304,7 @@ func checkerConfig(s Settings, region, groupID, failover string) config.Config {
 		Fence:       f,
 		Redis:       redisconn.Config{TLS: true},
 		Check:       check.Options{Timeout: s.CheckTimeout, ExpectRole: check.Auto, Heartbeat: true, Region: region},
+		ClusterMode: clusterMode(s),
 		MetricsMode: s.MetricsMode,
 		Namespace:   Namespace,
 		Dimensions:  CheckerDimensions(groupID),
@@ -313,6 +314,16 @@ func checkerConfig(s Settings, region, groupID, failover string) config.Config {
 		// not fit in it, at start and, through runtimeRefusals, at synth.
 		FunctionTimeout: CheckerTimeout,
 	}
+}
+
+// clusterMode is how the runtimes read the groups: every shard with cluster
+// mode on; else auto, the runtimes' default (an endpoint that turns out to
+// be a cluster is still checked shard by shard).
+func clusterMode(s Settings) check.ClusterMode {
+	if s.Members().ClusterMode {
+		return check.ClusterOn
+	}
+	return ""
 }
 
 // CheckerFor is r's checker with what only a deploy knows: the endpoint
@@ -334,13 +345,15 @@ func (r Region) CheckerFor(t Target) config.Config {
 // promoterConfig is a region's promoter.
 func promoterConfig(s Settings, region, groupID, peer, peerGroupID string) promoter.Config {
 	return promoter.Config{
-		Redis:      redisconn.Config{TLS: true},
-		KeyPrefix:  check.DefaultPrefix, // the checkers' prefix: the heartbeat they write
-		Namespace:  Namespace,
-		Region:     region,
-		GroupID:    groupID,
-		PeerRegion: peer,
-		PeerAlarm:  WritableAlarmName(s.Name, peer),
+		Redis:     redisconn.Config{TLS: true},
+		KeyPrefix: check.DefaultPrefix, // the checkers' prefix: the heartbeat they write
+		// Every shard's heartbeat, the worst deciding, in cluster mode.
+		ClusterMode: clusterMode(s),
+		Namespace:   Namespace,
+		Region:      region,
+		GroupID:     groupID,
+		PeerRegion:  peer,
+		PeerAlarm:   WritableAlarmName(s.Name, peer),
 		// The peer checker's dimensions: its HeartbeatWritten metric is the
 		// primary's last writable moment, for the data-loss guard.
 		PeerMetricDimensions: CheckerDimensions(peerGroupID),

@@ -38,9 +38,19 @@ type Settings struct {
 	// Engine is the datastore's engine: redis (Redis OSS) or valkey, the
 	// same protocol at a lower node price (docs/valkey.md). context: engine
 	// (default redis; an existing group's is its own)
-	Engine         engine.Name
-	EngineVersion  string // context: engineVersion (default: the engine's newest for a Global Datastore, 7.1 for redis)
-	Replicas       int    // context: replicas per region (default 1)
+	Engine        engine.Name
+	EngineVersion string // context: engineVersion (default: the engine's newest for a Global Datastore, 7.1 for redis)
+	// Replicas are the replicas of each shard's primary, per region.
+	// context: replicasPerShard, or replicas (its older name) (default 1)
+	Replicas int
+	// Shards is the number of shards (node groups) of each member; more
+	// than one runs the groups in cluster mode. context: shards (default 1)
+	Shards int
+	// ClusterMode runs the groups in cluster mode (ElastiCache's
+	// "cluster mode enabled"): a configuration endpoint, slots over the
+	// shards, and room to add shards later. context: clusterMode (default:
+	// true when shards > 1, else false)
+	ClusterMode    bool
 	Port           int    // context: port (default 6379)
 	GlobalIDSuffix string // context: globalIdSuffix (default redisha)
 	PrimaryRGID    string // context: primaryReplicationGroupId (default redis-primary)
@@ -248,7 +258,8 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		SecondaryVpcID:   str("secondaryVpcId", ""),
 		NodeType:         str("nodeType", "cache.r7g.large"),
 		EngineVersion:    "", // after the engine, below
-		Replicas:         num("replicas", 1),
+		Replicas:         num("replicasPerShard", num("replicas", 1)),
+		Shards:           num("shards", 1),
 		Port:             num("port", 6379),
 		GlobalIDSuffix:   str("globalIdSuffix", "redisha"),
 		PrimaryRGID:      str("primaryReplicationGroupId", "redis-primary"),
@@ -278,6 +289,10 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		s.Engine = e
 	}
 	s.EngineVersion = str("engineVersion", engine.Default(s.Engine))
+	s.ClusterMode = boolean("clusterMode", s.Shards > 1)
+	if ctx("replicas") != nil && ctx("replicasPerShard") != nil && num("replicas", 0) != num("replicasPerShard", 0) {
+		bad("replicasPerShard", ctx("replicasPerShard"), fmt.Sprintf("replicas (its older name) says %v: give one of the two", ctx("replicas")))
+	}
 	if m, err := promoter.ParseMode(str("promoterMode", "")); err != nil {
 		bad("promoterMode", ctx("promoterMode"), "use off, advise (the default: page with the command) or auto (promote when every guard holds)")
 	} else {
@@ -453,7 +468,13 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		bad("engineVersion", s.EngineVersion, err.Error())
 	}
 	if s.Replicas < 1 || s.Replicas > 5 {
-		bad("replicas", s.Replicas, "use 1 to 5: automatic failover and Multi-AZ need at least one replica")
+		bad(replicasKey(ctx), s.Replicas, "use 1 to 5: automatic failover and Multi-AZ need at least one replica")
+	}
+	if s.Shards < engine.MinShards || s.Shards > engine.MaxShards {
+		bad("shards", s.Shards, fmt.Sprintf("use %d to %d (node groups of each member)", engine.MinShards, engine.MaxShards))
+	}
+	if s.Shards > 1 && !s.ClusterMode {
+		bad("clusterMode", s.ClusterMode, fmt.Sprintf("shards = %d needs cluster mode: drop clusterMode (it follows shards) or set it true", s.Shards))
 	}
 	if s.Port < 1024 || s.Port > 65535 {
 		bad("port", s.Port, "use a port from 1024 to 65535")
@@ -625,3 +646,12 @@ func compareVersions(a, b []int) int {
 // the interface endpoints the app creates, its NAT, or an imported VPC's own
 // route (vpcEgress).
 func (s Settings) ReachesAPIs() bool { return s.VpcEndpoints || s.NatGateway || s.VpcEgress }
+
+// replicasKey is the key that gave the replica count: replicasPerShard, or
+// replicas when only that older name was used.
+func replicasKey(ctx Context) string {
+	if ctx("replicasPerShard") == nil && ctx("replicas") != nil {
+		return "replicas"
+	}
+	return "replicasPerShard"
+}

@@ -23,7 +23,7 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 	want := Settings{Name: "redisha", TerminationProtection: true, CheckInterval: 30 * time.Second, StallAfter: 3 * time.Minute, WritableStatistic: "Minimum",
 		Account: "123456789012", PrimaryRegion: "us-east-1", SecondaryRegion: "us-west-2",
 		PrimaryAZs: []string{"us-east-1a", "us-east-1b"}, SecondaryAZs: []string{"us-west-2a", "us-west-2b"},
-		NodeType: "cache.r7g.large", Engine: "redis", EngineVersion: "7.1", Replicas: 1, Port: 6379,
+		NodeType: "cache.r7g.large", Engine: "redis", EngineVersion: "7.1", Replicas: 1, Shards: 1, Port: 6379,
 		GlobalIDSuffix: "redisha", PrimaryRGID: "redis-primary", SecondaryRGID: "redis-secondary",
 		ZoneName: "internal", RecordName: "redis.internal", RecordTTL: 10,
 		AlarmPeriod: 60, AlarmEvaluations: 2, FastAlarmPeriod: 30, CheckTimeout: 2 * time.Second, MetricsMode: config.MetricsEMF,

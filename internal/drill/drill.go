@@ -120,6 +120,12 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("drill: Deployment is empty: read it from the synthesized templates (make synth; --templates cdk.out)"))
 	} else if c.Deployment.Loop.Interval < time.Second {
 		errs = append(errs, fmt.Errorf("drill: the deployment's loop interval %s: want at least 1s", c.Deployment.Loop.Interval))
+	} else if m := c.Deployment.Settings.Members(); m.ClusterMode {
+		// Rehearsing one node where the templates deploy shards would
+		// measure something else than what is deployed.
+		errs = append(errs, fmt.Errorf("drill: the templates deploy cluster mode (%d shards a member), and the drill rehearses one "+
+			"shard of cluster mode disabled: it does not rehearse this deployment yet. The checker's and the promoter's shard-by-shard "+
+			"reading are tested over real cluster-mode servers (internal/check, internal/promoter)", m.Shards))
 	}
 	if c.Speed != 0 && (c.Speed < 1 || c.Speed > 200) {
 		errs = append(errs, fmt.Errorf("drill: Speed %g: use 1 (real time) to 200", c.Speed))

@@ -77,3 +77,22 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		})
 	}
 }
+
+// CLUSTER_MODE is the checker's variable, read the same way: auto by
+// default (left out of the environment), on or off given, and a bad value
+// refused with the variable named.
+func TestConfigClusterMode(t *testing.T) {
+	e := goodEnv()
+	c, err := promoter.ConfigFromEnv(env(e))
+	if err != nil || c.ClusterMode != "auto" || c.Environment()["CLUSTER_MODE"] != "" {
+		t.Fatalf("default: %q %v %v", c.ClusterMode, c.Environment()["CLUSTER_MODE"], err)
+	}
+	e["CLUSTER_MODE"] = "on"
+	if c, err = promoter.ConfigFromEnv(env(e)); err != nil || c.ClusterMode != "on" || c.Environment()["CLUSTER_MODE"] != "on" {
+		t.Fatalf("on: %q %v", c.ClusterMode, err)
+	}
+	e["CLUSTER_MODE"] = "sharded"
+	if _, err = promoter.ConfigFromEnv(env(e)); err == nil || !strings.Contains(err.Error(), "CLUSTER_MODE") {
+		t.Fatalf("a bad CLUSTER_MODE: %v", err)
+	}
+}

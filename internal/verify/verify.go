@@ -78,8 +78,12 @@ type Target struct {
 	// GlobalID is the Global Datastore's full id (output GlobalDatastoreId);
 	// empty skips the membership's id check.
 	GlobalID string
-	// Nodes is the number of nodes in each group (1 + replicas).
+	// Nodes is the number of nodes in each group's shard (1 + replicas).
 	Nodes int
+	// Cluster says the groups run in cluster mode, of Shards shards (node
+	// groups) each; their nodes are named by shard.
+	Cluster bool
+	Shards  int
 	// Namespace of the checker's metrics. default: metrics.DefaultNamespace
 	Namespace string
 	// CallTimeout bounds each AWS call within the caller's deadline.
@@ -240,8 +244,11 @@ func (t Target) member(ctx context.Context, m Member) ([]Result, string) {
 			m.GroupID, aws.ToString(info.GlobalReplicationGroupMemberRole), aws.ToString(info.GlobalReplicationGroupId)))
 	}
 	endpoint := ""
-	if info != nil && strings.EqualFold(aws.ToString(info.GlobalReplicationGroupMemberRole), "PRIMARY") &&
-		len(g.NodeGroups) > 0 && g.NodeGroups[0].PrimaryEndpoint != nil {
+	switch primary := info != nil && strings.EqualFold(aws.ToString(info.GlobalReplicationGroupMemberRole), "PRIMARY"); {
+	case primary && g.ConfigurationEndpoint != nil:
+		// Cluster mode: the name clients and the failover records use.
+		endpoint = aws.ToString(g.ConfigurationEndpoint.Address)
+	case primary && len(g.NodeGroups) > 0 && g.NodeGroups[0].PrimaryEndpoint != nil:
 		endpoint = aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address)
 	}
 	return rs, endpoint
@@ -259,13 +266,46 @@ func NodeClusters(groupID string, n int) []string {
 	return out
 }
 
+// GroupNodes are the node clusters of a group: with cluster mode off, one
+// shard of perShard nodes (NodeClusters); with it on, shards of perShard
+// nodes each, <group>-0001-001 … (ElastiCache names a cluster-mode node by
+// its node group and its place in it), shard by shard.
+func GroupNodes(groupID string, cluster bool, shards, perShard int) []string {
+	if !cluster {
+		return NodeClusters(groupID, perShard)
+	}
+	var out []string
+	for _, shard := range ShardNodes(groupID, shards, perShard) {
+		out = append(out, shard...)
+	}
+	return out
+}
+
+// ShardNodes are a cluster-mode group's node clusters, one list per shard.
+func ShardNodes(groupID string, shards, perShard int) [][]string {
+	out := make([][]string, shards)
+	for s := range out {
+		out[s] = make([]string, perShard)
+		for n := range out[s] {
+			out[s][n] = fmt.Sprintf("%s-%04d-%03d", groupID, s+1, n+1)
+		}
+	}
+	return out
+}
+
+// nodes are the node clusters of a member as t describes the groups.
+func (t Target) nodes(groupID string) []string {
+	return GroupNodes(groupID, t.Cluster, max(t.Shards, 1), t.Nodes)
+}
+
 // metrics checks that the metrics the alarms read exist, with the alarms'
 // exact dimension sets.
 func (t Target) metrics(ctx context.Context, m Member) []Result {
 	var rs []Result
 	// The node alarms: every node's metric under {CacheClusterId, CacheNodeId=0001}.
 	var missing []string
-	for _, c := range NodeClusters(m.GroupID, t.Nodes) {
+	nodes := t.nodes(m.GroupID)
+	for _, c := range nodes {
 		want := map[string]string{"CacheClusterId": c, "CacheNodeId": "0001"}
 		found, err := t.exists(ctx, m.CloudWatch, "AWS/ElastiCache", "EngineCPUUtilization", want)
 		if err != nil {
@@ -276,7 +316,7 @@ func (t Target) metrics(ctx context.Context, m Member) []Result {
 		}
 	}
 	rs = append(rs, Result{Check: "node metrics", Region: m.Region, OK: len(missing) == 0,
-		Detail: nodeDetail(m.GroupID, t.Nodes, missing)})
+		Detail: nodeDetail(m.GroupID, len(nodes), missing)})
 	// The paging alarms read the checker's status; the Route 53 health
 	// checks follow the writable alarms: each metric with its dimension.
 	want := map[string]string{"ReplicationGroup": m.GroupID}
@@ -297,7 +337,7 @@ func (t Target) metrics(ctx context.Context, m Member) []Result {
 	// The cross-region lag alarm: published by the secondary member's nodes.
 	if strings.EqualFold(m.Role, "SECONDARY") {
 		var any bool
-		for _, c := range NodeClusters(m.GroupID, t.Nodes) {
+		for _, c := range nodes {
 			found, err := t.exists(ctx, m.CloudWatch, "AWS/ElastiCache", "GlobalDatastoreReplicationLag", map[string]string{"CacheClusterId": c, "CacheNodeId": "0001"})
 			if err != nil {
 				return append(rs, Result{Check: "cross-region lag metric", Region: m.Region, Detail: err.Error()})
