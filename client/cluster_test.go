@@ -95,24 +95,38 @@ func twoClusters(t *testing.T) (a, b []*redisserver.Server) {
 	}
 }
 
+// clusterBed is twoClusters behind a DNS zone where appName is a CNAME to
+// A's endpoint name, and the address applications use.
+func clusterBed(t *testing.T) (dns *dnstest.Server, a, b []*redisserver.Server, addr string) {
+	t.Helper()
+	dns = dnstest.Start(t)
+	a, b = twoClusters(t)
+	dns.A(nameA, ipA)
+	dns.A(nameB, ipB)
+	dns.CNAME(appName, nameA)
+	return dns, a, b, net.JoinHostPort(appName, strconv.Itoa(a[0].Port))
+}
+
+// newCluster is NewCluster(c), closed at cleanup.
+func newCluster(t *testing.T, c Config) *redis.ClusterClient {
+	t.Helper()
+	cc, err := NewCluster(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
 // A cluster client behind the name follows the name to the other region's
 // cluster when the writer region is lost and the record flips: its
 // topology is read through the name at every reload, not from the nodes it
 // knew. Two real three-shard clusters, one per loopback address, on the
 // same ports, so that only the DNS answer tells them apart.
 func TestClusterClientFollowsTheName(t *testing.T) {
-	dns := dnstest.Start(t)
-	a, b := twoClusters(t)
-	dns.A(nameA, ipA)
-	dns.A(nameB, ipB)
-	dns.CNAME(appName, nameA)
-	addr := net.JoinHostPort(appName, strconv.Itoa(a[0].Port))
-	cc, err := NewCluster(Config{Addr: addr, Resolver: dns.Resolver(), PlainText: true,
+	dns, a, b, addr := clusterBed(t)
+	cc := newCluster(t, Config{Addr: addr, Resolver: dns.Resolver(), PlainText: true,
 		MaxRetries: 3, MinRetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond, DialTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cc.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	write := func(tag string) error {
@@ -175,17 +189,8 @@ func TestClusterClientRefusals(t *testing.T) {
 // and writes to the new region, where a go-redis ClusterClient seeded with
 // the same name keeps asking the nodes it knows and stays behind.
 func TestClusterClientFollowsAMovedRecord(t *testing.T) {
-	dns := dnstest.Start(t)
-	a, b := twoClusters(t)
-	dns.A(nameA, ipA)
-	dns.A(nameB, ipB)
-	dns.CNAME(appName, nameA)
-	addr := net.JoinHostPort(appName, strconv.Itoa(a[0].Port))
-	cc, err := NewCluster(Config{Addr: addr, Resolver: dns.Resolver(), PlainText: true, MaxRetries: -1, DialTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cc.Close() })
+	dns, a, b, addr := clusterBed(t)
+	cc := newCluster(t, Config{Addr: addr, Resolver: dns.Resolver(), PlainText: true, MaxRetries: -1, DialTimeout: time.Second})
 	d := &net.Dialer{Timeout: time.Second, Resolver: dns.Resolver()}
 	plain := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
