@@ -47,7 +47,7 @@ test-go:
 # The inner loop: go test -short, without -race and the CDK packages. The
 # long tests say they are skipped (t.Skip under testing.Short: the end-to-end
 # test/ package, the Lambda binary in lambda/promoter, all but one fault of
-# the probe's catalogue, four cluster scenarios of the checker); the drill's scenarios and game-day files (internal/drill, a minute
+# the probe's catalogue, four cluster scenarios of the checker, the cluster client's moved-record test); the drill's scenarios and game-day files (internal/drill, a minute
 # each) are left out by name here. make test never sets -short.
 .PHONY: test-short
 DRILL_SCENARIOS := ^(TestScenario(RegionLost|RegionLostAuto|RegionStalled|PrimaryCrash|ObserversPartition|LinkBroken|StaleSecondary|Cooldown|Switchover)|TestGameDayExamples)$$
