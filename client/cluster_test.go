@@ -124,6 +124,9 @@ func newCluster(t *testing.T, c Config) *redis.ClusterClient {
 // knew. Two real three-shard clusters, one per loopback address, on the
 // same ports, so that only the DNS answer tells them apart.
 func TestClusterClientFollowsTheName(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two three-shard clusters; make test runs it")
+	}
 	dns, a, b, addr := clusterBed(t)
 	cc := newCluster(t, Config{Addr: addr, Resolver: dns.Resolver(), PlainText: true,
 		MaxRetries: 3, MinRetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond, DialTimeout: time.Second})

@@ -90,6 +90,9 @@ func TestSwitchoverPlansUnlessConfirmed(t *testing.T) {
 // proves one shard caught up. Two real three-shard clusters stand for the
 // members (each shard's heartbeat written as replication would carry it).
 func TestClusterStatusAndSwitchover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two three-shard clusters; make test runs it")
+	}
 	a := redistest.StartCluster(t, 3, redisserver.Options{})
 	b := redistest.StartCluster(t, 3, redisserver.Options{})
 	w := gdslocal.Start(t, gdslocal.Options{Datastore: gdsID,
