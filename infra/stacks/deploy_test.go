@@ -772,6 +772,8 @@ func TestShardRules(t *testing.T) {
 	s := build(t, map[string]any{"createdWith": created, "shards": "5"})
 	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::GlobalReplicationGroup"), obj(map[string]any{"GlobalNodeGroupCount": 5}))
 	has(t, s.tpl["primary"], jsii.String("AWS::ElastiCache::ReplicationGroup"), obj(map[string]any{"NumNodeGroups": 3}))
+	// The alarms watch the shards the deploy adds.
+	has(t, s.tpl["secondary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{"AlarmName": "redisha-us-west-2-EngineCPU-shard-0005"}))
 	for _, c := range []struct {
 		ctx  map[string]any
 		want []string
