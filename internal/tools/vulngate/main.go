@@ -3,9 +3,10 @@
 //
 // Accepted findings are listed in a file, one per line: the OSV id, then the
 // reason (why it cannot be fixed here and what fixes it). Blank lines and
-// lines starting with # are ignored. The standard library's findings are the
-// usual entries: the fix is a newer Go than the one that builds the code, and
-// the list says which. An accepted id that is no longer found is reported so
+// lines starting with # are ignored. Only the standard library's findings,
+// whose fix is a newer Go than the one that builds the code, and a module's
+// finding that no release fixes yet can be accepted: a module with a fix is
+// upgraded. An accepted id that is no longer found is reported so
 // the list can shrink, but does not fail the gate.
 //
 //	govulncheck -format json ./... | go run ./internal/tools/vulngate -accepted .ci/vuln-accepted
@@ -90,8 +91,13 @@ func run(in io.Reader, out io.Writer, acceptedPath string) (bool, error) {
 			fix = "fixed in " + c.fixed
 		}
 		line := fmt.Sprintf("%s %s@%s (%s), called: %s\n    %s", c.id, c.module, c.version, fix, c.symbol, c.summary)
-		if reason, yes := accepted[c.id]; yes {
+		if reason, yes := accepted[c.id]; yes && (c.module == "stdlib" || c.fixed == "") {
 			fmt.Fprintf(out, "accepted  %s\n    accepted because: %s\n", line, reason)
+			continue
+		} else if yes {
+			// A module with a fix is upgraded, whatever the list says.
+			ok = false
+			fmt.Fprintf(out, "FAIL      %s\n    listed in %s, but a module with a fix is upgraded, not accepted: %s\n", line, acceptedPath, remedy(c))
 			continue
 		}
 		ok = false

@@ -55,13 +55,23 @@ func TestGateFailsOnACalledFindingNotAccepted(t *testing.T) {
 
 func TestGatePassesWhenEveryCalledFindingIsAccepted(t *testing.T) {
 	var out strings.Builder
-	ok, err := run(strings.NewReader(stream), &out, accepted(t,
-		"GO-2026-6809 fixed in go1.26.10\nGO-2026-6865 reason\nGO-2020-0001 an old entry\n"))
+	only := strings.ReplaceAll(stream, `{"finding":{"osv":"GO-2026-6865"`, `{"ignored":{"osv":"GO-2026-6865"`)
+	ok, err := run(strings.NewReader(only), &out, accepted(t, "GO-2026-6809 fixed in go1.26.10\nGO-2020-0001 an old entry\n"))
 	if err != nil || !ok {
 		t.Fatalf("ok=%v err=%v\n%s", ok, err, out.String())
 	}
 	if !strings.Contains(out.String(), "GO-2020-0001 is accepted but no longer found") {
 		t.Errorf("a stale entry is not reported:\n%s", out.String())
+	}
+}
+
+// A module's finding that a release fixes is upgraded, not accepted, even
+// when the list names it.
+func TestGateRefusesToAcceptAModuleWithAFix(t *testing.T) {
+	var out strings.Builder
+	ok, err := run(strings.NewReader(stream), &out, accepted(t, "GO-2026-6809 fixed in go1.26.10\nGO-2026-6865 later\n"))
+	if err != nil || ok || !strings.Contains(out.String(), "a module with a fix is upgraded, not accepted: go get github.com/klauspost/compress@v1.20.2") {
+		t.Fatalf("ok=%v err=%v\n%s", ok, err, out.String())
 	}
 }
 
