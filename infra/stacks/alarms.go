@@ -322,28 +322,67 @@ func (m *monitoring) addDashboard(scope constructs.Construct, p MonitoringProps,
 			View:          awscloudwatch.LogQueryVisualizationType_TABLE,
 		}),
 	)
-	m.dashboard.AddWidgets(
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String("Replication lag (s): heartbeat age here, and ElastiCache's"), Width: jsii.Number(12),
+	// CloudWatch documents at most 100 metrics a graph: a large cluster's
+	// nodes are graphed in several widgets (one set of widgets up to 50
+	// nodes, the default deployment's layout).
+	lagGroups, nodeGroups := chunk(nodes, maxGraphMetrics-1), chunk(nodes, maxGraphMetrics/2)
+	lag := func(i int) awscloudwatch.IWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String("Replication lag (s): heartbeat age here, and ElastiCache's" + part(i, lagGroups)), Width: jsii.Number(12),
 			Left: ptr(append([]awscloudwatch.IMetric{customMetric(metrics.ReplicationLagSeconds, "Maximum", 60, r.GroupID)},
-				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", nodes)...)),
-		}),
+				nodeMetrics("GlobalDatastoreReplicationLag", "Maximum", lagGroups[i])...)),
+		})
+	}
+	m.dashboard.AddWidgets(
+		lag(0),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("Health check (1 healthy, 0 not) and its latency (ms)"), Width: jsii.Number(12),
 			Left:  &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckStatus, "Minimum", 60, r.GroupID)},
 			Right: &[]awscloudwatch.IMetric{customMetric(metrics.HealthCheckLatency, "Maximum", 60, r.GroupID)},
 		}),
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String("Engine CPU and memory (%)"), Width: jsii.Number(12),
-			Left: ptr(append(nodeMetrics("EngineCPUUtilization", "Maximum", nodes),
-				nodeMetrics("DatabaseMemoryUsagePercentage", "Maximum", nodes)...)),
-		}),
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String("Connections and evictions"), Width: jsii.Number(12),
-			Left:  ptr(nodeMetrics("CurrConnections", "Maximum", nodes)),
-			Right: ptr(nodeMetrics("Evictions", "Sum", nodes)),
-		}),
 	)
+	for i, g := range nodeGroups {
+		m.dashboard.AddWidgets(
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("Engine CPU and memory (%)" + part(i, nodeGroups)), Width: jsii.Number(12),
+				Left: ptr(append(nodeMetrics("EngineCPUUtilization", "Maximum", g),
+					nodeMetrics("DatabaseMemoryUsagePercentage", "Maximum", g)...)),
+			}),
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("Connections and evictions" + part(i, nodeGroups)), Width: jsii.Number(12),
+				Left:  ptr(nodeMetrics("CurrConnections", "Maximum", g)),
+				Right: ptr(nodeMetrics("Evictions", "Sum", g)),
+			}),
+		)
+	}
+	for i := 1; i < len(lagGroups); i++ {
+		m.dashboard.AddWidgets(lag(i))
+	}
+}
+
+// maxGraphMetrics is the most metrics one graph holds (CloudWatch's metric
+// widget structure: "1–100 metrics and expressions").
+const maxGraphMetrics = 100
+
+// chunk splits nodes into groups of at most n, in order; one empty group
+// for none.
+func chunk(nodes []string, n int) [][]string {
+	var out [][]string
+	for len(nodes) > n {
+		out = append(out, nodes[:n])
+		nodes = nodes[n:]
+	}
+	return append(out, nodes)
+}
+
+// part names group i of groups in a widget's title: nothing when there is
+// one, else which nodes it graphs.
+func part(i int, groups [][]string) string {
+	if len(groups) == 1 {
+		return ""
+	}
+	first, last := groups[i][0], groups[i][len(groups[i])-1]
+	return fmt.Sprintf(" (%s to %s)", first, last)
 }
 
 // alarmsOf is alarms as the alarm status widget takes them.

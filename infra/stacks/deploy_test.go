@@ -796,3 +796,52 @@ func TestShardRules(t *testing.T) {
 		}
 	}
 }
+
+// A large cluster's nodes are graphed in several widgets, none over the
+// 100 metrics CloudWatch documents for a graph, and together every node.
+func TestDashboardSplitsALargeClustersNodes(t *testing.T) {
+	s := build(t, map[string]any{"shards": "30", "replicasPerShard": "1"})
+	for _, d := range resources(s.tpl["primary"], "AWS::CloudWatch::Dashboard") {
+		join := d["DashboardBody"].(map[string]any)["Fn::Join"].([]any)
+		var body strings.Builder
+		for _, p := range join[1].([]any) {
+			if str, ok := p.(string); ok {
+				body.WriteString(str)
+			} else {
+				body.WriteString("token") // a reference inside a JSON string
+			}
+		}
+		var parsed struct {
+			Widgets []struct {
+				Properties struct {
+					Title   string  `json:"title"`
+					Metrics [][]any `json:"metrics"`
+				} `json:"properties"`
+			} `json:"widgets"`
+		}
+		if err := json.Unmarshal([]byte(body.String()), &parsed); err != nil {
+			t.Fatalf("dashboard body: %v\n%s", err, body.String())
+		}
+		cpu := map[string]bool{}
+		for _, w := range parsed.Widgets {
+			if n := len(w.Properties.Metrics); n > 100 {
+				t.Errorf("%q graphs %d metrics, over 100", w.Properties.Title, n)
+			}
+			if strings.HasPrefix(w.Properties.Title, "Engine CPU and memory") {
+				for _, m := range w.Properties.Metrics {
+					for i, v := range m {
+						if v == "CacheClusterId" && i+1 < len(m) && slices.Contains(m, any("EngineCPUUtilization")) {
+							cpu[m[i+1].(string)] = true
+						}
+					}
+				}
+			}
+		}
+		if len(cpu) != 60 {
+			t.Errorf("the CPU graphs show %d nodes, want all 60", len(cpu))
+		}
+		if !strings.Contains(body.String(), "Engine CPU and memory (%) (redis-primary-0026-001 to redis-primary-0030-002)") {
+			t.Errorf("the second CPU graph does not name its nodes:\n%s", body.String())
+		}
+	}
+}
