@@ -48,8 +48,9 @@ func NewCluster(c Config) (*redis.ClusterClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The nodes: dialed at the address the cluster names.
-	base, _, err := c.build()
+	// The nodes: dialed at the address the cluster names, with New's
+	// settings and names allowed.
+	base, f, err := c.build()
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +103,7 @@ func NewCluster(c Config) (*redis.ClusterClient, error) {
 		ClusterStateReloadInterval: ClusterReloadInterval,
 	}
 	if !c.PlainText {
-		o.TLSConfig = baseTLS(c)
-		allowed := c.TLSNames
-		if len(allowed) == 0 {
-			allowed = DefaultTLSNames
-		}
+		o.TLSConfig = f.tls
 		// go-redis dials TLS itself with TLSConfig when Dialer is unset;
 		// with a Dialer of ours, the handshake is ours too. A node name
 		// TLSNames does not allow is refused before anything is sent: a
@@ -116,8 +113,8 @@ func NewCluster(c Config) (*redis.ClusterClient, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !c.TLSAnyName && !nameAllowed(allowed, canonical(host)) {
-				return nil, &NameError{Host: c.Addr + " (a cluster node)", Name: host, Allowed: allowed}
+			if f.allowed != nil && !nameAllowed(f.allowed, canonical(host)) {
+				return nil, &NameError{Host: c.Addr + " (a cluster node)", Name: host, Allowed: f.allowed}
 			}
 			raw, err := d.DialContext(ctx, network, addr)
 			if err != nil {

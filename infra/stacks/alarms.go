@@ -95,14 +95,10 @@ func nodeMetrics(name, stat string, nodes []string) []awscloudwatch.IMetric {
 
 // groupNodes are the node clusters of a member of the deployment: the
 // settings' replicas a shard (the alarms follow replicas changed out of
-// band) and shards (more than recorded are added in the same deploy,
-// through the Global Datastore), the recorded cluster mode.
+// band), the deployed shards and the recorded cluster mode.
 func groupNodes(s deployment.Settings, groupID string) []string {
-	return verify.GroupNodes(groupID, s.Members().ClusterMode, shardsOf(s), 1+s.Replicas)
+	return verify.GroupNodes(groupID, s.Members().ClusterMode, s.DeployedShards(), 1+s.Replicas)
 }
-
-// shardsOf is the number of shards the members have once deployed.
-func shardsOf(s deployment.Settings) int { return max(s.Shards, s.Members().Shards) }
 
 // alarmShard is one set of nodes a node alarm watches, and how the alarm
 // names it.
@@ -120,7 +116,7 @@ func alarmShards(s deployment.Settings, groupID string) []alarmShard {
 		return []alarmShard{{nodes: groupNodes(s, groupID), of: groupID}}
 	}
 	var out []alarmShard
-	for i, nodes := range verify.ShardNodes(groupID, shardsOf(s), 1+s.Replicas) {
+	for i, nodes := range verify.ShardNodes(groupID, s.DeployedShards(), 1+s.Replicas) {
 		shard := fmt.Sprintf("%04d", i+1)
 		out = append(out, alarmShard{nodes: nodes, of: groupID + " shard " + shard, idSuffix: "Shard" + shard,
 			nameSuffix: "-shard-" + shard, descSuffix: " (shard " + shard + ")"})

@@ -71,21 +71,11 @@ func (t template) of(typ string) []resource {
 	return out
 }
 
-type manifest struct {
-	Artifacts map[string]struct {
-		Type        string `json:"type"`
-		Environment string `json:"environment"`
-		Properties  struct {
-			TemplateFile string `json:"templateFile"`
-		} `json:"properties"`
-	} `json:"artifacts"`
-}
-
 func check(dir string, realAssets bool) (problems, summary []string, err error) {
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
-	var m manifest
-	if err := readJSON(filepath.Join(dir, "manifest.json"), &m); err != nil {
-		return nil, nil, fmt.Errorf("read the cloud assembly (run make synth first): %w", err)
+	stacks, err := deployment.Stacks(dir)
+	if err != nil {
+		return nil, nil, err
 	}
 	// The stacks the model names: the app's own (RedishaPrimary…), or the
 	// stacks of yours that hold the cdk package's constructs.
@@ -97,14 +87,14 @@ func check(dir string, realAssets bool) (problems, summary []string, err error) 
 	regions := map[string]string{}
 	tpls := map[string]template{}
 	for _, id := range []string{primaryID, secondaryID, dnsID} {
-		a, ok := m.Artifacts[id]
-		if !ok || a.Type != "aws:cloudformation:stack" {
+		a, ok := stacks[id]
+		if !ok {
 			bad("stack %s is missing from %s", id, dir)
 			continue
 		}
-		regions[id] = a.Environment[strings.LastIndex(a.Environment, "/")+1:]
+		regions[id] = a.Region
 		var t template
-		path := filepath.Join(dir, a.Properties.TemplateFile)
+		path := filepath.Join(dir, a.TemplateFile)
 		if err := readJSON(path, &t); err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", path, err)
 		}

@@ -117,11 +117,17 @@ func (s Shard) tagSlot(alt bool) int {
 // reads it there. Both regions of a Global Datastore share the slot layout,
 // so they name it alike.
 func (s Shard) HeartbeatKey(prefix string) string {
-	o := Options{Prefix: prefix}
-	if len(s.Slots) > 0 {
-		o.tag = SlotTag(s.tagSlot(false))
+	return Options{Prefix: prefix, tag: s.Tag()}.HeartbeatKey()
+}
+
+// Tag is the hash tag (without braces) of the shard's first slot, the one
+// its heartbeat key carries; empty for a shard without slots. A key with
+// {Tag} in it lives on the shard.
+func (s Shard) Tag() string {
+	if len(s.Slots) == 0 {
+		return ""
 	}
-	return o.HeartbeatKey()
+	return SlotTag(s.tagSlot(false))
 }
 
 // ShardResult is the outcome of one shard's check.

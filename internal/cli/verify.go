@@ -110,7 +110,7 @@ check passed, 1 a check failed (or an AWS call did), 2 bad usage.`,
 				replicas = m.Settings.Replicas
 			}
 			if c := m.Settings.Members(); !fs.Changed("shards") && c.ClusterMode {
-				shards = max(c.Shards, m.Settings.Shards) // shards added since the record
+				shards = m.Settings.DeployedShards()
 			}
 		}
 		switch {

@@ -79,6 +79,11 @@ func (s Settings) Members() CreatedWith {
 	return c
 }
 
+// DeployedShards is the number of shards each member has once deployed:
+// the settings' (shards added after the record are added in the same
+// deploy, through the Global Datastore), at least the recorded ones.
+func (s Settings) DeployedShards() int { return max(s.Shards, s.Members().Shards) }
+
 // GlobalChange is what the Global Datastore resource must carry to change
 // its members: the settings' values where they differ from the recorded
 // ones (nil where they do not), nothing before anything is recorded.

@@ -70,8 +70,19 @@ func FromTemplates(dir string) (Deployment, error) {
 	return d, nil
 }
 
-// readStacks reads a cloud assembly's stack templates, sorted by stack id.
-func readStacks(dir string) ([]stackTemplate, error) {
+// Stack is a stack of a cloud assembly as its manifest names it.
+type Stack struct {
+	// ID is the stack's artifact id, e.g. RedishaPrimary.
+	ID string
+	// Environment is aws://ACCOUNT/REGION; Region is its region.
+	Environment, Region string
+	// TemplateFile is the template's file name in the assembly.
+	TemplateFile string
+}
+
+// Stacks reads a cloud assembly's manifest (manifest.json): its stacks, by
+// id.
+func Stacks(dir string) (map[string]Stack, error) {
 	var man struct {
 		Artifacts map[string]struct {
 			Type        string `json:"type"`
@@ -84,12 +95,25 @@ func readStacks(dir string) ([]stackTemplate, error) {
 	if err := readJSON(filepath.Join(dir, "manifest.json"), &man); err != nil {
 		return nil, fmt.Errorf("%s is not a cloud assembly (run make synth): %w", dir, err)
 	}
-	var stacks []stackTemplate
+	out := map[string]Stack{}
 	for id, a := range man.Artifacts {
-		if a.Type != "aws:cloudformation:stack" {
-			continue
+		if a.Type == "aws:cloudformation:stack" {
+			out[id] = Stack{ID: id, Environment: a.Environment, Region: a.Environment[strings.LastIndex(a.Environment, "/")+1:],
+				TemplateFile: a.Properties.TemplateFile}
 		}
-		st := stackTemplate{id: id, file: a.Properties.TemplateFile, region: a.Environment[strings.LastIndex(a.Environment, "/")+1:]}
+	}
+	return out, nil
+}
+
+// readStacks reads a cloud assembly's stack templates, sorted by stack id.
+func readStacks(dir string) ([]stackTemplate, error) {
+	all, err := Stacks(dir)
+	if err != nil {
+		return nil, err
+	}
+	var stacks []stackTemplate
+	for id, a := range all {
+		st := stackTemplate{id: id, file: a.TemplateFile, region: a.Region}
 		if err := readJSON(filepath.Join(dir, st.file), &st.tpl); err != nil {
 			return nil, err
 		}

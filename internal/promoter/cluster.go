@@ -50,39 +50,68 @@ var _ Endpoint = (*ClusterEndpoint)(nil)
 // shard). Its Link is the liveliest shard's: one shard still streaming
 // from the primary proves the primary region alive, and that vetoes.
 func (e *ClusterEndpoint) Heartbeat(ctx context.Context) Heartbeat {
-	cluster, err := e.IsCluster(ctx)
-	if err != nil || !cluster {
+	shards, single, err := e.shards(ctx)
+	switch {
+	case single:
 		return e.Seed.Heartbeat(ctx) // reports the seed's error, if any
-	}
-	shards, err := check.DiscoverShards(ctx, e.Seed.Client, e.TLS, e.SeedAddr)
-	if err != nil {
-		return Heartbeat{Err: "discover the shards (CLUSTER SHARDS, CLUSTER SLOTS) at " + e.SeedAddr + ": " + err.Error()}
-	}
-	if len(shards) == 0 {
-		return Heartbeat{Err: "the cluster at " + e.SeedAddr + " names no shard"}
+	case err != nil:
+		return Heartbeat{Err: err.Error()}
 	}
 	key, hb := e.Seed.signingKey(ctx)
 	if hb.Err != "" {
 		return hb
 	}
 	got := make([]Heartbeat, len(shards))
+	errs := e.eachShard(shards, func(i int, s check.Shard, c *redis.Client) error {
+		got[i] = readHeartbeat(ctx, c, s.HeartbeatKey(e.Seed.prefix()), key)
+		return nil
+	})
+	for i, err := range errs {
+		if err != nil {
+			got[i] = Heartbeat{Err: err.Error()}
+		}
+	}
+	return worstShard(shards, got)
+}
+
+// shards are the group's shards when it runs in cluster mode; single is
+// true when it does not, or when the seed did not answer (the one-node
+// read then reports that).
+func (e *ClusterEndpoint) shards(ctx context.Context) (shards []check.Shard, single bool, err error) {
+	if cluster, err := e.IsCluster(ctx); err != nil || !cluster {
+		return nil, true, nil
+	}
+	shards, err = check.DiscoverShards(ctx, e.Seed.Client, e.TLS, e.SeedAddr)
+	if err != nil {
+		return nil, false, fmt.Errorf("discover the shards (CLUSTER SHARDS, CLUSTER SLOTS) at %s: %w", e.SeedAddr, err)
+	}
+	if len(shards) == 0 {
+		return nil, false, fmt.Errorf("the cluster at %s names no shard", e.SeedAddr)
+	}
+	return shards, false, nil
+}
+
+// eachShard runs do on every shard at once, with the client of the node
+// that serves it, and returns each shard's error: do's, or why its node
+// cannot be reached.
+func (e *ClusterEndpoint) eachShard(shards []check.Shard, do func(i int, s check.Shard, c *redis.Client) error) []error {
+	errs := make([]error, len(shards))
 	var wg sync.WaitGroup
 	for i, s := range shards {
 		wg.Go(func() {
 			if s.Primary == "" {
-				got[i] = Heartbeat{Err: "no node serves the slots"}
+				errs[i] = errors.New("no node serves the slots")
 				return
 			}
 			c, err := e.node(s.Primary)
-			if err != nil {
-				got[i] = Heartbeat{Err: err.Error()}
-				return
+			if err == nil {
+				err = do(i, s, c)
 			}
-			got[i] = readHeartbeat(ctx, c, s.HeartbeatKey(e.Seed.prefix()), key)
+			errs[i] = err
 		})
 	}
 	wg.Wait()
-	return worstShard(shards, got)
+	return errs
 }
 
 // worstShard combines the shards' heartbeats as Heartbeat says.
@@ -146,55 +175,26 @@ func livelier(a, b Link) Link {
 	return a
 }
 
-// Write makes one real write on every shard (a key hashing to the shard):
+// Write makes one real write on every shard (a key tagged to the shard):
 // a promoted cluster takes writes on all of them, or it is not promoted.
 func (e *ClusterEndpoint) Write(ctx context.Context) error {
-	cluster, err := e.IsCluster(ctx)
-	if err != nil || !cluster {
+	shards, single, err := e.shards(ctx)
+	switch {
+	case single:
 		return e.Seed.Write(ctx)
+	case err != nil:
+		return err
 	}
-	shards, err := check.DiscoverShards(ctx, e.Seed.Client, e.TLS, e.SeedAddr)
-	if err != nil {
-		return fmt.Errorf("discover the shards at %s: %w", e.SeedAddr, err)
-	}
-	errs := make([]error, len(shards))
-	var wg sync.WaitGroup
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	for i, s := range shards {
-		wg.Go(func() {
-			name := "shard " + s.SlotsString()
-			if s.Primary == "" {
-				errs[i] = fmt.Errorf("%s: no node serves the slots", name)
-				return
-			}
-			c, err := e.node(s.Primary)
-			if err == nil {
-				// The heartbeat key's tag routes the write to this shard.
-				key := e.Seed.prefix() + "promoter:write:" + tagOf(s.HeartbeatKey(e.Seed.prefix()))
-				err = c.Set(ctx, key, now, time.Minute).Err()
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("%s (%s): %w", name, s.Primary, err)
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// tagOf is the {tag} part of a key, braces included; the key itself when it
-// has none.
-func tagOf(key string) string {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '{' {
-			for j := i + 1; j < len(key); j++ {
-				if key[j] == '}' {
-					return key[i : j+1]
-				}
-			}
+	errs := e.eachShard(shards, func(_ int, s check.Shard, c *redis.Client) error {
+		return c.Set(ctx, e.Seed.prefix()+"promoter:write:{"+s.Tag()+"}", now, time.Minute).Err()
+	})
+	for i, err := range errs {
+		if err != nil {
+			errs[i] = fmt.Errorf("shard %s (%s): %w", shards[i].SlotsString(), shards[i].Primary, err)
 		}
 	}
-	return key
+	return errors.Join(errs...)
 }
 
 // IsCluster says whether the group runs in cluster mode: Mode, or in auto
