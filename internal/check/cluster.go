@@ -89,7 +89,9 @@ func (s Shard) SlotsString() string {
 	return b.String()
 }
 
-// owns reports whether slot is one of the shard's.
+// Owns reports whether slot is one of the shard's.
+func (s Shard) Owns(slot int) bool { return s.owns(slot) }
+
 func (s Shard) owns(slot int) bool {
 	for _, r := range s.Slots {
 		if slot >= r.Start && slot <= r.End {
@@ -149,6 +151,7 @@ type ShardResult struct {
 	Reason              Reason         `json:"reason,omitempty"`
 	Error               string         `json:"error,omitempty"`
 	Redialed            bool           `json:"redialed,omitempty"`
+	RedialReason        Reason         `json:"redial_reason,omitempty"`
 	HeartbeatAge        *time.Duration `json:"-"`
 	HeartbeatMissing    bool           `json:"heartbeat_missing,omitempty"`
 	HeartbeatAgeSeconds *float64       `json:"heartbeat_age_seconds,omitempty"`
@@ -158,6 +161,10 @@ type ShardResult struct {
 	shard   Shard
 	tagSlot int
 }
+
+// Owns reports whether the shard checked serves slot: its result is the
+// one that speaks for the keys of that slot.
+func (r ShardResult) Owns(slot int) bool { return r.shard.owns(slot) }
 
 // ClusterChecker checks an endpoint that may be a cluster: every shard's
 // primary gets its check as one pipeline, all shards in parallel, each with
@@ -210,18 +217,24 @@ func NewCluster(cfg redisconn.Config, o Options, mode ClusterMode) (*ClusterChec
 		nodes:  map[string]*redisconn.Client{},
 		roles:  map[string]Role{},
 	}
-	k.node = func(addr string) (*redisconn.Client, error) {
-		nc := cfg
-		nc.Addr = addr
-		if host, _, err := net.SplitHostPort(addr); err == nil && net.ParseIP(host) == nil {
-			nc.TLSServerName = ""
-		}
-		return redisconn.NewClient(nc)
-	}
+	k.node = func(addr string) (*redisconn.Client, error) { return redisconn.NewClient(NodeConfig(cfg, addr)) }
 	if mode == "" {
 		k.mode = ClusterAuto
 	}
 	return k, nil
+}
+
+// NodeConfig is how a node of the cluster behind cfg is reached at addr
+// (host:port as the cluster names it): cfg's settings, with a TLS server
+// name kept for a node named by IP address and replaced by the node's own
+// name otherwise (a configuration endpoint's CNAME is not in a node's
+// certificate, the node's name is).
+func NodeConfig(cfg redisconn.Config, addr string) redisconn.Config {
+	cfg.Addr = addr
+	if host, _, err := net.SplitHostPort(addr); err == nil && net.ParseIP(host) == nil {
+		cfg.TLSServerName = ""
+	}
+	return cfg
 }
 
 // WithTopologyMaxAge sets how long the shards learnt are trusted before a
@@ -439,7 +452,7 @@ func (k *ClusterChecker) checkShard(ctx context.Context, o Options, s Shard, hb 
 		r.HeartbeatAgeSeconds = &sec
 	}
 	sr.Healthy, sr.Role, sr.Writable = r.Healthy, r.Role, r.Writable
-	sr.Step, sr.Reason, sr.Error, sr.Redialed = r.Step, r.Reason, r.Error, r.Redialed
+	sr.Step, sr.Reason, sr.Error, sr.Redialed, sr.RedialReason = r.Step, r.Reason, r.Error, r.Redialed, r.RedialReason
 	sr.HeartbeatAge, sr.HeartbeatMissing, sr.HeartbeatAgeSeconds = r.HeartbeatAge, r.HeartbeatMissing, r.HeartbeatAgeSeconds
 	return sr
 }
@@ -459,9 +472,9 @@ func (k *ClusterChecker) checkNode(ctx context.Context, o Options, addr string, 
 		role = k.nodeRole(addr)
 	}
 	r, seen := attempt(ctx, c, o, role, hb)
-	redialed := false
+	redialed, redialReason := false, Reason("")
 	if warm && (r.Reason == ReasonReadOnly || r.Reason == ReasonReset) && ctx.Err() == nil {
-		redialed = true
+		redialed, redialReason = true, r.Reason
 		conn.Drop(c)
 		if c, _, err = conn.Get(); err != nil {
 			r.fail(StepPing, ReasonUnknown, err)
@@ -473,6 +486,9 @@ func (k *ClusterChecker) checkNode(ctx context.Context, o Options, addr string, 
 		r, _ = attempt(ctx, c, o, seen, hb)
 	}
 	r.Redialed = redialed
+	if redialed {
+		r.RedialReason = redialReason
+	}
 	if o.ExpectRole == Auto && r.Step != StepPing && r.Step != StepRole && r.Reason != ReasonCluster {
 		k.setNodeRole(addr, r.Role)
 	}

@@ -32,6 +32,11 @@ accurate to ~20 ms; for failures a quick retry cannot fix (auth, noperm, maxclie
 150-250 ms per connection: at most 20 new connections/s after the first second, such windows up to 250 ms late. Each new connection records the server's role, run id and IP, and changes are listed
 under the windows they fall in. A read probe key missing for a second is lost data (FLUSHALL, a restart
 without persistence, a failover to a replica that lacked it): a finding of its own, whatever the windows say.
+A cluster-mode endpoint (a configuration endpoint, or the name that follows one; --cluster auto asks INFO
+cluster at start) is probed shard by shard: the write series checks every shard's primary in parallel, each
+with keys of its own slot, and the read series reads a probe key per shard from the node serving it, so a
+window names the one shard that was down. Each shard is named by its slots at start and followed through
+the keys of its first slot: a failover or a resharding shows as a change of that shard's primary.
 Reasons: refused, reset, timeout, readonly, loading, busy, masterdown, oom, auth, noperm, tls, dns, cluster,
 and paused_writes (a write timed out while reads were answered: CLIENT PAUSE WRITE, a failover's pause).
 Logs stay small however long an outage lasts: every state change (down, a new reason, up, server changes)
@@ -66,6 +71,7 @@ func newProbeCmd(env Env) *cobra.Command {
 		sample   time.Duration
 		seedLogs string
 		quiet    bool
+		cluster  string
 	)
 	cmd := &cobra.Command{
 		Use:   "probe --addr HOST:PORT [flags]",
@@ -88,6 +94,7 @@ func newProbeCmd(env Env) *cobra.Command {
 	fs.DurationVar(&sample, "sample", time.Second, "period of the lines for what repeats: one sampled success per series, and while down one still_down line with failures counted per reason")
 	fs.StringVar(&seedLogs, "seed-logs", "", "`dir` to also write redis_success.log and redis_error.log in the runbook scripts' format")
 	fs.BoolVar(&quiet, "quiet", false, "no live status line")
+	fs.StringVar(&cluster, "cluster", "auto", "`mode`: auto (INFO cluster at start), on (probe every shard; fail if the endpoint is one node) or off (one node)")
 	durationRange(fs, "timeout", time.Millisecond, 10*time.Minute, "")
 	durationRange(fs, "duration", 100*time.Millisecond, 31*24*time.Hour, "until Ctrl-C")
 	durationRange(fs, "interval", 0, time.Hour, "")
@@ -106,7 +113,7 @@ func newProbeCmd(env Env) *cobra.Command {
 		}
 		pcfg := probe.Config{
 			Conn: cfg, Timeout: timeout, Duration: duration, Interval: interval, Cycles: cycles, Break: brk,
-			Prefix: prefix, KeyTTL: keyTTL, SampleEvery: sample,
+			Prefix: prefix, KeyTTL: keyTTL, SampleEvery: sample, Cluster: check.ClusterMode(cluster),
 		}
 		if err := pcfg.Validate(); err != nil {
 			return conn.probeUsage(err)
@@ -123,8 +130,19 @@ func newProbeCmd(env Env) *cobra.Command {
 		if err != nil {
 			return conn.probeUsage(err)
 		}
+		if err := p.Prepare(cmd.Context()); err != nil {
+			if pcfg.Cluster == check.ClusterOn {
+				return fmt.Errorf("--cluster on: %w", err)
+			}
+			fmt.Fprintf(env.Stderr, "%s: could not tell whether the endpoint is a cluster (%v): probing it as one node; --cluster on probes every shard\n",
+				cmd.CommandPath(), err)
+		}
+		what := cfg.Redacted()
+		if sh := p.Shards(); sh != nil {
+			what += fmt.Sprintf(", a cluster of %d shard(s): %s", len(sh), strings.Join(sh, " | "))
+		}
 		fmt.Fprintf(env.Stderr, "probing %s: timeout %s, %s per cycle × %d, interval %s; Ctrl-C ends the run\n",
-			cfg.Redacted(), timeout, orForever(duration), cycles, interval)
+			what, timeout, orForever(duration), cycles, interval)
 
 		statusDone := make(chan struct{})
 		var wg sync.WaitGroup
@@ -164,7 +182,7 @@ func newProbeCmd(env Env) *cobra.Command {
 var probeFlags = map[string]string{
 	probe.FieldTimeout: "timeout", probe.FieldDuration: "duration", probe.FieldInterval: "interval",
 	probe.FieldCycles: "cycles", probe.FieldBreak: "break", probe.FieldPrefix: "prefix",
-	probe.FieldKeyTTL: "key-ttl", probe.FieldSampleEvery: "sample",
+	probe.FieldKeyTTL: "key-ttl", probe.FieldSampleEvery: "sample", probe.FieldCluster: "cluster",
 }
 
 // probeUsage turns a probe.Config error into a usage error naming the flag;

@@ -192,16 +192,24 @@ func (o *probeOutput) event(e probe.Event) {
 		return
 	}
 	ts := time.Time(e.Time).Local().Format(runbookStamp)
+	series := string(e.Series)
+	if e.Shard != "" {
+		series += " of shard " + e.Shard
+	}
 	switch e.Type {
 	case probe.EventOK, probe.EventUp:
-		o.write(o.success, fmt.Appendf(nil, "%s SUCCESS %d: Redis %s OK\n", ts, e.Seq, e.Series))
+		o.write(o.success, fmt.Appendf(nil, "%s SUCCESS %d: Redis %s OK\n", ts, e.Seq, series))
 	case probe.EventDown, probe.EventFail:
-		o.write(o.failures, fmt.Appendf(nil, "%s FAILURE %d: %s failed (%s) → Response: %s\n", ts, e.Seq, e.Series, e.Reason, e.Error))
+		o.write(o.failures, fmt.Appendf(nil, "%s FAILURE %d: %s failed (%s) → Response: %s\n", ts, e.Seq, series, e.Reason, e.Error))
 	case probe.EventStillDown:
 		o.write(o.failures, fmt.Appendf(nil, "%s FAILURE %d: %s still down since %s: %d more failed checks (%s) → Response: %s\n",
-			ts, e.Seq, e.Series, time.Time(*e.Since).Local().Format(runbookStamp), e.Failed, counts(e.Counts), e.Error))
+			ts, e.Seq, series, time.Time(*e.Since).Local().Format(runbookStamp), e.Failed, counts(e.Counts), e.Error))
 	case probe.EventDataLoss:
-		o.write(o.failures, fmt.Appendf(nil, "%s DATA LOSS: the read probe key is missing: the data set was lost or not replicated\n", ts))
+		of := ""
+		if e.Shard != "" {
+			of = " of shard " + e.Shard
+		}
+		o.write(o.failures, fmt.Appendf(nil, "%s DATA LOSS: the read probe key%s is missing: the data set was lost or not replicated\n", ts, of))
 	case probe.EventKeyWriteFailed:
 		o.write(o.failures, fmt.Appendf(nil, "%s NOTE: could not write the read probe key (%s) → Response: %s\n", ts, e.Reason, e.Error))
 	case probe.EventCycle, probe.EventBreak:
@@ -397,23 +405,43 @@ func printSummary(w io.Writer, r probeReport) {
 	default:
 		fmt.Fprintf(bw, "data    LOST %d time(s): the read probe key vanished (FLUSHALL, a restart without persistence, a failover to a replica that lacked it)\n", len(s.DataLoss))
 		for _, d := range s.DataLoss {
-			fmt.Fprintf(bw, "        at %s (written %dms before)\n", fmtTime(d.Time), d.KeyAgeMS)
+			of := ""
+			if d.Shard != "" {
+				of = ", shard " + d.Shard
+			}
+			fmt.Fprintf(bw, "        at %s (written %dms before%s)\n", fmtTime(d.Time), d.KeyAgeMS, of)
 		}
 	}
 	for _, e := range r.OutputErrors {
 		fmt.Fprintf(bw, "output  INCOMPLETE: %s\n", e)
 	}
+	if len(s.Shards) > 0 {
+		fmt.Fprintf(bw, "\n%-24s  %-9s  %-9s  %7s  %9s\n", "shard (slots at start)", "writes", "reads", "windows", "longest")
+		for _, sh := range s.Shards {
+			fmt.Fprintf(bw, "%-24s  %8.4f%%  %8.4f%%  %7d  %7dms\n", sh.Shard, 100*sh.Write.Availability, 100*sh.Read.Availability,
+				sh.Write.Windows+sh.Read.Windows, max(sh.Write.LongestMS, sh.Read.LongestMS))
+		}
+	}
 	if len(s.Windows) == 0 {
 		fmt.Fprintln(bw, "windows none: no check failed")
 		return
 	}
-	fmt.Fprintf(bw, "\n%-5s  %-24s  %-24s  %10s  %6s  %s\n", "kind", "start", "end", "duration", "lost", "reasons")
+	shardCol := len(s.Shards) > 0
+	if shardCol {
+		fmt.Fprintf(bw, "\n%-5s  %-16s  %-24s  %-24s  %10s  %6s  %s\n", "kind", "shard", "start", "end", "duration", "lost", "reasons")
+	} else {
+		fmt.Fprintf(bw, "\n%-5s  %-24s  %-24s  %10s  %6s  %s\n", "kind", "start", "end", "duration", "lost", "reasons")
+	}
 	for _, win := range s.Windows {
 		end := fmtTime(win.End)
 		if win.Open {
 			end += " (open)"
 		}
-		fmt.Fprintf(bw, "%-5s  %-24s  %-24s  %8dms  %6d  %v\n", win.Kind, fmtTime(win.Start), end, win.DurationMS, win.ChecksLost, win.Reasons)
+		if shardCol {
+			fmt.Fprintf(bw, "%-5s  %-16s  %-24s  %-24s  %8dms  %6d  %v\n", win.Kind, win.Shard, fmtTime(win.Start), end, win.DurationMS, win.ChecksLost, win.Reasons)
+		} else {
+			fmt.Fprintf(bw, "%-5s  %-24s  %-24s  %8dms  %6d  %v\n", win.Kind, fmtTime(win.Start), end, win.DurationMS, win.ChecksLost, win.Reasons)
+		}
 		for _, c := range win.Changes {
 			fmt.Fprintf(bw, "       %s\n", changeText(c))
 		}
@@ -430,6 +458,8 @@ func changeText(c probe.Change) string {
 			at, c.Series, short(c.From), short(c.To))
 	case probe.ChangeRole:
 		return fmt.Sprintf("%s %s: role %s → %s", at, c.Series, c.From, c.To)
+	case probe.ChangePrimary:
+		return fmt.Sprintf("%s shard %s: primary %s → %s (a failover, or its first slot resharded)", at, c.Shard, c.From, c.To)
 	default:
 		return fmt.Sprintf("%s %s: %s %s → %s", at, c.Series, c.Field, c.From, c.To)
 	}

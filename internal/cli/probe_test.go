@@ -456,3 +456,35 @@ func TestProbeDurationBoundsTheInterval(t *testing.T) {
 		t.Fatalf("exit %d after %s: %s %s", code, el, stdout, stderr)
 	}
 }
+
+// A cluster is probed shard by shard: the table names each shard, and a
+// shard whose primary is down is the one window; nothing is left behind.
+func TestProbeCluster(t *testing.T) {
+	servers := redistest.StartCluster(t, 2, redisserver.Options{})
+	code, stdout, stderr := run(t, nil, "probe", "--addr", servers[0].Addr, "--tls=false", "--duration", "1s", "--timeout", "300ms")
+	if code != ExitOK || !strings.Contains(stderr, "a cluster of 2 shard(s): 0-8191 | 8192-16383") ||
+		!strings.Contains(stdout, "shard (slots at start)") || !strings.Contains(stdout, "8192-16383") {
+		t.Fatalf("exit %d:\n%s\n%s", code, stdout, stderr)
+	}
+	for _, s := range servers {
+		if keys, err := redistest.Admin(t, s.Addr, "", "").Keys(context.Background(), check.DefaultPrefix+"*").Result(); err != nil || len(keys) != 0 {
+			t.Fatalf("%s: keys left behind: %v %v", s.Addr, keys, err)
+		}
+	}
+
+	servers[1].Kill()
+	code, stdout, stderr = run(t, nil, "probe", "--addr", servers[0].Addr, "--tls=false", "--duration", "600ms", "--timeout", "200ms", "--cluster", "on")
+	if code != ExitUnhealthy || !strings.Contains(stdout, "write  8192-16383") || strings.Contains(stdout, "write  0-8191") {
+		t.Fatalf("one shard down: exit %d:\n%s\n%s", code, stdout, stderr)
+	}
+
+	one := redistest.Start(t, redisserver.Options{})
+	code, _, stderr = run(t, nil, "probe", "--addr", one.Addr, "--tls=false", "--duration", "300ms", "--cluster", "on")
+	if code == ExitOK || !strings.Contains(stderr, "--cluster on: ") || !strings.Contains(stderr, "not a cluster") {
+		t.Fatalf("--cluster on against one node: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr = run(t, nil, "probe", "--addr", one.Addr, "--tls=false", "--cluster", "sharded"); code != ExitUsage ||
+		!strings.Contains(stderr, "--cluster ") {
+		t.Fatalf("--cluster sharded: exit %d: %s", code, stderr)
+	}
+}

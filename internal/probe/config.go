@@ -14,6 +14,10 @@ import (
 type Config struct {
 	// Conn is the endpoint.
 	Conn redisconn.Config
+	// Cluster says whether the endpoint is a cluster whose every shard is
+	// probed (a write and a read series per shard, each with keys that hash
+	// to it). default: check.ClusterAuto (INFO cluster, asked by Prepare)
+	Cluster check.ClusterMode
 	// Timeout bounds each check; a check that outlasts it is a failure, so a
 	// stall shows as an outage. default: 1 second
 	Timeout time.Duration
@@ -54,6 +58,7 @@ const (
 	FieldPrefix      = "prefix"
 	FieldKeyTTL      = "key ttl"
 	FieldSampleEvery = "sample every"
+	FieldCluster     = "cluster"
 )
 
 var fieldErr = fielderr.New
@@ -73,6 +78,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SampleEvery == 0 {
 		c.SampleEvery = time.Second
+	}
+	if m, err := check.ParseClusterMode(string(c.Cluster)); err == nil {
+		c.Cluster = m // "" is auto; "true" is on
 	}
 	return c
 }
@@ -102,6 +110,9 @@ func (c Config) Validate() error {
 	}
 	if err := check.ValidatePrefix(c.Prefix); err != nil {
 		return &FieldError{Field: FieldPrefix, Err: err}
+	}
+	if _, err := check.ParseClusterMode(string(c.Cluster)); err != nil {
+		return &FieldError{Field: FieldCluster, Err: err}
 	}
 	return c.Conn.Validate()
 }

@@ -63,8 +63,11 @@ const (
 type Event struct {
 	Time Time `json:"time"`
 	// Series is write or read (empty for run-wide events).
-	Series Kind      `json:"kind,omitempty"`
-	Type   EventType `json:"event"`
+	Series Kind `json:"kind,omitempty"`
+	// Shard names the shard of a cluster-mode endpoint (its slots when the
+	// run began) a series event is of; empty on one node.
+	Shard string    `json:"shard,omitempty"`
+	Type  EventType `json:"event"`
 	// Seq numbers the checks of the run (on check events).
 	Seq       int64        `json:"seq,omitempty"`
 	LatencyMS *float64     `json:"latency_ms,omitempty"`
@@ -108,6 +111,9 @@ const (
 	ChangeRunID ChangeField = "run_id"
 	// ChangeIP: the endpoint's name resolved to another address.
 	ChangeIP ChangeField = "ip"
+	// ChangePrimary: another node serves a cluster shard's slots as its
+	// primary (a failover; a resharding that moved the shard's first slot).
+	ChangePrimary ChangeField = "primary"
 )
 
 // Change is one change of role, run id or IP, seen by a series on a new
@@ -115,6 +121,7 @@ const (
 type Change struct {
 	Time   Time        `json:"time"`
 	Series Kind        `json:"kind"`
+	Shard  string      `json:"shard,omitempty"`
 	Field  ChangeField `json:"field"`
 	From   string      `json:"from"`
 	To     string      `json:"to"`
@@ -125,6 +132,8 @@ type Change struct {
 type DataLoss struct {
 	// Time is the first read that found it missing.
 	Time Time `json:"time"`
+	// Shard names the shard whose read probe key it was (cluster mode).
+	Shard string `json:"shard,omitempty"`
 	// KeyAgeMS is how long before the key had last been written.
 	KeyAgeMS int64 `json:"key_age_ms"`
 }

@@ -33,6 +33,10 @@ type Probe struct {
 	rec  *recorder
 	key  *readKey
 	w, r *series
+
+	prepared   bool
+	prepareErr error
+	cl         *clusterRun // set by Prepare on a cluster
 }
 
 // New validates the configuration (the TLS CA file is read here, so a bad
@@ -69,12 +73,29 @@ func (p *Probe) Run(ctx context.Context) *Summary {
 	cfg, rec, w, r := p.cfg, p.rec, p.w, p.r
 	defer w.close()
 	defer r.close()
+	_ = p.Prepare(ctx) // an error leaves the one-node probe, which reports the outage
 	// The read key is written at start, renewed by the write series every
 	// minute, and written again after a read that found it missing. Down
 	// at start is an outage to measure, not a reason to stop: the first
 	// successful read writes the key.
-	w.writeKey(ctx)
-	defer w.deleteKey()
+	write, read := w.run, r.run
+	if cl := p.cl; cl != nil {
+		defer cl.close()
+		for _, sh := range cl.shards {
+			sh.key.write(ctx, sh)
+		}
+		defer cl.deleteKeys()
+		var wp, rp = pacer{interval: cfg.Interval}, pacer{interval: cfg.Interval}
+		write = func(ctx context.Context, until time.Time) {
+			loop(ctx, until, &wp, func() outcome { return cl.write(ctx) })
+		}
+		read = func(ctx context.Context, until time.Time) {
+			loop(ctx, until, &rp, func() outcome { return cl.read(ctx) })
+		}
+	} else {
+		w.writeKey(ctx)
+		defer w.deleteKey()
+	}
 
 	rec.begin()
 	for cycle := 1; cycle <= cfg.Cycles; cycle++ {
@@ -84,9 +105,8 @@ func (p *Probe) Run(ctx context.Context) *Summary {
 		}
 		rec.event(Event{Type: EventCycle, Cycle: cycle, Cycles: cfg.Cycles})
 		var wg sync.WaitGroup
-		for _, s := range []*series{w, r} {
-			wg.Add(1)
-			go func() { defer wg.Done(); s.run(ctx, until) }()
+		for _, run := range []func(context.Context, time.Time){write, read} {
+			wg.Go(func() { run(ctx, until) })
 		}
 		wg.Wait()
 		if ctx.Err() != nil || cycle == cfg.Cycles {

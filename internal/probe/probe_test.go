@@ -58,7 +58,13 @@ func (w *watch) sink(e probe.Event) {
 // until waits up to 10 s for cond to hold over the events so far.
 func (w *watch) until(t testing.TB, what string, cond func([]probe.Event) bool) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	w.within(t, 10*time.Second, what, cond)
+}
+
+// within waits up to d for cond to hold over the events so far.
+func (w *watch) within(t testing.TB, d time.Duration, what string, cond func([]probe.Event) bool) {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		w.mu.Lock()
 		ok := cond(w.events)
@@ -69,7 +75,7 @@ func (w *watch) until(t testing.TB, what string, cond func([]probe.Event) bool) 
 		select {
 		case <-w.signal:
 		case <-deadline:
-			t.Fatalf("no %s within 10s", what)
+			t.Fatalf("no %s within %s", what, d)
 		}
 	}
 }
@@ -80,7 +86,7 @@ func (w *watch) log(t testing.TB) {
 	defer w.mu.Unlock()
 	for _, e := range w.events {
 		if e.Type != probe.EventOK {
-			t.Logf("%s %s %s %s lat %v %s", time.Time(e.Time).Format("15:04:05.000"), e.Series, e.Type, e.Reason, e.LatencyMS, e.Error)
+			t.Logf("%s %s %s %s %s lat %v %s %v", time.Time(e.Time).Format("15:04:05.000"), e.Series, e.Shard, e.Type, e.Reason, e.LatencyMS, e.Error, e.Changes)
 		}
 	}
 }

@@ -14,7 +14,10 @@ import (
 // Window is one outage of one series: from the start of its first failed
 // check to the answer of the first successful check after it.
 type Window struct {
-	Kind       Kind           `json:"kind"`
+	Kind Kind `json:"kind"`
+	// Shard names the shard of a cluster-mode endpoint the window is of
+	// (its slots when the run began); empty on one node.
+	Shard      string         `json:"shard,omitempty"`
 	Start      Time           `json:"start"`
 	End        Time           `json:"end"`
 	DurationMS int64          `json:"duration_ms"`
@@ -41,6 +44,17 @@ type SeriesSummary struct {
 	TotalDowntimeMS int64   `json:"total_downtime_ms"`
 }
 
+// ShardSummary totals one shard of a cluster-mode endpoint.
+type ShardSummary struct {
+	// Shard is the shard's name: its slots when the run began.
+	Shard string `json:"shard"`
+	// Tag is the hash tag of the shard's read probe key: the keys of the
+	// shard's first slot, wherever a resharding moves it.
+	Tag   string        `json:"tag"`
+	Write SeriesSummary `json:"write"`
+	Read  SeriesSummary `json:"read"`
+}
+
 // Summary is summary.json and the --json output.
 type Summary struct {
 	Start           Time    `json:"start"`
@@ -50,11 +64,17 @@ type Summary struct {
 	ChecksPerSecond float64 `json:"checks_per_second"`
 	// Availability is the share of the run during which both writes and
 	// reads were available (1 − union of all windows / elapsed).
-	Availability    float64                `json:"availability"`
-	LongestMS       int64                  `json:"longest_ms"`
-	TotalDowntimeMS int64                  `json:"total_downtime_ms"`
-	Series          map[Kind]SeriesSummary `json:"series"`
-	Windows         []Window               `json:"windows"`
+	Availability    float64 `json:"availability"`
+	LongestMS       int64   `json:"longest_ms"`
+	TotalDowntimeMS int64   `json:"total_downtime_ms"`
+	// Series totals each kind of check over every shard: a check of a
+	// cluster is one round over all its shards, failed when one of them
+	// failed; its downtime is the time some shard was down.
+	Series map[Kind]SeriesSummary `json:"series"`
+	// Shards totals each shard of a cluster-mode endpoint, in slot order;
+	// nil on one node.
+	Shards  []ShardSummary `json:"shards,omitempty"`
+	Windows []Window       `json:"windows"`
 	// DataLoss lists each time the read probe key was found missing while
 	// it should have been there: a finding of its own, whatever the
 	// windows say (a FLUSHALL loses data without an outage).
@@ -65,6 +85,16 @@ type Summary struct {
 // Findings says whether the run found anything wrong: an outage window or
 // lost data.
 func (s *Summary) Findings() bool { return len(s.Windows) > 0 || len(s.DataLoss) > 0 }
+
+// seriesKey names a series: its kind, and on a cluster its shard.
+type seriesKey struct {
+	kind  Kind
+	shard string
+}
+
+// rounds counts one kind's checks: on a cluster, one per round over every
+// shard, failed when a shard failed.
+type rounds struct{ checks, failed int }
 
 type seriesState struct {
 	checks, failed int
@@ -90,14 +120,41 @@ type recorder struct {
 	mu       sync.Mutex
 	start    time.Time
 	seq      int64
-	series   map[Kind]*seriesState
+	series   map[seriesKey]*seriesState
+	rounds   map[Kind]*rounds
+	shards   []ShardSummary // the cluster's shards (names, tags), in slot order
 	windows  []Window
 	changes  []Change
 	dataLoss []DataLoss
 }
 
 func newRecorder(cfg Config) *recorder {
-	return &recorder{cfg: cfg, series: map[Kind]*seriesState{Write: {}, Read: {}}}
+	return &recorder{cfg: cfg, series: map[seriesKey]*seriesState{{kind: Write}: {}, {kind: Read}: {}},
+		rounds: map[Kind]*rounds{Write: {}, Read: {}}}
+}
+
+// setShards makes the recorder one of a cluster: a write and a read series
+// per shard, named by name, instead of the one node's.
+func (r *recorder) setShards(shards []ShardSummary) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.shards = shards
+	r.series = map[seriesKey]*seriesState{}
+	for _, s := range shards {
+		for _, k := range []Kind{Write, Read} {
+			r.series[seriesKey{k, s.Shard}] = &seriesState{}
+		}
+	}
+}
+
+// round counts one check of a cluster: a round over every shard.
+func (r *recorder) round(kind Kind, failed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rounds[kind].checks++
+	if failed {
+		r.rounds[kind].failed++
+	}
 }
 
 func (r *recorder) begin() {
@@ -119,14 +176,26 @@ func ms(d time.Duration) *float64 {
 	return &v
 }
 
-// record takes one check.
+// record takes one check of a one-node series.
 func (r *recorder) record(kind Kind, start time.Time, lat time.Duration, ok bool, reason check.Reason, errText, ip string) {
+	r.mu.Lock()
+	r.rounds[kind].checks++
+	if !ok {
+		r.rounds[kind].failed++
+	}
+	r.mu.Unlock()
+	r.recordShard(kind, "", start, lat, ok, reason, errText, ip)
+}
+
+// recordShard takes one check of one series: on a cluster, of one shard
+// (the caller counts the round).
+func (r *recorder) recordShard(kind Kind, shard string, start time.Time, lat time.Duration, ok bool, reason check.Reason, errText, ip string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seq++
-	s := r.series[kind]
+	s := r.series[seriesKey{kind, shard}]
 	s.checks++
-	e := Event{Time: Time(start), Series: kind, Seq: r.seq, LatencyMS: ms(lat), IP: ip}
+	e := Event{Time: Time(start), Series: kind, Shard: shard, Seq: r.seq, LatencyMS: ms(lat), IP: ip}
 	if ok {
 		s.lastOK = start.Add(lat)
 	}
@@ -155,11 +224,11 @@ func (r *recorder) record(kind Kind, start time.Time, lat time.Duration, ok bool
 	default:
 		s.failed++
 		e.Reason, e.Error = reason, errText
-		if kind == Write && reason == check.ReasonTimeout && r.readsServedDuring(start, start.Add(lat)) {
+		if kind == Write && reason == check.ReasonTimeout && r.readsServedDuring(shard, start, start.Add(lat)) {
 			e.PausedWrites = true
 		}
 		if s.open == nil {
-			s.open = &Window{Kind: kind, start: start, Start: Time(start), reasons: map[check.Reason]bool{}}
+			s.open = &Window{Kind: kind, Shard: shard, start: start, Start: Time(start), reasons: map[check.Reason]bool{}}
 			s.pendingSince, s.pending, s.pendingN = start, map[check.Reason]int{}, 0
 			e.Type = EventDown
 		}
@@ -182,7 +251,7 @@ func (r *recorder) record(kind Kind, start time.Time, lat time.Duration, ok bool
 				return
 			}
 			since := w.Start
-			e = Event{Time: Time(start), Series: kind, Seq: r.seq, Type: EventStillDown, Since: &since, ChecksLost: w.ChecksLost,
+			e = Event{Time: Time(start), Series: kind, Shard: shard, Seq: r.seq, Type: EventStillDown, Since: &since, ChecksLost: w.ChecksLost,
 				Failed: s.pendingN, Counts: s.pending, Reason: reason, Error: errText, IP: ip}
 			s.pending, s.pendingN = map[check.Reason]int{}, 0
 		}
@@ -203,8 +272,8 @@ const ReasonPausedWrites check.Reason = "paused_writes"
 // just after the write was sent may have beaten a stall that began in
 // between. A read outage that ended inside the span is the tail of a full
 // stall (the write was sent into it), not a write pause.
-func (r *recorder) readsServedDuring(from, to time.Time) bool {
-	s := r.series[Read]
+func (r *recorder) readsServedDuring(shard string, from, to time.Time) bool {
+	s := r.series[seriesKey{Read, shard}]
 	return s.open == nil && s.lastOK.After(from.Add(r.cfg.Timeout/2)) && !s.lastOK.After(to) && !s.upAt.After(from)
 }
 
@@ -222,7 +291,7 @@ func (w *Window) addReason(reason check.Reason) bool {
 func (r *recorder) server(kind Kind, role, runID, ip string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.series[kind]
+	s := r.series[seriesKey{kind, ""}]
 	now := time.Now()
 	var changes []Change
 	for _, c := range []struct {
@@ -238,29 +307,48 @@ func (r *recorder) server(kind Kind, role, runID, ip string) {
 	if !first && len(changes) == 0 {
 		return
 	}
+	r.attach(kind, "", now, changes)
+	r.emit(Event{Time: Time(now), Series: kind, Type: EventServer, Role: role, RunID: runID, IP: ip, Changes: changes})
+}
+
+// attach lists changes seen by a series of shard at now under the windows
+// they fall in: the shard's open windows, and the series' own window just
+// closed (a change seen just after it is seen on the connection that ended
+// it).
+func (r *recorder) attach(kind Kind, shard string, now time.Time, changes []Change) {
 	r.changes = append(r.changes, changes...)
 	for _, k := range []Kind{Write, Read} {
-		if o := r.series[k].open; o != nil {
+		if o := r.series[seriesKey{k, shard}].open; o != nil {
 			o.Changes = append(o.Changes, changes...)
 		}
 	}
-	// A change a series sees just after its own window closed belongs to
-	// that window too: it is seen on the connection that ended it.
 	for i := len(r.windows) - 1; i >= 0 && now.Sub(r.windows[i].end) < 2*r.cfg.Timeout; i-- {
-		if r.windows[i].Kind == kind {
+		if r.windows[i].Kind == kind && r.windows[i].Shard == shard {
 			r.windows[i].Changes = append(r.windows[i].Changes, changes...)
 			break
 		}
 	}
-	r.emit(Event{Time: Time(now), Series: kind, Type: EventServer, Role: role, RunID: runID, IP: ip, Changes: changes})
 }
 
-// lost records the read probe key found missing, written at written.
-func (r *recorder) lost(at, written time.Time) {
+// primaryChanged records that another node now serves a shard of a
+// cluster as its primary (a failover, or a resharding that moved the
+// shard's first slot).
+func (r *recorder) primaryChanged(shard, from, to string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.dataLoss = append(r.dataLoss, DataLoss{Time: Time(at), KeyAgeMS: at.Sub(written).Milliseconds()})
-	r.emit(Event{Time: Time(at), Series: Read, Type: EventDataLoss})
+	now := time.Now()
+	changes := []Change{{Time: Time(now), Series: Write, Shard: shard, Field: ChangePrimary, From: from, To: to}}
+	r.attach(Write, shard, now, changes)
+	r.emit(Event{Time: Time(now), Series: Write, Shard: shard, Type: EventServer, Changes: changes})
+}
+
+// lost records the read probe key of shard (empty on one node) found
+// missing, written at written.
+func (r *recorder) lost(shard string, at, written time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dataLoss = append(r.dataLoss, DataLoss{Time: Time(at), Shard: shard, KeyAgeMS: at.Sub(written).Milliseconds()})
+	r.emit(Event{Time: Time(at), Series: Read, Shard: shard, Type: EventDataLoss})
 }
 
 // event emits a run-wide or series event that is no check.
@@ -288,12 +376,18 @@ type Status struct {
 func (r *recorder) status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := Status{Elapsed: time.Since(r.start), WriteUp: r.series[Write].open == nil, ReadUp: r.series[Read].open == nil,
-		DataLoss: len(r.dataLoss)}
-	for _, s := range r.series {
-		st.Checks += s.checks
+	st := Status{Elapsed: time.Since(r.start), WriteUp: true, ReadUp: true, DataLoss: len(r.dataLoss)}
+	for _, c := range r.rounds {
+		st.Checks += c.checks
+	}
+	for k, s := range r.series {
 		if s.open != nil {
 			st.OpenSince = max(st.OpenSince, time.Since(s.open.start))
+			if k.kind == Write {
+				st.WriteUp = false
+			} else {
+				st.ReadUp = false
+			}
 		}
 	}
 	for _, w := range r.windows {
@@ -309,7 +403,7 @@ func (r *recorder) summary() *Summary {
 	defer r.mu.Unlock()
 	end := time.Now()
 	windows := append([]Window{}, r.windows...)
-	for _, k := range []Kind{Write, Read} {
+	for _, k := range r.seriesKeys() {
 		if o := r.series[k].open; o != nil {
 			w := *o
 			w.end, w.End, w.Open = end, Time(end), true
@@ -325,24 +419,41 @@ func (r *recorder) summary() *Summary {
 		}
 		return windows[i].Kind == Write && windows[j].Kind == Read
 	})
+	total := func(kind Kind, shard *string, ss *SeriesSummary) {
+		var of []Window
+		for _, w := range windows {
+			if w.Kind == kind && (shard == nil || w.Shard == *shard) {
+				of = append(of, w)
+				ss.LongestMS = max(ss.LongestMS, w.DurationMS)
+			}
+		}
+		ss.Windows = len(of)
+		ss.TotalDowntimeMS = unionMS(of)
+		ss.Availability = availability(ss.TotalDowntimeMS, end.Sub(r.start))
+	}
 	elapsed := end.Sub(r.start)
 	sum := &Summary{Start: Time(r.start), End: Time(end), ElapsedMS: elapsed.Milliseconds(),
 		Series: map[Kind]SeriesSummary{}, Windows: windows, Changes: r.changes,
 		DataLoss: append([]DataLoss{}, r.dataLoss...)}
 	for _, k := range []Kind{Write, Read} {
-		s := r.series[k]
-		ss := SeriesSummary{Checks: s.checks, Failed: s.failed}
-		for _, w := range windows {
-			if w.Kind == k {
-				ss.Windows++
-				ss.TotalDowntimeMS += w.DurationMS
-				ss.LongestMS = max(ss.LongestMS, w.DurationMS)
+		ss := SeriesSummary{Checks: r.rounds[k].checks, Failed: r.rounds[k].failed}
+		total(k, nil, &ss)
+		sum.Series[k] = ss
+		sum.Checks += ss.Checks
+		sum.LongestMS = max(sum.LongestMS, ss.LongestMS)
+	}
+	for _, sh := range r.shards {
+		for _, k := range []Kind{Write, Read} {
+			st := r.series[seriesKey{k, sh.Shard}]
+			ss := SeriesSummary{Checks: st.checks, Failed: st.failed}
+			total(k, &sh.Shard, &ss)
+			if k == Write {
+				sh.Write = ss
+			} else {
+				sh.Read = ss
 			}
 		}
-		ss.Availability = availability(ss.TotalDowntimeMS, elapsed)
-		sum.Series[k] = ss
-		sum.Checks += s.checks
-		sum.LongestMS = max(sum.LongestMS, ss.LongestMS)
+		sum.Shards = append(sum.Shards, sh)
 	}
 	sum.TotalDowntimeMS = unionMS(windows)
 	sum.Availability = availability(sum.TotalDowntimeMS, elapsed)
@@ -355,6 +466,19 @@ func (r *recorder) summary() *Summary {
 		}
 	}
 	return sum
+}
+
+// seriesKeys lists the series in a stable order: per shard (slot order),
+// write before read.
+func (r *recorder) seriesKeys() []seriesKey {
+	if r.shards == nil {
+		return []seriesKey{{kind: Write}, {kind: Read}}
+	}
+	var ks []seriesKey
+	for _, s := range r.shards {
+		ks = append(ks, seriesKey{Write, s.Shard}, seriesKey{Read, s.Shard})
+	}
+	return ks
 }
 
 func availability(downMS int64, elapsed time.Duration) float64 {

@@ -191,46 +191,52 @@ type readKey struct {
 // the key again.
 const lossConfirm = time.Second
 
-// write writes (or renews) the key on the series' client and notes a
-// failure once, until a write succeeds again.
-func (k *readKey) write(ctx context.Context, s *series) {
+// keyStore is where a read probe key is written: a series' one node, or
+// the shard of a cluster the key hashes to.
+type keyStore interface {
+	// setKey writes the key, dropping the connection it failed on.
+	setKey(ctx context.Context, k *readKey) error
+	// note records an event about the key.
+	note(e Event)
+	// lost records the key found missing since since, written at written.
+	lost(since, written time.Time)
+	config() Config
+}
+
+// write writes (or renews) the key and notes a failure once, until a write
+// succeeds again.
+func (k *readKey) write(ctx context.Context, st keyStore) {
 	now := time.Now()
 	k.mu.Lock()
 	k.tried = now
 	k.mu.Unlock()
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.config().Timeout)
 	defer cancel()
-	c, _, err := s.conn.Get()
-	if err == nil {
-		err = c.Set(cctx, k.name, "redisha probe", k.ttl).Err()
-		if err != nil && costsConnection(check.Classify(err)) && s.kind == Write {
-			s.conn.Drop(c)
-		}
-	}
+	err := st.setKey(cctx, k)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err != nil {
 		if !k.failing {
 			k.failing = true
-			s.rec.event(Event{Series: s.kind, Type: EventKeyWriteFailed, Reason: check.Classify(err), Error: err.Error()})
+			st.note(Event{Type: EventKeyWriteFailed, Reason: check.Classify(err), Error: err.Error()})
 		}
 		return
 	}
 	k.written = now
 	if k.failing || k.lost {
-		s.rec.event(Event{Series: s.kind, Type: EventKeyWritten})
+		st.note(Event{Type: EventKeyWritten})
 	}
 	k.failing, k.lost, k.missingSince = false, false, time.Time{}
 }
 
 // renew rewrites the key every readKeyRenew, and sooner after a failed
 // write (at most once per SampleEvery).
-func (k *readKey) renew(ctx context.Context, s *series) {
+func (k *readKey) renew(ctx context.Context, st keyStore) {
 	k.mu.Lock()
-	due := time.Since(k.written) >= readKeyRenew && time.Since(k.tried) >= s.cfg.SampleEvery
+	due := time.Since(k.written) >= readKeyRenew && time.Since(k.tried) >= st.config().SampleEvery
 	k.mu.Unlock()
 	if due {
-		k.write(ctx, s)
+		k.write(ctx, st)
 	}
 }
 
@@ -246,7 +252,7 @@ func (k *readKey) found() {
 // missing for lossConfirm: lost data, recorded once, then written again,
 // at most once per SampleEvery while writes fail (a replica answers
 // READONLY to each).
-func (k *readKey) missing(ctx context.Context, s *series, at time.Time) {
+func (k *readKey) missing(ctx context.Context, st keyStore, at time.Time) {
 	k.mu.Lock()
 	expected := k.written.IsZero() || at.Sub(k.written) >= k.ttl
 	if !expected && k.missingSince.IsZero() {
@@ -257,15 +263,36 @@ func (k *readKey) missing(ctx context.Context, s *series, at time.Time) {
 	if lostNow {
 		k.lost = true
 	}
-	due := (expected || k.lost) && (!k.failing || time.Since(k.tried) >= s.cfg.SampleEvery)
+	due := (expected || k.lost) && (!k.failing || time.Since(k.tried) >= st.config().SampleEvery)
 	k.mu.Unlock()
 	if lostNow {
-		s.rec.lost(since, written)
+		st.lost(since, written)
 	}
 	if due {
-		k.write(ctx, s)
+		k.write(ctx, st)
 	}
 }
+
+// setKey, note, lost and config make a series the keyStore of its key.
+func (s *series) setKey(ctx context.Context, k *readKey) error {
+	c, _, err := s.conn.Get()
+	if err == nil {
+		err = c.Set(ctx, k.name, "redisha probe", k.ttl).Err()
+		if err != nil && costsConnection(check.Classify(err)) && s.kind == Write {
+			s.conn.Drop(c)
+		}
+	}
+	return err
+}
+
+func (s *series) note(e Event) {
+	e.Series = s.kind
+	s.rec.event(e)
+}
+
+func (s *series) lost(since, written time.Time) { s.rec.lost("", since, written) }
+
+func (s *series) config() Config { return s.cfg }
 
 // writeKey writes the key at start.
 func (s *series) writeKey(ctx context.Context) { s.key.write(ctx, s) }
