@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -65,6 +66,7 @@ func newCheckCmd(env Env) *cobra.Command {
 		count    int
 		interval time.Duration
 		asJSON   bool
+		cluster  string
 	)
 	cmd := &cobra.Command{
 		Use:   "check --addr HOST:PORT [flags]",
@@ -73,6 +75,9 @@ func newCheckCmd(env Env) *cobra.Command {
 GET, DEL (replica role: PING, GET of the heartbeat key). --count N runs N checks on one client
 (0: until Ctrl-C); --json prints one JSON object per check. After a failure a quick retry cannot fix
 (auth, noperm, maxclients, tls, cluster) the next check waits at least 250ms, whatever --interval says.
+A cluster-mode endpoint (--cluster auto, the Lambda's CLUSTER_MODE default, asks INFO cluster once per
+connection) is checked shard by shard, every shard's primary in parallel with keys of its own slot: healthy
+only when every shard is, each shard on a line of its own (in --json, "shards").
 Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 		Args: noArgs,
 	}
@@ -82,6 +87,7 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 	fs.IntVar(&count, "count", 1, "number of checks on one client (0: until Ctrl-C)")
 	fs.DurationVar(&interval, "interval", time.Second, "pause between checks when --count is not 1")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per check")
+	fs.StringVar(&cluster, "cluster", string(check.ClusterAuto), "`mode`: auto (INFO cluster once per connection), on (check every shard of a cluster) or off (one node), as the Lambda's CLUSTER_MODE")
 	intRange(fs, "count", 1, 1e9, "until Ctrl-C")
 	durationRange(fs, "interval", 0, 24*time.Hour, "")
 
@@ -94,7 +100,19 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 		if err != nil {
 			return err
 		}
-		k := check.NewChecker(func() (*redis.Client, error) { return redisconn.New(cfg) }, opts)
+		mode, err := check.ParseClusterMode(cluster)
+		if err != nil {
+			return usagef("--cluster: %w", err)
+		}
+		var k interface {
+			Check(context.Context) check.Result
+			Close() error
+		}
+		if mode == check.ClusterOff {
+			k = check.NewChecker(func() (*redis.Client, error) { return redisconn.New(cfg) }, opts)
+		} else if k, err = check.NewCluster(cfg, opts, mode); err != nil {
+			return conn.usageErr(err)
+		}
 		defer k.Close()
 
 		ctx := cmd.Context()
@@ -130,6 +148,9 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 				continue
 			}
 			fmt.Fprintln(env.Stdout, formatResult(cfg.Addr, r))
+			for _, sh := range r.Shards {
+				fmt.Fprintln(env.Stdout, formatShard(sh))
+			}
 			if cfg.TLS && r.Reason == check.ReasonTimeout && r.Step == check.StepPing && !hinted {
 				// A plain-text port never answers a TLS handshake: it looks
 				// exactly like a stalled server.
@@ -149,6 +170,20 @@ Exit 0 when every check was healthy, 1 when one was not, 2 on bad usage.`,
 // quick retry cannot fix: with at most two connections a check, under 10
 // new connections a second however small --interval is.
 const slowCheckPause = 250 * time.Millisecond
+
+// formatShard is the human form of one shard of a cluster's result, under
+// the result's line.
+func formatShard(s check.ShardResult) string {
+	line := fmt.Sprintf("  shard %s at %s", s.Slots, s.Node)
+	if s.Healthy {
+		line += fmt.Sprintf(" healthy role=%s", s.Role)
+		if s.HeartbeatAgeSeconds != nil {
+			line += fmt.Sprintf(" lag=%.3fs", *s.HeartbeatAgeSeconds)
+		}
+		return line
+	}
+	return line + fmt.Sprintf(" UNHEALTHY role=%s step=%s reason=%s error=%q", s.Role, s.Step, s.Reason, s.Error)
+}
 
 // formatResult is the one-line human form of a result.
 func formatResult(addr string, r check.Result) string {

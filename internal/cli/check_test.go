@@ -196,3 +196,30 @@ func serverConnections(t *testing.T, c *redis.Client) int64 {
 	t.Fatal("no total_connections_received in INFO stats")
 	return 0
 }
+
+// A cluster is checked shard by shard, as the Lambda checks it: one line a
+// shard, and the shard whose primary is gone named.
+func TestCheckCluster(t *testing.T) {
+	servers := redistest.StartCluster(t, 2, redisserver.Options{})
+	code, stdout, stderr := run(t, nil, "check", "--addr", servers[0].Addr, "--tls=false")
+	if code != ExitOK || !strings.Contains(stdout, "  shard 0-8191 at "+servers[0].Addr+" healthy role=primary") ||
+		!strings.Contains(stdout, "  shard 8192-16383 at "+servers[1].Addr+" healthy") {
+		t.Fatalf("exit %d:\n%s\n%s", code, stdout, stderr)
+	}
+	// off checks the one node named: its unique key may hash to the other
+	// shard (MOVED, reason cluster), which is what a one-node check of a
+	// cluster node finds.
+	if _, stdout, _ = run(t, nil, "check", "--addr", servers[0].Addr, "--tls=false", "--cluster", "off"); strings.Contains(stdout, "shard") {
+		t.Fatalf("--cluster off: %s", stdout)
+	}
+	servers[1].Kill()
+	code, stdout, _ = run(t, nil, "check", "--addr", servers[0].Addr, "--tls=false", "--cluster", "on", "--timeout", "500ms")
+	if code != ExitUnhealthy || !strings.Contains(stdout, "  shard 8192-16383 at "+servers[1].Addr+" UNHEALTHY") ||
+		!strings.Contains(stdout, "  shard 0-8191 at "+servers[0].Addr+" healthy") {
+		t.Fatalf("one shard down: exit %d:\n%s", code, stdout)
+	}
+	if code, _, stderr = run(t, nil, "check", "--addr", servers[0].Addr, "--tls=false", "--cluster", "sharded"); code != ExitUsage ||
+		!strings.Contains(stderr, "--cluster: ") {
+		t.Fatalf("--cluster sharded: exit %d: %s", code, stderr)
+	}
+}
