@@ -103,10 +103,15 @@ func (c *Cluster) Primary(shardIdx int) *Front {
 	return s.nodes[s.primary]
 }
 
-// Front is one node: a listener that forwards to its redis-server.
+// Front is one node: listeners that forward to its redis-server, one per
+// view. A view is a set of addresses the whole cluster is seen at: a client
+// that reached a node through view v is told of every node at its address in
+// v (CLUSTER SHARDS, SLOTS, NODES, MOVED), so two kinds of clients (the
+// applications and the region's observers, say) can be partitioned apart.
 type Front struct {
-	// Addr is the address the front listens on and the cluster names.
-	Addr string
+	// Addr is the address of view 0, Addrs those of every view.
+	Addr  string
+	Addrs []string
 	// ID is the node's cluster id (40 hex digits).
 	ID string
 
@@ -115,19 +120,21 @@ type Front struct {
 	shard   int
 
 	mu      sync.Mutex
-	ln      net.Listener
+	lns     []net.Listener
 	conns   map[net.Conn]*session
 	stopped bool
+	cut     []chan struct{} // per view: non-nil while cut, closed by Heal
 }
 
-// Serve starts a front for a new node of shard at listen (host:port),
-// forwarding to the redis-server at backend. The first node of a shard is
-// its primary until SetPrimary says otherwise.
-func (c *Cluster) Serve(shardIdx int, listen, backend string) (*Front, error) {
+// Serve starts a front for a new node of shard, listening at each view's
+// address (host:port), forwarding to the redis-server at backend. The first
+// node of a shard is its primary until SetPrimary says otherwise. Every
+// front of a cluster has the same number of views.
+func (c *Cluster) Serve(shardIdx int, backend string, listen ...string) (*Front, error) {
 	var id [20]byte
 	_, _ = rand.Read(id[:])
-	f := &Front{Addr: listen, ID: hex.EncodeToString(id[:]), backend: backend, cluster: c, shard: shardIdx,
-		conns: map[net.Conn]*session{}}
+	f := &Front{Addr: listen[0], Addrs: listen, ID: hex.EncodeToString(id[:]), backend: backend, cluster: c, shard: shardIdx,
+		conns: map[net.Conn]*session{}, cut: make([]chan struct{}, len(listen))}
 	if err := f.Start(); err != nil {
 		return nil, err
 	}
@@ -139,15 +146,52 @@ func (c *Cluster) Serve(shardIdx int, listen, backend string) (*Front, error) {
 
 // Start listens again after Stop (a node restarted).
 func (f *Front) Start() error {
-	ln, err := net.Listen("tcp", f.Addr)
-	if err != nil {
-		return fmt.Errorf("cluster front %s: %w", f.Addr, err)
+	var lns []net.Listener
+	for _, addr := range f.Addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return fmt.Errorf("cluster front %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
 	}
 	f.mu.Lock()
-	f.ln, f.stopped = ln, false
+	f.lns, f.stopped = lns, false
 	f.mu.Unlock()
-	go f.accept(ln)
+	for v, ln := range lns {
+		go f.accept(ln, v)
+	}
 	return nil
+}
+
+// Cut makes view v a partition: its connections, open or new, get no
+// answer (they time out); nothing is refused or reset. Heal ends it.
+func (f *Front) Cut(v int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cut[v] == nil {
+		f.cut[v] = make(chan struct{})
+	}
+}
+
+// Heal ends a Cut of view v.
+func (f *Front) Heal(v int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cut[v] != nil {
+		close(f.cut[v])
+		f.cut[v] = nil
+	}
+}
+
+// cutOf is the channel a connection of view v waits on while it is cut;
+// nil when it is not.
+func (f *Front) cutOf(v int) chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cut[v]
 }
 
 // Stop closes the listener and every connection: the node is gone (its
@@ -156,10 +200,10 @@ func (f *Front) Stop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stopped = true
-	if f.ln != nil {
-		_ = f.ln.Close()
-		f.ln = nil
+	for _, ln := range f.lns {
+		_ = ln.Close()
 	}
+	f.lns = nil
 	for c, s := range f.conns {
 		_ = c.Close()
 		s.close()
@@ -173,7 +217,7 @@ func (f *Front) Stopped() bool {
 	return f.stopped
 }
 
-func (f *Front) accept(ln net.Listener) {
+func (f *Front) accept(ln net.Listener, view int) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -185,7 +229,7 @@ func (f *Front) accept(ln net.Listener) {
 			_ = c.Close()
 			continue
 		}
-		s := &session{}
+		s := &session{view: view, done: make(chan struct{})}
 		f.conns[c] = s
 		f.mu.Unlock()
 		go f.serve(c, s)
@@ -194,6 +238,9 @@ func (f *Front) accept(ln net.Listener) {
 
 // session is one client connection's state.
 type session struct {
+	view     int
+	done     chan struct{} // closed when the connection ends
+	once     sync.Once
 	mu       sync.Mutex // guards be against Stop's close
 	be       net.Conn
 	beR      *bufio.Reader
@@ -203,6 +250,7 @@ type session struct {
 
 // close closes the connection to the node's redis-server.
 func (s *session) close() {
+	s.once.Do(func() { close(s.done) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.be != nil {
@@ -226,6 +274,13 @@ func (f *Front) serve(c net.Conn, s *session) {
 		}
 		if len(args) == 0 {
 			continue
+		}
+		if cut := f.cutOf(s.view); cut != nil {
+			select { // a partition: no answer until it heals
+			case <-cut:
+			case <-s.done:
+				return
+			}
 		}
 		reply, err := f.handle(s, raw, args)
 		if err != nil {
@@ -253,7 +308,7 @@ func (f *Front) handle(s *session, raw []byte, args []string) ([]byte, error) {
 		if err := f.ping(s); err != nil {
 			return nil, err
 		}
-		return f.clusterCommand(args[1:]), nil
+		return f.clusterCommand(args[1:], s.view), nil
 	case "READONLY", "READWRITE", "ASKING":
 		if err := f.ping(s); err != nil {
 			return nil, err
@@ -266,7 +321,7 @@ func (f *Front) handle(s *session, raw []byte, args []string) ([]byte, error) {
 			return errorReply("ERR SELECT is not allowed in cluster mode"), nil
 		}
 	}
-	if moved := f.redirect(name, args, s.readOnly, asking); moved != nil {
+	if moved := f.redirect(name, args, s.view, s.readOnly, asking); moved != nil {
 		return moved, nil
 	}
 	reply, err := f.forward(s, raw)
@@ -308,7 +363,7 @@ func (f *Front) ping(s *session) error {
 
 // redirect is the MOVED a cluster node answers for a key command it does not
 // serve; nil when it serves it (or the command has no key the table knows).
-func (f *Front) redirect(name string, args []string, readOnly, asking bool) []byte {
+func (f *Front) redirect(name string, args []string, view int, readOnly, asking bool) []byte {
 	keys, write := commandKeys(name, args)
 	if len(keys) == 0 {
 		return nil
@@ -331,7 +386,7 @@ func (f *Front) redirect(name string, args []string, readOnly, asking bool) []by
 			return nil
 		}
 	}
-	return errorReply("MOVED " + strconv.Itoa(slot) + " " + primary.Addr)
+	return errorReply("MOVED " + strconv.Itoa(slot) + " " + primary.Addrs[view])
 }
 
 func (c *Cluster) owner(slot int) *shard {
@@ -346,7 +401,7 @@ func (c *Cluster) owner(slot int) *shard {
 }
 
 // clusterCommand answers CLUSTER's subcommands from the cluster's layout.
-func (f *Front) clusterCommand(args []string) []byte {
+func (f *Front) clusterCommand(args []string, view int) []byte {
 	if len(args) == 0 {
 		return errorReply("ERR wrong number of arguments for 'cluster' command")
 	}
@@ -363,11 +418,11 @@ func (f *Front) clusterCommand(args []string) []byte {
 	case "INFO":
 		return bulk(f.cluster.info())
 	case "SLOTS":
-		return f.cluster.slots()
+		return f.cluster.slots(view)
 	case "SHARDS":
-		return f.cluster.shardsReply()
+		return f.cluster.shardsReply(view)
 	case "NODES":
-		return bulk(f.cluster.nodes(f))
+		return bulk(f.cluster.nodes(f, view))
 	}
 	return errorReply("ERR the drill's cluster front does not play CLUSTER " + strings.ToUpper(args[0]))
 }
@@ -392,19 +447,19 @@ func (s *shard) ordered() []*Front {
 	return out
 }
 
-func nodeHostPort(f *Front) (string, int) {
-	h, p, _ := net.SplitHostPort(f.Addr)
+func nodeHostPort(f *Front, view int) (string, int) {
+	h, p, _ := net.SplitHostPort(f.Addrs[view])
 	port, _ := strconv.Atoi(p)
 	return h, port
 }
 
-func (c *Cluster) slots() []byte {
+func (c *Cluster) slots(view int) []byte {
 	var ranges [][]byte
 	for _, s := range c.shards {
 		for _, r := range s.slots {
 			items := [][]byte{integer(r.Start), integer(r.End)}
 			for _, n := range s.ordered() {
-				h, p := nodeHostPort(n)
+				h, p := nodeHostPort(n, view)
 				items = append(items, array(bulk(h), integer(p), bulk(n.ID)))
 			}
 			ranges = append(ranges, array(items...))
@@ -413,7 +468,7 @@ func (c *Cluster) slots() []byte {
 	return array(ranges...)
 }
 
-func (c *Cluster) shardsReply() []byte {
+func (c *Cluster) shardsReply(view int) []byte {
 	var out [][]byte
 	for _, s := range c.shards {
 		var slots [][]byte
@@ -422,7 +477,7 @@ func (c *Cluster) shardsReply() []byte {
 		}
 		var nodes [][]byte
 		for i, n := range s.ordered() {
-			h, p := nodeHostPort(n)
+			h, p := nodeHostPort(n, view)
 			role, health := "replica", "online"
 			if i == 0 {
 				role = "master"
@@ -439,12 +494,12 @@ func (c *Cluster) shardsReply() []byte {
 	return array(out...)
 }
 
-func (c *Cluster) nodes(self *Front) string {
+func (c *Cluster) nodes(self *Front, view int) string {
 	var b strings.Builder
 	for _, s := range c.shards {
 		primary := s.nodes[s.primary]
 		for i, n := range s.ordered() {
-			h, p := nodeHostPort(n)
+			h, p := nodeHostPort(n, view)
 			flags, master := "master", "-"
 			if i > 0 {
 				flags, master = "slave", primary.ID

@@ -46,7 +46,7 @@ func startRegion(t *testing.T, shards int, upstream *region) *region {
 		r.servers = append(r.servers, [2]*redisserver.Server{primary, replica})
 		var fr [2]*clusterfront.Front
 		for j, s := range []*redisserver.Server{primary, replica} {
-			f, err := r.cluster.Serve(i, "127.0.0.1:"+strconv.Itoa(freePort(t)), s.Addr)
+			f, err := r.cluster.Serve(i, s.Addr, "127.0.0.1:"+strconv.Itoa(freePort(t)), "127.0.0.1:"+strconv.Itoa(freePort(t)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,5 +222,34 @@ func TestCheckerOverFronts(t *testing.T) {
 	}
 	if r = ka.Check(ctx); !r.Healthy || r.Shards[1].Node != a.fronts[1][1].Addr {
 		t.Fatalf("after the in-region failover: %+v", r)
+	}
+}
+
+// Each view names the cluster at its own addresses, and a cut view times
+// out while the others answer.
+func TestViewsAndCut(t *testing.T) {
+	a := startRegion(t, 2, nil)
+	ctx := context.Background()
+	f := a.fronts[0][0]
+	v1 := redis.NewClient(&redis.Options{Addr: f.Addrs[1], ReadTimeout: 300 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = v1.Close() })
+	slots, err := v1.ClusterSlots(ctx).Result()
+	if err != nil || len(slots) != 2 || slots[1].Nodes[0].Addr != a.fronts[1][0].Addrs[1] {
+		t.Fatalf("view 1's slots %+v %v", slots, err)
+	}
+	key := "{" + check.SlotTag(16000) + "}k"
+	if err := v1.Get(ctx, key).Err(); err == nil || err.Error() != "MOVED 16000 "+a.fronts[1][0].Addrs[1] {
+		t.Fatalf("view 1's MOVED: %v", err)
+	}
+	f.Cut(1)
+	if err := v1.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("cut view: %v, want a timeout", err)
+	}
+	if err := redistest.Admin(t, f.Addrs[0], "", "").Ping(ctx).Err(); err != nil {
+		t.Fatalf("view 0 while view 1 is cut: %v", err)
+	}
+	f.Heal(1)
+	if err := v1.Ping(ctx).Err(); err != nil {
+		t.Fatalf("healed view: %v", err)
 	}
 }
