@@ -124,7 +124,7 @@ func (c *cutConn) Write(b []byte) (int, error) {
 // regionOfIP names the region of the node at ip ("" when none is).
 func (t *Topology) regionOfIP(ip net.IP) string {
 	for _, r := range t.Regions {
-		for _, n := range r.Nodes {
+		for _, n := range r.nodes() {
 			if n.IP.Equal(ip) {
 				return r.Name
 			}

@@ -16,48 +16,80 @@ import (
 	// Imported for its go-redis logger setting: pool messages about dials
 	// to a dead node are the drill's normal case, not news.
 	_ "github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/sim/clusterfront"
 	"github.com/redisha/redisha/internal/sim/redisserver"
 )
 
-// Node is one redis-server process on its own loopback address.
+// Node is one redis-server process on its own loopback address; in a
+// sharded group, a cluster front on that address for a redis-server
+// elsewhere.
 type Node struct {
-	// Name is e.g. "a1".
+	// Name is e.g. "a1" (of a one-shard group) or "a2.1" (shard 2, node 1).
 	Name string
-	// IP is the node's loopback address; Addr is IP:port.
+	// IP is the node's loopback address; Addr is IP:port, where clients
+	// reach it (and, in a sharded group, are told of it).
 	IP   net.IP
 	Addr string
-	srv  *redisserver.Server
+	// Backend is where the node's redis-server listens: Addr, but for a
+	// sharded group's node, whose front forwards there. Replication dials
+	// it (a front does not carry a replication stream).
+	Backend string
+	srv     *redisserver.Server
+	front   *clusterfront.Front // sharded groups only
 }
 
 // PID is the node's process id (0 when stopped).
 func (n *Node) PID() int { return n.srv.PID() }
 
-// Region is one region's replication group: a primary node and a replica,
-// the name of its primary endpoint, and the path its observers take to it.
+// Region is one region's replication group: per shard a primary node and
+// a replica, the name of its primary endpoint (a sharded group's
+// configuration endpoint: shard 1's primary), and the path its observers
+// take to it.
 type Region struct {
 	// Name is "a" or "b".
 	Name string
 	// Endpoint is the DNS name of the group's primary endpoint.
 	Endpoint string
-	Nodes    [2]*Node
+	// Nodes are shard 1's nodes: every node of a one-shard group.
+	Nodes [2]*Node
+	// Shards are every shard's nodes, in slot order (Shards[0] holds Nodes).
+	Shards []*ShardNodes
 	// Observed is where the region's observers (its checker) connect: a
-	// path to the group's primary that a partition can cut.
+	// path to the group's primary (shard 1's) that a partition can cut. A
+	// sharded group names its nodes to a client that came this way at their
+	// observers' addresses, which the same partition cuts.
 	Observed *link
-
-	primary int // index in Nodes of the group's primary
+	// Cluster is the sharded group's cluster surface; nil for one shard.
+	Cluster *clusterfront.Cluster
 }
 
-// Topology is two regions on loopback joined as a Global Datastore: region
-// B's primary replicates from region A's over an inter-region link (a
-// toxiproxy that always leads to the datastore's primary, and that can be
-// broken). Its methods are safe for concurrent use.
+// ShardNodes are one shard's nodes in a region.
+type ShardNodes struct {
+	Nodes   [2]*Node
+	primary int // index in Nodes of the shard's primary
+	// link is the shard's inter-region replication path (set on both
+	// regions' shards alike: it leads to the datastore's primary of the
+	// shard).
+	link *link
+}
+
+// Topology is two regions on loopback joined as a Global Datastore: each of
+// region B's shard primaries replicates from region A's over an
+// inter-region link (a toxiproxy that always leads to the datastore's
+// primary of the shard, and that can be broken). Its methods are safe for
+// concurrent use.
+//
+// A sharded group (StartShardedTopology with more than one shard) is played
+// by clusterfront: each node a front (on the node's address, and on a second
+// address for the region's observers) for a standalone redis-server, so
+// REPLICAOF carries each shard across regions as a Global Datastore does.
 type Topology struct {
 	// Port is the port every node listens on (each on its own address),
 	// as every ElastiCache endpoint listens on the same port.
 	Port    int
 	Regions [2]*Region
-	// Link is the inter-region replication path; it leads to the primary
-	// region's primary node.
+	// Link is shard 1's inter-region replication path; it leads to the
+	// primary region's primary node of the shard.
 	Link *link
 	// OnEndpointMove is called when a region's primary endpoint moves to
 	// another node (an in-region failover), with the node's address.
@@ -74,6 +106,25 @@ type Topology struct {
 // nodeIPs are the nodes' loopback addresses: a1 a2 b1 b2.
 var nodeIPs = [2][2]string{{"127.0.0.21", "127.0.0.22"}, {"127.0.0.31", "127.0.0.32"}}
 
+// MaxShards is the most shards a drill's topology plays.
+const MaxShards = 8
+
+// shardIP is the address of a sharded group's node (region r, shard s,
+// node n) in a view: the applications' (127.0.s+1.x), the observers'
+// (127.0.s+101.x), or the redis-server behind the front (127.0.s+201.x),
+// with x as in nodeIPs.
+func shardIP(view, r, s, n int) string {
+	third := [3]int{1, 101, 201}[view] + s
+	return fmt.Sprintf("127.0.%d.%d", third, 21+10*r+n)
+}
+
+// Views of a sharded group's nodes.
+const (
+	viewApps = iota
+	viewObservers
+	viewBackend
+)
+
 // EndpointName is the DNS name of a region's primary endpoint.
 func EndpointName(region string) string {
 	return "master.redisha-" + region + ".cache.internal"
@@ -83,19 +134,47 @@ func EndpointName(region string) string {
 // and a replica notices a dead link in seconds.
 var nodeConfig = []string{"repl-diskless-sync-delay 0", "repl-timeout 5", "repl-ping-replica-period 1"}
 
-// StartTopology starts the four nodes and the links and waits until
-// replication is up everywhere. Close stops everything.
-func StartTopology(ctx context.Context) (*Topology, error) {
+// StartTopology starts the four nodes of one shard per region and the
+// links and waits until replication is up everywhere. Close stops
+// everything.
+func StartTopology(ctx context.Context) (*Topology, error) { return StartShardedTopology(ctx, 1) }
+
+// StartShardedTopology starts shards shards per region (one: the four plain
+// nodes of StartTopology; more: a cluster-mode group per region, played by
+// clusterfront) and waits until replication is up everywhere.
+func StartShardedTopology(ctx context.Context, shards int) (*Topology, error) {
+	if shards < 1 || shards > MaxShards {
+		return nil, fmt.Errorf("drill: %d shards: the drill plays 1 to %d", shards, MaxShards)
+	}
 	for attempt := 0; ; attempt++ {
-		t, err := startTopology(ctx)
+		t, err := startTopology(ctx, shards)
 		if err == nil || attempt == 4 || !strings.Contains(err.Error(), "in use") {
 			return t, err
 		}
 	}
 }
 
-func startTopology(ctx context.Context) (t *Topology, err error) {
-	port, err := freePortOnAll()
+// addrsOf are a topology's node addresses: each node's, in each view a
+// sharded group has.
+func addrsOf(shards int) []string {
+	if shards == 1 {
+		return []string{nodeIPs[0][0], nodeIPs[0][1], nodeIPs[1][0], nodeIPs[1][1]}
+	}
+	var out []string
+	for v := range 3 {
+		for r := range 2 {
+			for s := range shards {
+				for n := range 2 {
+					out = append(out, shardIP(v, r, s, n))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func startTopology(ctx context.Context, shards int) (t *Topology, err error) {
+	port, err := freePortOnAll(addrsOf(shards))
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +184,21 @@ func startTopology(ctx context.Context) (t *Topology, err error) {
 			t.Close()
 		}
 	}()
-	start := func(name, ip string, replicaOf string) (*Node, error) {
+	for i, name := range []string{"a", "b"} {
+		t.Regions[i] = &Region{Name: name, Endpoint: EndpointName(name)}
+		if shards > 1 {
+			t.Regions[i].Cluster = clusterfront.NewCluster(clusterfront.EvenSlots(shards))
+		}
+	}
+	// start starts node n of shard s of region r, replicating from
+	// replicaOf (empty: a primary).
+	start := func(r, s, n int, replicaOf string) (*Node, error) {
+		name := fmt.Sprintf("%s%d", t.Regions[r].Name, n+1)
+		ip := nodeIPs[r][n]
+		if shards > 1 {
+			name = fmt.Sprintf("%s%d.%d", t.Regions[r].Name, s+1, n+1)
+			ip = shardIP(viewBackend, r, s, n)
+		}
 		cfg := append([]string{}, nodeConfig...)
 		if replicaOf != "" {
 			h, p, _ := net.SplitHostPort(replicaOf)
@@ -115,63 +208,111 @@ func startTopology(ctx context.Context) (t *Topology, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", name, err)
 		}
-		return &Node{Name: name, IP: net.ParseIP(ip), Addr: srv.Addr, srv: srv}, nil
-	}
-	for i, name := range []string{"a", "b"} {
-		t.Regions[i] = &Region{Name: name, Endpoint: EndpointName(name)}
+		node := &Node{Name: name, IP: net.ParseIP(ip), Addr: srv.Addr, Backend: srv.Addr, srv: srv}
+		if shards > 1 {
+			p := strconv.Itoa(port)
+			apps, observers := shardIP(viewApps, r, s, n), shardIP(viewObservers, r, s, n)
+			if node.front, err = t.Regions[r].Cluster.Serve(s, srv.Addr, net.JoinHostPort(apps, p), net.JoinHostPort(observers, p)); err != nil {
+				srv.Kill()
+				return nil, fmt.Errorf("node %s: %w", name, err)
+			}
+			node.IP, node.Addr = net.ParseIP(apps), node.front.Addr
+		}
+		return node, nil
 	}
 	a, b := t.Regions[0], t.Regions[1]
-	if a.Nodes[0], err = start("a1", nodeIPs[0][0], ""); err != nil {
-		return t, err
-	}
-	if a.Nodes[1], err = start("a2", nodeIPs[0][1], a.Nodes[0].Addr); err != nil {
-		return t, err
-	}
-	if t.Link, err = newLink("inter-region", a.Nodes[0].Addr); err != nil {
-		return t, err
-	}
-	if b.Nodes[0], err = start("b1", nodeIPs[1][0], t.Link.Addr); err != nil {
-		return t, err
-	}
-	if b.Nodes[1], err = start("b2", nodeIPs[1][1], b.Nodes[0].Addr); err != nil {
-		return t, err
-	}
-	for _, r := range t.Regions {
-		if r.Observed, err = newLink("observers-"+r.Name, r.Nodes[0].Addr); err != nil {
+	for s := range shards {
+		sa, sb := &ShardNodes{}, &ShardNodes{}
+		a.Shards, b.Shards = append(a.Shards, sa), append(b.Shards, sb)
+		if sa.Nodes[0], err = start(0, s, 0, ""); err != nil {
+			return t, err
+		}
+		if sa.Nodes[1], err = start(0, s, 1, sa.Nodes[0].Backend); err != nil {
+			return t, err
+		}
+		l, err := newLink(fmt.Sprintf("inter-region-%d", s+1), sa.Nodes[0].Backend)
+		if err != nil {
+			return t, err
+		}
+		sa.link, sb.link = l, l
+		if sb.Nodes[0], err = start(1, s, 0, l.Addr); err != nil {
+			return t, err
+		}
+		if sb.Nodes[1], err = start(1, s, 1, sb.Nodes[0].Backend); err != nil {
 			return t, err
 		}
 	}
-	for _, n := range []*Node{a.Nodes[1], b.Nodes[0], b.Nodes[1]} {
-		if err := waitLinkUp(ctx, n.Addr, 15*time.Second); err != nil {
-			return t, fmt.Errorf("node %s: %w", n.Name, err)
+	t.Link = a.Shards[0].link
+	for _, r := range t.Regions {
+		r.Nodes = r.Shards[0].Nodes
+		upstream := r.Nodes[0].Addr
+		if shards > 1 {
+			upstream = r.Nodes[0].front.Addrs[viewObservers]
+		}
+		if r.Observed, err = newLink("observers-"+r.Name, upstream); err != nil {
+			return t, err
+		}
+	}
+	for s := range shards {
+		for _, n := range []*Node{a.Shards[s].Nodes[1], b.Shards[s].Nodes[0], b.Shards[s].Nodes[1]} {
+			if err := waitLinkUp(ctx, n.Backend, 15*time.Second); err != nil {
+				return t, fmt.Errorf("node %s: %w", n.Name, err)
+			}
 		}
 	}
 	return t, nil
 }
 
-// freePortOnAll finds a port free on every node address.
-func freePortOnAll() (int, error) {
+// freePortOnAll finds a port free on every address in ips.
+func freePortOnAll(ips []string) (int, error) {
 	for range 20 {
 		port, err := redisserver.FreePort()
 		if err != nil {
 			return 0, err
 		}
 		ok := true
-		for _, ips := range nodeIPs {
-			for _, ip := range ips {
-				l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
-				if err != nil {
-					ok = false
-					break
-				}
-				l.Close()
+		for _, ip := range ips {
+			l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+			if err != nil {
+				ok = false
+				break
 			}
+			l.Close()
 		}
 		if ok {
 			return port, nil
 		}
 	}
-	return 0, errors.New("no port free on every node address (127.0.0.21-22, 127.0.0.31-32)")
+	return 0, fmt.Errorf("no port free on every node address (%s … %s)", ips[0], ips[len(ips)-1])
+}
+
+// Sharded says whether the groups are cluster-mode (more than one shard).
+func (t *Topology) Sharded() bool { return t.Regions[0].Cluster != nil }
+
+// links are every shard's inter-region links.
+func (t *Topology) links() []*link {
+	var out []*link
+	for _, s := range t.Regions[0].Shards {
+		out = append(out, s.link)
+	}
+	return out
+}
+
+// nodes are every node of a region.
+func (r *Region) nodes() []*Node {
+	var out []*Node
+	for _, s := range r.Shards {
+		out = append(out, s.Nodes[0], s.Nodes[1])
+	}
+	return out
+}
+
+// kill stops a node's process (and its front: connections are refused).
+func (n *Node) kill() {
+	if n.front != nil {
+		n.front.Stop()
+	}
+	n.srv.Kill()
 }
 
 // Close stops every node by PID and every link.
@@ -180,17 +321,22 @@ func (t *Topology) Close() {
 		if r == nil {
 			continue
 		}
-		for _, n := range r.Nodes {
-			if n != nil {
-				_ = n.srv.Stop()
+		if r.Cluster != nil {
+			r.Cluster.Close()
+		}
+		for _, s := range r.Shards {
+			for _, n := range s.Nodes {
+				if n != nil {
+					_ = n.srv.Stop()
+				}
+			}
+			if r == t.Regions[0] && s.link != nil {
+				s.link.Close()
 			}
 		}
 		if r.Observed != nil {
 			r.Observed.Close()
 		}
-	}
-	if t.Link != nil {
-		t.Link.Close()
 	}
 }
 
@@ -212,20 +358,23 @@ func (t *Topology) index(region string) int {
 	return 0
 }
 
-// Primary is the region's primary node.
-func (t *Topology) Primary(region string) *Node {
+// Primary is the region's primary node (shard 1's).
+func (t *Topology) Primary(region string) *Node { return t.ShardPrimary(region, 0) }
+
+// ShardPrimary is the primary node of the region's shard (0-based).
+func (t *Topology) ShardPrimary(region string, shard int) *Node {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r := t.Region(region)
-	return r.Nodes[r.primary]
+	s := t.Region(region).Shards[shard]
+	return s.Nodes[s.primary]
 }
 
-// Replica is the region's replica node.
+// Replica is the region's replica node (shard 1's).
 func (t *Topology) Replica(region string) *Node {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r := t.Region(region)
-	return r.Nodes[1-r.primary]
+	s := t.Region(region).Shards[0]
+	return s.Nodes[1-s.primary]
 }
 
 // PrimaryRegion is the region whose member is the datastore's PRIMARY.
@@ -238,16 +387,17 @@ func (t *Topology) PrimaryRegion() string {
 // StopRegion kills every node of the region (a region lost).
 func (t *Topology) StopRegion(region string) {
 	t.setDown(region, true)
-	for _, n := range t.Region(region).Nodes {
-		n.srv.Kill()
+	for _, n := range t.Region(region).nodes() {
+		n.kill()
 	}
 }
 
 // StallRegion stops every node of the region with SIGSTOP: sockets stay
-// open and nothing answers.
+// open and nothing answers (a sharded group's fronts wait on their
+// redis-servers, so they answer nothing either).
 func (t *Topology) StallRegion(region string) error {
 	t.setDown(region, true)
-	for _, n := range t.Region(region).Nodes {
+	for _, n := range t.Region(region).nodes() {
 		if err := n.srv.Pause(); err != nil {
 			return fmt.Errorf("stall %s: %w", n.Name, err)
 		}
@@ -255,23 +405,33 @@ func (t *Topology) StallRegion(region string) error {
 	return nil
 }
 
-// ResumeRegion continues a stalled region. demote re-points its primary to
-// the datastore's primary when the region lost that role while stalled;
-// without it, the region's primary is still a master (AWS documents the
-// demotion only for an old primary it could reach).
+// ResumeRegion continues a stalled region. demote re-points its primaries
+// to the datastore's primaries when the region lost that role while
+// stalled; without it, the region's primaries are still masters (AWS
+// documents the demotion only for an old primary it could reach).
 func (t *Topology) ResumeRegion(ctx context.Context, region string, demote bool) error {
-	for _, n := range t.Region(region).Nodes {
+	r := t.Region(region)
+	for _, n := range r.nodes() {
 		if err := n.srv.Resume(); err != nil {
 			return fmt.Errorf("resume %s: %w", n.Name, err)
 		}
 	}
 	t.mu.Lock()
 	idx := t.index(region)
-	upstream, primary := t.upstreamOf(idx), t.Regions[idx].Nodes[t.Regions[idx].primary]
+	global := idx == t.global
+	var primaries []*Node
+	for _, s := range r.Shards {
+		primaries = append(primaries, s.Nodes[s.primary])
+	}
 	t.mu.Unlock()
 	t.setDown(region, false)
-	if demote && upstream != "" {
-		return replicaOf(ctx, primary.Addr, upstream)
+	if !demote || global {
+		return nil
+	}
+	for i, p := range primaries {
+		if err := replicaOf(ctx, p.Backend, r.Shards[i].link.Addr); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -282,106 +442,173 @@ func (t *Topology) setDown(region string, down bool) {
 	t.down[t.index(region)] = down
 }
 
-// CrashPrimary kills the region's primary node only.
-func (t *Topology) CrashPrimary(region string) *Node {
-	n := t.Primary(region)
-	n.srv.Kill()
+// CrashPrimary kills the region's primary node only (shard 1's).
+func (t *Topology) CrashPrimary(region string) *Node { return t.CrashShardPrimary(region, 0) }
+
+// CrashShardPrimary kills the primary node of the region's shard only.
+func (t *Topology) CrashShardPrimary(region string, shard int) *Node {
+	n := t.ShardPrimary(region, shard)
+	n.kill()
 	return n
 }
 
-// BreakLink cuts the inter-region replication link; HealLink restores it.
-func (t *Topology) BreakLink() error { return t.Link.Cut() }
-
-// HealLink restores the inter-region replication link.
-func (t *Topology) HealLink() error { return t.Link.Heal() }
-
-// PartitionObservers cuts the path between the region's observers and its
-// primary; the primary itself, replication and applications are unaffected.
-func (t *Topology) PartitionObservers(region string) error { return t.Region(region).Observed.Cut() }
-
-// HealObservers restores the observers' path.
-func (t *Topology) HealObservers(region string) error { return t.Region(region).Observed.Heal() }
-
-// upstreamOf is where a region's primary replicates from: nothing for the
-// datastore's primary region, the inter-region link for the other.
-func (t *Topology) upstreamOf(regionIdx int) string {
-	if regionIdx == t.global {
-		return ""
-	}
-	return t.Link.Addr
-}
-
-// FailoverInRegion promotes the region's replica to the group's primary,
-// as ElastiCache's Multi-AZ automatic failover does: the endpoint moves to
-// it, the observers' path and (for the primary region) the inter-region
-// link follow, and the old primary, when it answers, becomes its replica.
-func (t *Topology) FailoverInRegion(ctx context.Context, region string) error {
-	t.mu.Lock()
-	idx := t.index(region)
-	r := t.Regions[idx]
-	old, next := r.Nodes[r.primary], r.Nodes[1-r.primary]
-	r.primary = 1 - r.primary
-	upstream := t.upstreamOf(idx)
-	global := idx == t.global
-	t.mu.Unlock()
-
-	if err := replicaOf(ctx, next.Addr, upstream); err != nil {
-		return fmt.Errorf("promote %s: %w", next.Name, err)
-	}
-	if err := r.Observed.Retarget(next.Addr); err != nil {
-		return err
-	}
-	if global {
-		if err := t.Link.Retarget(next.Addr); err != nil {
+// BreakLink cuts the inter-region replication links (every shard's).
+func (t *Topology) BreakLink() error {
+	for _, l := range t.links() {
+		if err := l.Cut(); err != nil {
 			return err
 		}
 	}
-	if t.OnEndpointMove != nil {
+	return nil
+}
+
+// HealLink restores the inter-region replication links.
+func (t *Topology) HealLink() error {
+	for _, l := range t.links() {
+		if err := l.Heal(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PartitionObservers cuts the path between the region's observers and its
+// nodes; the nodes themselves, replication and applications are unaffected.
+func (t *Topology) PartitionObservers(region string) error {
+	r := t.Region(region)
+	if r.Cluster != nil {
+		for _, n := range r.nodes() {
+			n.front.Cut(viewObservers)
+		}
+	}
+	return r.Observed.Cut()
+}
+
+// HealObservers restores the observers' path.
+func (t *Topology) HealObservers(region string) error {
+	r := t.Region(region)
+	if r.Cluster != nil {
+		for _, n := range r.nodes() {
+			n.front.Heal(viewObservers)
+		}
+	}
+	return r.Observed.Heal()
+}
+
+// upstreamOf is where a region's primary of shard replicates from: nothing
+// for the datastore's primary region, the shard's inter-region link for
+// the other.
+func (t *Topology) upstreamOf(regionIdx, shard int) string {
+	if regionIdx == t.global {
+		return ""
+	}
+	return t.Regions[regionIdx].Shards[shard].link.Addr
+}
+
+// FailoverInRegion promotes the region's replica of shard 1 to its primary
+// (every shard of a one-shard group).
+func (t *Topology) FailoverInRegion(ctx context.Context, region string) error {
+	return t.FailoverShardInRegion(ctx, region, 0)
+}
+
+// FailoverShardInRegion promotes the replica of the region's shard to the
+// shard's primary, as ElastiCache's Multi-AZ automatic failover does: the
+// cluster names it (a sharded group), the endpoint moves to it (shard 1's),
+// the observers' path and (for the primary region) the shard's
+// inter-region link follow, the other region's primary of the shard
+// replicates from it, and the old primary, when it answers, becomes its
+// replica.
+func (t *Topology) FailoverShardInRegion(ctx context.Context, region string, shard int) error {
+	t.mu.Lock()
+	idx := t.index(region)
+	r := t.Regions[idx]
+	s := r.Shards[shard]
+	old, next := s.Nodes[s.primary], s.Nodes[1-s.primary]
+	s.primary = 1 - s.primary
+	nextIdx := s.primary
+	upstream := t.upstreamOf(idx, shard)
+	global := idx == t.global
+	t.mu.Unlock()
+
+	if err := replicaOf(ctx, next.Backend, upstream); err != nil {
+		return fmt.Errorf("promote %s: %w", next.Name, err)
+	}
+	if r.Cluster != nil {
+		r.Cluster.SetPrimary(shard, nextIdx)
+	}
+	if shard == 0 {
+		target := next.Addr
+		if r.Cluster != nil {
+			target = next.front.Addrs[viewObservers]
+		}
+		if err := r.Observed.Retarget(target); err != nil {
+			return err
+		}
+	}
+	if global {
+		if err := s.link.Retarget(next.Backend); err != nil {
+			return err
+		}
+	}
+	if shard == 0 && t.OnEndpointMove != nil {
 		t.OnEndpointMove(region, next.IP)
 	}
-	_ = replicaOf(ctx, old.Addr, next.Addr) // a dead old primary is re-pointed when it returns
+	_ = replicaOf(ctx, old.Backend, next.Backend) // a dead old primary is re-pointed when it returns
 	return nil
 }
 
 // FailoverGlobal makes region the datastore's primary, as
-// FailoverGlobalReplicationGroup does once complete: its primary node stops
-// replicating and takes writes, the inter-region link leads to it, and the
-// other region's primary, when it answers, replicates from it.
+// FailoverGlobalReplicationGroup does once complete: its primary nodes stop
+// replicating and take writes, the inter-region links lead to them, and the
+// other region's primaries, when they answer, replicate from them.
 func (t *Topology) FailoverGlobal(ctx context.Context, region string) error {
 	t.mu.Lock()
 	idx := t.index(region)
 	t.global = idx
 	r, other := t.Regions[idx], t.Regions[1-idx]
-	next, old := r.Nodes[r.primary], other.Nodes[other.primary]
+	var next, old []*Node
+	for i := range r.Shards {
+		next = append(next, r.Shards[i].Nodes[r.Shards[i].primary])
+		old = append(old, other.Shards[i].Nodes[other.Shards[i].primary])
+	}
 	oldDown := t.down[1-idx]
 	t.mu.Unlock()
-	if err := replicaOf(ctx, next.Addr, ""); err != nil {
-		return fmt.Errorf("promote %s: %w", next.Name, err)
-	}
-	if err := t.Link.Retarget(next.Addr); err != nil {
-		return err
-	}
-	if !oldDown {
-		// The old primary stops accepting writes; a region the control plane
-		// cannot reach is left as it was (its return decides).
-		_ = replicaOf(ctx, old.Addr, t.Link.Addr)
+	for i := range next {
+		if err := replicaOf(ctx, next[i].Backend, ""); err != nil {
+			return fmt.Errorf("promote %s: %w", next[i].Name, err)
+		}
+		l := r.Shards[i].link
+		if err := l.Retarget(next[i].Backend); err != nil {
+			return err
+		}
+		if !oldDown {
+			// The old primary stops accepting writes; a region the control
+			// plane cannot reach is left as it was (its return decides).
+			_ = replicaOf(ctx, old[i].Backend, l.Addr)
+		}
 	}
 	return nil
 }
 
 // RestoreRegion brings a stopped region back and re-points it to the
-// current roles: its primary replicates from the datastore's primary when
-// the region is no longer the primary region (unless demote is false: then
-// it comes back a master, as an old primary the control plane never
-// reached might), its replica from its primary.
+// current roles: its primaries replicate from the datastore's primaries
+// when the region is no longer the primary region (unless demote is false:
+// then they come back masters, as an old primary the control plane never
+// reached might), its replicas from their primaries.
 func (t *Topology) RestoreRegion(ctx context.Context, region string, demote bool) error {
 	t.mu.Lock()
 	idx := t.index(region)
 	r := t.Regions[idx]
-	upstream := t.upstreamOf(idx)
-	primary, replica := r.Nodes[r.primary], r.Nodes[1-r.primary]
+	type pair struct {
+		primary, replica *Node
+		upstream         string
+	}
+	var pairs []pair
+	for i, s := range r.Shards {
+		pairs = append(pairs, pair{s.Nodes[s.primary], s.Nodes[1-s.primary], t.upstreamOf(idx, i)})
+	}
 	t.mu.Unlock()
-	for _, n := range r.Nodes {
+	for _, n := range r.nodes() {
 		if n.PID() == 0 {
 			if err := n.srv.Restart(); err != nil {
 				return fmt.Errorf("restart %s: %w", n.Name, err)
@@ -389,15 +616,26 @@ func (t *Topology) RestoreRegion(ctx context.Context, region string, demote bool
 		} else {
 			_ = n.srv.Resume()
 		}
+		if n.front != nil && n.front.Stopped() {
+			if err := n.front.Start(); err != nil {
+				return err
+			}
+		}
 	}
 	t.setDown(region, false)
-	if !demote {
-		upstream = ""
+	for _, p := range pairs {
+		upstream := p.upstream
+		if !demote {
+			upstream = ""
+		}
+		if err := replicaOf(ctx, p.primary.Backend, upstream); err != nil {
+			return err
+		}
+		if err := replicaOf(ctx, p.replica.Backend, p.primary.Backend); err != nil {
+			return err
+		}
 	}
-	if err := replicaOf(ctx, primary.Addr, upstream); err != nil {
-		return err
-	}
-	return replicaOf(ctx, replica.Addr, primary.Addr)
+	return nil
 }
 
 // replicaOf runs REPLICAOF on addr: NO ONE when upstream is empty.
@@ -468,6 +706,13 @@ func waitLinkUp(ctx context.Context, addr string, timeout time.Duration) error {
 	}
 }
 
-// SlowLink delays the inter-region replication stream by d (wall time), so
+// SlowLink delays the inter-region replication streams by d (wall time), so
 // the secondary lags by d; 0 removes the delay.
-func (t *Topology) SlowLink(d time.Duration) error { return t.Link.Delay(d) }
+func (t *Topology) SlowLink(d time.Duration) error {
+	for _, l := range t.links() {
+		if err := l.Delay(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
