@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,9 @@ type Region struct {
 	Observed *link
 	// Cluster is the sharded group's cluster surface; nil for one shard.
 	Cluster *clusterfront.Cluster
+	// ConfigEndpoint is the sharded group's configuration endpoint (at the
+	// region's address and Topology.Port): it leads to a live node.
+	ConfigEndpoint *clusterfront.Front
 }
 
 // ShardNodes are one shard's nodes in a region.
@@ -109,13 +113,15 @@ var nodeIPs = [2][2]string{{"127.0.0.21", "127.0.0.22"}, {"127.0.0.31", "127.0.0
 // MaxShards is the most shards a drill's topology plays.
 const MaxShards = 8
 
-// shardIP is the address of a sharded group's node (region r, shard s,
-// node n) in a view: the applications' (127.0.s+1.x), the observers'
-// (127.0.s+101.x), or the redis-server behind the front (127.0.s+201.x),
-// with x as in nodeIPs.
-func shardIP(view, r, s, n int) string {
-	third := [3]int{1, 101, 201}[view] + s
-	return fmt.Sprintf("127.0.%d.%d", third, 21+10*r+n)
+// shardIP is the address of a sharded group's nodes in region r, in a
+// view: the applications' (127.0.1.x), the observers' (127.0.101.x), or the
+// redis-servers behind the fronts (127.0.201.x), x 21 for region a and 31
+// for b. Each node has a port of its own, the same in both regions and
+// every view: client.NewCluster, as go-redis, reaches a node the cluster
+// names by a loopback address at the name it was given (redis.internal)
+// and the node's port, so on loopback a node is told apart by its port.
+func shardIP(view, r int) string {
+	return fmt.Sprintf("127.0.%d.%d", [3]int{1, 101, 201}[view], 21+10*r)
 }
 
 // Views of a sharded group's nodes.
@@ -163,22 +169,26 @@ func addrsOf(shards int) []string {
 	var out []string
 	for v := range 3 {
 		for r := range 2 {
-			for s := range shards {
-				for n := range 2 {
-					out = append(out, shardIP(v, r, s, n))
-				}
-			}
+			out = append(out, shardIP(v, r))
 		}
 	}
 	return out
 }
 
 func startTopology(ctx context.Context, shards int) (t *Topology, err error) {
-	port, err := freePortOnAll(addrsOf(shards))
-	if err != nil {
-		return nil, err
+	// One port for every node of a one-shard group (each on its own
+	// address); a sharded group's configuration endpoint, then each node,
+	// a port of its own.
+	ports := make([]int, 1)
+	if shards > 1 {
+		ports = make([]int, 1+2*shards)
 	}
-	t = &Topology{Port: port}
+	for i := range ports {
+		if ports[i], err = freePortOnAll(addrsOf(shards), ports[:i]); err != nil {
+			return nil, err
+		}
+	}
+	t = &Topology{Port: ports[0]}
 	defer func() {
 		if err != nil {
 			t.Close()
@@ -193,11 +203,9 @@ func startTopology(ctx context.Context, shards int) (t *Topology, err error) {
 	// start starts node n of shard s of region r, replicating from
 	// replicaOf (empty: a primary).
 	start := func(r, s, n int, replicaOf string) (*Node, error) {
-		name := fmt.Sprintf("%s%d", t.Regions[r].Name, n+1)
-		ip := nodeIPs[r][n]
+		name, ip, port := fmt.Sprintf("%s%d", t.Regions[r].Name, n+1), nodeIPs[r][n], ports[0]
 		if shards > 1 {
-			name = fmt.Sprintf("%s%d.%d", t.Regions[r].Name, s+1, n+1)
-			ip = shardIP(viewBackend, r, s, n)
+			name, ip, port = fmt.Sprintf("%s%d.%d", t.Regions[r].Name, s+1, n+1), shardIP(viewBackend, r), ports[1+2*s+n]
 		}
 		cfg := append([]string{}, nodeConfig...)
 		if replicaOf != "" {
@@ -211,7 +219,7 @@ func startTopology(ctx context.Context, shards int) (t *Topology, err error) {
 		node := &Node{Name: name, IP: net.ParseIP(ip), Addr: srv.Addr, Backend: srv.Addr, srv: srv}
 		if shards > 1 {
 			p := strconv.Itoa(port)
-			apps, observers := shardIP(viewApps, r, s, n), shardIP(viewObservers, r, s, n)
+			apps, observers := shardIP(viewApps, r), shardIP(viewObservers, r)
 			if node.front, err = t.Regions[r].Cluster.Serve(s, srv.Addr, net.JoinHostPort(apps, p), net.JoinHostPort(observers, p)); err != nil {
 				srv.Kill()
 				return nil, fmt.Errorf("node %s: %w", name, err)
@@ -243,11 +251,16 @@ func startTopology(ctx context.Context, shards int) (t *Topology, err error) {
 		}
 	}
 	t.Link = a.Shards[0].link
-	for _, r := range t.Regions {
+	for i, r := range t.Regions {
 		r.Nodes = r.Shards[0].Nodes
 		upstream := r.Nodes[0].Addr
 		if shards > 1 {
-			upstream = r.Nodes[0].front.Addrs[viewObservers]
+			p := strconv.Itoa(ports[0])
+			if r.ConfigEndpoint, err = r.Cluster.ServeEndpoint(net.JoinHostPort(shardIP(viewApps, i), p),
+				net.JoinHostPort(shardIP(viewObservers, i), p)); err != nil {
+				return t, err
+			}
+			upstream = r.ConfigEndpoint.Addrs[viewObservers]
 		}
 		if r.Observed, err = newLink("observers-"+r.Name, upstream); err != nil {
 			return t, err
@@ -263,14 +276,15 @@ func startTopology(ctx context.Context, shards int) (t *Topology, err error) {
 	return t, nil
 }
 
-// freePortOnAll finds a port free on every address in ips.
-func freePortOnAll(ips []string) (int, error) {
+// freePortOnAll finds a port free on every address in ips, other than
+// taken.
+func freePortOnAll(ips []string, taken []int) (int, error) {
 	for range 20 {
 		port, err := redisserver.FreePort()
 		if err != nil {
 			return 0, err
 		}
-		ok := true
+		ok := !slices.Contains(taken, port)
 		for _, ip := range ips {
 			l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 			if err != nil {
@@ -387,7 +401,11 @@ func (t *Topology) PrimaryRegion() string {
 // StopRegion kills every node of the region (a region lost).
 func (t *Topology) StopRegion(region string) {
 	t.setDown(region, true)
-	for _, n := range t.Region(region).nodes() {
+	r := t.Region(region)
+	if r.ConfigEndpoint != nil {
+		r.ConfigEndpoint.Stop()
+	}
+	for _, n := range r.nodes() {
 		n.kill()
 	}
 }
@@ -536,12 +554,8 @@ func (t *Topology) FailoverShardInRegion(ctx context.Context, region string, sha
 	if r.Cluster != nil {
 		r.Cluster.SetPrimary(shard, nextIdx)
 	}
-	if shard == 0 {
-		target := next.Addr
-		if r.Cluster != nil {
-			target = next.front.Addrs[viewObservers]
-		}
-		if err := r.Observed.Retarget(target); err != nil {
+	if shard == 0 && r.Cluster == nil {
+		if err := r.Observed.Retarget(next.Addr); err != nil {
 			return err
 		}
 	}
@@ -550,7 +564,7 @@ func (t *Topology) FailoverShardInRegion(ctx context.Context, region string, sha
 			return err
 		}
 	}
-	if shard == 0 && t.OnEndpointMove != nil {
+	if shard == 0 && r.Cluster == nil && t.OnEndpointMove != nil {
 		t.OnEndpointMove(region, next.IP)
 	}
 	_ = replicaOf(ctx, old.Backend, next.Backend) // a dead old primary is re-pointed when it returns
@@ -620,6 +634,11 @@ func (t *Topology) RestoreRegion(ctx context.Context, region string, demote bool
 			if err := n.front.Start(); err != nil {
 				return err
 			}
+		}
+	}
+	if r.ConfigEndpoint != nil && r.ConfigEndpoint.Stopped() {
+		if err := r.ConfigEndpoint.Start(); err != nil {
+			return err
 		}
 	}
 	t.setDown(region, false)

@@ -67,8 +67,9 @@ func EvenSlots(n int) [][]SlotRange {
 // its nodes (Fronts) and which of them is the primary. Its methods are safe
 // for concurrent use.
 type Cluster struct {
-	mu     sync.Mutex
-	shards []*shard
+	mu        sync.Mutex
+	shards    []*shard
+	endpoints []*Front
 }
 
 type shard struct {
@@ -115,9 +116,9 @@ type Front struct {
 	// ID is the node's cluster id (40 hex digits).
 	ID string
 
-	backend string
+	backend func() string // where the node's redis-server is
 	cluster *Cluster
-	shard   int
+	shard   int // -1: the configuration endpoint, no node
 
 	mu      sync.Mutex
 	lns     []net.Listener
@@ -133,13 +134,42 @@ type Front struct {
 func (c *Cluster) Serve(shardIdx int, backend string, listen ...string) (*Front, error) {
 	var id [20]byte
 	_, _ = rand.Read(id[:])
-	f := &Front{Addr: listen[0], Addrs: listen, ID: hex.EncodeToString(id[:]), backend: backend, cluster: c, shard: shardIdx,
-		conns: map[net.Conn]*session{}, cut: make([]chan struct{}, len(listen))}
+	f := &Front{Addr: listen[0], Addrs: listen, ID: hex.EncodeToString(id[:]), backend: func() string { return backend },
+		cluster: c, shard: shardIdx, conns: map[net.Conn]*session{}, cut: make([]chan struct{}, len(listen))}
 	if err := f.Start(); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	c.shards[shardIdx].nodes = append(c.shards[shardIdx].nodes, f)
+	c.mu.Unlock()
+	return f, nil
+}
+
+// ServeEndpoint starts the group's configuration endpoint at each view's
+// address: not a node (the cluster does not name it), a way in that always
+// leads to a live one, as ElastiCache's configuration endpoint resolves to
+// a node that answers. A connection is forwarded to the redis-server of
+// the first shard's primary when it was made (alive unless every node is
+// gone); the cluster surface is answered as any node answers it, and every
+// key command is redirected (MOVED) to the shard that serves it.
+func (c *Cluster) ServeEndpoint(listen ...string) (*Front, error) {
+	f := &Front{Addr: listen[0], Addrs: listen, ID: strings.Repeat("0", 40), cluster: c, shard: -1,
+		conns: map[net.Conn]*session{}, cut: make([]chan struct{}, len(listen))}
+	f.backend = func() string {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, s := range c.shards {
+			if p := s.nodes[s.primary]; !p.Stopped() {
+				return p.backend()
+			}
+		}
+		return c.shards[0].nodes[c.shards[0].primary].backend()
+	}
+	if err := f.Start(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.endpoints = append(c.endpoints, f)
 	c.mu.Unlock()
 	return f, nil
 }
@@ -339,7 +369,7 @@ func (f *Front) handle(s *session, raw []byte, args []string) ([]byte, error) {
 func (f *Front) forward(s *session, raw []byte) ([]byte, error) {
 	s.mu.Lock()
 	if s.be == nil {
-		be, err := net.DialTimeout("tcp", f.backend, 2*time.Second)
+		be, err := net.DialTimeout("tcp", f.backend(), 2*time.Second)
 		if err != nil {
 			s.mu.Unlock()
 			return nil, err
@@ -381,7 +411,7 @@ func (f *Front) redirect(name string, args []string, view int, readOnly, asking 
 		return errorReply("CLUSTERDOWN Hash slot not served")
 	}
 	primary := owner.nodes[owner.primary]
-	if owner == f.cluster.shards[f.shard] {
+	if f.shard >= 0 && owner == f.cluster.shards[f.shard] {
 		if primary == f || asking || (readOnly && !write) {
 			return nil
 		}
@@ -525,7 +555,7 @@ func (c *Cluster) nodes(self *Front, view int) string {
 // Close stops every front of the cluster.
 func (c *Cluster) Close() {
 	c.mu.Lock()
-	var all []*Front
+	all := append([]*Front(nil), c.endpoints...)
 	for _, s := range c.shards {
 		all = append(all, s.nodes...)
 	}
