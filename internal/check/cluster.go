@@ -160,6 +160,9 @@ type ShardResult struct {
 	// next round of the same check.
 	shard   Shard
 	tagSlot int
+	// heartbeatWritten is when this check wrote the shard's heartbeat
+	// (zero when it wrote none).
+	heartbeatWritten time.Time
 }
 
 // Owns reports whether the shard checked serves slot: its result is the
@@ -454,6 +457,7 @@ func (k *ClusterChecker) checkShard(ctx context.Context, o Options, s Shard, hb 
 	sr.Healthy, sr.Role, sr.Writable = r.Healthy, r.Role, r.Writable
 	sr.Step, sr.Reason, sr.Error, sr.Redialed, sr.RedialReason = r.Step, r.Reason, r.Error, r.Redialed, r.RedialReason
 	sr.HeartbeatAge, sr.HeartbeatMissing, sr.HeartbeatAgeSeconds = r.HeartbeatAge, r.HeartbeatMissing, r.HeartbeatAgeSeconds
+	sr.heartbeatWritten = r.HeartbeatWritten
 	return sr
 }
 
@@ -773,6 +777,13 @@ func summarize(o Options, shards []ShardResult) Result {
 			r.HeartbeatAge = s.HeartbeatAge // the worst shard's lag decides
 		}
 		r.HeartbeatMissing = r.HeartbeatMissing || s.HeartbeatMissing
+		// The group's last writable moment is the latest heartbeat any
+		// shard took: a write accepted there may be lost, and the
+		// promoter's loss bound (this moment minus the oldest heartbeat
+		// replicated, over every shard) then covers every shard's.
+		if s.heartbeatWritten.After(r.HeartbeatWritten) {
+			r.HeartbeatWritten = s.heartbeatWritten
+		}
 		if s.Healthy {
 			continue
 		}

@@ -248,7 +248,13 @@ func TestClusterReplicaSideWorstLag(t *testing.T) {
 	now := time.UnixMilli(time.Now().UnixMilli()) // the heartbeat's precision
 	writer := clusterChecker(t, servers[0].Addr, check.Options{Timeout: 2 * time.Second, Heartbeat: true,
 		Now: func() time.Time { return now }}, check.ClusterOn)
-	wantShards(t, writer.Check(ctx), "0-5460", "5461-10921", "10922-16383")
+	w := writer.Check(ctx)
+	wantShards(t, w, "0-5460", "5461-10921", "10922-16383")
+	// The group's last writable moment, published as HeartbeatWritten (the
+	// promoter's data-loss bound reads it): every shard took its heartbeat.
+	if !w.HeartbeatWritten.Equal(now) {
+		t.Fatalf("HeartbeatWritten %v, want %v", w.HeartbeatWritten, now)
+	}
 
 	later := now.Add(3 * time.Second)
 	reader := clusterChecker(t, servers[2].Addr, check.Options{Timeout: 2 * time.Second, Heartbeat: true,

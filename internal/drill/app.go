@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/redisha/redisha/internal/sim/dnslocal"
 )
@@ -46,9 +47,9 @@ type app struct {
 	// deployment keeps none of the drill's data).
 	keys string
 	ttl  time.Duration
-	// dial opens a client of redis.internal; timeout bounds each write and
-	// its read back.
-	dial    func() *redis.Client
+	// dial opens a client of redis.internal (of a sharded group, a cluster
+	// client); timeout bounds each write and its read back.
+	dial    func() redis.UniversalClient
 	timeout time.Duration
 	now     func() time.Time
 	tl      *Timeline
@@ -60,15 +61,32 @@ type app struct {
 	ops     []op
 	acked   []uint64
 	state   string
-	client  *redis.Client
+	client  redis.UniversalClient
 }
 
 func newApp(d *Drill, region string, resolver *dnslocal.Resolver) *app {
 	addr := net.JoinHostPort(d.dns.Name()[:len(d.dns.Name())-1], strconv.Itoa(d.topo.Port))
-	return &app{region: region, lang: "go", keys: region, timeout: 2 * d.opTimeout(), now: d.clock.Now, tl: d.tl,
-		dial: func() *redis.Client {
-			return newClient(addr, d.appPaths.dialer(region, d.topo.regionOfIP, resolver.DialContext), d.opTimeout(), 1)
-		}}
+	dial := d.appPaths.dialer(region, d.topo.regionOfIP, resolver.DialContext)
+	a := &app{region: region, lang: "go", keys: region, timeout: 2 * d.opTimeout(), now: d.clock.Now, tl: d.tl,
+		dial: func() redis.UniversalClient { return newClient(addr, dial, d.opTimeout(), 1) }}
+	if d.topo.Sharded() {
+		a.dial = func() redis.UniversalClient { return newClusterApp(addr, dial, d.opTimeout()) }
+	}
+	return a
+}
+
+// newClusterApp is the client of a sharded group's application: a go-redis
+// cluster client seeded at redis.internal, its nodes (named by loopback
+// addresses, so reached at redis.internal and their own ports, go-redis's
+// rule) dialed along the application's routes, which a game day can cut,
+// through the zone's resolver and its TTL. Like the one-node application it
+// is built again after any error, so the topology is read again through the
+// name: a failover's record move is followed.
+func newClusterApp(addr string, dial func(context.Context, string, string) (net.Conn, error), timeout time.Duration) redis.UniversalClient {
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, Dialer: dial, Protocol: 2, DisableIdentity: true,
+		MaxRetries: -1, MaxRedirects: 3, DialerRetries: 1, PoolSize: 1, DialTimeout: timeout, ReadTimeout: timeout,
+		WriteTimeout: timeout, ContextTimeoutEnabled: true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 }
 
 // appKey is the key of write seq by the app in region.

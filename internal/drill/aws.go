@@ -212,7 +212,7 @@ func RunAWS(ctx context.Context, cfg AWSConfig, svgPath string) (*Report, error)
 	for i := range cfg.Writers {
 		name := fmt.Sprintf("%d", i+1)
 		ap := &app{region: name, keys: runID + "-" + name, ttl: time.Hour, timeout: cfg.Timeout, now: time.Now, tl: a.tl,
-			dial: func() *redis.Client { c, _ := a.client(); return c }}
+			dial: func() redis.UniversalClient { c, _ := a.client(); return c }}
 		a.apps = append(a.apps, ap)
 	}
 	// Fail early on a bad connection configuration, before any fault.

@@ -120,12 +120,11 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("drill: Deployment is empty: read it from the synthesized templates (make synth; --templates cdk.out)"))
 	} else if c.Deployment.Loop.Interval < time.Second {
 		errs = append(errs, fmt.Errorf("drill: the deployment's loop interval %s: want at least 1s", c.Deployment.Loop.Interval))
-	} else if m := c.Deployment.Settings.Members(); m.ClusterMode {
-		// Rehearsing one node where the templates deploy shards would
-		// measure something else than what is deployed.
-		errs = append(errs, fmt.Errorf("drill: the templates deploy cluster mode (%d shards a member), and the drill rehearses one "+
-			"shard of cluster mode disabled: it does not rehearse this deployment yet. The checker's and the promoter's shard-by-shard "+
-			"reading are tested over real cluster-mode servers (internal/check, internal/promoter)", m.Shards))
+	} else if m := c.Deployment.Settings.Members(); m.ClusterMode && m.Shards > MaxShards {
+		errs = append(errs, fmt.Errorf("drill: the templates deploy %d shards a member: the drill plays 1 to %d on this machine", m.Shards, MaxShards))
+	} else if m.ClusterMode && len(c.Programs) > 0 {
+		errs = append(errs, fmt.Errorf("drill: Programs: the example applications (%s) speak to one node, and the templates deploy "+
+			"cluster mode: drop --examples (the drill's own applications use client.NewCluster)", programNames(c.Programs)))
 	}
 	if c.Speed != 0 && (c.Speed < 1 || c.Speed > 200) {
 		errs = append(errs, fmt.Errorf("drill: Speed %g: use 1 (real time) to 200", c.Speed))
@@ -159,6 +158,33 @@ func (d *Drill) labelOf(name string) string {
 		}
 	}
 	return name
+}
+
+// shards is the number of shards each member deploys: 1 without cluster
+// mode.
+func (c Config) shards() int {
+	if m := c.Deployment.Settings.Members(); m.ClusterMode {
+		return max(m.Shards, 1)
+	}
+	return 1
+}
+
+// nodeRows are the timeline's rows of the nodes: a1 a2 b1 b2, or per
+// shard a1.1 a1.2 … b3.2.
+func nodeRows(shards int) []string {
+	var rows []string
+	for _, r := range labels {
+		for s := range shards {
+			for n := range 2 {
+				if shards == 1 {
+					rows = append(rows, fmt.Sprintf("%s%d", r, n+1))
+				} else {
+					rows = append(rows, fmt.Sprintf("%s%d.%d", r, s+1, n+1))
+				}
+			}
+		}
+	}
+	return rows
 }
 
 // loopInterval is the deployed loop's interval.
@@ -304,15 +330,15 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	}
 	d = &Drill{cfg: cfg, clock: clock, checkers: map[string]*checker{}, lost: map[string]bool{}, darkAt: map[string]time.Time{}, silenced: map[string]bool{},
 		promoters: map[string]*regionPromoter{}, cw: map[string]*cwlocal.Server{}, paged: map[string]bool{}}
-	d.tl = newTimeline("a1", "a2", "b1", "b2", "checker a", "checker b", "alarm a-writable", "alarm b-writable",
-		"redis.internal", "datastore", "promoter b", "promoter a", "operator", "app a", "app b")
+	d.tl = newTimeline(append(nodeRows(cfg.shards()), "checker a", "checker b", "alarm a-writable", "alarm b-writable",
+		"redis.internal", "datastore", "promoter b", "promoter a", "operator", "app a", "app b")...)
 	d.fault = clock.Now().Add(cfg.WarmUp)
 	defer func() {
 		if err != nil {
 			d.close()
 		}
 	}()
-	if d.topo, err = StartTopology(ctx); err != nil {
+	if d.topo, err = StartShardedTopology(ctx, cfg.shards()); err != nil {
 		return d, err
 	}
 	if d.heartbeatKeyFile, err = writeHeartbeatKey(); err != nil {
@@ -485,7 +511,7 @@ func (d *Drill) sample(ctx context.Context) {
 		roles := map[string]string{}
 		var mu sync.Mutex
 		for _, r := range d.topo.Regions {
-			for _, n := range r.Nodes {
+			for _, n := range r.nodes() {
 				wg.Add(1)
 				go func(n *Node) {
 					defer wg.Done()
@@ -514,19 +540,26 @@ func (d *Drill) sample(ctx context.Context) {
 		}
 		for _, r := range []string{"a", "b"} {
 			d.tl.Set("alarm "+r+"-writable", string(d.alarms.State(d.writableAlarm(r))), now)
-			// Multi-AZ: a dead primary node with a live replica is replaced.
-			p, rep := d.topo.Primary(r), d.topo.Replica(r)
-			if roles[p.Name] == "down" && roles[rep.Name] != "down" && roles[rep.Name] != "stalled" {
-				if down[r].IsZero() {
-					down[r] = now
-				} else if now.Sub(down[r]) >= d.cfg.MultiAZDetect {
-					down[r] = time.Time{}
-					if err := d.topo.FailoverInRegion(ctx, r); err != nil {
-						d.logf("multi-AZ failover in %s: %v", r, err)
+			// Multi-AZ, per shard: a dead primary node with a live replica
+			// is replaced.
+			for i := range d.topo.Region(r).Shards {
+				key := fmt.Sprintf("%s/%d", r, i)
+				p, rep := d.topo.ShardPrimary(r, i), d.topo.ShardReplica(r, i)
+				if roles[p.Name] == "down" && roles[rep.Name] != "down" && roles[rep.Name] != "stalled" {
+					if down[key].IsZero() {
+						down[key] = now
+					} else if now.Sub(down[key]) >= d.cfg.MultiAZDetect {
+						down[key] = time.Time{}
+						if err := d.topo.FailoverShardInRegion(ctx, r, i); err != nil {
+							d.logf("multi-AZ failover in %s: %v", r, err)
+						}
+						if d.topo.Sharded() {
+							d.tl.Mark(fmt.Sprintf("endpoint %s shard %d moved", r, i+1), d.clock.Now())
+						}
 					}
+				} else {
+					down[key] = time.Time{}
 				}
-			} else {
-				down[r] = time.Time{}
 			}
 		}
 		which, rec := d.dns.Choose()
@@ -549,9 +582,27 @@ func (d *Drill) watchDNS(dnsRegion string, roles map[string]string, now time.Tim
 	known := dnsRegion == "a" || dnsRegion == "b"
 	breach, readOnly := false, false
 	if known {
-		role := roles[d.topo.Primary(dnsRegion).Name]
-		breach = dnsRegion != d.topo.PrimaryRegion() && role == "primary" && d.ds.Status() == "available"
-		readOnly = role == "replica" && roles[d.topo.Primary(other(dnsRegion)).Name] == "primary"
+		// A sharded group: one shard's primary answering as master where
+		// nothing replicates is a breach; one shard read-only while the
+		// other region's every shard takes writes is a read-only answer.
+		anyIs := func(region, role string) bool {
+			for i := range d.topo.Region(region).Shards {
+				if roles[d.topo.ShardPrimary(region, i).Name] == role {
+					return true
+				}
+			}
+			return false
+		}
+		allPrimary := func(region string) bool {
+			for i := range d.topo.Region(region).Shards {
+				if roles[d.topo.ShardPrimary(region, i).Name] != "primary" {
+					return false
+				}
+			}
+			return true
+		}
+		breach = dnsRegion != d.topo.PrimaryRegion() && anyIs(dnsRegion, "primary") && d.ds.Status() == "available"
+		readOnly = anyIs(dnsRegion, "replica") && allPrimary(other(dnsRegion))
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

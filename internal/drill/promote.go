@@ -127,6 +127,7 @@ type regionPromoter struct {
 	// operator is the on-call's failover command for this region.
 	operator *promoter.Runner
 	client   *redis.Client
+	local    promoter.Endpoint // client, or every shard of a sharded group
 	// cwPath is this promoter's network path to the other region's
 	// CloudWatch (cut from the start when the deployment gives it none:
 	// routed is false); opPath is the on-call's, from outside both regions.
@@ -246,10 +247,18 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 			redisEP.Key = secret.KeyFromFile(d.heartbeatKeyFile).Bytes
 		}
 		ec := &crashingElastiCache{ElastiCacheAPI: eclocal.NewClient(d.ds.ec.URL(), pc.Region, 3)}
+		var local promoter.Endpoint = redisEP
+		if d.topo.Sharded() {
+			// As the Lambda's wiring reads a cluster-mode group: every
+			// shard at the node the cluster names (its configuration
+			// endpoint asked through the zone).
+			local = &promoter.ClusterEndpoint{Seed: redisEP, SeedAddr: pc.Redis.Addr, Mode: pc.ClusterMode,
+				Node: func(addr string) (*redis.Client, error) { return newClient(addr, nil, pc.CallTimeout, 2), nil }}
+		}
 		deps := promoter.Deps{
 			ElastiCache: ec,
 			Alarms:      cwlocal.NewClient("http://"+cwPath.Addr, 1),
-			Redis:       redisEP,
+			Redis:       local,
 			Store:       latch.New(ddblocal.NewClient(d.ddb.URL(), pc.Region, 3), pc.LatchTable, deployment.LatchKey(ds, pc.Region)),
 			// Its decision lines also feed the dashboard's log widget.
 			Log: slog.New(decisionHandler{Handler: slog.NewJSONHandler(logs, nil), keep: func(at time.Time, fields map[string]string) {
@@ -260,7 +269,7 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 		if err != nil {
 			return err
 		}
-		p := &regionPromoter{region: r, client: client, cwPath: cwPath, opPath: opPath, routed: routed, runner: pc.Runner(deps), ec: ec}
+		p := &regionPromoter{region: r, client: client, local: local, cwPath: cwPath, opPath: opPath, routed: routed, runner: pc.Runner(deps), ec: ec}
 		p.runner.Now = func() time.Time { return time.Now().Add(time.Duration(p.skew.Load())) }
 		// The on-call's `redisha failover --to <region> --apply`: the same
 		// decision in auto mode, from a terminal whose own route reaches the
@@ -278,6 +287,9 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 }
 
 func (p *regionPromoter) close() {
+	if c, ok := p.local.(*promoter.ClusterEndpoint); ok {
+		_ = c.Close()
+	}
 	_ = p.client.Close()
 	p.cwPath.Close()
 	p.opPath.Close()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/redisha/redisha/internal/engine"
 	"github.com/redisha/redisha/internal/fence"
@@ -202,6 +203,13 @@ func (d *Drill) sources() []string {
 		}
 		out = append(out, line)
 	}
+	if m := dep.Settings.Members(); m.ClusterMode {
+		// No cluster-mode redis-server can replicate from another cluster:
+		// each node is a front (internal/sim/clusterfront) on a standalone
+		// redis-server, whose shard replicates across regions by REPLICAOF.
+		out = append(out, fmt.Sprintf("cluster mode: %d shards a member, %d replica(s) a shard (model), rehearsed with 1 replica a shard, "+
+			"each node a cluster front on a standalone redis-server (internal/sim/clusterfront)", m.Shards, dep.Settings.Replicas))
+	}
 	return out
 }
 
@@ -258,10 +266,11 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 		}
 	}
 	rep.Marks = marks
-	final := d.topo.Primary(d.topo.PrimaryRegion()).Addr
+	final := d.dataClient(d.topo.PrimaryRegion())
 	for _, a := range d.apps {
 		rep.Apps = append(rep.Apps, appReport(ctx, a, t0, final))
 	}
+	_ = final.Close()
 	_, rec := d.dns.Choose()
 	rep.DNSEnd, rep.Writer = regionOfEndpoint(rec.Target), d.writer(ctx)
 	d.mu.Lock()
@@ -273,16 +282,14 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 	return rep
 }
 
-func appReport(ctx context.Context, a *app, t0 time.Time, final string) AppReport {
+func appReport(ctx context.Context, a *app, t0 time.Time, final redis.Cmdable) AppReport {
 	ops, acked := a.snapshot()
 	r := appReportOps(a.region, ops, acked, t0)
 	r.App = a.lang
 	if a.retries {
 		r.WriteUnavailable = max(r.WriteUnavailable, longestAckGap(ops, t0))
 	}
-	c := adminClient(final)
-	defer c.Close()
-	r.Lost = countMissing(ctx, c, a.keys, acked)
+	r.Lost = countMissing(ctx, final, a.keys, acked)
 	return r
 }
 
@@ -351,7 +358,7 @@ func (a AppReport) Name() string {
 
 // countMissing counts the acknowledged keys absent on c (the final
 // primary); -1 when it does not answer.
-func countMissing(ctx context.Context, c *redis.Client, keys string, acked []uint64) int {
+func countMissing(ctx context.Context, c redis.Cmdable, keys string, acked []uint64) int {
 	missing := 0
 	for i := 0; i < len(acked); i += 500 {
 		j := min(i+500, len(acked))
@@ -463,6 +470,17 @@ func orNone(s string) string {
 	return s
 }
 
+// dataClient reads the data of a region's group: its primary node, or a
+// cluster client of its shards. The caller closes it.
+func (d *Drill) dataClient(region string) redis.UniversalClient {
+	if d.topo.Sharded() {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{d.topo.Region(region).ConfigEndpoint.Addr},
+			Protocol: 2, DisableIdentity: true, DialTimeout: time.Second, ReadTimeout: 5 * time.Second,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+	}
+	return adminClient(d.topo.Primary(region).Addr)
+}
+
 // writer is the region whose primary endpoint takes writes now ("" when
 // none does): what redis.internal must answer.
 func (d *Drill) writer(ctx context.Context) string {
@@ -470,10 +488,7 @@ func (d *Drill) writer(ctx context.Context) string {
 	// answers as master, but it is not the writer.
 	primary := d.topo.PrimaryRegion()
 	for _, r := range []string{primary, other(primary)} {
-		c := adminClient(d.topo.Primary(r).Addr)
-		role, err := c.Do(ctx, "ROLE").Slice()
-		c.Close()
-		if err == nil && len(role) > 0 && role[0] == "master" {
+		if d.topo.takesWrites(ctx, r) {
 			return r
 		}
 	}

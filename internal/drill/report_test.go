@@ -31,7 +31,9 @@ func TestAppReportWindows(t *testing.T) {
 		{at: at(100), class: "timeout", seq: 6},
 		{at: at(105), ok: true, seq: 7},
 	}
-	r := appReport(context.Background(), a, t0, "127.0.0.1:1")
+	final := adminClient("127.0.0.1:1")
+	defer final.Close()
+	r := appReport(context.Background(), a, t0, final)
 	if r.WriteUnavailable != 90 || r.ReadOnly != 30 || r.Disconnected != 65 {
 		t.Errorf("windows %+v: want 90 s without writes, 30 s read-only, 65 s disconnected", r)
 	}

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Scenario is one failure to rehearse and what must happen.
@@ -244,24 +246,41 @@ func (d *Drill) converged(want string) bool {
 }
 
 // switchover is a planned move of the primary role to region: writes on
-// the old primary pause, the target catches up, the datastore fails over,
-// and the pause ends (the old primary then answers READONLY).
+// the old primaries (every shard's) pause, the targets catch up, the
+// datastore fails over, and the pause ends (the old primaries then answer
+// READONLY).
 func (d *Drill) switchover(ctx context.Context, to string) error {
 	from := d.topo.PrimaryRegion()
-	old, target := d.topo.Primary(from), d.topo.Primary(to)
 	pause := d.clock.Wall(d.cfg.FailoverDelay + 2*d.loopInterval())
-	c := adminClient(old.Addr)
-	defer c.Close()
-	if err := c.Do(ctx, "CLIENT", "PAUSE", pause.Milliseconds(), "WRITE").Err(); err != nil {
-		return fmt.Errorf("pause writes on %s: %w", old.Name, err)
+	var paused []*redis.Client
+	unpause := func() {
+		for _, c := range paused {
+			_ = c.Do(ctx, "CLIENT", "UNPAUSE").Err()
+		}
 	}
-	if err := waitCaughtUp(ctx, old.Addr, target.Addr, 10*time.Second); err != nil {
-		_ = c.Do(ctx, "CLIENT", "UNPAUSE").Err()
-		return err
+	defer func() {
+		for _, c := range paused {
+			_ = c.Close()
+		}
+	}()
+	for i := range d.topo.Region(from).Shards {
+		old := d.topo.ShardPrimary(from, i)
+		c := adminClient(old.Addr)
+		paused = append(paused, c)
+		if err := c.Do(ctx, "CLIENT", "PAUSE", pause.Milliseconds(), "WRITE").Err(); err != nil {
+			unpause()
+			return fmt.Errorf("pause writes on %s: %w", old.Name, err)
+		}
+	}
+	for i := range d.topo.Region(from).Shards {
+		if err := waitCaughtUp(ctx, d.topo.ShardPrimary(from, i).Addr, d.topo.ShardPrimary(to, i).Addr, 10*time.Second); err != nil {
+			unpause()
+			return err
+		}
 	}
 	d.tl.Mark("switchover to "+to, d.clock.Now())
 	if err := d.ds.Failover(ctx, to, true); err != nil {
-		_ = c.Do(ctx, "CLIENT", "UNPAUSE").Err()
+		unpause()
 		return err
 	}
 	for d.topo.PrimaryRegion() != to || d.ds.Status() != "available" {
@@ -269,7 +288,12 @@ func (d *Drill) switchover(ctx context.Context, to string) error {
 			return err
 		}
 	}
-	return c.Do(ctx, "CLIENT", "UNPAUSE").Err()
+	for _, c := range paused {
+		if err := c.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitCaughtUp waits until the replica at addr has processed the primary's

@@ -391,6 +391,14 @@ func (t *Topology) Replica(region string) *Node {
 	return s.Nodes[1-s.primary]
 }
 
+// ShardReplica is the replica node of the region's shard (0-based).
+func (t *Topology) ShardReplica(region string, shard int) *Node {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.Region(region).Shards[shard]
+	return s.Nodes[1-s.primary]
+}
+
 // PrimaryRegion is the region whose member is the datastore's PRIMARY.
 func (t *Topology) PrimaryRegion() string {
 	t.mu.Lock()
@@ -655,6 +663,17 @@ func (t *Topology) RestoreRegion(ctx context.Context, region string, demote bool
 		}
 	}
 	return nil
+}
+
+// takesWrites says whether every primary node of the region answers ROLE
+// master.
+func (t *Topology) takesWrites(ctx context.Context, region string) bool {
+	for i := range t.Region(region).Shards {
+		if role, err := Role(ctx, t.ShardPrimary(region, i).Addr); err != nil || role != "master" {
+			return false
+		}
+	}
+	return true
 }
 
 // replicaOf runs REPLICAOF on addr: NO ONE when upstream is empty.
