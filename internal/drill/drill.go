@@ -124,7 +124,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("drill: the templates deploy %d shards a member: the drill plays 1 to %d on this machine", m.Shards, MaxShards))
 	} else if m.ClusterMode && len(c.Programs) > 0 {
 		errs = append(errs, fmt.Errorf("drill: Programs: the example applications (%s) speak to one node, and the templates deploy "+
-			"cluster mode: drop --examples (the drill's own applications use client.NewCluster)", programNames(c.Programs)))
+			"cluster mode: run the drill's own (--apps go), which use go-redis cluster clients", programNames(c.Programs)))
 	}
 	if c.Speed != 0 && (c.Speed < 1 || c.Speed > 200) {
 		errs = append(errs, fmt.Errorf("drill: Speed %g: use 1 (real time) to 200", c.Speed))
