@@ -142,7 +142,13 @@ release-lambda: ## one Lambda zip of the release (linux/arm64): make release-lam
 	  (cd "$$tmp" && TZ=UTC zip -q -X "$$out" bootstrap) && echo "built $(DIST)/redisha-$(NAME)_$(VERSION)_linux_arm64.zip"
 
 .PHONY: drill
-drill: deps-redis deps-examples synth ## synthesize the app and rehearse its templates here, measured (region A lost); DRILL_FLAGS="--scenario switchover --speed 60"
+# SHARDS=3 synthesizes (and so rehearses) both members in cluster mode: the
+# drill takes the shard count from the templates, never from a flag of its own.
+ifneq ($(SHARDS),)
+SYNTH_FLAGS += -c shards=$(SHARDS)
+endif
+
+drill: deps-redis deps-examples synth ## synthesize the app and rehearse its templates here, measured (region A lost); DRILL_FLAGS="--scenario switchover --speed 60", SHARDS=3
 	@mkdir -p build/local build/drill
 	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o build/local/bootstrap ./lambda
 	$(GO) build -o build/redisha ./cmd/redisha
