@@ -411,3 +411,32 @@ func TestDashboardsReadBack(t *testing.T) {
 		t.Errorf("alarms %v", alarms)
 	}
 }
+
+// Three shards a member, synthesized: the templates are still the model
+// (shards, cluster mode, CLUSTER_MODE=on for the checkers and promoters),
+// and the drill rehearses them shard by shard: region A lost, B promoted,
+// nothing acknowledged lost.
+func TestRehearseShardedTemplates(t *testing.T) {
+	dir := t.TempDir()
+	want, err := synthesizeInto(dir, map[string]any{"shards": "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := deployment.FromTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deployment.Diff(want, got) {
+		t.Error(d)
+	}
+	if m := got.Settings.Members(); !m.ClusterMode || m.Shards != 3 {
+		t.Fatalf("the templates read back as %d shards, cluster mode %v", m.Shards, m.ClusterMode)
+	}
+	rep := rehearse(t, dir)
+	if !rep.Passed {
+		t.Fatalf("region-lost on the sharded templates: %v", rep.Problems)
+	}
+	if !strings.Contains(strings.Join(rep.Sources, "\n"), "cluster mode: 3 shards a member") {
+		t.Errorf("the report does not say the shards were rehearsed: %v", rep.Sources)
+	}
+}
