@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,31 +12,6 @@ import (
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/redisconn"
 )
-
-func startShardedTopo(t *testing.T, shards int) *Topology {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	topo, err := StartShardedTopology(ctx, shards)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, r := range topo.Regions {
-		for _, n := range r.nodes() {
-			pids = append(pids, n.PID())
-		}
-	}
-	t.Cleanup(func() {
-		topo.Close()
-		for _, pid := range pids {
-			if syscall.Kill(pid, 0) == nil {
-				t.Errorf("pid %d still running after Close", pid)
-			}
-		}
-	})
-	return topo
-}
 
 // clusterOf is a go-redis cluster client of the region's group, seeded at
 // its configuration endpoint.

@@ -8,17 +8,21 @@ import (
 	"time"
 )
 
-func startTopo(t *testing.T) *Topology {
+func startTopo(t *testing.T) *Topology { return startShardedTopo(t, 1) }
+
+// startShardedTopo starts a topology of shards shards a region and, at
+// cleanup, closes it and checks every redis-server it started is gone.
+func startShardedTopo(t *testing.T, shards int) *Topology {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	topo, err := StartTopology(ctx)
+	topo, err := StartShardedTopology(ctx, shards)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var pids []int
 	for _, r := range topo.Regions {
-		for _, n := range r.Nodes {
+		for _, n := range r.nodes() {
 			pids = append(pids, n.PID())
 		}
 	}
