@@ -172,7 +172,10 @@ func envOf(props map[string]any) map[string]any {
 
 // rehearse runs region-lost on an assembly, as make drill does (the on-call
 // reacts a minute after the page).
-func rehearse(t *testing.T, dir string) *drill.Report {
+func rehearse(t *testing.T, dir string) *drill.Report { return rehearseScenario(t, dir, "region-lost") }
+
+// rehearseScenario runs one scenario on the templates in dir at 60×.
+func rehearseScenario(t *testing.T, dir, scenario string) *drill.Report {
 	t.Helper()
 	dep, err := deployment.FromTemplates(dir)
 	if err != nil {
@@ -186,7 +189,7 @@ func rehearse(t *testing.T, dir string) *drill.Report {
 		t.Fatal(err)
 	}
 	rep, err := drill.Run(ctx, drill.Config{Bootstrap: bootstrap, Deployment: dep, Speed: 60, OperatorReaction: time.Minute, Logs: logs,
-		Dashboard: dashboards[dep.Regions[1].Name]}, drill.Scenarios["region-lost"], filepath.Join(t.TempDir(), "region-lost.svg"))
+		Dashboard: dashboards[dep.Regions[1].Name]}, drill.Scenarios[scenario], filepath.Join(t.TempDir(), scenario+".svg"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,8 +417,12 @@ func TestDashboardsReadBack(t *testing.T) {
 
 // Three shards a member, synthesized: the templates are still the model
 // (shards, cluster mode, CLUSTER_MODE=on for the checkers and promoters),
-// and the drill rehearses them shard by shard: region A lost, B promoted,
-// nothing acknowledged lost.
+// and the drill rehearses them shard by shard. Region A lost: B promoted,
+// nothing acknowledged lost. Region A stalled: the on-call's failover needs
+// the group's last writable moment (HeartbeatWritten), which a cluster check
+// once left unpublished, so the stall was never failed over. One shard's
+// primary crashed: that shard fails over in its region, no cross-region
+// promotion.
 func TestRehearseShardedTemplates(t *testing.T) {
 	dir := t.TempDir()
 	want, err := synthesizeInto(dir, map[string]any{"shards": "3"})
@@ -432,11 +439,21 @@ func TestRehearseShardedTemplates(t *testing.T) {
 	if m := got.Settings.Members(); !m.ClusterMode || m.Shards != 3 {
 		t.Fatalf("the templates read back as %d shards, cluster mode %v", m.Shards, m.ClusterMode)
 	}
-	rep := rehearse(t, dir)
-	if !rep.Passed {
-		t.Fatalf("region-lost on the sharded templates: %v", rep.Problems)
-	}
-	if !strings.Contains(strings.Join(rep.Sources, "\n"), "cluster mode: 3 shards a member") {
-		t.Errorf("the report does not say the shards were rehearsed: %v", rep.Sources)
+	for _, scenario := range []string{"region-lost", "region-stalled", "primary-crash"} {
+		rep := rehearseScenario(t, dir, scenario)
+		if !rep.Passed {
+			t.Errorf("%s on the sharded templates: %v", scenario, rep.Problems)
+		}
+		if !strings.Contains(strings.Join(rep.Sources, "\n"), "cluster mode: 3 shards a member") {
+			t.Errorf("%s: the report does not say the shards were rehearsed: %v", scenario, rep.Sources)
+		}
+		if scenario == "primary-crash" && rep.InRegionFailovers == 0 {
+			t.Errorf("primary-crash: no in-region failover")
+		}
+		for _, a := range rep.Apps {
+			if a.Lost > 0 {
+				t.Errorf("%s: app %s lost %d acknowledged writes", scenario, a.Name(), a.Lost)
+			}
+		}
 	}
 }

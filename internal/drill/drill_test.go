@@ -162,35 +162,3 @@ func TestScenarioSwitchover(t *testing.T) {
 		t.Errorf("read-only endpoint in DNS for %.0fs: the switchover's window went unmeasured", rep.ReadOnlyInDNS)
 	}
 }
-
-// shardedModel is the default deployment with three shards a member.
-func shardedModel(t *testing.T) deployment.Deployment {
-	t.Helper()
-	return modelOf(t, map[string]any{"shards": "3"})
-}
-
-// Three shards a member, region A lost: every shard fails over with the
-// group, the applications write again on every shard, nothing acknowledged
-// is lost.
-func TestScenarioShardedRegionLost(t *testing.T) {
-	rep := runScenarioOn(t, "region-lost", 60, shardedModel(t))
-	if rep.Promotion == nil || rep.DNS == nil {
-		t.Fatalf("no promotion or DNS change: %+v", rep)
-	}
-}
-
-// Three shards a member, region A stalled: the on-call's failover needs
-// the group's last writable moment (HeartbeatWritten), which a cluster check
-// once left unpublished, so the stall was never failed over.
-func TestScenarioShardedRegionStalled(t *testing.T) {
-	runScenarioOn(t, "region-stalled", 60, shardedModel(t))
-}
-
-// Three shards a member, one shard's primary crashed in region A: the
-// shard fails over in its region, no cross-region promotion.
-func TestScenarioShardedPrimaryCrash(t *testing.T) {
-	rep := runScenarioOn(t, "primary-crash", 60, shardedModel(t))
-	if rep.InRegionFailovers == 0 {
-		t.Fatalf("no in-region failover: %+v", rep)
-	}
-}
