@@ -48,6 +48,9 @@ FailoverGlobalReplicationGroup through REGION's endpoint; waits until the datast
 member PRIMARY and a real write succeeds; checks that the marker survived; and records the promotion
 in REGION's promoter table, so the promoters' latch holds.
 
+On a cluster-mode datastore one marker is written on every shard, and every shard's must reach REGION
+(each proves its own shard caught up); the write that verifies the promotion is made on every shard.
+
 Writes that applications make after the marker are replicated as usual, but whether ElastiCache drains
 the replication lag before switching roles is not documented: stop writers for the move when no write
 may be lost.
@@ -114,33 +117,28 @@ moved and verified (or the plan holds), 1 not (the message says which step), 2 b
 		}
 		defer dst.Close()
 
-		// One marker proves one shard caught up, not the others: a
-		// cluster-mode datastore is not switched over by this command.
-		if on, err := d.endpoint(target, dst).IsCluster(ctx); err == nil && on {
-			return findingf("%s runs in cluster mode: switchover's catch-up marker proves one shard, and this command does not write "+
-				"one per shard yet. Stop the writers, wait until redisha status shows every shard's heartbeat current in %s, then "+
-				"redisha failover --to %s --apply (its guards read every shard)", target.Group, to, to)
-		}
+		// One marker a shard (on one node, one): every shard's must reach
+		// the target, each proving its own shard caught up.
+		srcEP, ep := d.endpoint(from, src), d.endpoint(target, dst)
+		defer srcEP.Close()
+		defer ep.Close()
 		rep := switchoverReport{From: from.Region, To: to}
 		key, token := g.prefix+"switchover", randomToken()
-		caught, err := waitCaughtUp(ctx, src, dst, key, token, catchUp, g.timeout)
+		caught, err := waitCaughtUp(ctx, srcEP, ep, key, token, catchUp, g.timeout)
 		if err != nil {
 			return err
 		}
 		rep.CaughtUp = caught
 		fmt.Fprintf(env.Stderr, "%s caught up with %s in %s; promoting\n", to, from.Region, caught.Round(time.Millisecond))
 
-		ep := d.endpoint(target, dst)
-		defer ep.Close()
 		r := d.runner(target, ep, env.Stderr)
 		r.PromoteTimeout, r.PollInterval = wait, poll
 		p := r.Promote(ctx)
 		rep.Promotion = &p
 		if p.Err == "" {
 			c, cancel := context.WithTimeout(ctx, g.timeout)
-			v, err := dst.Get(c, key).Result()
+			rep.MarkerKept = ep.EachShard(c, markerThere(c, key, token)) == nil
 			cancel()
-			rep.MarkerKept = err == nil && v == token
 			if err := recordPromotion(ctx, d.store(to), p.Started, g.timeout); err != nil {
 				rep.LatchError = err.Error()
 			} else {
@@ -176,12 +174,40 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-// waitCaughtUp writes token under key on the primary and waits until the
-// replica returns it: every write acknowledged before it has arrived.
-func waitCaughtUp(ctx context.Context, src, dst *redis.Client, key, token string, limit, timeout time.Duration) (time.Duration, error) {
+// markerKey is the catch-up marker's key on a shard (tag "" on one node).
+func markerKey(key, tag string) string {
+	if tag == "" {
+		return key
+	}
+	return key + ":{" + tag + "}"
+}
+
+// errMarkerNotYet is a marker not (yet) on a node.
+var errMarkerNotYet = errors.New("the marker is not there yet")
+
+// markerThere checks that a node holds the marker of its shard.
+func markerThere(ctx context.Context, key, token string) func(tag string, c *redis.Client) error {
+	return func(tag string, c *redis.Client) error {
+		v, err := c.Get(ctx, markerKey(key, tag)).Result()
+		switch {
+		case errors.Is(err, redis.Nil) || (err == nil && v != token):
+			return errMarkerNotYet
+		case err != nil:
+			return err
+		}
+		return nil
+	}
+}
+
+// waitCaughtUp writes token under key on the primary, one marker a shard
+// of a cluster, and waits until the replica returns every one: every write
+// acknowledged before them has arrived, on every shard.
+func waitCaughtUp(ctx context.Context, src, dst *promoter.ClusterEndpoint, key, token string, limit, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
 	c, cancel := context.WithTimeout(ctx, timeout)
-	err := src.Set(c, key, token, 10*time.Minute).Err()
+	err := src.EachShard(c, func(tag string, n *redis.Client) error {
+		return n.Set(c, markerKey(key, tag), token, 10*time.Minute).Err()
+	})
 	cancel()
 	if err != nil {
 		return 0, fmt.Errorf("write the catch-up marker on the primary: %w", err)
@@ -193,20 +219,20 @@ func waitCaughtUp(ctx context.Context, src, dst *redis.Client, key, token string
 	var last error
 	for {
 		c, cancelGet := context.WithTimeout(ctx, timeout)
-		v, err := dst.Get(c, key).Result()
+		err := dst.EachShard(c, markerThere(c, key, token))
 		cancelGet()
-		if err == nil && v == token {
+		if err == nil {
 			return time.Since(start), nil
 		}
-		if err != nil && !errors.Is(err, redis.Nil) {
-			last = err
+		if ctx.Err() == nil || last == nil {
+			last = err // a poll the limit cut short says less than the one before
 		}
 		select {
 		case <-ctx.Done():
-			if last != nil {
-				return 0, fmt.Errorf("the target did not catch up within %s (last error: %w)", limit, last)
+			if errors.Is(last, errMarkerNotYet) {
+				return 0, fmt.Errorf("the target did not catch up within %s: replication is behind or broken (%w)", limit, last)
 			}
-			return 0, fmt.Errorf("the target did not catch up within %s: replication is behind or broken", limit)
+			return 0, fmt.Errorf("the target did not catch up within %s (last error: %w)", limit, last)
 		case <-tick.C:
 		}
 	}

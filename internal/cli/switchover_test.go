@@ -8,6 +8,7 @@ import (
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/deployment"
+	"github.com/redisha/redisha/internal/drill"
 	"github.com/redisha/redisha/internal/promoter/latch"
 	"github.com/redisha/redisha/internal/sim/ddblocal"
 	"github.com/redisha/redisha/internal/sim/eclocal"
@@ -86,9 +87,10 @@ func TestSwitchoverPlansUnlessConfirmed(t *testing.T) {
 }
 
 // A cluster-mode datastore: status reads the secondary's heartbeat shard by
-// shard and shows the worst shard's; switchover refuses, since one marker
-// proves one shard caught up. Two real three-shard clusters stand for the
-// members (each shard's heartbeat written as replication would carry it).
+// shard and shows the worst shard's. Two real three-shard clusters stand for
+// the members (each shard's heartbeat written as replication would carry
+// it), which do not replicate: switchover's markers never reach the target,
+// so it does not move the primary.
 func TestClusterStatusAndSwitchover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two three-shard clusters; make test runs it")
@@ -121,12 +123,54 @@ func TestClusterStatusAndSwitchover(t *testing.T) {
 	if !strings.Contains(out, "seq 39 from us-east-1") {
 		t.Fatalf("status of a cluster: exit %d, want the worst shard's heartbeat (seq 39)\n%s\n%s", code, out, errOut)
 	}
-	code, _, errOut = run(t, nil, gdsArgs("switchover", "--to", "us-west-2", "--apply", "--confirm", gdsID)...)
-	if code != ExitUnhealthy || !strings.Contains(errOut, "redis-secondary runs in cluster mode") || !strings.Contains(errOut, "failover --to us-west-2 --apply") {
-		t.Fatalf("switchover of a cluster: exit %d %s", code, errOut)
+	code, _, errOut = run(t, nil, gdsArgs("switchover", "--to", "us-west-2", "--apply", "--confirm", gdsID, "--catch-up", "1s")...)
+	if code != ExitUnhealthy || !strings.Contains(errOut, "the target did not catch up within 1s") || !strings.Contains(errOut, "shard 0-5460") {
+		t.Fatalf("switchover of a cluster that does not replicate: exit %d %s", code, errOut)
 	}
 	d, _ := w.EC.Datastore(gdsID)
 	if p, _ := d.Primary(); p.Region != "us-east-1" {
 		t.Fatalf("the primary moved to %s", p.Region)
+	}
+}
+
+// A cluster-mode datastore (three shards a member, each replicating across
+// regions; the drill's topology) is switched over and back: one marker a
+// shard, each caught up on the target, every shard's kept after the move.
+func TestSwitchoverCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("twelve redis-servers: skipped under -short; make test runs it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	topo, err := drill.StartShardedTopology(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(topo.Close)
+	w := gdslocal.Start(t, gdslocal.Options{Datastore: gdsID,
+		Primary:       gdslocal.Region{Name: "us-east-1", Group: "redis-primary", Endpoint: topo.Region("a").ConfigEndpoint.Addr},
+		Secondary:     gdslocal.Region{Name: "us-west-2", Group: "redis-secondary", Endpoint: topo.Region("b").ConfigEndpoint.Addr},
+		FailoverDelay: 20 * time.Millisecond,
+		OnFailover: func(f eclocal.Failover) error {
+			c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			to := map[string]string{"us-east-1": "a", "us-west-2": "b"}[f.To.Region]
+			return topo.FailoverGlobal(c, to)
+		}})
+	w.Setenv(t)
+	t.Setenv("AWS_MAX_ATTEMPTS", "2")
+	for _, to := range []string{"us-west-2", "us-east-1"} {
+		code, out, errOut := run(t, nil, gdsArgs("switchover", "--to", to, "--poll", "10ms", "--wait", "20s", "--apply", "--confirm", gdsID)...)
+		if code != ExitOK || !strings.Contains(out, "marker kept: true; latch recorded: true") {
+			t.Fatalf("switchover to %s: exit %d\n%s\n%s", to, code, out, errOut)
+		}
+		label := map[string]string{"us-east-1": "a", "us-west-2": "b"}[to]
+		for i := range topo.Region(label).Shards {
+			n := topo.ShardPrimary(label, i)
+			keys, err := redistest.Admin(t, n.Addr, "", "").Keys(ctx, check.DefaultPrefix+"switchover:*").Result()
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("shard %d of %s (%s): markers %v %v, want its own", i+1, to, n.Name, keys, err)
+			}
+		}
 	}
 }

@@ -178,17 +178,28 @@ func livelier(a, b Link) Link {
 // Write makes one real write on every shard (a key tagged to the shard):
 // a promoted cluster takes writes on all of them, or it is not promoted.
 func (e *ClusterEndpoint) Write(ctx context.Context) error {
+	if cluster, err := e.IsCluster(ctx); err != nil || !cluster {
+		return e.Seed.Write(ctx)
+	}
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	return e.EachShard(ctx, func(tag string, c *redis.Client) error {
+		return c.Set(ctx, e.Seed.prefix()+"promoter:write:{"+tag+"}", now, time.Minute).Err()
+	})
+}
+
+// EachShard runs do on every shard at once, on the client of the node that
+// serves it, with the shard's hash tag (a key with {tag} in it lives on the
+// shard); on one node, once on the seed with tag "". Each shard's error
+// names the shard.
+func (e *ClusterEndpoint) EachShard(ctx context.Context, do func(tag string, c *redis.Client) error) error {
 	shards, single, err := e.shards(ctx)
 	switch {
 	case single:
-		return e.Seed.Write(ctx)
+		return do("", e.Seed.Client)
 	case err != nil:
 		return err
 	}
-	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	errs := e.eachShard(shards, func(_ int, s check.Shard, c *redis.Client) error {
-		return c.Set(ctx, e.Seed.prefix()+"promoter:write:{"+s.Tag()+"}", now, time.Minute).Err()
-	})
+	errs := e.eachShard(shards, func(_ int, s check.Shard, c *redis.Client) error { return do(s.Tag(), c) })
 	for i, err := range errs {
 		if err != nil {
 			errs[i] = fmt.Errorf("shard %s (%s): %w", shards[i].SlotsString(), shards[i].Primary, err)
