@@ -69,11 +69,18 @@ func TestClusterProbeNamesTheShardThatFailed(t *testing.T) {
 	if got := p.Shards(); !slices.Equal(got, []string{"0-5460", "5461-10921", "10922-16383"}) {
 		t.Fatalf("shards %v", got)
 	}
-	// The read keys reached the replicas before the primary dies.
-	for _, r := range c.Replicas[1] {
-		redistest.WaitReplicaLink(t, r.Addr, "")
+	// The shard's read key reached its replica before the primary dies
+	// (replication is asynchronous: a key not there yet would be lost).
+	replica := redistest.Admin(t, c.Replicas[1][0].Addr, "", "")
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if keys, _ := replica.Keys(context.Background(), check.DefaultPrefix+"probe:*").Result(); len(keys) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shard's read probe key never reached its replica")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond)
 
 	c.Primaries[1].Kill()
 	// Both series down before the replica takes over: a takeover seen
