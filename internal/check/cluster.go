@@ -90,9 +90,7 @@ func (s Shard) SlotsString() string {
 }
 
 // Owns reports whether slot is one of the shard's.
-func (s Shard) Owns(slot int) bool { return s.owns(slot) }
-
-func (s Shard) owns(slot int) bool {
+func (s Shard) Owns(slot int) bool {
 	for _, r := range s.Slots {
 		if slot >= r.Start && slot <= r.End {
 			return true
@@ -167,7 +165,7 @@ type ShardResult struct {
 
 // Owns reports whether the shard checked serves slot: its result is the
 // one that speaks for the keys of that slot.
-func (r ShardResult) Owns(slot int) bool { return r.shard.owns(slot) }
+func (r ShardResult) Owns(slot int) bool { return r.shard.Owns(slot) }
 
 // ClusterChecker checks an endpoint that may be a cluster: every shard's
 // primary gets its check as one pipeline, all shards in parallel, each with
@@ -410,7 +408,7 @@ func (k *ClusterChecker) round(ctx context.Context, o Options, shards []Shard, h
 			if p.Node != s.Primary {
 				continue
 			}
-			if p.Healthy && s.owns(p.tagSlot) {
+			if p.Healthy && s.Owns(p.tagSlot) {
 				reuse = j
 			} else if p.Reason == ReasonCluster {
 				alt = true

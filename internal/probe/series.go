@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -113,13 +112,7 @@ func (s *series) read(ctx context.Context) check.Result {
 	return r
 }
 
-func (s *series) ip() string {
-	host, _, err := net.SplitHostPort(s.conn.RemoteAddr())
-	if err != nil {
-		return s.conn.RemoteAddr()
-	}
-	return host
-}
+func (s *series) ip() string { return hostOf(s.conn.RemoteAddr()) }
 
 // lookAtServer reads the role and run id after each new connection, so a
 // failover or restart shows in the event log when it happens.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -21,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
@@ -76,14 +76,7 @@ func Build(ctx context.Context, cfg promoter.Config, stdout io.Writer, log *slog
 	// address the cluster names, with the seed's settings (as the checker
 	// reaches them).
 	ep := &promoter.ClusterEndpoint{Seed: seed, SeedAddr: rc.Addr, TLS: rc.TLS, Mode: cfg.ClusterMode,
-		Node: func(addr string) (*redis.Client, error) {
-			nc := rc
-			nc.Addr = addr
-			if host, _, err := net.SplitHostPort(addr); err == nil && net.ParseIP(host) == nil {
-				nc.TLSServerName = "" // a node's own name is in its certificate
-			}
-			return redisconn.New(nc)
-		}}
+		Node: func(addr string) (*redis.Client, error) { return redisconn.New(check.NodeConfig(rc, addr)) }}
 	deps := promoter.Deps{
 		ElastiCache: elasticache.NewFromConfig(ac),
 		Alarms:      cloudwatch.NewFromConfig(peer),

@@ -96,14 +96,6 @@ func (c *Cluster) SetPrimary(shardIdx, node int) {
 	c.shards[shardIdx].primary = node
 }
 
-// Primary is the front of shard's primary.
-func (c *Cluster) Primary(shardIdx int) *Front {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.shards[shardIdx]
-	return s.nodes[s.primary]
-}
-
 // Front is one node: listeners that forward to its redis-server, one per
 // view. A view is a set of addresses the whole cluster is seen at: a client
 // that reached a node through view v is told of every node at its address in

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 )
@@ -43,7 +44,7 @@ func readCommand(r *bufio.Reader) (raw []byte, args []string, err error) {
 			return nil, nil, fmt.Errorf("bad bulk length %q", hdr)
 		}
 		body := make([]byte, size+2)
-		if _, err := readFull(r, body); err != nil {
+		if _, err := io.ReadFull(r, body); err != nil {
 			return nil, nil, err
 		}
 		b.Write(hdr)
@@ -86,7 +87,7 @@ func copyReply(r *bufio.Reader, b *bytes.Buffer) error {
 			return nil
 		}
 		body := make([]byte, n+2)
-		if _, err := readFull(r, body); err != nil {
+		if _, err := io.ReadFull(r, body); err != nil {
 			return err
 		}
 		b.Write(body)
@@ -120,18 +121,6 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 	}
 	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
 	return append([]byte{}, line...), nil
-}
-
-func readFull(r *bufio.Reader, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := r.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // Writers of the replies the front makes itself (RESP2, which RESP3
