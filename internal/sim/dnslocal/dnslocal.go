@@ -101,8 +101,14 @@ func (h *HealthCheck) lagged(st alarmeval.State) alarmeval.State {
 	return h.seen[0].state
 }
 
-// Healthy is the check's status now.
-func (h *HealthCheck) Healthy() bool { return h.healthy() != h.Inverted }
+// Healthy is the check's status now. A nil *HealthCheck is no health check:
+// always healthy.
+func (h *HealthCheck) Healthy() bool {
+	if h == nil {
+		return true
+	}
+	return h.healthy() != h.Inverted
+}
 
 func (h *HealthCheck) healthy() bool {
 	st := h.Alarm()
@@ -129,12 +135,35 @@ func (h *HealthCheck) healthy() bool {
 	}
 }
 
+// Check is a Route 53 health check as a record sees it: its status now.
+// *HealthCheck (CLOUDWATCH_METRIC) satisfies it.
+type Check interface {
+	Healthy() bool
+}
+
+var _ Check = (*HealthCheck)(nil)
+
+// healthy is a record's status: "Records without a health check are always
+// healthy". A nil *HealthCheck in the interface counts as no check too (it
+// answers healthy), as it did when Record held that type.
+func healthy(c Check) bool { return c == nil || c.Healthy() }
+
+// failover applies the group's rules: the PRIMARY while it is healthy, the
+// SECONDARY when the PRIMARY is not and the SECONDARY is, and the PRIMARY
+// when neither is ("If no record is healthy, all records are healthy").
+func failover(primary, secondary Check) Failover {
+	if !healthy(primary) && healthy(secondary) {
+		return Secondary
+	}
+	return Primary
+}
+
 // Record is one failover record of the group.
 type Record struct {
 	// Target is the CNAME's value: an endpoint name.
 	Target string
 	// HealthCheck may be nil: the record is then always healthy.
-	HealthCheck *HealthCheck
+	HealthCheck Check
 }
 
 // Failover says which record of the group an answer came from.
@@ -322,13 +351,11 @@ func (s *Server) Queries() int {
 
 // Choose applies the failover rules now and returns the record answered.
 func (s *Server) Choose() (Failover, Record) {
-	pOK := s.primary.HealthCheck == nil || s.primary.HealthCheck.Healthy()
-	sOK := s.secondary.HealthCheck == nil || s.secondary.HealthCheck.Healthy()
 	which, rec := Primary, s.primary
-	if !pOK && sOK {
-		which, rec = Secondary, s.secondary
+	if failover(s.primary.HealthCheck, s.secondary.HealthCheck) == Secondary {
+		rec = s.secondary
+		which = Secondary
 	}
-	// Both unhealthy: all are considered healthy, the PRIMARY wins.
 	s.mu.Lock()
 	if which != s.last {
 		s.last = which

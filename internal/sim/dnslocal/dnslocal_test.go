@@ -252,3 +252,20 @@ func TestHealthCheckLag(t *testing.T) {
 		t.Errorf("followed after %s, before the 30-s lag", el)
 	}
 }
+
+// A nil *HealthCheck in a Record is no health check, as it was when the
+// field had that type: the record is always healthy.
+func TestNilHealthCheckIsNoCheck(t *testing.T) {
+	var none *dnslocal.HealthCheck
+	a := &alarm{s: alarmeval.StateAlarm}
+	srv, err := dnslocal.Start(dnslocal.Options{},
+		dnslocal.Record{Target: endpointA, HealthCheck: &dnslocal.HealthCheck{Alarm: a.get}},
+		dnslocal.Record{Target: endpointB, HealthCheck: none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if which, rec := srv.Choose(); which != dnslocal.Secondary || rec.Target != endpointB {
+		t.Errorf("primary in ALARM, secondary with a nil check: %s %s, want SECONDARY %s", which, rec.Target, endpointB)
+	}
+}
