@@ -28,8 +28,35 @@ const (
 	MetricsEMF MetricsMode = "emf"
 )
 
+// Serve says what invokes the checker binary, and so what one invocation
+// does.
+type Serve string
+
+// Serve modes.
+const (
+	// ServeLoop: the Step Functions loop (or a schedule) invokes the
+	// checker; each invocation checks, publishes the metrics and returns
+	// the result (package handler).
+	ServeLoop Serve = "loop"
+	// ServeWritableURL: a Lambda function URL invokes it for Route 53's
+	// HTTPS health checks; each request proves one write through the
+	// endpoint and answers 200 or 503, publishing nothing (package
+	// writeprobe).
+	ServeWritableURL Serve = "writable-url"
+)
+
+// MaxWritableCheck bounds the check of one writable-url request: Route 53
+// counts an HTTPS endpoint healthy only when it answers 2xx or 3xx within
+// two seconds after connecting, so a stalled server must yield a 503
+// before then.
+const MaxWritableCheck = 1500 * time.Millisecond
+
 // Config is the whole configuration of the health checker.
 type Config struct {
+	// Serve: loop (the Step Functions loop invokes the checker) or
+	// writable-url (a function URL does, for Route 53's HTTPS health
+	// checks). env: CHECKER_SERVE. default: loop
+	Serve Serve
 	// Redis is the endpoint to check. Redis.Password is filled at start from
 	// AuthSecretARN or PasswordFile, never from the environment itself.
 	Redis redisconn.Config
@@ -95,6 +122,8 @@ const (
 
 // Variable names, in the order the README documents them.
 const (
+	// EnvServe says what invokes the checker (see Config.Serve).
+	EnvServe         = "CHECKER_SERVE"
 	EnvAddr          = "REDIS_ADDR"
 	EnvTLS           = "REDIS_TLS"
 	EnvTLSServerName = "REDIS_TLS_SERVER_NAME"
@@ -159,6 +188,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			Heartbeat:  true,
 			Region:     strings.TrimSpace(getenv(EnvAWSRegion)),
 		},
+		Serve:          ServeLoop,
 		ClusterMode:    check.ClusterAuto,
 		MetricsMode:    MetricsAPI,
 		Namespace:      metrics.DefaultNamespace,
@@ -166,6 +196,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		PublishTimeout: DefaultPublishTimeout,
 	}
 
+	if v := getenv(EnvServe); v != "" {
+		switch m := Serve(strings.ToLower(strings.TrimSpace(v))); m {
+		case ServeLoop, ServeWritableURL:
+			c.Serve = m
+		default:
+			bad(EnvServe, v, "use loop (the Step Functions loop invokes the checker) or writable-url (a function URL does, for Route 53's HTTPS health checks)")
+		}
+	}
 	if c.Redis.Addr == "" {
 		errs = append(errs, envErrorf(EnvAddr, "%s is not set: give the endpoint as host:port, e.g. redis.internal:6379", EnvAddr))
 	}
@@ -295,8 +333,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	budget(EnvPublishTimeout, &c.PublishTimeout)
 	budget(EnvFunctionTimeout, &c.FunctionTimeout)
 	if need := c.Budget(); c.FunctionTimeout > 0 && c.Check.Timeout > 0 && need > c.FunctionTimeout {
-		errs = append(errs, envErrorf(EnvFunctionTimeout, "%s=%s is shorter than %s + %s + %s + %s margin = %s: raise the function timeout or lower the budgets",
-			EnvFunctionTimeout, c.FunctionTimeout, EnvSecretTimeout, EnvCheckTimeout, EnvPublishTimeout, InvocationMargin, need))
+		if c.Serve == ServeWritableURL {
+			errs = append(errs, envErrorf(EnvFunctionTimeout, "%s=%s is shorter than min(%s, %s) + %s margin = %s: raise the function timeout",
+				EnvFunctionTimeout, c.FunctionTimeout, EnvCheckTimeout, MaxWritableCheck, InvocationMargin, need))
+		} else {
+			errs = append(errs, envErrorf(EnvFunctionTimeout, "%s=%s is shorter than %s + %s + %s + %s margin = %s: raise the function timeout or lower the budgets",
+				EnvFunctionTimeout, c.FunctionTimeout, EnvSecretTimeout, EnvCheckTimeout, EnvPublishTimeout, InvocationMargin, need))
+		}
 	}
 	if err := (metrics.Options{Namespace: c.Namespace}).Validate(); err != nil {
 		bad(EnvNamespace, c.Namespace, err.Error())

@@ -42,6 +42,32 @@ func TestDefaults(t *testing.T) {
 	if c.ClusterMode != check.ClusterAuto {
 		t.Errorf("cluster mode %q, want auto", c.ClusterMode)
 	}
+	// The loop, as every checker ran before writable-url existed.
+	if c.Serve != ServeLoop {
+		t.Errorf("serve %q, want loop", c.Serve)
+	}
+}
+
+// A writable endpoint's function timeout need only fit its one check
+// (CHECK_TIMEOUT, at most 1.5s) and the margin: it reads the token within
+// the check and publishes nothing.
+func TestWritableURLBudget(t *testing.T) {
+	for _, tc := range []struct {
+		checkTimeout, functionTimeout string
+		want                          time.Duration
+	}{
+		{"2s", "2s", 1700 * time.Millisecond},
+		{"1s", "2s", 1200 * time.Millisecond},
+	} {
+		c, err := FromEnv(env(map[string]string{EnvAddr: "redis.internal:6379", EnvServe: "writable-url",
+			EnvCheckTimeout: tc.checkTimeout, EnvFunctionTimeout: tc.functionTimeout}))
+		if err != nil {
+			t.Fatalf("CHECK_TIMEOUT=%s FUNCTION_TIMEOUT=%s: %v", tc.checkTimeout, tc.functionTimeout, err)
+		}
+		if c.Serve != ServeWritableURL || c.Budget() != tc.want || c.WritableCheckTimeout() > MaxWritableCheck {
+			t.Errorf("CHECK_TIMEOUT=%s: serve %q, budget %s (want %s), check %s", tc.checkTimeout, c.Serve, c.Budget(), tc.want, c.WritableCheckTimeout())
+		}
+	}
 }
 
 func TestAllSet(t *testing.T) {
@@ -52,7 +78,7 @@ func TestAllSet(t *testing.T) {
 		EnvKeyPrefix: "hc:", EnvKeyTTL: "45s", EnvMetricsMode: "emf", EnvNamespace: "Team/Redis",
 		EnvDimensions: "ReplicationGroup=redis-primary,Region=us-east-1", EnvHighResolution: "true",
 		EnvAWSRegion: "us-east-1", EnvHeartbeatRegion: "primary-east", EnvSecretTimeout: "1s",
-		EnvPublishTimeout: "2s", EnvFunctionTimeout: "10s", EnvClusterMode: "on",
+		EnvPublishTimeout: "2s", EnvFunctionTimeout: "10s", EnvClusterMode: "on", EnvServe: "writable-url",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +92,7 @@ func TestAllSet(t *testing.T) {
 		c.Check.Prefix != "hc:" || c.Check.KeyTTL != 45*time.Second || c.MetricsMode != MetricsEMF ||
 		c.Namespace != "Team/Redis" || !c.HighResolution || c.Check.Region != "primary-east" ||
 		c.SecretTimeout != time.Second || c.PublishTimeout != 2*time.Second || c.FunctionTimeout != 10*time.Second ||
-		c.ClusterMode != check.ClusterOn {
+		c.ClusterMode != check.ClusterOn || c.Serve != ServeWritableURL {
 		t.Errorf("config: %+v", c)
 	}
 }
@@ -88,6 +114,9 @@ func TestBadInput(t *testing.T) {
 		{"timeout not duration", map[string]string{EnvCheckTimeout: "2"}, `CHECK_TIMEOUT="2": use a positive Go duration such as 2s`},
 		{"timeout too long", map[string]string{EnvCheckTimeout: "5m"}, `CHECK_TIMEOUT="5m": use at most 60s`},
 		{"role", map[string]string{EnvExpectRole: "master"}, `EXPECT_ROLE="master": use auto, primary or replica`},
+		{"serve", map[string]string{EnvServe: "http"}, `CHECKER_SERVE="http": use loop (the Step Functions loop invokes the checker) or writable-url (a function URL does, for Route 53's HTTPS health checks)`},
+		{"writable-url over the function timeout", map[string]string{EnvServe: "writable-url", EnvFunctionTimeout: "1s"},
+			"FUNCTION_TIMEOUT=1s is shorter than min(CHECK_TIMEOUT, 1.5s) + 200ms margin = 1.7s: raise the function timeout"},
 		{"cluster mode", map[string]string{EnvClusterMode: "sharded"}, `CLUSTER_MODE="sharded": use auto (ask the endpoint), on (a cluster-mode endpoint: check every shard) or off (one node)`},
 		{"heartbeat region", map[string]string{EnvHeartbeatRegion: "us east"}, `HEARTBEAT_REGION="us east": use a name without white space`},
 		{"fence unknown", map[string]string{EnvDatastoreID: "ldgnf-x", EnvAWSRegion: "us-east-1", EnvFenceUnknown: "open"}, `FENCE_UNKNOWN="open": use not-writable`},

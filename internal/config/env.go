@@ -20,7 +20,7 @@ import (
 // empty optional settings are left out. The password is never written, nor
 // AWS_REGION (Lambda sets it): the heartbeat's region goes in
 // HEARTBEAT_REGION, and the fence's is the function's own. CLUSTER_MODE is written only when it is not auto, the
-// default every reader knows.
+// default every reader knows, and CHECKER_SERVE only when it is not loop.
 func (c Config) Env() map[string]string {
 	env := map[string]string{
 		EnvAddr:           c.Redis.Addr,
@@ -59,6 +59,9 @@ func (c Config) Env() map[string]string {
 	if c.ClusterMode != "" && c.ClusterMode != check.ClusterAuto {
 		optional[EnvClusterMode] = string(c.ClusterMode)
 	}
+	if c.Serve != "" && c.Serve != ServeLoop {
+		optional[EnvServe] = string(c.Serve)
+	}
 	if c.FunctionTimeout != 0 {
 		optional[EnvFunctionTimeout] = c.FunctionTimeout.String()
 	}
@@ -92,7 +95,7 @@ func FormatDimensions(ds []metrics.Dimension) string {
 // EnvNames lists the variables FromEnv reads, sorted.
 func EnvNames() []string {
 	names := map[string]bool{}
-	for _, n := range []string{EnvAddr, EnvTLS, EnvTLSServerName, EnvTLSCAFile, EnvUsername, EnvAuthSecretARN,
+	for _, n := range []string{EnvServe, EnvAddr, EnvTLS, EnvTLSServerName, EnvTLSCAFile, EnvUsername, EnvAuthSecretARN,
 		EnvPasswordFile, EnvDB, EnvCheckTimeout, EnvExpectRole, EnvClusterMode, EnvHeartbeat, EnvKeyPrefix, EnvKeyTTL,
 		EnvMetricsMode, EnvNamespace, EnvDimensions, EnvHighResolution, EnvHeartbeatRegion, EnvAWSRegion,
 		EnvSecretTimeout, EnvPublishTimeout, EnvFunctionTimeout, EnvHeartbeatKeySecretARN, EnvHeartbeatKeyFile,

@@ -47,6 +47,10 @@ func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
 		},
 		"one node, never asked":      {Redis: redisconn.Config{Addr: "redis.internal:6379"}, ClusterMode: check.ClusterOff},
 		"zero value but the address": {Redis: redisconn.Config{Addr: "redis.internal:6379"}},
+		"writable endpoint behind a function URL": {
+			Redis: redisconn.Config{Addr: "master.redis-primary.abc123.use1.cache.amazonaws.com:6379", TLS: true},
+			Serve: ServeWritableURL, FunctionTimeout: 3 * time.Second,
+		},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -68,6 +72,11 @@ func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
 			if _, ok := env[EnvPassword]; ok {
 				t.Error("Env writes the password")
 			}
+			// The loop is every reader's default: existing functions keep
+			// their environment.
+			if v, ok := env[EnvServe]; ok != (c.Serve == ServeWritableURL) || (ok && v != string(ServeWritableURL)) {
+				t.Errorf("Env writes %s=%q for serve %q", EnvServe, v, c.Serve)
+			}
 			want := c
 			want.Check.Prefix = or(c.Check.Prefix, check.DefaultPrefix)
 			if want.Check.KeyTTL == 0 {
@@ -81,6 +90,9 @@ func TestEnvRoundTripsThroughFromEnv(t *testing.T) {
 			}
 			if want.ClusterMode == "" {
 				want.ClusterMode = check.ClusterAuto
+			}
+			if want.Serve == "" {
+				want.Serve = ServeLoop
 			}
 			want.MetricsMode = MetricsMode(or(string(c.MetricsMode), string(MetricsAPI)))
 			want.Namespace = or(c.Namespace, metrics.DefaultNamespace)

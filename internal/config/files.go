@@ -8,9 +8,23 @@ import (
 )
 
 // Budget is the time one invocation may need: the token read, the check and
-// the publish, each at its limit, and the margin to report a failure.
+// the publish, each at its limit, and the margin to report a failure. A
+// writable-url request reads the token within its check and publishes
+// nothing: its check and the margin.
 func (c Config) Budget() time.Duration {
+	if c.Serve == ServeWritableURL {
+		return c.WritableCheckTimeout() + InvocationMargin
+	}
 	return c.SecretTimeout + c.Check.Timeout + c.PublishTimeout + InvocationMargin
+}
+
+// WritableCheckTimeout bounds the check of one writable-url request:
+// CHECK_TIMEOUT, at most MaxWritableCheck.
+func (c Config) WritableCheckTimeout() time.Duration {
+	if c.Check.Timeout <= 0 {
+		return MaxWritableCheck
+	}
+	return min(c.Check.Timeout, MaxWritableCheck)
 }
 
 // checkFiles reads the files the configuration names, so that what would
