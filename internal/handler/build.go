@@ -21,47 +21,78 @@ import (
 	"github.com/redisha/redisha/internal/secret"
 )
 
-// Build wires a Handler from the configuration, once per cold start: the
-// AWS configuration (only when metrics go through the API or the token is in
-// Secrets Manager; it honours AWS_ENDPOINT_URL and
-// AWS_ENDPOINT_URL_CLOUDWATCH), the token source, the Redis client factory
-// and the publisher. Nothing here touches the network: the first
-// invocation dials, within its own deadline. close releases the client.
-func Build(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) (h *Handler, close func() error, err error) {
-	loadAWS := sync.OnceValues(func() (aws.Config, error) {
+// Parts are what a program checking the configured endpoint holds across
+// invocations: the checker (with its Redis client), the AUTH token source
+// and the fence. Build wires the health checker from them, and
+// writeprobe the writable endpoint, so both reach Redis and the datastore
+// alike.
+type Parts struct {
+	// Checker checks the endpoint: one node (CLUSTER_MODE=off) or, in auto
+	// and on, every shard of a cluster.
+	Checker Checker
+	// Tokens reads the AUTH token; nil when Redis needs none.
+	Tokens *secret.Source
+	// Fence judges a master against the Global Datastore's primary; nil
+	// without GLOBAL_DATASTORE_ID.
+	Fence *fence.Fence
+
+	close   func() error
+	loadAWS func() (aws.Config, error)
+}
+
+// Close releases the checker's clients.
+func (p Parts) Close() error { return p.close() }
+
+// NewParts builds the Parts from the configuration, once per cold start:
+// the AWS configuration (only when the token or the heartbeat key is in
+// Secrets Manager, or a fence is set; it honours AWS_ENDPOINT_URL and the
+// per-service variables), the token source, the Redis client factory and
+// the fence. Nothing here touches the network: the first check dials,
+// within its own deadline.
+func NewParts(ctx context.Context, cfg config.Config) (Parts, error) {
+	p := Parts{loadAWS: sync.OnceValues(func() (aws.Config, error) {
 		ac, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
 			return ac, fmt.Errorf("load AWS configuration: %w", err)
 		}
 		return ac, nil
-	})
+	})}
 
-	var tokens *secret.Source
 	switch {
 	case cfg.AuthSecretARN != "":
-		ac, err := loadAWS()
+		ac, err := p.loadAWS()
 		if err != nil {
-			return nil, nil, err
+			return Parts{}, err
 		}
-		tokens = secret.FromSecretsManager(secretsmanager.NewFromConfig(ac), cfg.AuthSecretARN, secret.DefaultMaxAge)
+		p.Tokens = secret.FromSecretsManager(secretsmanager.NewFromConfig(ac), cfg.AuthSecretARN, secret.DefaultMaxAge)
 	case cfg.PasswordFile != "":
-		tokens = secret.FromFile(cfg.PasswordFile)
+		p.Tokens = secret.FromFile(cfg.PasswordFile)
 	}
 
 	switch {
 	case cfg.HeartbeatKeySecretARN != "":
-		ac, err := loadAWS()
+		ac, err := p.loadAWS()
 		if err != nil {
-			return nil, nil, err
+			return Parts{}, err
 		}
 		cfg.Check.HeartbeatKeySource = secret.KeyFromSecretsManager(secretsmanager.NewFromConfig(ac), cfg.HeartbeatKeySecretARN, secret.DefaultMaxAge).Bytes
 	case cfg.HeartbeatKeyFile != "":
 		cfg.Check.HeartbeatKeySource = secret.KeyFromFile(cfg.HeartbeatKeyFile).Bytes
 	}
 
+	if cfg.Fence.DatastoreID != "" {
+		// The local region's ElastiCache API (AWS_ENDPOINT_URL_ELASTICACHE
+		// honoured), through the VPC's endpoint or NAT.
+		ac, err := p.loadAWS()
+		if err != nil {
+			return Parts{}, err
+		}
+		p.Fence = fence.New(elasticache.NewFromConfig(ac), cfg.Fence)
+	}
+
 	rc := cfg.Redis
-	if tokens != nil {
-		user := rc.Username
+	if p.Tokens != nil {
+		user, tokens := rc.Username, p.Tokens
 		rc.Credentials = func(ctx context.Context) (string, string, error) {
 			tok, err := tokens.Token(ctx)
 			return user, tok, err
@@ -69,22 +100,32 @@ func Build(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.L
 	}
 	// Fail at init, not per invocation. CLUSTER_MODE=off is the one-node
 	// checker as it always was; auto and on may check every shard.
-	var checker interface {
-		Checker
-		Close() error
-	}
 	if cfg.ClusterMode == check.ClusterOff {
 		conn, err := redisconn.NewClient(rc)
 		if err != nil {
-			return nil, nil, err
+			return Parts{}, err
 		}
-		checker = check.New(conn, cfg.Check)
+		k := check.New(conn, cfg.Check)
+		p.Checker, p.close = k, k.Close
 	} else {
-		cc, err := check.NewCluster(rc, cfg.Check, cfg.ClusterMode)
+		k, err := check.NewCluster(rc, cfg.Check, cfg.ClusterMode)
 		if err != nil {
-			return nil, nil, err
+			return Parts{}, err
 		}
-		checker = cc
+		p.Checker, p.close = k, k.Close
+	}
+	return p, nil
+}
+
+// Build wires a Handler from the configuration, once per cold start: the
+// Parts, and the publisher (the AWS configuration too when metrics go
+// through the API; it honours AWS_ENDPOINT_URL_CLOUDWATCH). Nothing here
+// touches the network: the first invocation dials, within its own deadline.
+// close releases the client.
+func Build(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) (h *Handler, close func() error, err error) {
+	p, err := NewParts(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	var pub metrics.Publisher
@@ -93,26 +134,22 @@ func Build(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.L
 	case config.MetricsEMF:
 		pub = metrics.NewEMF(stdout, opts)
 	default:
-		ac, err := loadAWS()
+		ac, err := p.loadAWS()
 		if err != nil {
+			_ = p.Close()
 			return nil, nil, err
 		}
 		pub = metrics.NewCloudWatch(cloudwatch.NewFromConfig(ac), opts)
 	}
 
+	// Typed nils would read as set.
 	var t Tokens
-	if tokens != nil {
-		t = tokens
+	if p.Tokens != nil {
+		t = p.Tokens
 	}
-	h = New(checker, pub, t, log).WithBudgets(Budgets{Token: cfg.SecretTimeout, Publish: cfg.PublishTimeout, Margin: config.InvocationMargin})
-	if cfg.Fence.DatastoreID != "" {
-		// The local region's ElastiCache API (AWS_ENDPOINT_URL_ELASTICACHE
-		// honoured), through the VPC's endpoint or NAT.
-		ac, err := loadAWS()
-		if err != nil {
-			return nil, nil, err
-		}
-		h.WithFence(fence.New(elasticache.NewFromConfig(ac), cfg.Fence))
+	h = New(p.Checker, pub, t, log).WithBudgets(Budgets{Token: cfg.SecretTimeout, Publish: cfg.PublishTimeout, Margin: config.InvocationMargin})
+	if p.Fence != nil {
+		h.WithFence(p.Fence)
 	}
-	return h, checker.Close, nil
+	return h, p.Close, nil
 }
