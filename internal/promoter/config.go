@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,14 @@ type Config struct {
 	// default: none (the data-loss guard then bounds the loss by now, and
 	// refuses automatic promotion beyond MAX_DATA_LOSS)
 	PeerMetricDimensions []metrics.Dimension
+	// PeerWitness is the peer region's witness: a DNS name whose TXT answer
+	// is Route 53's verdict on the peer's writable endpoint (DNSWitness),
+	// the third observer. env: PEER_WITNESS. default: none
+	PeerWitness string
+	// WitnessResolver is the DNS server (host:port) the witness is asked
+	// through. env: WITNESS_RESOLVER. default: the system's (in a VPC, the
+	// Route 53 Resolver)
+	WitnessResolver string
 	// LatchTable is the DynamoDB table (in Region, partition key "pk",
 	// string) that keeps the state. env: LATCH_TABLE. required
 	LatchTable string
@@ -73,7 +82,8 @@ type Config struct {
 	// Mode: off, advise or auto. env: PROMOTER_MODE. default: advise
 	Mode Mode
 	// Bounds. env: STALL_AFTER (3m), HEARTBEAT_INTERVAL (30s),
-	// MAX_DATA_LOSS (5s), COOLDOWN (1h), PEER_SEEN_WITHIN (15m)
+	// MAX_DATA_LOSS (5s), COOLDOWN (1h), PEER_SEEN_WITHIN (15m),
+	// SILENT_MAX_DATA_LOSS (0: a silent region waits for a person)
 	Bounds Bounds
 	// CallTimeout bounds each AWS and Redis call. env: CALL_TIMEOUT.
 	// default: 5s
@@ -97,6 +107,9 @@ const (
 	// EnvPeerMetricDimensions: the peer checker's metric dimensions, in
 	// the METRIC_DIMENSIONS form (Name=Value,…).
 	EnvPeerMetricDimensions = "PEER_METRIC_DIMENSIONS"
+	EnvPeerWitness          = "PEER_WITNESS"
+	EnvWitnessResolver      = "WITNESS_RESOLVER"
+	EnvSilentMaxDataLoss    = "SILENT_MAX_DATA_LOSS"
 	EnvLatchTable           = "LATCH_TABLE"
 	EnvTopicARN             = "SNS_TOPIC_ARN"
 	EnvMode                 = "PROMOTER_MODE"
@@ -126,7 +139,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Region: strings.TrimSpace(getenv(EnvRegion)), DatastoreID: strings.TrimSpace(getenv(EnvDatastoreID)),
 		GroupID: strings.TrimSpace(getenv(EnvGroupID)), PeerRegion: strings.TrimSpace(getenv(EnvPeerRegion)),
 		PeerAlarm: strings.TrimSpace(getenv(EnvPeerAlarm)), LatchTable: strings.TrimSpace(getenv(EnvLatchTable)),
-		TopicARN: strings.TrimSpace(getenv(EnvTopicARN)),
+		TopicARN:    strings.TrimSpace(getenv(EnvTopicARN)),
+		PeerWitness: strings.TrimSpace(getenv(EnvPeerWitness)), WitnessResolver: strings.TrimSpace(getenv(EnvWitnessResolver)),
+	}
+	if r := c.WitnessResolver; r != "" {
+		if _, _, err := net.SplitHostPort(r); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: give the DNS server as host:port, e.g. 10.0.0.2:53", EnvWitnessResolver, r))
+		}
 	}
 	if v := strings.TrimSpace(getenv(EnvPeerMetricDimensions)); v != "" {
 		ds, err := metrics.ParseDimensions(v)
@@ -175,6 +194,18 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Cooldown:          dur(EnvCooldown, DefaultCooldown),
 		PeerSeenWithin:    dur(EnvPeerSeenWithin, DefaultPeerSeenWithin),
 	}
+	if v := strings.TrimSpace(getenv(EnvSilentMaxDataLoss)); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil || d < 0:
+			errs = append(errs, fmt.Errorf("%s=%q: use a Go duration such as 45s, or 0 to leave a silent region to a person", EnvSilentMaxDataLoss, v))
+		case d > 0 && c.PeerWitness == "":
+			errs = append(errs, fmt.Errorf("%s=%s needs %s: only the witness dates a silent region's last write; set it, or %s=0",
+				EnvSilentMaxDataLoss, d, EnvPeerWitness, EnvSilentMaxDataLoss))
+		default:
+			c.Bounds.SilentMaxDataLoss = d
+		}
+	}
 	c.CallTimeout = dur(EnvCallTimeout, DefaultCallTimeout)
 	c.PromoteTimeout = dur(EnvPromoteTimeout, DefaultPromoteTimeout)
 	c.PollInterval = dur(EnvPollInterval, DefaultPollInterval)
@@ -215,6 +246,7 @@ func (c Config) Environment() map[string]string {
 		EnvCallTimeout:       c.CallTimeout.String(),
 		EnvPromoteTimeout:    c.PromoteTimeout.String(),
 		EnvPollInterval:      c.PollInterval.String(),
+		EnvSilentMaxDataLoss: c.Bounds.SilentMaxDataLoss.String(),
 	}
 	for name, v := range map[string]string{
 		config.EnvTLSServerName: c.Redis.TLSServerName, config.EnvTLSCAFile: c.Redis.TLSCAFile,
@@ -222,6 +254,7 @@ func (c Config) Environment() map[string]string {
 		config.EnvPasswordFile: c.PasswordFile, config.EnvKeyPrefix: c.KeyPrefix,
 		config.EnvHeartbeatKeySecretARN: c.HeartbeatKeySecretARN, config.EnvHeartbeatKeyFile: c.HeartbeatKeyFile,
 		config.EnvNamespace: c.Namespace, EnvTopicARN: c.TopicARN,
+		EnvPeerWitness: c.PeerWitness, EnvWitnessResolver: c.WitnessResolver,
 	} {
 		if v != "" {
 			env[name] = v
@@ -266,6 +299,9 @@ func (c Config) Runner(deps Deps) *Runner {
 	}
 	if c.TopicARN != "" && deps.SNS != nil {
 		r.SNS = deps.SNS
+	}
+	if c.PeerWitness != "" {
+		r.Observer = DNSWitness(c.PeerWitness, c.WitnessResolver)
 	}
 	return r
 }

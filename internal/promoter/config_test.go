@@ -61,6 +61,12 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 			[]string{"PEER_SEEN_WITHIN=45s is under two heartbeat intervals (HEARTBEAT_INTERVAL=30s)", "use at least 1m0s"}},
 		{"topic", map[string]string{"SNS_TOPIC_ARN": "pages"}, []string{"SNS_TOPIC_ARN=\"pages\": give the topic's ARN"}},
 		{"checker's variables", map[string]string{"REDIS_ADDR": "", "REDIS_PASSWORD": "x"}, []string{"REDIS_ADDR is not set", "REDIS_PASSWORD is set"}},
+		{"silent-region acceptance without a witness", map[string]string{"SILENT_MAX_DATA_LOSS": "45s"},
+			[]string{"SILENT_MAX_DATA_LOSS=45s needs PEER_WITNESS"}},
+		{"silent-region acceptance", map[string]string{"SILENT_MAX_DATA_LOSS": "-1s", "PEER_WITNESS": "w.internal"},
+			[]string{`SILENT_MAX_DATA_LOSS="-1s": use a Go duration such as 45s, or 0`}},
+		{"witness resolver", map[string]string{"WITNESS_RESOLVER": "10.0.0.2", "PEER_WITNESS": "w.internal"},
+			[]string{`WITNESS_RESOLVER="10.0.0.2": give the DNS server as host:port`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := goodEnv()
@@ -94,5 +100,28 @@ func TestConfigClusterMode(t *testing.T) {
 	e["CLUSTER_MODE"] = "sharded"
 	if _, err = promoter.ConfigFromEnv(env(e)); err == nil || !strings.Contains(err.Error(), "CLUSTER_MODE") {
 		t.Fatalf("a bad CLUSTER_MODE: %v", err)
+	}
+}
+
+// The witness's variables round-trip, and a witness makes the runner ask
+// it as the third observer.
+func TestConfigWitness(t *testing.T) {
+	e := goodEnv()
+	e["PEER_WITNESS"], e["WITNESS_RESOLVER"], e["SILENT_MAX_DATA_LOSS"] = "us-east-1.witness.internal", "127.0.0.1:5353", "45s"
+	c, err := promoter.ConfigFromEnv(env(e))
+	if err != nil || c.PeerWitness != "us-east-1.witness.internal" || c.WitnessResolver != "127.0.0.1:5353" ||
+		c.Bounds.SilentMaxDataLoss != 45*time.Second {
+		t.Fatalf("%+v %v", c, err)
+	}
+	back := c.Environment()
+	back["AWS_REGION"] = "us-west-2"
+	if again, err := promoter.ConfigFromEnv(env(back)); err != nil || !maps.Equal(again.Environment(), c.Environment()) {
+		t.Fatalf("round trip: %v %v", again.Environment(), err)
+	}
+	if r := c.Runner(promoter.Deps{}); r.Observer == nil {
+		t.Fatal("a configured witness is not the runner's third observer")
+	}
+	if r := (promoter.Config{}).Runner(promoter.Deps{}); r.Observer != nil {
+		t.Fatal("a runner without a witness has a third observer")
 	}
 }

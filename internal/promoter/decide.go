@@ -116,6 +116,18 @@ type Bounds struct {
 	// primary-answers veto). default: 30 seconds (the primary pings its
 	// replicas every 10 s, repl-ping-replica-period)
 	LinkAliveWithin time.Duration
+	// SilentMaxDataLoss is the most possible loss accepted without an
+	// operator when the primary region is silent (its CloudWatch does not
+	// answer, so its last writable moment cannot be read) and the witness
+	// dates its end: Route 53's health checkers found its writable endpoint
+	// failing, so it took no write after the first run that saw the witness
+	// say so. The bound is then that moment minus the newest heartbeat here:
+	// the witness's resolution (a heartbeat interval, the health check's
+	// reaction, a run) on top of the replication lag. It is an acceptance
+	// given in advance, in the deployment: 0 leaves a silent region to a
+	// person. The replica must also have been fresh when the primary was
+	// last seen healthy (MaxDataLoss plus one heartbeat interval). default: 0
+	SilentMaxDataLoss time.Duration
 }
 
 // Defaults of Bounds.
@@ -289,6 +301,12 @@ type State struct {
 	// region falls silent, it still says the primary took writes at least
 	// this late: with the link broken first, more than the replica holds.
 	PeerWroteAt time.Time
+	// WitnessUpAt is when (local clock) the witness last said the peer
+	// takes writes, and WitnessDownAt the first run after it that found the
+	// witness saying it does not (zero while it does): the peer took no
+	// write Route 53's checkers could see after WitnessDownAt.
+	WitnessUpAt   time.Time
+	WitnessDownAt time.Time
 	// PeerAlarmReadAt is when (local clock) the peer region's writable alarm
 	// was last read successfully, whatever its state: proof that this
 	// promoter has a network path to that region's CloudWatch.
@@ -520,7 +538,30 @@ func track(prev State, obs Observations) State {
 		// CloudWatch exists.
 		next.PeerAlarmReadAt = now
 	}
+	switch observerVerdict(obs.Observer) {
+	case ObserverUp:
+		next.WitnessUpAt, next.WitnessDownAt = now, time.Time{}
+	case ObserverDown:
+		// Dated only after an "up": a witness never seen up dates nothing.
+		if next.WitnessDownAt.IsZero() && !next.WitnessUpAt.IsZero() {
+			next.WitnessDownAt = now
+		}
+	}
 	return next
+}
+
+// observerVerdict is the third observer's verdict, normalised (compared as
+// the alarm states are, case-insensitively: an "UP" must veto, not pass as
+// "no verdict"); ObserverUnknown when there is none.
+func observerVerdict(o *Observer) string {
+	if o == nil {
+		return ObserverUnknown
+	}
+	switch v := strings.ToLower(strings.TrimSpace(o.Verdict)); v {
+	case ObserverDown, ObserverUp:
+		return v
+	}
+	return ObserverUnknown
 }
 
 // Notes evidenceGuard attaches to a refusal that pages, once per condition.
@@ -573,7 +614,12 @@ func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verd
 	if confirmed && obs.Alarm.Unreachable {
 		alarmWhy += "; an operator confirmed the primary region is down"
 	}
-	if obs.Alarm.Unreachable && !peerSeenBefore(st, b.PeerSeenWithin) && !confirmed {
+	// A third observer outside both regions (the witness: Route 53's health
+	// checkers) that sees the primary down is a view from outside, as an
+	// operator's confirmation is: without it, an unreachable CloudWatch
+	// that was never read proves nothing.
+	outside := confirmed || observerVerdict(obs.Observer) == ObserverDown
+	if obs.Alarm.Unreachable && !peerSeenBefore(st, b.PeerSeenWithin) && !outside {
 		// Fail closed: without a recent read, unreachable proves nothing.
 		why := peerUnreachedWhy(st, obs.Alarm, b.PeerSeenWithin)
 		if stalled < b.StallAfter {
@@ -615,9 +661,7 @@ func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verd
 	}
 	observerDown := false
 	if o := obs.Observer; o != nil {
-		// Compared as the alarm states are, case-insensitively: an "UP"
-		// must veto, not pass as "no verdict".
-		switch strings.ToLower(strings.TrimSpace(o.Verdict)) {
+		switch observerVerdict(o) {
 		case ObserverDown:
 			observerDown = true
 			alarmWhy += "; third observer: down (" + o.Detail + ")"
@@ -748,6 +792,9 @@ func dataLossGuard(st State, obs Observations, b Bounds, accepted time.Duration)
 		bound, who = accepted, "accepted by an operator"
 	}
 	newest := st.HeartbeatWritten
+	if obs.LastWrite.Written.IsZero() && b.SilentMaxDataLoss > 0 && !st.WitnessDownAt.IsZero() {
+		return witnessedLoss(v, st, obs, b, accepted)
+	}
 	var loss time.Duration
 	var how string
 	if lw := obs.LastWrite; !lw.Written.IsZero() {
@@ -781,6 +828,52 @@ func dataLossGuard(st State, obs Observations, b Bounds, accepted time.Duration)
 	}
 	v.OK = true
 	v.Reason = fmt.Sprintf("%s, within %s (%s)", how, round(bound), who)
+	return v
+}
+
+// witnessedLoss is the data-loss guard for a primary region whose last
+// writable moment cannot be read (its CloudWatch is silent) but whose end
+// the witness dates: Route 53's health checkers, outside both regions,
+// found its writable endpoint failing at st.WitnessDownAt (this promoter's
+// clock), so its last write is no later. The possible loss is that moment
+// minus the newest heartbeat here (two clocks: Amazon Time Sync keeps them
+// within a millisecond, and a heartbeat from the future is refused), and
+// must be within SilentMaxDataLoss, the deployment's advance acceptance.
+// The replica must also have been fresh when the primary was last seen
+// healthy: a stale one would lose its lag, whatever the witness says.
+func witnessedLoss(v Verdict, st State, obs Observations, b Bounds, accepted time.Duration) Verdict {
+	newest := st.HeartbeatWritten
+	loss := max(st.WitnessDownAt.Sub(newest), lossFloor(st, obs), 0)
+	how := fmt.Sprintf("the primary region is silent; the witness (Route 53's health checkers) found it not writable by %s and "+
+		"the newest heartbeat here was written at %s: up to %s of writes not here", st.WitnessDownAt.UTC().Format(time.RFC3339Nano),
+		newest.UTC().Format(time.RFC3339Nano), round(loss))
+	if floor := lossFloor(st, obs); floor > 0 {
+		how += fmt.Sprintf(", and at least %s (the primary was seen taking writes after the newest heartbeat here)", round(floor))
+	}
+	if accepted == AnyLoss {
+		v.OK = true
+		v.Reason = how + "; an operator accepted any data loss"
+		return v
+	}
+	fresh := b.MaxDataLoss + b.HeartbeatInterval
+	if st.HealthyAge > fresh && accepted < st.HealthyAge {
+		v.Reason = fmt.Sprintf("stale secondary: when the primary was last seen healthy the newest heartbeat here was %s old, over "+
+			"MAX_DATA_LOSS (%s) and one heartbeat interval (%s); refuse unless an operator accepts that much (--accept-data-loss %s)",
+			round(st.HealthyAge), round(b.MaxDataLoss), round(b.HeartbeatInterval), acceptHint(max(st.HealthyAge, loss)))
+		return v
+	}
+	bound, who := b.SilentMaxDataLoss, "accepted for a silent region by the deployment (SILENT_MAX_DATA_LOSS)"
+	if accepted > bound {
+		bound, who = accepted, "accepted by an operator"
+	}
+	if loss > bound {
+		v.Reason = fmt.Sprintf("%s, over the %s bound (%s); refuse unless an operator accepts that much (--accept-data-loss %s)",
+			how, round(bound), who, acceptHint(loss))
+		return v
+	}
+	v.OK = true
+	v.Reason = fmt.Sprintf("%s, within %s (%s); the replica was %s behind when the primary was last seen healthy",
+		how, round(bound), who, round(st.HealthyAge))
 	return v
 }
 

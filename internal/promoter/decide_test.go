@@ -155,10 +155,18 @@ func TestDecide(t *testing.T) {
 			in.Prev.PeerAlarmReadAt = in.Prev.HeartbeatAdvanced.Add(-16 * time.Minute)
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence},
 			reason: "has not been reachable from here since 2026-11-24T09:40:00Z", notify: true},
-		{name: "no route, even with a third observer that sees the primary down", edit: func(in *promoter.Input) {
+		// The witness (Route 53's health checkers) stands outside both
+		// regions: its "down" is the view from outside an unread CloudWatch
+		// could not give, as an operator's confirmation is.
+		{name: "no route, but a third observer outside both regions sees the primary down", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
 			in.Prev.PeerAlarmReadAt = time.Time{}
 			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
+		}, action: promoter.ActPromote, reason: "third observer: down", notify: true},
+		{name: "no route, and the third observer has no verdict", edit: func(in *promoter.Input) {
+			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
+			in.Prev.PeerAlarmReadAt = time.Time{}
+			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverUnknown, Detail: "no such host"}
 		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "cannot be told from a missing route", notify: true},
 		{name: "no route in advise mode: no advice", edit: func(in *promoter.Input) {
 			in.Obs.Alarm = promoter.Alarm{Unreachable: true, Err: "timeout"}
@@ -697,4 +705,142 @@ func TestLinkBrokenThenRegionSilentRemembersTheLastWrite(t *testing.T) {
 	if d := w.run(false, 0, "ALARM"); d.LossAtLeast != 0 {
 		t.Fatalf("with the last write read now, LossAtLeast %s", d.LossAtLeast)
 	}
+}
+
+// witnessWorld is a world whose promoter reads a witness and accepts, in
+// advance, 45 s of possible loss for a silent region.
+func witnessWorld(t *testing.T) *world {
+	w := newWorld(t)
+	w.in.Bounds.SilentMaxDataLoss = 45 * time.Second
+	return w
+}
+
+// witnessed makes one run with the witness saying verdict.
+func (w *world) witnessed(primaryWrites bool, lag time.Duration, alarm, verdict string) promoter.Decision {
+	w.in.Obs.Observer = &promoter.Observer{Verdict: verdict, Detail: "redisha-us-east-1.witness.internal"}
+	if !primaryWrites {
+		// A silent region: its CloudWatch cannot say when it last wrote.
+		w.in.Obs.LastWrite = promoter.LastWrite{Err: "read HeartbeatWritten in us-east-1: dial tcp: i/o timeout"}
+	}
+	return w.run(primaryWrites, lag, alarm)
+}
+
+// TestSilentRegionDatedByTheWitness: the whole primary region goes silent
+// (heartbeat, CloudWatch) and the witness turns "down" at the next run.
+// Its last write is no later than that run, so the possible loss is about
+// one run and one heartbeat interval: within the advance acceptance, the
+// promoter promotes once the stall bound has passed, with no operator.
+func TestSilentRegionDatedByTheWitness(t *testing.T) {
+	w := witnessWorld(t)
+	for range 4 {
+		w.witnessed(true, 2*time.Second, "OK", promoter.ObserverUp)
+	}
+	lastHeartbeat := w.in.Obs.Heartbeat.Value.Written
+	var promoted promoter.Decision
+	for range 10 {
+		d := w.witnessed(false, 0, unreachable, promoter.ObserverDown)
+		if d.Action == promoter.ActPromote {
+			promoted = d
+			break
+		}
+		if d.PrimaryDown {
+			t.Fatalf("primary down before the stall bound: %+v", d.Guards)
+		}
+	}
+	if promoted.Action != promoter.ActPromote {
+		t.Fatalf("a silent region the witness sees down was not promoted: %+v", w.last.Guards)
+	}
+	down := promoted.Next.WitnessDownAt
+	if want := lastHeartbeat.Add(32 * time.Second); !down.Equal(want) {
+		t.Fatalf("witness down at %s, want the first silent run %s", down, want)
+	}
+	if v := promoted.Verdict(promoter.GuardDataLoss); !strings.Contains(v.Reason, "up to 32s of writes not here") ||
+		!strings.Contains(v.Reason, "SILENT_MAX_DATA_LOSS") {
+		t.Fatalf("data-loss verdict %+v", v)
+	}
+}
+
+// TestSilentRegionWithoutAdvanceAcceptanceWaitsForAPerson: the same
+// outage with SILENT_MAX_DATA_LOSS 0 (the deployment accepts nothing in
+// advance): the evidence holds, the loss is bounded by now, refused.
+func TestSilentRegionWithoutAdvanceAcceptanceWaitsForAPerson(t *testing.T) {
+	w := newWorld(t)
+	for range 4 {
+		w.witnessed(true, 2*time.Second, "OK", promoter.ObserverUp)
+	}
+	for range 10 {
+		w.witnessed(false, 0, unreachable, promoter.ObserverDown)
+	}
+	d := w.last
+	if d.Action != promoter.ActNone || !d.PrimaryDown {
+		t.Fatalf("%s, primary down %v: %+v", d.Action, d.PrimaryDown, d.Guards)
+	}
+	if v := d.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "bounded by now") {
+		t.Fatalf("data-loss verdict %+v", v)
+	}
+}
+
+// TestWitnessRefusesWhatItCannotDate covers the silent-region cases the
+// witness must not pass: a link that broke while the primary kept taking
+// writes (the witness says "up" long after the heartbeat stopped), a
+// replica that was already stale, and a witness never seen "up" (nothing
+// dates the end).
+func TestWitnessRefusesWhatItCannotDate(t *testing.T) {
+	t.Run("link broke first, the region went silent two minutes later", func(t *testing.T) {
+		w := witnessWorld(t)
+		for range 4 {
+			w.witnessed(true, 2*time.Second, "OK", promoter.ObserverUp)
+		}
+		for range 4 { // no heartbeat arrives; the primary still takes writes
+			w.in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverUp}
+			w.run(false, 0, unreachable)
+		}
+		for range 10 {
+			if d := w.witnessed(false, 0, unreachable, promoter.ObserverDown); d.Action == promoter.ActPromote {
+				t.Fatalf("promoted a primary that outlived its link: %+v", d.Guards)
+			}
+		}
+		if v := w.last.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "over the 45s bound") {
+			t.Fatalf("data-loss verdict %+v", v)
+		}
+	})
+	t.Run("stale secondary", func(t *testing.T) {
+		w := witnessWorld(t)
+		for range 4 {
+			w.witnessed(true, time.Minute, "OK", promoter.ObserverUp)
+		}
+		for range 10 {
+			w.witnessed(false, 0, unreachable, promoter.ObserverDown)
+		}
+		if v := w.last.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "stale secondary") {
+			t.Fatalf("data-loss verdict %+v", v)
+		}
+		w.in.AcceptedLoss = 2 * time.Minute
+		if d := w.witnessed(false, 0, unreachable, promoter.ObserverDown); d.Action != promoter.ActPromote {
+			t.Fatalf("an operator accepted two minutes: %+v", d.Guards)
+		}
+	})
+	t.Run("witness never seen up", func(t *testing.T) {
+		w := witnessWorld(t)
+		for range 4 {
+			w.witnessed(true, 2*time.Second, "OK", promoter.ObserverUnknown)
+		}
+		for range 10 {
+			w.witnessed(false, 0, unreachable, promoter.ObserverDown)
+		}
+		if d := w.last; d.Action == promoter.ActPromote || !strings.Contains(d.Verdict(promoter.GuardDataLoss).Reason, "bounded by now") {
+			t.Fatalf("%s: %+v", d.Action, d.Guards)
+		}
+	})
+	t.Run("witness up vetoes", func(t *testing.T) {
+		w := witnessWorld(t)
+		for range 4 {
+			w.witnessed(true, 2*time.Second, "OK", promoter.ObserverUp)
+		}
+		for range 10 {
+			if d := w.witnessed(false, 0, unreachable, promoter.ObserverUp); d.PrimaryDown || d.Action != promoter.ActNone {
+				t.Fatalf("%s: %+v", d.Action, d.Guards)
+			}
+		}
+	})
 }

@@ -70,13 +70,17 @@ const (
 	// load as "never reached", which fails closed.
 	attrPeerReadAt  = "peer_alarm_read_at_ms"
 	attrPeerWroteAt = "peer_wrote_at_ms"
-	attrLastAction  = "last_action"
-	attrLastRefused = "last_refused"
-	attrLastAt      = "last_at_ms"
-	attrMode        = "mode"
-	attrModeSet     = "mode_override"
-	attrModeSetBy   = "mode_set_by"
-	attrModeSetAt   = "mode_set_at_ms"
+	// attrWitnessUpAt and attrWitnessDownAt are absent from items written
+	// before the witness existed: "never seen", which fails closed.
+	attrWitnessUpAt   = "witness_up_at_ms"
+	attrWitnessDownAt = "witness_down_at_ms"
+	attrLastAction    = "last_action"
+	attrLastRefused   = "last_refused"
+	attrLastAt        = "last_at_ms"
+	attrMode          = "mode"
+	attrModeSet       = "mode_override"
+	attrModeSetBy     = "mode_set_by"
+	attrModeSetAt     = "mode_set_at_ms"
 )
 
 // Load reads the state; a missing item is the zero state (epoch 0). The read
@@ -107,6 +111,8 @@ func (s *Store) Load(ctx context.Context) (promoter.Record, error) {
 	st.Notified = str(it, attrNotified)
 	st.PeerAlarmReadAt = ms(it, attrPeerReadAt)
 	st.PeerWroteAt = ms(it, attrPeerWroteAt)
+	st.WitnessUpAt = ms(it, attrWitnessUpAt)
+	st.WitnessDownAt = ms(it, attrWitnessDownAt)
 	r.LastAction = promoter.Action(str(it, attrLastAction))
 	r.LastRefused = str(it, attrLastRefused)
 	r.LastAt = ms(it, attrLastAt)
@@ -131,7 +137,7 @@ func (s *Store) Save(ctx context.Context, prev uint64, r promoter.Record) error 
 	}
 	for name, t := range map[string]time.Time{attrWritten: st.HeartbeatWritten, attrAdvanced: st.HeartbeatAdvanced,
 		attrHealthyAt: st.HealthyAt, attrPromotedAt: st.PromotedAt, attrAttemptAt: st.AttemptAt, attrAbortedAt: st.AbortedAt, attrLastAt: r.LastAt, attrPeerReadAt: st.PeerAlarmReadAt,
-		attrPeerWroteAt: st.PeerWroteAt, attrModeSetAt: st.ModeSetAt} {
+		attrPeerWroteAt: st.PeerWroteAt, attrModeSetAt: st.ModeSetAt, attrWitnessUpAt: st.WitnessUpAt, attrWitnessDownAt: st.WitnessDownAt} {
 		if !t.IsZero() {
 			item[name] = n(t.UnixMilli())
 		}
