@@ -646,6 +646,14 @@ func evidenceGuard(obs Observations, st State, b Bounds, confirmed bool) (v Verd
 		return v, ""
 	}
 	stallWhy := fmt.Sprintf("the heartbeat has not advanced for %s (seq %d, stall bound %s)", round(stalled), st.HeartbeatSeq, b.StallAfter)
+	if a := obs.Alarm; !observersDown && a.Err == "" && a.Found && observerVerdict(obs.Observer) == ObserverDown {
+		// The alarm aggregates periods of a minute; the witness probes the
+		// write path every few seconds from outside both regions. With the
+		// heartbeat stalled past the bound, its "down" is the fresher word,
+		// and an alarm not yet in ALARM is only lagging.
+		observersDown = true
+		alarmWhy += " (its periods lag)"
+	}
 	if !observersDown {
 		v.Reason = stallWhy + " but " + alarmWhy + ": the replication link is broken while the primary may be healthy"
 		return v, ""

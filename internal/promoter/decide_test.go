@@ -115,6 +115,14 @@ func TestDecide(t *testing.T) {
 			in.Prev.PeerAlarmReadAt = t0.Add(-time.Minute)
 			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
 		}, action: promoter.ActPromote, reason: "CloudWatch is unreachable", notify: true},
+		{name: "stalled region: the alarm still OK (its periods lag), the witness finds the primary not writable", edit: func(in *promoter.Input) {
+			in.Obs.Alarm.State = "OK"
+			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
+		}, action: promoter.ActPromote, reason: "its periods lag", notify: true},
+		{name: "link broken, primary healthy: alarm OK and the witness finds it writable", edit: func(in *promoter.Input) {
+			in.Obs.Alarm.State = "OK"
+			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverUp, Detail: "route53 health checkers"}
+		}, action: promoter.ActNone, refused: []string{promoter.GuardEvidence}, reason: "the replication link is broken while the primary may be healthy"},
 		{name: "third observer agrees", edit: func(in *promoter.Input) {
 			in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverDown, Detail: "route53 health checkers"}
 		}, action: promoter.ActPromote, reason: "third observer: down", notify: true},
