@@ -1,8 +1,11 @@
 // Command bootstrap is the health-checker Lambda (provided.al2023, arm64,
-// built with -tags lambda.norpc by `make build`). Each invocation checks
-// Redis once and publishes HealthCheckStatus, HealthCheckLatency and
-// WritableStatus (and ReplicationLagSeconds on a replica); see
-// internal/handler.
+// built with -tags lambda.norpc by `make build`). With CHECKER_SERVE=loop
+// (the default) each invocation checks Redis once and publishes
+// HealthCheckStatus, HealthCheckLatency and WritableStatus (and
+// ReplicationLagSeconds on a replica); see internal/handler. With
+// CHECKER_SERVE=writable-url it serves a function URL instead: each GET of
+// /writable proves one write and answers 200 or 503 for Route 53's HTTPS
+// health checks; see internal/writeprobe.
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 	"github.com/redisha/redisha/internal/config"
 	"github.com/redisha/redisha/internal/handler"
 	"github.com/redisha/redisha/internal/redisconn"
+	"github.com/redisha/redisha/internal/writeprobe"
 )
 
 func main() {
@@ -34,16 +38,28 @@ func main() {
 		log.Error("invalid configuration", "error", err.Error())
 		os.Exit(1)
 	}
+	// The clients live as long as the execution environment; Lambda ends
+	// the process, and the server drops the connection.
+	if cfg.Serve == config.ServeWritableURL {
+		wp, _, err := writeprobe.Build(context.Background(), cfg, log)
+		if err != nil {
+			log.Error("cannot start", "error", err.Error())
+			os.Exit(1)
+		}
+		log.Info("writable endpoint ready", append(buildinfo.Read().LogAttrs(), "serve", cfg.Serve, "path", writeprobe.Path,
+			"endpoint", cfg.Redis.Redacted(), "cluster_mode", cfg.ClusterMode, "fence", cfg.Fence.DatastoreID != "",
+			"check_timeout", cfg.WritableCheckTimeout().String())...)
+		lambda.Start(wp.HandleFunctionURL)
+		return
+	}
 	h, _, err := handler.Build(context.Background(), cfg, os.Stdout, log)
 	if err != nil {
 		log.Error("cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	log.Info("health checker ready", append(buildinfo.Read().LogAttrs(), "endpoint", cfg.Redis.Redacted(), "role", cfg.Check.ExpectRole,
+	log.Info("health checker ready", append(buildinfo.Read().LogAttrs(), "serve", cfg.Serve, "endpoint", cfg.Redis.Redacted(), "role", cfg.Check.ExpectRole,
 		"heartbeat", cfg.Check.Heartbeat, "heartbeat_region", cfg.Check.Region, "metrics", cfg.MetricsMode,
 		"namespace", cfg.Namespace, "check_timeout", cfg.Check.Timeout.String(),
 		"secret_timeout", cfg.SecretTimeout.String(), "publish_timeout", cfg.PublishTimeout.String())...)
-	// The client lives as long as the execution environment; Lambda ends the
-	// process, and the server drops the connection.
 	lambda.Start(h.Handle)
 }
