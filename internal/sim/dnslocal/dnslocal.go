@@ -1,8 +1,11 @@
 // Package dnslocal is a Route 53 private hosted zone on loopback: a real DNS
 // server (github.com/miekg/dns) that answers one name, redis.internal by
-// default, with failover-routing semantics driven by health checks of type
-// CLOUDWATCH_METRIC, and answers the endpoint names the records point to
-// with A records on 127.0.0.0/8, so clients resolve through it end to end.
+// default, with failover-routing semantics driven by health checks, and
+// answers the endpoint names the records point to with A records on
+// 127.0.0.0/8, so clients resolve through it end to end. A health check is
+// either of type CLOUDWATCH_METRIC (HealthCheck, following an alarm) or of
+// type HTTP (EndpointCheck, whose health checkers request a URL on
+// loopback; see its doc for the rules it follows).
 //
 // The semantics follow the Route 53 Developer Guide:
 //   - routing-policy-failover.html: the PRIMARY record is answered while it
@@ -136,16 +139,20 @@ func (h *HealthCheck) healthy() bool {
 }
 
 // Check is a Route 53 health check as a record sees it: its status now.
-// *HealthCheck (CLOUDWATCH_METRIC) satisfies it.
+// *HealthCheck (CLOUDWATCH_METRIC) and *EndpointCheck (HTTP) satisfy it.
 type Check interface {
 	Healthy() bool
 }
 
-var _ Check = (*HealthCheck)(nil)
+var (
+	_ Check = (*HealthCheck)(nil)
+	_ Check = (*EndpointCheck)(nil)
+)
 
 // healthy is a record's status: "Records without a health check are always
-// healthy". A nil *HealthCheck in the interface counts as no check too (it
-// answers healthy), as it did when Record held that type.
+// healthy". A nil pointer in the interface counts as no check too (both
+// kinds answer healthy on a nil receiver), as a nil *HealthCheck did when
+// Record held that type.
 func healthy(c Check) bool { return c == nil || c.Healthy() }
 
 // failover applies the group's rules: the PRIMARY while it is healthy, the
