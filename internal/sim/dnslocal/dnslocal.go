@@ -5,7 +5,11 @@
 // 127.0.0.0/8, so clients resolve through it end to end. A health check is
 // either of type CLOUDWATCH_METRIC (HealthCheck, following an alarm) or of
 // type HTTP (EndpointCheck, whose health checkers request a URL on
-// loopback; see its doc for the rules it follows).
+// loopback; see its doc for the rules it follows). AddTXTGroup adds TXT
+// failover pairs answered by the same rules, such as a region's witness:
+// PRIMARY "writable" with the region's endpoint check, SECONDARY
+// "not-writable" without one, so a reader in the other region learns what
+// Route 53's health checkers see.
 //
 // The semantics follow the Route 53 Developer Guide:
 //   - routing-policy-failover.html: the PRIMARY record is answered while it
@@ -234,6 +238,7 @@ type Server struct {
 	queries int
 	last    Failover
 	changes []Change
+	txt     map[string]*txtGroup // fully qualified name → TXT failover group
 	now     func() time.Time
 }
 
@@ -261,7 +266,7 @@ func Start(o Options, primary, secondary Record) (*Server, error) {
 		return nil, fmt.Errorf("dnslocal: Addr %q: listen on a loopback address", o.Addr)
 	}
 	s := &Server{opts: o, name: dns.Fqdn(strings.ToLower(o.Name)), primary: primary, secondary: secondary,
-		hosts: map[string]net.IP{}, now: time.Now, quit: make(chan struct{})}
+		hosts: map[string]net.IP{}, txt: map[string]*txtGroup{}, now: time.Now, quit: make(chan struct{})}
 	pc, ln, err := listen(o.Addr)
 	if err != nil {
 		return nil, err
@@ -295,6 +300,9 @@ func (s *Server) poll() {
 		select {
 		case <-t.C:
 			s.Choose()
+			for _, name := range s.txtNames() {
+				s.ChooseTXT(name)
+			}
 		case <-s.quit:
 			return
 		}
@@ -409,12 +417,20 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 				m.Answer = append(m.Answer, a)
 			}
 		}
-	case s.a(qname) != nil:
-		if q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY {
-			m.Answer = append(m.Answer, s.a(qname))
-		}
 	default:
-		m.Rcode = dns.RcodeNameError
+		// A name may have a TXT group and an A record; asked for a type it
+		// lacks, it is NOERROR with no answer, not NXDOMAIN.
+		txt, a := s.hasTXT(qname), s.a(qname)
+		if !txt && a == nil {
+			m.Rcode = dns.RcodeNameError
+			break
+		}
+		if txt && (q.Qtype == dns.TypeTXT || q.Qtype == dns.TypeANY) {
+			m.Answer = append(m.Answer, s.txtAnswer(q))
+		}
+		if a != nil && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY) {
+			m.Answer = append(m.Answer, a)
+		}
 	}
 	_ = w.WriteMsg(m)
 }
