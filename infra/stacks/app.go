@@ -119,6 +119,10 @@ func outRegion(scope constructs.Construct, d deployment.Deployment, r deployment
 		out(scope, "AlarmTopicKeyArn", k.KeyArn(), "the alarm topic's KMS key (redisha verify checks that CloudWatch may use it)")
 	}
 	out(scope, "CheckerFunction", ck.fn.FunctionName(), "health-checker Lambda")
+	if e := ck.endpoint; e != nil {
+		out(scope, deployment.WritableEndpointOutput, e.host, "writable endpoint's host (Route 53's HTTPS health checks GET "+
+			deployment.WritableEndpointPath+" on it)")
+	}
 	outPromoter(scope, pr)
 	outClientSG(scope, n)
 	out(scope, "DashboardUrl", dashboardURL(r.Name, *mon.dashboard.DashboardName()), "CloudWatch dashboard")
@@ -313,11 +317,20 @@ func Build(app awscdk.App, d deployment.Deployment) *App {
 		StackProps: awscdk.StackProps{Env: env(s.PrimaryRegion), CrossRegionReferences: jsii.Bool(true), Tags: tags, TerminationProtection: protect,
 			Description: jsii.String("redisha " + s.Name + ": private zone, health checks and failover records")},
 		DNSProps: DNSProps{Deployment: d, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
-			Endpoints: [2]*string{primary.Host, secondary.Group}},
+			Endpoints:         [2]*string{primary.Host, secondary.Group},
+			WritableEndpoints: [2]*string{writableHost(primary.Checker), writableHost(secondary.Checker)}},
 	})
 	Wire(dnsStack.FailoverName, d, primary.PrimaryRegion, secondary.SecondaryRegion)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return &App{Primary: primary, Secondary: secondary, DNS: dnsStack}
+}
+
+// writableHost is the host of a region's writable endpoint, nil without one.
+func writableHost(c *checker) *string {
+	if c == nil || c.endpoint == nil {
+		return nil
+	}
+	return c.endpoint.host
 }
 
 // adopted is field of the adopted datastore's settings, or "" when the app

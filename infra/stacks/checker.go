@@ -44,6 +44,8 @@ type checker struct {
 	fn      awslambda.Function
 	machine awsstepfunctions.StateMachine
 	rule    awsevents.Rule
+	// endpoint is the region's writable endpoint; nil without one.
+	endpoint *writableEndpoint
 }
 
 // newChecker builds the health-checker Lambda (arm64, provided.al2023, in
@@ -238,7 +240,7 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 		Reason: jsii.String("Granted by the Step Functions constructs: lambda:InvokeFunction on the checker and the promoter and " +
 			"their versions (<arn>:*), and the X-Ray and CloudWatch Logs delivery actions, which have no resource type"),
 	}}, jsii.Bool(true))
-	return &checker{fn: fn, machine: machine, rule: rule}
+	return &checker{fn: fn, machine: machine, rule: rule, endpoint: newWritableEndpoint(scope, p)}
 }
 
 // reserved is n as a reservation, or none for 0.

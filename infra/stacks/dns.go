@@ -8,6 +8,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/redisha/redisha/internal/deployment"
+	"github.com/redisha/redisha/internal/promoter"
 )
 
 // DNSProps shape the failover name.
@@ -18,6 +19,9 @@ type DNSProps struct {
 	// Endpoints are the hosts of each region's primary endpoint, in the
 	// order of Deployment.Regions.
 	Endpoints [2]*string
+	// WritableEndpoints are the hosts of each region's writable endpoint
+	// (function URL), in the same order; nil without endpoint checks.
+	WritableEndpoints [2]*string
 }
 
 type dns struct {
@@ -69,9 +73,19 @@ func newDNS(scope constructs.Construct, p DNSProps) *dns {
 		if rec.Region == d.Regions[1].Name {
 			endpoint = p.Endpoints[1]
 		}
-		// Route 53 cannot reach a private endpoint: it follows the region's
-		// checker through the region's writable alarm.
-		out.checks[i] = newHealthCheck(scope, label+"Writable", rec.HealthCheck)
+		if rec.HealthCheck.Endpoint != nil {
+			// Route 53's checkers probe the region's writable endpoint:
+			// the write path itself, from outside both regions.
+			host := p.WritableEndpoints[0]
+			if rec.Region == d.Regions[1].Name {
+				host = p.WritableEndpoints[1]
+			}
+			out.checks[i] = newEndpointCheck(scope, label+"WritableEndpoint", *rec.HealthCheck.Endpoint, host)
+		} else {
+			// Route 53 cannot reach a private endpoint: it follows the
+			// region's checker through the region's writable alarm.
+			out.checks[i] = newHealthCheck(scope, label+"Writable", rec.HealthCheck)
+		}
 		out.records[i] = awsroute53.NewCfnRecordSet(scope, jsii.String(label+"Record"), &awsroute53.CfnRecordSetProps{
 			HostedZoneId: out.zoneID, Name: jsii.String(rec.Name), Type: jsii.String("CNAME"),
 			Ttl:           jsii.String(strconv.Itoa(int(rec.TTL.Seconds()))),
@@ -79,5 +93,52 @@ func newDNS(scope constructs.Construct, p DNSProps) *dns {
 			ResourceRecords: &[]*string{endpoint},
 		})
 	}
+	for i, w := range d.DNS.Witnesses {
+		if w.Name == "" {
+			continue
+		}
+		// The witness follows the same check as the region's record: its
+		// answer is what Route 53's checkers find of the region's write
+		// path, for the other region's promoter (through its VPC's
+		// resolver: Route 53's data plane only).
+		check := out.checks[0]
+		if d.DNS.Records[1].Region == w.Region {
+			check = out.checks[1]
+		}
+		label := []string{"Primary", "Secondary"}[i]
+		for _, r := range []struct{ failover, text string }{
+			{deployment.FailoverPrimary, promoter.WitnessWritable}, {deployment.FailoverSecondary, promoter.WitnessNotWritable}} {
+			props := &awsroute53.CfnRecordSetProps{
+				HostedZoneId: out.zoneID, Name: jsii.String(w.Name), Type: jsii.String("TXT"),
+				Ttl:           jsii.String(strconv.Itoa(int(w.TTL.Seconds()))),
+				SetIdentifier: jsii.String(r.text), Failover: jsii.String(r.failover),
+				ResourceRecords: &[]*string{jsii.String(`"` + r.text + `"`)},
+			}
+			if r.failover == deployment.FailoverPrimary {
+				props.HealthCheckId = check.Ref()
+			}
+			awsroute53.NewCfnRecordSet(scope, jsii.String(label+"Witness"+map[string]string{
+				deployment.FailoverPrimary: "Writable", deployment.FailoverSecondary: "NotWritable"}[r.failover]), props)
+		}
+	}
 	return out
+}
+
+// newEndpointCheck creates a record's HTTPS health check on a region's
+// writable endpoint. Route 53 "considers a new health check to be healthy"
+// until its checkers report, and a record healthy only after the
+// threshold of results: both unhealthy answers the PRIMARY record, as
+// before.
+func newEndpointCheck(scope constructs.Construct, id string, e deployment.EndpointCheck, host *string) awsroute53.CfnHealthCheck {
+	return awsroute53.NewCfnHealthCheck(scope, jsii.String(id), &awsroute53.CfnHealthCheckProps{
+		HealthCheckConfig: &awsroute53.CfnHealthCheck_HealthCheckConfigProperty{
+			Type: jsii.String("HTTPS"), FullyQualifiedDomainName: host, Port: jsii.Number(443), EnableSni: jsii.Bool(true),
+			ResourcePath: jsii.String(e.Path), RequestInterval: jsii.Number(e.RequestInterval.Seconds()),
+			FailureThreshold: jsii.Number(float64(e.FailureThreshold)),
+		},
+		HealthCheckTags: &[]*awsroute53.CfnHealthCheck_HealthCheckTagProperty{
+			{Key: jsii.String("Name"), Value: jsii.String("redisha " + e.Region + " writable endpoint")},
+			{Key: jsii.String("redisha:check"), Value: jsii.String(e.Summary())},
+		},
+	})
 }

@@ -33,9 +33,9 @@ const (
 	DefaultName = "redisha"
 	// CheckerTimeout is the checker function's timeout.
 	CheckerTimeout = 10 * time.Second
-	// LoopInterval is the time between the two checks of each minute's
-	// Step Functions loop (its Wait state).
-	LoopInterval = 30 * time.Second
+	// LoopInterval is the default time between two checks of the Step
+	// Functions loop (its Wait state): six a minute.
+	LoopInterval = 10 * time.Second
 	// MaxLambdaTimeout is Lambda's limit on a function's timeout.
 	MaxLambdaTimeout = 15 * time.Minute
 	// Namespace holds every metric the checkers publish.
@@ -88,6 +88,14 @@ type Region struct {
 	Writable AlarmSpec
 	// Unhealthy pages when the region's check fails, whatever its role.
 	Unhealthy AlarmSpec
+	// WritableEndpoint is the region's writable endpoint: the checker
+	// binary behind a public Lambda function URL (CHECKER_SERVE=
+	// writable-url), answering 200 only on a write just proven through the
+	// region's primary endpoint. Route 53's HTTPS health check on it drives
+	// the region's failover record and its witness. nil when the records
+	// follow the writable alarms (dnsHealthCheck=alarm). The endpoint, its
+	// certificate name and the secret are left empty, as for Checker.
+	WritableEndpoint *config.Config `json:",omitempty"`
 	// SignedHeartbeats is true when the checker signs the heartbeat and the
 	// promoter verifies it, with a key only they may read (a Secrets
 	// Manager secret the stacks create; Target.HeartbeatKeyARN).
@@ -105,6 +113,23 @@ type DNS struct {
 	Stack string
 	// Records are the PRIMARY and SECONDARY failover records.
 	Records [2]Record
+	// Witnesses are each region's witness, in the order of Regions: a TXT
+	// failover pair whose answer is Route 53's verdict on that region's
+	// writable endpoint, read by the other region's promoter. Empty when
+	// the records follow the writable alarms.
+	Witnesses [2]Witness `json:",omitempty"`
+}
+
+// Witness is a region's witness name: PRIMARY TXT promoter.WitnessWritable
+// with the region's endpoint health check, SECONDARY TXT
+// promoter.WitnessNotWritable with none, so the answer is "not-writable"
+// exactly when Route 53's health checkers find the region's writable
+// endpoint failing.
+type Witness struct {
+	Name        string
+	Region      string
+	TTL         time.Duration
+	HealthCheck HealthCheck
 }
 
 // Record is one failover record of the name.
@@ -119,17 +144,52 @@ type Record struct {
 	HealthCheck HealthCheck
 }
 
-// HealthCheck is a Route 53 health check of type CLOUDWATCH_METRIC.
+// HealthCheck is a Route 53 health check: of type CLOUDWATCH_METRIC on
+// Alarm, or, with Endpoint, of type HTTPS on a region's writable endpoint.
 type HealthCheck struct {
 	// Alarm is the alarm whose data stream it evaluates (Route 53 copies
-	// the alarm's settings when the check is created).
+	// the alarm's settings when the check is created). Empty for an
+	// endpoint check.
 	Alarm AlarmSpec
+	// Endpoint is the HTTPS check on a region's writable endpoint; nil for
+	// a CLOUDWATCH_METRIC check.
+	Endpoint *EndpointCheck `json:",omitempty"`
 	// InsufficientDataHealthStatus is Healthy, Unhealthy or
 	// LastKnownStatus.
 	InsufficientDataHealthStatus string
 	// Inverted reports the opposite status.
 	Inverted bool
 }
+
+// EndpointCheck is a Route 53 HTTPS health check on a region's writable
+// endpoint (its function URL), from Route 53's health checkers outside both
+// regions.
+type EndpointCheck struct {
+	// Region is the region whose writable endpoint it probes.
+	Region string
+	// Path is the resource path (writeprobe's).
+	Path string
+	// RequestInterval is 10 or 30 seconds; FailureThreshold the consecutive
+	// results that change a checker's status (1–10).
+	RequestInterval  time.Duration
+	FailureThreshold int
+}
+
+// Summary is the check's settings, readable.
+func (e EndpointCheck) Summary() string {
+	return fmt.Sprintf("HTTPS GET %s's writable endpoint %s every %ds, %d consecutive to change", e.Region, e.Path,
+		int(e.RequestInterval.Seconds()), e.FailureThreshold)
+}
+
+// WritableEndpointPath is the path the writable endpoint answers on.
+const WritableEndpointPath = "/writable"
+
+// WritableEndpointOutput names a region stack's output holding its writable
+// endpoint's host (the function URL's).
+const WritableEndpointOutput = "WritableEndpointHost"
+
+// WitnessName is a region's witness name beside the failover name.
+func WitnessName(recordName, region string) string { return region + ".witness." + recordName }
 
 // Record types and failover roles, as Route 53 names them.
 const (
@@ -204,17 +264,51 @@ func New(s Settings) Deployment {
 	for i := range d.DNS.Records {
 		failover := failoverOf(i)
 		r := d.Regions[i]
+		ttl := time.Duration(s.RecordTTL) * time.Second
+		// Insufficient data counts as unhealthy, on purpose: a record must
+		// be healthy only on positive evidence that its region takes
+		// writes. With both unhealthy Route 53 answers the PRIMARY record,
+		// which is where the name was anyway.
+		hc := HealthCheck{Alarm: r.Writable, InsufficientDataHealthStatus: InsufficientUnhealth}
+		if s.EndpointChecks() {
+			// Route 53's checkers probe the region's write path itself:
+			// no CloudWatch period between a region taking writes and its
+			// record turning healthy, and a silent region fails at once.
+			e := writableEndpoint(d.Regions[i].Checker)
+			d.Regions[i].WritableEndpoint = &e
+			hc = HealthCheck{Endpoint: &EndpointCheck{Region: r.Name, Path: WritableEndpointPath,
+				RequestInterval: time.Duration(s.HealthCheckInterval) * time.Second, FailureThreshold: s.HealthCheckFailureThreshold}}
+			d.DNS.Witnesses[i] = Witness{Name: WitnessName(s.RecordName, r.Name), Region: r.Name, TTL: ttl, HealthCheck: hc}
+		}
 		d.DNS.Records[i] = Record{
-			Name: s.RecordName, Failover: failover, SetIdentifier: r.Label, TTL: time.Duration(s.RecordTTL) * time.Second,
-			Region: r.Name,
-			// Insufficient data counts as unhealthy, on purpose: a record must
-			// be healthy only on positive evidence that its region takes
-			// writes. With both unhealthy Route 53 answers the PRIMARY record,
-			// which is where the name was anyway.
-			HealthCheck: HealthCheck{Alarm: r.Writable, InsufficientDataHealthStatus: InsufficientUnhealth},
+			Name: s.RecordName, Failover: failover, SetIdentifier: r.Label, TTL: ttl, Region: r.Name, HealthCheck: hc,
+		}
+	}
+	for i := range d.Regions {
+		if w := d.DNS.Witnesses[1-i]; w.Name != "" {
+			// The other region's witness: Route 53's verdict on the peer.
+			d.Regions[i].Promoter.PeerWitness = w.Name
+			d.Regions[i].Promoter.Bounds.SilentMaxDataLoss = s.SilentMaxDataLoss
 		}
 	}
 	return d
+}
+
+// WritableEndpointTimeout is the writable endpoint function's timeout:
+// Route 53 wants an answer within two seconds of connecting, and the
+// function's one check is bounded under that.
+const WritableEndpointTimeout = 5 * time.Second
+
+// writableEndpoint is a region's writable endpoint function: the checker's
+// connection and fence, invoked by its function URL for one write check
+// (no heartbeat, no metrics).
+func writableEndpoint(checker config.Config) config.Config {
+	c := checker
+	c.Serve = config.ServeWritableURL
+	c.Check.Heartbeat = false
+	c.HighResolution = false
+	c.FunctionTimeout = WritableEndpointTimeout
+	return c
 }
 
 // Region returns the region named name.
@@ -360,15 +454,22 @@ func promoterConfig(s Settings, region, groupID, peer, peerGroupID string) promo
 		Mode:                 s.PromoterMode,
 		Bounds: promoter.Bounds{
 			// The heartbeat is written once a check: the loop's interval.
-			StallAfter: orDefault(s.StallAfter, promoter.DefaultStallAfter), HeartbeatInterval: orDefault(s.CheckInterval, promoter.DefaultHeartbeatInterval),
+			StallAfter: orDefault(s.StallAfter, DefaultStallAfter), HeartbeatInterval: orDefault(s.CheckInterval, LoopInterval),
 			MaxDataLoss: promoter.DefaultMaxDataLoss, Cooldown: promoter.DefaultCooldown,
 			PeerSeenWithin: promoter.DefaultPeerSeenWithin,
 		},
 		CallTimeout:    promoter.DefaultCallTimeout,
 		PromoteTimeout: promoter.DefaultPromoteTimeout,
-		PollInterval:   promoter.DefaultPollInterval,
+		// Every second the promoted region is not yet seen writable is a
+		// second of outage: poll often (each poll is one describe and, at
+		// the end, one SET).
+		PollInterval: PromotePollInterval,
 	}
 }
+
+// PromotePollInterval is the promoters' pause between checks while a
+// promotion completes.
+const PromotePollInterval = 2 * time.Second
 
 // Target is what only a deploy knows of a region's checker and promoter.
 type Target struct {
@@ -378,6 +479,21 @@ type Target struct {
 	HeartbeatKeyARN string // the heartbeat key's secret in the region (when SignedHeartbeats)
 	DatastoreID     string // the Global Datastore's full id (promoter, checker's fence)
 	TopicARN        string // the region's alarm topic (promoter)
+}
+
+// WritableEndpointFor is r's writable endpoint function with what only a
+// deploy knows; the zero Config when r has none.
+func (r Region) WritableEndpointFor(t Target) config.Config {
+	if r.WritableEndpoint == nil {
+		return config.Config{}
+	}
+	c := *r.WritableEndpoint
+	c.Redis.Addr, c.Redis.TLSServerName, c.AuthSecretARN = t.Addr, t.ServerName, t.SecretARN
+	c.HeartbeatKeySecretARN, c.Fence.DatastoreID = "", ""
+	if c.Fence.Unknown != "" {
+		c.Fence.DatastoreID = t.DatastoreID
+	}
+	return c
 }
 
 // PromoterFor is r's promoter with what only a deploy knows. The latch

@@ -63,7 +63,28 @@ type Settings struct {
 	// context: existingZoneId (default none: the app creates the zone)
 	ExistingZoneID   string
 	RecordName       string             // context: recordName (default redis.internal)
-	RecordTTL        int                // context: recordTtl seconds (default 10)
+	RecordTTL        int                // context: recordTtl seconds (default 5)
+	// DNSHealthCheck is what the failover records follow: endpoint (Route
+	// 53 HTTPS health checks on each region's writable endpoint, a public
+	// Lambda function URL; each region's witness follows the same check)
+	// or alarm (CLOUDWATCH_METRIC checks on the writable alarms: no public
+	// endpoint, a minute or more slower, no witness). context:
+	// dnsHealthCheck (default endpoint)
+	DNSHealthCheck string
+	// HealthCheckInterval is the endpoint checks' request interval: 10 or
+	// 30 seconds. context: healthCheckInterval (default 10)
+	HealthCheckInterval int
+	// HealthCheckFailureThreshold is how many consecutive results change a
+	// Route 53 checker's verdict (1–10). context:
+	// healthCheckFailureThreshold (default 2)
+	HealthCheckFailureThreshold int
+	// SilentMaxDataLoss is the possible loss the promoters accept, in
+	// advance, when the other region falls silent and its witness dates the
+	// end (docs/failover.md); 0 leaves a silent region to a person.
+	// context: silentMaxDataLoss, a Go duration (default, with endpoint
+	// checks: MAX_DATA_LOSS + two check intervals + the health check's
+	// reaction, 50s with the defaults; without: 0)
+	SilentMaxDataLoss time.Duration
 	AlarmPeriod      int                // context: alarmPeriod seconds, ≥ 60 (Route 53 needs standard resolution) (default 60)
 	AlarmEvaluations int                // context: alarmEvaluationPeriods (default 2)
 	FastAlarmPeriod  int                // context: fastAlarmPeriod seconds: 10, 20 or 30 (default 30)
@@ -82,13 +103,13 @@ type Settings struct {
 	VpcEgress bool
 	// CheckInterval is the time between two checks of each region's loop
 	// (and the promoter's runs, and the heartbeat's writes): 10, 15, 20 or
-	// 30 s. context: checkInterval seconds (default 30)
+	// 30 s. context: checkInterval seconds (default 10)
 	CheckInterval time.Duration
 	// StallAfter is the promoter's stall bound: how long the heartbeat must
 	// have stopped before the replication path counts as dead. Keep it above
 	// the primary region's in-region failover (detection included), which a
 	// drill of your own should measure. context: promoterStallAfter, a Go
-	// duration (default 3m)
+	// duration (default 1m)
 	StallAfter time.Duration
 	// WritableStatistic aggregates each period of the writable alarms:
 	// Minimum (every check of the period took a write) or Maximum (one did:
@@ -267,7 +288,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		ZoneName:         str("zoneName", "internal"),
 		ExistingZoneID:   str("existingZoneId", ""),
 		RecordName:       str("recordName", "redis.internal"),
-		RecordTTL:        num("recordTtl", 10),
+		RecordTTL:        num("recordTtl", DefaultRecordTTL),
 		AlarmPeriod:      num("alarmPeriod", 60),
 		AlarmEvaluations: num("alarmEvaluationPeriods", 2),
 		FastAlarmPeriod:  num("fastAlarmPeriod", 30),
@@ -313,18 +334,35 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 	s.AppClientCidrs = list("appClientCidrs", nil)
 	imported := s.PrimaryVpcID != "" || s.SecondaryVpcID != ""
 	s.VpcEndpoints = boolean("vpcEndpoints", !imported)
-	s.NatGateway = boolean("natGateway", s.PromoterMode == promoter.ModeAuto && !imported)
+	// auto reads the other region's CloudWatch through a NAT, unless the
+	// witness (endpoint checks, read through the VPC resolver) gives it the
+	// view from outside; a NAT then only tightens a stalled region's loss
+	// bound (its last write read from its CloudWatch).
+	s.NatGateway = boolean("natGateway", s.PromoterMode == promoter.ModeAuto && !imported && str("dnsHealthCheck", DNSEndpoint) == DNSAlarm)
 	s.VpcEgress = boolean("vpcEgress", false)
 	s.TerminationProtection = boolean("terminationProtection", true)
 	s.CheckInterval = time.Duration(num("checkInterval", int(LoopInterval.Seconds()))) * time.Second
 	s.WritableStatistic = str("writableStatistic", StatMinimum)
+	s.DNSHealthCheck = str("dnsHealthCheck", DNSEndpoint)
+	s.HealthCheckInterval = num("healthCheckInterval", DefaultHealthCheckInterval)
+	s.HealthCheckFailureThreshold = num("healthCheckFailureThreshold", DefaultHealthCheckFailureThreshold)
 	rawStall := str("promoterStallAfter", "")
-	s.StallAfter = promoter.DefaultStallAfter
+	s.StallAfter = DefaultStallAfter
 	if rawStall != "" {
 		if d, err := time.ParseDuration(rawStall); err != nil || d <= 0 {
 			bad("promoterStallAfter", rawStall, "give a Go duration such as 3m or 90s")
 		} else {
 			s.StallAfter = d
+		}
+	}
+	switch raw := str("silentMaxDataLoss", ""); {
+	case raw == "" && s.EndpointChecks():
+		s.SilentMaxDataLoss = s.WitnessResolution()
+	case raw != "":
+		if d, err := time.ParseDuration(raw); err != nil || d < 0 {
+			bad("silentMaxDataLoss", raw, "give a Go duration such as 45s, or 0 to leave a silent region to a person")
+		} else {
+			s.SilentMaxDataLoss = d
 		}
 	}
 	s.PrimaryCidr = str("primaryCidr", ifEmpty(s.PrimaryVpcID, "10.0.0.0/16"))
@@ -507,7 +545,19 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		bad("recordName", s.RecordName, "give a name inside zoneName, e.g. redis."+s.ZoneName+" (a CNAME cannot sit at the zone apex)")
 	}
 	if s.RecordTTL < 1 || s.RecordTTL > 300 {
-		bad("recordTtl", s.RecordTTL, "use 1 to 300 seconds (the design uses 10)")
+		bad("recordTtl", s.RecordTTL, "use 1 to 300 seconds (the design uses 5)")
+	}
+	if s.DNSHealthCheck != DNSEndpoint && s.DNSHealthCheck != DNSAlarm {
+		bad("dnsHealthCheck", s.DNSHealthCheck, "use endpoint (Route 53 HTTPS checks on each region's writable endpoint, the default) or alarm (checks on the writable alarms: no public endpoint, no witness, a minute or more slower)")
+	}
+	if s.HealthCheckInterval != 10 && s.HealthCheckInterval != 30 {
+		bad("healthCheckInterval", s.HealthCheckInterval, "use 10 or 30 (the request intervals Route 53 offers)")
+	}
+	if s.HealthCheckFailureThreshold < 1 || s.HealthCheckFailureThreshold > 10 {
+		bad("healthCheckFailureThreshold", s.HealthCheckFailureThreshold, "use 1 to 10 (the design uses 2)")
+	}
+	if s.SilentMaxDataLoss > 0 && !s.EndpointChecks() {
+		bad("silentMaxDataLoss", s.SilentMaxDataLoss, "only the witness (dnsHealthCheck=endpoint) dates a silent region's last write: use 0, or endpoint checks")
 	}
 	if s.AlarmPeriod < 60 || s.AlarmPeriod%60 != 0 {
 		bad("alarmPeriod", s.AlarmPeriod, "use a multiple of 60: Route 53 health checks accept only standard-resolution alarms")
@@ -565,7 +615,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		switch {
 		case imported && !s.VpcEgress:
 			bad("promoterMode", "auto", "auto reads the other region's CloudWatch from inside the VPC: declare that the imported VPCs route to AWS's public endpoints (a NAT of theirs) with vpcEgress=true, or use advise")
-		case !imported && !s.NatGateway:
+		case !imported && !s.NatGateway && !s.EndpointChecks():
 			bad("promoterMode", "auto", "auto reads the other region's CloudWatch from inside the VPC, and the VPCs the app creates have no route there without natGateway=true (≈ $33 a month per region): keep natGateway, or use advise")
 		}
 	}
@@ -639,6 +689,36 @@ func compareVersions(a, b []int) int {
 		}
 	}
 	return 0
+}
+
+// What the failover records follow (Settings.DNSHealthCheck).
+const (
+	DNSEndpoint = "endpoint"
+	DNSAlarm    = "alarm"
+)
+
+// Defaults of the failover design (docs/failover.md, "The fast design").
+const (
+	DefaultRecordTTL                   = 5
+	DefaultHealthCheckInterval         = 10
+	DefaultHealthCheckFailureThreshold = 2
+	DefaultStallAfter                  = time.Minute
+)
+
+// EndpointChecks says whether the records follow Route 53 HTTPS checks on
+// the regions' writable endpoints (and each region has a witness).
+func (s Settings) EndpointChecks() bool { return s.DNSHealthCheck == DNSEndpoint }
+
+// WitnessResolution is how late a promoter can date a silent region's last
+// write from its witness, on top of the replication lag: the heartbeat's
+// interval (the newest one here may be that old), the health check's
+// reaction (FailureThreshold requests), one promoter run (it reads the
+// witness once a check), Route 53's four-second connect timeout on the
+// last failing request (rounded up), and MAX_DATA_LOSS for the lag itself.
+// The default of silentMaxDataLoss: 50 s with the defaults.
+func (s Settings) WitnessResolution() time.Duration {
+	return promoter.DefaultMaxDataLoss + 2*s.CheckInterval +
+		time.Duration(s.HealthCheckInterval*s.HealthCheckFailureThreshold)*time.Second + 5*time.Second
 }
 
 // ReachesAPIs says whether the region VPCs reach the regional AWS APIs the

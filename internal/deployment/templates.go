@@ -157,13 +157,16 @@ func (st *stackTemplate) source(id string) string { return st.file + " " + id }
 // region reads one region stack, or nil for a stack that holds no checker.
 func (st *stackTemplate) readRegion(d *Deployment) (*Region, error) {
 	r := &Region{Name: st.region, Stack: st.id}
-	var checkerEnv, promoterEnv map[string]string
+	var checkerEnv, promoterEnv, endpointEnv map[string]string
 	for _, id := range st.tpl.of("AWS::Lambda::Function") {
 		env := st.tpl.environment(st.tpl.Resources[id].Properties)
 		switch {
 		case env[promoter.EnvLatchTable] != "":
 			promoterEnv = env
 			d.Source[r.Name+" promoter"] = st.source(id)
+		case env[config.EnvServe] == string(config.ServeWritableURL):
+			endpointEnv = env
+			d.Source[r.Name+" writable endpoint"] = st.source(id)
 		case env[config.EnvAddr] != "":
 			checkerEnv = env
 			d.Source[r.Name+" checker"] = st.source(id)
@@ -186,6 +189,14 @@ func (st *stackTemplate) readRegion(d *Deployment) (*Region, error) {
 		if dim.Name == "ReplicationGroup" {
 			r.GroupID = dim.Value
 		}
+	}
+	if endpointEnv != nil {
+		endpointEnv[config.EnvAWSRegion] = r.Name
+		e, err := config.FromEnv(func(k string) string { return endpointEnv[k] })
+		if err != nil {
+			return nil, fmt.Errorf("%s: the writable endpoint's environment: %w", d.Source[r.Name+" writable endpoint"], err)
+		}
+		r.WritableEndpoint = &e
 	}
 	if promoterEnv != nil {
 		promoterEnv[promoter.EnvRegion] = r.Name // Lambda sets it
@@ -235,8 +246,21 @@ func (d *Deployment) readDNS(st *stackTemplate, stacks []stackTemplate, regions 
 			}
 		}
 	}
+	var witnesses []Witness
 	for _, id := range st.tpl.of("AWS::Route53::RecordSet") {
 		p := st.tpl.Resources[id].Properties
+		if str(p["Type"]) == "TXT" {
+			// A witness pair: its PRIMARY record carries the check.
+			if str(p["Failover"]) != FailoverPrimary {
+				continue
+			}
+			w, err := st.readWitness(id, stacks, d)
+			if err != nil {
+				return err
+			}
+			witnesses = append(witnesses, w)
+			continue
+		}
 		rec := Record{Failover: str(p["Failover"]), SetIdentifier: str(p["SetIdentifier"]), Name: str(p["Name"])}
 		if id, ok := p["HostedZoneId"].(string); ok {
 			// An existing zone's id, written in; a zone the app creates is
@@ -253,26 +277,35 @@ func (d *Deployment) readDNS(st *stackTemplate, stacks []stackTemplate, regions 
 		}
 		d.Source["health check "+rec.Failover] = st.source(hcID)
 		cfg, _ := hc.Properties["HealthCheckConfig"].(map[string]any)
-		rec.HealthCheck.InsufficientDataHealthStatus = str(cfg["InsufficientDataHealthStatus"])
-		rec.HealthCheck.Inverted, _ = cfg["Inverted"].(bool)
-		ai, _ := cfg["AlarmIdentifier"].(map[string]any)
-		alarmName, alarmRegion := str(ai["Name"]), str(ai["Region"])
-		a, src, err := findAlarm(stacks, alarmName, alarmRegion)
-		if err != nil {
-			return fmt.Errorf("%s: %w", st.source(hcID), err)
-		}
-		rec.HealthCheck.Alarm = a
-		d.Source["alarm "+alarmName] = src
 		// The record names the endpoint of the stack its value comes from.
 		target := flatten(p["ResourceRecords"])
-		rec.Region = alarmRegion
+		if str(cfg["Type"]) == "CLOUDWATCH_METRIC" || cfg["AlarmIdentifier"] != nil {
+			rec.HealthCheck.InsufficientDataHealthStatus = str(cfg["InsufficientDataHealthStatus"])
+			rec.HealthCheck.Inverted, _ = cfg["Inverted"].(bool)
+			ai, _ := cfg["AlarmIdentifier"].(map[string]any)
+			alarmName, alarmRegion := str(ai["Name"]), str(ai["Region"])
+			a, src, err := findAlarm(stacks, alarmName, alarmRegion)
+			if err != nil {
+				return fmt.Errorf("%s: %w", st.source(hcID), err)
+			}
+			rec.HealthCheck.Alarm = a
+			d.Source["alarm "+alarmName] = src
+			rec.Region = alarmRegion
+			if r := regions[rec.Region]; r != nil && a.Region == r.Name {
+				r.Writable = a
+			}
+		} else {
+			e, err := readEndpointCheck(st, hcID, cfg, stacks)
+			if err != nil {
+				return err
+			}
+			rec.HealthCheck.Endpoint = &e
+			rec.Region = e.Region
+		}
 		for _, s := range stacks {
 			if regions[s.region] != nil && strings.Contains(target, s.id) {
 				rec.Region = s.region
 			}
-		}
-		if r := regions[rec.Region]; r != nil && a.Region == r.Name {
-			r.Writable = a
 		}
 		switch rec.Failover {
 		case FailoverPrimary:
@@ -287,9 +320,74 @@ func (d *Deployment) readDNS(st *stackTemplate, stacks []stackTemplate, regions 
 			return fmt.Errorf("%s: no %s record naming a region stack's endpoint", st.file, []string{FailoverPrimary, FailoverSecondary}[i])
 		}
 		r.Label = strings.ToLower(rec.SetIdentifier)
+		if r.Writable.Name == "" {
+			// Records on endpoint checks: the writable alarm is the one
+			// the other region's promoter reads.
+			peer := regions[d.DNS.Records[1-i].Region]
+			if peer != nil && peer.Promoter.PeerAlarm != "" {
+				a, src, err := findAlarm(stacks, peer.Promoter.PeerAlarm, r.Name)
+				if err != nil {
+					return fmt.Errorf("%s: %w", d.Source[peer.Name+" promoter"], err)
+				}
+				r.Writable = a
+				d.Source["alarm "+a.Name] = src
+			}
+		}
 		d.Regions[i] = *r
 	}
+	for _, w := range witnesses {
+		for i := range d.Regions {
+			if d.Regions[i].Name == w.Region {
+				d.DNS.Witnesses[i] = w
+			}
+		}
+	}
 	return nil
+}
+
+// readEndpointCheck reads an HTTPS health check on a region's writable
+// endpoint: the region is the stack its host comes from (a cross-region
+// reference names the producing stack).
+func readEndpointCheck(st *stackTemplate, hcID string, cfg map[string]any, stacks []stackTemplate) (EndpointCheck, error) {
+	e := EndpointCheck{Path: str(cfg["ResourcePath"])}
+	if t := str(cfg["Type"]); t != "HTTPS" {
+		return e, fmt.Errorf("%s: a health check of type %q, want CLOUDWATCH_METRIC or HTTPS on a writable endpoint", st.source(hcID), t)
+	}
+	interval, _ := cfg["RequestInterval"].(float64)
+	threshold, _ := cfg["FailureThreshold"].(float64)
+	e.RequestInterval, e.FailureThreshold = time.Duration(interval)*time.Second, int(threshold)
+	host := flatten(cfg["FullyQualifiedDomainName"])
+	for _, s := range stacks {
+		if s.id != st.id && strings.Contains(host, s.id) {
+			e.Region = s.region
+		}
+	}
+	if e.Region == "" {
+		// A writable endpoint in the DNS stack's own region is a plain
+		// reference to that stack's output: no producing stack in the text.
+		e.Region = st.region
+	}
+	return e, nil
+}
+
+// readWitness reads a region's witness from its PRIMARY TXT record.
+func (st *stackTemplate) readWitness(id string, stacks []stackTemplate, d *Deployment) (Witness, error) {
+	p := st.tpl.Resources[id].Properties
+	ttl, _ := strconv.Atoi(str(p["TTL"]))
+	w := Witness{Name: str(p["Name"]), TTL: time.Duration(ttl) * time.Second}
+	hcID, _ := p["HealthCheckId"].(map[string]any)["Ref"].(string)
+	hc, ok := st.tpl.Resources[hcID]
+	if !ok {
+		return w, fmt.Errorf("%s: the witness %s has no health check", st.source(id), w.Name)
+	}
+	cfg, _ := hc.Properties["HealthCheckConfig"].(map[string]any)
+	e, err := readEndpointCheck(st, hcID, cfg, stacks)
+	if err != nil {
+		return w, err
+	}
+	w.Region, w.HealthCheck = e.Region, HealthCheck{Endpoint: &e}
+	d.Source["witness "+w.Region] = st.source(id)
+	return w, nil
 }
 
 // findAlarm reads the alarm of that name in that region's stack.
