@@ -20,12 +20,13 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load with no context: %v", err)
 	}
-	want := Settings{Name: "redisha", TerminationProtection: true, CheckInterval: 30 * time.Second, StallAfter: 3 * time.Minute, WritableStatistic: "Minimum",
+	want := Settings{Name: "redisha", TerminationProtection: true, CheckInterval: 10 * time.Second, StallAfter: time.Minute, WritableStatistic: "Minimum",
+		DNSHealthCheck: "endpoint", HealthCheckInterval: 10, HealthCheckFailureThreshold: 2, SilentMaxDataLoss: 50 * time.Second,
 		Account: "123456789012", PrimaryRegion: "us-east-1", SecondaryRegion: "us-west-2",
 		PrimaryAZs: []string{"us-east-1a", "us-east-1b"}, SecondaryAZs: []string{"us-west-2a", "us-west-2b"},
 		NodeType: "cache.r7g.large", Engine: "redis", EngineVersion: "7.1", Replicas: 1, Shards: 1, Port: 6379,
 		GlobalIDSuffix: "redisha", PrimaryRGID: "redis-primary", SecondaryRGID: "redis-secondary",
-		ZoneName: "internal", RecordName: "redis.internal", RecordTTL: 10,
+		ZoneName: "internal", RecordName: "redis.internal", RecordTTL: 5,
 		AlarmPeriod: 60, AlarmEvaluations: 2, FastAlarmPeriod: 30, CheckTimeout: 2 * time.Second, MetricsMode: config.MetricsEMF,
 		MaxConnections: 52000, ReplicationLag: 5, LambdaAsset: "build/lambda", VpcEndpoints: true,
 		PromoterAsset: "build/promoter", PromoterMode: promoter.ModeAdvise,
@@ -203,8 +204,10 @@ func TestAutoNeedsARouteAndImportedVpcsKeepTheirEndpoints(t *testing.T) {
 		ends   bool
 	}{
 		{"advise, created VPCs", nil, "", false, true},
-		{"auto, created VPCs: a NAT by default", map[string]any{"promoterMode": "auto"}, "", true, true},
-		{"auto without the NAT", map[string]any{"promoterMode": "auto", "natGateway": false}, `"promoterMode"`, false, true},
+		// The witness gives auto its view from outside: no NAT needed.
+		{"auto, created VPCs: the witness, no NAT by default", map[string]any{"promoterMode": "auto"}, "", false, true},
+		{"auto on alarm checks, created VPCs: a NAT by default", map[string]any{"promoterMode": "auto", "dnsHealthCheck": "alarm"}, "", true, true},
+		{"auto on alarm checks without the NAT", map[string]any{"promoterMode": "auto", "dnsHealthCheck": "alarm", "natGateway": false}, `"promoterMode"`, false, true},
 		{"imported VPCs: no endpoints by default", with(imported, "vpcEgress", true), "", false, false},
 		{"imported VPCs: the promoter needs a declared way out", imported, `"vpcEgress"`, false, false},
 		{"auto in imported VPCs without a route", with(imported, "promoterMode", "auto"), `"promoterMode"`, false, false},
@@ -233,7 +236,7 @@ func TestAutoNeedsARouteAndImportedVpcsKeepTheirEndpoints(t *testing.T) {
 // bound that stays above an in-region failover and three checks, Minimum or
 // Maximum on the writable alarms; each reaches the model.
 func TestFasterKnobs(t *testing.T) {
-	s, err := Load(ctxOf(map[string]any{"checkInterval": "10", "promoterStallAfter": "90s", "writableStatistic": "Maximum"}), "123456789012")
+	s, err := Load(ctxOf(map[string]any{"checkInterval": "10", "promoterStallAfter": "90s", "writableStatistic": "Maximum", "dnsHealthCheck": "alarm"}), "123456789012")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +247,53 @@ func TestFasterKnobs(t *testing.T) {
 		t.Errorf("the knobs did not reach the model: %+v", d.Loop)
 	}
 	for key, v := range map[string]any{"checkInterval": "25", "promoterStallAfter": "20s", "writableStatistic": "Average"} {
+		if _, err := Load(ctxOf(map[string]any{key: v}), "123456789012"); err == nil || !strings.Contains(err.Error(), `"`+key+`"`) {
+			t.Errorf("%s=%v: err %v, want a refusal naming it", key, v, err)
+		}
+	}
+}
+
+// The endpoint design's knobs reach the model: each record and witness on
+// its region's HTTPS check, each promoter reading the other region's
+// witness with the silent-region acceptance; alarm checks have none.
+func TestEndpointChecksReachTheModel(t *testing.T) {
+	s, err := Load(ctxOf(map[string]any{"healthCheckInterval": "30", "healthCheckFailureThreshold": "3"}), "123456789012")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 5*time.Second + 20*time.Second + 90*time.Second + 5*time.Second; s.SilentMaxDataLoss != want {
+		t.Errorf("silentMaxDataLoss %s, want the witness's resolution %s", s.SilentMaxDataLoss, want)
+	}
+	d := New(s)
+	for i, r := range d.Regions {
+		e := d.DNS.Records[i].HealthCheck.Endpoint
+		if e == nil || e.Region != r.Name || e.RequestInterval != 30*time.Second || e.FailureThreshold != 3 || e.Path != WritableEndpointPath {
+			t.Errorf("record %d: %+v", i, e)
+		}
+		if w := d.DNS.Witnesses[i]; w.Name != WitnessName("redis.internal", r.Name) || w.HealthCheck.Endpoint == nil {
+			t.Errorf("witness %d: %+v", i, w)
+		}
+		if r.WritableEndpoint == nil || r.WritableEndpoint.Serve != config.ServeWritableURL || r.WritableEndpoint.Check.Heartbeat {
+			t.Errorf("region %s's writable endpoint: %+v", r.Name, r.WritableEndpoint)
+		}
+		peer := d.Peer(r)
+		if r.Promoter.PeerWitness != WitnessName("redis.internal", peer.Name) || r.Promoter.Bounds.SilentMaxDataLoss != s.SilentMaxDataLoss {
+			t.Errorf("region %s's promoter: witness %q, silent loss %s", r.Name, r.Promoter.PeerWitness, r.Promoter.Bounds.SilentMaxDataLoss)
+		}
+	}
+	if _, err := Load(ctxOf(map[string]any{"dnsHealthCheck": "alarm", "silentMaxDataLoss": "45s"}), "123456789012"); err == nil ||
+		!strings.Contains(err.Error(), `"silentMaxDataLoss"`) {
+		t.Errorf("a silent-region acceptance without a witness: %v", err)
+	}
+	a, err := Load(ctxOf(map[string]any{"dnsHealthCheck": "alarm"}), "123456789012")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := New(a); d.DNS.Witnesses[0].Name != "" || d.Regions[0].WritableEndpoint != nil || d.Regions[1].Promoter.PeerWitness != "" ||
+		d.DNS.Records[0].HealthCheck.Alarm.Name == "" {
+		t.Errorf("alarm checks: %+v", d.DNS)
+	}
+	for key, v := range map[string]any{"dnsHealthCheck": "http", "healthCheckInterval": "20", "healthCheckFailureThreshold": "11", "silentMaxDataLoss": "soon"} {
 		if _, err := Load(ctxOf(map[string]any{key: v}), "123456789012"); err == nil || !strings.Contains(err.Error(), `"`+key+`"`) {
 			t.Errorf("%s=%v: err %v, want a refusal naming it", key, v, err)
 		}
