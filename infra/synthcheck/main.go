@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redisha/redisha/internal/config"
 	"github.com/redisha/redisha/internal/deployment"
 	"github.com/redisha/redisha/internal/promoter"
 	"github.com/redisha/redisha/internal/promoter/latch"
@@ -116,7 +117,7 @@ func check(dir string, realAssets bool) (problems, summary []string, err error) 
 
 	checkPrimary(tpls[primaryID], secondary, model.Settings, bad)
 	checkSecondary(tpls[secondaryID], primary, model.Settings, bad)
-	checkDNS(tpls[dnsID], primary, secondary, model.DNS.ZoneID, bad)
+	checkDNS(tpls[dnsID], primary, secondary, model, bad)
 	for id, t := range tpls {
 		checkNoSecret(id, t, bad)
 	}
@@ -184,7 +185,7 @@ func checkPrimary(t template, secondary string, s deployment.Settings, bad func(
 	if len(secrets) != len(kinds) {
 		bad("primary: %d secrets, want %d (%s)", len(secrets), len(kinds), strings.Join(kinds, ", "))
 	}
-	checkChecker("primary", t, "auto", bad)
+	checkChecker("primary", t, "auto", s, bad)
 	checkPromoter("primary", t, secondary, s.Name, bad)
 	found := false
 	for _, a := range t.of("AWS::CloudWatch::Alarm") {
@@ -222,17 +223,24 @@ func checkSecondary(t template, primary string, s deployment.Settings, bad func(
 			}
 		}
 	}
-	checkChecker("secondary", t, "auto", bad)
+	checkChecker("secondary", t, "auto", s, bad)
 	checkPromoter("secondary", t, primary, s.Name, bad)
 }
 
-func checkChecker(stack string, t template, role string, bad func(string, ...any)) {
-	ok := false
+func checkChecker(stack string, t template, role string, s deployment.Settings, bad func(string, ...any)) {
+	ok, endpoints := false, 0
 	for _, f := range t.of("AWS::Lambda::Function") {
 		env, _ := f.Properties["Environment"].(map[string]any)
 		vars, _ := env["Variables"].(map[string]any)
 		if vars["EXPECT_ROLE"] == nil {
 			continue // the cross-region reference handlers
+		}
+		if vars[config.EnvServe] == string(config.ServeWritableURL) {
+			endpoints++
+			if vars[config.EnvHeartbeat] == "true" {
+				bad("%s: the writable endpoint writes the heartbeat: only the loop's checker may", stack)
+			}
+			continue
 		}
 		ok = true
 		if _, ok := f.Properties["ReservedConcurrentExecutions"]; ok {
@@ -246,13 +254,24 @@ func checkChecker(stack string, t template, role string, bad func(string, ...any
 	if !ok {
 		bad("%s: no checker function", stack)
 	}
+	if want := map[bool]int{true: 1, false: 0}[s.EndpointChecks()]; endpoints != want {
+		bad("%s: %d writable endpoint functions, want %d", stack, endpoints, want)
+	}
+	if want := map[bool]int{true: 1, false: 0}[s.EndpointChecks()]; len(t.of("AWS::Lambda::Url")) != want {
+		bad("%s: %d function URLs, want %d (the writable endpoint's)", stack, len(t.of("AWS::Lambda::Url")), want)
+	}
+	interval := int(s.CheckInterval.Seconds())
+	if interval == 0 {
+		interval = int(deployment.LoopInterval.Seconds())
+	}
+	n := 60 / interval // checks a minute, each followed by a promoter start
 	machines := t.of("AWS::StepFunctions::StateMachine")
 	if len(machines) != 1 || machines[0].Properties["StateMachineType"] != "EXPRESS" ||
-		!strings.Contains(fmt.Sprint(machines[0].Properties["DefinitionString"]), `"Seconds":30`) {
-		bad("%s: want one Express state machine with a 30 s Wait", stack)
-	} else if def := fmt.Sprint(machines[0].Properties["DefinitionString"]); strings.Count(def, `"Catch"`) != 4 {
-		bad("%s: both checks and both promoter starts of the loop must catch errors, so a failure does not cancel what follows", stack)
-	} else if strings.Count(def, `"InvocationType":"Event"`) != 2 {
+		!strings.Contains(fmt.Sprint(machines[0].Properties["DefinitionString"]), fmt.Sprintf(`"Seconds":%d`, interval)) {
+		bad("%s: want one Express state machine with a %d s Wait", stack, interval)
+	} else if def := fmt.Sprint(machines[0].Properties["DefinitionString"]); strings.Count(def, `"Catch"`) != 2*n {
+		bad("%s: every check and every promoter start of the loop must catch errors, so a failure does not cancel what follows", stack)
+	} else if strings.Count(def, `"InvocationType":"Event"`) != n {
 		bad("%s: the loop must start the promoter asynchronously after each check", stack)
 	}
 	for _, topic := range t.of("AWS::SNS::Topic") {
@@ -297,7 +316,8 @@ func checkPromoter(stack string, t template, peer, name string, bad func(string,
 	}
 }
 
-func checkDNS(t template, primary, secondary, existingZone string, bad func(string, ...any)) {
+func checkDNS(t template, primary, secondary string, model deployment.Deployment, bad func(string, ...any)) {
+	existingZone := model.DNS.ZoneID
 	zones := t.of("AWS::Route53::HostedZone")
 	switch {
 	case existingZone != "":
@@ -315,39 +335,77 @@ func checkDNS(t template, primary, secondary, existingZone string, bad func(stri
 		!strings.Contains(fmt.Sprint(zones[0].Properties["VPCs"]), secondary):
 		bad("dns: want one private zone associated with VPCs in %s and %s", primary, secondary)
 	}
-	// One health check per region, each on that region's writable alarm.
+	// One health check per region: on its writable endpoint (HTTPS), or on
+	// its writable alarm.
 	hcs := t.of("AWS::Route53::HealthCheck")
 	if len(hcs) != 2 {
-		bad("dns: %d health checks, want 2 (one per region's writable alarm)", len(hcs))
+		bad("dns: %d health checks, want 2 (one per region)", len(hcs))
 	}
-	alarmRegion := map[string]string{} // health check logical id → the alarm's region
+	endpoint := model.Settings.EndpointChecks()
+	checkRegion := map[string]string{} // health check logical id → the region it follows
 	for _, hc := range hcs {
 		c, _ := hc.Properties["HealthCheckConfig"].(map[string]any)
+		if endpoint {
+			host := fmt.Sprint(c["FullyQualifiedDomainName"])
+			if c["Type"] != "HTTPS" || c["ResourcePath"] != deployment.WritableEndpointPath ||
+				c["RequestInterval"] != float64(model.Settings.HealthCheckInterval) ||
+				c["FailureThreshold"] != float64(model.Settings.HealthCheckFailureThreshold) || !strings.Contains(host, "WritableEndpoint") {
+				bad("dns: health check %v, want HTTPS GET %s on a region's writable endpoint every %d s, threshold %d", c,
+					deployment.WritableEndpointPath, model.Settings.HealthCheckInterval, model.Settings.HealthCheckFailureThreshold)
+				continue
+			}
+			checkRegion[hc.ID] = primary
+			if strings.Contains(host, model.Regions[1].Stack) {
+				checkRegion[hc.ID] = secondary
+			}
+			continue
+		}
 		id, _ := c["AlarmIdentifier"].(map[string]any)
 		if c["Type"] != "CLOUDWATCH_METRIC" || id == nil || c["InsufficientDataHealthStatus"] != "Unhealthy" ||
 			!strings.HasSuffix(fmt.Sprint(id["Name"]), "-writable") {
 			bad("dns: health check %v, want CLOUDWATCH_METRIC on a region's writable alarm, insufficient data Unhealthy", c)
 			continue
 		}
-		alarmRegion[hc.ID] = fmt.Sprint(id["Region"])
+		checkRegion[hc.ID] = fmt.Sprint(id["Region"])
 	}
 	wantRegion := map[string]string{"PRIMARY": primary, "SECONDARY": secondary}
+	roles := map[string]bool{}
+	witnesses := map[string]int{}
 	for _, r := range t.of("AWS::Route53::RecordSet") {
 		ref, _ := r.Properties["HealthCheckId"].(map[string]any)
 		role := fmt.Sprint(r.Properties["Failover"])
-		if got := alarmRegion[fmt.Sprint(ref["Ref"])]; got != wantRegion[role] {
-			bad("dns: the %s record's health check follows the alarm in %q, want %s's writable alarm", role, got, wantRegion[role])
+		if r.Properties["Type"] == "TXT" {
+			// A witness pair: "writable" on its region's check, "not-writable" without one.
+			name := fmt.Sprint(r.Properties["Name"])
+			witnesses[name]++
+			text := fmt.Sprint(r.Properties["ResourceRecords"])
+			switch {
+			case role == "PRIMARY" && (ref == nil || !strings.Contains(text, `"`+promoter.WitnessWritable+`"`) ||
+				!strings.HasPrefix(name, checkRegion[fmt.Sprint(ref["Ref"])]+".witness.")):
+				bad("dns: witness %s's PRIMARY record %v, want TXT %q on its own region's check", name, r.Properties, promoter.WitnessWritable)
+			case role == "SECONDARY" && (ref != nil || !strings.Contains(text, `"`+promoter.WitnessNotWritable+`"`)):
+				bad("dns: witness %s's SECONDARY record %v, want TXT %q without a check", name, r.Properties, promoter.WitnessNotWritable)
+			}
+			continue
 		}
-	}
-	roles := map[string]bool{}
-	for _, r := range t.of("AWS::Route53::RecordSet") {
-		roles[fmt.Sprint(r.Properties["Failover"])] = true
+		if got := checkRegion[fmt.Sprint(ref["Ref"])]; got != wantRegion[role] {
+			bad("dns: the %s record's health check follows %q, want %s's", role, got, wantRegion[role])
+		}
+		roles[role] = true
 		if r.Properties["Type"] != "CNAME" {
 			bad("dns: record type %v, want CNAME", r.Properties["Type"])
 		}
 	}
 	if !roles["PRIMARY"] || !roles["SECONDARY"] || len(roles) != 2 {
 		bad("dns: want a PRIMARY and a SECONDARY failover record, got %v", roles)
+	}
+	if want := map[bool]int{true: 2, false: 0}[endpoint]; len(witnesses) != want {
+		bad("dns: %d witness names, want %d", len(witnesses), want)
+	}
+	for name, n := range witnesses {
+		if n != 2 {
+			bad("dns: witness %s has %d records, want a PRIMARY and a SECONDARY", name, n)
+		}
 	}
 }
 
