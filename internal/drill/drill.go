@@ -200,7 +200,10 @@ type Drill struct {
 	alarms      *alarmeval.Evaluator
 	dns         *dnslocal.Server
 	checkers    map[string]*checker
-	apps        []*app
+	// endpoints are the regions' writable endpoints (none when the records
+	// follow the writable alarms).
+	endpoints map[string]*writableEndpoint
+	apps      []*app
 	promoterLog decisionLog
 	appPaths    appPaths // routes from the applications to the nodes
 	tl          *Timeline
@@ -329,7 +332,8 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 		return nil, err
 	}
 	d = &Drill{cfg: cfg, clock: clock, checkers: map[string]*checker{}, lost: map[string]bool{}, darkAt: map[string]time.Time{}, silenced: map[string]bool{},
-		promoters: map[string]*regionPromoter{}, cw: map[string]*cwlocal.Server{}, paged: map[string]bool{}}
+		promoters: map[string]*regionPromoter{}, cw: map[string]*cwlocal.Server{}, paged: map[string]bool{},
+		endpoints: map[string]*writableEndpoint{}}
 	d.tl = newTimeline(append(nodeRows(cfg.shards()), "checker a", "checker b", "alarm a-writable", "alarm b-writable",
 		"redis.internal", "datastore", "promoter b", "promoter a", "operator", "app a", "app b")...)
 	d.fault = clock.Now().Add(cfg.WarmUp)
@@ -363,10 +367,27 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 			return d, err
 		}
 	}
-	// Route 53: each record's health check evaluates its alarm's data
-	// stream with the settings it copied, not the alarm's state.
+	// The datastore first: the checkers' fence (and the writable
+	// endpoints') reads its roles.
+	d.ds = newDatastore(d)
+	// Route 53: each record's health check probes its region's writable
+	// endpoint, or evaluates its alarm's data stream with the settings it
+	// copied, not the alarm's state.
 	var records []dnslocal.Record
 	for _, rec := range cfg.Deployment.DNS.Records {
+		if e := rec.HealthCheck.Endpoint; e != nil {
+			label := d.labelOf(rec.Region)
+			if d.endpoints[label] == nil {
+				if d.endpoints[label], err = d.startWritableEndpoint(label, e, cfg.Logs); err != nil {
+					return d, err
+				}
+			}
+			if d.endpoints[label] == nil {
+				return d, fmt.Errorf("the %s record's health check probes %s's writable endpoint, which the deployment does not have", rec.Failover, rec.Region)
+			}
+			records = append(records, dnslocal.Record{Target: EndpointName(label), HealthCheck: d.endpoints[label].check})
+			continue
+		}
 		if rec.HealthCheck.Alarm.Name == "" {
 			// A record without a health check is always healthy.
 			records = append(records, dnslocal.Record{Target: EndpointName(d.labelOf(rec.Region))})
@@ -387,6 +408,9 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 	if err != nil {
 		return d, err
 	}
+	if err = d.witnessGroups(); err != nil {
+		return d, err
+	}
 	for _, r := range labels {
 		if err = d.dns.SetHost(EndpointName(r), d.topo.Primary(r).IP); err != nil {
 			return d, err
@@ -396,8 +420,6 @@ func start(ctx context.Context, cfg Config) (d *Drill, err error) {
 		_ = d.dns.SetHost(EndpointName(region), ip)
 		d.tl.Mark("endpoint "+region+" moved", d.clock.Now())
 	}
-	// The datastore first: the checkers' fence reads its roles.
-	d.ds = newDatastore(d)
 	for _, r := range labels {
 		c, err := startChecker(cfg.Bootstrap, r, d.checkerEnv(r), d.cw[r].LogWriter(cfg.Logs))
 		if err != nil {
@@ -429,6 +451,9 @@ func (d *Drill) close() {
 	}
 	if d.dns != nil {
 		d.dns.Close()
+	}
+	for _, e := range d.endpoints {
+		e.close()
 	}
 	for _, cw := range d.cw {
 		cw.Close()

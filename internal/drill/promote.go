@@ -236,6 +236,11 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 		b.StallAfter, b.HeartbeatInterval, b.MaxDataLoss = d.clock.Wall(b.StallAfter), d.clock.Wall(b.HeartbeatInterval), d.clock.Wall(b.MaxDataLoss)
 		b.Cooldown, b.PeerSeenWithin = d.clock.Wall(b.Cooldown), d.clock.Wall(b.PeerSeenWithin)
 		b.LinkAliveWithin = d.clock.Wall(b.LinkAliveWithin)
+		b.SilentMaxDataLoss = d.clock.Wall(b.SilentMaxDataLoss)
+		if pc.PeerWitness != "" {
+			// The VPC resolver's stand-in: the zone's own server.
+			pc.WitnessResolver = d.dns.Addr()
+		}
 		// Above the call's bound, as the stacks keep it.
 		b.AttemptWindow = max(d.clock.Wall(b.AttemptWindow), 2*pc.CallTimeout)
 		resolver := dnslocal.NewResolver(d.dns.Addr(), d.clock)

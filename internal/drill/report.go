@@ -185,6 +185,11 @@ func (d *Drill) sources() []string {
 			fmt.Sprintf("%s writable alarm: %s%s", r.Name, r.Writable.Summary(), from("alarm "+r.Writable.Name)))
 	}
 	for _, rec := range dep.DNS.Records {
+		if e := rec.HealthCheck.Endpoint; e != nil {
+			out = append(out, fmt.Sprintf("%s record → %s, TTL %s, %s%s", rec.Failover, rec.Region, rec.TTL, endpointSummary(e),
+				from("record "+rec.Failover)))
+			continue
+		}
 		if rec.HealthCheck.Alarm.Name == "" {
 			out = append(out, fmt.Sprintf("%s record → %s, TTL %s, no health check (always healthy)%s", rec.Failover, rec.Region,
 				rec.TTL, from("record "+rec.Failover)))
@@ -192,6 +197,18 @@ func (d *Drill) sources() []string {
 		}
 		out = append(out, fmt.Sprintf("%s record → %s, TTL %s, health check on %s, insufficient data %s%s", rec.Failover, rec.Region,
 			rec.TTL, rec.HealthCheck.Alarm.Name, rec.HealthCheck.InsufficientDataHealthStatus, from("record "+rec.Failover)))
+	}
+	for _, w := range dep.DNS.Witnesses {
+		if w.Name != "" {
+			out = append(out, fmt.Sprintf("witness %s: TXT writable / not-writable on %s's check, read by the other region's promoter%s",
+				w.Name, w.Region, from("witness "+w.Region)))
+		}
+	}
+	for _, r := range dep.Regions {
+		if r.WritableEndpoint != nil {
+			out = append(out, fmt.Sprintf("%s writable endpoint: the checker binary, CHECKER_SERVE=%s, behind its function URL%s",
+				r.Name, r.WritableEndpoint.Serve, from(r.Name+" writable endpoint")))
+		}
 	}
 	out = append(out, fmt.Sprintf("loop: a check every %s%s", dep.Loop.Interval, from("loop")))
 	if e := dep.Settings.Engine; e != "" {

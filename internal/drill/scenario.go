@@ -199,6 +199,10 @@ func (d *Drill) loseRegion(region string) {
 	// on-call alike: calls are refused at once.
 	d.promoters[other(region)].cwPath.Down()
 	d.promoters[other(region)].opPath.Down()
+	if e := d.endpoints[region]; e != nil {
+		// Its function URL goes with it: Route 53's checkers are refused.
+		e.path.Down()
+	}
 }
 
 // restoreRegion brings a lost region back, demoted as the current roles want
@@ -215,6 +219,11 @@ func (d *Drill) restoreRegion(ctx context.Context, region string, demote bool) e
 	p := d.promoters[other(region)]
 	if err := p.opPath.Up(); err != nil {
 		return err
+	}
+	if e := d.endpoints[region]; e != nil {
+		if err := e.path.Up(); err != nil {
+			return err
+		}
 	}
 	if p.routed {
 		if err := p.cwPath.Up(); err != nil {

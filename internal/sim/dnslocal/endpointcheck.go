@@ -86,6 +86,10 @@ type EndpointCheck struct {
 	Clock *timescale.Clock
 	// Inverted reports the opposite status ("Invert health check status").
 	Inverted bool
+	// MinTimeout is the least wall time either timeout is given once
+	// scaled: at high speeds a loaded machine must not fail a healthy
+	// endpoint on scheduling alone. default: none
+	MinTimeout time.Duration
 
 	mu       sync.Mutex
 	started  bool
@@ -179,7 +183,7 @@ func (c *EndpointCheck) Start() error {
 	}
 	c.streaks = make([]int, n)
 	c.changes = []StatusChange{{At: time.Now(), Healthy: c.statusLocked()}}
-	c.client = newCheckerClient(clock)
+	c.client = newCheckerClient(clock, c.MinTimeout)
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	first := clock.Now()
@@ -192,8 +196,8 @@ func (c *EndpointCheck) Start() error {
 
 // newCheckerClient makes one request a connection, as a checker opens a
 // new connection for every check, with Route 53's time limits on clock.
-func newCheckerClient(clock *timescale.Clock) *http.Client {
-	dialer := &net.Dialer{Timeout: clock.Wall(ConnectTimeout)}
+func newCheckerClient(clock *timescale.Clock, floor time.Duration) *http.Client {
+	dialer := &net.Dialer{Timeout: max(clock.Wall(ConnectTimeout), floor)}
 	return &http.Client{
 		Transport: &http.Transport{
 			DisableKeepAlives: true,
@@ -205,7 +209,7 @@ func newCheckerClient(clock *timescale.Clock) *http.Client {
 				// The status code is due "within two seconds after
 				// connecting": the deadline covers the request and the
 				// response's head.
-				if err := conn.SetDeadline(time.Now().Add(clock.Wall(ResponseTimeout))); err != nil {
+				if err := conn.SetDeadline(time.Now().Add(max(clock.Wall(ResponseTimeout), floor))); err != nil {
 					conn.Close()
 					return nil, err
 				}
