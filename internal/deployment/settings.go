@@ -76,14 +76,14 @@ type Settings struct {
 	HealthCheckInterval int
 	// HealthCheckFailureThreshold is how many consecutive results change a
 	// Route 53 checker's verdict (1–10). context:
-	// healthCheckFailureThreshold (default 2)
+	// healthCheckFailureThreshold (default 1)
 	HealthCheckFailureThreshold int
 	// SilentMaxDataLoss is the possible loss the promoters accept, in
 	// advance, when the other region falls silent and its witness dates the
 	// end (docs/failover.md); 0 leaves a silent region to a person.
 	// context: silentMaxDataLoss, a Go duration (default, with endpoint
 	// checks: MAX_DATA_LOSS + two check intervals + the health check's
-	// reaction, 50s with the defaults; without: 0)
+	// reaction, 40s with the defaults; without: 0)
 	SilentMaxDataLoss time.Duration
 	AlarmPeriod      int                // context: alarmPeriod seconds, ≥ 60 (Route 53 needs standard resolution) (default 60)
 	AlarmEvaluations int                // context: alarmEvaluationPeriods (default 2)
@@ -554,7 +554,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		bad("healthCheckInterval", s.HealthCheckInterval, "use 10 or 30 (the request intervals Route 53 offers)")
 	}
 	if s.HealthCheckFailureThreshold < 1 || s.HealthCheckFailureThreshold > 10 {
-		bad("healthCheckFailureThreshold", s.HealthCheckFailureThreshold, "use 1 to 10 (the design uses 2)")
+		bad("healthCheckFailureThreshold", s.HealthCheckFailureThreshold, "use 1 to 10 (the design uses 1)")
 	}
 	if s.SilentMaxDataLoss > 0 && !s.EndpointChecks() {
 		bad("silentMaxDataLoss", s.SilentMaxDataLoss, "only the witness (dnsHealthCheck=endpoint) dates a silent region's last write: use 0, or endpoint checks")
@@ -563,7 +563,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		bad("alarmPeriod", s.AlarmPeriod, "use a multiple of 60: Route 53 health checks accept only standard-resolution alarms")
 	}
 	if s.AlarmEvaluations < 1 || s.AlarmEvaluations > 10 {
-		bad("alarmEvaluationPeriods", s.AlarmEvaluations, "use 1 to 10 (the design uses 2)")
+		bad("alarmEvaluationPeriods", s.AlarmEvaluations, "use 1 to 10 (the design uses 1)")
 	}
 	if s.FastAlarmPeriod != 10 && s.FastAlarmPeriod != 20 && s.FastAlarmPeriod != 30 {
 		bad("fastAlarmPeriod", s.FastAlarmPeriod, "use 10, 20 or 30 (a high-resolution period)")
@@ -701,7 +701,7 @@ const (
 const (
 	DefaultRecordTTL                   = 5
 	DefaultHealthCheckInterval         = 10
-	DefaultHealthCheckFailureThreshold = 2
+	DefaultHealthCheckFailureThreshold = 1
 	DefaultStallAfter                  = time.Minute
 )
 
@@ -715,7 +715,7 @@ func (s Settings) EndpointChecks() bool { return s.DNSHealthCheck == DNSEndpoint
 // reaction (FailureThreshold requests), one promoter run (it reads the
 // witness once a check), Route 53's four-second connect timeout on the
 // last failing request (rounded up), and MAX_DATA_LOSS for the lag itself.
-// The default of silentMaxDataLoss: 50 s with the defaults.
+// The default of silentMaxDataLoss: 40 s with the defaults.
 func (s Settings) WitnessResolution() time.Duration {
 	return promoter.DefaultMaxDataLoss + 2*s.CheckInterval +
 		time.Duration(s.HealthCheckInterval*s.HealthCheckFailureThreshold)*time.Second + 5*time.Second

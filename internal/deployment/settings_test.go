@@ -21,7 +21,7 @@ func TestLoadDefaultsFollowTheDesign(t *testing.T) {
 		t.Fatalf("Load with no context: %v", err)
 	}
 	want := Settings{Name: "redisha", TerminationProtection: true, CheckInterval: 10 * time.Second, StallAfter: time.Minute, WritableStatistic: "Minimum",
-		DNSHealthCheck: "endpoint", HealthCheckInterval: 10, HealthCheckFailureThreshold: 2, SilentMaxDataLoss: 50 * time.Second,
+		DNSHealthCheck: "endpoint", HealthCheckInterval: 10, HealthCheckFailureThreshold: 1, SilentMaxDataLoss: 40 * time.Second,
 		Account: "123456789012", PrimaryRegion: "us-east-1", SecondaryRegion: "us-west-2",
 		PrimaryAZs: []string{"us-east-1a", "us-east-1b"}, SecondaryAZs: []string{"us-west-2a", "us-west-2b"},
 		NodeType: "cache.r7g.large", Engine: "redis", EngineVersion: "7.1", Replicas: 1, Shards: 1, Port: 6379,

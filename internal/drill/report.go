@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -30,6 +31,9 @@ type Report struct {
 	Problems []string `json:"problems,omitempty"`
 
 	Detection *float64 `json:"detection_s"`
+	// DetectedBy says what detection is: the writable alarm, or Route 53's
+	// checkers on the writable endpoint.
+	DetectedBy string `json:"detected_by,omitempty"`
 	Decision  *float64 `json:"decision_s"`
 	Promotion *float64 `json:"promotion_s"`
 	DNS       *float64 `json:"dns_converged_s"`
@@ -123,6 +127,24 @@ type Predicted struct {
 	PromoteMax float64 `json:"promote_max_s"`
 	// TTL: resolvers may keep the old answer this long after DNS moves.
 	TTL float64 `json:"ttl_s"`
+	// With endpoint checks (docs/failover.md, "The fast design"), the rest
+	// is the timeline of a region lost or stalled, in auto (advise adds
+	// the on-call's reaction to every step from the decision on):
+	// DetectEndpoint: Route 53's checkers find the writable endpoint
+	// failing: (k−1)·H … k·H + 4 s (the connect timeout of a dead region).
+	DetectEndpointMin float64 `json:"detect_endpoint_min_s,omitempty"`
+	DetectEndpointMax float64 `json:"detect_endpoint_max_s,omitempty"`
+	// Decide: the heartbeat seen stalled for S at a run: the newest one
+	// arrived up to a loop before the fault (and its run's phase adds up to
+	// one more): ⌈S/I⌉·I − I … ⌈S/I⌉·I + I.
+	DecideMin float64 `json:"decide_min_s,omitempty"`
+	DecideMax float64 `json:"decide_max_s,omitempty"`
+	// WritesAgain: the decision, the failover F, one poll, the promoted
+	// region's check turning healthy (more than 18% of the checkers, each
+	// after k passes: (k−1)·H … (k−1)·H + H/4 with eight checkers), and the
+	// TTL.
+	WritesAgainMin float64 `json:"writes_again_min_s,omitempty"`
+	WritesAgainMax float64 `json:"writes_again_max_s,omitempty"`
 }
 
 func (d *Drill) predicted() Predicted { return Predict(d.cfg) }
@@ -143,13 +165,30 @@ func Predict(cfg Config) Predicted {
 	if m := dep.Regions[1].Promoter.Mode; m == promoter.ModeAdvise || m == promoter.ModeAuto {
 		operator = cfg.OperatorReaction.Seconds()
 	}
-	return Predicted{
+	pr := Predicted{
 		DetectFailingMin: (n - 1) * p, DetectFailingMax: n*p + i,
 		DetectSilentMin: (r - 1) * p, DetectSilentMax: r*p + i,
 		PromoteMin: stall + operator + cfg.FailoverDelay.Seconds(),
 		PromoteMax: stall + 2*i + operator + cfg.FailoverDelay.Seconds(),
 		TTL:        dep.DNS.Records[1].TTL.Seconds(),
 	}
+	if e := dep.DNS.Records[0].HealthCheck.Endpoint; e != nil {
+		h, k := e.RequestInterval.Seconds(), float64(e.FailureThreshold)
+		pr.DetectEndpointMin, pr.DetectEndpointMax = (k-1)*h, k*h+4
+		// The witness dates the end of a silent region: in auto no person
+		// is needed; in advise the on-call's reaction follows the page.
+		operator = 0
+		if dep.Regions[1].Promoter.Mode == promoter.ModeAdvise {
+			operator = cfg.OperatorReaction.Seconds()
+		}
+		runs := math.Ceil(stall/i) * i
+		pr.DecideMin, pr.DecideMax = runs-i+operator, runs+i+operator
+		poll := dep.Regions[1].Promoter.PollInterval.Seconds()
+		pr.PromoteMin, pr.PromoteMax = pr.DecideMin+cfg.FailoverDelay.Seconds(), pr.DecideMax+cfg.FailoverDelay.Seconds()+poll
+		pr.WritesAgainMin = pr.PromoteMin + (k-1)*h
+		pr.WritesAgainMax = pr.PromoteMax + (k-1)*h + h/4 + pr.TTL
+	}
+	return pr
 }
 
 // mode says who promotes in the rehearsed deployment.
@@ -236,10 +275,22 @@ func (d *Drill) report(ctx context.Context, sc Scenario, end time.Time) *Report 
 	t0 := d.fault
 	rep := &Report{Scenario: sc.Name, Title: sc.Title, Speed: d.cfg.Speed, Expect: sc.Expect(), Predicted: d.predicted(),
 		LastRefusal: map[string][]string{}, Mode: d.mode(), Sources: d.sources()}
-	for _, tr := range d.alarms.History(d.writableAlarm(sc.region())) {
-		if tr.To == alarmeval.StateAlarm && !tr.At.Before(t0) {
-			rep.Detection = secs(tr.At.Sub(t0))
-			break
+	if e := d.endpoints[sc.region()]; e != nil {
+		// Detection is Route 53's: its checkers find the region's
+		// writable endpoint failing (the witness turns "not-writable").
+		rep.DetectedBy = "Route 53's checkers find the primary region's writable endpoint failing"
+		for _, c := range e.check.Changes() {
+			if at := d.clock.At(c.At); !c.Healthy && !at.Before(t0) {
+				rep.Detection = secs(at.Sub(t0))
+				break
+			}
+		}
+	} else {
+		for _, tr := range d.alarms.History(d.writableAlarm(sc.region())) {
+			if tr.To == alarmeval.StateAlarm && !tr.At.Before(t0) {
+				rep.Detection = secs(tr.At.Sub(t0))
+				break
+			}
 		}
 	}
 	d.mu.Lock()
@@ -432,7 +483,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	for _, row := range []struct {
 		name string
 		v    *float64
-	}{{"detection (primary region's writable alarm in ALARM)", r.Detection}, {"decision (a promoter decides, or the drill requests, the promotion)", r.Decision},
+	}{{"detection (" + r.detectedBy() + ")", r.Detection}, {"decision (a promoter decides, or the drill requests, the promotion)", r.Decision},
 		{"promotion (secondary takes writes)", r.Promotion}, {"DNS converged (redis.internal answer changed)", r.DNS}} {
 		real, wall := fmtS(row.v, r.Speed)
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", row.name, real, wall)
@@ -452,7 +503,12 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmtDur(a.WriteUnavailable), fmtDur(a.ReadOnly), fmtDur(a.Disconnected))
 	}
 	tw.Flush()
-	if p := r.Predicted; p != (Predicted{}) {
+	switch p := r.Predicted; {
+	case p.DecideMax > 0:
+		fmt.Fprintf(w, "\nthe knobs predict (region lost or stalled): detection %s–%s (Route 53's checkers), decision %s–%s, promotion %s–%s, "+
+			"applications write again %s–%s after the fault\n", fmtDur(p.DetectEndpointMin), fmtDur(p.DetectEndpointMax),
+			fmtDur(p.DecideMin), fmtDur(p.DecideMax), fmtDur(p.PromoteMin), fmtDur(p.PromoteMax), fmtDur(p.WritesAgainMin), fmtDur(p.WritesAgainMax))
+	case p != (Predicted{}):
 		fmt.Fprintf(w, "\nthe knobs predict: detection %s–%s (checks failing) or %s–%s (region silent); promotion %s–%s after the fault (region silent: the on-call accepts the loss)\n",
 			fmtDur(p.DetectFailingMin), fmtDur(p.DetectFailingMax), fmtDur(p.DetectSilentMin), fmtDur(p.DetectSilentMax),
 			fmtDur(p.PromoteMin), fmtDur(p.PromoteMax))
@@ -526,4 +582,12 @@ func fenced(unknown fence.Unknown) string {
 		return "no fence"
 	}
 	return "fence FENCE_UNKNOWN=" + string(unknown)
+}
+
+// detectedBy names what detection means in this report.
+func (r *Report) detectedBy() string {
+	if r.DetectedBy != "" {
+		return r.DetectedBy
+	}
+	return "primary region's writable alarm in ALARM"
 }
