@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redisha/redisha/internal/config"
 	"github.com/redisha/redisha/internal/deployment"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -15,8 +16,37 @@ import (
 )
 
 // checkers returns the properties of the health-checker functions of a
-// template (the functions whose environment names an expected role).
-func checkers(tp assertions.Template) []map[string]any { return functionsWith(tp, "EXPECT_ROLE") }
+// template: the functions whose environment names an expected role, but
+// not the writable endpoint (the same binary, serving its function URL).
+func checkers(tp assertions.Template) []map[string]any {
+	var out []map[string]any
+	for _, f := range functionsWith(tp, config.EnvExpectRole) {
+		if serve(f) != config.ServeWritableURL {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// writableEndpoints returns the properties of the writable endpoint
+// functions of a template (CHECKER_SERVE=writable-url).
+func writableEndpoints(tp assertions.Template) []map[string]any {
+	var out []map[string]any
+	for _, f := range functionsWith(tp, config.EnvServe) {
+		if serve(f) == config.ServeWritableURL {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// serve is what a function's environment says invokes it (CHECKER_SERVE).
+func serve(f map[string]any) config.Serve {
+	env, _ := f["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	v, _ := vars[config.EnvServe].(string)
+	return config.Serve(v)
+}
 
 // functionsWith returns the properties of the functions of a template whose
 // environment sets the variable name.
@@ -33,22 +63,24 @@ func functionsWith(tp assertions.Template, name string) []map[string]any {
 }
 
 // Reserved concurrency fails in accounts with a small quota: none by
-// default, the number given when opted in.
+// default, the number given when opted in, on the checker and on the
+// writable endpoint (where it also bounds what a flood of requests to the
+// public URL can cost).
 func TestReservedConcurrencyIsOptIn(t *testing.T) {
 	_, tpl := synth(t)
-	for _, stack := range []string{"primary", "secondary"} {
-		fns := checkers(tpl[stack])
-		if len(fns) != 1 {
-			t.Fatalf("%s: %d checkers", stack, len(fns))
-		}
-		if v, ok := fns[0]["ReservedConcurrentExecutions"]; ok {
-			t.Errorf("%s: ReservedConcurrentExecutions = %v by default, want none", stack, v)
-		}
-	}
 	s := build(t, map[string]any{"reservedConcurrency": "2"})
 	for _, stack := range []string{"primary", "secondary"} {
-		if fns := checkers(s.tpl[stack]); len(fns) != 1 || fns[0]["ReservedConcurrentExecutions"] != float64(2) {
-			t.Errorf("%s: with reservedConcurrency=2, checker %v", stack, fns)
+		for kind, of := range map[string]func(assertions.Template) []map[string]any{"checker": checkers, "writable endpoint": writableEndpoints} {
+			fns := of(tpl[stack])
+			if len(fns) != 1 {
+				t.Fatalf("%s: %d %ss", stack, len(fns), kind)
+			}
+			if v, ok := fns[0]["ReservedConcurrentExecutions"]; ok {
+				t.Errorf("%s: %s ReservedConcurrentExecutions = %v by default, want none", stack, kind, v)
+			}
+			if fns := of(s.tpl[stack]); len(fns) != 1 || fns[0]["ReservedConcurrentExecutions"] != float64(2) {
+				t.Errorf("%s: with reservedConcurrency=2, %s %v", stack, kind, fns)
+			}
 		}
 	}
 }

@@ -84,6 +84,42 @@ func synth(t *testing.T) (*App, map[string]assertions.Template) {
 	return defaults.app, defaults.tpl
 }
 
+var (
+	sharedMu sync.Mutex
+	shared   = map[string]synthesized{}
+)
+
+// buildShared is build, once per context for the whole test binary: a synth
+// costs seconds, and several tests read the same variant.
+func buildShared(t *testing.T, ctx map[string]any) synthesized {
+	t.Helper()
+	key := jsonOf(ctx) // encoding/json sorts map keys
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if s, ok := shared[key]; ok {
+		return s
+	}
+	s := build(t, ctx)
+	shared[key] = s
+	return s
+}
+
+// alarmChecks keeps the failover records on CLOUDWATCH_METRIC health checks
+// of the writable alarms (no writable endpoint, no witness).
+var alarmChecks = map[string]any{"dnsHealthCheck": "alarm"}
+
+// with is base with the keys of extra added.
+func with(base map[string]any, extra map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
 // noNagErrors fails on every AwsSolutions error left unsuppressed.
 func noNagErrors(t *testing.T, s synthesized) {
 	t.Helper()
