@@ -144,31 +144,34 @@ func healthCheckIDs(t *testing.T, tp assertions.Template) (ids []string, uses ma
 	slices.Sort(ids)
 	uses = map[string]string{}
 	for _, r := range resources(tp, "AWS::Route53::RecordSet") {
+		if r["Type"] != "CNAME" {
+			continue // a witness
+		}
 		ref, _ := r["HealthCheckId"].(map[string]any)
 		uses[r["Failover"].(string)], _ = ref["Ref"].(string)
 	}
 	return ids, uses
 }
 
-// Route 53 keeps its own copy of each alarm's settings: changing them
-// (alarmPeriod, alarmEvaluationPeriods) creates new health checks, which
-// copy the new settings, and moves both records to them. The alarms' names
-// do not change, so no cross-stack value has to.
+// With alarm checks (dnsHealthCheck=alarm), Route 53 keeps its own copy of
+// each alarm's settings: changing them (alarmPeriod,
+// alarmEvaluationPeriods) creates new health checks, which copy the new
+// settings, and moves both records to them. The alarms' names do not
+// change, so no cross-stack value has to.
 func TestHealthCheckFollowsAlarmSettings(t *testing.T) {
-	_, tpl := synth(t)
-	before, uses := healthCheckIDs(t, tpl["dns"])
+	before, uses := healthCheckIDs(t, buildShared(t, alarmChecks).tpl["dns"])
 	if len(before) != 2 || uses["PRIMARY"] == uses["SECONDARY"] || !slices.Contains(before, uses["PRIMARY"]) || !slices.Contains(before, uses["SECONDARY"]) {
 		t.Fatalf("health checks %v, records use %v: want one each", before, uses)
 	}
 	for _, region := range []string{"us-east-1", "us-west-2"} {
-		has(t, tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
+		has(t, buildShared(t, alarmChecks).tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
 			"HealthCheckConfig": map[string]any{"AlarmIdentifier": map[string]any{"Name": "redisha-" + region + "-writable", "Region": region}},
 			"HealthCheckTags": assertions.Match_ArrayWith(&[]interface{}{map[string]any{
 				"Key": "redisha:alarm", "Value": "Custom/Redis WritableStatus(Minimum) over 60s, 2 periods < 1, missing breaching"}}),
 		}))
 	}
 	for _, ctx := range []map[string]any{{"alarmPeriod": "120"}, {"alarmEvaluationPeriods": "3"}} {
-		s := build(t, ctx)
+		s := build(t, with(alarmChecks, ctx))
 		after, uses := healthCheckIDs(t, s.tpl["dns"])
 		if len(after) != 2 || slices.Contains(after, before[0]) || slices.Contains(after, before[1]) ||
 			!slices.Contains(after, uses["PRIMARY"]) || !slices.Contains(after, uses["SECONDARY"]) {
@@ -179,7 +182,7 @@ func TestHealthCheckFollowsAlarmSettings(t *testing.T) {
 		}
 	}
 	// Settings Route 53 does not copy leave the health checks as they are.
-	s := build(t, map[string]any{"recordTtl": "5"})
+	s := build(t, with(alarmChecks, map[string]any{"recordTtl": "10"}))
 	if after, _ := healthCheckIDs(t, s.tpl["dns"]); !slices.Equal(after, before) {
 		t.Errorf("recordTtl changed the health checks: %v, before %v", after, before)
 	}
@@ -361,11 +364,12 @@ func TestRunnersArePagedAndTheLatchIsFound(t *testing.T) {
 	}
 }
 
-// promoterMode=auto gives each VPC the app creates one NAT gateway, with a
-// default route from the cache subnets: the promoter's path to the other
-// region's CloudWatch.
+// With alarm checks, promoterMode=auto gives each VPC the app creates one
+// NAT gateway, with a default route from the cache subnets: the promoter's
+// path to the other region's CloudWatch. With endpoint checks (the default)
+// the witness gives the promoter its view from outside: no NAT by default.
 func TestAutoGetsARouteToThePeersCloudWatch(t *testing.T) {
-	s := build(t, map[string]any{"promoterMode": "auto"})
+	s := build(t, with(alarmChecks, map[string]any{"promoterMode": "auto"}))
 	noNagErrors(t, s)
 	for _, stack := range []string{"primary", "secondary"} {
 		countIs(t, s.tpl[stack], jsii.String("AWS::EC2::NatGateway"), jsii.Number(1))
@@ -374,6 +378,15 @@ func TestAutoGetsARouteToThePeersCloudWatch(t *testing.T) {
 			"primary": "10.0.255.0/24", "secondary": "10.1.255.0/24"}[stack], "MapPublicIpOnLaunch": false}))
 		has(t, s.tpl[stack], jsii.String("AWS::EC2::Route"), obj(map[string]any{
 			"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": assertions.Match_AnyValue()}))
+	}
+	e := buildShared(t, autoMode)
+	noNagErrors(t, e)
+	for _, stack := range []string{"primary", "secondary"} {
+		countIs(t, e.tpl[stack], jsii.String("AWS::EC2::NatGateway"), jsii.Number(0))
+		countIs(t, e.tpl[stack], jsii.String("AWS::EC2::InternetGateway"), jsii.Number(0))
+		if fns := promoters(e.tpl[stack]); len(fns) != 1 || fns[0]["Environment"].(map[string]any)["Variables"].(map[string]any)["PEER_WITNESS"] == nil {
+			t.Errorf("%s: auto without a NAT and without a witness to read: %v", stack, fns)
+		}
 	}
 }
 

@@ -20,13 +20,16 @@ func promoters(tp assertions.Template) []map[string]any {
 	return functionsWith(tp, promoter.EnvLatchTable)
 }
 
+// autoMode lets the promoters fail over by themselves.
+var autoMode = map[string]any{"promoterMode": "auto"}
+
 // Every promoter's environment, as synthesized, passes the runtime's own
 // validation (promoter.ConfigFromEnv, with AWS_REGION as Lambda sets it)
 // and reads back as the configuration the stack meant; the function's
 // timeout leaves a whole promotion room.
 func TestPromoterEnvironmentPassesTheRuntimeValidation(t *testing.T) {
 	synth(t)
-	variants := map[string]synthesized{"defaults": defaults, "auto": build(t, map[string]any{"promoterMode": "auto"})}
+	variants := map[string]synthesized{"defaults": defaults, "auto": buildShared(t, autoMode)}
 	for name, s := range variants {
 		for stack, w := range map[string]struct{ region, group, peer string }{
 			"primary": {"us-east-1", "redis-primary", "us-west-2"}, "secondary": {"us-west-2", "redis-secondary", "us-east-1"},

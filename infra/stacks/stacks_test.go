@@ -329,50 +329,79 @@ func TestCheckerRoleIsLeastPrivilege(t *testing.T) {
 	}))
 }
 
+// With dnsHealthCheck=alarm, the failover records follow CLOUDWATCH_METRIC
+// health checks on each region's writable alarm, and nothing of the
+// endpoint design is created.
 func TestRoute53AlarmHealthCheckAndRecords(t *testing.T) {
 	_, tpl := synth(t)
-	// The design's health alarm, standard resolution, in each region under
-	// the region's name: it pages whichever role the region plays.
-	has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
-		"AlarmName": "redisha-us-east-1-unhealthy", "Namespace": "Custom/Redis", "MetricName": "HealthCheckStatus",
-		"Statistic": "Minimum", "Period": 60, "EvaluationPeriods": 2, "Threshold": 1,
-		"ComparisonOperator": "LessThanThreshold", "TreatMissingData": "breaching",
-	}))
-	// A separate fast paging alarm on the high-resolution metric.
-	has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
-		"MetricName": "HealthCheckStatusHighRes", "Period": 30, "EvaluationPeriods": 1, "Threshold": 1,
-	}))
-	// Each region's "accepts writes" alarm, on the metric and dimensions
-	// its checker publishes, with the seed's knobs.
-	for stack, w := range map[string]struct{ region, group string }{"primary": {"us-east-1", "redis-primary"}, "secondary": {"us-west-2", "redis-secondary"}} {
-		has(t, tpl[stack], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
-			"AlarmName": "redisha-" + w.region + "-writable", "Namespace": "Custom/Redis", "MetricName": "WritableStatus",
-			"Dimensions": []any{map[string]any{"Name": "ReplicationGroup", "Value": w.group}},
-			"Statistic":  "Minimum", "Period": 60, "EvaluationPeriods": 2, "Threshold": 1,
+	alarm := buildShared(t, alarmChecks).tpl
+	// The alarms are the same with either kind of health check: the
+	// promoters read the writable alarms too.
+	for _, tpl := range []map[string]assertions.Template{tpl, alarm} {
+		// The design's health alarm, standard resolution, in each region under
+		// the region's name: it pages whichever role the region plays.
+		has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+			"AlarmName": "redisha-us-east-1-unhealthy", "Namespace": "Custom/Redis", "MetricName": "HealthCheckStatus",
+			"Statistic": "Minimum", "Period": 60, "EvaluationPeriods": 2, "Threshold": 1,
 			"ComparisonOperator": "LessThanThreshold", "TreatMissingData": "breaching",
 		}))
-		has(t, tpl["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
+		// A separate fast paging alarm on the high-resolution metric.
+		has(t, tpl["primary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+			"MetricName": "HealthCheckStatusHighRes", "Period": 30, "EvaluationPeriods": 1, "Threshold": 1,
+		}))
+		// Each region's "accepts writes" alarm, on the metric and dimensions
+		// its checker publishes, with the seed's knobs.
+		for stack, w := range map[string]struct{ region, group string }{"primary": {"us-east-1", "redis-primary"}, "secondary": {"us-west-2", "redis-secondary"}} {
+			has(t, tpl[stack], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+				"AlarmName": "redisha-" + w.region + "-writable", "Namespace": "Custom/Redis", "MetricName": "WritableStatus",
+				"Dimensions": []any{map[string]any{"Name": "ReplicationGroup", "Value": w.group}},
+				"Statistic":  "Minimum", "Period": 60, "EvaluationPeriods": 2, "Threshold": 1,
+				"ComparisonOperator": "LessThanThreshold", "TreatMissingData": "breaching",
+			}))
+		}
+	}
+	for _, region := range []string{"us-east-1", "us-west-2"} {
+		has(t, alarm["dns"], jsii.String("AWS::Route53::HealthCheck"), obj(map[string]any{
 			"HealthCheckConfig": map[string]any{
 				"Type":                         "CLOUDWATCH_METRIC",
-				"AlarmIdentifier":              map[string]any{"Name": "redisha-" + w.region + "-writable", "Region": w.region},
+				"AlarmIdentifier":              map[string]any{"Name": "redisha-" + region + "-writable", "Region": region},
 				"InsufficientDataHealthStatus": "Unhealthy",
 			},
 		}))
 	}
-	has(t, tpl["dns"], jsii.String("AWS::Route53::HostedZone"), obj(map[string]any{
+	countIs(t, alarm["dns"], jsii.String("AWS::Route53::HealthCheck"), jsii.Number(2))
+	has(t, alarm["dns"], jsii.String("AWS::Route53::HostedZone"), obj(map[string]any{
 		"Name": "internal", "VPCs": []any{
 			map[string]any{"VPCId": assertions.Match_AnyValue(), "VPCRegion": "us-east-1"},
 			map[string]any{"VPCId": assertions.Match_AnyValue(), "VPCRegion": "us-west-2"},
 		},
 	}))
-	has(t, tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
-		"Name": "redis.internal", "Type": "CNAME", "TTL": "10", "SetIdentifier": "primary", "Failover": "PRIMARY",
-		"HealthCheckId": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^PrimaryWritable"))},
-	}))
-	has(t, tpl["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
-		"Name": "redis.internal", "Type": "CNAME", "TTL": "10", "SetIdentifier": "secondary", "Failover": "SECONDARY",
-		"HealthCheckId": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^SecondaryWritable"))},
-	}))
+	// Each record on the check of its own region's writable alarm.
+	alarmOf := map[string]string{} // health check id → the alarm it follows
+	for id, hc := range *alarm["dns"].FindResources(jsii.String("AWS::Route53::HealthCheck"), nil) {
+		cfg := (*hc)["Properties"].(map[string]any)["HealthCheckConfig"].(map[string]any)
+		alarmOf[id], _ = cfg["AlarmIdentifier"].(map[string]any)["Name"].(string)
+	}
+	for failover, w := range map[string]struct{ label, region string }{"PRIMARY": {"primary", "us-east-1"}, "SECONDARY": {"secondary", "us-west-2"}} {
+		has(t, alarm["dns"], jsii.String("AWS::Route53::RecordSet"), obj(map[string]any{
+			"Name": "redis.internal", "Type": "CNAME", "TTL": "5", "SetIdentifier": w.label, "Failover": failover,
+		}))
+		if _, uses := healthCheckIDs(t, alarm["dns"]); alarmOf[uses[failover]] != "redisha-"+w.region+"-writable" {
+			t.Errorf("the %s record uses health check %s, which follows %q; want redisha-%s-writable", failover, uses[failover], alarmOf[uses[failover]], w.region)
+		}
+	}
+	// No witness (only the two CNAME records), no writable endpoint, no
+	// public URL.
+	countIs(t, alarm["dns"], jsii.String("AWS::Route53::RecordSet"), jsii.Number(2))
+	for _, stack := range []string{"primary", "secondary"} {
+		if fns := writableEndpoints(alarm[stack]); len(fns) != 0 {
+			t.Errorf("%s: %d writable endpoints with alarm checks", stack, len(fns))
+		}
+		countIs(t, alarm[stack], jsii.String("AWS::Lambda::Url"), jsii.Number(0))
+		if _, ok := (*alarm[stack].FindOutputs(jsii.String(deployment.WritableEndpointOutput), nil))[deployment.WritableEndpointOutput]; ok {
+			t.Errorf("%s: a %s output with alarm checks", stack, deployment.WritableEndpointOutput)
+		}
+	}
 }
 
 // nodeAlarm asserts an alarm on the highest value of an ElastiCache metric
