@@ -431,36 +431,6 @@ func TestDeployGuardRails(t *testing.T) {
 	}
 }
 
-// checkInterval=10: six checks a minute, the promoter after each, and the
-// promoter's heartbeat interval follows.
-func TestTenSecondLoop(t *testing.T) {
-	s := build(t, map[string]any{"checkInterval": "10"})
-	def := definition(t, s.tpl["primary"])
-	states, _ := def["States"].(map[string]any)
-	checks, starts, waits := 0, 0, 0
-	for name, st := range states {
-		switch {
-		case strings.HasPrefix(name, "Check"):
-			checks++
-		case strings.HasPrefix(name, "Promoter"):
-			starts++
-		case st.(map[string]any)["Type"] == "Wait":
-			waits++
-			if st.(map[string]any)["Seconds"] != 10.0 {
-				t.Errorf("wait %s: %v", name, st)
-			}
-		}
-	}
-	if checks != 6 || starts != 6 || waits != 5 {
-		t.Errorf("%d checks, %d promoter starts, %d waits; want 6, 6, 5", checks, starts, waits)
-	}
-	for _, f := range promoters(s.tpl["primary"]) {
-		if env := f["Environment"].(map[string]any)["Variables"].(map[string]any); env["HEARTBEAT_INTERVAL"] != "10s" {
-			t.Errorf("promoter HEARTBEAT_INTERVAL %v, want 10s", env["HEARTBEAT_INTERVAL"])
-		}
-	}
-}
-
 // GIVEN a private zone of the owner's (already associated with their VPCs),
 // THEN the app creates no zone and writes the failover records into it;
 // the zone must come with imported VPCs, which the app cannot associate it

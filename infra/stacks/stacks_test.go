@@ -6,9 +6,11 @@ import (
 	"github.com/redisha/redisha/internal/deployment"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -247,60 +249,123 @@ func TestSecondaryJoinsTheGlobalDatastore(t *testing.T) {
 	}
 }
 
+// thirtySecondLoop is the loop of the slower design: two checks a minute,
+// with the stall bound it needs (three check intervals at least).
+var thirtySecondLoop = map[string]any{"checkInterval": "30", "promoterStallAfter": "3m"}
+
+// loopStates is the Step Functions loop for a check every interval: check i
+// (CheckNow, CheckAfter<offset>s), the promoter started after it
+// (PromoterNow, PromoterAfter<offset>s), a Wait before each check but the
+// first (Wait<interval>s, then numbered: state names are unique), and Done.
+func loopStates(interval time.Duration) []string {
+	iv := int(interval.Seconds())
+	var out []string
+	for i := 0; i < int(time.Minute/interval); i++ {
+		switch i {
+		case 0:
+			out = append(out, "CheckNow", "PromoterNow")
+			continue
+		case 1:
+			out = append(out, fmt.Sprintf("Wait%ds", iv))
+		default:
+			out = append(out, fmt.Sprintf("Wait%ds%d", iv, i))
+		}
+		out = append(out, fmt.Sprintf("CheckAfter%ds", i*iv), fmt.Sprintf("PromoterAfter%ds", i*iv))
+	}
+	return append(out, "Done")
+}
+
+// Every minute, EventBridge starts an Express loop: a check every
+// checkInterval (10 s by default: six a minute), each followed by an
+// asynchronous start of the promoter; 30 s keeps the two-check loop.
 func TestCheckerLambdaScheduleAndLoop(t *testing.T) {
 	_, tpl := synth(t)
-	for stack, role := range map[string]string{"primary": "auto", "secondary": "auto"} {
-		has(t, tpl[stack], jsii.String("AWS::Lambda::Function"), obj(map[string]any{
-			"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap", "Timeout": 10,
-			"VpcConfig": assertions.Match_ObjectLike(&map[string]interface{}{"SubnetIds": assertions.Match_AnyValue()}),
-			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]interface{}{
-				"EXPECT_ROLE": role, "HEARTBEAT": "true", "REDIS_TLS": "true", "METRICS_MODE": "emf",
-				"METRIC_NAMESPACE": "Custom/Redis", "CHECK_TIMEOUT": "2s",
-				"REDIS_AUTH_SECRET_ARN": assertions.Match_AnyValue(),
-			})},
-		}))
-		// Every minute, EventBridge starts an Express loop: invoke, wait 30 s, invoke.
-		has(t, tpl[stack], jsii.String("AWS::Events::Rule"), obj(map[string]any{"ScheduleExpression": "rate(1 minute)"}))
-		has(t, tpl[stack], jsii.String("AWS::StepFunctions::StateMachine"), obj(map[string]any{"StateMachineType": "EXPRESS"}))
-		def := definition(t, tpl[stack])
-		states, _ := def["States"].(map[string]any)
-		next := func(name string) any { return states[name].(map[string]any)["Next"] }
-		if def["StartAt"] != "CheckNow" || len(states) != 6 || next("CheckNow") != "PromoterNow" || next("PromoterNow") != "Wait30s" ||
-			next("Wait30s") != "CheckAfter30s" || next("CheckAfter30s") != "PromoterAfter30s" || next("PromoterAfter30s") != "Done" {
-			t.Errorf("%s: loop %v, want CheckNow → PromoterNow → Wait30s → CheckAfter30s → PromoterAfter30s → Done", stack, def)
-			continue
-		}
-		wait, _ := states["Wait30s"].(map[string]any)
-		if wait["Type"] != "Wait" || wait["Seconds"] != float64(30) {
-			t.Errorf("%s: wait state %v, want a 30 s Wait before the second check", stack, wait)
-		}
-		// A failed check still leads to the promoter and then on; a failed
-		// start of the promoter does not stop the loop. Nothing fails the
-		// execution. Service errors of a check are retried once, briefly.
-		for name, want := range map[string]string{"CheckNow": "PromoterNow", "CheckAfter30s": "PromoterAfter30s", "PromoterNow": "Wait30s", "PromoterAfter30s": "Done"} {
-			task := states[name].(map[string]any)
-			catch, _ := task["Catch"].([]any)
-			if task["Type"] != "Task" || len(catch) != 1 || jsonOf(catch[0]) != `{"ErrorEquals":["States.ALL"],"Next":"`+want+`","ResultPath":null}` {
-				t.Errorf("%s: %s catches %v, want every error to go on to %s", stack, name, catch, want)
-			}
-			if strings.HasPrefix(name, "Promoter") {
-				// Started, not awaited: a decision may last a whole promotion.
-				if p := task["Parameters"].(map[string]any); p["InvocationType"] != "Event" {
-					t.Errorf("%s: %s invokes %v, want the promoter, asynchronously", stack, name, p)
+	for _, c := range []struct {
+		name     string
+		tpl      map[string]assertions.Template
+		interval time.Duration
+		checks   int
+	}{
+		{"default", tpl, 10 * time.Second, 6},
+		{"checkInterval=30", buildShared(t, thirtySecondLoop).tpl, 30 * time.Second, 2},
+	} {
+		for _, stack := range []string{"primary", "secondary"} {
+			has(t, c.tpl[stack], jsii.String("AWS::Lambda::Function"), obj(map[string]any{
+				"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap", "Timeout": 10,
+				"VpcConfig": assertions.Match_ObjectLike(&map[string]interface{}{"SubnetIds": assertions.Match_AnyValue()}),
+				"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]interface{}{
+					"EXPECT_ROLE": "auto", "HEARTBEAT": "true", "REDIS_TLS": "true", "METRICS_MODE": "emf",
+					"METRIC_NAMESPACE": "Custom/Redis", "CHECK_TIMEOUT": "2s",
+					"REDIS_AUTH_SECRET_ARN": assertions.Match_AnyValue(),
+				})},
+			}))
+			has(t, c.tpl[stack], jsii.String("AWS::Events::Rule"), obj(map[string]any{"ScheduleExpression": "rate(1 minute)"}))
+			has(t, c.tpl[stack], jsii.String("AWS::StepFunctions::StateMachine"), obj(map[string]any{"StateMachineType": "EXPRESS"}))
+			def := definition(t, c.tpl[stack])
+			states, _ := def["States"].(map[string]any)
+			// The chain from StartAt, following Next, is the loop.
+			want := loopStates(c.interval)
+			var got []string
+			for name, _ := def["StartAt"].(string); name != "" && len(got) <= len(states); name, _ = states[name].(map[string]any)["Next"].(string) {
+				if states[name] == nil {
+					t.Fatalf("%s/%s: no state %s in %v", c.name, stack, name, def)
 				}
+				got = append(got, name)
+			}
+			if !slices.Equal(got, want) || len(states) != len(want) {
+				t.Errorf("%s/%s: loop %v (%d states), want %v", c.name, stack, got, len(states), want)
 				continue
 			}
-			retry, _ := task["Retry"].([]any)
-			if len(retry) != 1 || retry[0].(map[string]any)["MaxAttempts"] != float64(1) ||
-				!strings.Contains(jsonOf(retry[0]), "Lambda.TooManyRequestsException") || strings.Contains(jsonOf(retry[0]), "States.ALL") {
-				t.Errorf("%s: %s retries %v, want one retry of Lambda service errors only", stack, name, retry)
+			checks := 0
+			for i, name := range want {
+				st := states[name].(map[string]any)
+				next := "Done"
+				if i+1 < len(want) {
+					next = want[i+1]
+				}
+				switch {
+				case strings.HasPrefix(name, "Wait"):
+					if st["Type"] != "Wait" || st["Seconds"] != c.interval.Seconds() {
+						t.Errorf("%s/%s: wait state %s %v, want a %v Wait before the next check", c.name, stack, name, st, c.interval)
+					}
+					continue
+				case name == "Done":
+					if st["Type"] != "Succeed" {
+						t.Errorf("%s/%s: Done %v", c.name, stack, st)
+					}
+					continue
+				}
+				// A failed check still leads to the promoter and then on; a
+				// failed start of the promoter does not stop the loop.
+				// Nothing fails the execution.
+				catch, _ := st["Catch"].([]any)
+				if st["Type"] != "Task" || len(catch) != 1 || jsonOf(catch[0]) != `{"ErrorEquals":["States.ALL"],"Next":"`+next+`","ResultPath":null}` {
+					t.Errorf("%s/%s: %s catches %v, want every error to go on to %s", c.name, stack, name, catch, next)
+				}
+				if strings.HasPrefix(name, "Promoter") {
+					// Started, not awaited: a decision may last a whole promotion.
+					if p := st["Parameters"].(map[string]any); p["InvocationType"] != "Event" {
+						t.Errorf("%s/%s: %s invokes %v, want the promoter, asynchronously", c.name, stack, name, p)
+					}
+					continue
+				}
+				checks++
+				// Service errors of a check are retried once, briefly.
+				retry, _ := st["Retry"].([]any)
+				if len(retry) != 1 || retry[0].(map[string]any)["MaxAttempts"] != float64(1) ||
+					!strings.Contains(jsonOf(retry[0]), "Lambda.TooManyRequestsException") || strings.Contains(jsonOf(retry[0]), "States.ALL") {
+					t.Errorf("%s/%s: %s retries %v, want one retry of Lambda service errors only", c.name, stack, name, retry)
+				}
 			}
-		}
-		if states["Done"].(map[string]any)["Type"] != "Succeed" {
-			t.Errorf("%s: Done %v", stack, states["Done"])
-		}
-		if strings.Count(fmt.Sprint(def), "lambda:invoke") != 4 {
-			t.Errorf("%s: want four Lambda invocations in %v", stack, def)
+			if checks != c.checks || strings.Count(fmt.Sprint(def), "lambda:invoke") != 2*c.checks {
+				t.Errorf("%s/%s: %d checks, want %d, and a Lambda invocation for each check and promoter start in %v", c.name, stack, checks, c.checks, def)
+			}
+			// The promoter expects a heartbeat every check.
+			for _, f := range promoters(c.tpl[stack]) {
+				if env := f["Environment"].(map[string]any)["Variables"].(map[string]any); env["HEARTBEAT_INTERVAL"] != c.interval.String() {
+					t.Errorf("%s/%s: promoter HEARTBEAT_INTERVAL %v, want %v", c.name, stack, env["HEARTBEAT_INTERVAL"], c.interval)
+				}
+			}
 		}
 	}
 }
@@ -442,11 +507,15 @@ func TestMonitoringAlarms(t *testing.T) {
 		}
 		countIs(t, tpl[stack], jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1))
 	}
-	has(t, tpl["secondary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
-		"Namespace": "Custom/Redis", "MetricName": "ReplicationLagSeconds", "Statistic": "Minimum", "Period": 60,
-		"Threshold": 65, "EvaluationPeriods": 2,
-		"Dimensions": []any{map[string]any{"Name": "ReplicationGroup", "Value": "redis-secondary"}},
-	}))
+	// The heartbeat is written once a check: the lag threshold (5 s) plus
+	// two check intervals, 10 s by default and 30 s in the slower loop.
+	for threshold, tpl := range map[float64]map[string]assertions.Template{25: tpl, 65: buildShared(t, thirtySecondLoop).tpl} {
+		has(t, tpl["secondary"], jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{
+			"Namespace": "Custom/Redis", "MetricName": "ReplicationLagSeconds", "Statistic": "Minimum", "Period": 60,
+			"Threshold": threshold, "EvaluationPeriods": 2,
+			"Dimensions": []any{map[string]any{"Name": "ReplicationGroup", "Value": "redis-secondary"}},
+		}))
+	}
 	// More replicas, more nodes watched.
 	s := build(t, map[string]any{"replicas": "2"})
 	nodeAlarm(t, s.tpl["primary"], "CurrConnections", "Maximum", "redis-primary", 3, 52000)
