@@ -390,6 +390,26 @@ func TestAutoGetsARouteToThePeersCloudWatch(t *testing.T) {
 	}
 }
 
+// roleStatements returns the statements of the policies attached to the
+// role whose logical id starts with role.
+func roleStatements(tp assertions.Template, role string) []map[string]any {
+	var out []map[string]any
+	for _, p := range resources(tp, "AWS::IAM::Policy") {
+		attached := false
+		for _, r := range p["Roles"].([]any) {
+			ref, _ := r.(map[string]any)["Ref"].(string)
+			attached = attached || strings.HasPrefix(ref, role)
+		}
+		if !attached {
+			continue
+		}
+		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			out = append(out, st.(map[string]any))
+		}
+	}
+	return out
+}
+
 // Guard rails a bank expects: protected stacks, a retained datastore,
 // endpoint and trust policies that name this account, the failover through
 // the promoter's own region, ENI changes denied to function code.
@@ -422,8 +442,15 @@ func TestDeployGuardRails(t *testing.T) {
 		if !strings.Contains(policies, `"Action":"elasticache:FailoverGlobalReplicationGroup","Condition":{"StringEquals":{"aws:RequestedRegion":"`+region+`"}}`) {
 			t.Errorf("%s: the failover is not bound to the promoter's region", stack)
 		}
-		if strings.Count(policies, `"Sid":"DenyEniChangesFromFunctionCode"`) != 2 {
-			t.Errorf("%s: the checker and the promoter must deny ENI changes to their own code", stack)
+		// Each function in the VPC: the checker, the promoter and the
+		// writable endpoint.
+		if strings.Count(policies, `"Sid":"DenyEniChangesFromFunctionCode"`) != 3 {
+			t.Errorf("%s: the checker, the promoter and the writable endpoint must deny ENI changes to their own code", stack)
+		}
+		for _, role := range []string{"CheckerRole", "PromoterRole", "WritableEndpointRole"} {
+			if sts := jsonOf(roleStatements(tpl[stack], role)); !strings.Contains(sts, `"Sid":"DenyEniChangesFromFunctionCode"`) {
+				t.Errorf("%s: %s does not deny ENI changes to its function's code: %s", stack, role, sts)
+			}
 		}
 		if strings.Contains(policies, "cloudwatch:PutMetricData") {
 			t.Errorf("%s: PutMetricData granted although the checker publishes EMF", stack)

@@ -126,36 +126,43 @@ func TestCreatedVpcsArePeered(t *testing.T) {
 	countIs(t, tpl["primary"], jsii.String("AWS::EC2::VPCPeeringConnection"), jsii.Number(0))
 }
 
-// The secondary region's checker reads the AUTH token's replica in its own
-// region, and only that secret.
+// The secondary region's functions read the secrets' replicas in their own
+// region: the checker and the promoter the AUTH token and the heartbeat
+// key, the writable endpoint the AUTH token only.
 func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
 	_, tpl := synth(t)
-	var grants []string
-	for _, p := range resources(tpl["secondary"], "AWS::IAM::Policy") {
-		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			if st.(map[string]any)["Action"] == "secretsmanager:GetSecretValue" {
-				grants = append(grants, jsonOf(st.(map[string]any)["Resource"]))
+	grants := map[string][]string{} // role → GetSecretValue resources, as JSON
+	for _, role := range []string{"CheckerRole", "PromoterRole", "WritableEndpointRole"} {
+		for _, st := range roleStatements(tpl["secondary"], role) {
+			if st["Action"] == "secretsmanager:GetSecretValue" {
+				grants[role] = append(grants[role], jsonOf(st["Resource"]))
 			}
 		}
-	}
-	// Two readers, the checker and the promoter, of the same two secrets
-	// (the AUTH token and the heartbeat key), both replicas in us-west-2.
-	if len(grants) != 2 || grants[0] != grants[1] || strings.Count(grants[0], ":secretsmanager:us-west-2:") != 2 {
-		t.Errorf("secondary GetSecretValue on %v, want the replicas in us-west-2 only", grants)
-	}
-	for _, f := range resources(tpl["secondary"], "AWS::Lambda::Function") {
-		vars, _ := f["Environment"].(map[string]any)
-		if vars == nil {
-			continue
+		if len(grants[role]) != 1 {
+			t.Fatalf("%s: GetSecretValue statements %v, want one", role, grants[role])
 		}
-		env := vars["Variables"].(map[string]any)
-		if env["EXPECT_ROLE"] == nil {
-			continue
-		}
+	}
+	checker, endpoint := grants["CheckerRole"][0], grants["WritableEndpointRole"][0]
+	if checker != grants["PromoterRole"][0] || strings.Count(checker, ":secretsmanager:us-west-2:") != 2 ||
+		!strings.Contains(checker, "AuthToken") || !strings.Contains(checker, "HeartbeatKey") {
+		t.Errorf("secondary GetSecretValue on %v, want the two replicas in us-west-2 only, for the checker and the promoter", grants)
+	}
+	if strings.Count(endpoint, ":secretsmanager:us-west-2:") != 1 || !strings.Contains(endpoint, "AuthToken") || strings.Contains(endpoint, "HeartbeatKey") {
+		t.Errorf("the writable endpoint's GetSecretValue on %s, want the AUTH token's replica in us-west-2 only", endpoint)
+	}
+	vars := func(f map[string]any) map[string]any {
+		return f["Environment"].(map[string]any)["Variables"].(map[string]any)
+	}
+	for _, f := range checkers(tpl["secondary"]) {
 		for _, k := range []string{"REDIS_AUTH_SECRET_ARN", "HEARTBEAT_KEY_SECRET_ARN"} {
-			if v := jsonOf(env[k]); env[k] == nil || !strings.Contains(grants[0], v) {
-				t.Errorf("%s %s is not a secret the role may read (%s)", k, v, grants[0])
+			if v := jsonOf(vars(f)[k]); vars(f)[k] == nil || !strings.Contains(checker, v) {
+				t.Errorf("checker %s %s is not a secret the role may read (%s)", k, v, checker)
 			}
+		}
+	}
+	for _, f := range writableEndpoints(tpl["secondary"]) {
+		if v := jsonOf(vars(f)["REDIS_AUTH_SECRET_ARN"]); vars(f)["REDIS_AUTH_SECRET_ARN"] == nil || !strings.Contains(endpoint, v) {
+			t.Errorf("writable endpoint REDIS_AUTH_SECRET_ARN %s is not the secret its role may read (%s)", v, endpoint)
 		}
 	}
 }
@@ -163,8 +170,8 @@ func TestSecondaryCheckerReadsTheReplicaSecret(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	_, tpl := synth(t)
 	want := map[string][]string{
-		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "UnhealthyAlarmName", "WritableAlarmName", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
-		"secondary": {"SecondaryEndpoint", "FastAlarmName", "WritableAlarmName", "AlarmTopicArn", "CheckerFunction", "AppClientSecurityGroupId", "DashboardUrl"},
+		"primary":   {"PrimaryEndpoint", "GlobalDatastoreId", "AuthTokenSecretArn", "UnhealthyAlarmName", "WritableAlarmName", "FastAlarmName", "AlarmTopicArn", "CheckerFunction", "WritableEndpointHost", "AppClientSecurityGroupId", "DashboardUrl"},
+		"secondary": {"SecondaryEndpoint", "FastAlarmName", "WritableAlarmName", "AlarmTopicArn", "CheckerFunction", "WritableEndpointHost", "AppClientSecurityGroupId", "DashboardUrl"},
 		"dns":       {"HostedZoneId", "HealthCheckId", "SecondaryHealthCheckId", "RecordName"},
 	}
 	for stack, names := range want {
