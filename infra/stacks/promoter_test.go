@@ -26,10 +26,18 @@ var autoMode = map[string]any{"promoterMode": "auto"}
 // Every promoter's environment, as synthesized, passes the runtime's own
 // validation (promoter.ConfigFromEnv, with AWS_REGION as Lambda sets it)
 // and reads back as the configuration the stack meant; the function's
-// timeout leaves a whole promotion room.
+// timeout leaves a whole promotion room. With endpoint checks each promoter
+// reads the other region's witness (PEER_WITNESS) and accepts, in advance,
+// the loss the witness dates for a silent region (SILENT_MAX_DATA_LOSS: the
+// model's witness resolution, 40 s with the defaults); with alarm checks
+// there is no witness to read.
 func TestPromoterEnvironmentPassesTheRuntimeValidation(t *testing.T) {
 	synth(t)
-	variants := map[string]synthesized{"defaults": defaults, "auto": buildShared(t, autoMode)}
+	settings, err := deployment.Load(ctxOf(map[string]any{"account": "123456789012"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	variants := map[string]synthesized{"defaults": defaults, "auto": buildShared(t, autoMode), "alarm": buildShared(t, alarmChecks)}
 	for name, s := range variants {
 		for stack, w := range map[string]struct{ region, group, peer string }{
 			"primary": {"us-east-1", "redis-primary", "us-west-2"}, "secondary": {"us-west-2", "redis-secondary", "us-east-1"},
@@ -51,7 +59,14 @@ func TestPromoterEnvironmentPassesTheRuntimeValidation(t *testing.T) {
 				t.Errorf("%s/%s: the promoter would refuse its environment %v:\n%v", name, stack, env, err)
 				continue
 			}
-			mode := map[string]promoter.Mode{"defaults": promoter.ModeAdvise, "auto": promoter.ModeAuto}[name]
+			mode := map[string]promoter.Mode{"defaults": promoter.ModeAdvise, "auto": promoter.ModeAuto, "alarm": promoter.ModeAdvise}[name]
+			witness, silent := w.peer+".witness.redis.internal", settings.WitnessResolution()
+			if name == "alarm" {
+				witness, silent = "", 0
+			}
+			if c.PeerWitness != witness || c.Bounds.SilentMaxDataLoss != silent {
+				t.Errorf("%s/%s: PEER_WITNESS %q, SILENT_MAX_DATA_LOSS %v; want %q, %v", name, stack, c.PeerWitness, c.Bounds.SilentMaxDataLoss, witness, silent)
+			}
 			if c.GroupID != w.group || c.PeerRegion != w.peer || c.PeerAlarm != deployment.WritableAlarmName("redisha", w.peer) || c.Mode != mode ||
 				c.DatastoreID == "" || c.LatchTable == "" || c.TopicARN == "" || c.AuthSecretARN == "" || !c.Redis.TLS || c.KeyPrefix != "healthcheck:" {
 				t.Errorf("%s/%s: promoter config %+v", name, stack, c)
