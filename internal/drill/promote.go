@@ -237,6 +237,10 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 		b.Cooldown, b.PeerSeenWithin = d.clock.Wall(b.Cooldown), d.clock.Wall(b.PeerSeenWithin)
 		b.LinkAliveWithin = d.clock.Wall(b.LinkAliveWithin)
 		b.SilentMaxDataLoss = d.clock.Wall(b.SilentMaxDataLoss)
+		// Scaled, so a skew the scenario gives its clock is judged as at
+		// real scale; with a floor, because the heartbeat may be written
+		// between the run's clock reading and its GET (wall time).
+		b.MaxHeartbeatSkew = max(d.clock.Wall(b.MaxHeartbeatSkew), 250*time.Millisecond)
 		if pc.PeerWitness != "" {
 			// The VPC resolver's stand-in: the zone's own server.
 			pc.WitnessResolver = d.dns.Addr()
@@ -326,7 +330,9 @@ func (d *Drill) runPromoter(ctx context.Context, p *regionPromoter) {
 	if err != nil {
 		d.logf("promoter %s: %v", p.region, err)
 	}
-	decided := d.clock.At(out.Observations.Now)
+	// The drill's time, not the promoter's: a skewed clock (skew-clock)
+	// must not move its decisions on the report's axis.
+	decided := d.clock.At(out.Observations.Now.Add(-time.Duration(p.skew.Load())))
 	dec := Decision{Region: p.region, Epoch: out.Decision.Epoch, AtS: decided.Sub(d.t0()).Seconds(),
 		Promote: out.Decision.Action == promoter.ActPromote}
 	for _, v := range out.Decision.Guards {

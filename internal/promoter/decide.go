@@ -128,6 +128,10 @@ type Bounds struct {
 	// person. The replica must also have been fresh when the primary was
 	// last seen healthy (MaxDataLoss plus one heartbeat interval). default: 0
 	SilentMaxDataLoss time.Duration
+	// MaxHeartbeatSkew is how far in the future a heartbeat may be dated
+	// (see MaxHeartbeatSkew, the default); a field so that a rehearsal on a
+	// scaled clock scales it with the other bounds.
+	MaxHeartbeatSkew time.Duration
 }
 
 // Defaults of Bounds.
@@ -155,6 +159,7 @@ func (b Bounds) WithDefaults() Bounds {
 	set(&b.PeerSeenWithin, DefaultPeerSeenWithin)
 	set(&b.AttemptWindow, DefaultAttemptWindow)
 	set(&b.LinkAliveWithin, DefaultLinkAliveWithin)
+	set(&b.MaxHeartbeatSkew, MaxHeartbeatSkew)
 	return b
 }
 
@@ -307,6 +312,10 @@ type State struct {
 	// write Route 53's checkers could see after WitnessDownAt.
 	WitnessUpAt   time.Time
 	WitnessDownAt time.Time
+	// ClockSuspectAt is when this promoter last read a heartbeat dated in
+	// its future: its clock (or the writer's) is wrong, so it cannot date a
+	// silent region's end against the heartbeat's clock.
+	ClockSuspectAt time.Time
 	// PeerAlarmReadAt is when (local clock) the peer region's writable alarm
 	// was last read successfully, whatever its state: proof that this
 	// promoter has a network path to that region's CloudWatch.
@@ -414,9 +423,13 @@ func (d Decision) Refused() []string {
 // the same input gives the same decision.
 func Decide(in Input) Decision {
 	b := in.Bounds.WithDefaults()
-	in.Obs = screen(in.Obs)
+	var future bool
+	in.Obs, future = screen(in.Obs, b.MaxHeartbeatSkew)
 	now := in.Obs.Now
 	next := track(in.Prev, in.Obs)
+	if future {
+		next.ClockSuspectAt = now
+	}
 	next.Epoch = in.Prev.Epoch + 1
 	d := Decision{Epoch: next.Epoch, Mode: in.Mode}
 
@@ -494,16 +507,17 @@ func Decide(in Input) Decision {
 // value would otherwise read as a fresh replica and hide real lag.
 const MaxHeartbeatSkew = 2 * time.Second
 
-// screen refuses a heartbeat written in the future beyond MaxHeartbeatSkew:
-// it becomes an unreadable heartbeat, evidence of nothing.
-func screen(obs Observations) Observations {
+// screen refuses a heartbeat written in the future beyond skew: it becomes
+// an unreadable heartbeat, evidence of nothing. future reports it.
+func screen(obs Observations, skew time.Duration) (_ Observations, future bool) {
 	if hb := obs.Heartbeat; hb.Err == "" && hb.Present {
-		if ahead := hb.Value.Written.Sub(obs.Now); ahead > MaxHeartbeatSkew {
+		if ahead := hb.Value.Written.Sub(obs.Now); ahead > skew {
 			obs.Heartbeat = Heartbeat{Err: fmt.Sprintf("the heartbeat (seq %d) was written %s ahead of this promoter's clock, "+
-				"beyond the %s skew allowed: forged, or the writer's clock is wrong", hb.Value.Seq, round(ahead), MaxHeartbeatSkew)}
+				"beyond the %s skew allowed: forged, or the writer's clock is wrong", hb.Value.Seq, round(ahead), skew)}
+			return obs, true
 		}
 	}
-	return obs
+	return obs, false
 }
 
 // track updates the heartbeat and role history with this run's observations.
@@ -861,6 +875,18 @@ func witnessedLoss(v Verdict, st State, obs Observations, b Bounds, accepted tim
 	if accepted == AnyLoss {
 		v.OK = true
 		v.Reason = how + "; an operator accepted any data loss"
+		return v
+	}
+	if t := st.ClockSuspectAt; !t.IsZero() && obs.Now.Sub(t) < b.Cooldown {
+		// The bound compares this promoter's clock with the writer's; a
+		// heartbeat from its future says they disagree, and once a stalled
+		// heartbeat ages past the skew it would be read and under-count.
+		v.Reason = fmt.Sprintf("%s, but this promoter read a heartbeat dated in its future at %s: its clock or the writer's is wrong, "+
+			"so the witness cannot date the loss; fix the clock, or an operator accepts (--accept-data-loss)", how, t.UTC().Format(time.RFC3339))
+		if accepted > 0 && accepted >= loss {
+			v.OK = true
+			v.Reason = how + "; the clocks disagree, and an operator accepted " + round(accepted).String()
+		}
 		return v
 	}
 	fresh := b.MaxDataLoss + b.HeartbeatInterval

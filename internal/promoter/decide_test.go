@@ -840,6 +840,28 @@ func TestWitnessRefusesWhatItCannotDate(t *testing.T) {
 			t.Fatalf("%s: %+v", d.Action, d.Guards)
 		}
 	})
+	t.Run("a clock that read a heartbeat from its future", func(t *testing.T) {
+		w := witnessWorld(t)
+		for range 4 {
+			w.witnessed(true, 2*time.Second, "OK", promoter.ObserverUp)
+		}
+		// A heartbeat dated 30 s ahead: this promoter's clock is behind.
+		w.in.Obs.Observer = &promoter.Observer{Verdict: promoter.ObserverUp}
+		w.in.Obs.Now = w.in.Obs.Now.Add(30 * time.Second)
+		w.seq++
+		w.in.Obs.Heartbeat = promoter.Heartbeat{Present: true, Value: check.Heartbeat{Written: w.in.Obs.Now.Add(30 * time.Second), Region: remote, Seq: w.seq}}
+		w.last = promoter.Decide(w.in)
+		w.in.Prev = w.last.Next
+		if w.last.Next.ClockSuspectAt.IsZero() {
+			t.Fatal("a heartbeat from the future did not mark the clock")
+		}
+		for range 10 {
+			w.witnessed(false, 0, unreachable, promoter.ObserverDown)
+		}
+		if v := w.last.Verdict(promoter.GuardDataLoss); v.OK || !strings.Contains(v.Reason, "dated in its future") {
+			t.Fatalf("data-loss verdict %+v", v)
+		}
+	})
 	t.Run("witness up vetoes", func(t *testing.T) {
 		w := witnessWorld(t)
 		for range 4 {

@@ -74,6 +74,7 @@ const (
 	// before the witness existed: "never seen", which fails closed.
 	attrWitnessUpAt   = "witness_up_at_ms"
 	attrWitnessDownAt = "witness_down_at_ms"
+	attrClockSuspect  = "clock_suspect_at_ms"
 	attrLastAction    = "last_action"
 	attrLastRefused   = "last_refused"
 	attrLastAt        = "last_at_ms"
@@ -113,6 +114,7 @@ func (s *Store) Load(ctx context.Context) (promoter.Record, error) {
 	st.PeerWroteAt = ms(it, attrPeerWroteAt)
 	st.WitnessUpAt = ms(it, attrWitnessUpAt)
 	st.WitnessDownAt = ms(it, attrWitnessDownAt)
+	st.ClockSuspectAt = ms(it, attrClockSuspect)
 	r.LastAction = promoter.Action(str(it, attrLastAction))
 	r.LastRefused = str(it, attrLastRefused)
 	r.LastAt = ms(it, attrLastAt)
@@ -137,7 +139,8 @@ func (s *Store) Save(ctx context.Context, prev uint64, r promoter.Record) error 
 	}
 	for name, t := range map[string]time.Time{attrWritten: st.HeartbeatWritten, attrAdvanced: st.HeartbeatAdvanced,
 		attrHealthyAt: st.HealthyAt, attrPromotedAt: st.PromotedAt, attrAttemptAt: st.AttemptAt, attrAbortedAt: st.AbortedAt, attrLastAt: r.LastAt, attrPeerReadAt: st.PeerAlarmReadAt,
-		attrPeerWroteAt: st.PeerWroteAt, attrModeSetAt: st.ModeSetAt, attrWitnessUpAt: st.WitnessUpAt, attrWitnessDownAt: st.WitnessDownAt} {
+		attrPeerWroteAt: st.PeerWroteAt, attrModeSetAt: st.ModeSetAt, attrWitnessUpAt: st.WitnessUpAt, attrWitnessDownAt: st.WitnessDownAt,
+		attrClockSuspect: st.ClockSuspectAt} {
 		if !t.IsZero() {
 			item[name] = n(t.UnixMilli())
 		}

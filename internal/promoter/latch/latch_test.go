@@ -37,7 +37,7 @@ func TestRoundTrip(t *testing.T) {
 		State: promoter.State{Epoch: 1, HeartbeatSeq: 1<<64 - 2, HeartbeatWritten: at.Add(-2 * time.Second),
 			HeartbeatAdvanced: at, HealthyAt: at, HealthyAge: 2300 * time.Millisecond, PrimaryRegion: "us-east-1",
 			PromotedAt: at.Add(-time.Hour), Notified: "none:evidence", PeerAlarmReadAt: at.Add(-30 * time.Second), PeerWroteAt: at.Add(-time.Second),
-			WitnessUpAt: at.Add(-40 * time.Second), WitnessDownAt: at.Add(-20 * time.Second),
+			WitnessUpAt: at.Add(-40 * time.Second), WitnessDownAt: at.Add(-20 * time.Second), ClockSuspectAt: at.Add(-10 * time.Second),
 			ModeOverride: promoter.ModeOff, ModeSetBy: "ops@example", ModeSetAt: at.Add(-time.Minute)},
 		LastAction: promoter.ActAdvise, LastRefused: "mode", LastAt: at, Mode: promoter.ModeAdvise,
 	}
