@@ -213,8 +213,14 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 	// rejects high-resolution alarms): the failover record of this region
 	// is healthy only while it is OK. It pages nobody: in steady state the
 	// secondary's is in ALARM by design.
+	drives := "Drives the Route 53 failover of " + s.RecordName
+	if s.EndpointChecks() {
+		// The records follow the writable endpoints; the alarm is the
+		// other region's promoter's evidence.
+		drives = "The other region's promoter reads it (" + s.RecordName + " follows Route 53's checks of the writable endpoint)"
+	}
 	m.writableAlarm = add(alarmSpec(r.Writable).newAlarm(scope, "WritableAlarm",
-		"Drives the Route 53 failover of "+s.RecordName+": OK while the endpoint in "+r.Name+" takes writes; ALARM when it refuses them (a secondary, in steady state) or the checker published nothing. Pages nobody"), r.Writable.Pages)
+		drives+": OK while the endpoint in "+r.Name+" takes writes; ALARM when it refuses them (a secondary, in steady state) or the checker published nothing. Pages nobody"), r.Writable.Pages)
 	// The paging alarm on the region's check, whatever its role: a healthy
 	// secondary passes its read check.
 	m.unhealthyAlarm = add(alarmSpec(r.Unhealthy).newAlarm(scope, "UnhealthyAlarm",
@@ -223,12 +229,12 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 	// pages people, it does not move DNS.
 	m.fastAlarm = add(awscloudwatch.NewAlarm(scope, jsii.String("FastAlarm"), &awscloudwatch.AlarmProps{
 		AlarmName:          jsii.String(m.name("unhealthy-fast")),
-		AlarmDescription:   jsii.String("Pages on the first failed 30-second check (high resolution); does not drive DNS"),
+		AlarmDescription:   jsii.String("Pages on the first failed check (high resolution); does not drive DNS"),
 		Metric:             customMetric(metrics.HealthCheckStatusHighRes, "Minimum", s.FastAlarmPeriod, r.GroupID),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // the loop runs every 30 s: gaps are normal at 10–20 s periods
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING, // the loop runs every checkInterval: gaps are normal at shorter periods
 	}), true)
 
 	// One alarm a metric over the group's nodes; in cluster mode one a
@@ -262,7 +268,7 @@ func newMonitoring(scope constructs.Construct, p MonitoringProps) *monitoring {
 		// The heartbeat's age as a replica checker reads it, in whichever
 		// region is the secondary now (both checkers are role-aware): true
 		// lag plus the time since the primary's checker last wrote it (every
-		// 30 s, up to a minute with the schedule's jitter). The threshold
+		// check interval, more with the schedule's jitter). The threshold
 		// allows for that, and every check of two minutes running must be
 		// over it. A primary publishes no lag, which is not breaching.
 		add(awscloudwatch.NewAlarm(scope, jsii.String("HeartbeatLag"), &awscloudwatch.AlarmProps{

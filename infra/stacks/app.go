@@ -1,5 +1,5 @@
 // Package stacks is redisha's CDK app: the Global Datastore in two regions,
-// a health checker and its 30-second loop in each, alarms, dashboards, and
+// a health checker and its loop in each, alarms, dashboards, and
 // the Route 53 failover name that follows the primary's health.
 package stacks
 
@@ -111,7 +111,7 @@ func newRegionRunners(scope constructs.Construct, d deployment.Deployment, r dep
 
 // outRegion outputs what every region stack shares.
 func outRegion(scope constructs.Construct, d deployment.Deployment, r deployment.Region, mon *monitoring, pr *promoterFn, ck *checker, n *network) {
-	out(scope, "WritableAlarmName", mon.writableAlarm.AlarmName(), "alarm this region's failover record's health check follows")
+	out(scope, "WritableAlarmName", mon.writableAlarm.AlarmName(), "this region's writable alarm (the other region's promoter reads it)")
 	out(scope, "UnhealthyAlarmName", mon.unhealthyAlarm.AlarmName(), "paging alarm on this region's checks")
 	out(scope, "FastAlarmName", mon.fastAlarm.AlarmName(), "high-resolution paging alarm")
 	out(scope, "AlarmTopicArn", mon.topic.TopicArn(), "SNS topic of the alarms (redisha verify --*-topic-arn)")
@@ -254,8 +254,8 @@ func NewFailoverName(scope constructs.Construct, id string, p DNSProps) *Failove
 	d := newDNS(c, p)
 	out(c, "HostedZoneId", d.zoneID, "private hosted zone holding the failover records")
 	out(c, deployment.ZoneNameOutput, jsii.String(p.Deployment.DNS.Zone), "its name")
-	out(c, "HealthCheckId", d.checks[0].Ref(), "Route 53 health check of the PRIMARY record (follows the primary region's writable alarm)")
-	out(c, "SecondaryHealthCheckId", d.checks[1].Ref(), "Route 53 health check of the SECONDARY record (follows the secondary region's writable alarm)")
+	out(c, "HealthCheckId", d.checks[0].Ref(), "Route 53 health check of the PRIMARY record (the primary region's writable endpoint, or its writable alarm)")
+	out(c, "SecondaryHealthCheckId", d.checks[1].Ref(), "Route 53 health check of the SECONDARY record (the secondary region's writable endpoint, or its writable alarm)")
 	out(c, "RecordName", jsii.String(p.Deployment.DNS.Records[0].Name), "the name applications connect to")
 	return &FailoverName{Construct: c, DNS: d}
 }
@@ -273,8 +273,8 @@ func Wire(name *FailoverName, d deployment.Deployment, primary *PrimaryRegion, s
 	for _, dep := range []struct {
 		of  constructs.Construct
 		why string
-	}{{primary.Construct, "a health check follows the primary region's writable alarm"},
-		{secondary.Construct, "a health check follows the secondary region's writable alarm"}} {
+	}{{primary.Construct, "a health check follows the primary region's writable endpoint or alarm"},
+		{secondary.Construct, "a health check follows the secondary region's writable endpoint or alarm"}} {
 		if other := awscdk.Stack_Of(dep.of); *other.Node().Path() != *stack.Node().Path() {
 			stack.AddStackDependency(other, jsii.String(dep.why))
 		}

@@ -61,9 +61,9 @@ type Settings struct {
 	// must already be associated with every VPC that resolves the name:
 	// CloudFormation has no resource to associate a zone it does not own.
 	// context: existingZoneId (default none: the app creates the zone)
-	ExistingZoneID   string
-	RecordName       string             // context: recordName (default redis.internal)
-	RecordTTL        int                // context: recordTtl seconds (default 5)
+	ExistingZoneID string
+	RecordName     string // context: recordName (default redis.internal)
+	RecordTTL      int    // context: recordTtl seconds (default 5)
 	// DNSHealthCheck is what the failover records follow: endpoint (Route
 	// 53 HTTPS health checks on each region's writable endpoint, a public
 	// Lambda function URL; each region's witness follows the same check)
@@ -85,12 +85,12 @@ type Settings struct {
 	// checks: MAX_DATA_LOSS + two check intervals + the health check's
 	// reaction, 40s with the defaults; without: 0)
 	SilentMaxDataLoss time.Duration
-	AlarmPeriod      int                // context: alarmPeriod seconds, ≥ 60 (Route 53 needs standard resolution) (default 60)
-	AlarmEvaluations int                // context: alarmEvaluationPeriods (default 2)
-	FastAlarmPeriod  int                // context: fastAlarmPeriod seconds: 10, 20 or 30 (default 30)
-	CheckTimeout     time.Duration      // context: checkTimeout, a Go duration (default check.DefaultTimeout, 2s)
-	MetricsMode      config.MetricsMode // context: metricsMode: emf (default; no endpoint) or api (adds a monitoring VPC endpoint)
-	VpcEndpoints     bool               // context: vpcEndpoints: create the interface endpoints the checker and the promoter need (default true for the VPCs the app creates, false for imported ones: their owner's endpoints or NAT serve them, and a second endpoint with private DNS conflicts)
+	AlarmPeriod       int                // context: alarmPeriod seconds, ≥ 60 (Route 53 needs standard resolution) (default 60)
+	AlarmEvaluations  int                // context: alarmEvaluationPeriods (default 2)
+	FastAlarmPeriod   int                // context: fastAlarmPeriod seconds: 10, 20 or 30 (default 30)
+	CheckTimeout      time.Duration      // context: checkTimeout, a Go duration (default check.DefaultTimeout, 2s)
+	MetricsMode       config.MetricsMode // context: metricsMode: emf (default; no endpoint) or api (adds a monitoring VPC endpoint)
+	VpcEndpoints      bool               // context: vpcEndpoints: create the interface endpoints the checker and the promoter need (default true for the VPCs the app creates, false for imported ones: their owner's endpoints or NAT serve them, and a second endpoint with private DNS conflicts)
 	// NatGateway gives each VPC the app creates a public subnet and one NAT
 	// gateway: the promoter's route to the other region's CloudWatch, which
 	// no endpoint in its own VPC serves. context: natGateway (default: true
@@ -563,7 +563,7 @@ func Load(ctx Context, defaultAccount string) (Settings, error) {
 		bad("alarmPeriod", s.AlarmPeriod, "use a multiple of 60: Route 53 health checks accept only standard-resolution alarms")
 	}
 	if s.AlarmEvaluations < 1 || s.AlarmEvaluations > 10 {
-		bad("alarmEvaluationPeriods", s.AlarmEvaluations, "use 1 to 10 (the design uses 1)")
+		bad("alarmEvaluationPeriods", s.AlarmEvaluations, "use 1 to 10 (the design uses 2)")
 	}
 	if s.FastAlarmPeriod != 10 && s.FastAlarmPeriod != 20 && s.FastAlarmPeriod != 30 {
 		bad("fastAlarmPeriod", s.FastAlarmPeriod, "use 10, 20 or 30 (a high-resolution period)")

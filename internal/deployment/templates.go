@@ -363,8 +363,8 @@ func readEndpointCheck(st *stackTemplate, hcID string, cfg map[string]any, stack
 		}
 	}
 	if e.Region == "" {
-		// A writable endpoint in the DNS stack's own region is a plain
-		// reference to that stack's output: no producing stack in the text.
+		// Not named (a template written by hand, or a literal host): the
+		// DNS stack's own region, as the PRIMARY record's.
 		e.Region = st.region
 	}
 	return e, nil

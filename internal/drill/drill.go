@@ -192,18 +192,18 @@ func (d *Drill) loopInterval() time.Duration { return d.cfg.Deployment.Loop.Inte
 
 // Drill is one running rehearsal.
 type Drill struct {
-	cfg         Config
-	clock       *timescale.Clock
-	topo        *Topology
-	cw          map[string]*cwlocal.Server // each region's CloudWatch
-	ddb         *ddblocal.Server
-	alarms      *alarmeval.Evaluator
-	dns         *dnslocal.Server
-	checkers    map[string]*checker
+	cfg      Config
+	clock    *timescale.Clock
+	topo     *Topology
+	cw       map[string]*cwlocal.Server // each region's CloudWatch
+	ddb      *ddblocal.Server
+	alarms   *alarmeval.Evaluator
+	dns      *dnslocal.Server
+	checkers map[string]*checker
 	// endpoints are the regions' writable endpoints (none when the records
 	// follow the writable alarms).
-	endpoints map[string]*writableEndpoint
-	apps      []*app
+	endpoints   map[string]*writableEndpoint
+	apps        []*app
 	promoterLog decisionLog
 	appPaths    appPaths // routes from the applications to the nodes
 	tl          *Timeline

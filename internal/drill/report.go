@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -33,10 +33,10 @@ type Report struct {
 	Detection *float64 `json:"detection_s"`
 	// DetectedBy says what detection is: the writable alarm, or Route 53's
 	// checkers on the writable endpoint.
-	DetectedBy string `json:"detected_by,omitempty"`
-	Decision  *float64 `json:"decision_s"`
-	Promotion *float64 `json:"promotion_s"`
-	DNS       *float64 `json:"dns_converged_s"`
+	DetectedBy string   `json:"detected_by,omitempty"`
+	Decision   *float64 `json:"decision_s"`
+	Promotion  *float64 `json:"promotion_s"`
+	DNS        *float64 `json:"dns_converged_s"`
 	// Promotions are the cross-region failovers that completed.
 	Promotions []PromotionReport `json:"promotions"`
 	// InRegionFailovers counts ElastiCache's Multi-AZ failovers.
