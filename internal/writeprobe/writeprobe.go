@@ -194,7 +194,14 @@ func (h *Handler) serve(ctx context.Context, method, path string) answer {
 	if !res.Healthy {
 		attrs = append(attrs, "failed_step", res.Step, "reason", res.Reason, "error", res.Error)
 	}
-	h.o.Log.WarnContext(ctx, "not writable", attrs...)
+	if res.Healthy && res.Role == "replica" {
+		// A healthy replica (the secondary region, in steady state) is not
+		// writable by design: Route 53 asks more than once a second, so
+		// its answers stay at debug; failures are what deserve a line.
+		h.o.Log.DebugContext(ctx, "not writable", attrs...)
+	} else {
+		h.o.Log.WarnContext(ctx, "not writable", attrs...)
+	}
 	return answer{http.StatusServiceUnavailable, out.Reason + "\n"}
 }
 
