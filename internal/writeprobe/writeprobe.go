@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -45,7 +46,18 @@ type Options struct {
 // safe for concurrent use.
 type Handler struct {
 	o Options
+
+	mu        sync.Mutex
+	fenceRead fence.Reading // the last successful read of the fence
+	fenceAt   time.Time     // when it was taken
 }
+
+// FenceReuse is how long a successful read naming this region the
+// datastore's primary serves later requests: Route 53 asks more than once a
+// second, and the ElastiCache API need not be (the loop's checker reads it
+// once a check). A failover away from this region is seen up to this late,
+// while ElastiCache demotes the node at the failover's end anyway.
+const FenceReuse = 5 * time.Second
 
 var _ http.Handler = (*Handler)(nil)
 
@@ -108,6 +120,19 @@ type Outcome struct {
 	DatastorePrimary string
 }
 
+// recentFence sets *r to the last fence read when it is younger than
+// FenceReuse, with its age.
+func (h *Handler) recentFence(r *fence.Reading) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fenceAt.IsZero() || time.Since(h.fenceAt) >= FenceReuse {
+		return false
+	}
+	*r = h.fenceRead
+	r.Age = time.Since(h.fenceAt)
+	return true
+}
+
 // Probe runs one write check, and the fence's read beside it, within the
 // handler's timeout and ctx's deadline (less a margin to answer in).
 func (h *Handler) Probe(ctx context.Context) Outcome {
@@ -115,13 +140,24 @@ func (h *Handler) Probe(ctx context.Context) Outcome {
 	defer cancel()
 	var reading fence.Reading
 	done := make(chan struct{})
-	if h.o.Fence != nil {
+	switch {
+	case h.o.Fence == nil:
+		close(done)
+	case h.recentFence(&reading):
+		close(done)
+	default:
 		go func() {
 			defer close(done)
 			reading = h.o.Fence.Read(ctx)
+			// Only an answer naming this region serves later requests: a
+			// fenced node re-reads every time, so it is let back the
+			// moment the datastore names its region again.
+			if reading.Err == nil && reading.Age == 0 && reading.Primary == h.o.Region {
+				h.mu.Lock()
+				h.fenceRead, h.fenceAt = reading, time.Now()
+				h.mu.Unlock()
+			}
 		}()
-	} else {
-		close(done)
 	}
 	res := h.o.Checker.Check(ctx)
 	<-done

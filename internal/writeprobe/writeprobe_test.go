@@ -194,6 +194,17 @@ func TestFencedMasterIs503(t *testing.T) {
 	if status, body, _ := p.do(t, http.MethodGet, writeprobe.Path); status != http.StatusOK {
 		t.Fatalf("named primary: %d %q", status, body)
 	}
+	// Route 53 asks more than once a second: an answer naming this region
+	// serves the next requests for FenceReuse, without a call to the API.
+	calls := len(ec.Calls())
+	for range 5 {
+		if status, body, _ := p.do(t, http.MethodGet, writeprobe.Path); status != http.StatusOK {
+			t.Fatalf("named primary, again: %d %q", status, body)
+		}
+	}
+	if n := len(ec.Calls()) - calls; n != 0 {
+		t.Errorf("%d API calls for five requests within %s of a read naming this region, want 0", n, writeprobe.FenceReuse)
+	}
 }
 
 // Only GET and HEAD of /writable run a check: a scanner probing / writes
