@@ -51,6 +51,11 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	jsii.Close()
 	_ = os.RemoveAll(dir)
+	for _, a := range []string{assembly, alarmAssembly} {
+		if a != "" {
+			_ = os.RemoveAll(a)
+		}
+	}
 	os.Exit(code)
 }
 
@@ -77,6 +82,31 @@ func synthesize(t *testing.T) (string, deployment.Deployment) {
 		t.Fatal(synthFail)
 	}
 	return assembly, model
+}
+
+var (
+	alarmOnce     sync.Once
+	alarmAssembly string
+	alarmFail     error
+)
+
+// synthesizeAlarm writes, once, the assembly of the alarm-driven design
+// (dnsHealthCheck=alarm: the records on the writable alarms, no writable
+// endpoint, no witness), with the 30-s loop and 3-min stall bound it was
+// built for.
+func synthesizeAlarm(t *testing.T) string {
+	t.Helper()
+	alarmOnce.Do(func() {
+		alarmAssembly, alarmFail = os.MkdirTemp("", "redisha-cdk-out-alarm-")
+		if alarmFail != nil {
+			return
+		}
+		_, alarmFail = synthesizeInto(alarmAssembly, map[string]any{"dnsHealthCheck": "alarm", "checkInterval": "30", "promoterStallAfter": "3m"})
+	})
+	if alarmFail != nil {
+		t.Fatal(alarmFail)
+	}
+	return alarmAssembly
 }
 
 // synthesizeInto writes the cloud assembly of the app with the context
@@ -224,7 +254,7 @@ func TestRehearseTheTemplates(t *testing.T) {
 		t.Fatalf("dashboard picture: %v", err)
 	}
 	for _, want := range []string{"Takes writes (1 yes, 0 no), both regions", "us-east-1 takes writes (redis-primary)", "<polyline",
-		"The promoter&#39;s last decisions", ">action<", ">mode<", ">advise<", "— ElastiCache", "WritableAlarm: OK"} {
+		"The promoter&#39;s last decisions", ">action<", ">mode<", ">advise<", "— ElastiCache", "WritableAlarm"} {
 		if !strings.Contains(string(svg), want) {
 			t.Errorf("the dashboard picture lacks %q", want)
 		}
@@ -246,9 +276,10 @@ func TestRehearseTheTemplates(t *testing.T) {
 }
 
 // The templates as they were before the model (the secondary's checker
-// fixed to replica) fail, naming the cause.
+// fixed to replica) fail, naming the cause, where the records follow the
+// writable alarms (the writable endpoint learns its role from the node).
 func TestFixedReplicaRoleFails(t *testing.T) {
-	dir, _ := synthesize(t)
+	dir := synthesizeAlarm(t)
 	old := edit(t, dir, func(file string, tpl map[string]any) {
 		if !strings.HasPrefix(file, "RedishaSecondary") {
 			return
@@ -268,7 +299,7 @@ func TestFixedReplicaRoleFails(t *testing.T) {
 // A health check that counts insufficient data as healthy keeps a silent
 // region's record healthy: the name never leaves the lost region.
 func TestInsufficientDataHealthyKeepsTheNameOnALostRegion(t *testing.T) {
-	dir, _ := synthesize(t)
+	dir := synthesizeAlarm(t)
 	changed := edit(t, dir, func(file string, tpl map[string]any) {
 		each(tpl, "AWS::Route53::HealthCheck", func(p map[string]any) {
 			p["HealthCheckConfig"].(map[string]any)["InsufficientDataHealthStatus"] = "Healthy"
@@ -284,11 +315,8 @@ func TestInsufficientDataHealthyKeepsTheNameOnALostRegion(t *testing.T) {
 // statistic, period and N, the record's TTL and the promoter's stall bound
 // each change what the drill builds and predicts.
 func TestRehearsalFollowsEachValue(t *testing.T) {
-	dir, _ := synthesize(t)
-	base, err := deployment.FromTemplates(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	endpoint, _ := synthesize(t)
+	alarmDir := synthesizeAlarm(t)
 	alarm := func(fn func(p map[string]any)) func(string, map[string]any) {
 		return func(_ string, tpl map[string]any) {
 			each(tpl, "AWS::CloudWatch::Alarm", func(p map[string]any) {
@@ -298,27 +326,41 @@ func TestRehearsalFollowsEachValue(t *testing.T) {
 			})
 		}
 	}
+	check := func(fn func(c map[string]any)) func(string, map[string]any) {
+		return func(_ string, tpl map[string]any) {
+			each(tpl, "AWS::Route53::HealthCheck", func(p map[string]any) { fn(p["HealthCheckConfig"].(map[string]any)) })
+		}
+	}
 	for _, c := range []struct {
 		name   string
+		alarm  bool // a value of the alarm-driven records
 		change func(string, map[string]any)
 		show   func(d deployment.Deployment, p drill.Predicted) bool
 	}{
-		{"metric", alarm(func(p map[string]any) { p["MetricName"] = "HealthCheckStatus" }),
+		{"endpoint check's interval", false, check(func(c map[string]any) { c["RequestInterval"] = 30.0 }),
+			func(d deployment.Deployment, p drill.Predicted) bool {
+				return d.DNS.Records[0].HealthCheck.Endpoint.RequestInterval == 30*time.Second && p.DetectEndpointMax == 34
+			}},
+		{"endpoint check's threshold", false, check(func(c map[string]any) { c["FailureThreshold"] = 3.0 }),
+			func(d deployment.Deployment, p drill.Predicted) bool {
+				return d.DNS.Witnesses[1].HealthCheck.Endpoint.FailureThreshold == 3 && p.DetectEndpointMin == 20
+			}},
+		{"metric", false, alarm(func(p map[string]any) { p["MetricName"] = "HealthCheckStatus" }),
 			func(d deployment.Deployment, _ drill.Predicted) bool {
 				return d.Regions[1].Writable.Metric == "HealthCheckStatus"
 			}},
-		{"statistic", alarm(func(p map[string]any) { p["Statistic"] = "Maximum" }),
+		{"statistic", true, alarm(func(p map[string]any) { p["Statistic"] = "Maximum" }),
 			func(d deployment.Deployment, _ drill.Predicted) bool {
 				return d.DNS.Records[1].HealthCheck.Alarm.Statistic == "Maximum"
 			}},
-		{"period", alarm(func(p map[string]any) { p["Period"] = 120.0 }),
+		{"period", true, alarm(func(p map[string]any) { p["Period"] = 120.0 }),
 			func(_ deployment.Deployment, p drill.Predicted) bool { return p.DetectFailingMax == 2*120+30 }},
-		{"N", alarm(func(p map[string]any) { p["EvaluationPeriods"] = 3.0 }),
+		{"N", true, alarm(func(p map[string]any) { p["EvaluationPeriods"] = 3.0 }),
 			func(_ deployment.Deployment, p drill.Predicted) bool { return p.DetectFailingMin == 2*60 }},
-		{"TTL", func(_ string, tpl map[string]any) {
+		{"TTL", false, func(_ string, tpl map[string]any) {
 			each(tpl, "AWS::Route53::RecordSet", func(p map[string]any) { p["TTL"] = "60" })
 		}, func(_ deployment.Deployment, p drill.Predicted) bool { return p.TTL == 60 }},
-		{"stall bound", func(file string, tpl map[string]any) {
+		{"stall bound", false, func(file string, tpl map[string]any) {
 			each(tpl, "AWS::Lambda::Function", func(p map[string]any) {
 				if env := envOf(p); env["STALL_AFTER"] != nil {
 					env["STALL_AFTER"] = "10m0s"
@@ -327,6 +369,14 @@ func TestRehearsalFollowsEachValue(t *testing.T) {
 		}, func(_ deployment.Deployment, p drill.Predicted) bool { return p.PromoteMin >= 600 }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			dir := endpoint
+			if c.alarm {
+				dir = alarmDir
+			}
+			base, err := deployment.FromTemplates(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			dep, err := deployment.FromTemplates(edit(t, dir, c.change))
 			if err != nil {
 				t.Fatal(err)

@@ -3,6 +3,7 @@ package drill
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -62,7 +63,7 @@ func (d *Drill) startWritableEndpoint(label string, hc *deployment.EndpointCheck
 		return nil, fmt.Errorf("writable endpoint %s: %w", label, err)
 	}
 	if e.url, err = lambdaurl.Start(e.api, lambdaurl.Options{Timeout: max(d.clock.Wall(deployment.WritableEndpointTimeout), time.Second),
-		Region: r.Name}); err != nil {
+		Region: r.Name, Log: slog.New(slog.NewTextHandler(logs, nil))}); err != nil {
 		return nil, fmt.Errorf("writable endpoint %s: %w", label, err)
 	}
 	// The path from Route 53's checkers to the function URL: a lost region

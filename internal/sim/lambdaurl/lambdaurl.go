@@ -171,6 +171,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.fn.Invoke(r.Context(), payload, s.o.Timeout)
 	<-s.slots
+	if r.Context().Err() != nil {
+		return // the client left: nobody reads an answer, nothing to report
+	}
 	switch {
 	case errors.Is(err, lambdarun.ErrTimeout):
 		s.badGateway(w, ev, fmt.Errorf("the function timed out after %s", s.o.Timeout))
