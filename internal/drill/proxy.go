@@ -20,10 +20,16 @@ type link struct {
 	Addr string
 
 	mu       sync.Mutex
+	srv      *toxiproxy.ApiServer
 	proxy    *toxiproxy.Proxy
 	upstream string
 	cut      bool
+	lag      time.Duration
 }
+
+// retargetWait is how long Retarget waits for toxiproxy to restart on the
+// new upstream before replacing the proxy (see Retarget).
+const retargetWait = time.Second
 
 func newLink(name, upstream string) (*link, error) {
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
@@ -31,7 +37,7 @@ func newLink(name, upstream string) (*link, error) {
 	if err := p.Start(); err != nil {
 		return nil, fmt.Errorf("start toxiproxy %s: %w", name, err)
 	}
-	return &link{name: name, Addr: p.Listen, proxy: p, upstream: upstream}, nil
+	return &link{name: name, Addr: p.Listen, srv: srv, proxy: p, upstream: upstream}, nil
 }
 
 // Upstream is where the link leads.
@@ -50,10 +56,42 @@ func (l *link) Retarget(upstream string) error {
 	}
 	l.upstream = upstream
 	next := &toxiproxy.Proxy{Name: l.name, Listen: l.Addr, Upstream: upstream, Enabled: true}
-	if err := l.proxy.Update(next); err != nil {
-		return fmt.Errorf("retarget %s to %s: %w", l.name, upstream, err)
+	old := l.proxy
+	done := make(chan error, 1)
+	go func() { done <- old.Update(next) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("retarget %s to %s: %w", l.name, upstream, err)
+		}
+		return nil
+	case <-time.After(retargetWait):
 	}
-	return nil
+	// toxiproxy's accept loop dials the upstream with no timeout, and its
+	// Update waits for that loop: with the old upstream stalled (SIGSTOP,
+	// its backlog full) the dial hangs for minutes. The old listener is
+	// already closed, so a new proxy takes the address over, with the
+	// link's toxics; the old Update fails to listen again when it ends.
+	p := toxiproxy.NewProxy(l.srv, l.name, l.Addr, upstream)
+	var err error
+	for range 50 {
+		if err = p.Start(); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("retarget %s to %s: a new proxy: %w", l.name, upstream, err)
+	}
+	l.proxy = p
+	if l.cut {
+		err = l.addPartition()
+	}
+	if l.lag > 0 && err == nil {
+		_, err = l.proxy.Toxics.AddToxicJson(strings.NewReader(fmt.Sprintf(
+			`{"name":"lag","type":"latency","stream":"downstream","attributes":{"latency":%d}}`, l.lag.Milliseconds())))
+	}
+	return err
 }
 
 // Cut makes the path silently drop everything, as a partition does: no
@@ -65,6 +103,11 @@ func (l *link) Cut() error {
 		return nil
 	}
 	l.cut = true
+	return l.addPartition()
+}
+
+// addPartition adds the partition's toxics; the caller holds l.mu.
+func (l *link) addPartition() error {
 	_, err := l.proxy.Toxics.AddToxicJson(strings.NewReader(`{"name":"partition","type":"timeout","stream":"downstream","attributes":{"timeout":0}}`))
 	if err == nil {
 		_, err = l.proxy.Toxics.AddToxicJson(strings.NewReader(`{"name":"partition-up","type":"timeout","stream":"upstream","attributes":{"timeout":0}}`))
@@ -93,6 +136,7 @@ func (l *link) Delay(d time.Duration) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_ = l.proxy.Toxics.RemoveToxic(context.Background(), "lag")
+	l.lag = max(d, 0)
 	if d <= 0 {
 		return nil
 	}

@@ -283,6 +283,12 @@ type State struct {
 	// plus at most one heartbeat interval.
 	HealthyAt  time.Time
 	HealthyAge time.Duration
+	// FreshestAge is the lowest such age among the heartbeats seen within
+	// freshWindow intervals of FreshestAt: the replication lag with the
+	// least of the runs' phase and scheduling in it, for the freshness
+	// check of a silent region.
+	FreshestAge time.Duration
+	FreshestAt  time.Time
 	// PrimaryRegion is the primary member's region as last observed.
 	PrimaryRegion string
 	// PromotedAt is the last promotion ElastiCache accepted (recorded by
@@ -426,7 +432,7 @@ func Decide(in Input) Decision {
 	var future bool
 	in.Obs, future = screen(in.Obs, b.MaxHeartbeatSkew)
 	now := in.Obs.Now
-	next := track(in.Prev, in.Obs)
+	next := track(in.Prev, in.Obs, b)
 	if future {
 		next.ClockSuspectAt = now
 	}
@@ -520,8 +526,13 @@ func screen(obs Observations, skew time.Duration) (_ Observations, future bool) 
 	return obs, false
 }
 
+// freshWindow is how many heartbeat intervals the freshest age is kept for:
+// the lowest age of the heartbeats seen in the last two minutes (at 10 s) is
+// the replication lag with the least scheduling in it.
+const freshWindow = 12
+
 // track updates the heartbeat and role history with this run's observations.
-func track(prev State, obs Observations) State {
+func track(prev State, obs Observations, b Bounds) State {
 	next := prev
 	now := obs.Now
 	if hb := obs.Heartbeat; hb.Err == "" && hb.Present {
@@ -532,6 +543,9 @@ func track(prev State, obs Observations) State {
 			next.HeartbeatSeq, next.HeartbeatWritten, next.HeartbeatAdvanced = v.Seq, v.Written, now
 			next.HealthyAt = now
 			next.HealthyAge = max(now.Sub(v.Written), 0) // clocks of two regions: never negative
+			if next.FreshestAt.IsZero() || now.Sub(next.FreshestAt) > freshWindow*b.HeartbeatInterval || next.HealthyAge <= next.FreshestAge {
+				next.FreshestAge, next.FreshestAt = next.HealthyAge, now
+			}
 		}
 	}
 	if ds := obs.Datastore; ds.Err == "" && ds.PrimaryRegion != "" {
@@ -889,11 +903,14 @@ func witnessedLoss(v Verdict, st State, obs Observations, b Bounds, accepted tim
 		}
 		return v
 	}
-	fresh := b.MaxDataLoss + b.HeartbeatInterval
-	if st.HealthyAge > fresh && accepted < st.HealthyAge {
-		v.Reason = fmt.Sprintf("stale secondary: when the primary was last seen healthy the newest heartbeat here was %s old, over "+
+	fresh, age := b.MaxDataLoss+b.HeartbeatInterval, st.FreshestAge
+	if st.FreshestAt.IsZero() {
+		age = st.HealthyAge
+	}
+	if age > fresh && accepted < age {
+		v.Reason = fmt.Sprintf("stale secondary: while the primary was seen healthy the freshest heartbeat here was %s old, over "+
 			"MAX_DATA_LOSS (%s) and one heartbeat interval (%s); refuse unless an operator accepts that much (--accept-data-loss %s)",
-			round(st.HealthyAge), round(b.MaxDataLoss), round(b.HeartbeatInterval), acceptHint(max(st.HealthyAge, loss)))
+			round(age), round(b.MaxDataLoss), round(b.HeartbeatInterval), acceptHint(max(age, loss)))
 		return v
 	}
 	bound, who := b.SilentMaxDataLoss, "accepted for a silent region by the deployment (SILENT_MAX_DATA_LOSS)"
@@ -906,8 +923,8 @@ func witnessedLoss(v Verdict, st State, obs Observations, b Bounds, accepted tim
 		return v
 	}
 	v.OK = true
-	v.Reason = fmt.Sprintf("%s, within %s (%s); the replica was %s behind when the primary was last seen healthy",
-		how, round(bound), who, round(st.HealthyAge))
+	v.Reason = fmt.Sprintf("%s, within %s (%s); the freshest heartbeat here was %s old while the primary was seen healthy",
+		how, round(bound), who, round(age))
 	return v
 }
 

@@ -874,3 +874,24 @@ func TestWitnessRefusesWhatItCannotDate(t *testing.T) {
 		}
 	})
 }
+
+// The freshness of a silent region's replica is the freshest heartbeat of
+// the last two minutes, not the last one: a heartbeat seen a run late (the
+// runs' phase, a slow run) does not make a current replica stale.
+func TestWitnessFreshnessIsTheFreshestRecentHeartbeat(t *testing.T) {
+	w := witnessWorld(t)
+	for _, lag := range []time.Duration{2 * time.Second, 2 * time.Second, 3 * time.Second, 40 * time.Second} {
+		w.witnessed(true, lag, "OK", promoter.ObserverUp)
+	}
+	if got := w.last.Next.FreshestAge; got != 2*time.Second {
+		t.Fatalf("freshest age %s, want 2s", got)
+	}
+	for range 10 {
+		w.witnessed(false, 0, unreachable, promoter.ObserverDown)
+	}
+	// The newest heartbeat is 40 s behind its write: the possible loss
+	// dated by the witness is over the bound, but not for staleness.
+	if v := w.last.Verdict(promoter.GuardDataLoss); strings.Contains(v.Reason, "stale secondary") {
+		t.Fatalf("a current replica with one late heartbeat read as stale: %+v", v)
+	}
+}

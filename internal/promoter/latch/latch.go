@@ -75,6 +75,8 @@ const (
 	attrWitnessUpAt   = "witness_up_at_ms"
 	attrWitnessDownAt = "witness_down_at_ms"
 	attrClockSuspect  = "clock_suspect_at_ms"
+	attrFreshestAge   = "freshest_age_ms"
+	attrFreshestAt    = "freshest_at_ms"
 	attrLastAction    = "last_action"
 	attrLastRefused   = "last_refused"
 	attrLastAt        = "last_at_ms"
@@ -115,6 +117,8 @@ func (s *Store) Load(ctx context.Context) (promoter.Record, error) {
 	st.WitnessUpAt = ms(it, attrWitnessUpAt)
 	st.WitnessDownAt = ms(it, attrWitnessDownAt)
 	st.ClockSuspectAt = ms(it, attrClockSuspect)
+	st.FreshestAge = time.Duration(num(it, attrFreshestAge)) * time.Millisecond
+	st.FreshestAt = ms(it, attrFreshestAt)
 	r.LastAction = promoter.Action(str(it, attrLastAction))
 	r.LastRefused = str(it, attrLastRefused)
 	r.LastAt = ms(it, attrLastAt)
@@ -131,16 +135,17 @@ func (s *Store) Load(ctx context.Context) (promoter.Record, error) {
 func (s *Store) Save(ctx context.Context, prev uint64, r promoter.Record) error {
 	st := r.State
 	item := map[string]types.AttributeValue{
-		KeyAttribute:   &types.AttributeValueMemberS{Value: s.key},
-		attrEpoch:      n(int64(st.Epoch)),
-		attrSeq:        &types.AttributeValueMemberN{Value: strconv.FormatUint(st.HeartbeatSeq, 10)},
-		attrHealthyAge: n(st.HealthyAge.Milliseconds()),
-		attrLastAction: &types.AttributeValueMemberS{Value: string(r.LastAction)},
+		KeyAttribute:    &types.AttributeValueMemberS{Value: s.key},
+		attrEpoch:       n(int64(st.Epoch)),
+		attrSeq:         &types.AttributeValueMemberN{Value: strconv.FormatUint(st.HeartbeatSeq, 10)},
+		attrHealthyAge:  n(st.HealthyAge.Milliseconds()),
+		attrFreshestAge: n(st.FreshestAge.Milliseconds()),
+		attrLastAction:  &types.AttributeValueMemberS{Value: string(r.LastAction)},
 	}
 	for name, t := range map[string]time.Time{attrWritten: st.HeartbeatWritten, attrAdvanced: st.HeartbeatAdvanced,
 		attrHealthyAt: st.HealthyAt, attrPromotedAt: st.PromotedAt, attrAttemptAt: st.AttemptAt, attrAbortedAt: st.AbortedAt, attrLastAt: r.LastAt, attrPeerReadAt: st.PeerAlarmReadAt,
 		attrPeerWroteAt: st.PeerWroteAt, attrModeSetAt: st.ModeSetAt, attrWitnessUpAt: st.WitnessUpAt, attrWitnessDownAt: st.WitnessDownAt,
-		attrClockSuspect: st.ClockSuspectAt} {
+		attrClockSuspect: st.ClockSuspectAt, attrFreshestAt: st.FreshestAt} {
 		if !t.IsZero() {
 			item[name] = n(t.UnixMilli())
 		}

@@ -38,6 +38,7 @@ func TestRoundTrip(t *testing.T) {
 			HeartbeatAdvanced: at, HealthyAt: at, HealthyAge: 2300 * time.Millisecond, PrimaryRegion: "us-east-1",
 			PromotedAt: at.Add(-time.Hour), Notified: "none:evidence", PeerAlarmReadAt: at.Add(-30 * time.Second), PeerWroteAt: at.Add(-time.Second),
 			WitnessUpAt: at.Add(-40 * time.Second), WitnessDownAt: at.Add(-20 * time.Second), ClockSuspectAt: at.Add(-10 * time.Second),
+			FreshestAge: 1500 * time.Millisecond, FreshestAt: at.Add(-50 * time.Second),
 			ModeOverride: promoter.ModeOff, ModeSetBy: "ops@example", ModeSetAt: at.Add(-time.Minute)},
 		LastAction: promoter.ActAdvise, LastRefused: "mode", LastAt: at, Mode: promoter.ModeAdvise,
 	}
