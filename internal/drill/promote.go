@@ -206,7 +206,7 @@ type Decision struct {
 // heartbeat the checker writes carries wall time, so the promoter must read
 // the same clock), and their clients are the stand-ins'. A promoter the
 // deployment gives no route to the other region's CloudWatch (no NAT, no
-// declared egress) has its path cut from the start, as it would be.
+// declared egress) has its path refused from the start (in AWS: dropped, a timeout).
 func (d *Drill) startPromoters(logs io.Writer) error {
 	d.ddb = ddblocal.New()
 	ds := d.datastoreID()
@@ -219,9 +219,13 @@ func (d *Drill) startPromoters(logs io.Writer) error {
 			return err
 		}
 		if !routed {
-			if err := cwPath.Cut(); err != nil {
-				return err
-			}
+			// No route from the VPC: in AWS the call times out after
+			// CALL_TIMEOUT (packets to the other region's endpoint are
+			// dropped); here it is refused at once. Both are "unreachable"
+			// to the promoter; a scaled timeout (a second's floor, 30
+			// scenario seconds at 30×) would make every run outlast its
+			// loop and skip the next.
+			cwPath.Down()
 		}
 		pc := d.region(r).PromoterFor(deployment.Target{Addr: d.endpoint(r), DatastoreID: ds})
 		d.ddb.CreateTable(pc.LatchTable, latch.KeyAttribute)

@@ -29,7 +29,7 @@ type link struct {
 
 // retargetWait is how long Retarget waits for toxiproxy to restart on the
 // new upstream before replacing the proxy (see Retarget).
-const retargetWait = time.Second
+const retargetWait = 150 * time.Millisecond
 
 func newLink(name, upstream string) (*link, error) {
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
