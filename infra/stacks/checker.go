@@ -84,36 +84,13 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 	}
 	env := p.Region.CheckerFor(deployment.Target{Addr: p.Addr, ServerName: p.ServerName, SecretARN: p.SecretARN,
 		HeartbeatKeyARN: p.HeartbeatKeyARN, DatastoreID: p.DatastoreID})
-	if id := env.Fence.DatastoreID; id != "" {
-		// The fence reads which member is the datastore's primary: this
-		// datastore only, through this region's endpoint.
-		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("elasticache:DescribeGlobalReplicationGroups"),
-			Resources: jsii.Strings(fmt.Sprintf("arn:%s:elasticache::%s:globalreplicationgroup:%s", *awscdk.Aws_PARTITION(), *awscdk.Stack_Of(scope).Account(), id)),
-		}))
-	}
+	fencePolicy(scope, role, env.Fence.DatastoreID)
 	vpcFunctionENIs(role)
-
-	fn := awslambda.NewFunction(scope, jsii.String("Checker"), &awslambda.FunctionProps{
-		Description:    jsii.String("redisha health checker of " + p.Region.GroupID + " (role-aware)"),
-		Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:   awslambda.Architecture_ARM_64(),
-		Handler:        jsii.String("bootstrap"),
-		Code:           awslambda.Code_FromAsset(jsii.String(s.LambdaAsset), nil),
-		MemorySize:     jsii.Number(128),
-		Timeout:        awscdk.Duration_Seconds(jsii.Number(loop.CheckerTimeout.Seconds())),
-		Role:           role,
-		LogGroup:       logs,
-		Vpc:            p.Network.vpc,
-		VpcSubnets:     &awsec2.SubnetSelection{Subnets: p.Network.vpc.SelectSubnets(nil).Subnets},
-		SecurityGroups: &[]awsec2.ISecurityGroup{p.Network.checkSG},
-		// The runtime's own configuration, written in its own names.
-		Environment: stringMap(env.Env()),
-		// Opt-in (nil by default): reserving concurrency fails in accounts
-		// whose quota leaves under 100 unreserved (new accounts), and the
-		// loop runs one check at a time anyway.
-		ReservedConcurrentExecutions: reserved(s.ReservedConcurrency),
-	})
+	// Reserved concurrency is opt-in (nil by default): reserving fails in
+	// accounts whose quota leaves under 100 unreserved (new accounts), and
+	// the loop runs one check at a time anyway.
+	fn := checkerFunction(scope, "Checker", "redisha health checker of "+p.Region.GroupID+" (role-aware)", p, role, logs,
+		loop.CheckerTimeout, env)
 
 	// The loop: invoke, wait, invoke… every checkInterval (10 s by default:
 	// six checks a minute). Express: ~$1.4/month at 30 s, ~$2.5 at 10 s.
@@ -242,6 +219,42 @@ func newChecker(scope constructs.Construct, p CheckerProps) *checker {
 			"their versions (<arn>:*), and the X-Ray and CloudWatch Logs delivery actions, which have no resource type"),
 	}}, jsii.Bool(true))
 	return &checker{fn: fn, machine: machine, rule: rule, endpoint: newWritableEndpoint(scope, p)}
+}
+
+// fencePolicy lets role read which member is the datastore's primary (the
+// fence): this datastore only, through this region's endpoint; nothing when
+// the function has no fence.
+func fencePolicy(scope constructs.Construct, role awsiam.Role, datastoreID string) {
+	if datastoreID == "" {
+		return
+	}
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("elasticache:DescribeGlobalReplicationGroups"),
+		Resources: jsii.Strings(fmt.Sprintf("arn:%s:elasticache::%s:globalreplicationgroup:%s", *awscdk.Aws_PARTITION(), *awscdk.Stack_Of(scope).Account(), datastoreID)),
+	}))
+}
+
+// checkerFunction is a function of the checker's asset in the region's VPC
+// (arm64, provided.al2023, 128 MB, the checker's security group), its
+// environment the runtime's own configuration written in its own names.
+func checkerFunction(scope constructs.Construct, id, description string, p CheckerProps, role awsiam.Role, logs awslogs.LogGroup,
+	timeout time.Duration, env config.Config) awslambda.Function {
+	return awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
+		Description:                  jsii.String(description),
+		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:                 awslambda.Architecture_ARM_64(),
+		Handler:                      jsii.String("bootstrap"),
+		Code:                         awslambda.Code_FromAsset(jsii.String(p.Deployment.Settings.LambdaAsset), nil),
+		MemorySize:                   jsii.Number(128),
+		Timeout:                      awscdk.Duration_Seconds(jsii.Number(timeout.Seconds())),
+		Role:                         role,
+		LogGroup:                     logs,
+		Vpc:                          p.Network.vpc,
+		VpcSubnets:                   &awsec2.SubnetSelection{Subnets: p.Network.vpc.SelectSubnets(nil).Subnets},
+		SecurityGroups:               &[]awsec2.ISecurityGroup{p.Network.checkSG},
+		Environment:                  stringMap(env.Env()),
+		ReservedConcurrentExecutions: reserved(p.Deployment.Settings.ReservedConcurrency),
+	})
 }
 
 // reserved is n as a reservation, or none for 0.

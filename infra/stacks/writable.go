@@ -1,10 +1,7 @@
 package stacks
 
 import (
-	"fmt"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -34,7 +31,6 @@ func newWritableEndpoint(scope constructs.Construct, p CheckerProps) *writableEn
 	if p.Region.WritableEndpoint == nil {
 		return nil
 	}
-	s := p.Deployment.Settings
 	env := p.Region.WritableEndpointFor(deployment.Target{Addr: p.Addr, ServerName: p.ServerName, SecretARN: p.SecretARN,
 		DatastoreID: p.DatastoreID})
 	logs := awslogs.NewLogGroup(scope, jsii.String("WritableEndpointLogs"), &awslogs.LogGroupProps{
@@ -52,32 +48,12 @@ func newWritableEndpoint(scope constructs.Construct, p CheckerProps) *writableEn
 		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
 		Resources: jsii.Strings(p.SecretARN),
 	}))
-	if id := env.Fence.DatastoreID; id != "" {
-		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("elasticache:DescribeGlobalReplicationGroups"),
-			Resources: jsii.Strings(fmt.Sprintf("arn:%s:elasticache::%s:globalreplicationgroup:%s", *awscdk.Aws_PARTITION(), *awscdk.Stack_Of(scope).Account(), id)),
-		}))
-	}
+	fencePolicy(scope, role, env.Fence.DatastoreID)
 	vpcFunctionENIs(role)
-	fn := awslambda.NewFunction(scope, jsii.String("WritableEndpoint"), &awslambda.FunctionProps{
-		Description:    jsii.String("redisha writable endpoint of " + p.Region.GroupID + ": 200 only on a proven write (Route 53 health checks)"),
-		Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:   awslambda.Architecture_ARM_64(),
-		Handler:        jsii.String("bootstrap"),
-		Code:           awslambda.Code_FromAsset(jsii.String(s.LambdaAsset), nil),
-		MemorySize:     jsii.Number(128),
-		Timeout:        awscdk.Duration_Seconds(jsii.Number(deployment.WritableEndpointTimeout.Seconds())),
-		Role:           role,
-		LogGroup:       logs,
-		Vpc:            p.Network.vpc,
-		VpcSubnets:     &awsec2.SubnetSelection{Subnets: p.Network.vpc.SelectSubnets(nil).Subnets},
-		SecurityGroups: &[]awsec2.ISecurityGroup{p.Network.checkSG},
-		// The runtime's own configuration, written in its own names.
-		Environment: stringMap(env.Env()),
-		// The same opt-in cap as the checker's: on a public URL it also
-		// bounds what a flood of requests can cost.
-		ReservedConcurrentExecutions: reserved(s.ReservedConcurrency),
-	})
+	// The same opt-in concurrency cap as the checker's: on a public URL it
+	// also bounds what a flood of requests can cost.
+	fn := checkerFunction(scope, "WritableEndpoint", "redisha writable endpoint of "+p.Region.GroupID+
+		": 200 only on a proven write (Route 53 health checks)", p, role, logs, deployment.WritableEndpointTimeout, env)
 	// Route 53's health checkers cannot sign requests: the URL is public.
 	// It answers one line, 200 or 503, on /writable only, and names no
 	// endpoint; each request costs one small write, with a TTL, deleted.
