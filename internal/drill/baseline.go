@@ -27,12 +27,17 @@ func Baseline(dep deployment.Deployment) deployment.Deployment {
 		r.Writable.Comparison, r.Writable.Threshold = deployment.LessThanThreshold, 1
 		r.Writable.TreatMissingData = deployment.MissingBreaching
 		r.Promoter.Mode = promoter.ModeOff
+		r.Promoter.PeerWitness, r.Promoter.Bounds.SilentMaxDataLoss = "", 0
+		r.WritableEndpoint = nil // the document has no writable endpoint, no witness
+		delete(b.Source, r.Name+" writable endpoint")
+		delete(b.Source, "witness "+r.Name)
 		b.Source[r.Name+" promoter"] = "the design document: no promoter"
 		b.Source["alarm "+r.Writable.Name] = "the design document's alarm"
 	}
 	b.DNS.Records[0].HealthCheck = deployment.HealthCheck{Alarm: b.Regions[0].Writable,
 		InsufficientDataHealthStatus: deployment.InsufficientUnhealth}
 	b.DNS.Records[1].HealthCheck = deployment.HealthCheck{} // none: always healthy
+	b.DNS.Witnesses = [2]deployment.Witness{}
 	b.Source["record "+deployment.FailoverSecondary] = "the design document: no health check"
 	return b
 }
