@@ -286,7 +286,8 @@ func NewSecondaryRegion(scope constructs.Construct, id string, d *Deployment, pr
 }
 
 // FailoverName is the failover name: records (in a zone it creates, or
-// yours) whose health checks follow each region's writable alarm.
+// yours) whose health checks follow each region's writable endpoint (or,
+// with dnsHealthCheck=alarm, its writable alarm), and each region's witness.
 type FailoverName struct {
 	constructs.Construct
 }
@@ -297,7 +298,8 @@ func NewFailoverName(scope constructs.Construct, id string, d *Deployment, prima
 	mustBeIn(scope, d.model.Regions[0].Name, "NewFailoverName")
 	d.model.DNS.Stack = *awscdk.Stack_Of(scope).ArtifactId()
 	n := stacks.NewFailoverName(scope, id, stacks.DNSProps{Deployment: d.model, PrimaryVpcID: primary.r.Network.VpcID(),
-		SecondaryVpcID: secondary.r.Network.VpcID(), Endpoints: [2]*string{primary.r.Host, secondary.r.Group}})
+		SecondaryVpcID: secondary.r.Network.VpcID(), Endpoints: [2]*string{primary.r.Host, secondary.r.Group},
+		WritableEndpoints: [2]*string{primary.r.WritableEndpointHost(), secondary.r.WritableEndpointHost()}})
 	nag(n.Construct)
 	stacks.Wire(n, d.model, primary.r, secondary.r)
 	return &FailoverName{Construct: n.Construct}

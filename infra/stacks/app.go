@@ -318,12 +318,20 @@ func Build(app awscdk.App, d deployment.Deployment) *App {
 			Description: jsii.String("redisha " + s.Name + ": private zone, health checks and failover records")},
 		DNSProps: DNSProps{Deployment: d, PrimaryVpcID: primary.Network.vpc.VpcId(), SecondaryVpcID: secondary.Network.vpc.VpcId(),
 			Endpoints:         [2]*string{primary.Host, secondary.Group},
-			WritableEndpoints: [2]*string{writableHost(primary.Checker), writableHost(secondary.Checker)}},
+			WritableEndpoints: [2]*string{primary.WritableEndpointHost(), secondary.WritableEndpointHost()}},
 	})
 	Wire(dnsStack.FailoverName, d, primary.PrimaryRegion, secondary.SecondaryRegion)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return &App{Primary: primary, Secondary: secondary, DNS: dnsStack}
 }
+
+// WritableEndpointHost is the host of the region's writable endpoint (its
+// function URL's), nil without one.
+func (r *PrimaryRegion) WritableEndpointHost() *string { return writableHost(r.Checker) }
+
+// WritableEndpointHost is the host of the region's writable endpoint (its
+// function URL's), nil without one.
+func (r *SecondaryRegion) WritableEndpointHost() *string { return writableHost(r.Checker) }
 
 // writableHost is the host of a region's writable endpoint, nil without one.
 func writableHost(c *checker) *string {

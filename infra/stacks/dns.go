@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
@@ -79,6 +80,12 @@ func newDNS(scope constructs.Construct, p DNSProps) *dns {
 			host := p.WritableEndpoints[0]
 			if rec.Region == d.Regions[1].Name {
 				host = p.WritableEndpoints[1]
+			}
+			if host == nil {
+				// As CDK's own constructs do on misuse: a check with no host
+				// would deploy and never be healthy.
+				panic(fmt.Sprintf("redisha: the %s record's health check needs %s's writable endpoint host (DNSProps.WritableEndpoints; "+
+					"the region's WritableEndpointHost)", rec.Failover, rec.Region))
 			}
 			out.checks[i] = newEndpointCheck(scope, label+"WritableEndpoint", *rec.HealthCheck.Endpoint, host)
 		} else {
