@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 )
 
 // Scenario is one failure to rehearse and what must happen.
@@ -254,51 +253,23 @@ func (d *Drill) converged(want string) bool {
 	return true
 }
 
-// switchover is a planned move of the primary role to region: writes on
-// the old primaries (every shard's) pause, the targets catch up, the
-// datastore fails over, and the pause ends (the old primaries then answer
-// READONLY).
+// switchover is a planned move of the primary role to region, as `redisha
+// switchover` does it: the targets catch up with the old primaries' streams,
+// the datastore fails over (its stand-in holds the old primaries' writes
+// only for the swap itself), and the applications follow the writer.
 func (d *Drill) switchover(ctx context.Context, to string) error {
 	from := d.topo.PrimaryRegion()
-	pause := d.clock.Wall(d.cfg.FailoverDelay + 2*d.loopInterval())
-	var paused []*redis.Client
-	unpause := func() {
-		for _, c := range paused {
-			_ = c.Do(ctx, "CLIENT", "UNPAUSE").Err()
-		}
-	}
-	defer func() {
-		for _, c := range paused {
-			_ = c.Close()
-		}
-	}()
-	for i := range d.topo.Region(from).Shards {
-		old := d.topo.ShardPrimary(from, i)
-		c := adminClient(old.Addr)
-		paused = append(paused, c)
-		if err := c.Do(ctx, "CLIENT", "PAUSE", pause.Milliseconds(), "WRITE").Err(); err != nil {
-			unpause()
-			return fmt.Errorf("pause writes on %s: %w", old.Name, err)
-		}
-	}
 	for i := range d.topo.Region(from).Shards {
 		if err := waitCaughtUp(ctx, d.topo.ShardPrimary(from, i).Addr, d.topo.ShardPrimary(to, i).Addr, 10*time.Second); err != nil {
-			unpause()
 			return err
 		}
 	}
 	d.tl.Mark("switchover to "+to, d.clock.Now())
 	if err := d.ds.Failover(ctx, to, true); err != nil {
-		unpause()
 		return err
 	}
 	for d.topo.PrimaryRegion() != to || d.ds.Status() != "available" {
 		if err := d.clock.Sleep(ctx, time.Second); err != nil {
-			return err
-		}
-	}
-	for _, c := range paused {
-		if err := c.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
 			return err
 		}
 	}

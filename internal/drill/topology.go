@@ -595,6 +595,23 @@ func (t *Topology) FailoverGlobal(ctx context.Context, region string) error {
 	}
 	oldDown := t.down[1-idx]
 	t.mu.Unlock()
+	if !oldDown {
+		// The control plane reaches the old primaries: hold their writes
+		// until the targets hold their whole streams, so the swap loses
+		// nothing acknowledged (GUESS: AWS documents neither this order nor
+		// a loss; redisha drill --aws --trigger promote counts what a real
+		// failover loses). The hold ends when they are demoted, below.
+		for i := range old {
+			if err := holdWrites(ctx, old[i].Backend); err == nil {
+				_ = waitCaughtUp(ctx, old[i].Backend, next[i].Backend, 2*time.Second)
+			}
+		}
+		defer func() {
+			for i := range old {
+				_ = releaseWrites(ctx, old[i].Backend)
+			}
+		}()
+	}
 	for i := range next {
 		if err := replicaOf(ctx, next[i].Backend, ""); err != nil {
 			return fmt.Errorf("promote %s: %w", next[i].Name, err)
@@ -694,6 +711,24 @@ func replicaOf(ctx context.Context, addr, upstream string) error {
 }
 
 func adminClient(addr string) *redis.Client { return newClient(addr, nil, time.Second, 1) }
+
+// holdWrites pauses writes on the node at addr (CLIENT PAUSE WRITE, for at
+// most 5 s should its releaser never come); releaseWrites ends the pause.
+func holdWrites(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c := adminClient(addr)
+	defer c.Close()
+	return c.Do(ctx, "CLIENT", "PAUSE", 5000, "WRITE").Err()
+}
+
+func releaseWrites(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c := adminClient(addr)
+	defer c.Close()
+	return c.Do(ctx, "CLIENT", "UNPAUSE").Err()
+}
 
 // newClient is a go-redis client with explicit timeouts and no hidden
 // retries. Maintenance notifications are off: with them on, go-redis looks
