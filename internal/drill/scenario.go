@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
 )
 
 // Scenario is one failure to rehearse and what must happen.
