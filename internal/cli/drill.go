@@ -81,7 +81,7 @@ Exit codes: 0 the scenario behaved as it must, 1 it did not (or the drill could 
 	cmd.Flags().StringVar(&templates, "templates", "cdk.out", "the synthesized cloud assembly to rehearse (`dir`; make synth writes cdk.out)")
 	cmd.Flags().DurationVar(&reaction, "operator-reaction", 5*time.Minute, "the on-call's time from a page to running the advised failover (real scale)")
 	cmd.Flags().DurationVar(&acceptLoss, "accept-data-loss", 0, "what that on-call accepts of a stale replica (as failover --accept-data-loss; real scale)")
-	cmd.Flags().DurationVar(&lag, "route53-lag", 0, "how long Route 53 takes to follow an alarm's data stream (real scale; AWS does not document it)")
+	cmd.Flags().DurationVar(&lag, "route53-lag", 0, "how long Route 53 takes to follow an alarm's data stream, for records on alarms (dnsHealthCheck=alarm; real scale; AWS does not document it)")
 	floatRange(cmd.Flags(), "speed", 1, 200, "")
 	durationRange(cmd.Flags(), "operator-reaction", 0, 24*time.Hour, "")
 	durationRange(cmd.Flags(), "accept-data-loss", 0, 24*time.Hour, "")
