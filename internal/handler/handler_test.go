@@ -20,8 +20,8 @@ import (
 	"github.com/redisha/redisha/internal/redisconn"
 	"github.com/redisha/redisha/internal/secret"
 	"github.com/redisha/redisha/internal/sim/cwlocal"
-	"github.com/redisha/redisha/internal/sim/eclocal"
 	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/gdslocal"
 	"github.com/redisha/redisha/internal/testbed/redistest"
 	"github.com/redisha/redisha/internal/testbed/secretlocal"
 )
@@ -320,19 +320,7 @@ func TestBuildClusterEndpointOneShardDown(t *testing.T) {
 // datastore names the region, it is writable again.
 func TestBuildFencesAMasterTheDatastoreDoesNotName(t *testing.T) {
 	srv := redistest.Start(t, redisserver.Options{})
-	ec := eclocal.New(eclocal.Options{})
-	t.Cleanup(ec.Close)
-	roles := func(primary string) {
-		role := map[bool]string{true: eclocal.RolePrimary, false: eclocal.RoleSecondary}
-		ec.PutDatastore(eclocal.Datastore{ID: "ldgnf-redisha", Members: []eclocal.Member{
-			{ReplicationGroupID: "redisha-primary", Region: "us-east-1", Role: role[primary == "us-east-1"]},
-			{ReplicationGroupID: "redisha-secondary", Region: "us-west-2", Role: role[primary == "us-west-2"]}}})
-	}
-	roles("us-west-2")
-	for k, v := range map[string]string{"AWS_ENDPOINT_URL_ELASTICACHE": ec.URL(), "AWS_ACCESS_KEY_ID": "AKIDLOCAL",
-		"AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1"} {
-		t.Setenv(k, v)
-	}
+	_, roles := gdslocal.Fence(t, "ldgnf-redisha", "us-west-2")
 	cfg, err := config.FromEnv(func(k string) string {
 		return map[string]string{config.EnvAddr: srv.Addr, config.EnvTLS: "false", config.EnvMetricsMode: "emf",
 			config.EnvCheckTimeout: "2s", config.EnvAWSRegion: "us-east-1", config.EnvDatastoreID: "ldgnf-redisha"}[k]

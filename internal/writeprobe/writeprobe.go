@@ -120,12 +120,19 @@ type Outcome struct {
 	DatastorePrimary string
 }
 
+// fenceReuse is FenceReuse, or less with a short check budget: never
+// longer than two and a half checks, so a reading does not outlive the
+// checks it served (a rehearsal's scaled budget scales it too).
+func (h *Handler) fenceReuse() time.Duration {
+	return min(FenceReuse, h.o.Timeout*5/2)
+}
+
 // recentFence sets *r to the last fence read when it is younger than
 // FenceReuse, with its age.
 func (h *Handler) recentFence(r *fence.Reading) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.fenceAt.IsZero() || time.Since(h.fenceAt) >= FenceReuse {
+	if h.fenceAt.IsZero() || time.Since(h.fenceAt) >= h.fenceReuse() {
 		return false
 	}
 	*r = h.fenceRead

@@ -15,8 +15,8 @@ import (
 
 	"github.com/redisha/redisha/internal/check"
 	"github.com/redisha/redisha/internal/config"
-	"github.com/redisha/redisha/internal/sim/eclocal"
 	"github.com/redisha/redisha/internal/sim/redisserver"
+	"github.com/redisha/redisha/internal/testbed/gdslocal"
 	"github.com/redisha/redisha/internal/testbed/redistest"
 	"github.com/redisha/redisha/internal/testbed/syncbuf"
 	"github.com/redisha/redisha/internal/writeprobe"
@@ -169,19 +169,7 @@ func TestStoppedServerIs503WithoutItsAddress(t *testing.T) {
 // region, it is.
 func TestFencedMasterIs503(t *testing.T) {
 	srv := redistest.Start(t, redisserver.Options{})
-	ec := eclocal.New(eclocal.Options{})
-	t.Cleanup(ec.Close)
-	roles := func(primary string) {
-		role := map[bool]string{true: eclocal.RolePrimary, false: eclocal.RoleSecondary}
-		ec.PutDatastore(eclocal.Datastore{ID: "ldgnf-redisha", Members: []eclocal.Member{
-			{ReplicationGroupID: "redisha-primary", Region: "us-east-1", Role: role[primary == "us-east-1"]},
-			{ReplicationGroupID: "redisha-secondary", Region: "us-west-2", Role: role[primary == "us-west-2"]}}})
-	}
-	roles("us-west-2")
-	for k, v := range map[string]string{"AWS_ENDPOINT_URL_ELASTICACHE": ec.URL(), "AWS_ACCESS_KEY_ID": "AKIDLOCAL",
-		"AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1"} {
-		t.Setenv(k, v)
-	}
+	ec, roles := gdslocal.Fence(t, "ldgnf-redisha", "us-west-2")
 	p := start(t, map[string]string{config.EnvAddr: srv.Addr, config.EnvDatastoreID: "ldgnf-redisha"})
 	status, body, _ := p.do(t, http.MethodGet, writeprobe.Path)
 	if status != http.StatusServiceUnavailable || body != "not writable: fenced, the datastore's primary is us-west-2\n" {
